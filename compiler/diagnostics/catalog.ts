@@ -1,0 +1,112 @@
+/**
+ * The one catalog of policyc diagnostics. Codes are stable and banded by phase:
+ * 1xxx load and type-check, 2xxx evaluate, 3xxx validate, 4xxx targets, 5xxx CLI.
+ * Never reuse or renumber a code; retire it instead.
+ */
+export type Severity = 'error' | 'warning';
+
+export interface CatalogEntry {
+  readonly code: `PC${number}`;
+  readonly severity: Severity;
+  /** What the user should read in the docs. */
+  readonly summary: string;
+}
+
+export const catalog = {
+  // 1xxx load and type-check
+  'entry-not-found': { code: 'PC1001', severity: 'error', summary: 'The entry file does not exist.' },
+  'type-error': { code: 'PC1002', severity: 'error', summary: 'The TypeScript checker rejected the policy source.' },
+  // 2xxx evaluate
+  'policy-threw': { code: 'PC2001', severity: 'error', summary: 'Policy code threw an exception while it was evaluated.' },
+  'forbidden-import': {
+    code: 'PC2002',
+    severity: 'error',
+    summary: "Policy code imported something other than 'policyc' or another policy file.",
+  },
+  'evaluation-timeout': { code: 'PC2003', severity: 'error', summary: 'Policy code ran longer than the evaluation time limit.' },
+  'missing-mesh-export': {
+    code: 'PC2004',
+    severity: 'error',
+    summary: 'The entry file has no `export default mesh({...})`.',
+  },
+  'nondeterministic-api': {
+    code: 'PC2005',
+    severity: 'error',
+    summary: 'Policy code read the clock or a random number; builds must be deterministic.',
+  },
+  'not-a-declaration': {
+    code: 'PC2006',
+    severity: 'error',
+    summary: 'A value in `services` or `rules` was not made by the policyc builders.',
+  },
+  // 3xxx validate
+  'duplicate-service': { code: 'PC3001', severity: 'error', summary: 'Two services have the same namespace and name.' },
+  'overlapping-selectors': {
+    code: 'PC3002',
+    severity: 'error',
+    summary: "Two services in one namespace select the same pods, so one's policy would apply to the other.",
+  },
+  'duplicate-port-number': { code: 'PC3003', severity: 'error', summary: 'Two ports of one service use the same number.' },
+  'invalid-port-name': { code: 'PC3004', severity: 'error', summary: 'A port name is not a valid Kubernetes port name.' },
+  'invalid-port-number': { code: 'PC3005', severity: 'error', summary: 'A port number is not an integer from 1 to 65535.' },
+  'invalid-name': { code: 'PC3006', severity: 'error', summary: 'A namespace, service or service account name is not a valid Kubernetes name.' },
+  'invalid-label': { code: 'PC3007', severity: 'error', summary: 'A selector label key or value is not valid in Kubernetes.' },
+  'http-constraint-on-tcp': {
+    code: 'PC3008',
+    severity: 'error',
+    summary: 'A rule narrows by HTTP method or path on a TCP port, where no HTTP request is ever seen.',
+  },
+  'unknown-port': { code: 'PC3009', severity: 'error', summary: 'A rule names a port its destination does not declare.' },
+  'undeclared-service': {
+    code: 'PC3010',
+    severity: 'error',
+    summary: 'A rule names a service that is not in the mesh’s `services` list.',
+  },
+  'deny-bypassed-by-plaintext': {
+    code: 'PC3011',
+    severity: 'error',
+    summary: 'An identity-based deny on a port that accepts plaintext: plaintext clients carry no identity and would pass.',
+  },
+  'rule-never-matches': { code: 'PC3012', severity: 'warning', summary: 'A rule can never match any request.' },
+  'rule-shadowed': { code: 'PC3013', severity: 'warning', summary: 'Another rule makes this rule have no effect.' },
+  'empty-list': {
+    code: 'PC3014',
+    severity: 'error',
+    summary: 'An empty list in a rule: it would allow nothing, or in a mesh policy everything.',
+  },
+  'invalid-cidr': { code: 'PC3015', severity: 'error', summary: 'An IP block is not a valid IPv4 or IPv6 address or CIDR.' },
+  'invalid-path': { code: 'PC3016', severity: 'error', summary: 'A path pattern is not `/exact` or `/prefix*`.' },
+  'conflicting-namespace': {
+    code: 'PC3017',
+    severity: 'error',
+    summary: 'One namespace is declared twice with different settings.',
+  },
+  'allow-under-default-allow': {
+    code: 'PC3018',
+    severity: 'warning',
+    summary: 'An allow rule has no effect: the mesh allows everything not denied.',
+  },
+  'service-in-root-namespace': {
+    code: 'PC3019',
+    severity: 'error',
+    summary: "A service is declared in the mesh's root namespace, where Istio applies policies to every namespace.",
+  },
+  'identity-on-plaintext-port': {
+    code: 'PC3020',
+    severity: 'warning',
+    summary: 'An identity-based allow on a port with mTLS disabled: no client there has an identity.',
+  },
+  'invalid-trust-domain': { code: 'PC3021', severity: 'error', summary: 'The trust domain is not a valid DNS name.' },
+  // 4xxx targets
+  'schema-violation': {
+    code: 'PC4001',
+    severity: 'error',
+    summary: 'An emitted object does not pass its CustomResourceDefinition (a policyc bug: please report it).',
+  },
+  'unknown-target': { code: 'PC5001', severity: 'error', summary: 'The requested target does not exist.' },
+  // 5xxx CLI
+  'output-write-failed': { code: 'PC5002', severity: 'error', summary: 'The output folder could not be written.' },
+  'internal-error': { code: 'PC5003', severity: 'error', summary: 'policyc itself failed (a bug: please report it).' },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type DiagnosticId = keyof typeof catalog;

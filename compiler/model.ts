@@ -1,0 +1,133 @@
+/**
+ * The mesh-neutral policy model: plain JSON, versioned, every declaration carrying its source location.
+ * Targets read only this; the decision function, the verifier and the semantic diff read only this.
+ */
+import type { DefaultAction, HttpMethod, MtlsMode, Protocol } from '../dsl/types';
+
+export type { DefaultAction, HttpMethod, MtlsMode, Protocol };
+
+export const MODEL_VERSION = 1;
+
+/** A place in the user's policy source. `file` is relative to the project root, with `/` separators. */
+export interface SourceLocation {
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  /** 1-based. */
+  readonly column: number;
+  /** 0-based character offset, and length of the span to underline. */
+  readonly start: number;
+  readonly length: number;
+}
+
+export interface MeshSettings {
+  readonly trustDomain: string;
+  readonly mtls: MtlsMode;
+  readonly defaultAction: DefaultAction;
+  readonly rootNamespace: string;
+}
+
+export interface NamespaceModel {
+  readonly name: string;
+  readonly mtls?: MtlsMode;
+  readonly location?: SourceLocation;
+}
+
+export interface PortModel {
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  readonly mtls?: MtlsMode;
+}
+
+export interface ServiceModel {
+  /** `<namespace>/<name>`: unique in a valid model. */
+  readonly id: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly serviceAccount: string;
+  readonly selector: Readonly<Record<string, string>>;
+  /** Sorted by port number. */
+  readonly ports: readonly PortModel[];
+  readonly mtls?: MtlsMode;
+  readonly location?: SourceLocation;
+}
+
+export type SourceModel =
+  | { readonly kind: 'service'; readonly service: string }
+  | { readonly kind: 'namespace'; readonly namespace: string }
+  | { readonly kind: 'identity'; readonly namespace: string; readonly serviceAccount: string }
+  | { readonly kind: 'authenticated' }
+  | { readonly kind: 'anyone' }
+  | { readonly kind: 'ipBlock'; readonly cidr: string };
+
+export type PathMatch = { readonly kind: 'exact'; readonly value: string } | { readonly kind: 'prefix'; readonly value: string };
+
+export interface RuleModel {
+  /** Stable id derived from the rule's content (not its position), so unrelated edits do not rename it. */
+  readonly id: string;
+  readonly action: 'allow' | 'deny';
+  readonly sources: readonly SourceModel[];
+  /** Destination service id. */
+  readonly destination: string;
+  /** Port names of the destination. Always explicit: the evaluator expands "all ports". */
+  readonly ports: readonly string[];
+  /** Absent: any method. */
+  readonly methods?: readonly HttpMethod[];
+  /** Absent: any path. */
+  readonly paths?: readonly PathMatch[];
+  readonly location?: SourceLocation;
+}
+
+export interface PolicyModel {
+  readonly version: typeof MODEL_VERSION;
+  /** The entry file, relative to the project root. */
+  readonly entry: string;
+  readonly mesh: MeshSettings;
+  /** Sorted by name. Every namespace of a service is present. */
+  readonly namespaces: readonly NamespaceModel[];
+  /** Sorted by id. */
+  readonly services: readonly ServiceModel[];
+  /** Sorted by (destination, action, id). */
+  readonly rules: readonly RuleModel[];
+}
+
+/** The mTLS mode in force on one port: port, then service, then namespace, then mesh. */
+export function effectiveMtls(model: PolicyModel, service: ServiceModel, port: PortModel): MtlsMode {
+  return port.mtls ?? service.mtls ?? namespaceMtls(model, service.namespace);
+}
+
+/** The mTLS mode a namespace's workloads get unless they override it. */
+export function namespaceMtls(model: PolicyModel, namespaceName: string): MtlsMode {
+  return model.namespaces.find((ns) => ns.name === namespaceName)?.mtls ?? model.mesh.mtls;
+}
+
+/** Whether the port's protocol carries HTTP requests (so methods and paths can be matched). */
+export function isHttpProtocol(protocol: Protocol): boolean {
+  return protocol !== 'tcp';
+}
+
+/** Whether a port accepts plaintext clients, which carry no identity. */
+export function acceptsPlaintext(mode: MtlsMode): boolean {
+  return mode !== 'STRICT';
+}
+
+/** Whether a port can verify a client identity at all. */
+export function hasPeerIdentity(mode: MtlsMode): boolean {
+  return mode !== 'DISABLE';
+}
+
+/** Services by id, for lookups inside loops over rules. */
+export function servicesById(model: PolicyModel): ReadonlyMap<string, ServiceModel> {
+  return new Map(model.services.map((s) => [s.id, s]));
+}
+
+/** The user's path pattern (`/a` exact, `/a/*` prefix) as a match. */
+export function pathMatchOf(pattern: string): PathMatch {
+  return pattern.endsWith('*') ? { kind: 'prefix', value: pattern.slice(0, -1) } : { kind: 'exact', value: pattern };
+}
+
+/** Does the request path (query already stripped) match? */
+export function pathMatches(match: PathMatch, path: string): boolean {
+  return match.kind === 'exact' ? path === match.value : path.startsWith(match.value);
+}

@@ -1,0 +1,426 @@
+import type { DeclarationSite, DefaultAction, HttpMethod, MtlsMode, PathPattern, Protocol } from './types';
+
+/**
+ * Records where the caller of `builder` stands in the policy source. V8 call sites are structured data,
+ * so no stack text is parsed. Outside policyc (plain Node) this still works and costs a few microseconds.
+ */
+function declarationSite(builder: Function): DeclarationSite | undefined {
+  const previousPrepare = Error.prepareStackTrace;
+  const previousLimit = Error.stackTraceLimit;
+  const holder: { stack?: unknown } = {};
+  try {
+    Error.stackTraceLimit = 1;
+    Error.prepareStackTrace = (_error, frames) => frames;
+    Error.captureStackTrace(holder, builder);
+    const frames = holder.stack as NodeJS.CallSite[] | undefined;
+    const frame = frames?.[0];
+    const file = frame?.getFileName();
+    const line = frame?.getLineNumber();
+    const column = frame?.getColumnNumber();
+    if (file === undefined || file === null || line == null || column == null) return undefined;
+    return { file, line, column };
+  } finally {
+    Error.prepareStackTrace = previousPrepare;
+    Error.stackTraceLimit = previousLimit;
+  }
+}
+
+function withSite<T extends object>(value: T, site: DeclarationSite | undefined): T {
+  return site === undefined ? value : { ...value, site };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Namespaces
+
+/**
+ * A Kubernetes namespace. Create with {@link namespace}.
+ *
+ * @example
+ * const shop: Namespace<'shop'> = namespace('shop');
+ */
+export interface Namespace<TName extends string = string> {
+  readonly kind: 'namespace';
+  readonly name: TName;
+  /** Overrides the mesh-wide mTLS mode for every workload in this namespace. */
+  readonly mtls?: MtlsMode;
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/** Options of {@link namespace}. */
+export interface NamespaceOptions {
+  /**
+   * mTLS mode of every workload in the namespace, unless a service or port overrides it.
+   * @default the mesh's mode
+   */
+  readonly mtls?: MtlsMode;
+}
+
+/**
+ * Declares a namespace. As a rule source, it stands for every workload identity in that namespace.
+ *
+ * @example
+ * const shop = namespace('shop');
+ * const legacy = namespace('legacy', { mtls: 'PERMISSIVE' });
+ * allow(shop).to(payments, { ports: ['grpc'] });
+ */
+export function namespace<const TName extends string>(name: TName, options: NamespaceOptions = {}): Namespace<TName> {
+  const site = declarationSite(namespace);
+  return withSite(
+    { kind: 'namespace' as const, name, ...(options.mtls === undefined ? {} : { mtls: options.mtls }) },
+    site,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Services
+
+/**
+ * A named port of a service: the container port number the workload listens on, and what it speaks.
+ *
+ * @example
+ * const http: PortSpec = { port: 8080, protocol: 'http' };
+ * const metrics: PortSpec = { port: 9102, protocol: 'http', mtls: 'PERMISSIVE' };
+ */
+export interface PortSpec {
+  /** The container (target) port, 1–65535: meshes enforce policy on the port the pod listens on, not the Service port. */
+  readonly port: number;
+  /** What the port speaks. */
+  readonly protocol: Protocol;
+  /**
+   * mTLS mode of this port only.
+   * @default the service's mode
+   */
+  readonly mtls?: MtlsMode;
+}
+
+/**
+ * A workload (a Deployment's pods) in the mesh. Create with {@link service}.
+ *
+ * @example
+ * const checkout: Service<'checkout', { http: { port: 8080; protocol: 'http' } }> =
+ *   service(shop, 'checkout', { ports: { http: { port: 8080, protocol: 'http' } } });
+ */
+export interface Service<TName extends string = string, TPorts extends Readonly<Record<string, PortSpec>> = Readonly<Record<string, PortSpec>>> {
+  readonly kind: 'service';
+  readonly namespace: Namespace;
+  readonly name: TName;
+  /** The Kubernetes service account the pods run as: their mesh identity. */
+  readonly serviceAccount: string;
+  /** Pod labels that select this workload's pods. */
+  readonly selector: Readonly<Record<string, string>>;
+  readonly ports: TPorts;
+  readonly mtls?: MtlsMode;
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/** Any declared service, whatever its ports. */
+export type AnyService = Service<string, Readonly<Record<string, PortSpec>>>;
+
+/** Options of {@link service}. */
+export interface ServiceOptions<TPorts extends Readonly<Record<string, PortSpec>>> {
+  /** Named ports. A rule narrows to ports by these names. */
+  readonly ports: TPorts;
+  /**
+   * The service account the pods run as.
+   * @default the service name
+   */
+  readonly serviceAccount?: string;
+  /**
+   * Pod labels that select exactly this workload's pods.
+   * @default { app: <name> }
+   */
+  readonly selector?: Readonly<Record<string, string>>;
+  /**
+   * mTLS mode of every port of this service, unless a port overrides it.
+   * @default the namespace's mode
+   */
+  readonly mtls?: MtlsMode;
+}
+
+/**
+ * Declares a workload: its namespace, name, identity, pod selector and named ports.
+ *
+ * @example
+ * export const payments = service(shop, 'payments', {
+ *   serviceAccount: 'payments-sa',
+ *   ports: {
+ *     grpc: { port: 9090, protocol: 'grpc' },
+ *     metrics: { port: 9102, protocol: 'http', mtls: 'PERMISSIVE' },
+ *   },
+ * });
+ */
+export function service<const TName extends string, const TPorts extends Readonly<Record<string, PortSpec>>>(
+  inNamespace: Namespace,
+  name: TName,
+  options: ServiceOptions<TPorts>,
+): Service<TName, TPorts> {
+  const site = declarationSite(service);
+  return withSite(
+    {
+      kind: 'service' as const,
+      namespace: inNamespace,
+      name,
+      serviceAccount: options.serviceAccount ?? name,
+      selector: options.selector ?? { app: name },
+      ports: options.ports,
+      ...(options.mtls === undefined ? {} : { mtls: options.mtls }),
+    },
+    site,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sources
+
+/**
+ * A caller that is not one declared service or namespace. Create with {@link anyone}, {@link authenticated},
+ * {@link ipBlocks} or {@link identity}.
+ *
+ * @example
+ * const callers: readonly PeerSource[] = [authenticated, ipBlocks('10.0.0.0/8'), identity('ingress', 'gateway')];
+ */
+export type PeerSource =
+  | { readonly kind: 'anyone' }
+  | { readonly kind: 'authenticated' }
+  | { readonly kind: 'ipBlocks'; readonly cidrs: readonly string[]; readonly site?: DeclarationSite }
+  | { readonly kind: 'identity'; readonly namespace: string; readonly serviceAccount: string; readonly site?: DeclarationSite };
+
+/**
+ * Everything a rule can name as its caller: declared services, declared namespaces, and peers.
+ *
+ * @example
+ * const from: readonly Source[] = [checkout, monitoring, authenticated];
+ */
+export type Source = AnyService | Namespace | PeerSource;
+
+/**
+ * Any client at all, including plaintext clients outside the mesh. Only meaningful on ports that accept
+ * plaintext (`PERMISSIVE` or `DISABLE`); on a `STRICT` port it means any mesh identity.
+ *
+ * @example
+ * deny(anyone).to(payments, { ports: ['metrics'], paths: ['/debug/*'] });
+ */
+export const anyone: PeerSource = { kind: 'anyone' };
+
+/**
+ * Any client that presents a mesh identity (mutual TLS), whatever its namespace or service account.
+ *
+ * @example
+ * allow(authenticated).to(frontend, { ports: ['http'] });
+ */
+export const authenticated: PeerSource = { kind: 'authenticated' };
+
+/**
+ * Clients whose source IP is in one of these blocks (IPv4 or IPv6 CIDR, or a single address), with or without
+ * a mesh identity.
+ *
+ * @example
+ * allow(ipBlocks('10.0.0.0/8', '192.168.1.10')).to(frontend, { ports: ['http'] });
+ */
+export function ipBlocks(...cidrs: readonly [string, ...string[]]): PeerSource {
+  const site = declarationSite(ipBlocks);
+  return withSite({ kind: 'ipBlocks' as const, cidrs }, site);
+}
+
+/**
+ * A mesh identity that is not declared in this repository: a service account in a namespace.
+ *
+ * @example
+ * const gateway = identity('istio-system', 'istio-ingressgateway-service-account');
+ * allow(gateway).to(frontend, { ports: ['http'] });
+ */
+export function identity(inNamespace: string, serviceAccount: string): PeerSource {
+  const site = declarationSite(identity);
+  return withSite({ kind: 'identity' as const, namespace: inNamespace, serviceAccount }, site);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rules
+
+/**
+ * Whether a rule grants or refuses access.
+ *
+ * @example
+ * const action: RuleAction = 'deny';
+ */
+export type RuleAction = 'allow' | 'deny';
+
+/**
+ * Who may (or may not) call which service, on which ports, methods and paths. Create with {@link allow} or {@link deny}.
+ *
+ * @example
+ * const rule: AccessRule = allow(checkout).to(payments, { ports: ['grpc'], methods: ['POST'] });
+ */
+export interface AccessRule {
+  readonly kind: 'rule';
+  readonly action: RuleAction;
+  readonly from: readonly Source[];
+  readonly to: AnyService;
+  /** Port names of the destination; absent means every port (every HTTP port when methods or paths are set). */
+  readonly ports?: readonly string[];
+  readonly methods?: readonly HttpMethod[];
+  readonly paths?: readonly PathPattern[];
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/**
+ * The second half of a rule: `allow(...).to(destination, scope)`.
+ *
+ * @example
+ * const fromCheckout: RuleBuilder = allow(checkout);
+ * fromCheckout.to(payments, { ports: ['grpc'] });
+ */
+export interface RuleBuilder {
+  /**
+   * Names the destination and, optionally, narrows the rule to some of its ports (by name), HTTP methods and paths.
+   * Methods and paths are only allowed together with HTTP, HTTP/2 or gRPC ports.
+   *
+   * @example
+   * allow(checkout).to(payments, { ports: ['grpc'], methods: ['POST'], paths: ['/payments.v1.Payments/*'] });
+   */
+  to<TTo extends AnyService>(
+    destination: TTo,
+    scope?:
+      | {
+          readonly ports?: readonly ({
+            [K in keyof TTo['ports']]: TTo['ports'][K]['protocol'] extends 'tcp' ? never : K;
+          }[keyof TTo['ports']] &
+            string)[];
+          readonly methods?: readonly HttpMethod[];
+          readonly paths?: readonly PathPattern[];
+        }
+      | {
+          readonly ports?: readonly (keyof TTo['ports'] & string)[];
+          readonly methods?: undefined;
+          readonly paths?: undefined;
+        },
+  ): AccessRule;
+}
+
+function ruleBuilder(action: RuleAction, from: readonly Source[], site: DeclarationSite | undefined): RuleBuilder {
+  const to: RuleBuilder['to'] = (destination, scope) => {
+    // The rule's own site is the `.to(...)` call: several rules may share one `allow(...)`.
+    const ruleSite = declarationSite(to) ?? site;
+    return withSite(
+      {
+        kind: 'rule' as const,
+        action,
+        from,
+        to: destination,
+        ...(scope?.ports === undefined ? {} : { ports: scope.ports }),
+        ...(scope?.methods === undefined ? {} : { methods: scope.methods }),
+        ...(scope?.paths === undefined ? {} : { paths: scope.paths }),
+      },
+      ruleSite,
+    );
+  };
+  return { to };
+}
+
+/**
+ * Starts a rule that grants access to the given callers.
+ *
+ * @example
+ * allow(checkout).to(payments, { ports: ['grpc'] });
+ * allow(checkout, cart).to(payments);
+ * allow(monitoring).to(payments, { ports: ['metrics'], methods: ['GET'], paths: ['/metrics'] });
+ */
+export function allow(...from: readonly [Source, ...Source[]]): RuleBuilder {
+  return ruleBuilder('allow', from, declarationSite(allow));
+}
+
+/**
+ * Starts a rule that refuses access to the given callers, whatever any allow rule says.
+ *
+ * @example
+ * deny(anyone).to(payments, { ports: ['metrics'], paths: ['/debug/*'] });
+ */
+export function deny(...from: readonly [Source, ...Source[]]): RuleBuilder {
+  return ruleBuilder('deny', from, declarationSite(deny));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The mesh
+
+/**
+ * The whole policy: mesh settings, the services, and the rules. The default export of the entry file.
+ *
+ * @example
+ * const policy: MeshPolicy = mesh({ services: [checkout, payments], rules: [] });
+ */
+export interface MeshPolicy {
+  readonly kind: 'mesh';
+  readonly trustDomain: string;
+  readonly mtls: MtlsMode;
+  readonly defaultAction: DefaultAction;
+  readonly rootNamespace: string;
+  readonly namespaces: readonly Namespace[];
+  readonly services: readonly AnyService[];
+  readonly rules: readonly AccessRule[];
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/** Options of {@link mesh}. */
+export interface MeshOptions {
+  /**
+   * The mesh's trust domain, the first part of every workload identity.
+   * @default 'cluster.local'
+   */
+  readonly trustDomain?: string;
+  /**
+   * mTLS mode of every workload unless a namespace, service or port overrides it.
+   * @default 'STRICT'
+   */
+  readonly mtls?: MtlsMode;
+  /**
+   * What happens to a request no rule allows.
+   * @default 'deny'
+   */
+  readonly defaultAction?: DefaultAction;
+  /**
+   * Istio's root namespace, where mesh-wide policy lives.
+   * @default 'istio-system'
+   */
+  readonly rootNamespace?: string;
+  /**
+   * Namespaces to manage even if no service is declared in them (the namespaces of the services are included anyway).
+   * @default []
+   */
+  readonly namespaces?: readonly Namespace[];
+  /** Every workload the policy governs. */
+  readonly services: readonly AnyService[];
+  /** Allow and deny rules, in any order: a deny always wins over an allow. */
+  readonly rules: readonly AccessRule[];
+}
+
+/**
+ * Declares the mesh policy. Export it as the default export of the entry file.
+ *
+ * @example
+ * export default mesh({
+ *   mtls: 'STRICT',
+ *   defaultAction: 'deny',
+ *   services: [checkout, payments],
+ *   rules: [allow(checkout).to(payments, { ports: ['grpc'] })],
+ * });
+ */
+export function mesh(options: MeshOptions): MeshPolicy {
+  const site = declarationSite(mesh);
+  return withSite(
+    {
+      kind: 'mesh' as const,
+      trustDomain: options.trustDomain ?? 'cluster.local',
+      mtls: options.mtls ?? 'STRICT',
+      defaultAction: options.defaultAction ?? 'deny',
+      rootNamespace: options.rootNamespace ?? 'istio-system',
+      namespaces: options.namespaces ?? [],
+      services: options.services,
+      rules: options.rules,
+    },
+    site,
+  );
+}

@@ -1,0 +1,45 @@
+/**
+ * The one contract between the compiler and a mesh target. A target reads the model and returns plain
+ * Kubernetes objects; the compiler validates, orders and serialises them. Targets never read files.
+ */
+import type { Diagnostic } from '../compiler/diagnostics/diagnostic';
+import type { PolicyModel } from '../compiler/model';
+
+/** A Kubernetes object as plain JSON. */
+export interface KubernetesObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
+  readonly [field: string]: unknown;
+}
+
+export interface TargetOutput {
+  /** Objects to apply, listed as kustomize `resources`. */
+  readonly objects: readonly KubernetesObject[];
+  /**
+   * Strategic-merge patches of objects policyc does not own (for example a Namespace annotation),
+   * listed as kustomize `patches` so a GitOps user can apply them without owning the object.
+   */
+  readonly patches?: readonly KubernetesObject[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export interface Target {
+  /** Folder name under the output directory and value of `--target`. */
+  readonly name: string;
+  /**
+   * Everything the target cannot express for this model, as diagnostics with what to write instead.
+   * Never throws. `resolveSpan` maps a model location to a diagnostic span.
+   */
+  compile(model: PolicyModel, context: TargetContext): TargetOutput;
+}
+
+export interface TargetContext {
+  /** Absolute span of a model location, for diagnostics. */
+  readonly spanOf: (location: PolicyModel['rules'][number]['location']) => Diagnostic['span'];
+}
