@@ -1,6 +1,23 @@
 /**
  * The mesh-neutral policy model: plain JSON, versioned, every declaration carrying its source location.
  * Targets read only this; the decision function, the verifier and the semantic diff read only this.
+ *
+ * What a model means (every target must implement exactly this):
+ * A request is (client, destination service, destination port, and for HTTP/gRPC ports a method and a
+ * path without query). The client is a declared service (identity: its namespace + service account),
+ * an undeclared identity (namespace + service account), or a plaintext client; every client has an IP.
+ * 1. The port's mTLS mode is `effectiveMtls` (port, else service, else namespace, else mesh).
+ *    STRICT: a plaintext client is refused. DISABLE: no client has an identity (all traffic is plaintext).
+ *    PERMISSIVE: mesh clients have their identity, plaintext clients none.
+ * 2. A rule matches when one of its sources matches the client, the port is in `ports`, and (only when set)
+ *    the method is in `methods` and the path matches one of `paths`. Sources: `service`/`identity` match
+ *    that exact identity; `namespace` any identity in the namespace; `authenticated` any identity;
+ *    `anyone` every client; `ipBlock` any client whose IP is in the CIDR, with or without identity.
+ *    A client without identity never matches an identity source.
+ * 3. If any deny rule matches: denied. Else, with `defaultAction: 'allow'`: allowed. Else allowed only if
+ *    some allow rule matches.
+ * The validator guarantees `ports` only lists HTTP ports when methods or paths are set, and that no
+ * identity-based deny covers a port that accepts plaintext.
  */
 import type { DefaultAction, HttpMethod, MtlsMode, Protocol } from '../dsl/types';
 
