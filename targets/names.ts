@@ -2,14 +2,9 @@
  * Deterministic Kubernetes object names, shared by every target: DNS-1123 labels of at most 63
  * characters, derived from the model so the same policy always gets the same names.
  */
-import { createHash } from 'node:crypto';
+import { shortHash } from '../compiler/hash';
 
 const MAX_LABEL = 63;
-
-/** A short, stable hash of some text (hex, 8 characters). */
-export function shortHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 8);
-}
 
 /**
  * Joins parts into a DNS-1123 label: lower-case, `[a-z0-9-]`, starting and ending alphanumeric. When the

@@ -1,0 +1,218 @@
+/**
+ * Model: turn the evaluated DSL objects into the plain, sorted, versioned model. Structural problems
+ * (values not made by the builders, references to undeclared services) are reported here; everything
+ * about meaning is left to the validator.
+ */
+import type { AccessRule, AnyService, MeshPolicy, Namespace, Source } from '../dsl';
+import type { DeclarationSite } from '../dsl/types';
+import { diagnostic, type Diagnostic } from './diagnostics/diagnostic';
+import {
+  MODEL_VERSION,
+  isHttpProtocol,
+  pathMatchOf,
+  type NamespaceModel,
+  type PolicyModel,
+  type PortModel,
+  type RuleModel,
+  type ServiceModel,
+  type SourceLocation,
+  type SourceModel,
+} from './model';
+import type { SourceStore } from './sources';
+import { shortHash } from './hash';
+
+export interface BuildModelResult {
+  readonly model?: PolicyModel;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+type Locate = (site: DeclarationSite | undefined) => SourceLocation | undefined;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function buildModel(exported: unknown, entry: string, store: SourceStore, locate: Locate): BuildModelResult {
+  const diagnostics: Diagnostic[] = [];
+  if (!isObject(exported) || exported['kind'] !== 'mesh') {
+    diagnostics.push(
+      diagnostic(
+        'missing-mesh-export',
+        "The entry file must end with `export default mesh({ services: [...], rules: [...] })`, importing `mesh` from 'policyc'.",
+        store.spanOf(entry, 0, 0),
+      ),
+    );
+    return { diagnostics };
+  }
+  const policy = exported as unknown as MeshPolicy;
+  const meshSpan = store.spanOfLocation(locate(policy.site));
+
+  const notADeclaration = (what: string, index: number): void => {
+    diagnostics.push(
+      diagnostic(
+        'not-a-declaration',
+        `Entry ${index} of \`${what}\` was not made by a policyc builder (${what === 'services' ? 'service(...)' : 'allow(...).to(...) or deny(...).to(...)'}).`,
+        meshSpan,
+      ),
+    );
+  };
+
+  // Namespaces: declared ones plus every service's namespace, merged by name.
+  const namespaces = new Map<string, NamespaceModel>();
+  const addNamespace = (ns: Namespace): void => {
+    const existing = namespaces.get(ns.name);
+    const location = locate(ns.site);
+    const model: NamespaceModel = {
+      name: ns.name,
+      ...(ns.mtls === undefined ? {} : { mtls: ns.mtls }),
+      ...(location === undefined ? {} : { location }),
+    };
+    if (existing === undefined) {
+      namespaces.set(ns.name, model);
+    } else if (existing.mtls !== model.mtls) {
+      diagnostics.push(
+        diagnostic(
+          'conflicting-namespace',
+          `Namespace '${ns.name}' is declared twice with different mTLS modes (${existing.mtls ?? 'inherited'} and ${model.mtls ?? 'inherited'}). Declare it once and import it where needed.`,
+          store.spanOfLocation(model.location),
+          [{ message: 'The other declaration is here.', ...spanField(store.spanOfLocation(existing.location)) }],
+        ),
+      );
+    }
+  };
+  for (const ns of policy.namespaces) addNamespace(ns);
+
+  const services: ServiceModel[] = [];
+  (policy.services as readonly unknown[]).forEach((value, index) => {
+    if (!isObject(value) || value['kind'] !== 'service') return notADeclaration('services', index);
+    const svc = value as unknown as AnyService;
+    addNamespace(svc.namespace);
+    const location = locate(svc.site);
+    const ports: PortModel[] = Object.entries(svc.ports)
+      .map(([name, spec]) => ({
+        name,
+        port: spec.port,
+        protocol: spec.protocol,
+        ...(spec.mtls === undefined ? {} : { mtls: spec.mtls }),
+      }))
+      .sort((a, b) => a.port - b.port || compare(a.name, b.name));
+    services.push({
+      id: `${svc.namespace.name}/${svc.name}`,
+      namespace: svc.namespace.name,
+      name: svc.name,
+      serviceAccount: svc.serviceAccount,
+      selector: Object.fromEntries(Object.entries(svc.selector).sort(([a], [b]) => compare(a, b))),
+      ports,
+      ...(svc.mtls === undefined ? {} : { mtls: svc.mtls }),
+      ...(location === undefined ? {} : { location }),
+    });
+  });
+  services.sort((a, b) => compare(a.id, b.id));
+  const declared = new Map(services.map((s) => [s.id, s]));
+
+  const rules: { model: RuleModel; key: string }[] = [];
+  (policy.rules as readonly unknown[]).forEach((value, index) => {
+    if (!isObject(value) || value['kind'] !== 'rule') return notADeclaration('rules', index);
+    const rule = value as unknown as AccessRule;
+    const location = locate(rule.site);
+    const span = store.spanOfLocation(location);
+    const undeclared = (svc: AnyService, role: string): void => {
+      diagnostics.push(
+        diagnostic(
+          'undeclared-service',
+          `The ${role} '${svc.namespace.name}/${svc.name}' is not in the mesh's \`services\` list: add it there, or the rule refers to a service policyc does not manage.`,
+          span,
+        ),
+      );
+    };
+    const destination = declared.get(`${rule.to.namespace.name}/${rule.to.name}`);
+    if (destination === undefined) {
+      undeclared(rule.to, 'destination');
+      return;
+    }
+    const sources: SourceModel[] = [];
+    for (const source of rule.from as readonly Source[]) {
+      switch (source.kind) {
+        case 'service': {
+          const id = `${source.namespace.name}/${source.name}`;
+          if (!declared.has(id)) undeclared(source, 'source');
+          else sources.push({ kind: 'service', service: id });
+          break;
+        }
+        case 'namespace':
+          sources.push({ kind: 'namespace', namespace: source.name });
+          break;
+        case 'identity':
+          sources.push({ kind: 'identity', namespace: source.namespace, serviceAccount: source.serviceAccount });
+          break;
+        case 'authenticated':
+        case 'anyone':
+          sources.push({ kind: source.kind });
+          break;
+        case 'ipBlocks':
+          for (const cidr of source.cidrs) sources.push({ kind: 'ipBlock', cidr });
+          break;
+        default:
+          source satisfies never;
+      }
+    }
+    const hasL7 = rule.methods !== undefined || rule.paths !== undefined;
+    // "All ports" is made explicit here; with methods or paths it means all ports that carry HTTP.
+    const ports =
+      rule.ports !== undefined
+        ? [...rule.ports]
+        : destination.ports.filter((p) => !hasL7 || isHttpProtocol(p.protocol)).map((p) => p.name);
+    const body = {
+      action: rule.action,
+      sources: uniqueSorted(sources),
+      destination: destination.id,
+      ports: [...new Set(ports)].sort(compare),
+      ...(rule.methods === undefined ? {} : { methods: [...new Set(rule.methods)].sort(compare) }),
+      ...(rule.paths === undefined
+        ? {}
+        : { paths: uniqueSorted(rule.paths.map((p) => pathMatchOf(p))) }),
+    };
+    const key = JSON.stringify(body);
+    rules.push({ key, model: { id: shortHash(key), ...body, ...(location === undefined ? {} : { location }) } });
+  });
+  rules.sort((a, b) => compare(a.model.destination, b.model.destination) || compare(a.model.action, b.model.action) || compare(a.key, b.key));
+
+  const model: PolicyModel = {
+    version: MODEL_VERSION,
+    entry: store.relative(entry),
+    mesh: {
+      trustDomain: policy.trustDomain,
+      mtls: policy.mtls,
+      defaultAction: policy.defaultAction,
+      rootNamespace: policy.rootNamespace,
+    },
+    namespaces: [...namespaces.values()].sort((a, b) => compare(a.name, b.name)),
+    services,
+    rules: withUniqueIds(rules.map((r) => r.model)),
+  };
+  return { model, diagnostics };
+}
+
+/** Identical rules hash alike; the later ones get a counter so ids stay unique (the validator warns about them). */
+function withUniqueIds(rules: readonly RuleModel[]): RuleModel[] {
+  const seen = new Map<string, number>();
+  return rules.map((rule) => {
+    const count = (seen.get(rule.id) ?? 0) + 1;
+    seen.set(rule.id, count);
+    return count === 1 ? rule : { ...rule, id: `${rule.id}-${count}` };
+  });
+}
+
+function spanField(span: Diagnostic['span']): { span?: NonNullable<Diagnostic['span']> } {
+  return span === undefined ? {} : { span };
+}
+
+/** De-duplicated and sorted by canonical JSON, so the model does not depend on declaration order. */
+function uniqueSorted<T>(values: readonly T[]): T[] {
+  const byKey = new Map(values.map((v) => [JSON.stringify(v), v]));
+  return [...byKey.keys()].sort(compare).map((k) => byKey.get(k) as T);
+}

@@ -1,0 +1,313 @@
+/**
+ * Validate: every problem of the model at once — names, ports, dangling and impossible rules,
+ * fail-open shapes, shadowed rules. Reports, never throws, never stops at the first.
+ */
+import { isIP } from 'node:net';
+import { diagnostic, type Diagnostic, type RelatedInformation } from './diagnostics/diagnostic';
+import {
+  acceptsPlaintext,
+  effectiveMtls,
+  hasPeerIdentity,
+  isHttpProtocol,
+  servicesById,
+  type PathMatch,
+  type PolicyModel,
+  type RuleModel,
+  type ServiceModel,
+  type SourceModel,
+} from './model';
+import type { SourceStore } from './sources';
+
+const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+// IANA service name, as Kubernetes requires for port names.
+const PORT_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+// RFC 3986 path characters that both meshes match literally after normalisation.
+const PATH_CHARS = /^\/[A-Za-z0-9\-._~!$&'()+,;=:@/%]*$/;
+
+export function validateModel(model: PolicyModel, store: SourceStore): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const span = (location: RuleModel['location']) => store.spanOfLocation(location);
+  const related = (message: string, location: RuleModel['location']): RelatedInformation => {
+    const s = span(location);
+    return s === undefined ? { message } : { message, span: s };
+  };
+
+  if (!DNS_1123_SUBDOMAIN.test(model.mesh.trustDomain) || model.mesh.trustDomain.length > 253) {
+    out.push(
+      diagnostic('invalid-trust-domain', `Trust domain '${model.mesh.trustDomain}' is not a DNS name (lower-case letters, digits, '-' and '.').`),
+    );
+  }
+  for (const ns of model.namespaces) {
+    if (!DNS_1123_LABEL.test(ns.name) || ns.name.length > 63) {
+      out.push(diagnostic('invalid-name', `Namespace name '${ns.name}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`, span(ns.location)));
+    }
+  }
+
+  const seen = new Map<string, ServiceModel>();
+  for (const svc of model.services) {
+    const at = span(svc.location);
+    const first = seen.get(svc.id);
+    if (first !== undefined) {
+      out.push(diagnostic('duplicate-service', `Service '${svc.id}' is declared twice. Keep one declaration and import it where needed.`, at, [related('The first declaration is here.', first.location)]));
+      continue;
+    }
+    seen.set(svc.id, svc);
+    if (svc.namespace === model.mesh.rootNamespace) {
+      out.push(diagnostic('service-in-root-namespace', `Service '${svc.id}' is in the root namespace '${model.mesh.rootNamespace}', where Istio applies every policy to all namespaces. Move it to its own namespace, or set \`rootNamespace\` in mesh({...}) if your mesh uses another root.`, at));
+    }
+    if (!DNS_1123_LABEL.test(svc.name) || svc.name.length > 63) {
+      out.push(diagnostic('invalid-name', `Service name '${svc.name}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`, at));
+    }
+    if (!DNS_1123_SUBDOMAIN.test(svc.serviceAccount) || svc.serviceAccount.length > 253) {
+      out.push(diagnostic('invalid-name', `Service account '${svc.serviceAccount}' of '${svc.id}' is not a valid Kubernetes name: use lower-case letters, digits, '-' and '.'.`, at));
+    }
+    const selectorEntries = Object.entries(svc.selector);
+    if (selectorEntries.length === 0) {
+      out.push(diagnostic('invalid-label', `Service '${svc.id}' has an empty selector, which would select every pod in the namespace. Give it the labels of its own pods.`, at));
+    }
+    for (const [key, value] of selectorEntries) {
+      if (!validLabelKey(key)) out.push(diagnostic('invalid-label', `Selector key '${key}' of '${svc.id}' is not a valid label key ([prefix/]name, name at most 63 characters of letters, digits, '-', '_', '.').`, at));
+      if (!(value === '' || (LABEL_NAME.test(value) && value.length <= 63))) out.push(diagnostic('invalid-label', `Selector value '${value}' of '${svc.id}' is not a valid label value (at most 63 letters, digits, '-', '_', '.', no '*').`, at));
+    }
+    const numbers = new Map<number, string>();
+    if (svc.ports.length === 0) out.push(diagnostic('invalid-port-number', `Service '${svc.id}' declares no ports: declare each port it listens on, with its protocol.`, at));
+    for (const port of svc.ports) {
+      if (!PORT_NAME.test(port.name) || port.name.length > 15 || !/[a-z]/.test(port.name) || port.name.includes('--')) {
+        out.push(diagnostic('invalid-port-name', `Port name '${port.name}' of '${svc.id}' is not a valid Kubernetes port name: at most 15 lower-case letters, digits and '-', with at least one letter.`, at));
+      }
+      if (!Number.isInteger(port.port) || port.port < 1 || port.port > 65535) {
+        out.push(diagnostic('invalid-port-number', `Port '${port.name}' of '${svc.id}' has number ${port.port}: use the container port, an integer from 1 to 65535.`, at));
+      }
+      const clash = numbers.get(port.port);
+      if (clash !== undefined) out.push(diagnostic('duplicate-port-number', `Ports '${clash}' and '${port.name}' of '${svc.id}' both use number ${port.port}. One container port has one name.`, at));
+      numbers.set(port.port, port.name);
+    }
+  }
+  // Selectors that can select the same pod: no key on which they disagree.
+  const byNamespace = new Map<string, ServiceModel[]>();
+  for (const svc of seen.values()) byNamespace.set(svc.namespace, [...(byNamespace.get(svc.namespace) ?? []), svc]);
+  for (const group of byNamespace.values()) {
+    for (let i = 0; i < group.length; i++) {
+      for (let j = i + 1; j < group.length; j++) {
+        const a = group[i] as ServiceModel;
+        const b = group[j] as ServiceModel;
+        if (selectorsOverlap(a.selector, b.selector)) {
+          out.push(diagnostic('overlapping-selectors', `Services '${a.id}' and '${b.id}' have selectors that can select the same pods (${JSON.stringify(a.selector)} and ${JSON.stringify(b.selector)}), so each would get the other's policy. Give them a label on which they differ.`, span(b.location), [related(`'${a.id}' is declared here.`, a.location)]));
+        }
+      }
+    }
+  }
+
+  const services = servicesById(model);
+  const rulesByDestination = new Map<string, RuleModel[]>();
+  for (const rule of model.rules) rulesByDestination.set(rule.destination, [...(rulesByDestination.get(rule.destination) ?? []), rule]);
+
+  for (const rule of model.rules) {
+    const at = span(rule.location);
+    const destination = services.get(rule.destination);
+    if (destination === undefined) continue;
+    const describe = `${rule.action} rule to '${rule.destination}'`;
+    for (const [list, values] of [['sources', rule.sources], ['ports', rule.ports], ['methods', rule.methods], ['paths', rule.paths]] as const) {
+      if (values !== undefined && values.length === 0 && !(list === 'ports' && (rule.methods !== undefined || rule.paths !== undefined))) {
+        out.push(diagnostic('empty-list', `The ${describe} has an empty \`${list}\` list. Leave \`${list}\` out to mean "all", or name at least one.`, at));
+      }
+    }
+    for (const source of rule.sources) {
+      if (source.kind === 'ipBlock' && !validCidr(source.cidr)) {
+        out.push(diagnostic('invalid-cidr', `'${source.cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(source.cidr)}.`, at));
+      }
+      if (source.kind === 'identity' && (!DNS_1123_LABEL.test(source.namespace) || !DNS_1123_SUBDOMAIN.test(source.serviceAccount))) {
+        out.push(diagnostic('invalid-name', `identity('${source.namespace}', '${source.serviceAccount}') is not a valid namespace and service account name.`, at));
+      }
+    }
+    for (const p of rule.paths ?? []) {
+      const text = p.kind === 'prefix' ? `${p.value}*` : p.value;
+      if (!validPath(p.value)) {
+        out.push(diagnostic('invalid-path', `Path '${text}' is not valid: write '/exact' or '/prefix/*', using only URL path characters, with '*' only at the end, and no '//', '/./' or '/../'.`, at));
+      }
+    }
+    const ports = rule.ports.map((name) => destination.ports.find((p) => p.name === name));
+    rule.ports.forEach((name, i) => {
+      if (ports[i] === undefined) out.push(diagnostic('unknown-port', `'${rule.destination}' has no port named '${name}'. Its ports are: ${destination.ports.map((p) => p.name).join(', ')}.`, at));
+    });
+    const known = ports.filter((p) => p !== undefined);
+    const hasL7 = rule.methods !== undefined || rule.paths !== undefined;
+    if (hasL7) {
+      for (const port of known.filter((p) => !isHttpProtocol(p.protocol))) {
+        out.push(diagnostic('http-constraint-on-tcp', `Port '${port.name}' of '${rule.destination}' is TCP, so methods and paths can never be seen there. Remove methods/paths, or name only HTTP, HTTP/2 or gRPC ports.`, at));
+      }
+      if (rule.ports.length === 0) {
+        out.push(diagnostic('rule-never-matches', `The ${describe} narrows by method or path, but '${rule.destination}' has no HTTP, HTTP/2 or gRPC port: it can never match.`, at));
+      }
+      const grpcPorts = known.filter((p) => p.protocol === 'grpc');
+      if (grpcPorts.length > 0 && rule.methods !== undefined && !rule.methods.includes('POST')) {
+        out.push(diagnostic('rule-never-matches', `gRPC calls are always HTTP POST, so methods [${rule.methods.join(', ')}] never match on gRPC port '${grpcPorts[0]?.name}' of '${rule.destination}'. Use POST, or leave methods out.`, at));
+      }
+    }
+    const identitySources = rule.sources.filter(isIdentitySource);
+    const coversPlaintext = rule.sources.some((s) => s.kind === 'anyone');
+    for (const port of known) {
+      const mode = effectiveMtls(model, destination, port);
+      if (rule.action === 'deny' && identitySources.length > 0 && !coversPlaintext && acceptsPlaintext(mode)) {
+        out.push(diagnostic('deny-bypassed-by-plaintext', `This deny names callers by identity, but port '${port.name}' of '${rule.destination}' is ${mode}: plaintext clients carry no identity, so they would pass it. Make the port STRICT (mtls: 'STRICT'), or deny \`anyone\` on it.`, at));
+      }
+      if (rule.action === 'allow' && !hasPeerIdentity(mode) && identitySources.length === rule.sources.length && identitySources.length > 0) {
+        out.push(diagnostic('identity-on-plaintext-port', `Port '${port.name}' of '${rule.destination}' has mTLS DISABLE, so no caller there has an identity and this allow never matches on it. Enable mTLS on the port, or allow by IP block.`, at));
+      }
+    }
+    if (rule.action === 'allow' && model.mesh.defaultAction === 'allow') {
+      out.push(diagnostic('allow-under-default-allow', `The mesh's defaultAction is 'allow', so this allow rule changes nothing (only deny rules restrict). Remove it, or set defaultAction: 'deny'.`, at));
+    }
+  }
+
+  // Shadowing: a rule whose every request is already decided the same or the opposite way by another.
+  for (const rules of rulesByDestination.values()) {
+    rules.forEach((rule, i) => {
+      if (rule.action !== 'allow') return;
+      const deny = rules.find((other) => other.action === 'deny' && covers(other, rule, model));
+      if (deny !== undefined) {
+        out.push(diagnostic('rule-shadowed', `Every request this allow rule admits is refused by a deny rule, so it has no effect. Narrow the deny, or remove this rule.`, span(rule.location), [related('The deny rule is here.', deny.location)]));
+        return;
+      }
+      const twin = rules.find((other, j) => other.action === 'allow' && j !== i && covers(other, rule, model) && (!covers(rule, other, model) || j < i));
+      if (twin !== undefined) {
+        out.push(diagnostic('rule-shadowed', `Another allow rule already admits everything this one does. Remove one of them.`, span(rule.location), [related('The wider rule is here.', twin.location)]));
+      }
+    });
+  }
+  return out;
+}
+
+function isIdentitySource(source: SourceModel): boolean {
+  return source.kind === 'service' || source.kind === 'namespace' || source.kind === 'identity' || source.kind === 'authenticated';
+}
+
+function validLabelKey(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash === -1 ? undefined : key.slice(0, slash);
+  const name = slash === -1 ? key : key.slice(slash + 1);
+  const prefixOk = prefix === undefined || (prefix.length <= 253 && DNS_1123_SUBDOMAIN.test(prefix));
+  return prefixOk && name.length <= 63 && LABEL_NAME.test(name);
+}
+
+function validPath(value: string): boolean {
+  return (
+    PATH_CHARS.test(value) &&
+    !value.includes('//') &&
+    !value.includes('/./') &&
+    !value.includes('/../') &&
+    !/\/\.\.?$/.test(value) &&
+    !/%2f/i.test(value) &&
+    !/%(?![0-9a-fA-F]{2})/.test(value)
+  );
+}
+
+/** Two label selectors can both match one pod unless they require different values for some key. */
+export function selectorsOverlap(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  return Object.entries(a).every(([key, value]) => !(key in b) || b[key] === value);
+}
+
+/** The network address of a CIDR as bytes, or undefined when it is not an address or CIDR. */
+export function parseCidr(cidr: string): { bytes: number[]; prefix: number } | undefined {
+  const [address = '', prefixText, ...rest] = cidr.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return undefined;
+  const width = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? width : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!(prefix >= 0 && prefix <= width)) return undefined;
+  return { bytes: addressBytes(address, version === 4 ? 4 : 6), prefix };
+}
+
+function addressBytes(address: string, version: 4 | 6): number[] {
+  if (version === 4) return address.split('.').map(Number);
+  const [head = '', tail] = address.includes('::') ? address.split('::') : [address, undefined];
+  const groups = (text: string) => (text === '' ? [] : text.split(':'));
+  let h = groups(head);
+  let t = tail === undefined ? [] : groups(tail);
+  const last = (tail === undefined ? h : t).at(-1);
+  const v4 = last !== undefined && last.includes('.') ? last.split('.').map(Number) : undefined;
+  if (v4 !== undefined) {
+    const extra = [((v4[0] ?? 0) << 8 | (v4[1] ?? 0)).toString(16), ((v4[2] ?? 0) << 8 | (v4[3] ?? 0)).toString(16)];
+    if (tail === undefined) h = [...h.slice(0, -1), ...extra];
+    else t = [...t.slice(0, -1), ...extra];
+  }
+  const all = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return all.flatMap((g) => {
+    const n = parseInt(g, 16);
+    return [n >> 8, n & 255];
+  });
+}
+
+function hostBitsZero(bytes: readonly number[], prefix: number): boolean {
+  return bytes.every((byte, i) => {
+    const keep = Math.max(0, Math.min(8, prefix - i * 8));
+    return (byte & (0xff >> keep)) === 0;
+  });
+}
+
+export function validCidr(cidr: string): boolean {
+  const parsed = parseCidr(cidr);
+  return parsed !== undefined && hostBitsZero(parsed.bytes, parsed.prefix);
+}
+
+function suggestCidr(cidr: string): string {
+  const parsed = parseCidr(cidr);
+  if (parsed === undefined || parsed.bytes.length !== 4) return '';
+  const masked = parsed.bytes.map((byte, i) => byte & (0xff << (8 - Math.max(0, Math.min(8, parsed.prefix - i * 8)))) & 0xff);
+  return `: did you mean '${masked.join('.')}/${parsed.prefix}'?`;
+}
+
+/** Is every client matched by `inner` also matched by `outer`? */
+function sourceCovers(outer: SourceModel, inner: SourceModel, model: PolicyModel): boolean {
+  const identityOf = (s: SourceModel): { namespace: string; serviceAccount: string } | undefined => {
+    if (s.kind === 'identity') return s;
+    if (s.kind === 'service') return model.services.find((svc) => svc.id === s.service);
+    return undefined;
+  };
+  switch (outer.kind) {
+    case 'anyone':
+      return true;
+    case 'authenticated':
+      return isIdentitySource(inner);
+    case 'namespace':
+      return (inner.kind === 'namespace' && inner.namespace === outer.namespace) || identityOf(inner)?.namespace === outer.namespace;
+    case 'service':
+    case 'identity': {
+      const a = identityOf(outer);
+      const b = identityOf(inner);
+      return a !== undefined && b !== undefined && a.namespace === b.namespace && a.serviceAccount === b.serviceAccount;
+    }
+    case 'ipBlock':
+      return inner.kind === 'ipBlock' && cidrContains(outer.cidr, inner.cidr);
+    default:
+      return outer satisfies never;
+  }
+}
+
+function cidrContains(outer: string, inner: string): boolean {
+  const a = parseCidr(outer);
+  const b = parseCidr(inner);
+  if (a === undefined || b === undefined || a.bytes.length !== b.bytes.length || a.prefix > b.prefix) return false;
+  return a.bytes.every((byte, i) => {
+    const keep = Math.max(0, Math.min(8, a.prefix - i * 8));
+    const mask = (0xff << (8 - keep)) & 0xff;
+    return (byte & mask) === ((b.bytes[i] ?? 0) & mask);
+  });
+}
+
+function pathCovers(outer: PathMatch, inner: PathMatch): boolean {
+  if (outer.kind === 'exact') return inner.kind === 'exact' && inner.value === outer.value;
+  return inner.value.startsWith(outer.value);
+}
+
+/** Does `outer` match every request `inner` matches? (Same destination assumed.) */
+export function covers(outer: RuleModel, inner: RuleModel, model: PolicyModel): boolean {
+  return (
+    inner.sources.every((s) => outer.sources.some((o) => sourceCovers(o, s, model))) &&
+    inner.ports.every((p) => outer.ports.includes(p)) &&
+    (outer.methods === undefined || (inner.methods !== undefined && inner.methods.every((m) => outer.methods?.includes(m)))) &&
+    (outer.paths === undefined || (inner.paths !== undefined && inner.paths.every((p) => outer.paths?.some((o) => pathCovers(o, p)))))
+  );
+}

@@ -1,0 +1,195 @@
+/**
+ * The Istio target: `security.istio.io/v1` PeerAuthentication and AuthorizationPolicy objects that
+ * grant exactly the model's access, for sidecar workloads (selector-based, never targetRefs).
+ *
+ * How the model maps (see shared/docs/istio.md §3 for the traps each choice avoids):
+ * - mTLS: one mesh-wide PA in the root namespace (no selector), one per namespace that overrides the
+ *   mode, one per workload that overrides it (ports keyed by container port in `portLevelMtls`).
+ * - defaultAction 'deny': an `allow-nothing` ALLOW policy with no rules in every managed namespace, plus one
+ *   ALLOW policy per destination with one rule per model rule. defaultAction 'allow': no ALLOW policy at all
+ *   (any ALLOW policy would flip the workload to default-deny).
+ * - deny rules: one DENY policy per destination, every rule scoped with `ports` (HTTP-only fields in a DENY
+ *   without ports would deny all TCP traffic).
+ * - Sources: service/identity → principals `<td>/ns/<ns>/sa/<sa>`; namespace → namespaces; authenticated →
+ *   principals ["*"]; ipBlock → ipBlocks; anyone → no `from` at all. Only positive matches are emitted.
+ */
+import { effectiveMtls, servicesById, type MtlsMode, type PathMatch, type PolicyModel, type RuleModel, type ServiceModel, type SourceModel } from '../../compiler/model';
+import type { KubernetesObject, Target, TargetOutput } from '../contract';
+import { objectName } from '../names';
+
+const API_VERSION = 'security.istio.io/v1';
+
+export interface PeerAuthenticationManifest extends KubernetesObject {
+  readonly kind: 'PeerAuthentication';
+  readonly spec: {
+    readonly selector?: { readonly matchLabels: Readonly<Record<string, string>> };
+    readonly mtls?: { readonly mode: MtlsMode };
+    readonly portLevelMtls?: Readonly<Record<string, { readonly mode: MtlsMode }>>;
+  };
+}
+
+export interface IstioSource {
+  readonly principals?: readonly string[];
+  readonly namespaces?: readonly string[];
+  readonly ipBlocks?: readonly string[];
+}
+
+export interface IstioOperation {
+  readonly ports: readonly string[];
+  readonly methods?: readonly string[];
+  readonly paths?: readonly string[];
+}
+
+export interface IstioRule {
+  readonly from?: readonly { readonly source: IstioSource }[];
+  readonly to: readonly { readonly operation: IstioOperation }[];
+}
+
+export interface AuthorizationPolicyManifest extends KubernetesObject {
+  readonly kind: 'AuthorizationPolicy';
+  readonly spec: {
+    readonly selector?: { readonly matchLabels: Readonly<Record<string, string>> };
+    readonly action?: 'ALLOW' | 'DENY';
+    readonly rules?: readonly IstioRule[];
+  };
+}
+
+/** The label every object gets, so a cluster operator can find what policyc manages. */
+export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'policyc' } as const;
+
+function metadata(name: string, namespace: string, annotations?: Record<string, string>): KubernetesObject['metadata'] {
+  return { name, namespace, labels: MANAGED_BY, ...(annotations === undefined ? {} : { annotations }) };
+}
+
+export function principal(model: PolicyModel, namespace: string, serviceAccount: string): string {
+  return `${model.mesh.trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+function pathValue(match: PathMatch): string {
+  return match.kind === 'prefix' ? `${match.value}*` : match.value;
+}
+
+/** Istio `from` entries for a rule's sources; undefined when a source is `anyone` (match any client). */
+function fromEntries(model: PolicyModel, sources: readonly SourceModel[], services: ReadonlyMap<string, ServiceModel>): IstioRule['from'] {
+  if (sources.some((s) => s.kind === 'anyone')) return undefined;
+  const principals = new Set<string>();
+  const namespaces = new Set<string>();
+  const ipBlocks = new Set<string>();
+  for (const source of sources) {
+    switch (source.kind) {
+      case 'service': {
+        const svc = services.get(source.service);
+        if (svc !== undefined) principals.add(principal(model, svc.namespace, svc.serviceAccount));
+        break;
+      }
+      case 'identity':
+        principals.add(principal(model, source.namespace, source.serviceAccount));
+        break;
+      case 'authenticated':
+        principals.add('*');
+        break;
+      case 'namespace':
+        namespaces.add(source.namespace);
+        break;
+      case 'ipBlock':
+        ipBlocks.add(source.cidr);
+        break;
+      case 'anyone':
+        break;
+      default:
+        source satisfies never;
+    }
+  }
+  const sorted = (set: Set<string>) => [...set].sort();
+  // One `from` entry per field: entries are ORed, fields inside one entry would be ANDed.
+  return [
+    ...(principals.size > 0 ? [{ source: { principals: principals.has('*') ? ['*'] : sorted(principals) } }] : []),
+    ...(namespaces.size > 0 && !principals.has('*') ? [{ source: { namespaces: sorted(namespaces) } }] : []),
+    ...(ipBlocks.size > 0 ? [{ source: { ipBlocks: sorted(ipBlocks) } }] : []),
+  ];
+}
+
+function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, services: ReadonlyMap<string, ServiceModel>): IstioRule | undefined {
+  const ports = rule.ports
+    .map((name) => destination.ports.find((p) => p.name === name)?.port)
+    .filter((p): p is number => p !== undefined)
+    .sort((a, b) => a - b)
+    .map(String);
+  // An empty list would widen the rule to every port or client: such a rule is dropped (it matches nothing).
+  if (ports.length === 0 || rule.sources.length === 0) return undefined;
+  if (rule.methods?.length === 0 || rule.paths?.length === 0) return undefined;
+  const from = fromEntries(model, rule.sources, services);
+  if (from !== undefined && from.length === 0) return undefined;
+  const operation: IstioOperation = {
+    ports,
+    ...(rule.methods === undefined ? {} : { methods: [...rule.methods] }),
+    ...(rule.paths === undefined ? {} : { paths: rule.paths.map(pathValue) }),
+  };
+  return { ...(from === undefined ? {} : { from }), to: [{ operation }] };
+}
+
+function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
+  const out: PeerAuthenticationManifest[] = [
+    { apiVersion: API_VERSION, kind: 'PeerAuthentication', metadata: metadata('default', model.mesh.rootNamespace), spec: { mtls: { mode: model.mesh.mtls } } },
+  ];
+  for (const ns of model.namespaces) {
+    if (ns.mtls === undefined) continue;
+    out.push({ apiVersion: API_VERSION, kind: 'PeerAuthentication', metadata: metadata('default', ns.name), spec: { mtls: { mode: ns.mtls } } });
+  }
+  for (const svc of model.services) {
+    const overriddenPorts = svc.ports.filter((p) => p.mtls !== undefined);
+    if (svc.mtls === undefined && overriddenPorts.length === 0) continue;
+    const workloadMode = svc.mtls;
+    const portLevelMtls = Object.fromEntries(overriddenPorts.map((p) => [String(p.port), { mode: effectiveMtls(model, svc, p) }]));
+    out.push({
+      apiVersion: API_VERSION,
+      kind: 'PeerAuthentication',
+      metadata: metadata(objectName(svc.name, 'mtls'), svc.namespace),
+      spec: {
+        selector: { matchLabels: svc.selector },
+        ...(workloadMode === undefined ? {} : { mtls: { mode: workloadMode } }),
+        ...(overriddenPorts.length === 0 ? {} : { portLevelMtls }),
+      },
+    });
+  }
+  return out;
+}
+
+function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[] {
+  const out: AuthorizationPolicyManifest[] = [];
+  const services = servicesById(model);
+  if (model.mesh.defaultAction === 'deny') {
+    for (const ns of model.namespaces) {
+      // ALLOW with no rules matches nothing: every workload in the namespace denies what no ALLOW admits.
+      out.push({ apiVersion: API_VERSION, kind: 'AuthorizationPolicy', metadata: metadata('allow-nothing', ns.name), spec: {} });
+    }
+  }
+  const byDestination = new Map<string, RuleModel[]>();
+  for (const rule of model.rules) byDestination.set(rule.destination, [...(byDestination.get(rule.destination) ?? []), rule]);
+  for (const [destinationId, rules] of byDestination) {
+    const destination = services.get(destinationId);
+    if (destination === undefined) continue;
+    for (const action of ['allow', 'deny'] as const) {
+      if (action === 'allow' && model.mesh.defaultAction === 'allow') continue;
+      const istioRules = rules
+        .filter((r) => r.action === action)
+        .map((r) => ruleOf(model, r, destination, services))
+        .filter((r): r is IstioRule => r !== undefined);
+      if (istioRules.length === 0) continue;
+      out.push({
+        apiVersion: API_VERSION,
+        kind: 'AuthorizationPolicy',
+        metadata: metadata(objectName(destination.name, action), destination.namespace),
+        spec: { selector: { matchLabels: destination.selector }, action: action === 'allow' ? 'ALLOW' : 'DENY', rules: istioRules },
+      });
+    }
+  }
+  return out;
+}
+
+export const istioTarget: Target = {
+  name: 'istio',
+  compile(model: PolicyModel): TargetOutput {
+    return { objects: [...peerAuthentications(model), ...authorizationPolicies(model)], diagnostics: [] };
+  },
+};
