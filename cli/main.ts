@@ -71,7 +71,7 @@ export function main(argv: readonly string[], io: Io): number {
 
   const common = (command: Command): Command =>
     command
-      .addOption(new Option('-t, --target <name>', 'mesh to compile for').choices([...targets.keys(), 'all']).default('istio'))
+      .option('-t, --target <name>', `mesh to compile for: ${[...targets.keys(), 'all'].join(', ')}`, 'istio')
       .addOption(new Option('--format <format>', 'how to print diagnostics').choices(['text', 'json']).default('text'))
       .option('--eval-timeout <ms>', 'bound on policy evaluation, in milliseconds', String(DEFAULT_EVALUATION_TIMEOUT_MS));
 
@@ -86,8 +86,16 @@ export function main(argv: readonly string[], io: Io): number {
     const { result, exit: code } = runCompile(entry, options, io);
     exit = code;
     if (result === undefined) return;
-    report(result.diagnostics, options.format, io, (f) => result.store.read(f));
-    if (code !== EXIT.ok) return;
+    const diagnostics = [...result.diagnostics];
+    try {
+      build(result, options, diagnostics);
+    } finally {
+      report(diagnostics, options.format, io, (f) => result.store.read(f));
+    }
+  });
+
+  const build = (result: CompileResult, options: CommonOptions & { out: string; check?: boolean }, diagnostics: Diagnostic[]): void => {
+    if (exit !== EXIT.ok) return;
     const outDir = path.resolve(io.cwd, options.out);
     if (options.check === true) {
       const stale = staleFiles(outDir, result);
@@ -99,13 +107,20 @@ export function main(argv: readonly string[], io: Io): number {
       }
       return;
     }
-    writeOutputs(outDir, result.outputs);
+    try {
+      writeOutputs(outDir, result.outputs);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      diagnostics.push(diagnostic('output-write-failed', `Could not write ${path.relative(io.cwd, outDir) || '.'}: ${reason}. The previous output is unchanged.`));
+      exit = EXIT.usage;
+      return;
+    }
     if (options.format === 'text') {
       for (const [target, files] of result.outputs) {
         io.stdout(`${target}: wrote ${files.size} files to ${path.relative(io.cwd, path.join(outDir, target)) || '.'}\n`);
       }
     }
-  });
+  };
 
   common(
     program

@@ -32,6 +32,33 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
+/** Made by `service(...)`: checked by shape, since policy code can pass anything through a cast. */
+function isService(value: unknown): value is AnyService {
+  return (
+    isObject(value) &&
+    value['kind'] === 'service' &&
+    typeof value['name'] === 'string' &&
+    typeof value['serviceAccount'] === 'string' &&
+    isObject(value['namespace']) &&
+    typeof value['namespace']['name'] === 'string' &&
+    isObject(value['ports']) &&
+    Object.values(value['ports']).every((p) => isObject(p) && typeof p['port'] === 'number' && typeof p['protocol'] === 'string') &&
+    isObject(value['selector'])
+  );
+}
+
+function isRule(value: unknown): value is AccessRule {
+  return (
+    isObject(value) &&
+    value['kind'] === 'rule' &&
+    (value['action'] === 'allow' || value['action'] === 'deny') &&
+    Array.isArray(value['from']) &&
+    value['from'].every((s) => isObject(s) && typeof s['kind'] === 'string' && (s['kind'] !== 'service' || isService(s))) &&
+    isService(value['to']) &&
+    ['ports', 'methods', 'paths'].every((k) => value[k] === undefined || (Array.isArray(value[k]) && (value[k] as unknown[]).every((v) => typeof v === 'string')))
+  );
+}
+
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -49,7 +76,8 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
     return { diagnostics };
   }
   const policy = exported as unknown as MeshPolicy;
-  const meshSpan = store.spanOfLocation(locate(policy.site));
+  const meshLocation = locate(policy.site);
+  const meshSpan = store.spanOfLocation(meshLocation);
 
   const notADeclaration = (what: string, index: number): void => {
     diagnostics.push(
@@ -88,8 +116,8 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
 
   const services: ServiceModel[] = [];
   (policy.services as readonly unknown[]).forEach((value, index) => {
-    if (!isObject(value) || value['kind'] !== 'service') return notADeclaration('services', index);
-    const svc = value as unknown as AnyService;
+    if (!isService(value)) return notADeclaration('services', index);
+    const svc = value;
     addNamespace(svc.namespace);
     const location = locate(svc.site);
     const ports: PortModel[] = Object.entries(svc.ports)
@@ -116,8 +144,8 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
 
   const rules: { model: RuleModel; key: string }[] = [];
   (policy.rules as readonly unknown[]).forEach((value, index) => {
-    if (!isObject(value) || value['kind'] !== 'rule') return notADeclaration('rules', index);
-    const rule = value as unknown as AccessRule;
+    if (!isRule(value)) return notADeclaration('rules', index);
+    const rule = value;
     const location = locate(rule.site);
     const span = store.spanOfLocation(location);
     const undeclared = (svc: AnyService, role: string): void => {
@@ -189,6 +217,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       mtls: policy.mtls,
       defaultAction: policy.defaultAction,
       rootNamespace: policy.rootNamespace,
+      ...(meshLocation === undefined ? {} : { location: meshLocation }),
     },
     namespaces: [...namespaces.values()].sort((a, b) => compare(a.name, b.name)),
     services,

@@ -203,8 +203,19 @@ function calledFunctions(expr: unknown, out: Set<string>): void {
   }
 }
 
-/** Compiles a CEL expression, or says why it cannot be evaluated. */
+const celCache = new Map<string, { program: CelProgram } | { error: string }>();
+
+/** Compiles a CEL expression (once per distinct text), or says why it cannot be evaluated. */
 function compileCel(source: string): { program: CelProgram } | { error: string } {
+  let compiled = celCache.get(source);
+  if (compiled === undefined) {
+    compiled = compileCelUncached(source);
+    celCache.set(source, compiled);
+  }
+  return compiled;
+}
+
+function compileCelUncached(source: string): { program: CelProgram } | { error: string } {
   try {
     const parsed = celParse(source);
     const fns = new Set<string>();

@@ -42,6 +42,7 @@ export interface MeshSettings {
   readonly mtls: MtlsMode;
   readonly defaultAction: DefaultAction;
   readonly rootNamespace: string;
+  readonly location?: SourceLocation;
 }
 
 export interface NamespaceModel {

@@ -4,6 +4,7 @@
  * mapped to the DSL declarations), so a policy folder needs no tsconfig or install of its own.
  */
 import * as path from 'node:path';
+// TypeScript 7's API is ESM-only: this CommonJS module loads it with Node's require(esm) (Node >= 20.19).
 import { API } from 'typescript/unstable/sync';
 import { diagnostic, type Diagnostic } from './diagnostics/diagnostic';
 import type { SourceStore } from './sources';

@@ -36,7 +36,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
 
   if (!DNS_1123_SUBDOMAIN.test(model.mesh.trustDomain) || model.mesh.trustDomain.length > 253) {
     out.push(
-      diagnostic('invalid-trust-domain', `Trust domain '${model.mesh.trustDomain}' is not a DNS name (lower-case letters, digits, '-' and '.').`),
+      diagnostic('invalid-trust-domain', `Trust domain '${model.mesh.trustDomain}' is not a DNS name (lower-case letters, digits, '-' and '.').`, span(model.mesh.location)),
     );
   }
   for (const ns of model.namespaces) {
@@ -91,8 +91,8 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
   for (const group of byNamespace.values()) {
     for (let i = 0; i < group.length; i++) {
       for (let j = i + 1; j < group.length; j++) {
-        const a = group[i] as ServiceModel;
-        const b = group[j] as ServiceModel;
+        // Reported at whichever of the two is declared later in the source.
+        const [a, b] = [group[i] as ServiceModel, group[j] as ServiceModel].sort((x, y) => (x.location?.file ?? '').localeCompare(y.location?.file ?? '', 'en') || (x.location?.start ?? 0) - (y.location?.start ?? 0)) as [ServiceModel, ServiceModel];
         if (selectorsOverlap(a.selector, b.selector)) {
           out.push(diagnostic('overlapping-selectors', `Services '${a.id}' and '${b.id}' have selectors that can select the same pods (${JSON.stringify(a.selector)} and ${JSON.stringify(b.selector)}), so each would get the other's policy. Give them a label on which they differ.`, span(b.location), [related(`'${a.id}' is declared here.`, a.location)]));
         }
@@ -116,7 +116,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
     }
     for (const source of rule.sources) {
       if (source.kind === 'ipBlock' && !validCidr(source.cidr)) {
-        out.push(diagnostic('invalid-cidr', `'${source.cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(source.cidr)}.`, at));
+        out.push(diagnostic('invalid-cidr', `'${source.cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(source.cidr)}`, at));
       }
       if (source.kind === 'identity' && (!DNS_1123_LABEL.test(source.namespace) || !DNS_1123_SUBDOMAIN.test(source.serviceAccount))) {
         out.push(diagnostic('invalid-name', `identity('${source.namespace}', '${source.serviceAccount}') is not a valid namespace and service account name.`, at));
@@ -254,7 +254,7 @@ export function validCidr(cidr: string): boolean {
 
 function suggestCidr(cidr: string): string {
   const parsed = parseCidr(cidr);
-  if (parsed === undefined || parsed.bytes.length !== 4) return '';
+  if (parsed === undefined || parsed.bytes.length !== 4) return '.';
   const masked = parsed.bytes.map((byte, i) => byte & (0xff << (8 - Math.max(0, Math.min(8, parsed.prefix - i * 8)))) & 0xff);
   return `: did you mean '${masked.join('.')}/${parsed.prefix}'?`;
 }

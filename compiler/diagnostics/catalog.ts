@@ -103,6 +103,57 @@ export const catalog = {
     severity: 'error',
     summary: 'An emitted object does not pass its CustomResourceDefinition (a policyc bug: please report it).',
   },
+  // 41xx Linkerd target
+  'linkerd-mtls-disable': {
+    code: 'PC4101',
+    severity: 'error',
+    summary: "A port's mTLS mode is DISABLE, which Linkerd policy objects cannot express (Linkerd always uses mTLS between meshed pods).",
+  },
+  'linkerd-deny-inexpressible': {
+    code: 'PC4102',
+    severity: 'error',
+    summary: 'A deny rule cannot be compiled exactly into the allow-only Linkerd policy model.',
+  },
+  'linkerd-grpc-path': {
+    code: 'PC4103',
+    severity: 'error',
+    summary: 'A path on a gRPC port is not `/pkg.Service/Method` or `/pkg.Service/*`, the only forms a GRPCRoute can match.',
+  },
+  'linkerd-empty-selector': {
+    code: 'PC4104',
+    severity: 'error',
+    summary: 'A service has an empty selector; a Linkerd Server with an empty podSelector selects every pod in the namespace.',
+  },
+  'linkerd-server-overlap': {
+    code: 'PC4105',
+    severity: 'error',
+    summary: 'Two Linkerd Servers would select the same pod and port; Linkerd silently keeps only the oldest one.',
+  },
+  'linkerd-probes-need-route': {
+    code: 'PC4106',
+    severity: 'warning',
+    summary: 'A Linkerd Server gets routes, so kubelet probes on that port are no longer authorized automatically.',
+  },
+  'linkerd-grpcroute-crd': {
+    code: 'PC4107',
+    severity: 'warning',
+    summary: 'Per-method gRPC rules need the Gateway API GRPCRoute CRD, which linkerd-crds installs only with installGatewayAPI.',
+  },
+  'linkerd-invalid-object': {
+    code: 'PC4108',
+    severity: 'error',
+    summary: "An emitted Linkerd object fails a check of Linkerd's admission webhook or policy index (a policyc bug: please report it).",
+  },
+  'linkerd-name-collision': {
+    code: 'PC4109',
+    severity: 'error',
+    summary: 'Two different Linkerd objects would get the same name; rename a service or port.',
+  },
+  'linkerd-route-too-large': {
+    code: 'PC4110',
+    severity: 'error',
+    summary: 'The paths of one port need a route match longer than the 1024 characters a route allows.',
+  },
   'unknown-target': { code: 'PC5001', severity: 'error', summary: 'The requested target does not exist.' },
   // 5xxx CLI
   'output-write-failed': { code: 'PC5002', severity: 'error', summary: 'The output folder could not be written.' },

@@ -1,0 +1,293 @@
+/**
+ * The authorization algebra of the Linkerd target. A Linkerd grant (one AuthorizationPolicy) is a
+ * `Term`: an identity set (one MeshTLSAuthentication, or none = clients with or without identity)
+ * AND a network set (one NetworkAuthentication, or none = every address). Several grants on one
+ * target are ORed. Model sources become terms; deny rules are subtracted from terms exactly, or the
+ * subtraction is refused with a reason (Linkerd has no deny).
+ * @internal
+ */
+import type { MtlsMode, RuleModel, ServiceModel, SourceModel } from '../../compiler/model';
+import { ALL_NETWORKS, type Cidr, type NetEntry, netEntryKey, parseCidr, subtractBlock } from './cidr';
+
+export type IdPattern =
+  | { readonly kind: 'any' }
+  | { readonly kind: 'ns'; readonly ns: string }
+  | { readonly kind: 'sa'; readonly ns: string; readonly sa: string };
+
+export interface Term {
+  /** null: no identity needed (plaintext clients pass). Never empty. */
+  readonly ids: readonly IdPattern[] | null;
+  /** null: every address. Never empty. */
+  readonly nets: readonly NetEntry[] | null;
+  /** Ids of the allow rules this grant comes from (for diagnostics). */
+  readonly rules: readonly string[];
+}
+
+/** One source of a deny rule, as the clients it removes. */
+export type DenyPiece =
+  | { readonly kind: 'everyone'; readonly rule: RuleModel }
+  | { readonly kind: 'identity'; readonly id: IdPattern; readonly rule: RuleModel }
+  | { readonly kind: 'network'; readonly cidr: Cidr; readonly rule: RuleModel };
+
+export interface Refusal {
+  readonly deny: RuleModel;
+  readonly allowRules: readonly string[];
+  readonly reason: string;
+}
+
+/** The Linkerd identity string (doc §9): `<sa>.<ns>.serviceaccount.identity.linkerd.<td>`. */
+export function identityString(id: IdPattern, trustDomain: string): string {
+  switch (id.kind) {
+    case 'any':
+      return '*';
+    case 'ns':
+      return `*.${id.ns}.serviceaccount.identity.linkerd.${trustDomain}`;
+    case 'sa':
+      return `${id.sa}.${id.ns}.serviceaccount.identity.linkerd.${trustDomain}`;
+    default:
+      return id satisfies never;
+  }
+}
+
+/** Human text for an identity pattern, in the model's words. */
+export function describeId(id: IdPattern): string {
+  switch (id.kind) {
+    case 'any':
+      return 'any authenticated identity';
+    case 'ns':
+      return `every identity in namespace ${id.ns}`;
+    case 'sa':
+      return `identity ${id.ns}/${id.sa}`;
+    default:
+      return id satisfies never;
+  }
+}
+
+function idKey(id: IdPattern): string {
+  return id.kind === 'any' ? '*' : id.kind === 'ns' ? `ns:${id.ns}` : `sa:${id.ns}/${id.sa}`;
+}
+
+/** Does `outer` match every client `inner` matches? */
+export function coversId(outer: IdPattern, inner: IdPattern): boolean {
+  if (outer.kind === 'any') return true;
+  if (inner.kind === 'any') return false;
+  if (outer.kind === 'ns') return inner.ns === outer.ns;
+  return inner.kind === 'sa' && inner.ns === outer.ns && inner.sa === outer.sa;
+}
+
+function overlapsId(a: IdPattern, b: IdPattern): boolean {
+  return coversId(a, b) || coversId(b, a);
+}
+
+/** Deduplicated, subsumed patterns dropped, sorted: one canonical identity list. */
+export function simplifyIds(ids: readonly IdPattern[]): IdPattern[] {
+  const unique = new Map(ids.map((id) => [idKey(id), id]));
+  const kept = [...unique.values()].filter((id) => ![...unique.values()].some((o) => idKey(o) !== idKey(id) && coversId(o, id)));
+  return kept.sort((a, b) => (idKey(a) < idKey(b) ? -1 : idKey(a) > idKey(b) ? 1 : 0));
+}
+
+export function termKey(term: Pick<Term, 'ids' | 'nets'>): string {
+  const ids = term.ids === null ? '-' : term.ids.map(idKey).join(',');
+  const nets = term.nets === null ? '-' : term.nets.map(netEntryKey).sort().join(',');
+  return `${ids}|${nets}`;
+}
+
+function netsKey(nets: readonly NetEntry[] | null): string {
+  return nets === null ? '-' : nets.map(netEntryKey).sort().join(',');
+}
+
+function uniqueSorted(values: readonly string[]): string[] {
+  return [...new Set(values)].sort();
+}
+
+export interface SourceContext {
+  readonly mode: MtlsMode;
+  readonly services: ReadonlyMap<string, ServiceModel>;
+  /** Reports a source that names an undeclared service or an invalid CIDR. */
+  readonly invalidSource: (rule: RuleModel, source: SourceModel, why: string) => void;
+}
+
+/**
+ * The grants for one allow rule on one port (doc §3, §10): identity sources as one MeshTLS term;
+ * `anyone` as any identity on a STRICT port (plaintext is refused there) or every address otherwise;
+ * ipBlocks as a network term that on a STRICT port also requires an identity. Separate terms are
+ * separate AuthorizationPolicies (ORed), never refs of one policy (ANDed).
+ */
+export function allowTerms(rule: RuleModel, ctx: SourceContext): Term[] {
+  const strict = ctx.mode === 'STRICT';
+  const ids: IdPattern[] = [];
+  const blocks: Cidr[] = [];
+  let anyone = false;
+  for (const source of rule.sources) {
+    switch (source.kind) {
+      case 'anyone':
+        anyone = true;
+        break;
+      case 'ipBlock': {
+        const cidr = parseCidr(source.cidr);
+        if (cidr === undefined) ctx.invalidSource(rule, source, `'${source.cidr}' is not a valid IPv4 or IPv6 CIDR`);
+        else blocks.push(cidr);
+        break;
+      }
+      default: {
+        const id = identityOf(source, ctx);
+        if (id === undefined) ctx.invalidSource(rule, source, 'it names a service that is not declared');
+        else ids.push(id);
+      }
+    }
+  }
+  const rules = [rule.id];
+  const terms: Term[] = [];
+  if (anyone) terms.push(strict ? { ids: [{ kind: 'any' }], nets: null, rules } : { ids: null, nets: ALL_NETWORKS, rules });
+  if (ids.length > 0) terms.push({ ids: simplifyIds(ids), nets: null, rules });
+  if (blocks.length > 0) {
+    const nets = blocks.map((cidr) => ({ cidr, except: [] }));
+    terms.push({ ids: strict ? [{ kind: 'any' }] : null, nets, rules });
+  }
+  return terms;
+}
+
+/** What `defaultAction: 'allow'` grants on a port: every client the port's mTLS mode admits. */
+export function everyoneTerm(mode: MtlsMode): Term {
+  return mode === 'STRICT' ? { ids: [{ kind: 'any' }], nets: null, rules: [] } : { ids: null, nets: ALL_NETWORKS, rules: [] };
+}
+
+function identityOf(source: SourceModel, ctx: SourceContext): IdPattern | undefined {
+  switch (source.kind) {
+    case 'service': {
+      const service = ctx.services.get(source.service);
+      return service === undefined ? undefined : { kind: 'sa', ns: service.namespace, sa: service.serviceAccount };
+    }
+    case 'identity':
+      return { kind: 'sa', ns: source.namespace, sa: source.serviceAccount };
+    case 'namespace':
+      return { kind: 'ns', ns: source.namespace };
+    case 'authenticated':
+      return { kind: 'any' };
+    case 'anyone':
+    case 'ipBlock':
+      return undefined;
+    default:
+      return source satisfies never;
+  }
+}
+
+/** The clients one deny rule removes, source by source. */
+export function denyPieces(rule: RuleModel, ctx: SourceContext): DenyPiece[] {
+  const pieces: DenyPiece[] = [];
+  for (const source of rule.sources) {
+    if (source.kind === 'anyone') pieces.push({ kind: 'everyone', rule });
+    else if (source.kind === 'ipBlock') {
+      const cidr = parseCidr(source.cidr);
+      if (cidr === undefined) ctx.invalidSource(rule, source, `'${source.cidr}' is not a valid IPv4 or IPv6 CIDR`);
+      else pieces.push({ kind: 'network', cidr, rule });
+    } else {
+      const id = identityOf(source, ctx);
+      if (id === undefined) ctx.invalidSource(rule, source, 'it names a service that is not declared');
+      else pieces.push({ kind: 'identity', id, rule });
+    }
+  }
+  return pieces;
+}
+
+/**
+ * Merges grants without changing what they admit: terms with the same network set share one
+ * identity list; terms without identity share one network list. Fewer, stable objects.
+ */
+export function mergeTerms(terms: readonly Term[]): Term[] {
+  const byNets = new Map<string, Term>();
+  for (const term of terms) {
+    const key = netsKey(term.nets);
+    const previous = byNets.get(key);
+    if (previous === undefined) byNets.set(key, term);
+    else
+      byNets.set(key, {
+        ids: previous.ids === null || term.ids === null ? null : simplifyIds([...previous.ids, ...term.ids]),
+        nets: term.nets,
+        rules: uniqueSorted([...previous.rules, ...term.rules]),
+      });
+  }
+  const withIds = [...byNets.values()].filter((t) => t.ids !== null);
+  const plain = [...byNets.values()].filter((t) => t.ids === null);
+  const merged: Term[] = [...withIds];
+  if (plain.length > 0) {
+    const nets = new Map<string, NetEntry>();
+    for (const term of plain) for (const entry of term.nets ?? ALL_NETWORKS) nets.set(netEntryKey(entry), entry);
+    merged.push({
+      ids: null,
+      nets: [...nets.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e),
+      rules: uniqueSorted(plain.flatMap((t) => t.rules)),
+    });
+  }
+  return merged.sort((a, b) => (termKey(a) < termKey(b) ? -1 : termKey(a) > termKey(b) ? 1 : 0));
+}
+
+/**
+ * Grants minus what one deny piece removes, exactly, or a refusal. Exact cases: a deny that
+ * overlaps nothing (no-op); an ipBlock (becomes an `except`); `anyone`; an identity pattern that
+ * removes whole entries of an identity list (an exact account, or a namespace wildcard with only
+ * its own accounts listed). Refused: removing part of a wildcard (`*`, `*.ns…`) or of a grant that
+ * needs no identity, since Linkerd cannot say "all of these except that one".
+ */
+export function subtract(terms: readonly Term[], piece: DenyPiece): { terms: Term[]; refusals: Refusal[] } {
+  const out: Term[] = [];
+  const refusals: Refusal[] = [];
+  for (const term of terms) {
+    switch (piece.kind) {
+      case 'everyone':
+        break;
+      case 'network': {
+        const nets = subtractBlock(term.nets ?? ALL_NETWORKS, piece.cidr);
+        if (nets.length > 0) out.push({ ...term, nets });
+        break;
+      }
+      case 'identity': {
+        if (term.ids === null) {
+          refusals.push({
+            deny: piece.rule,
+            allowRules: term.rules,
+            reason:
+              term.rules.length === 0
+                ? `defaultAction 'allow' admits every client, and Linkerd cannot admit every client except ${describeId(piece.id)}`
+                : `the allowed callers include clients without an identity, and Linkerd cannot admit them while refusing ${describeId(piece.id)}`,
+          });
+          out.push(term);
+          break;
+        }
+        const kept: IdPattern[] = [];
+        let refused: IdPattern | undefined;
+        for (const id of term.ids) {
+          if (coversId(piece.id, id)) continue;
+          if (overlapsId(id, piece.id)) refused = id;
+          kept.push(id);
+        }
+        if (refused !== undefined) {
+          refusals.push({
+            deny: piece.rule,
+            allowRules: term.rules,
+            reason:
+              term.rules.length === 0
+                ? `defaultAction 'allow' admits ${describeId(refused)}, and a Linkerd identity list cannot exclude ${describeId(piece.id)} from it`
+                : `an allow admits ${describeId(refused)}, a wildcard that also covers ${describeId(piece.id)}, and a Linkerd identity list cannot exclude part of a wildcard`,
+          });
+        }
+        if (kept.length > 0) out.push({ ...term, ids: kept });
+        break;
+      }
+      default:
+        return piece satisfies never;
+    }
+  }
+  return { terms: out, refusals };
+}
+
+export function subtractAll(terms: readonly Term[], pieces: readonly DenyPiece[]): { terms: Term[]; refusals: Refusal[] } {
+  let current = mergeTerms(terms);
+  const refusals: Refusal[] = [];
+  for (const piece of pieces) {
+    const step = subtract(current, piece);
+    current = step.terms;
+    refusals.push(...step.refusals);
+  }
+  return { terms: mergeTerms(current), refusals };
+}

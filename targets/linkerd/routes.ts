@@ -1,0 +1,245 @@
+/**
+ * Route regions. Linkerd lets only the single best-matching route decide a request (doc §6), ranking
+ * path matches by matched length alone (Exact, RegularExpression and PathPrefix alike), so two routes
+ * that match the same request of the same length tie and the older route wins: not something a
+ * compiler can control. We therefore never emit overlapping routes: the request space of a port is
+ * split into disjoint regions (every request falls in exactly one), and each region's route carries
+ * every grant whose rule covers the whole region. The only overlaps left are deliberate and decided
+ * by rank, never by age:
+ *  - the catch-all `PathPrefix /` (length 1) under regions whose paths are longer than 1 character;
+ *  - a method-specific route and the any-method route of the same path region (same path match, so
+ *    "has a method match" decides).
+ * @internal
+ */
+import type { HttpMethod, PathMatch } from '../../compiler/model';
+
+export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+
+/** A rule's request constraint on one port, after normalisation (gRPC: POST implied, paths parsed). */
+export interface Scope {
+  /** null: any method. */
+  readonly methods: readonly HttpMethod[] | null;
+  /** null: any path. */
+  readonly paths: readonly PathMatch[] | null;
+}
+
+export type HttpRegion =
+  | { readonly kind: 'exact'; readonly value: string }
+  | { readonly kind: 'prefix'; readonly value: string }
+  | { readonly kind: 'rest' };
+
+/** The path regions of a port: one per distinct exact path, one per distinct prefix, and the rest. */
+export function httpRegions(scopes: readonly Scope[]): HttpRegion[] {
+  const exacts = new Set<string>();
+  const prefixes = new Set<string>();
+  for (const scope of scopes) for (const m of scope.paths ?? []) (m.kind === 'exact' ? exacts : prefixes).add(m.value);
+  return [
+    ...[...exacts].sort().map((value) => ({ kind: 'exact' as const, value })),
+    ...[...prefixes].sort().map((value) => ({ kind: 'prefix' as const, value })),
+    { kind: 'rest' as const },
+  ];
+}
+
+/**
+ * Does a model path match cover every path of the region? Regions are built so that a match either
+ * covers a region entirely or not at all: a prefix region excludes every longer prefix and every
+ * exact path inside it, so the prefixes that match one of its paths are exactly the prefixes of its
+ * own value.
+ */
+export function pathCoversRegion(match: PathMatch, region: HttpRegion): boolean {
+  switch (region.kind) {
+    case 'exact':
+      return match.kind === 'exact' ? match.value === region.value : region.value.startsWith(match.value);
+    case 'prefix':
+      return match.kind === 'prefix' && region.value.startsWith(match.value);
+    case 'rest':
+      return false;
+    default:
+      return region satisfies never;
+  }
+}
+
+export function scopeCoversPath(scope: Scope, region: HttpRegion): boolean {
+  return scope.paths === null || scope.paths.some((m) => pathCoversRegion(m, region));
+}
+
+export function regionKey(region: HttpRegion): string {
+  return region.kind === 'rest' ? 'rest' : `${region.kind}:${region.value}`;
+}
+
+/** A method group of a path region: `null` methods is the any-method route. */
+export interface MethodGroup<T> {
+  readonly methods: readonly HttpMethod[] | null;
+  readonly members: readonly T[];
+}
+
+/**
+ * Splits the rules covering one path region by method. Each listed method whose covering rules differ
+ * from the any-method set gets its own group; the any-method group (methods null) always exists and
+ * serves every other method, including ones outside the nine HTTP methods.
+ */
+export function methodGroups<T>(members: readonly T[], scopeOf: (m: T) => Scope, idOf: (m: T) => string): MethodGroup<T>[] {
+  const anyMembers = members.filter((m) => scopeOf(m).methods === null);
+  const anyKey = anyMembers.map(idOf).join(',');
+  const byKey = new Map<string, { methods: HttpMethod[]; members: T[] }>();
+  for (const method of HTTP_METHODS) {
+    if (!members.some((m) => scopeOf(m).methods?.includes(method) === true)) continue;
+    const covering = members.filter((m) => {
+      const methods = scopeOf(m).methods;
+      return methods === null || methods.includes(method);
+    });
+    const key = covering.map(idOf).join(',');
+    if (key === anyKey) continue;
+    const group = byKey.get(key);
+    if (group === undefined) byKey.set(key, { methods: [method], members: covering });
+    else group.methods.push(method);
+  }
+  return [...byKey.values(), { methods: null, members: anyMembers }];
+}
+
+// regex::escape's set: the characters that are meta in Rust regex syntax (inside classes too).
+const RUST_META = new Set(['\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$', '#', '&', '-', '~']);
+
+function escapeChar(c: string): string {
+  return RUST_META.has(c) ? `\\${c}` : c;
+}
+
+export function escapeRegex(text: string): string {
+  return Array.from(text).map(escapeChar).join('');
+}
+
+interface TrieNode {
+  readonly children: Map<string, TrieNode>;
+  /** An excluded exact path ends here. */
+  endExcluded: boolean;
+  /** Everything from here on is excluded (a longer prefix region owns it). */
+  subtreeExcluded: boolean;
+}
+
+function node(): TrieNode {
+  return { children: new Map(), endExcluded: false, subtreeExcluded: false };
+}
+
+function insert(root: TrieNode, suffix: string, kind: 'exact' | 'prefix'): void {
+  let current = root;
+  for (const c of Array.from(suffix)) {
+    if (current.subtreeExcluded) return;
+    let next = current.children.get(c);
+    if (next === undefined) {
+      next = node();
+      current.children.set(c, next);
+    }
+    current = next;
+  }
+  if (current.subtreeExcluded) return;
+  if (kind === 'prefix') {
+    current.subtreeExcluded = true;
+    current.children.clear();
+  } else current.endExcluded = true;
+}
+
+/** The language of suffixes accepted below a trie node, as a Rust regex (no lookaround needed). */
+function nodeRegex(n: TrieNode): string {
+  const chars = [...n.children.keys()].sort();
+  if (chars.length === 0) return n.endExcluded ? '.+' : '.*';
+  const alternatives = [`[^${chars.map(escapeChar).join('')}].*`];
+  for (const c of chars) {
+    const child = n.children.get(c) as TrieNode;
+    if (!child.subtreeExcluded) alternatives.push(escapeChar(c) + nodeRegex(child));
+  }
+  const body = alternatives.length === 1 ? (alternatives[0] as string) : `(?:${alternatives.join('|')})`;
+  if (n.endExcluded) return body;
+  return alternatives.length === 1 ? `(?:${body})?` : `${body}?`;
+}
+
+/**
+ * A full-match regex for: every path starting with `base`, except paths starting with one of
+ * `excludedPrefixes` and except the `excludedExacts` (all of which start with `base`). Model
+ * prefixes are plain string prefixes while Linkerd's PathPrefix matches whole segments (doc §6),
+ * so model prefixes are always written as regexes.
+ */
+export function regionRegex(base: string, excludedPrefixes: readonly string[], excludedExacts: readonly string[]): string {
+  const root = node();
+  for (const p of [...excludedPrefixes].sort((a, b) => a.length - b.length)) insert(root, p.slice(base.length), 'prefix');
+  for (const e of excludedExacts) insert(root, e.slice(base.length), 'exact');
+  return `^${escapeRegex(base)}${nodeRegex(root)}$`;
+}
+
+/** The path match of an HTTP region's route. */
+export function httpPathMatch(region: HttpRegion, all: readonly HttpRegion[]): { type: string; value: string } {
+  const exacts = all.flatMap((r) => (r.kind === 'exact' ? [r.value] : []));
+  const prefixes = all.flatMap((r) => (r.kind === 'prefix' ? [r.value] : []));
+  switch (region.kind) {
+    case 'exact':
+      return { type: 'Exact', value: region.value };
+    case 'prefix':
+      return {
+        type: 'RegularExpression',
+        value: regionRegex(
+          region.value,
+          prefixes.filter((p) => p !== region.value && p.startsWith(region.value)),
+          exacts.filter((e) => e.startsWith(region.value)),
+        ),
+      };
+    case 'rest':
+      // `PathPrefix /` ranks below every other region (length 1) unless a region contains the path
+      // `/` itself; then the rest is written as a disjoint regex so no two routes ever tie.
+      if (exacts.includes('/') || prefixes.includes('/')) return { type: 'RegularExpression', value: regionRegex('', prefixes, exacts) };
+      return { type: 'PathPrefix', value: '/' };
+    default:
+      return region satisfies never;
+  }
+}
+
+/** A gRPC match (GRPCRoute `method` match): a whole service, or one method of it. */
+export interface GrpcKey {
+  readonly service: string;
+  readonly method?: string;
+}
+
+const GRPC_SERVICE = /^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$/i;
+const GRPC_METHOD = /^[A-Za-z_][A-Za-z_0-9]*$/;
+
+/**
+ * A model path on a gRPC port as a GRPCRoute match: `/pkg.Service/Method` (exact) is one method,
+ * `/pkg.Service/` (prefix) the whole service, `/` (prefix) every call (`'all'`). Anything else has no
+ * GRPCRoute equivalent (undefined).
+ */
+export function grpcKeyOf(match: PathMatch): GrpcKey | 'all' | undefined {
+  if (match.kind === 'prefix' && match.value === '/') return 'all';
+  const parts = match.value.split('/');
+  if (parts[0] !== '') return undefined;
+  if (match.kind === 'prefix') {
+    if (parts.length !== 3 || parts[2] !== '') return undefined;
+    const service = parts[1] ?? '';
+    return GRPC_SERVICE.test(service) ? { service } : undefined;
+  }
+  if (parts.length !== 3) return undefined;
+  const [, service = '', method = ''] = parts;
+  return GRPC_SERVICE.test(service) && GRPC_METHOD.test(method) ? { service, method } : undefined;
+}
+
+export type GrpcRegion = { readonly kind: 'method'; readonly key: GrpcKey } | { readonly kind: 'rest' };
+
+export function grpcKeyText(key: GrpcKey): string {
+  return key.method === undefined ? `${key.service}/` : `${key.service}/${key.method}`;
+}
+
+/**
+ * gRPC regions: one per distinct method, one per distinct service, and the rest. Linkerd ranks gRPC
+ * matches by (service length, method length), so a method beats its service beats the catch-all,
+ * and regions nest exactly as the model's exact and prefix paths do.
+ */
+export function grpcRegions(keys: readonly GrpcKey[]): GrpcRegion[] {
+  const unique = new Map(keys.map((k) => [grpcKeyText(k), k]));
+  return [
+    ...[...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, key]) => ({ kind: 'method' as const, key })),
+    { kind: 'rest' as const },
+  ];
+}
+
+export function grpcKeyCoversRegion(key: GrpcKey, region: GrpcRegion): boolean {
+  if (region.kind === 'rest') return false;
+  if (key.service !== region.key.service) return false;
+  return key.method === undefined || key.method === region.key.method;
+}
