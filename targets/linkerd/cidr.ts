@@ -74,7 +74,7 @@ export function parseCidr(text: string): Cidr | undefined {
   const slash = text.indexOf('/');
   const address = slash === -1 ? text : text.slice(0, slash);
   const family: 4 | 6 = address.includes(':') ? 6 : 4;
-  const width = WIDTH[family];
+  const width: number = WIDTH[family];
   let length = width;
   if (slash !== -1) {
     const lengthText = text.slice(slash + 1);

@@ -49,11 +49,11 @@ import {
   type ServiceModel,
 } from '../../compiler/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../contract';
-import { objectName, shortHash } from '../names';
+import { shortHash } from '../../compiler/hash';
+import { objectName } from '../names';
 import {
   allowTerms,
   denyPieces,
-  describeId,
   everyoneTerm,
   identityString,
   subtractAll,
@@ -508,7 +508,6 @@ class LinkerdCompilation {
   }
 }
 
-export { describeId };
 
 /** The Linkerd target (`--target linkerd`). */
 export const linkerdTarget: Target = {
