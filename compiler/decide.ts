@@ -1,0 +1,117 @@
+/**
+ * The model's own decision function: the executable form of the semantics in model.ts. The verifier
+ * compares it with each mesh simulator; `policyc explain` prints its reasons.
+ */
+import { parseCidr } from './validate';
+import {
+  acceptsPlaintext,
+  effectiveMtls,
+  hasPeerIdentity,
+  isHttpProtocol,
+  pathMatches,
+  type HttpMethod,
+  type PolicyModel,
+  type RuleModel,
+  type ServiceModel,
+  type SourceLocation,
+  type SourceModel,
+} from './model';
+
+/** Who is calling. */
+export type Client =
+  /** A declared service (its pods use its service account). */
+  | { readonly kind: 'service'; readonly service: string; readonly ip: string; readonly tls: boolean }
+  /** A workload outside the model with a mesh identity. */
+  | { readonly kind: 'identity'; readonly namespace: string; readonly serviceAccount: string; readonly ip: string; readonly tls: boolean }
+  /** A client outside the mesh: no sidecar, no certificate. */
+  | { readonly kind: 'plaintext'; readonly ip: string };
+
+export interface Request {
+  readonly client: Client;
+  /** Destination service id. */
+  readonly destination: string;
+  /** Container port number. */
+  readonly port: number;
+  /** Only for HTTP, HTTP/2 and gRPC ports. */
+  readonly method?: HttpMethod;
+  /** Path without query; only for HTTP, HTTP/2 and gRPC ports. */
+  readonly path?: string;
+}
+
+export interface Decision {
+  readonly allowed: boolean;
+  /** Why, in words. */
+  readonly reason: string;
+  /** The rules that decided (the matching deny, or the matching allows). */
+  readonly rules: readonly { readonly id: string; readonly action: RuleModel['action']; readonly location?: SourceLocation }[];
+}
+
+/** The identity a request presents on this port, if any. */
+export function presentedIdentity(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel>): { namespace: string; serviceAccount: string } | undefined {
+  const { client } = request;
+  if (client.kind === 'plaintext' || !client.tls) return undefined;
+  if (client.kind === 'identity') return client;
+  const svc = services.get(client.service);
+  return svc === undefined ? undefined : { namespace: svc.namespace, serviceAccount: svc.serviceAccount };
+}
+
+export function ipInCidr(ip: string, cidr: string): boolean {
+  const block = parseCidr(cidr);
+  const address = parseCidr(ip);
+  if (block === undefined || address === undefined || block.bytes.length !== address.bytes.length) return false;
+  return block.bytes.every((byte, i) => {
+    const keep = Math.max(0, Math.min(8, block.prefix - i * 8));
+    const mask = (0xff << (8 - keep)) & 0xff;
+    return (byte & mask) === ((address.bytes[i] ?? 0) & mask);
+  });
+}
+
+function sourceMatches(source: SourceModel, identity: { namespace: string; serviceAccount: string } | undefined, ip: string, services: ReadonlyMap<string, ServiceModel>): boolean {
+  switch (source.kind) {
+    case 'anyone':
+      return true;
+    case 'authenticated':
+      return identity !== undefined;
+    case 'namespace':
+      return identity?.namespace === source.namespace;
+    case 'identity':
+      return identity?.namespace === source.namespace && identity.serviceAccount === source.serviceAccount;
+    case 'service': {
+      const svc = services.get(source.service);
+      return svc !== undefined && identity?.namespace === svc.namespace && identity.serviceAccount === svc.serviceAccount;
+    }
+    case 'ipBlock':
+      return ipInCidr(ip, source.cidr);
+    default:
+      return source satisfies never;
+  }
+}
+
+export function decide(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel> = new Map(model.services.map((s) => [s.id, s]))): Decision {
+  const destination = services.get(request.destination);
+  const port = destination?.ports.find((p) => p.port === request.port);
+  if (destination === undefined || port === undefined) {
+    return { allowed: false, reason: `${request.destination}:${request.port} is not a declared port`, rules: [] };
+  }
+  const mode = effectiveMtls(model, destination, port);
+  const plaintext = request.client.kind === 'plaintext' || !request.client.tls || !hasPeerIdentity(mode);
+  if (plaintext && !acceptsPlaintext(mode)) {
+    return { allowed: false, reason: `port ${port.name} is STRICT: a plaintext client is refused by mTLS`, rules: [] };
+  }
+  const identity = plaintext ? undefined : presentedIdentity(model, request, services);
+  const http = isHttpProtocol(port.protocol);
+  const matches = (rule: RuleModel): boolean =>
+    rule.destination === destination.id &&
+    rule.ports.includes(port.name) &&
+    rule.sources.some((s) => sourceMatches(s, identity, request.client.ip, services)) &&
+    (rule.methods === undefined || (http && request.method !== undefined && rule.methods.includes(request.method))) &&
+    (rule.paths === undefined || (http && request.path !== undefined && rule.paths.some((p) => pathMatches(p, request.path as string))));
+  const cite = (rule: RuleModel) => ({ id: rule.id, action: rule.action, ...(rule.location === undefined ? {} : { location: rule.location }) });
+
+  const denies = model.rules.filter((r) => r.action === 'deny' && matches(r));
+  if (denies.length > 0) return { allowed: false, reason: 'a deny rule matches', rules: denies.map(cite) };
+  if (model.mesh.defaultAction === 'allow') return { allowed: true, reason: "no deny rule matches and the mesh's defaultAction is allow", rules: [] };
+  const allows = model.rules.filter((r) => r.action === 'allow' && matches(r));
+  if (allows.length > 0) return { allowed: true, reason: 'an allow rule matches', rules: allows.map(cite) };
+  return { allowed: false, reason: 'no allow rule matches (defaultAction deny)', rules: [] };
+}

@@ -1,0 +1,52 @@
+/**
+ * The contract of a mesh semantics simulator: decide one request the way the mesh would, reading only the
+ * emitted Kubernetes objects (as a cluster receives them: parsed YAML) and the workloads' pod facts.
+ * A simulator never imports target code: it is the independent check of the target.
+ */
+
+/** A manifest as the cluster receives it. */
+export interface ManifestObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels?: Record<string, string>; readonly annotations?: Record<string, string> };
+  readonly [field: string]: unknown;
+}
+
+/** What the cluster knows about a workload's pods (from its Deployment), not from policy. */
+export interface Workload {
+  readonly namespace: string;
+  readonly name: string;
+  readonly serviceAccount: string;
+  /** The pod template's labels. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Declared container ports, with a name and the protocol the app speaks. */
+  readonly ports: readonly { readonly name: string; readonly port: number; readonly protocol: 'http' | 'http2' | 'grpc' | 'tcp' }[];
+}
+
+export interface SimulatedRequest {
+  readonly client: {
+    /** The workload identity its certificate carries, when it has a sidecar. */
+    readonly identity?: { readonly namespace: string; readonly serviceAccount: string };
+    /** The client IP as the destination sees it. */
+    readonly ip: string;
+  };
+  readonly destination: Workload;
+  /** Container port number. */
+  readonly port: number;
+  readonly method?: string;
+  /** Path without query string. */
+  readonly path?: string;
+}
+
+export interface SimulatedDecision {
+  /** `unsupported`: the simulator cannot model this case, and says so instead of guessing. */
+  readonly verdict: 'allow' | 'deny' | 'unsupported';
+  readonly reason: string;
+  /** The objects that decided, as `Kind namespace/name`. */
+  readonly objects: readonly string[];
+}
+
+export interface MeshSimulator {
+  readonly name: string;
+  decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision;
+}
