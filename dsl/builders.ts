@@ -47,7 +47,12 @@ export interface Namespace<TName extends string = string> {
   readonly site?: DeclarationSite;
 }
 
-/** Options of {@link namespace}. */
+/**
+ * Options of {@link namespace}.
+ *
+ * @example
+ * const options: NamespaceOptions = { mtls: 'PERMISSIVE' };
+ */
 export interface NamespaceOptions {
   /**
    * mTLS mode of every workload in the namespace, unless a service or port overrides it.
@@ -115,10 +120,23 @@ export interface Service<TName extends string = string, TPorts extends Readonly<
   readonly site?: DeclarationSite;
 }
 
-/** Any declared service, whatever its ports. */
+/**
+ * Any declared service, whatever its ports.
+ *
+ * @example
+ * const all: readonly AnyService[] = [checkout, payments];
+ */
 export type AnyService = Service<string, Readonly<Record<string, PortSpec>>>;
 
-/** Options of {@link service}. */
+/**
+ * Options of {@link service}.
+ *
+ * @example
+ * const options: ServiceOptions<{ http: { port: 8080; protocol: 'http' } }> = {
+ *   serviceAccount: 'web-sa',
+ *   ports: { http: { port: 8080, protocol: 'http' } },
+ * };
+ */
 export interface ServiceOptions<TPorts extends Readonly<Record<string, PortSpec>>> {
   /** Named ports. A rule narrows to ports by these names. */
   readonly ports: TPorts;
@@ -364,7 +382,12 @@ export interface MeshPolicy {
   readonly site?: DeclarationSite;
 }
 
-/** Options of {@link mesh}. */
+/**
+ * Options of {@link mesh}.
+ *
+ * @example
+ * const options: MeshOptions = { mtls: 'STRICT', defaultAction: 'deny', services: [checkout], rules: [] };
+ */
 export interface MeshOptions {
   /**
    * The mesh's trust domain, the first part of every workload identity.

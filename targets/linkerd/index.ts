@@ -342,7 +342,7 @@ class LinkerdCompilation {
       this.httpRoutes(service, port, serverName, used, routeTerms);
       this.report(
         'linkerd-probes-need-route',
-        `${where} gets HTTPRoutes, so Linkerd no longer authorizes kubelet probes on it automatically (§6 of the Linkerd notes): ` +
+        `${where} gets HTTPRoutes, so Linkerd no longer authorizes kubelet probes on it automatically: ` +
           'a probe on this port would get 404 or 403. Serve probes on a port without method or path rules, or allow the probe path explicitly.',
         service.location,
       );
