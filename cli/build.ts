@@ -1,0 +1,92 @@
+/**
+ * `policyc build` and `policyc check`: compile, then write (atomically) or compare with the output folder.
+ */
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import type { CompileResult } from '../compiler/compile';
+import { diagnostic, type Diagnostic } from '../compiler/diagnostics/diagnostic';
+import { readOutput, writeOutputs } from '../compiler/output';
+import { DEFAULT_ENTRY, DEFAULT_OUT, EXIT, report, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
+
+export function registerBuild(program: Command, context: CommandContext): void {
+  const { io } = context;
+  let exit: number = EXIT.ok;
+  const setExit = (code: number): void => {
+    exit = code;
+    context.setExit(code);
+  };
+  withCommonOptions(
+    program
+      .command('build')
+      .description('type-check, validate and write manifests (one YAML file per object, a kustomization.yaml per target)')
+      .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY)
+      .option('-o, --out <dir>', 'output folder; each target writes <out>/<target>/', DEFAULT_OUT)
+      .option('--check', 'write nothing; exit 1 if the output folder is not up to date'),
+  ).action((entry: string, options: CommonOptions & { out: string; check?: boolean }) => {
+    const { result, exit: code } = runCompile(entry, options, io);
+    setExit(code);
+    if (result === undefined) return;
+    const diagnostics = [...result.diagnostics];
+    try {
+      build(result, options, diagnostics);
+    } finally {
+      report(diagnostics, options.format, io, (f) => result.store.read(f));
+    }
+  });
+
+  const build = (result: CompileResult, options: CommonOptions & { out: string; check?: boolean }, diagnostics: Diagnostic[]): void => {
+    if (exit !== EXIT.ok) return;
+    const outDir = path.resolve(io.cwd, options.out);
+    if (options.check === true) {
+      const stale = staleFiles(outDir, result);
+      if (stale.length > 0) {
+        io.stderr(`${stale.map((f) => `would change: ${path.relative(io.cwd, path.join(outDir, f))}`).join('\n')}\n${stale.length} file(s) out of date: run \`policyc build\` and commit the result.\n`);
+        setExit(EXIT.policyErrors);
+      } else if (options.format === 'text') {
+        io.stdout(`${path.relative(io.cwd, outDir) || '.'} is up to date.\n`);
+      }
+      return;
+    }
+    try {
+      writeOutputs(outDir, result.outputs);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      diagnostics.push(diagnostic('output-write-failed', `Could not write ${path.relative(io.cwd, outDir) || '.'}: ${reason}. The previous output is unchanged.`));
+      setExit(EXIT.usage);
+      return;
+    }
+    if (options.format === 'text') {
+      for (const [target, files] of result.outputs) {
+        io.stdout(`${target}: wrote ${files.size} files to ${path.relative(io.cwd, path.join(outDir, target)) || '.'}\n`);
+      }
+    }
+  };
+
+  withCommonOptions(
+    program
+      .command('check')
+      .description('everything build does except writing: type-check, evaluate, validate, compile for the target')
+      .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY),
+  ).action((entry: string, options: CommonOptions) => {
+    const { result, exit: code } = runCompile(entry, options, io);
+    setExit(code);
+    if (result === undefined) return;
+    report(result.diagnostics, options.format, io, (f) => result.store.read(f));
+    if (code === EXIT.ok && options.format === 'text') {
+      io.stdout(`ok: ${result.model?.services.length ?? 0} services, ${result.model?.rules.length ?? 0} rules, ${result.diagnostics.length} warnings\n`);
+    }
+  });
+
+}
+
+/** Output files that differ from, are missing in, or are extra in the output folder. */
+function staleFiles(outDir: string, result: CompileResult): string[] {
+  const stale: string[] = [];
+  for (const [target, files] of result.outputs) {
+    const existing = readOutput(path.join(outDir, target));
+    for (const [file, content] of files) if (existing.get(file) !== content) stale.push(`${target}/${file}`);
+    for (const file of existing.keys()) if (!files.has(file)) stale.push(`${target}/${file}`);
+  }
+  return stale.sort();
+}
+
