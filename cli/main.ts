@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { diagnostic } from '../compiler/diagnostics/diagnostic';
 import { registerBuild } from './build';
 import { EXIT, report, type Io } from './common';
+import { registerVerify } from './verify';
 
 export { DEFAULT_ENTRY, DEFAULT_OUT, EXIT } from './common';
 
@@ -19,6 +20,7 @@ export function main(argv: readonly string[], io: Io): number {
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   registerBuild(program, context);
+  registerVerify(program, context);
 
   try {
     program.parse([...argv], { from: 'user' });

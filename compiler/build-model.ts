@@ -3,13 +3,15 @@
  * (values not made by the builders, references to undeclared services) are reported here; everything
  * about meaning is left to the validator.
  */
-import type { AccessRule, AnyService, MeshPolicy, Namespace, Source } from '../dsl';
+import type { AccessRule, AnyService, AssertionCaller, MeshPolicy, Namespace, PolicyAssertion, Source } from '../dsl';
 import type { DeclarationSite } from '../dsl/types';
 import { diagnostic, type Diagnostic } from './diagnostics/diagnostic';
 import {
   MODEL_VERSION,
   isHttpProtocol,
   pathMatchOf,
+  type AssertionModel,
+  type CallerModel,
   type NamespaceModel,
   type PolicyModel,
   type PortModel,
@@ -83,7 +85,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
     diagnostics.push(
       diagnostic(
         'not-a-declaration',
-        `Entry ${index} of \`${what}\` was not made by a policyc builder (${what === 'services' ? 'service(...)' : 'allow(...).to(...) or deny(...).to(...)'}).`,
+        `Entry ${index} of \`${what}\` was not made by a policyc builder (${what === 'services' ? 'service(...)' : what === 'rules' ? 'allow(...).to(...) or deny(...).to(...)' : 'reaches(...) or neverReaches(...)'}).`,
         meshSpan,
       ),
     );
@@ -209,6 +211,31 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
   });
   rules.sort((a, b) => compare(a.model.destination, b.model.destination) || compare(a.model.action, b.model.action) || compare(a.key, b.key));
 
+  const assertions: AssertionModel[] = [];
+  (Array.isArray(policy.assertions) ? (policy.assertions as readonly unknown[]) : []).forEach((value, index) => {
+    if (!isObject(value) || value['kind'] !== 'assertion') return notADeclaration('assertions', index);
+    const assertion = value as unknown as PolicyAssertion;
+    const location = locate(assertion.site);
+    const from = callerOf(assertion.from);
+    const to = isService(assertion.to)
+      ? { kind: 'service' as const, service: `${assertion.to.namespace.name}/${assertion.to.name}` }
+      : { kind: 'namespace' as const, namespace: (assertion.to as Namespace).name };
+    if (from === undefined) return notADeclaration('assertions', index);
+    if (to.kind === 'service' && !declared.has(to.service)) {
+      diagnostics.push(diagnostic('undeclared-service', `The assertion's destination '${to.service}' is not in the mesh's \`services\` list.`, store.spanOfLocation(location)));
+      return;
+    }
+    assertions.push({
+      expect: assertion.expect,
+      from,
+      to,
+      ...(assertion.port === undefined ? {} : { port: assertion.port }),
+      ...(assertion.method === undefined ? {} : { method: assertion.method }),
+      ...(assertion.path === undefined ? {} : { path: assertion.path }),
+      ...(location === undefined ? {} : { location }),
+    });
+  });
+
   const model: PolicyModel = {
     version: MODEL_VERSION,
     entry: store.relative(entry),
@@ -222,8 +249,31 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
     namespaces: [...namespaces.values()].sort((a, b) => compare(a.name, b.name)),
     services,
     rules: withUniqueIds(rules.map((r) => r.model)),
+    ...(assertions.length === 0 ? {} : { assertions }),
   };
   return { model, diagnostics };
+}
+
+/** An assertion's caller in model terms (services by id); undefined when it is not a caller value. */
+function callerOf(caller: AssertionCaller): CallerModel | undefined {
+  switch (caller.kind) {
+    case 'service':
+      return { kind: 'service', service: `${caller.namespace.name}/${caller.name}` };
+    case 'namespace':
+      return { kind: 'namespace', namespace: caller.name };
+    case 'identity':
+      return { kind: 'identity', namespace: caller.namespace, serviceAccount: caller.serviceAccount };
+    case 'authenticated':
+    case 'anyone':
+    case 'plaintext':
+      return { kind: caller.kind };
+    case 'ipBlocks':
+      return caller.cidrs[0] === undefined ? undefined : { kind: 'ipBlock', cidr: caller.cidrs[0] };
+    case 'outside':
+      return { kind: 'outside', namespace: caller.namespace.name };
+    default:
+      return caller satisfies never;
+  }
 }
 
 /** Identical rules hash alike; the later ones get a counter so ids stay unique (the validator warns about them). */

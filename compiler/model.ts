@@ -97,6 +97,22 @@ export interface RuleModel {
   readonly location?: SourceLocation;
 }
 
+/** Who an assertion is about: a rule source, plaintext clients, or every caller outside a namespace. */
+export type CallerModel = SourceModel | { readonly kind: 'plaintext' } | { readonly kind: 'outside'; readonly namespace: string };
+
+/** A statement about access the user wants proved (`policyc verify`). */
+export interface AssertionModel {
+  readonly expect: 'reaches' | 'neverReaches';
+  readonly from: CallerModel;
+  readonly to: { readonly kind: 'service'; readonly service: string } | { readonly kind: 'namespace'; readonly namespace: string };
+  /** Port name of the destination service. */
+  readonly port?: string;
+  readonly method?: HttpMethod;
+  /** A concrete request path. */
+  readonly path?: string;
+  readonly location?: SourceLocation;
+}
+
 export interface PolicyModel {
   readonly version: typeof MODEL_VERSION;
   /** The entry file, relative to the project root. */
@@ -108,6 +124,8 @@ export interface PolicyModel {
   readonly services: readonly ServiceModel[];
   /** Sorted by (destination, action, id). */
   readonly rules: readonly RuleModel[];
+  /** In declaration order; they do not change what targets emit. */
+  readonly assertions?: readonly AssertionModel[];
 }
 
 /** The mTLS mode in force on one port: port, then service, then namespace, then mesh. */

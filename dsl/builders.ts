@@ -378,6 +378,7 @@ export interface MeshPolicy {
   readonly namespaces: readonly Namespace[];
   readonly services: readonly AnyService[];
   readonly rules: readonly AccessRule[];
+  readonly assertions: readonly PolicyAssertion[];
   /** @internal */
   readonly site?: DeclarationSite;
 }
@@ -418,6 +419,11 @@ export interface MeshOptions {
   readonly services: readonly AnyService[];
   /** Allow and deny rules, in any order: a deny always wins over an allow. */
   readonly rules: readonly AccessRule[];
+  /**
+   * What must always hold, proved by `policyc verify` on the model and on every target's output.
+   * @default []
+   */
+  readonly assertions?: readonly PolicyAssertion[];
 }
 
 /**
@@ -443,7 +449,86 @@ export function mesh(options: MeshOptions): MeshPolicy {
       namespaces: options.namespaces ?? [],
       services: options.services,
       rules: options.rules,
+      assertions: options.assertions ?? [],
     },
     site,
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Assertions: what must always hold, checked by `policyc verify` against the model and every target
+
+/**
+ * A client with no mesh identity (no sidecar), from any IP. Only usable in assertions.
+ *
+ * @example
+ * neverReaches(plaintext, payments);
+ */
+export const plaintext: { readonly kind: 'plaintext' } = { kind: 'plaintext' };
+
+/**
+ * Every caller whose identity is not in the namespace, plaintext clients included. Only usable in assertions.
+ *
+ * @example
+ * neverReaches(outside(shop), payments);
+ */
+export function outside(inNamespace: Namespace): { readonly kind: 'outside'; readonly namespace: Namespace } {
+  return { kind: 'outside', namespace: inNamespace };
+}
+
+/**
+ * Who an assertion is about: a service, every identity of a namespace, a peer, plaintext clients, or everyone outside a namespace.
+ *
+ * @example
+ * const callers: readonly AssertionCaller[] = [checkout, shop, plaintext, outside(shop), authenticated];
+ */
+export type AssertionCaller = Source | typeof plaintext | ReturnType<typeof outside>;
+
+/**
+ * A statement about access that `policyc verify` proves on the model and on every target's emitted objects.
+ * Create with {@link reaches} or {@link neverReaches}.
+ *
+ * @example
+ * const always: PolicyAssertion = reaches(checkout, payments, { port: 'grpc', method: 'POST' });
+ */
+export interface PolicyAssertion {
+  readonly kind: 'assertion';
+  readonly expect: 'reaches' | 'neverReaches';
+  readonly from: AssertionCaller;
+  readonly to: AnyService | Namespace;
+  readonly port?: string;
+  readonly method?: HttpMethod;
+  readonly path?: PathPattern;
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/**
+ * Asserts that the caller can make at least one such call (on the port, with the method and path when given).
+ *
+ * @example
+ * reaches(checkout, payments, { port: 'grpc', method: 'POST', path: '/payments.v1.Payments/Charge' });
+ */
+export function reaches<TTo extends AnyService>(
+  from: AssertionCaller,
+  to: TTo,
+  call: { readonly port?: keyof TTo['ports'] & string; readonly method?: HttpMethod; readonly path?: PathPattern } = {},
+): PolicyAssertion {
+  return withSite({ kind: 'assertion' as const, expect: 'reaches' as const, from, to, ...call }, declarationSite(reaches));
+}
+
+/**
+ * Asserts that no such call by the caller is ever allowed: to the service (every port unless one is named), or to every
+ * service of a namespace.
+ *
+ * @example
+ * neverReaches(outside(shop), payments);
+ * neverReaches(plaintext, shop);
+ */
+export function neverReaches<TTo extends AnyService | Namespace>(
+  from: AssertionCaller,
+  to: TTo,
+  call: { readonly port?: TTo extends AnyService ? keyof TTo['ports'] & string : never; readonly method?: HttpMethod; readonly path?: PathPattern } = {},
+): PolicyAssertion {
+  return withSite({ kind: 'assertion' as const, expect: 'neverReaches' as const, from, to, ...call }, declarationSite(neverReaches));
 }

@@ -4,7 +4,7 @@
  * @example
  * import { mesh, namespace, service, allow } from 'policyc';
  */
-export { namespace, service, anyone, authenticated, ipBlocks, identity, allow, deny, mesh } from './builders';
+export { namespace, service, anyone, authenticated, ipBlocks, identity, allow, deny, mesh, plaintext, outside, reaches, neverReaches } from './builders';
 export type {
   Namespace,
   NamespaceOptions,
@@ -19,5 +19,7 @@ export type {
   RuleBuilder,
   MeshPolicy,
   MeshOptions,
+  AssertionCaller,
+  PolicyAssertion,
 } from './builders';
 export type { MtlsMode, Protocol, HttpMethod, PathPattern, DefaultAction, DeclarationSite } from './types';

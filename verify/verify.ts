@@ -81,12 +81,11 @@ export function clientsOf(model: PolicyModel): Client[] {
   const ips = new Set([DEFAULT_IP]);
   const namespaces = new Set<string>(model.namespaces.map((n) => n.name));
   const identities = new Map<string, { namespace: string; serviceAccount: string }>();
-  for (const rule of model.rules) {
-    for (const source of rule.sources) {
-      if (source.kind === 'ipBlock') for (const ip of addressesAround(source.cidr)) ips.add(ip);
-      if (source.kind === 'namespace') namespaces.add(source.namespace);
-      if (source.kind === 'identity') identities.set(`${source.namespace}/${source.serviceAccount}`, source);
-    }
+  const callers = [...model.rules.flatMap((r) => r.sources), ...(model.assertions ?? []).map((a) => a.from)];
+  for (const source of callers) {
+    if (source.kind === 'ipBlock') for (const ip of addressesAround(source.cidr)) ips.add(ip);
+    if (source.kind === 'namespace' || source.kind === 'outside') namespaces.add(source.namespace);
+    if (source.kind === 'identity') identities.set(`${source.namespace}/${source.serviceAccount}`, source);
   }
   for (const ns of namespaces) identities.set(`${ns}/${PROBE_ACCOUNT}`, { namespace: ns, serviceAccount: PROBE_ACCOUNT });
   identities.set(`${OUTSIDER.namespace}/${OUTSIDER.serviceAccount}`, OUTSIDER);
@@ -136,7 +135,7 @@ export function requestSpace(model: PolicyModel): Request[] {
   return requests;
 }
 
-function simulatedRequest(request: Request, model: PolicyModel, services: ReadonlyMap<string, ServiceModel>): SimulatedRequest {
+export function simulatedRequest(request: Request, model: PolicyModel, services: ReadonlyMap<string, ServiceModel>): SimulatedRequest {
   const destination = services.get(request.destination);
   if (destination === undefined) throw new Error(`unknown destination ${request.destination}`);
   const { client } = request;

@@ -103,6 +103,21 @@ export const catalog = {
     severity: 'error',
     summary: 'An emitted object does not pass its CustomResourceDefinition (a policyc bug: please report it).',
   },
+  'verification-mismatch': {
+    code: 'PC4002',
+    severity: 'error',
+    summary: 'The mesh, simulated from the emitted objects, decides a request differently from the policy (a policyc bug: please report it).',
+  },
+  'verification-unsupported': {
+    code: 'PC4003',
+    severity: 'warning',
+    summary: 'The mesh simulator cannot model some requests of this build, so they were not verified.',
+  },
+  'assertion-failed': {
+    code: 'PC4004',
+    severity: 'error',
+    summary: 'A policy assertion does not hold, in the model or in a target’s simulated manifests.',
+  },
   // 41xx Linkerd target
   'linkerd-mtls-disable': {
     code: 'PC4101',

@@ -2,10 +2,11 @@
  * Example (b): a shop over three namespaces — an ingress gateway in front, L7 method and path rules,
  * a database reached over TCP, Prometheus scraping a PERMISSIVE metrics port, and a deny rule.
  */
-import { mesh } from 'policyc';
+import { anyone, mesh, neverReaches, outside, plaintext, reaches } from 'policyc';
 import { postgres } from './data';
 import { monitoringRules, prometheus } from './monitoring';
-import { shopRules, shopServices } from './shop';
+import { shop } from './namespaces';
+import { checkout, frontend, payments, shopRules, shopServices } from './shop';
 
 export default mesh({
   trustDomain: 'cluster.local',
@@ -13,4 +14,13 @@ export default mesh({
   defaultAction: 'deny',
   services: [...shopServices, postgres, prometheus],
   rules: [...shopRules, ...monitoringRules],
+  // Proved by `policyc verify` on the model and on the Istio and Linkerd output.
+  assertions: [
+    reaches(checkout, payments, { port: 'grpc', method: 'POST', path: '/payments.v1.Payments/Charge' }),
+    reaches(prometheus, payments, { port: 'metrics', method: 'GET', path: '/metrics' }),
+    neverReaches(outside(shop), payments, { port: 'grpc' }),
+    neverReaches(frontend, payments),
+    neverReaches(anyone, payments, { port: 'metrics', path: '/debug/pprof' }),
+    neverReaches(plaintext, shop),
+  ],
 });

@@ -1,0 +1,107 @@
+/**
+ * `policyc verify` (the model's access equals what each mesh would enforce from the emitted manifests) and
+ * `policyc explain` (allowed or denied, and why, for one call).
+ */
+import type { Command } from 'commander';
+import { decide, type Client, type Request } from '../compiler/decide';
+import { hasErrors } from '../compiler/diagnostics/diagnostic';
+import type { HttpMethod, PolicyModel } from '../compiler/model';
+import { simulatorFor } from '../verify';
+import { verifyBuild } from '../verify/run';
+import { manifestsFromFiles, workloadOf } from '../verify/verify';
+import { DEFAULT_ENTRY, EXIT, report, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
+
+export function registerVerify(program: Command, context: CommandContext): void {
+  const { io } = context;
+
+  withCommonOptions(
+    program
+      .command('verify')
+      .description("compile, then check on every request of the policy's request space that each mesh, simulated from the emitted objects, decides as the policy does")
+      .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY),
+    'all',
+  ).action((entry: string, options: CommonOptions) => {
+    const { result, exit } = runCompile(entry, options, io);
+    if (result === undefined) return context.setExit(exit);
+    if (exit !== EXIT.ok) {
+      report(result.diagnostics, options.format, io, (f) => result.store.read(f));
+      return context.setExit(exit);
+    }
+    const verification = verifyBuild(result);
+    const diagnostics = [...result.diagnostics, ...verification.diagnostics];
+    report(diagnostics, options.format, io, (f) => result.store.read(f));
+    if (options.format === 'text') {
+      for (const { target, result: r } of verification.targets) {
+        io.stdout(r === undefined ? `${target}: no simulator\n` : `${target}: ${r.checked} requests checked, ${r.mismatches.length} mismatches, ${r.unsupported.length} not simulated\n`);
+      }
+    }
+    context.setExit(hasErrors(diagnostics) ? EXIT.policyErrors : EXIT.ok);
+  });
+
+  withCommonOptions(
+    program
+      .command('explain')
+      .description('is this call allowed, and why: the deciding policy lines and, per target, the emitted objects')
+      .argument('<from>', "the caller: a service ('shop/checkout'), an identity ('identity:ns/sa') or 'plaintext'")
+      .argument('<to>', "the destination service ('shop/payments')")
+      .option('--entry <file>', 'the policy entry file', DEFAULT_ENTRY)
+      .option('--port <port>', 'port name or number (default: the first port)')
+      .option('--method <method>', 'HTTP method', 'GET')
+      .option('--path <path>', 'HTTP path', '/')
+      .option('--ip <ip>', 'the caller IP', '192.0.2.10'),
+    'all',
+  ).action((from: string, to: string, options: CommonOptions & { entry: string; port?: string; method: string; path: string; ip: string }) => {
+    const { result, exit } = runCompile(options.entry, options, io);
+    if (result?.model === undefined || exit !== EXIT.ok) {
+      if (result !== undefined) report(result.diagnostics, options.format, io, (f) => result.store.read(f));
+      return context.setExit(exit === EXIT.ok ? EXIT.policyErrors : exit);
+    }
+    const model = result.model;
+    const request = requestOf(model, from, to, options);
+    if (typeof request === 'string') {
+      io.stderr(`${request}\n`);
+      return context.setExit(EXIT.usage);
+    }
+    const decision = decide(model, request);
+    const lines = [`${from} → ${to}:${request.port}${request.method === undefined ? '' : ` ${request.method} ${request.path ?? ''}`}`];
+    lines.push(`policy: ${decision.allowed ? 'ALLOWED' : 'DENIED'} — ${decision.reason}`);
+    for (const rule of decision.rules) lines.push(`  ${rule.action} rule at ${rule.location === undefined ? '(unknown)' : `${rule.location.file}:${rule.location.line}:${rule.location.column}`}`);
+    for (const [target, files] of result.outputs) {
+      const simulator = simulatorFor(target, model);
+      if (simulator === undefined) continue;
+      const destination = model.services.find((s) => s.id === request.destination);
+      if (destination === undefined) continue;
+      const identity = request.client.kind === 'plaintext' ? undefined : request.client.kind === 'identity' ? request.client : model.services.find((s) => request.client.kind === 'service' && s.id === request.client.service);
+      const simulated = simulator.decide(manifestsFromFiles(files), {
+        client: { ip: request.client.ip, ...(identity === undefined ? {} : { identity: { namespace: identity.namespace, serviceAccount: identity.serviceAccount } }) },
+        destination: workloadOf(destination),
+        port: request.port,
+        ...(request.method === undefined ? {} : { method: request.method }),
+        ...(request.path === undefined ? {} : { path: request.path }),
+      });
+      lines.push(`${target}: ${simulated.verdict.toUpperCase()} — ${simulated.reason}${simulated.objects.length === 0 ? '' : ` (${simulated.objects.join(', ')})`}`);
+    }
+    io.stdout(`${lines.join('\n')}\n`);
+  });
+}
+
+function requestOf(model: PolicyModel, from: string, to: string, options: { port?: string; method: string; path: string; ip: string }): Request | string {
+  const destination = model.services.find((s) => s.id === to);
+  if (destination === undefined) return `Unknown destination '${to}'. Services: ${model.services.map((s) => s.id).join(', ')}.`;
+  const port = options.port === undefined ? destination.ports[0] : destination.ports.find((p) => p.name === options.port || String(p.port) === options.port);
+  if (port === undefined) return `'${to}' has no port '${options.port ?? ''}'. Ports: ${destination.ports.map((p) => `${p.name} (${p.port})`).join(', ')}.`;
+  let client: Client;
+  if (from === 'plaintext') client = { kind: 'plaintext', ip: options.ip };
+  else if (from.startsWith('identity:')) {
+    const [namespace = '', serviceAccount = ''] = from.slice('identity:'.length).split('/');
+    client = { kind: 'identity', namespace, serviceAccount, ip: options.ip, tls: true };
+  } else if (model.services.some((s) => s.id === from)) client = { kind: 'service', service: from, ip: options.ip, tls: true };
+  else return `Unknown caller '${from}'. Use a service (${model.services.map((s) => s.id).join(', ')}), identity:<ns>/<sa>, or plaintext.`;
+  const http = port.protocol !== 'tcp';
+  return {
+    client,
+    destination: destination.id,
+    port: port.port,
+    ...(http ? { method: (port.protocol === 'grpc' ? 'POST' : options.method.toUpperCase()) as HttpMethod, path: options.path } : {}),
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Policy assertions written by users (`reaches`, `neverReaches`), checked on the model (`decide`) and on each
+ * target's emitted objects (its simulator), over the same request space the verifier uses.
+ */
+import { decide, ipInCidr, presentedIdentity, type Client, type Request } from '../compiler/decide';
+import { servicesById, type AssertionModel, type PolicyModel, type ServiceModel } from '../compiler/model';
+import type { ManifestObject, MeshSimulator } from './contract';
+import { describeRequest, requestSpace, simulatedRequest } from './verify';
+
+export interface AssertionFailure {
+  readonly assertion: AssertionModel;
+  /** `model` or a target name. */
+  readonly where: string;
+  /** The request that breaks a `neverReaches`; absent when a `reaches` found no allowed request. */
+  readonly witness?: Request;
+}
+
+function clientMatches(assertion: AssertionModel, client: Client, model: PolicyModel, services: ReadonlyMap<string, ServiceModel>): boolean {
+  const identity = client.kind === 'plaintext' ? undefined : presentedIdentity(model, { client, destination: '', port: 0 }, services);
+  const from = assertion.from;
+  switch (from.kind) {
+    case 'service':
+      return client.kind === 'service' && client.service === from.service;
+    case 'namespace':
+      return identity?.namespace === from.namespace;
+    case 'identity':
+      return identity?.namespace === from.namespace && identity.serviceAccount === from.serviceAccount;
+    case 'authenticated':
+      return identity !== undefined;
+    case 'anyone':
+      return true;
+    case 'plaintext':
+      return client.kind === 'plaintext';
+    case 'ipBlock':
+      return ipInCidr(client.ip, from.cidr);
+    case 'outside':
+      return identity?.namespace !== from.namespace;
+    default:
+      return from satisfies never;
+  }
+}
+
+/** The requests an assertion is about: the verifier's request space, with the assertion's concrete path. */
+export function assertionRequests(model: PolicyModel, assertion: AssertionModel, space: readonly Request[] = requestSpace(model)): Request[] {
+  const services = servicesById(model);
+  const path = assertion.path;
+  const candidates =
+    path === undefined ? space : [...new Map(space.filter((r) => r.path !== undefined).map((r) => ({ ...r, path })).map((r) => [JSON.stringify(r), r])).values()];
+  return candidates.filter((request) => {
+    const destination = services.get(request.destination);
+    if (destination === undefined) return false;
+    if (assertion.to.kind === 'service' ? destination.id !== assertion.to.service : destination.namespace !== assertion.to.namespace) return false;
+    if (assertion.port !== undefined && destination.ports.find((p) => p.port === request.port)?.name !== assertion.port) return false;
+    if (assertion.method !== undefined && request.method !== assertion.method) return false;
+    return clientMatches(assertion, request.client, model, services);
+  });
+}
+
+/** Failures of every assertion, on the model and on each simulated target. */
+export function checkAssertions(model: PolicyModel, targets: readonly { name: string; objects: readonly ManifestObject[]; simulator: MeshSimulator }[]): AssertionFailure[] {
+  const failures: AssertionFailure[] = [];
+  const services = servicesById(model);
+  const space = requestSpace(model);
+  for (const assertion of model.assertions ?? []) {
+    const requests = assertionRequests(model, assertion, space);
+    const deciders: { where: string; allowed: (r: Request) => boolean }[] = [
+      { where: 'model', allowed: (r) => decide(model, r, services).allowed },
+      ...targets.map((t) => ({ where: t.name, allowed: (r: Request) => t.simulator.decide(t.objects, simulatedRequest(r, model, services)).verdict === 'allow' })),
+    ];
+    for (const { where, allowed } of deciders) {
+      if (assertion.expect === 'reaches') {
+        if (!requests.some(allowed)) failures.push({ assertion, where });
+      } else {
+        const witness = requests.find(allowed);
+        if (witness !== undefined) failures.push({ assertion, where, witness });
+      }
+    }
+  }
+  return failures;
+}
+
+export function describeFailure(failure: AssertionFailure): string {
+  const { assertion } = failure;
+  const what = assertion.expect === 'reaches' ? 'no matching call is allowed' : `${describeRequest(failure.witness as Request)} is allowed`;
+  return `${failure.where === 'model' ? 'In the policy' : `In the ${failure.where} output`}, ${what}.`;
+}

@@ -1,0 +1,80 @@
+/**
+ * Randomized translation validation: random models → each target → rendered YAML → simulator, compared
+ * with the model on the whole request space. fast-check shrinks a failing model to a small one; save it
+ * under test/regressions/ so it is replayed by every `npm test`.
+ *
+ *   npm run fuzz -- [count] [seed]
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import fc from 'fast-check';
+import { hasErrors } from '../compiler/diagnostics/diagnostic';
+import type { PolicyModel } from '../compiler/model';
+import { renderTarget } from '../compiler/render';
+import type { Target } from '../targets/contract';
+import { targets } from '../targets';
+import { simulatorFor } from './index';
+import { policyModelArbitrary } from './random-model';
+import { describeRequest, manifestsFromFiles, verify } from './verify';
+
+export interface FuzzStats {
+  models: number;
+  /** Per target: models it compiled and verified, models it refused with a diagnostic. */
+  verified: Record<string, number>;
+  refused: Record<string, number>;
+  requests: number;
+  unsupported: number;
+}
+
+/** Checks one model against every target; throws with a readable report on the first mismatch. */
+export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readonly Target[] = [...targets.values()]): void {
+  if (stats !== undefined) stats.models++;
+  for (const target of chosen) {
+    const output = target.compile(model, { spanOf: () => undefined });
+    if (hasErrors(output.diagnostics)) {
+      if (stats !== undefined) stats.refused[target.name] = (stats.refused[target.name] ?? 0) + 1;
+      continue;
+    }
+    const simulator = simulatorFor(target.name, model);
+    if (simulator === undefined) continue;
+    const result = verify(model, manifestsFromFiles(renderTarget(output, model.entry)), simulator);
+    if (stats !== undefined) {
+      stats.verified[target.name] = (stats.verified[target.name] ?? 0) + 1;
+      stats.requests += result.checked;
+      stats.unsupported += result.unsupported.length;
+    }
+    const first = result.mismatches[0];
+    if (first !== undefined) {
+      throw new Error(
+        `${target.name}: ${result.mismatches.length} mismatches; first: ${describeRequest(first.request)}: model ${first.expected ? 'allows' : 'denies'} (${first.modelReason}), simulated ${first.simulated.verdict} (${first.simulated.reason}; ${first.simulated.objects.join(', ')})`,
+      );
+    }
+  }
+}
+
+export function fuzz(count: number, seed: number): FuzzStats {
+  const stats: FuzzStats = { models: 0, verified: {}, refused: {}, requests: 0, unsupported: 0 };
+  fc.assert(
+    fc.property(policyModelArbitrary, (model) => checkModel(model, stats)),
+    { numRuns: count, seed, endOnFailure: false },
+  );
+  return stats;
+}
+
+if (require.main === module) {
+  const count = Number(process.argv[2] ?? 10_000);
+  const seed = Number(process.argv[3] ?? 42);
+  const started = Date.now();
+  try {
+    const stats = fuzz(count, seed);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    process.stdout.write(`fuzz: ${count} models, seed ${seed}, ${seconds} s: no mismatch\n${JSON.stringify(stats, null, 2)}\n`);
+  } catch (error) {
+    const report = error instanceof Error ? error.message : String(error);
+    const file = path.resolve(__dirname, '../../test/regressions', `fuzz-seed-${seed}.txt`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, report);
+    process.stderr.write(`${report}\n\nThe report (with the shrunk model) is in ${file}: add the model to test/regressions/ as JSON.\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,798 @@
+/**
+ * An Istio (sidecar) semantics simulator: decides one request the way the destination's sidecar would, from the
+ * `security.istio.io` PeerAuthentication and AuthorizationPolicy objects alone. It is the independent check of the
+ * Istio target, so it imports nothing from `targets/` or `compiler/`; every rule it applies is one of the sourced
+ * facts in shared/docs/istio.md (cited as §n.m below).
+ *
+ * Matching uses three-valued logic: a condition the simulator cannot model is `unknown`, which only decides the
+ * request (verdict `unsupported`) when the known conditions around it do not already settle the outcome.
+ *
+ * @example
+ * const istio = createIstioSimulator({ rootNamespace: 'istio-system', trustDomain: 'cluster.local' });
+ * istio.decide(objects, { client: { ip: '10.0.0.1' }, destination: web, port: 8080, method: 'GET', path: '/' });
+ */
+import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../contract';
+
+export interface IstioSimulatorConfig {
+  /** MeshConfig `rootNamespace` (Istio's default is `istio-system`). */
+  readonly rootNamespace: string;
+  /** MeshConfig `trustDomain` (Istio's default is `cluster.local`): the trust domain of every client certificate. */
+  readonly trustDomain: string;
+  /** MeshConfig `trustDomainAliases`. */
+  readonly trustDomainAliases?: readonly string[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Three-valued logic
+
+/** A condition the simulator cannot model; `objects` are the policies that carry it. */
+interface Unknown {
+  readonly unknown: string;
+  readonly objects: readonly string[];
+}
+type Tri = boolean | Unknown;
+
+const isUnknown = (t: Tri): t is Unknown => typeof t === 'object';
+
+function and(values: readonly Tri[]): Tri {
+  let firstUnknown: Unknown | undefined;
+  for (const v of values) {
+    if (v === false) return false;
+    if (isUnknown(v)) firstUnknown ??= v;
+  }
+  return firstUnknown ?? true;
+}
+
+function or(values: readonly Tri[]): Tri {
+  let firstUnknown: Unknown | undefined;
+  for (const v of values) {
+    if (v === true) return true;
+    if (isUnknown(v)) firstUnknown ??= v;
+  }
+  return firstUnknown ?? false;
+}
+
+const not = (v: Tri): Tri => (isUnknown(v) ? v : !v);
+
+/** Thrown for an object the cluster would reject or that the simulator cannot read: the whole decision is unsupported. */
+class Unsupported extends Error {
+  constructor(
+    message: string,
+    readonly objects: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Objects
+
+type Json = Record<string, unknown>;
+
+interface Policy {
+  readonly kind: 'AuthorizationPolicy' | 'PeerAuthentication';
+  readonly namespace: string;
+  readonly name: string;
+  readonly ref: string;
+  readonly object: ManifestObject;
+  readonly spec: Json;
+}
+
+const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const SECURITY_GROUP = 'security.istio.io';
+const SERVED_VERSIONS = new Set(['v1', 'v1beta1']);
+
+/** The Istio security objects among the manifests; other kinds are not Istio security and play no part. */
+function securityPolicies(objects: readonly ManifestObject[]): Policy[] {
+  const policies: Policy[] = [];
+  for (const object of objects) {
+    const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/', 2) : ['', object.apiVersion];
+    if (group !== SECURITY_GROUP) continue;
+    const ref0 = `${object.kind} ${object.metadata.namespace ?? '?'}/${object.metadata.name}`;
+    if (!SERVED_VERSIONS.has(version ?? '')) {
+      throw new Unsupported(`${ref0} uses ${object.apiVersion}; the security.istio.io CRDs serve only v1 and v1beta1`, [ref0]);
+    }
+    // RequestAuthentication only rejects requests that carry an invalid JWT (§2); simulated requests carry no JWT.
+    if (object.kind === 'RequestAuthentication') continue;
+    if (object.kind !== 'AuthorizationPolicy' && object.kind !== 'PeerAuthentication') {
+      throw new Unsupported(`${ref0}: unknown security.istio.io kind ${object.kind}`, [ref0]);
+    }
+    const namespace = object.metadata.namespace;
+    if (namespace === undefined || namespace === '') {
+      throw new Unsupported(
+        `${object.kind} ${object.metadata.name} has no metadata.namespace: it lands in whatever namespace kubectl applies it to, possibly the root namespace`,
+        [`${object.kind} ?/${object.metadata.name}`],
+      );
+    }
+    const spec = object['spec'] ?? {};
+    const ref = `${object.kind} ${namespace}/${object.metadata.name}`;
+    if (!isRecord(spec)) throw new Unsupported(`${ref}: spec is not an object`, [ref]);
+    policies.push({ kind: object.kind, namespace, name: object.metadata.name, ref, object, spec });
+  }
+  return policies;
+}
+
+function checkKeys(value: Json, allowed: readonly string[], where: string, ref: string): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new Unsupported(`${ref}: unknown field \`${key}\` in ${where} (the CRD schema prunes or rejects it)`, [ref]);
+    }
+  }
+}
+
+/** `selector.matchLabels`, or undefined when the policy has no selector or an empty one (§1.3, §2). */
+function matchLabels(policy: Policy): Record<string, string> | undefined {
+  const selector = policy.spec['selector'];
+  if (selector === undefined || selector === null) return undefined;
+  if (!isRecord(selector)) throw new Unsupported(`${policy.ref}: selector is not an object`, [policy.ref]);
+  checkKeys(selector, ['matchLabels'], 'selector', policy.ref);
+  const labels = selector['matchLabels'];
+  if (labels === undefined || labels === null) return undefined;
+  if (!isRecord(labels)) throw new Unsupported(`${policy.ref}: selector.matchLabels is not an object`, [policy.ref]);
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(labels)) {
+    if (typeof value !== 'string') throw new Unsupported(`${policy.ref}: label ${key} is not a string`, [policy.ref]);
+    if (key === '' || key.includes('*') || value.includes('*')) {
+      throw new Unsupported(`${policy.ref}: selector label "${key}: ${value}" is rejected (empty key or \`*\`, §1.9)`, [policy.ref]);
+    }
+    result[key] = value;
+  }
+  return Object.keys(result).length === 0 ? undefined : result;
+}
+
+const selects = (labels: Record<string, string>, pod: Workload): boolean =>
+  Object.entries(labels).every(([key, value]) => pod.labels[key] === value);
+
+// ---------------------------------------------------------------------------------------------------------------
+// PeerAuthentication (§2)
+
+type MtlsMode = 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+const MODES = new Set(['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
+
+interface ResolvedMtls {
+  readonly mode: MtlsMode;
+  /** The PeerAuthentication that set the mode, absent for the PERMISSIVE default. */
+  readonly policy?: Policy;
+  readonly how: string;
+}
+
+function modeOf(value: unknown, where: string, ref: string): MtlsMode | 'UNSET' {
+  if (value === undefined || value === null) return 'UNSET';
+  if (!isRecord(value)) throw new Unsupported(`${ref}: ${where} is not an object`, [ref]);
+  checkKeys(value, ['mode'], where, ref);
+  const mode = value['mode'] ?? 'UNSET';
+  if (typeof mode !== 'string' || !MODES.has(mode)) throw new Unsupported(`${ref}: unknown mTLS mode ${String(mode)} in ${where}`, [ref]);
+  return mode as MtlsMode | 'UNSET';
+}
+
+function validatePeerAuthentication(pa: Policy): void {
+  checkKeys(pa.spec, ['selector', 'mtls', 'portLevelMtls'], 'spec', pa.ref);
+  if (pa.object.metadata.annotations?.['istio.io/dry-run'] !== undefined) {
+    throw new Unsupported(`${pa.ref}: the istio.io/dry-run annotation is rejected on PeerAuthentication (§2 webhook)`, [pa.ref]);
+  }
+  const ports = pa.spec['portLevelMtls'];
+  if (ports === undefined || ports === null) return;
+  if (!isRecord(ports) || Object.keys(ports).length === 0) {
+    throw new Unsupported(`${pa.ref}: portLevelMtls present but empty is rejected (§2)`, [pa.ref]);
+  }
+  if (matchLabels(pa) === undefined) {
+    throw new Unsupported(`${pa.ref}: portLevelMtls without a non-empty selector is rejected ("portLevelMtls requires selector", §2)`, [pa.ref]);
+  }
+  for (const key of Object.keys(ports)) {
+    const n = /^[0-9]+$/.test(key) ? Number(key) : NaN;
+    if (!(n >= 1 && n <= 65535)) throw new Unsupported(`${pa.ref}: portLevelMtls key ${key} is not a port in 1-65535 (§2)`, [pa.ref]);
+  }
+}
+
+function creationSeconds(policy: Policy): number | undefined {
+  const stamp = (policy.object.metadata as { creationTimestamp?: unknown }).creationTimestamp;
+  if (typeof stamp !== 'string') return undefined;
+  const ms = Date.parse(stamp);
+  return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
+}
+
+/** The one PA that takes effect at a level: the oldest (1-second granularity, then name, then namespace) (§2). */
+function oldest(level: string, candidates: readonly Policy[]): Policy | undefined {
+  if (candidates.length <= 1) return candidates[0];
+  const stamped = candidates.map((policy) => ({ policy, seconds: creationSeconds(policy) }));
+  if (stamped.some((c) => c.seconds === undefined)) {
+    throw new Unsupported(
+      `${candidates.length} ${level} PeerAuthentications apply (${candidates.map((c) => c.ref).join(', ')}); Istio keeps only the oldest by creationTimestamp, which the manifests do not carry (§2, §3.7)`,
+      candidates.map((c) => c.ref),
+    );
+  }
+  stamped.sort(
+    (a, b) =>
+      (a.seconds as number) - (b.seconds as number) ||
+      (a.policy.name < b.policy.name ? -1 : a.policy.name > b.policy.name ? 1 : 0) ||
+      (a.policy.namespace < b.policy.namespace ? -1 : a.policy.namespace > b.policy.namespace ? 1 : 0),
+  );
+  return stamped[0]?.policy;
+}
+
+function resolveMtls(pas: readonly Policy[], pod: Workload, port: number, root: string): ResolvedMtls {
+  const inPodNamespace = pod.namespace === root ? [] : pas.filter((p) => p.namespace === pod.namespace);
+  const workloadLevel: Policy[] = [];
+  const namespaceLevel: Policy[] = [];
+  for (const pa of inPodNamespace) {
+    const labels = matchLabels(pa);
+    if (labels === undefined) namespaceLevel.push(pa);
+    else if (selects(labels, pod)) workloadLevel.push(pa);
+  }
+  // A root-namespace PA with a selector is ignored by sidecars (§2); without one it is mesh-wide.
+  const meshLevel = pas.filter((p) => p.namespace === root && matchLabels(p) === undefined);
+
+  const workload = oldest('workload', workloadLevel);
+  if (workload !== undefined) {
+    validatePeerAuthentication(workload);
+    const portLevel = workload.spec['portLevelMtls'];
+    const portMode = isRecord(portLevel) ? modeOf(portLevel[String(port)], `portLevelMtls[${port}]`, workload.ref) : 'UNSET';
+    if (portMode !== 'UNSET') return { mode: portMode, policy: workload, how: `port-level mTLS of workload PeerAuthentication ${workload.namespace}/${workload.name}` };
+    const mode = modeOf(workload.spec['mtls'], 'mtls', workload.ref);
+    if (mode !== 'UNSET') return { mode, policy: workload, how: `workload PeerAuthentication ${workload.namespace}/${workload.name}` };
+  }
+  const namespace = oldest('namespace-wide', namespaceLevel);
+  if (namespace !== undefined) {
+    validatePeerAuthentication(namespace);
+    const mode = modeOf(namespace.spec['mtls'], 'mtls', namespace.ref);
+    if (mode !== 'UNSET') return { mode, policy: namespace, how: `namespace PeerAuthentication ${namespace.namespace}/${namespace.name}` };
+  }
+  const mesh = oldest('mesh-wide', meshLevel);
+  if (mesh !== undefined) {
+    validatePeerAuthentication(mesh);
+    const mode = modeOf(mesh.spec['mtls'], 'mtls', mesh.ref);
+    if (mode !== 'UNSET') return { mode, policy: mesh, how: `mesh PeerAuthentication ${mesh.namespace}/${mesh.name}` };
+  }
+  return { mode: 'PERMISSIVE', how: 'the default (no PeerAuthentication sets a mode)' };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Value matching (§1.2, §1.4, §1.6, §1.8)
+
+/** Istio's four value forms: `*` (present, non-empty), `x*` prefix, `*x` suffix, otherwise exact (a middle `*` is literal). */
+function valueMatches(pattern: string, actual: string): boolean {
+  if (pattern === '*') return actual.length > 0;
+  if (pattern.startsWith('*')) return actual.endsWith(pattern.slice(1));
+  if (pattern.endsWith('*')) return actual.startsWith(pattern.slice(0, -1));
+  return actual === pattern;
+}
+
+interface Ip {
+  readonly family: 4 | 6;
+  readonly bits: bigint;
+}
+
+function parseIpv4(text: string): bigint | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  let bits = 0n;
+  for (const part of parts) {
+    // Go's parser (used by the webhook) rejects leading zeros.
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(part) || Number(part) > 255) return undefined;
+    bits = (bits << 8n) | BigInt(part);
+  }
+  return bits;
+}
+
+function parseIp(text: string): Ip | undefined {
+  if (!text.includes(':')) {
+    const bits = parseIpv4(text);
+    return bits === undefined ? undefined : { family: 4, bits };
+  }
+  let head = text;
+  let tail4: bigint | undefined;
+  const lastColon = text.lastIndexOf(':');
+  if (text.slice(lastColon + 1).includes('.')) {
+    tail4 = parseIpv4(text.slice(lastColon + 1));
+    if (tail4 === undefined) return undefined;
+    head = text.slice(0, lastColon + 1) + '0:0';
+  }
+  const halves = head.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (s: string): string[] | undefined => (s === '' ? [] : s.split(':'));
+  const left = groups(halves[0] ?? '');
+  const right = halves.length === 2 ? groups(halves[1] ?? '') : [];
+  if (left === undefined || right === undefined) return undefined;
+  const missing = 8 - left.length - right.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
+  const all = [...left, ...Array<string>(Math.max(missing, 0)).fill('0'), ...right];
+  let bits = 0n;
+  for (const group of all) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return undefined;
+    bits = (bits << 16n) | BigInt(parseInt(group, 16));
+  }
+  if (tail4 !== undefined) bits = (bits & ~0xffffffffn) | tail4;
+  return { family: 6, bits };
+}
+
+const isV4Mapped = (ip: Ip): boolean => ip.family === 6 && ip.bits >> 32n === 0xffffn;
+
+/** An IP or CIDR from `ipBlocks` / `source.ip` against the client address (§1.9 item 13). */
+function ipMatches(value: string, client: Ip, ref: string): Tri {
+  const [addr, lenText, extra] = value.split('/');
+  const block = parseIp(addr ?? '');
+  const width = block?.family === 4 ? 32 : 128;
+  const length = lenText === undefined ? width : /^[0-9]{1,3}$/.test(lenText) ? Number(lenText) : NaN;
+  if (block === undefined || extra !== undefined || !(length >= 0 && length <= width)) {
+    throw new Unsupported(`${ref}: "${value}" is not an IP or CIDR (rejected by the webhook, §1.9)`, [ref]);
+  }
+  if (isV4Mapped(block) || isV4Mapped(client)) {
+    return { unknown: `IPv4-mapped IPv6 address matching (${value} against the client) is not modelled`, objects: [ref] };
+  }
+  if (block.family !== client.family) return false;
+  const shift = BigInt(width - length);
+  return block.bits >> shift === client.bits >> shift;
+}
+
+function portMatches(value: string, port: number, ref: string): boolean {
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!(n <= 65535)) throw new Unsupported(`${ref}: port "${value}" is not an integer up to 65535 (rejected by the webhook, §1.6)`, [ref]);
+  return n === port;
+}
+
+function pathNeedsNormalization(path: string): boolean {
+  return /\/\/|\\|%|\?|#/.test(path) || /(^|\/)\.\.?(\/|$)/.test(path) || !path.startsWith('/');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// AuthorizationPolicy rules
+
+const SOURCE_FIELDS = [
+  'principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces',
+  'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts',
+  'trustDomains', 'notTrustDomains',
+] as const;
+const OPERATION_FIELDS = ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'] as const;
+/** HTTP-only fields (§1.7). */
+const HTTP_ONLY_FIELDS = new Set(['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths', 'requestPrincipals', 'notRequestPrincipals']);
+
+/** `when` keys that exist in Istio but need the HTTP request (§1.7). */
+const isHttpOnlyKey = (key: string): boolean =>
+  /^request\.headers\[.+\]$/.test(key) ||
+  /^request\.auth\.claims\[.+\]$/.test(key) ||
+  ['request.auth.principal', 'request.auth.audiences', 'request.auth.presenter'].includes(key);
+/** `when` keys that exist in Istio and work on TCP, but that this simulator does not model. */
+const isUnmodelledKey = (key: string): boolean =>
+  ['remote.ip', 'destination.ip', 'source.serviceAccount', 'source.trustDomain', 'connection.sni'].includes(key) ||
+  key.startsWith('experimental.envoy.filters.');
+const MODELLED_KEYS = new Set(['source.ip', 'source.namespace', 'source.principal', 'destination.port']);
+
+type Action = 'ALLOW' | 'DENY';
+
+interface Context {
+  readonly tcp: boolean;
+  readonly port: number;
+  readonly method: string | undefined;
+  readonly methodProblem: string | undefined;
+  readonly path: string | undefined;
+  /** The peer's URI SAN (`spiffe://td/ns/x/sa/y`) when the connection is mTLS; absent on plaintext (§1.5). */
+  readonly peer: string | undefined;
+  readonly clientIp: Ip;
+  readonly config: Required<IstioSimulatorConfig>;
+}
+
+interface PolicyContext extends Context {
+  readonly policy: Policy;
+  readonly action: Action;
+}
+
+function stringList(value: unknown, where: string, ref: string): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new Unsupported(`${ref}: ${where} is not a list of strings`, [ref]);
+  if (value.some((v) => v === '')) throw new Unsupported(`${ref}: ${where} holds an empty string (rejected by the webhook, §1.9)`, [ref]);
+  return value as string[];
+}
+
+/**
+ * The principal values Istio generates for one policy principal: a principal `td/ns/x/sa/y` whose trust domain is the
+ * mesh trust domain, an alias, or `cluster.local` is copied for the trust domain and every alias; others stay (§1.4).
+ */
+function expandPrincipal(value: string, ctx: PolicyContext): string[] | Unknown {
+  const local = [ctx.config.trustDomain, ...ctx.config.trustDomainAliases];
+  const isLocal = (td: string): boolean => td === 'cluster.local' || local.includes(td);
+  const parts = value.split('/');
+  const td = parts[0] ?? '';
+  if (value === '*' || td === '*') return [value];
+  if (parts.length === 5) {
+    if (td.includes('*')) {
+      return { unknown: `principal "${value}" has a wildcard trust domain; alias expansion of it is not modelled`, objects: [ctx.policy.ref] };
+    }
+    if (isLocal(td)) return [...new Set(local.map((d) => [d, ...parts.slice(1)].join('/')))];
+    return [value];
+  }
+  if (parts.length > 1 && isLocal(td) && !(local.length === 1 && local[0] === td)) {
+    return { unknown: `principal "${value}" is not of the form <td>/ns/<ns>/sa/<sa>; its trust-domain alias handling is not modelled`, objects: [ctx.policy.ref] };
+  }
+  return [value];
+}
+
+function principalMatches(value: string, ctx: PolicyContext): Tri {
+  if (ctx.peer === undefined) return false;
+  const id = ctx.peer.slice('spiffe://'.length);
+  if (value === '*') return true; // any authenticated peer
+  const expanded = expandPrincipal(value, ctx);
+  if (!Array.isArray(expanded)) return expanded;
+  return expanded.some((p) => valueMatches(p, id));
+}
+
+function namespaceMatches(value: string, ctx: PolicyContext): Tri {
+  if (ctx.peer === undefined) return false;
+  // Istio turns the value into the regex `.*/ns/<value, * → .*>/.*` on the URI SAN (§1.2).
+  if (!/^[A-Za-z0-9_.*-]+$/.test(value)) {
+    return { unknown: `namespace value "${value}" contains regex characters whose RE2 meaning is not modelled`, objects: [ctx.policy.ref] };
+  }
+  return new RegExp(`^(?:.*/ns/${value.replaceAll('*', '.*')}/.*)$`).test(ctx.peer);
+}
+
+function serviceAccountMatches(value: string, ctx: PolicyContext): Tri {
+  const parts = value.split('/');
+  if (parts.length > 2 || parts.some((p) => p === '') || value.includes('*') || value.length > 320) {
+    throw new Unsupported(`${ctx.policy.ref}: serviceAccounts value "${value}" must be "sa" or "ns/sa" without \`*\` (§1.4, §1.9 item 15)`, [ctx.policy.ref]);
+  }
+  if (ctx.peer === undefined) return false;
+  const [ns, sa] = parts.length === 2 ? [parts[0] ?? '', parts[1] ?? ''] : [ctx.policy.namespace, parts[0] ?? ''];
+  const quote = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^spiffe://.+/ns/${quote(ns)}/(.+/|)sa/${quote(sa)}(/.+)?$`).test(ctx.peer);
+}
+
+function methodMatches(value: string, ctx: PolicyContext): Tri {
+  if (ctx.methodProblem !== undefined) return { unknown: ctx.methodProblem, objects: [ctx.policy.ref] };
+  if (ctx.method === undefined) return { unknown: 'the HTTP request has no method to match `methods` against', objects: [ctx.policy.ref] };
+  return valueMatches(value, ctx.method);
+}
+
+function pathMatches(value: string, ctx: PolicyContext): Tri {
+  if (value.includes('{') || value.includes('}')) {
+    return { unknown: `path template "${value}" (Envoy URI template matching) is not modelled`, objects: [ctx.policy.ref] };
+  }
+  if (ctx.path === undefined) return { unknown: 'the HTTP request has no path to match `paths` against', objects: [ctx.policy.ref] };
+  if (pathNeedsNormalization(ctx.path)) {
+    return { unknown: `request path "${ctx.path}" would be normalized first (MeshConfig pathNormalization, §1.8), which is not modelled`, objects: [ctx.policy.ref] };
+  }
+  return valueMatches(value, ctx.path);
+}
+
+/** One value of one field or `when` key. */
+function valueOf(key: string, value: string, ctx: PolicyContext): Tri {
+  switch (key) {
+    case 'principals':
+    case 'source.principal':
+      return principalMatches(value, ctx);
+    case 'namespaces':
+    case 'source.namespace':
+      return namespaceMatches(value, ctx);
+    case 'serviceAccounts':
+      return serviceAccountMatches(value, ctx);
+    case 'ipBlocks':
+    case 'source.ip':
+      return ipMatches(value, ctx.clientIp, ctx.policy.ref);
+    case 'ports':
+    case 'destination.port':
+      return portMatches(value, ctx.port, ctx.policy.ref);
+    case 'methods':
+      return methodMatches(value, ctx);
+    case 'paths':
+      return pathMatches(value, ctx);
+    case 'hosts':
+      return { unknown: '`hosts` match the Host header, which a simulated request does not carry', objects: [ctx.policy.ref] };
+    case 'requestPrincipals':
+      return { unknown: '`requestPrincipals` depend on the request JWT, which is not modelled', objects: [ctx.policy.ref] };
+    case 'remoteIpBlocks':
+      return { unknown: '`remoteIpBlocks` depend on the original client address (PROXY protocol / X-Forwarded-For), which is not modelled', objects: [ctx.policy.ref] };
+    case 'trustDomains':
+      return { unknown: '`trustDomains` (extended channel) are not modelled', objects: [ctx.policy.ref] };
+    default:
+      if (isHttpOnlyKey(key)) return { unknown: `condition \`${key}\` needs request headers or JWT claims, which are not modelled`, objects: [ctx.policy.ref] };
+      return { unknown: `condition \`${key}\` is not modelled`, objects: [ctx.policy.ref] };
+  }
+}
+
+/** A field: values OR'ed; a `notX` field is `not(or(values))` (§1.2). Dropped HTTP-only fields count as absent (true). */
+function fieldMatches(field: string, values: readonly string[], ctx: PolicyContext): Tri {
+  if (values.length === 0) return true;
+  if (ctx.tcp && HTTP_ONLY_FIELDS.has(field)) return true; // DENY on TCP: the HTTP-only condition is dropped (§1.7)
+  const negative = /^not[A-Z]/.test(field);
+  const key = negative ? field[3]!.toLowerCase() + field.slice(4) : field;
+  const matched = or(values.map((v) => valueOf(key, v, ctx)));
+  return negative ? not(matched) : matched;
+}
+
+function entriesOf(rule: Json, axis: 'from' | 'to', inner: 'source' | 'operation', ref: string): Json[] | undefined {
+  const list = rule[axis];
+  if (list === undefined || list === null) return undefined;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new Unsupported(`${ref}: \`${axis}\` is present but empty (rejected by the webhook, §1.2, §1.9)`, [ref]);
+  }
+  return list.map((entry) => {
+    if (!isRecord(entry)) throw new Unsupported(`${ref}: a null \`${axis}\` entry is rejected (§1.9)`, [ref]);
+    checkKeys(entry, [inner], `${axis} entry`, ref);
+    const body = entry[inner];
+    if (!isRecord(body)) throw new Unsupported(`${ref}: \`${axis}.${inner}\` is null or missing (rejected by the webhook, §1.9)`, [ref]);
+    return body;
+  });
+}
+
+interface WhenCondition {
+  readonly key: string;
+  readonly values: readonly string[];
+  readonly notValues: readonly string[];
+}
+
+function whenOf(rule: Json, ref: string): WhenCondition[] {
+  const list = rule['when'];
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) throw new Unsupported(`${ref}: \`when\` is not a list`, [ref]);
+  return list.map((c) => {
+    if (!isRecord(c)) throw new Unsupported(`${ref}: a null \`when\` entry is rejected (§1.9)`, [ref]);
+    checkKeys(c, ['key', 'values', 'notValues'], 'when', ref);
+    const key = c['key'];
+    if (typeof key !== 'string' || key === '') throw new Unsupported(`${ref}: a \`when\` entry needs a key (§1.9 item 20)`, [ref]);
+    const values = stringList(c['values'], `when[${key}].values`, ref);
+    const notValues = stringList(c['notValues'], `when[${key}].notValues`, ref);
+    if (values.length === 0 && notValues.length === 0) {
+      throw new Unsupported(`${ref}: \`when\` key ${key} has neither values nor notValues (rejected by the webhook, §1.9 item 20)`, [ref]);
+    }
+    if (!MODELLED_KEYS.has(key) && !isHttpOnlyKey(key) && !isUnmodelledKey(key)) {
+      throw new Unsupported(`${ref}: unknown \`when\` key ${key} (rejected by the webhook; istiod skips the rule, §1.9 item 21)`, [ref]);
+    }
+    return { key, values, notValues };
+  });
+}
+
+function sourceFields(source: Json, ref: string): Map<string, string[]> {
+  checkKeys(source, SOURCE_FIELDS, 'source', ref);
+  const fields = new Map(SOURCE_FIELDS.map((f) => [f, stringList(source[f], `source.${f}`, ref)] as const).filter(([, v]) => v.length > 0));
+  if (fields.size === 0) throw new Unsupported(`${ref}: \`from.source\` must not be empty (rejected by the webhook, §1.9 item 11)`, [ref]);
+  const sa = fields.has('serviceAccounts') || fields.has('notServiceAccounts');
+  if (sa && ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'].some((f) => fields.has(f))) {
+    throw new Unsupported(`${ref}: serviceAccounts cannot be combined with principals or namespaces in one source (rejected by CEL and the webhook, §1.4, §3.11)`, [ref]);
+  }
+  return fields;
+}
+
+function operationFields(operation: Json, ref: string): Map<string, string[]> {
+  checkKeys(operation, OPERATION_FIELDS, 'operation', ref);
+  const fields = new Map(OPERATION_FIELDS.map((f) => [f, stringList(operation[f], `operation.${f}`, ref)] as const).filter(([, v]) => v.length > 0));
+  if (fields.size === 0) throw new Unsupported(`${ref}: \`to.operation\` must not be empty (rejected by the webhook, §1.9 item 17)`, [ref]);
+  return fields;
+}
+
+const fieldsMatch = (fields: Map<string, string[]>, ctx: PolicyContext): Tri => and([...fields].map(([f, v]) => fieldMatches(f, v, ctx)));
+
+/** One rule: from, to and when AND'ed; from[] and to[] entries OR'ed (§1.2); TCP handling per §1.7. */
+function ruleMatches(rule: unknown, ctx: PolicyContext): Tri {
+  const ref = ctx.policy.ref;
+  if (!isRecord(rule)) throw new Unsupported(`${ref}: a null rule is rejected (§1.9 item 9)`, [ref]);
+  checkKeys(rule, ['from', 'to', 'when'], 'rule', ref);
+  const from = entriesOf(rule, 'from', 'source', ref)?.map((s) => sourceFields(s, ref));
+  const to = entriesOf(rule, 'to', 'operation', ref)?.map((o) => operationFields(o, ref));
+  const when = whenOf(rule, ref);
+  if (ctx.tcp && ctx.action === 'ALLOW') {
+    // §1.7: an ALLOW rule with any HTTP-only field is dropped entirely from the TCP filter chain.
+    const httpOnly =
+      [...(from ?? []), ...(to ?? [])].some((fields) => [...fields.keys()].some((f) => HTTP_ONLY_FIELDS.has(f))) ||
+      when.some((c) => isHttpOnlyKey(c.key));
+    if (httpOnly) return false;
+  }
+  const conditions: Tri[] = [];
+  if (from !== undefined) conditions.push(or(from.map((fields) => fieldsMatch(fields, ctx))));
+  if (to !== undefined) conditions.push(or(to.map((fields) => fieldsMatch(fields, ctx))));
+  for (const c of when) {
+    if (ctx.tcp && isHttpOnlyKey(c.key)) continue; // DENY on TCP: the HTTP-only condition is dropped (§1.7)
+    if (c.values.length > 0) conditions.push(or(c.values.map((v) => valueOf(c.key, v, ctx))));
+    if (c.notValues.length > 0) conditions.push(not(or(c.notValues.map((v) => valueOf(c.key, v, ctx)))));
+  }
+  return and(conditions);
+}
+
+/** Whether any rule of the policy matches; no rules means "match never" (§1.2). */
+function policyMatches(ctx: PolicyContext): Tri {
+  const rules = ctx.policy.spec['rules'];
+  if (rules === undefined || rules === null) return false;
+  if (!Array.isArray(rules)) throw new Unsupported(`${ctx.policy.ref}: rules is not a list`, [ctx.policy.ref]);
+  return or(rules.map((rule) => ruleMatches(rule, ctx)));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Which AuthorizationPolicies reach the workload (§1.1, §1.3)
+
+const TRUE_VALUES = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
+const FALSE_VALUES = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
+
+interface Applicable {
+  readonly policy: Policy;
+  readonly action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+  readonly dryRun: boolean;
+}
+
+function applicablePolicies(aps: readonly Policy[], pod: Workload, root: string, notes: string[]): Applicable[] {
+  const result: Applicable[] = [];
+  for (const policy of aps) {
+    if (policy.namespace !== pod.namespace && policy.namespace !== root) continue;
+    checkKeys(policy.spec, ['selector', 'targetRef', 'targetRefs', 'rules', 'action', 'provider'], 'spec', policy.ref);
+    const targetRefs = policy.spec['targetRefs'];
+    const hasTargetRef = (policy.spec['targetRef'] !== undefined && policy.spec['targetRef'] !== null) || (Array.isArray(targetRefs) && targetRefs.length > 0);
+    const hasSelector = policy.spec['selector'] !== undefined && policy.spec['selector'] !== null;
+    if (hasTargetRef && hasSelector) {
+      throw new Unsupported(`${policy.ref}: at most one of selector, targetRef and targetRefs may be set (rejected by CEL, §1.3)`, [policy.ref]);
+    }
+    if (hasTargetRef) {
+      notes.push(`${policy.ref} has targetRefs and is ignored by sidecars`);
+      continue;
+    }
+    const labels = matchLabels(policy);
+    if (labels !== undefined && !selects(labels, pod)) continue;
+    const action = policy.spec['action'] ?? 'ALLOW';
+    if (action !== 'ALLOW' && action !== 'DENY' && action !== 'AUDIT' && action !== 'CUSTOM') {
+      throw new Unsupported(`${policy.ref}: unknown action ${String(action)}`, [policy.ref]);
+    }
+    if (policy.spec['provider'] !== undefined && action !== 'CUSTOM') {
+      throw new Unsupported(`${policy.ref}: provider is set but the action is not CUSTOM (rejected by the webhook, §1.9 item 7)`, [policy.ref]);
+    }
+    const annotation = policy.object.metadata.annotations?.['istio.io/dry-run'];
+    let dryRun = false;
+    if (annotation !== undefined) {
+      if (!TRUE_VALUES.has(annotation) && !FALSE_VALUES.has(annotation)) {
+        throw new Unsupported(`${policy.ref}: istio.io/dry-run "${annotation}" is not a bool (rejected by the webhook, §1.9 item 1)`, [policy.ref]);
+      }
+      if (action !== 'ALLOW' && action !== 'DENY') {
+        throw new Unsupported(`${policy.ref}: istio.io/dry-run is only allowed with ALLOW or DENY (§1.9 item 1)`, [policy.ref]);
+      }
+      dryRun = TRUE_VALUES.has(annotation);
+    }
+    result.push({ policy, action, dryRun });
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The decision
+
+const GATEWAY_LABELS = ['gateway.networking.k8s.io/gateway-name', 'gateway.istio.io/managed'];
+
+function refsWhere(items: readonly { policy: Policy; match: Tri }[], pick: (t: Tri) => boolean): string[] {
+  return items.filter((i) => pick(i.match)).map((i) => i.policy.ref).sort();
+}
+
+function decideFor(policies: readonly Policy[], request: SimulatedRequest, protocol: 'tcp' | 'http' | 'http2' | 'grpc', config: Required<IstioSimulatorConfig>): SimulatedDecision {
+  const pod = request.destination;
+  const root = config.rootNamespace;
+  const notes: string[] = [];
+
+  // 1. PeerAuthentication and the connection (§2).
+  const mtls = resolveMtls(policies.filter((p) => p.kind === 'PeerAuthentication'), pod, request.port, root);
+  const identity = request.client.identity;
+  const mutualTls = identity !== undefined && mtls.mode !== 'DISABLE';
+  const connection = mutualTls
+    ? `mTLS as ${identity.namespace}/${identity.serviceAccount}`
+    : identity === undefined
+      ? 'plaintext (the client has no sidecar identity)'
+      : 'plaintext (the port is DISABLE, so auto-mTLS sends plaintext)';
+  if (mtls.mode === 'STRICT' && !mutualTls) {
+    return {
+      verdict: 'deny',
+      reason: `connection reset: port ${request.port} is STRICT by ${mtls.how} and the client connects in ${connection}`,
+      objects: mtls.policy === undefined ? [] : [mtls.policy.ref],
+    };
+  }
+  notes.push(`port ${request.port} is ${mtls.mode} by ${mtls.how}; the connection is ${connection}`);
+
+  // 2. AuthorizationPolicies (§1.1, §1.3).
+  const applicable = applicablePolicies(policies.filter((p) => p.kind === 'AuthorizationPolicy'), pod, root, notes);
+  const custom = applicable.filter((a) => a.action === 'CUSTOM');
+  if (custom.length > 0) {
+    return unsupported(`CUSTOM AuthorizationPolicy applies (the external authorizer's decision is not modelled)`, custom.map((a) => a.policy.ref), notes);
+  }
+  for (const a of applicable) {
+    if (a.dryRun) notes.push(`${a.policy.ref} is dry-run and not enforced`);
+    if (a.action === 'AUDIT') notes.push(`${a.policy.ref} is AUDIT and never changes the outcome`);
+  }
+  const isGrpc = protocol === 'grpc';
+  const base: Context = {
+    tcp: protocol === 'tcp',
+    port: request.port,
+    method: isGrpc ? 'POST' : request.method,
+    methodProblem: isGrpc && request.method !== undefined && request.method !== 'POST' ? `a gRPC request is always POST, not ${request.method}` : undefined,
+    path: request.path,
+    peer: mutualTls ? `spiffe://${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}` : undefined,
+    clientIp: clientIp(request.client.ip),
+    config,
+  };
+  const evaluate = (action: Action): { policy: Policy; match: Tri }[] =>
+    applicable
+      .filter((a) => a.action === action && !a.dryRun)
+      .map((a) => {
+        const rules = a.policy.spec['rules'];
+        if (action === 'DENY' && (rules === undefined || rules === null || (Array.isArray(rules) && rules.length === 0))) {
+          notes.push(`${a.policy.ref} is a DENY without rules: the webhook rejects it and, if admitted, it never matches (§1.2)`);
+        }
+        return { policy: a.policy, match: policyMatches({ ...base, policy: a.policy, action }) };
+      });
+  const denies = evaluate('DENY');
+  const allows = evaluate('ALLOW');
+  if (base.tcp) notes.push(`port ${request.port} is TCP, so HTTP-only conditions are dropped from DENY rules and ALLOW rules holding them are dropped (§1.7)`);
+
+  const denyMatch = or(denies.map((d) => d.match));
+  if (denyMatch === true) {
+    return { verdict: 'deny', reason: sentence(`denied: DENY policy matches the request`, notes), objects: refsWhere(denies, (t) => t === true) };
+  }
+  const allowMatch: Tri = allows.length === 0 ? true : or(allows.map((a) => a.match));
+  const allowed = and([not(denyMatch), allowMatch]);
+  if (allowed === true) {
+    if (allows.length === 0) {
+      return { verdict: 'allow', reason: sentence(denies.length === 0 ? 'allowed: no enforced AuthorizationPolicy applies to the workload' : 'allowed: no DENY policy matches and no enforced ALLOW policy applies', notes), objects: [] };
+    }
+    return { verdict: 'allow', reason: sentence('allowed: no DENY policy matches and an ALLOW policy matches', notes), objects: refsWhere(allows, (t) => t === true) };
+  }
+  if (allowed === false) {
+    return {
+      verdict: 'deny',
+      reason: sentence('denied: ALLOW policies apply to the workload and none matches the request', notes),
+      objects: allows.map((a) => a.policy.ref).sort(),
+    };
+  }
+  return unsupported(allowed.unknown, [...new Set(allowed.objects)].sort(), notes);
+}
+
+function sentence(main: string, notes: readonly string[]): string {
+  return notes.length === 0 ? main : `${main} (${notes.join('; ')})`;
+}
+
+function unsupported(why: string, objects: readonly string[], notes: readonly string[]): SimulatedDecision {
+  return { verdict: 'unsupported', reason: sentence(`unsupported: ${why}`, notes), objects };
+}
+
+function clientIp(text: string): Ip {
+  const ip = parseIp(text);
+  if (ip === undefined) throw new Unsupported(`client ip "${text}" is not an IP address`, []);
+  return ip;
+}
+
+/**
+ * Creates the Istio sidecar simulator.
+ *
+ * @example
+ * createIstioSimulator({ rootNamespace: 'istio-system', trustDomain: 'cluster.local', trustDomainAliases: ['old-td'] })
+ */
+export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulator {
+  const full: Required<IstioSimulatorConfig> = {
+    rootNamespace: config.rootNamespace,
+    trustDomain: config.trustDomain,
+    trustDomainAliases: config.trustDomainAliases ?? [],
+  };
+  return {
+    name: 'istio',
+    decide(objects, request) {
+      try {
+        const policies = securityPolicies(objects);
+        const pod = request.destination;
+        const gatewayLabel = GATEWAY_LABELS.find((l) => pod.labels[l] !== undefined);
+        const classicGateway = pod.labels['istio'] === 'ingressgateway' || pod.labels['istio'] === 'egressgateway';
+        if (gatewayLabel !== undefined || classicGateway) {
+          return unsupported(`${pod.namespace}/${pod.name} is a gateway or waypoint, not a sidecar workload (label ${gatewayLabel ?? 'istio'}); only sidecars are modelled`, [], []);
+        }
+        if (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535) {
+          return unsupported(`port ${request.port} is not a port number`, [], []);
+        }
+        const declared = pod.ports.find((p) => p.port === request.port);
+        if (declared !== undefined) return decideFor(policies, request, declared.protocol, full);
+        // An undeclared port is still enforced (passthrough chain) but its protocol is sniffed (§1.6): decide only when
+        // TCP and HTTP give the same verdict.
+        const asTcp = decideFor(policies, request, 'tcp', full);
+        const asHttp = decideFor(policies, request, 'http', full);
+        if (asTcp.verdict === asHttp.verdict && asTcp.verdict !== 'unsupported') {
+          return { ...asTcp, reason: `port ${request.port} is not declared on ${pod.namespace}/${pod.name}; as TCP and as HTTP alike: ${asTcp.reason}` };
+        }
+        return unsupported(
+          `port ${request.port} is not declared on ${pod.namespace}/${pod.name}, so its protocol is sniffed, and the outcome differs between TCP (${asTcp.verdict}) and HTTP (${asHttp.verdict})`,
+          [...new Set([...asTcp.objects, ...asHttp.objects])].sort(),
+          [],
+        );
+      } catch (error) {
+        if (error instanceof Unsupported) return { verdict: 'unsupported', reason: `unsupported: ${error.message}`, objects: [...error.objects] };
+        throw error;
+      }
+    },
+  };
+}

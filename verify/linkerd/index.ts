@@ -1,0 +1,1001 @@
+/**
+ * A Linkerd policy semantics simulator: decides one inbound request the way Linkerd's policy controller and
+ * proxy would, from the manifest objects alone (plus the destination pod's facts). It is the independent
+ * check of the Linkerd target and imports nothing from `targets/` or `compiler/`.
+ *
+ * Every rule below follows shared/docs/linkerd.md (section numbers in comments). Route precedence also
+ * follows linkerd2-proxy `linkerd/http/route/src/{http,grpc}/match*.rs` (match length, then header count,
+ * query-param count, method). Whatever the manifests cannot tell (object age, pod probes, request headers,
+ * webhook-dependent outcomes) ends in an `unsupported` verdict with the reason, never in a guess.
+ */
+import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../contract';
+
+/** The default inbound policies (linkerd.md §7). */
+export type DefaultPolicy = 'all-unauthenticated' | 'cluster-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny' | 'audit';
+
+export const DEFAULT_POLICIES: readonly DefaultPolicy[] = ['all-unauthenticated', 'cluster-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny', 'audit'];
+
+/** linkerd.md §7: the install default of `clusterNetworks`. */
+export const DEFAULT_CLUSTER_NETWORKS: readonly string[] = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8'];
+
+export interface LinkerdSimulatorConfig {
+  readonly trustDomain: string;
+  readonly clusterDefaultPolicy?: DefaultPolicy;
+  readonly clusterNetworks?: readonly string[];
+  readonly controlPlaneNamespace?: string;
+}
+
+const POLICY = 'policy.linkerd.io';
+const GATEWAY = 'gateway.networking.k8s.io';
+const ANNOTATION_DEFAULT = 'config.linkerd.io/default-inbound-policy';
+const ANNOTATION_REQUIRE_IDENTITY = 'config.linkerd.io/proxy-require-identity-inbound-ports';
+const ANNOTATION_OPAQUE = 'config.linkerd.io/opaque-ports';
+/** linkerd.md §7: the default opaque-ports set. */
+const DEFAULT_OPAQUE_PORTS = [25, 587, 3306, 4444, 5432, 6379, 9300, 11211];
+const PROXY_PROTOCOLS = ['unknown', 'HTTP/1', 'HTTP/2', 'gRPC', 'opaque', 'TLS'] as const;
+type ProxyProtocol = (typeof PROXY_PROTOCOLS)[number];
+
+/** Served versions per group/kind (linkerd.md §1 and the CRDs). Anything else is not an object the cluster accepts. */
+const SERVED: Record<string, readonly string[]> = {
+  [`${POLICY}/Server`]: ['v1alpha1', 'v1beta1', 'v1beta2', 'v1beta3'],
+  [`${POLICY}/AuthorizationPolicy`]: ['v1alpha1'],
+  [`${POLICY}/MeshTLSAuthentication`]: ['v1alpha1'],
+  [`${POLICY}/NetworkAuthentication`]: ['v1alpha1'],
+  [`${POLICY}/HTTPRoute`]: ['v1alpha1', 'v1beta1', 'v1beta2', 'v1beta3'],
+  [`${POLICY}/ServerAuthorization`]: ['v1alpha1', 'v1beta1'],
+  [`${GATEWAY}/HTTPRoute`]: ['v1', 'v1beta1'],
+  [`${GATEWAY}/GRPCRoute`]: ['v1', 'v1alpha2'],
+  [`core/Namespace`]: ['v1'],
+};
+
+// ─────────────────────────────────────────────────────────────────────────────── small helpers
+
+class Unsupported extends Error {
+  constructor(
+    readonly why: string,
+    readonly objects: readonly string[] = [],
+  ) {
+    super(why);
+  }
+}
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const arr = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+/** Kubernetes prunes null values of non-nullable fields before defaulting: treat null as absent. */
+const present = (v: unknown): boolean => v !== undefined && v !== null;
+
+/** An empty or omitted group means the core group (linkerd.md §3, `targets_kind`). */
+const normGroup = (g: unknown): string => (typeof g === 'string' && g !== '' ? g : 'core');
+
+// ─────────────────────────────────────────────────────────────────────────────── IP addresses
+
+interface Ip {
+  readonly v6: boolean;
+  readonly n: bigint;
+}
+interface Cidr {
+  readonly ip: Ip;
+  readonly prefix: number;
+}
+
+function parseIpv4(s: string): bigint | undefined {
+  const parts = s.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0n;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
+    n = (n << 8n) | BigInt(Number(p));
+  }
+  return n;
+}
+
+function parseIp(s: string): Ip | undefined {
+  if (!s.includes(':')) {
+    const n = parseIpv4(s);
+    return n === undefined ? undefined : { v6: false, n };
+  }
+  let text = s;
+  let tail: bigint[] = [];
+  const lastColon = text.lastIndexOf(':');
+  if (text.slice(lastColon + 1).includes('.')) {
+    const v4 = parseIpv4(text.slice(lastColon + 1));
+    if (v4 === undefined) return undefined;
+    tail = [v4 >> 16n, v4 & 0xffffn];
+    text = text.slice(0, lastColon + 1) + '0';
+    text = text.slice(0, -1);
+    if (text.endsWith('::')) text = text + '';
+    else text = text.slice(0, -1);
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (h: string | undefined): bigint[] | undefined => {
+    if (h === undefined || h === '') return [];
+    const out: bigint[] = [];
+    for (const g of h.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      out.push(BigInt(parseInt(g, 16)));
+    }
+    return out;
+  };
+  const head = groups(halves[0]);
+  const rest = halves.length === 2 ? groups(halves[1]) : [];
+  if (head === undefined || rest === undefined) return undefined;
+  const given = head.length + rest.length + tail.length;
+  let all: bigint[];
+  if (halves.length === 2) {
+    if (given > 7) return undefined;
+    all = [...head, ...Array<bigint>(8 - given).fill(0n), ...rest, ...tail];
+  } else {
+    if (given !== 8) return undefined;
+    all = [...head, ...tail];
+  }
+  let n = 0n;
+  for (const g of all) n = (n << 16n) | g;
+  return { v6: true, n };
+}
+
+function parseCidr(s: string): Cidr | undefined {
+  const [addr, len, extra] = s.split('/');
+  if (addr === undefined || extra !== undefined) return undefined;
+  const ip = parseIp(addr);
+  if (ip === undefined) return undefined;
+  const width = ip.v6 ? 128 : 32;
+  if (len === undefined) return { ip, prefix: width }; // a bare IP (linkerd.md §5)
+  if (!/^\d{1,3}$/.test(len) || Number(len) > width) return undefined;
+  return { ip, prefix: Number(len) };
+}
+
+function inCidr(ip: Ip, c: Cidr): boolean {
+  if (ip.v6 !== c.ip.v6) return false;
+  const width = BigInt(ip.v6 ? 128 : 32);
+  const shift = width - BigInt(c.prefix);
+  return ip.n >> shift === c.ip.n >> shift;
+}
+
+/** `inner` lies inside `outer`. */
+const cidrWithin = (inner: Cidr, outer: Cidr): boolean => inner.ip.v6 === outer.ip.v6 && inner.prefix >= outer.prefix && inCidr(inner.ip, outer);
+
+interface Network {
+  readonly cidr: Cidr;
+  readonly except: readonly Cidr[];
+}
+
+const ALL_NETWORKS: readonly Network[] = [
+  { cidr: parseCidr('0.0.0.0/0') as Cidr, except: [] },
+  { cidr: parseCidr('::/0') as Cidr, except: [] },
+];
+const LOCALHOST_NETWORKS: readonly Network[] = [
+  { cidr: parseCidr('127.0.0.1/32') as Cidr, except: [] },
+  { cidr: parseCidr('::1/128') as Cidr, except: [] },
+];
+
+const inNetworks = (ip: Ip, networks: readonly Network[]): boolean => networks.some((n) => inCidr(ip, n.cidr) && !n.except.some((e) => inCidr(ip, e)));
+
+/** `{cidr, except?}` entries; an error text when one is malformed or breaks the webhook checks 14–15. */
+function parseNetworks(value: unknown, where: string): Network[] | string {
+  const list = arr(value);
+  if (list === undefined) return `${where}: networks is not a list`;
+  const out: Network[] = [];
+  for (const entry of list) {
+    const cidrText = isObj(entry) ? str(entry['cidr']) : undefined;
+    const cidr = cidrText === undefined ? undefined : parseCidr(cidrText);
+    if (cidr === undefined) return `${where}: "${String(cidrText)}" is not a CIDR`;
+    const except: Cidr[] = [];
+    for (const e of arr(isObj(entry) ? entry['except'] : undefined) ?? []) {
+      const ex = typeof e === 'string' ? parseCidr(e) : undefined;
+      if (ex === undefined) return `${where}: except "${String(e)}" is not a CIDR`;
+      if (!cidrWithin(ex, cidr)) return `${where}: except ${String(e)} lies outside ${cidrText} (webhook rule 14)`;
+      if (ex.prefix <= cidr.prefix) return `${where}: except ${String(e)} covers the whole of ${cidrText} (webhook rule 15)`;
+      except.push(ex);
+    }
+    out.push({ cidr, except });
+  }
+  return out;
+}
+
+// ─────────────────────────────────────────────────────────────────────────────── objects
+
+interface Obj {
+  readonly group: string;
+  readonly version: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly metadata: ManifestObject['metadata'];
+  readonly spec: Json;
+  readonly ref: string;
+  /** Two different manifests for this object: which one the cluster holds depends on apply order. */
+  readonly conflict: boolean;
+}
+
+interface Index {
+  readonly byKind: Map<string, Obj[]>;
+  readonly namespaces: Map<string, { annotations: Map<string, Set<string>>; refs: string[] }>;
+  readonly ignored: string[];
+}
+
+const refOf = (kind: string, namespace: string, name: string): string => (namespace === '' ? `${kind} ${name}` : `${kind} ${namespace}/${name}`);
+
+function stable(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
+  if (isObj(value)) {
+    return `{${Object.keys(value)
+      .filter((k) => k !== 'status')
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable(value[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'undefined';
+}
+
+const indexCache = new WeakMap<readonly ManifestObject[], Index>();
+
+function buildIndex(objects: readonly ManifestObject[]): Index {
+  const cached = indexCache.get(objects);
+  if (cached !== undefined) return cached;
+  const byKind = new Map<string, Obj[]>();
+  const namespaces: Index['namespaces'] = new Map();
+  const ignored: string[] = [];
+  const seen = new Map<string, { obj: Obj; text: string; conflict: boolean }>();
+  for (const o of objects) {
+    if (!isObj(o) || !isObj(o.metadata)) continue;
+    const apiVersion = str(o.apiVersion);
+    const kind = str(o.kind) ?? '?';
+    const name = str(o.metadata.name) ?? '?';
+    if (apiVersion === undefined) {
+      ignored.push(`${kind} ${name} has no apiVersion, so the API server refuses it`);
+      continue;
+    }
+    const slash = apiVersion.lastIndexOf('/');
+    const group = slash < 0 ? 'core' : apiVersion.slice(0, slash);
+    const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
+    const served = SERVED[`${group}/${kind}`];
+    if (served === undefined) continue; // not a kind Linkerd inbound policy reads
+    if (!served.includes(version)) {
+      ignored.push(`${kind} ${name}: ${apiVersion} is not a served version`);
+      continue;
+    }
+    if (kind === 'Namespace') {
+      let ns = namespaces.get(name);
+      if (ns === undefined) namespaces.set(name, (ns = { annotations: new Map(), refs: [] }));
+      ns.refs.push(refOf('Namespace', '', name));
+      for (const [k, v] of Object.entries(o.metadata.annotations ?? {})) {
+        let set = ns.annotations.get(k);
+        if (set === undefined) ns.annotations.set(k, (set = new Set()));
+        set.add(String(v));
+      }
+      continue;
+    }
+    const namespace = str(o.metadata.namespace) ?? 'default';
+    const spec = isObj(o['spec']) ? o['spec'] : {};
+    const key = `${group}/${kind}/${namespace}/${name}`;
+    const obj: Obj = { group, version, kind, namespace, name, metadata: o.metadata, spec, ref: refOf(kind, namespace, name), conflict: false };
+    const text = stable({ apiVersion, spec, labels: o.metadata.labels ?? {} });
+    const before = seen.get(key);
+    if (before !== undefined) {
+      if (before.text !== text) before.conflict = true;
+      continue;
+    }
+    seen.set(key, { obj, text, conflict: false });
+  }
+  for (const { obj, conflict } of seen.values()) {
+    const k = `${obj.group}/${obj.kind}`;
+    let list = byKind.get(k);
+    if (list === undefined) byKind.set(k, (list = []));
+    list.push(conflict ? { ...obj, conflict } : obj);
+  }
+  const index = { byKind, namespaces, ignored };
+  indexCache.set(objects, index);
+  return index;
+}
+
+function list(index: Index, group: string, kind: string, namespace?: string): Obj[] {
+  return (index.byKind.get(`${group}/${kind}`) ?? []).filter((o) => namespace === undefined || o.namespace === namespace);
+}
+
+function lookup(index: Index, group: string, kind: string, namespace: string, name: string): Obj | undefined {
+  const found = list(index, group, kind, namespace).find((o) => o.name === name);
+  if (found?.conflict) throw new Unsupported(`the manifests hold two different versions of ${found.ref}; which one the cluster keeps depends on apply order`, [found.ref]);
+  return found;
+}
+
+// ─────────────────────────────────────────────────────────────────────────────── label selectors (§2)
+
+/** `k8s/api/src/labels.rs`: matchLabels AND matchExpressions; NotIn matches a missing key; illegal expressions match nothing. */
+function selectorMatches(selector: unknown, labels: Readonly<Record<string, string>>, where: string): boolean {
+  if (!isObj(selector)) return false;
+  const matchLabels = selector['matchLabels'];
+  if (present(matchLabels)) {
+    if (!isObj(matchLabels)) throw new Unsupported(`${where}: matchLabels is not a map`);
+    for (const [k, v] of Object.entries(matchLabels)) if (labels[k] !== String(v)) return false;
+  }
+  for (const e of arr(selector['matchExpressions']) ?? []) {
+    if (!isObj(e)) return false;
+    const key = str(e['key']) ?? '';
+    const op = e['operator'];
+    const hasValues = 'values' in e && e['values'] !== null;
+    const values = (arr(e['values']) ?? []).map(String);
+    const value = Object.prototype.hasOwnProperty.call(labels, key) ? labels[key] : undefined;
+    switch (op) {
+      case 'In':
+        if (!hasValues) return false; // illegal: matches nothing
+        if (value === undefined || !values.includes(value)) return false;
+        break;
+      case 'NotIn':
+        if (!hasValues) return false;
+        if (value !== undefined && values.includes(value)) return false; // a missing key passes NotIn
+        break;
+      case 'Exists':
+        if (hasValues) return false; // a values key, even [], is illegal
+        if (value === undefined) return false;
+        break;
+      case 'DoesNotExist':
+        if (hasValues) return false;
+        if (value !== undefined) return false;
+        break;
+      default:
+        throw new Unsupported(`${where}: match expression operator ${JSON.stringify(op)} is not one the CRD accepts`);
+    }
+  }
+  return true;
+}
+
+// ─────────────────────────────────────────────────────────────────────────────── authorizations
+
+type IdentityMatch = { readonly any: true } | { readonly suffix: string } | { readonly exact: string };
+
+interface Authz {
+  readonly label: string;
+  readonly objects: readonly string[];
+  /** undefined: no identity needed (plaintext passes); 'tls': any mesh identity; else one of these. */
+  readonly identities?: 'tls' | readonly IdentityMatch[];
+  readonly networks: readonly Network[];
+  readonly audit?: boolean;
+  /** Set when the simulator cannot model this grant: it decides nothing alone. */
+  readonly unsupported?: string;
+}
+
+interface Client {
+  readonly identity?: string;
+  readonly ip: Ip;
+}
+
+function identityMatches(m: IdentityMatch, id: string): boolean {
+  if ('any' in m) return true;
+  if ('suffix' in m) return id.endsWith(`.${m.suffix}`);
+  return id === m.exact;
+}
+
+function authzAdmits(a: Authz, client: Client): boolean {
+  if (!inNetworks(client.ip, a.networks)) return false;
+  if (a.identities === undefined) return true;
+  if (client.identity === undefined) return false; // no identity ⇒ plaintext
+  if (a.identities === 'tls') return true;
+  const id = client.identity;
+  return a.identities.some((m) => identityMatches(m, id));
+}
+
+/** linkerd.md §4: `*`, `*.suffix`, exact; the webhook's DNS-like pattern or a spiffe URI. */
+const DNS_LIKE = /^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+function identityFromString(s: string): IdentityMatch | undefined {
+  if (s === '*') return { any: true };
+  if (s.startsWith('spiffe://')) return /^spiffe:\/\/[a-z0-9._-]+(\/[^/]+)*$/i.test(s) ? { exact: s } : undefined;
+  if (!DNS_LIKE.test(s)) return undefined;
+  if (s.startsWith('*.')) return { suffix: s.slice(2) };
+  if (s.includes('*')) return undefined;
+  return { exact: s };
+}
+
+interface Ctx {
+  readonly index: Index;
+  readonly trustDomain: string;
+  readonly cp: string;
+  readonly clusterNetworks: readonly Network[];
+  readonly clusterDefault: DefaultPolicy;
+  /** Things the reader should know (ignored objects and why). */
+  readonly notes: string[];
+}
+
+const saIdentity = (ctx: Ctx, ns: string, sa: string): string => `${sa}.${ns}.serviceaccount.identity.${ctx.cp}.${ctx.trustDomain}`;
+const nsSuffix = (ctx: Ctx, ns: string): string => `${ns}.serviceaccount.identity.${ctx.cp}.${ctx.trustDomain}`;
+
+/** linkerd.md §7 table: a default policy as an authorization. */
+function defaultAuthz(ctx: Ctx, policy: DefaultPolicy, label: string, objects: readonly string[]): Authz[] {
+  switch (policy) {
+    case 'all-unauthenticated':
+      return [{ label, objects, networks: ALL_NETWORKS }];
+    case 'cluster-unauthenticated':
+      return [{ label, objects, networks: ctx.clusterNetworks }];
+    case 'all-authenticated':
+      return [{ label, objects, networks: ALL_NETWORKS, identities: 'tls' }];
+    case 'cluster-authenticated':
+      return [{ label, objects, networks: ctx.clusterNetworks, identities: 'tls' }];
+    case 'deny':
+      return [];
+    case 'audit':
+      return [{ label, objects, networks: ALL_NETWORKS, audit: true }];
+  }
+}
+
+const LOCALHOST: Authz = { label: 'localhost (the proxy always admits 127.0.0.1 and ::1)', objects: [], networks: LOCALHOST_NETWORKS };
+
+/** linkerd.md §4: a MeshTLSAuthentication's identities, or why the index refuses it. */
+function meshTlsIdentities(ctx: Ctx, m: Obj): IdentityMatch[] | string {
+  const ids = m.spec['identities'];
+  const refs = m.spec['identityRefs'];
+  if (present(ids) === present(refs)) return `${m.ref} must set exactly one of identities / identityRefs`;
+  const out: IdentityMatch[] = [];
+  if (present(ids)) {
+    for (const s of arr(ids) ?? []) {
+      const parsed = typeof s === 'string' ? identityFromString(s) : undefined;
+      if (parsed === undefined) return `${m.ref}: identity ${JSON.stringify(s)} is neither a DNS-like name nor a SPIFFE ID (webhook rule 10)`;
+      out.push(parsed);
+    }
+  } else {
+    for (const r of arr(refs) ?? []) {
+      if (!isObj(r)) return `${m.ref}: an identityRef is not an object`;
+      const name = str(r['name']);
+      if (name === undefined) return `${m.ref}: an identityRef has no name (the webhook rejects it; the "all objects" meaning is not implemented)`;
+      const group = normGroup(r['group']);
+      if (r['kind'] === 'ServiceAccount' && group === 'core') out.push({ exact: saIdentity(ctx, str(r['namespace']) ?? m.namespace, name) });
+      else if (r['kind'] === 'Namespace' && group === 'core') {
+        if (present(r['namespace'])) return `${m.ref}: a Namespace identityRef may not carry a namespace (webhook rule 11)`;
+        out.push({ suffix: nsSuffix(ctx, name) });
+      } else return `${m.ref}: identityRef kind ${String(r['kind'])} is neither ServiceAccount nor Namespace`;
+    }
+  }
+  if (out.length === 0) return `${m.ref} resolves to no identity`;
+  return out;
+}
+
+/** linkerd.md §3: one AuthorizationPolicy as an authorization, or undefined when the policy is ignored (noted). */
+function policyAuthz(ctx: Ctx, p: Obj): Authz | undefined {
+  const refs = arr(p.spec['requiredAuthenticationRefs']);
+  if (refs === undefined) {
+    ctx.notes.push(`${p.ref} has no requiredAuthenticationRefs list (a required field), so the API server refuses it`);
+    return undefined;
+  }
+  let mtls: Obj[] = [];
+  const sas: { name: string; namespace: string }[] = [];
+  const nets: Obj[] = [];
+  const objects = [p.ref];
+  const skip = (why: string): undefined => {
+    ctx.notes.push(`${p.ref} is ignored: ${why}`);
+    return undefined;
+  };
+  for (const r of refs) {
+    if (!isObj(r)) return skip('an authentication ref is not an object');
+    const kind = r['kind'];
+    const group = normGroup(r['group']);
+    const name = str(r['name']);
+    if (name === undefined) return skip('an authentication ref has no name');
+    const ns = str(r['namespace']) ?? p.namespace;
+    if (kind === 'MeshTLSAuthentication' && group === POLICY) {
+      const m = lookup(ctx.index, POLICY, 'MeshTLSAuthentication', ns, name);
+      if (m === undefined) return skip(`MeshTLSAuthentication ${ns}/${name} does not exist`);
+      mtls = [...mtls, m];
+    } else if (kind === 'NetworkAuthentication' && group === POLICY) {
+      const n = lookup(ctx.index, POLICY, 'NetworkAuthentication', ns, name);
+      if (n === undefined) return skip(`NetworkAuthentication ${ns}/${name} does not exist`);
+      nets.push(n);
+    } else if (kind === 'ServiceAccount' && group === 'core') {
+      sas.push({ name, namespace: ns });
+    } else {
+      return skip(`authentication ref kind ${String(kind)} (group ${group}) is not supported (webhook rule 8)`);
+    }
+  }
+  // Webhook rules 4–7; the index refuses the same combinations.
+  if (mtls.length > 1) return skip('it names more than one MeshTLSAuthentication (webhook rule 4)');
+  if (sas.length > 1) return skip('it names more than one ServiceAccount (webhook rule 5)');
+  if (mtls.length > 0 && sas.length > 0) return skip('it names a MeshTLSAuthentication and a ServiceAccount together (webhook rule 6)');
+  if (nets.length > 1) return skip('it names more than one NetworkAuthentication (webhook rule 7)');
+  let identities: readonly IdentityMatch[] | undefined;
+  const m = mtls[0];
+  if (m !== undefined) {
+    const ids = meshTlsIdentities(ctx, m);
+    if (typeof ids === 'string') return skip(ids);
+    identities = ids;
+    objects.push(m.ref);
+  }
+  const sa = sas[0];
+  if (sa !== undefined) identities = [{ exact: saIdentity(ctx, sa.namespace, sa.name) }];
+  let networks: readonly Network[] = ALL_NETWORKS; // no network ref ⇒ every address, not the cluster networks
+  const n = nets[0];
+  if (n !== undefined) {
+    const entries = arr(n.spec['networks']);
+    if (entries === undefined || entries.length === 0) return skip(`${n.ref} lists no network (webhook rule 13)`);
+    const parsed = parseNetworks(entries, n.ref);
+    if (typeof parsed === 'string') return skip(parsed);
+    networks = parsed;
+    objects.push(n.ref);
+  }
+  const who = identities === undefined ? 'any client, plaintext included' : sa !== undefined ? `ServiceAccount ${sa.namespace}/${sa.name}` : `the identities of ${m?.ref ?? ''}`;
+  const where = n === undefined ? 'from any address' : `from the networks of ${n.ref}`;
+  return { label: `${p.ref} (${who}, ${where})`, objects, networks, ...(identities === undefined ? {} : { identities }) };
+}
+
+/** linkerd.md §12: a legacy ServerAuthorization as an authorization. */
+function serverAuthorizationAuthz(ctx: Ctx, s: Obj): Authz {
+  const base = { label: s.ref, objects: [s.ref] };
+  const client = s.spec['client'];
+  if (!isObj(client)) return { ...base, networks: [], unsupported: `${s.ref} has no client` };
+  let networks: readonly Network[] = ctx.clusterNetworks; // networks omitted ⇒ the cluster networks
+  if (present(client['networks'])) {
+    const parsed = parseNetworks(client['networks'], s.ref);
+    if (typeof parsed === 'string') return { ...base, networks: [], unsupported: `${parsed}; the webhook rejects it (rule 18)` };
+    networks = parsed;
+  }
+  const mesh = client['meshTLS'];
+  if (client['unauthenticated'] === true) {
+    if (present(mesh)) return { ...base, networks: [], unsupported: `${s.ref} combines unauthenticated with meshTLS (webhook rule 16)` };
+    return { ...base, label: `${s.ref} (unauthenticated clients)`, networks };
+  }
+  if (!isObj(mesh)) return { ...base, networks: [], unsupported: `${s.ref} sets neither unauthenticated nor meshTLS` };
+  const ids = arr(mesh['identities']) ?? [];
+  const sas = arr(mesh['serviceAccounts']) ?? [];
+  if (mesh['unauthenticatedTLS'] === true) {
+    if (ids.length > 0 || sas.length > 0) return { ...base, networks: [], unsupported: `${s.ref} combines unauthenticatedTLS with identities (webhook rule 17)` };
+    return { ...base, label: `${s.ref} (any TLS client)`, networks, identities: 'tls' };
+  }
+  const matches: IdentityMatch[] = [];
+  for (const i of ids) {
+    const parsed = typeof i === 'string' ? identityFromString(i) : undefined;
+    if (parsed === undefined) return { ...base, networks: [], unsupported: `${s.ref}: identity ${JSON.stringify(i)} is not valid` };
+    matches.push(parsed);
+  }
+  for (const a of sas) {
+    const name = isObj(a) ? str(a['name']) : undefined;
+    if (name === undefined || !isObj(a)) return { ...base, networks: [], unsupported: `${s.ref}: a serviceAccount has no name` };
+    matches.push({ exact: saIdentity(ctx, str(a['namespace']) ?? s.namespace, name) });
+  }
+  if (matches.length === 0) return { ...base, networks: [], unsupported: `${s.ref}: meshTLS names no identity, service account or unauthenticatedTLS` };
+  return { ...base, label: `${s.ref} (meshTLS identities)`, networks, identities: matches };
+}
+
+interface Verdict {
+  readonly allowed: boolean | 'unsupported';
+  readonly by?: Authz;
+  readonly why: string;
+  readonly objects: readonly string[];
+}
+
+/** Allow-only (linkerd.md §11): any grant admits; an unmodelable grant blocks only a deny. */
+function evaluate(authzs: readonly Authz[], client: Client): Verdict {
+  const admitting = authzs.find((a) => a.unsupported === undefined && authzAdmits(a, client));
+  if (admitting !== undefined) return { allowed: true, by: admitting, why: admitting.label, objects: admitting.objects };
+  const unknown = authzs.filter((a) => a.unsupported !== undefined);
+  if (unknown.length > 0) {
+    return { allowed: 'unsupported', why: unknown.map((a) => a.unsupported).join('; '), objects: unknown.flatMap((a) => a.objects) };
+  }
+  return { allowed: false, why: authzs.length === 0 ? 'no authorization applies' : 'no authorization admits this client', objects: [] };
+}
+
+// ─────────────────────────────────────────────────────────────────────────────── routes (§6)
+
+/** [path length, header count, query count, method] for HTTP; [service length, method length, headers, 0] for gRPC. */
+type Score = readonly [number, number, number, number];
+const cmpScore = (a: Score, b: Score): number => {
+  for (let i = 0; i < 4; i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+};
+
+interface Route {
+  readonly obj: Obj;
+  readonly grpc: boolean;
+}
+
+interface RouteHit {
+  readonly route: Route;
+  readonly score: Score;
+}
+
+/** A match outcome: a score, no match, or unknown (it would need request data the contract does not carry). */
+type MatchOutcome = { readonly score: Score } | 'no' | { readonly unknown: string; readonly score: Score };
+
+function httpPathScore(path: unknown, reqPath: string, where: string): number | undefined {
+  const p = isObj(path) ? path : {};
+  const type = present(p['type']) ? p['type'] : 'PathPrefix'; // omitted type ⇒ PathPrefix
+  const value = present(p['value']) ? str(p['value']) : '/';
+  if (value === undefined) throw new Unsupported(`${where}: a path value is not a string`);
+  if (type === 'Exact' || type === 'PathPrefix') {
+    if (!value.startsWith('/')) throw new Unsupported(`${where}: path "${value}" is not absolute (webhook rule 19 rejects the route)`);
+    if (type === 'Exact') return reqPath === value ? value.length : undefined;
+    // linkerd2-proxy path.rs: whole segments, trailing slashes ignored; "/" matches everything with length 1.
+    if (value === '/') return 1;
+    const prefix = value.replace(/\/+$/, '');
+    const trimmed = reqPath.replace(/\/+$/, '');
+    if (!trimmed.startsWith(prefix)) return undefined;
+    const rest = trimmed.slice(prefix.length);
+    return rest === '' || rest.startsWith('/') ? prefix.length : undefined;
+  }
+  if (type === 'RegularExpression') {
+    let re: RegExp;
+    try {
+      re = new RegExp(value, 'u');
+    } catch {
+      throw new Unsupported(`${where}: regex ${JSON.stringify(value)} cannot be evaluated here`);
+    }
+    const m = re.exec(reqPath);
+    // The whole path must match (leftmost match anchored at both ends).
+    return m !== null && m.index === 0 && m[0].length === reqPath.length ? reqPath.length : undefined;
+  }
+  throw new Unsupported(`${where}: path match type ${JSON.stringify(type)} is not one the CRD accepts`);
+}
+
+function httpMatch(m: unknown, req: SimulatedRequest, where: string): MatchOutcome {
+  const match = isObj(m) ? m : {};
+  const reqPath = req.path;
+  if (reqPath === undefined) throw new Unsupported(`the request carries no path, and ${where} decides by path`);
+  const len = httpPathScore(match['path'], reqPath, where);
+  if (len === undefined) return 'no';
+  let method = 0;
+  if (present(match['method'])) {
+    if (req.method === undefined) throw new Unsupported(`the request carries no method, and ${where} matches on one`);
+    if (req.method !== match['method']) return 'no';
+    method = 1;
+  }
+  const headers = (arr(match['headers']) ?? []).length;
+  const query = (arr(match['queryParams']) ?? []).length;
+  const score: Score = [len, headers, query, method];
+  if (headers > 0 || query > 0) return { unknown: `${where} matches on headers or query parameters, which the request does not carry`, score };
+  return { score };
+}
+
+function grpcMatch(m: unknown, req: SimulatedRequest, where: string): MatchOutcome {
+  const match = isObj(m) ? m : {};
+  // linkerd2-proxy grpc match: only POST requests match a gRPC route (gRPC is always POST).
+  if (req.method !== undefined && req.method !== 'POST') return 'no';
+  let service = 0;
+  let methodLen = 0;
+  const rpc = match['method'];
+  if (present(rpc)) {
+    if (!isObj(rpc)) throw new Unsupported(`${where}: a method match is not an object`);
+    const type = present(rpc['type']) ? rpc['type'] : 'Exact';
+    if (type !== 'Exact') throw new Unsupported(`${where}: GRPCRoute method match type ${JSON.stringify(type)} is not modelled`);
+    const wantService = str(rpc['service']);
+    const wantMethod = str(rpc['method']);
+    if (wantService === undefined && wantMethod === undefined) throw new Unsupported(`${where}: a GRPC method match names neither service nor method (webhook rule 24)`);
+    if (req.path === undefined) throw new Unsupported(`the request carries no path (/service/method), and ${where} decides by it`);
+    const parts = /^\/([^/]+)\/([^/]+)$/.exec(req.path);
+    if (parts === null) return 'no';
+    if (wantService !== undefined) {
+      if (parts[1] !== wantService) return 'no';
+      service = wantService.length;
+    }
+    if (wantMethod !== undefined) {
+      if (parts[2] !== wantMethod) return 'no';
+      methodLen = wantMethod.length;
+    }
+  }
+  const headers = (arr(match['headers']) ?? []).length;
+  const score: Score = [service, methodLen, headers, 0];
+  if (headers > 0) return { unknown: `${where} matches on headers, which the request does not carry`, score };
+  return { score };
+}
+
+/** The best match of one route: a score, undefined (no match), or throws Unsupported. */
+function routeScore(route: Route, req: SimulatedRequest): { score: Score } | { unknown: string; score: Score } | undefined {
+  const { obj, grpc } = route;
+  const hostnames = arr(obj.spec['hostnames']) ?? [];
+  if (hostnames.length > 0) throw new Unsupported(`${obj.ref} matches on hostnames, and the request carries no Host`, [obj.ref]);
+  // Omitted rules: HTTPRoute CRDs default to one PathPrefix "/" rule; GRPCRoute has no default (matches nothing).
+  const rules = present(obj.spec['rules']) ? (arr(obj.spec['rules']) ?? []) : grpc ? [] : [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }] }];
+  let best: { score: Score } | undefined;
+  let bestUnknown: { unknown: string; score: Score } | undefined;
+  rules.forEach((rule, i) => {
+    const where = `${obj.ref} rule ${i + 1}`;
+    const r = isObj(rule) ? rule : {};
+    // Omitted matches: the HTTPRoute CRD default (PathPrefix "/"); an empty list or a GRPC rule without matches
+    // matches everything, scored like PathPrefix "/" (linkerd2-proxy RequestMatch::default) or no rpc match.
+    const matches = present(r['matches']) ? (arr(r['matches']) ?? []) : [];
+    const outcomes: MatchOutcome[] = matches.length === 0 ? [{ score: grpc ? [0, 0, 0, 0] : [1, 0, 0, 0] }] : matches.map((m) => (grpc ? grpcMatch(m, req, where) : httpMatch(m, req, where)));
+    for (const o of outcomes) {
+      if (o === 'no') continue;
+      if ('unknown' in o) {
+        if (bestUnknown === undefined || cmpScore(o.score, bestUnknown.score) > 0) bestUnknown = o;
+      } else if (best === undefined || cmpScore(o.score, best.score) > 0) best = o;
+    }
+  });
+  if (bestUnknown !== undefined && (best === undefined || cmpScore(bestUnknown.score, best.score) >= 0)) return bestUnknown;
+  return best;
+}
+
+function parentRefAttaches(route: Obj, server: Obj): 'yes' | 'no' | string {
+  let result: 'yes' | 'no' | string = 'no';
+  const defaultGroup = route.group === POLICY ? POLICY : GATEWAY;
+  for (const p of arr(route.spec['parentRefs']) ?? []) {
+    if (!isObj(p)) continue;
+    const group = present(p['group']) ? normGroup(p['group']) : defaultGroup;
+    const kind = present(p['kind']) ? p['kind'] : 'Gateway'; // both CRDs default kind to Gateway
+    if (group !== POLICY || kind !== 'Server') continue;
+    const ns = str(p['namespace']) ?? route.namespace;
+    const invalid = ns !== route.namespace ? 'names a Server in another namespace' : present(p['port']) ? 'sets a port' : present(p['sectionName']) ? 'sets a sectionName' : undefined;
+    if (invalid !== undefined) {
+      if (p['name'] === server.name && ns === server.namespace) return 'no'; // that parent ref is invalid
+      result = result === 'yes' ? `${route.ref} has another Server parent ref that ${invalid}; whether that voids the whole route is not documented` : result;
+      if (result === 'no') result = `pending:${invalid}`;
+      continue;
+    }
+    if (p['name'] === server.name && ns === server.namespace) result = result.startsWith('pending:') ? `${route.ref} has another Server parent ref that ${result.slice(8)}; whether that voids the whole route is not documented` : 'yes';
+  }
+  return result.startsWith('pending:') ? 'no' : result;
+}
+
+// ─────────────────────────────────────────────────────────────────────────────── the simulator
+
+function portList(value: string): Set<number> | undefined {
+  const out = new Set<number>();
+  for (const part of value.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (m === null) return undefined;
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi < lo || hi > 65535) return undefined;
+    for (let p = lo; p <= hi; p++) out.add(p);
+  }
+  return out;
+}
+
+/** One namespace annotation (from Namespace patches), or throws when two patches disagree. */
+function nsAnnotation(ctx: Ctx, ns: string, key: string): { value: string; ref: string } | undefined {
+  const entry = ctx.index.namespaces.get(ns);
+  const values = entry?.annotations.get(key);
+  if (entry === undefined || values === undefined) return undefined;
+  if (values.size > 1) throw new Unsupported(`Namespace ${ns} is given different ${key} values (${[...values].join(', ')}); which one the pods got depends on apply order`, entry.refs);
+  return { value: [...values][0] ?? '', ref: entry.refs[0] ?? refOf('Namespace', '', ns) };
+}
+
+interface Traffic {
+  /** The connection carries HTTP (HTTP/1, HTTP/2 or gRPC). */
+  readonly http: boolean;
+}
+
+function decision(verdict: SimulatedDecision['verdict'], reason: string, objects: readonly string[], ctx: Ctx): SimulatedDecision {
+  const notes = [...new Set(ctx.notes)];
+  const full = notes.length === 0 ? reason : `${reason} (note: ${notes.join('; ')})`;
+  return { verdict, reason: full, objects: [...new Set(objects)] };
+}
+
+const PROBE_CAVEAT = 'a kubelet probe GET on a declared probe path would be admitted by the automatic probe route, but the pod facts declare no probes';
+
+function decideDefault(ctx: Ctx, req: SimulatedRequest, client: Client, traffic: Traffic, why: string): SimulatedDecision {
+  const ns = req.destination.namespace;
+  let policy = ctx.clusterDefault;
+  let source = 'the cluster default';
+  const objects: string[] = [];
+  const annotated = nsAnnotation(ctx, ns, ANNOTATION_DEFAULT);
+  if (annotated !== undefined) {
+    if ((DEFAULT_POLICIES as readonly string[]).includes(annotated.value)) {
+      policy = annotated.value as DefaultPolicy;
+      source = `the ${ANNOTATION_DEFAULT} annotation of ${annotated.ref}`;
+      objects.push(annotated.ref);
+    } else {
+      ctx.notes.push(`${annotated.ref} sets ${ANNOTATION_DEFAULT} to the invalid value "${annotated.value}", which is only logged; the cluster default applies`);
+    }
+  }
+  const requireIdentity = nsAnnotation(ctx, ns, ANNOTATION_REQUIRE_IDENTITY);
+  if (requireIdentity !== undefined) {
+    const ports = portList(requireIdentity.value);
+    if (ports === undefined) throw new Unsupported(`${requireIdentity.ref}: ${ANNOTATION_REQUIRE_IDENTITY} "${requireIdentity.value}" is not a port list`, [requireIdentity.ref]);
+    if (ports.has(req.port) && (policy === 'all-unauthenticated' || policy === 'cluster-unauthenticated')) {
+      policy = policy === 'all-unauthenticated' ? 'all-authenticated' : 'cluster-authenticated';
+      source += ` made authenticated by ${ANNOTATION_REQUIRE_IDENTITY} on ${requireIdentity.ref}`;
+      objects.push(requireIdentity.ref);
+    }
+  }
+  const authzs = [...defaultAuthz(ctx, policy, `the default policy ${policy}`, objects), LOCALHOST];
+  const v = evaluate(authzs, client);
+  const head = `${why}, so the default policy applies: ${policy} (from ${source})`;
+  if (v.allowed === true) {
+    const audit = v.by?.audit === true ? '; audit mode lets it through and only logs it' : '';
+    return decision('allow', `${head}; admitted by ${v.why}${audit}`, [...objects, ...v.objects], ctx);
+  }
+  let opaque = DEFAULT_OPAQUE_PORTS.includes(req.port);
+  const opaqueAnnotation = nsAnnotation(ctx, ns, ANNOTATION_OPAQUE);
+  if (opaqueAnnotation !== undefined) opaque = portList(opaqueAnnotation.value)?.has(req.port) ?? opaque;
+  const probe = traffic.http && !opaque && (req.method === undefined || req.method === 'GET') ? `; ${PROBE_CAVEAT}` : '';
+  return decision('deny', `${head}; it does not admit this client${probe}`, objects, ctx);
+}
+
+function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
+  const ip = parseIp(req.client.ip);
+  if (ip === undefined) throw new Unsupported(`client IP "${req.client.ip}" is not an IP address`);
+  if (ip.v6 && ip.n >> 32n === 0xffffn) throw new Unsupported(`client IP ${req.client.ip} is IPv4-mapped IPv6; how the proxy matches it against networks is not documented`);
+  if (!ip.v6 && ip.n >> 24n === 127n && req.client.ip !== '127.0.0.1') throw new Unsupported(`client IP ${req.client.ip} is loopback but not 127.0.0.1; linkerd.md names only 127.0.0.1 and ::1 as localhost`);
+  const identity = req.client.identity === undefined ? undefined : saIdentity(ctx, req.client.identity.namespace, req.client.identity.serviceAccount);
+  const client: Client = identity === undefined ? { ip } : { ip, identity };
+  const dest: Workload = req.destination;
+  const declared = dest.ports.filter((p) => p.port === req.port);
+  const httpHinted = req.method !== undefined || req.path !== undefined;
+  const protocols = new Set(declared.map((p) => p.protocol));
+  if (protocols.size > 1) throw new Unsupported(`port ${req.port} is declared with several protocols`);
+  const appProtocol = declared[0]?.protocol;
+  if (appProtocol === 'tcp' && httpHinted) throw new Unsupported(`port ${req.port} is declared as tcp, yet the request has an HTTP method or path`);
+  const traffic: Traffic = { http: appProtocol === undefined ? httpHinted : appProtocol !== 'tcp' };
+
+  // §2: Servers in the pod's namespace that select the pod and the port.
+  const selecting: Obj[] = [];
+  for (const s of list(ctx.index, POLICY, 'Server', dest.namespace)) {
+    if (!present(s.spec['podSelector'])) continue; // externalWorkloadSelector selects no pod
+    if (!selectorMatches(s.spec['podSelector'], dest.labels, s.ref)) continue;
+    const port = s.spec['port'];
+    if (typeof port === 'number') {
+      if (port !== req.port) continue;
+    } else if (typeof port === 'string') {
+      if (/^\d+$/.test(port)) throw new Unsupported(`${s.ref}: port "${port}" is a number written as a string; whether it is read as a number or a name is not documented`, [s.ref]);
+      // A name resolves against the pod's declared ports; a name the pod lacks means the Server does not apply.
+      if (!dest.ports.some((p) => p.name === port && p.port === req.port)) continue;
+    } else continue;
+    if (s.conflict) throw new Unsupported(`the manifests hold two different versions of ${s.ref}; which one the cluster keeps depends on apply order`, [s.ref]);
+    selecting.push(s);
+  }
+  if (selecting.length > 1) {
+    const refs = selecting.map((s) => s.ref);
+    throw new Unsupported(`${refs.join(' and ')} all select port ${req.port} of ${dest.namespace}/${dest.name}; the oldest one wins, and manifests do not tell creation order`, refs);
+  }
+  const server = selecting[0];
+  if (server === undefined) return decideDefault(ctx, req, client, traffic, `no Server selects port ${req.port} of ${dest.namespace}/${dest.name}`);
+
+  // Server fields.
+  const protoValue = present(server.spec['proxyProtocol']) ? server.spec['proxyProtocol'] : 'unknown';
+  if (!(PROXY_PROTOCOLS as readonly unknown[]).includes(protoValue)) {
+    throw new Unsupported(`${server.ref}: proxyProtocol ${JSON.stringify(protoValue)} is not one of ${PROXY_PROTOCOLS.join(', ')}; the webhook rejects it, and without the webhook the outcome is not documented`, [server.ref]);
+  }
+  const proto = protoValue as ProxyProtocol;
+  let accessPolicy: DefaultPolicy = 'deny';
+  if (server.version === 'v1beta3') {
+    const value = present(server.spec['accessPolicy']) ? server.spec['accessPolicy'] : 'deny';
+    if (!(DEFAULT_POLICIES as readonly unknown[]).includes(value)) {
+      throw new Unsupported(`${server.ref}: accessPolicy ${JSON.stringify(value)} is invalid; the webhook rejects the Server (default policy) but without the webhook the index treats it as deny`, [server.ref]);
+    }
+    accessPolicy = value as DefaultPolicy;
+  } else if (present(server.spec['accessPolicy'])) {
+    ctx.notes.push(`${server.ref} is written as ${server.version}, whose schema has no accessPolicy: the field is pruned and the stored default deny applies`);
+  }
+
+  // §3 / §12: server-level authorizations.
+  const serverAuthzs: Authz[] = [];
+  for (const p of list(ctx.index, POLICY, 'AuthorizationPolicy', server.namespace)) {
+    const t = p.spec['targetRef'];
+    if (!isObj(t)) continue;
+    const group = normGroup(t['group']);
+    const toServer = t['kind'] === 'Server' && group === POLICY && t['name'] === server.name;
+    const toNamespace = t['kind'] === 'Namespace' && group === 'core' && t['name'] === p.namespace;
+    if (t['kind'] === 'Server' && group !== POLICY && t['name'] === server.name) ctx.notes.push(`${p.ref} targets kind Server without group ${POLICY}, an unsupported target`);
+    if (!toServer && !toNamespace) continue;
+    if (p.conflict) throw new Unsupported(`the manifests hold two different versions of ${p.ref}`, [p.ref]);
+    const a = policyAuthz(ctx, p);
+    if (a !== undefined) serverAuthzs.push(toNamespace ? { ...a, label: `${a.label}, targeting Namespace ${p.namespace}` } : a);
+  }
+  for (const s of list(ctx.index, POLICY, 'ServerAuthorization', server.namespace)) {
+    const target = s.spec['server'];
+    if (!isObj(target)) continue;
+    const byName = present(target['name']) && target['name'] === server.name;
+    const bySelector = !present(target['name']) && present(target['selector']) && selectorMatches(target['selector'], server.metadata.labels ?? {}, s.ref);
+    if (!byName && !bySelector) continue;
+    if (s.conflict) throw new Unsupported(`the manifests hold two different versions of ${s.ref}`, [s.ref]);
+    serverAuthzs.push(serverAuthorizationAuthz(ctx, s));
+  }
+  serverAuthzs.push(...defaultAuthz(ctx, accessPolicy, `the accessPolicy ${accessPolicy} of ${server.ref}`, [server.ref]), LOCALHOST);
+
+  // §6: which routes count.
+  const connectionLevel = proto === 'opaque' || proto === 'TLS' || (proto === 'unknown' && !traffic.http);
+  if (!connectionLevel && !traffic.http) throw new Unsupported(`${server.ref} is ${proto}, but the port carries non-HTTP traffic; what the proxy does then is not documented`, [server.ref]);
+  const routeKinds: [string, string][] = proto === 'gRPC' ? [[GATEWAY, 'GRPCRoute']] : [[POLICY, 'HTTPRoute'], [GATEWAY, 'HTTPRoute']];
+  const routes: Route[] = [];
+  if (!connectionLevel) {
+    for (const [group, kind] of routeKinds) {
+      for (const r of list(ctx.index, group, kind, server.namespace)) {
+        const attaches = parentRefAttaches(r, server);
+        if (attaches === 'no') continue;
+        if (attaches !== 'yes') throw new Unsupported(attaches, [r.ref, server.ref]);
+        if (r.conflict) throw new Unsupported(`the manifests hold two different versions of ${r.ref}`, [r.ref]);
+        routes.push({ obj: r, grpc: kind === 'GRPCRoute' });
+      }
+    }
+  }
+  const ignoredKinds = proto === 'gRPC' ? [[POLICY, 'HTTPRoute'], [GATEWAY, 'HTTPRoute']] : connectionLevel ? [[POLICY, 'HTTPRoute'], [GATEWAY, 'HTTPRoute'], [GATEWAY, 'GRPCRoute']] : [[GATEWAY, 'GRPCRoute']];
+  for (const [group, kind] of ignoredKinds) {
+    for (const r of list(ctx.index, group ?? '', kind ?? '', server.namespace)) {
+      if (parentRefAttaches(r, server) === 'yes') ctx.notes.push(`${r.ref} is attached to ${server.ref} but ignored: a ${proto} Server ${connectionLevel ? 'uses no routes for this traffic' : `uses only ${proto === 'gRPC' ? 'GRPCRoutes' : 'HTTPRoutes'}`}`);
+    }
+  }
+
+  const head = `${server.ref} (${proto}) selects port ${req.port} of ${dest.namespace}/${dest.name}`;
+  if (routes.length === 0) {
+    const v = evaluate(serverAuthzs, client);
+    const level = connectionLevel ? 'checked per connection against the server-level authorizations' : 'it has no routes, so the server-level authorizations decide';
+    if (v.allowed === 'unsupported') throw new Unsupported(`${head}; ${level}; none of the modelled ones admits the client, and ${v.why}`, [server.ref, ...v.objects]);
+    if (v.allowed) {
+      const audit = v.by?.audit === true ? '; audit mode lets it through and only logs it' : '';
+      return decision('allow', `${head}; ${level}; admitted by ${v.why}${audit}`, [server.ref, ...v.objects], ctx);
+    }
+    const probe = !connectionLevel && (req.method === undefined || req.method === 'GET') ? `; ${PROBE_CAVEAT}` : '';
+    return decision('deny', `${head}; ${level}; ${v.why}, so it is denied${probe}`, [server.ref], ctx);
+  }
+
+  // §6: the single best-matching route decides.
+  const hits: RouteHit[] = [];
+  const unknowns: { route: Route; why: string; score: Score }[] = [];
+  for (const route of routes) {
+    const s = routeScore(route, req);
+    if (s === undefined) continue;
+    if ('unknown' in s) unknowns.push({ route, why: s.unknown, score: s.score });
+    else hits.push({ route, score: s.score });
+  }
+  hits.sort((a, b) => cmpScore(b.score, a.score));
+  const top = hits[0];
+  const blocking = unknowns.filter((u) => top === undefined || cmpScore(u.score, top.score) >= 0);
+  if (blocking.length > 0) throw new Unsupported(blocking.map((u) => u.why).join('; '), [server.ref, ...blocking.map((u) => u.route.obj.ref)]);
+  const routeRefs = routes.map((r) => r.obj.ref);
+  if (top === undefined) {
+    const probe = req.method === undefined || req.method === 'GET' ? '; once a Server has routes, probes lose their automatic route too' : '';
+    return decision('deny', `${head}; it has routes (${routeRefs.join(', ')}) and none matches ${req.method ?? ''} ${req.path ?? ''}, so the proxy answers 404 (gRPC NOT_FOUND)${probe}`, [server.ref, ...routeRefs], ctx);
+  }
+  const tied = hits.filter((h) => cmpScore(h.score, top.score) === 0);
+  const outcomes = tied.map((h) => {
+    const routeAuthzs: Authz[] = [];
+    const r = h.route.obj;
+    for (const p of list(ctx.index, POLICY, 'AuthorizationPolicy', r.namespace)) {
+      const t = p.spec['targetRef'];
+      if (!isObj(t) || t['kind'] !== r.kind || t['name'] !== r.name) continue;
+      const group = normGroup(t['group']);
+      // HTTPRoute either group (each its own route); GRPCRoute only the Gateway API group.
+      if (group !== r.group) continue;
+      if (p.conflict) throw new Unsupported(`the manifests hold two different versions of ${p.ref}`, [p.ref]);
+      const a = policyAuthz(ctx, p);
+      if (a !== undefined) routeAuthzs.push(a);
+    }
+    // Server-level authorizations are appended to every route.
+    return { hit: h, verdict: evaluate([...routeAuthzs, ...serverAuthzs], client) };
+  });
+  const kinds = new Set(outcomes.map((o) => String(o.verdict.allowed)));
+  const first = outcomes[0];
+  if (first === undefined) throw new Unsupported('internal: no route outcome');
+  if (kinds.size > 1) {
+    const refs = outcomes.map((o) => o.hit.route.obj.ref);
+    throw new Unsupported(
+      `${head}; routes ${refs.join(' and ')} match this request equally well, and they decide differently (${outcomes.map((o) => `${o.hit.route.obj.ref}: ${o.verdict.allowed === true ? 'allow' : o.verdict.allowed === false ? 'deny' : 'unsupported'}`).join(', ')}); the older route wins and manifests do not tell creation order`,
+      [server.ref, ...refs],
+    );
+  }
+  const tieNote = outcomes.length > 1 ? ` (tied with ${outcomes.slice(1).map((o) => o.hit.route.obj.ref).join(', ')}, which decide the same)` : '';
+  const route = first.hit.route.obj;
+  const v = first.verdict;
+  const chosen = `${head}; the best-matching route is ${route.ref}${tieNote}`;
+  if (v.allowed === 'unsupported') throw new Unsupported(`${chosen}; none of the modelled authorizations admits the client, and ${v.why}`, [server.ref, route.ref, ...v.objects]);
+  if (v.allowed) {
+    const audit = v.by?.audit === true ? '; audit mode lets it through and only logs it' : '';
+    return decision('allow', `${chosen}; admitted by ${v.why}${audit}`, [server.ref, ...outcomes.map((o) => o.hit.route.obj.ref), ...v.objects], ctx);
+  }
+  return decision('deny', `${chosen}; ${v.why} on that route (its own authorizations plus the server-level ones), so the proxy answers 403 (gRPC PERMISSION_DENIED)`, [server.ref, ...outcomes.map((o) => o.hit.route.obj.ref)], ctx);
+}
+
+export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimulator {
+  const clusterDefault = config.clusterDefaultPolicy ?? 'all-unauthenticated';
+  if (!DEFAULT_POLICIES.includes(clusterDefault)) throw new Error(`unknown default inbound policy ${String(clusterDefault)}`);
+  const clusterNetworks = (config.clusterNetworks ?? DEFAULT_CLUSTER_NETWORKS).map((c) => {
+    const cidr = parseCidr(c);
+    if (cidr === undefined) throw new Error(`clusterNetworks: "${c}" is not a CIDR`);
+    return { cidr, except: [] };
+  });
+  const cp = config.controlPlaneNamespace ?? 'linkerd';
+  return {
+    name: 'linkerd',
+    decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision {
+      const index = buildIndex(objects);
+      const ctx: Ctx = { index, trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, notes: [...index.ignored] };
+      try {
+        return decideRequest(ctx, request);
+      } catch (e) {
+        if (e instanceof Unsupported) return decision('unsupported', e.why, e.objects, ctx);
+        throw e;
+      }
+    },
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Random policy models for property tests: namespaces, services, ports and protocols, mTLS modes at every
+ * level, allow and deny rules of every source kind, L7 rules, both default postures. Models the validator
+ * rejects are filtered out, so every generated model is one a user could have written.
+ */
+import fc from 'fast-check';
+import { shortHash } from '../compiler/hash';
+import { MODEL_VERSION, isHttpProtocol, pathMatchOf, type HttpMethod, type MtlsMode, type PolicyModel, type PortModel, type Protocol, type RuleModel, type ServiceModel, type SourceModel } from '../compiler/model';
+import { SourceStore } from '../compiler/sources';
+import { validateModel } from '../compiler/validate';
+
+const MODES: readonly MtlsMode[] = ['STRICT', 'PERMISSIVE', 'DISABLE'];
+const PROTOCOLS: readonly Protocol[] = ['http', 'http2', 'grpc', 'tcp'];
+const NAMESPACES = ['alpha', 'beta', 'gamma'] as const;
+const PORT_NUMBERS = [80, 8080, 9090, 5432] as const;
+const PORT_NAMES = ['web', 'api', 'rpc', 'db'] as const;
+const CIDRS = ['10.0.0.0/8', '10.1.0.0/16', '192.168.1.0/24', '2001:db8::/32'] as const;
+const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
+const HTTP_PATHS = ['/api/*', '/api/admin', '/health', '/api/admin/*', '/'] as const;
+const GRPC_PATHS = ['/pkg.Svc/*', '/pkg.Svc/Get', '/other.Svc/Put'] as const;
+
+const optionalMode = fc.option(fc.constantFrom(...MODES), { nil: undefined, freq: 3 });
+
+interface Draft {
+  readonly mesh: PolicyModel['mesh'];
+  readonly namespaces: PolicyModel['namespaces'];
+  readonly services: ServiceModel[];
+}
+
+const portsArbitrary = fc
+  .uniqueArray(fc.integer({ min: 0, max: PORT_NUMBERS.length - 1 }), { minLength: 1, maxLength: 3 })
+  .chain((indexes) =>
+    fc.tuple(...indexes.map((i) => fc.record({ protocol: fc.constantFrom(...PROTOCOLS), mtls: optionalMode }).map((p) => ({ i, ...p })))),
+  )
+  .map((ports): PortModel[] =>
+    ports
+      .map(({ i, protocol, mtls }) => ({ name: PORT_NAMES[i] as string, port: PORT_NUMBERS[i] as number, protocol, ...(mtls === undefined ? {} : { mtls }) }))
+      .sort((a, b) => a.port - b.port),
+  );
+
+const serviceArbitrary = (index: number) =>
+  fc
+    .record({
+      namespace: fc.constantFrom(...NAMESPACES),
+      sharedAccount: fc.boolean(),
+      ports: portsArbitrary,
+      mtls: optionalMode,
+    })
+    .map(({ namespace, sharedAccount, ports, mtls }): ServiceModel => {
+      const name = `svc${index}`;
+      return {
+        id: `${namespace}/${name}`,
+        namespace,
+        name,
+        serviceAccount: sharedAccount ? 'shared' : name,
+        selector: { app: name },
+        ports,
+        ...(mtls === undefined ? {} : { mtls }),
+      };
+    });
+
+const draftArbitrary: fc.Arbitrary<Draft> = fc
+  .record({
+    trustDomain: fc.constantFrom('cluster.local', 'corp.example'),
+    mtls: fc.constantFrom(...MODES),
+    defaultAction: fc.constantFrom('deny', 'deny', 'allow'),
+    namespaceModes: fc.tuple(optionalMode, optionalMode, optionalMode),
+    serviceCount: fc.integer({ min: 1, max: 4 }),
+  })
+  .chain(({ trustDomain, mtls, defaultAction, namespaceModes, serviceCount }) =>
+    fc.tuple(...Array.from({ length: serviceCount }, (_, i) => serviceArbitrary(i))).map((services): Draft => ({
+      mesh: { trustDomain, mtls, defaultAction: defaultAction as 'deny' | 'allow', rootNamespace: 'istio-system' },
+      namespaces: NAMESPACES.filter((ns) => services.some((s) => s.namespace === ns)).map((name) => {
+        const mode = namespaceModes[NAMESPACES.indexOf(name)];
+        return { name, ...(mode === undefined ? {} : { mtls: mode }) };
+      }),
+      services,
+    })),
+  );
+
+function sourceArbitrary(draft: Draft): fc.Arbitrary<SourceModel> {
+  return fc.oneof(
+    fc.constantFrom(...draft.services).map((s): SourceModel => ({ kind: 'service', service: s.id })),
+    fc.constantFrom(...NAMESPACES, 'outside').map((namespace): SourceModel => ({ kind: 'namespace', namespace })),
+    fc.constantFrom<SourceModel>({ kind: 'identity', namespace: 'outside', serviceAccount: 'bot' }, { kind: 'authenticated' }, { kind: 'anyone' }),
+    fc.constantFrom(...CIDRS).map((cidr): SourceModel => ({ kind: 'ipBlock', cidr })),
+  );
+}
+
+function ruleArbitrary(draft: Draft): fc.Arbitrary<Omit<RuleModel, 'id'>> {
+  return fc.constantFrom(...draft.services).chain((destination) =>
+    fc
+      .record({
+        action: fc.constantFrom<'allow' | 'deny'>('allow', 'allow', 'deny'),
+        sources: fc.uniqueArray(sourceArbitrary(draft), { minLength: 1, maxLength: 3, selector: (s) => JSON.stringify(s) }),
+        ports: fc.subarray(destination.ports.map((p) => p.name), { minLength: 1 }),
+        l7: fc.boolean(),
+        methods: fc.option(fc.subarray([...METHODS], { minLength: 1 }), { nil: undefined }),
+        paths: fc.option(fc.subarray([...HTTP_PATHS], { minLength: 1 }), { nil: undefined }),
+        grpcPaths: fc.option(fc.subarray([...GRPC_PATHS], { minLength: 1 }), { nil: undefined }),
+      })
+      .map(({ action, sources, ports, l7, methods, paths, grpcPaths }) => {
+        const chosen = destination.ports.filter((p) => ports.includes(p.name));
+        const allHttp = chosen.every((p) => isHttpProtocol(p.protocol));
+        const allGrpc = chosen.every((p) => p.protocol === 'grpc');
+        const useL7 = l7 && allHttp;
+        const pathList = allGrpc ? grpcPaths : paths;
+        return {
+          action,
+          sources: [...sources].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b), 'en')),
+          destination: destination.id,
+          ports: [...ports].sort(),
+          ...(useL7 && methods !== undefined ? { methods: allGrpc ? (['POST'] as HttpMethod[]) : [...methods].sort() } : {}),
+          ...(useL7 && pathList !== undefined ? { paths: pathList.map(pathMatchOf) } : {}),
+        };
+      }),
+  );
+}
+
+const NO_STORE = new SourceStore('/');
+
+/** Models a user could write: every one passes the validator without errors. */
+export const policyModelArbitrary: fc.Arbitrary<PolicyModel> = draftArbitrary
+  .chain((draft) =>
+    fc.array(ruleArbitrary(draft), { maxLength: 6 }).map((rules): PolicyModel => {
+      const withIds = rules.map((r, i) => ({ ...r, id: `${shortHash(JSON.stringify(r))}-${i}` }));
+      return { version: MODEL_VERSION, entry: 'random.ts', mesh: draft.mesh, namespaces: draft.namespaces, services: draft.services, rules: withIds };
+    }),
+  )
+  .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error'));

@@ -1,0 +1,69 @@
+/**
+ * `policyc verify` as a library: for each target of a build, simulate the mesh from the rendered YAML and
+ * compare with the model on the whole request space; report each difference as a diagnostic at the rule
+ * that decides it (or the destination), naming the emitted objects involved.
+ */
+import type { CompileResult } from '../compiler/compile';
+import { diagnostic, type Diagnostic } from '../compiler/diagnostics/diagnostic';
+import type { PolicyModel } from '../compiler/model';
+import { checkAssertions, describeFailure } from './assertions';
+import type { ManifestObject, MeshSimulator } from './contract';
+import { simulatorFor } from './index';
+import { describeRequest, manifestsFromFiles, verify, type VerificationResult } from './verify';
+
+export interface TargetVerification {
+  readonly target: string;
+  readonly result?: VerificationResult;
+}
+
+/** How many mismatches are printed per target; the count says how many there were. */
+const SHOWN = 20;
+
+export function verifyBuild(result: CompileResult): { readonly diagnostics: Diagnostic[]; readonly targets: TargetVerification[] } {
+  const model = result.model;
+  const diagnostics: Diagnostic[] = [];
+  const targets: TargetVerification[] = [];
+  if (model === undefined) return { diagnostics, targets };
+  const simulated: { name: string; objects: readonly ManifestObject[]; simulator: MeshSimulator }[] = [];
+  for (const [target, files] of result.outputs) {
+    const simulator = simulatorFor(target, model);
+    if (simulator === undefined) {
+      targets.push({ target });
+      continue;
+    }
+    const objects = manifestsFromFiles(files);
+    simulated.push({ name: target, objects, simulator });
+    const verification = verify(model, objects, simulator);
+    targets.push({ target, result: verification });
+    diagnostics.push(...mismatchDiagnostics(target, model, verification, result));
+  }
+  for (const failure of checkAssertions(model, simulated)) {
+    diagnostics.push(diagnostic('assertion-failed', `This assertion does not hold. ${describeFailure(failure)}`, result.store.spanOfLocation(failure.assertion.location)));
+  }
+  return { diagnostics, targets };
+}
+
+function mismatchDiagnostics(target: string, model: PolicyModel, verification: VerificationResult, result: CompileResult): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const mismatch of verification.mismatches.slice(0, SHOWN)) {
+    const decidingRule = model.rules.find((r) => r.id === mismatch.rules[0]?.id);
+    const destination = model.services.find((s) => s.id === mismatch.request.destination);
+    const location = decidingRule?.location ?? destination?.location;
+    const objects = mismatch.simulated.objects.length === 0 ? 'no object' : mismatch.simulated.objects.join(', ');
+    out.push(
+      diagnostic(
+        'verification-mismatch',
+        `${target}: ${describeRequest(mismatch.request)} is ${mismatch.simulated.verdict === 'allow' ? 'ALLOWED' : 'denied'} by the emitted objects (${mismatch.simulated.reason}; ${objects}) but the policy ${mismatch.expected ? 'allows' : 'denies'} it (${mismatch.modelReason}).${mismatch.overPermissive ? ' This over-permits: do not apply this output.' : ''}`,
+        result.store.spanOfLocation(location),
+      ),
+    );
+  }
+  if (verification.mismatches.length > SHOWN) {
+    out.push(diagnostic('verification-mismatch', `${target}: ${verification.mismatches.length - SHOWN} more requests differ.`));
+  }
+  if (verification.unsupported.length > 0) {
+    const reasons = [...new Set(verification.unsupported.map((u) => u.reason))].slice(0, 3).join('; ');
+    out.push(diagnostic('verification-unsupported', `${target}: ${verification.unsupported.length} of ${verification.checked} requests could not be simulated (${reasons}), so they are not verified.`));
+  }
+  return out;
+}
