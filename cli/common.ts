@@ -7,6 +7,8 @@ import { Option, type Command } from 'commander';
 import { compile, DEFAULT_EVALUATION_TIMEOUT_MS, type CompileResult } from '../compiler/compile';
 import { diagnostic, hasErrors, type Diagnostic } from '../compiler/diagnostics/diagnostic';
 import { diagnosticsAsJson, formatDiagnostics } from '../compiler/diagnostics/format';
+import { formatGithub } from '../compiler/diagnostics/github';
+import { formatSarif } from '../compiler/diagnostics/sarif';
 import type { Target } from '../targets/contract';
 import { targets } from '../targets';
 
@@ -28,9 +30,13 @@ export interface CommandContext {
   setExit(code: number): void;
 }
 
+/** How diagnostics are printed: text on stderr, or JSON, GitHub workflow commands or SARIF on stdout. */
+export const DIAGNOSTIC_FORMATS = ['text', 'json', 'github', 'sarif'] as const;
+export type DiagnosticFormat = (typeof DIAGNOSTIC_FORMATS)[number];
+
 export interface CommonOptions {
   readonly target: string;
-  readonly format: 'text' | 'json';
+  readonly format: DiagnosticFormat;
   readonly evalTimeout: string;
 }
 
@@ -45,6 +51,10 @@ export function resolveTargets(name: string): Target[] | Diagnostic {
 export function report(diagnostics: readonly Diagnostic[], format: CommonOptions['format'], io: Io, read: (file: string) => string | undefined): void {
   if (format === 'json') {
     io.stdout(`${JSON.stringify({ diagnostics: diagnosticsAsJson(diagnostics, io.cwd) }, null, 2)}\n`);
+  } else if (format === 'github') {
+    io.stdout(formatGithub(diagnostics, io.cwd, read));
+  } else if (format === 'sarif') {
+    io.stdout(formatSarif(diagnostics, io.cwd, read));
   } else if (diagnostics.length > 0) {
     io.stderr(formatDiagnostics(diagnostics, { cwd: io.cwd, color: io.color, readSource: read }));
   }
@@ -69,6 +79,6 @@ export function runCompile(entry: string | undefined, options: CommonOptions, io
 export function withCommonOptions(command: Command, defaultTarget = 'istio'): Command {
   return command
     .option('-t, --target <name>', `mesh to compile for: ${[...targets.keys(), 'all'].join(', ')}`, defaultTarget)
-    .addOption(new Option('--format <format>', 'how to print diagnostics').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--format <format>', 'how to print diagnostics').choices([...DIAGNOSTIC_FORMATS]).default('text'))
     .option('--eval-timeout <ms>', 'bound on policy evaluation, in milliseconds', String(DEFAULT_EVALUATION_TIMEOUT_MS));
 }

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { diagnostic } from '../compiler/diagnostics/diagnostic';
 import { registerBuild } from './build';
 import { EXIT, report, type Io } from './common';
+import { registerReview } from './review';
 import { registerVerify } from './verify';
 
 export { DEFAULT_ENTRY, DEFAULT_OUT, EXIT } from './common';
@@ -20,6 +21,7 @@ export function main(argv: readonly string[], io: Io): number {
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   registerBuild(program, context);
+  registerReview(program, context);
   registerVerify(program, context);
 
   try {

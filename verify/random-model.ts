@@ -9,7 +9,6 @@ import { MODEL_VERSION, isHttpProtocol, pathMatchOf, type HttpMethod, type MtlsM
 import { SourceStore } from '../compiler/sources';
 import { validateModel } from '../compiler/validate';
 
-const MODES: readonly MtlsMode[] = ['STRICT', 'PERMISSIVE', 'DISABLE'];
 const PROTOCOLS: readonly Protocol[] = ['http', 'http2', 'grpc', 'tcp'];
 const NAMESPACES = ['alpha', 'beta', 'gamma'] as const;
 const PORT_NUMBERS = [80, 8080, 9090, 5432] as const;
@@ -19,7 +18,9 @@ const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
 const HTTP_PATHS = ['/api/*', '/api/admin', '/health', '/api/admin/*', '/'] as const;
 const GRPC_PATHS = ['/pkg.Svc/*', '/pkg.Svc/Get', '/other.Svc/Put'] as const;
 
-const optionalMode = fc.option(fc.constantFrom(...MODES), { nil: undefined, freq: 3 });
+// DISABLE is rarer: Linkerd refuses it, and models it refuses verify nothing for that target.
+const modeArbitrary = fc.constantFrom<MtlsMode>('STRICT', 'STRICT', 'STRICT', 'PERMISSIVE', 'PERMISSIVE', 'DISABLE');
+const optionalMode = fc.option(modeArbitrary, { nil: undefined, freq: 3 });
 
 interface Draft {
   readonly mesh: PolicyModel['mesh'];
@@ -62,7 +63,7 @@ const serviceArbitrary = (index: number) =>
 const draftArbitrary: fc.Arbitrary<Draft> = fc
   .record({
     trustDomain: fc.constantFrom('cluster.local', 'corp.example'),
-    mtls: fc.constantFrom(...MODES),
+    mtls: modeArbitrary,
     defaultAction: fc.constantFrom('deny', 'deny', 'allow'),
     namespaceModes: fc.tuple(optionalMode, optionalMode, optionalMode),
     serviceCount: fc.integer({ min: 1, max: 4 }),

@@ -30,6 +30,7 @@ export interface VerificationResult {
 const DEFAULT_IP = '192.0.2.10';
 const OUTSIDER = { namespace: 'policyc-outside', serviceAccount: 'policyc-outsider' };
 const PROBE_ACCOUNT = 'policyc-probe';
+const GRPC_PATH = /^\/[^/]+\/[^/]+$/;
 
 /** Objects as the cluster receives them, from rendered YAML files (kustomization files are not objects). */
 export function manifestsFromFiles(files: ReadonlyMap<string, string>): ManifestObject[] {
@@ -119,7 +120,9 @@ function operationsFor(model: PolicyModel, service: ServiceModel, protocol: Serv
     }
   }
   if (protocol !== 'grpc') methods.add('DELETE');
-  return [...methods].sort().flatMap((method) => [...paths].sort().map((path) => ({ method, path })));
+  // A gRPC call's path is always /<package.Service>/<Method>: other shapes are not requests a gRPC client sends.
+  const shaped = protocol === 'grpc' ? [...paths].map((p) => (p.endsWith('/') ? `${p}Call` : p)).concat('/policyc.Probe/Call').filter((p) => GRPC_PATH.test(p)) : [...paths];
+  return [...methods].sort().flatMap((method) => [...new Set(shaped)].sort().map((path) => ({ method, path })));
 }
 
 export function requestSpace(model: PolicyModel): Request[] {

@@ -244,7 +244,7 @@ function resolveMtls(pas: readonly Policy[], pod: Workload, port: number, root: 
     const mode = modeOf(mesh.spec['mtls'], 'mtls', mesh.ref);
     if (mode !== 'UNSET') return { mode, policy: mesh, how: `mesh PeerAuthentication ${mesh.namespace}/${mesh.name}` };
   }
-  return { mode: 'PERMISSIVE', how: 'the default (no PeerAuthentication sets a mode)' };
+  return { mode: 'PERMISSIVE', how: 'default, as no PeerAuthentication sets a mode' };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -542,7 +542,7 @@ function whenOf(rule: Json, ref: string): WhenCondition[] {
 
 function sourceFields(source: Json, ref: string): Map<string, string[]> {
   checkKeys(source, SOURCE_FIELDS, 'source', ref);
-  const fields = new Map(SOURCE_FIELDS.map((f) => [f, stringList(source[f], `source.${f}`, ref)] as const).filter(([, v]) => v.length > 0));
+  const fields = new Map<string, string[]>(SOURCE_FIELDS.map((f) => [f, stringList(source[f], `source.${f}`, ref)] as const).filter(([, v]) => v.length > 0));
   if (fields.size === 0) throw new Unsupported(`${ref}: \`from.source\` must not be empty (rejected by the webhook, §1.9 item 11)`, [ref]);
   const sa = fields.has('serviceAccounts') || fields.has('notServiceAccounts');
   if (sa && ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'].some((f) => fields.has(f))) {
@@ -553,7 +553,7 @@ function sourceFields(source: Json, ref: string): Map<string, string[]> {
 
 function operationFields(operation: Json, ref: string): Map<string, string[]> {
   checkKeys(operation, OPERATION_FIELDS, 'operation', ref);
-  const fields = new Map(OPERATION_FIELDS.map((f) => [f, stringList(operation[f], `operation.${f}`, ref)] as const).filter(([, v]) => v.length > 0));
+  const fields = new Map<string, string[]>(OPERATION_FIELDS.map((f) => [f, stringList(operation[f], `operation.${f}`, ref)] as const).filter(([, v]) => v.length > 0));
   if (fields.size === 0) throw new Unsupported(`${ref}: \`to.operation\` must not be empty (rejected by the webhook, §1.9 item 17)`, [ref]);
   return fields;
 }

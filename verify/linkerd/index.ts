@@ -100,13 +100,12 @@ function parseIp(s: string): Ip | undefined {
   let tail: bigint[] = [];
   const lastColon = text.lastIndexOf(':');
   if (text.slice(lastColon + 1).includes('.')) {
+    // An embedded IPv4 address in the last two groups.
     const v4 = parseIpv4(text.slice(lastColon + 1));
     if (v4 === undefined) return undefined;
     tail = [v4 >> 16n, v4 & 0xffffn];
-    text = text.slice(0, lastColon + 1) + '0';
-    text = text.slice(0, -1);
-    if (text.endsWith('::')) text = text + '';
-    else text = text.slice(0, -1);
+    text = text.slice(0, lastColon + 1);
+    if (!text.endsWith('::')) text = text.slice(0, -1);
   }
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
@@ -213,7 +212,8 @@ interface Obj {
 interface Index {
   readonly byKind: Map<string, Obj[]>;
   readonly namespaces: Map<string, { annotations: Map<string, Set<string>>; refs: string[] }>;
-  readonly ignored: string[];
+  /** Objects the API server would refuse, by namespace. */
+  readonly ignored: { readonly namespace: string; readonly why: string }[];
 }
 
 const refOf = (kind: string, namespace: string, name: string): string => (namespace === '' ? `${kind} ${name}` : `${kind} ${namespace}/${name}`);
@@ -237,7 +237,7 @@ function buildIndex(objects: readonly ManifestObject[]): Index {
   if (cached !== undefined) return cached;
   const byKind = new Map<string, Obj[]>();
   const namespaces: Index['namespaces'] = new Map();
-  const ignored: string[] = [];
+  const ignored: Index['ignored'] = [];
   const seen = new Map<string, { obj: Obj; text: string; conflict: boolean }>();
   for (const o of objects) {
     if (!isObj(o) || !isObj(o.metadata)) continue;
@@ -245,7 +245,7 @@ function buildIndex(objects: readonly ManifestObject[]): Index {
     const kind = str(o.kind) ?? '?';
     const name = str(o.metadata.name) ?? '?';
     if (apiVersion === undefined) {
-      ignored.push(`${kind} ${name} has no apiVersion, so the API server refuses it`);
+      ignored.push({ namespace: str(o.metadata.namespace) ?? '', why: `${kind} ${name} has no apiVersion, so the API server refuses it` });
       continue;
     }
     const slash = apiVersion.lastIndexOf('/');
@@ -254,7 +254,7 @@ function buildIndex(objects: readonly ManifestObject[]): Index {
     const served = SERVED[`${group}/${kind}`];
     if (served === undefined) continue; // not a kind Linkerd inbound policy reads
     if (!served.includes(version)) {
-      ignored.push(`${kind} ${name}: ${apiVersion} is not a served version`);
+      ignored.push({ namespace: str(o.metadata.namespace) ?? '', why: `${kind} ${name}: ${apiVersion} is not a served version, so the API server refuses it` });
       continue;
     }
     if (kind === 'Namespace') {
@@ -300,6 +300,8 @@ function lookup(index: Index, group: string, kind: string, namespace: string, na
   if (found?.conflict) throw new Unsupported(`the manifests hold two different versions of ${found.ref}; which one the cluster keeps depends on apply order`, [found.ref]);
   return found;
 }
+
+const lookupQuiet = (index: Index, group: string, kind: string, namespace: string, name: string): Obj | undefined => list(index, group, kind, namespace).find((o) => o.name === name);
 
 // ─────────────────────────────────────────────────────────────────────────────── label selectors (§2)
 
@@ -652,6 +654,11 @@ function grpcMatch(m: unknown, req: SimulatedRequest, where: string): MatchOutco
   if (req.method !== undefined && req.method !== 'POST') return 'no';
   let service = 0;
   let methodLen = 0;
+  // linkerd2-proxy MatchRpc::match_length: the path splits on "/" into "", service, method (further parts
+  // ignored); a path without those parts matches no gRPC route, even one without a method match.
+  if (req.path === undefined) throw new Unsupported(`the request carries no path (/service/method), and ${where} decides by it`);
+  const parts = req.path.split('/');
+  if (parts[0] !== '' || parts[1] === undefined || parts[2] === undefined) return 'no';
   const rpc = match['method'];
   if (present(rpc)) {
     if (!isObj(rpc)) throw new Unsupported(`${where}: a method match is not an object`);
@@ -660,9 +667,6 @@ function grpcMatch(m: unknown, req: SimulatedRequest, where: string): MatchOutco
     const wantService = str(rpc['service']);
     const wantMethod = str(rpc['method']);
     if (wantService === undefined && wantMethod === undefined) throw new Unsupported(`${where}: a GRPC method match names neither service nor method (webhook rule 24)`);
-    if (req.path === undefined) throw new Unsupported(`the request carries no path (/service/method), and ${where} decides by it`);
-    const parts = /^\/([^/]+)\/([^/]+)$/.exec(req.path);
-    if (parts === null) return 'no';
     if (wantService !== undefined) {
       if (parts[1] !== wantService) return 'no';
       service = wantService.length;
@@ -693,7 +697,7 @@ function routeScore(route: Route, req: SimulatedRequest): { score: Score } | { u
     // Omitted matches: the HTTPRoute CRD default (PathPrefix "/"); an empty list or a GRPC rule without matches
     // matches everything, scored like PathPrefix "/" (linkerd2-proxy RequestMatch::default) or no rpc match.
     const matches = present(r['matches']) ? (arr(r['matches']) ?? []) : [];
-    const outcomes: MatchOutcome[] = matches.length === 0 ? [{ score: grpc ? [0, 0, 0, 0] : [1, 0, 0, 0] }] : matches.map((m) => (grpc ? grpcMatch(m, req, where) : httpMatch(m, req, where)));
+    const outcomes: MatchOutcome[] = matches.length === 0 ? [grpc ? grpcMatch({}, req, where) : { score: [1, 0, 0, 0] }] : matches.map((m) => (grpc ? grpcMatch(m, req, where) : httpMatch(m, req, where)));
     for (const o of outcomes) {
       if (o === 'no') continue;
       if ('unknown' in o) {
@@ -705,25 +709,27 @@ function routeScore(route: Route, req: SimulatedRequest): { score: Score } | { u
   return best;
 }
 
+/**
+ * linkerd.md §6: a parent ref attaches a route to a Server when it names group policy.linkerd.io, kind Server,
+ * the route's own namespace, and no port or sectionName. Returns a reason text when the outcome is undocumented.
+ */
 function parentRefAttaches(route: Obj, server: Obj): 'yes' | 'no' | string {
-  let result: 'yes' | 'no' | string = 'no';
-  const defaultGroup = route.group === POLICY ? POLICY : GATEWAY;
+  const defaultGroup = route.group === POLICY ? POLICY : GATEWAY; // each CRD's parentRef group default
+  let own = false;
+  const invalid: string[] = [];
   for (const p of arr(route.spec['parentRefs']) ?? []) {
     if (!isObj(p)) continue;
     const group = present(p['group']) ? normGroup(p['group']) : defaultGroup;
     const kind = present(p['kind']) ? p['kind'] : 'Gateway'; // both CRDs default kind to Gateway
     if (group !== POLICY || kind !== 'Server') continue;
     const ns = str(p['namespace']) ?? route.namespace;
-    const invalid = ns !== route.namespace ? 'names a Server in another namespace' : present(p['port']) ? 'sets a port' : present(p['sectionName']) ? 'sets a sectionName' : undefined;
-    if (invalid !== undefined) {
-      if (p['name'] === server.name && ns === server.namespace) return 'no'; // that parent ref is invalid
-      result = result === 'yes' ? `${route.ref} has another Server parent ref that ${invalid}; whether that voids the whole route is not documented` : result;
-      if (result === 'no') result = `pending:${invalid}`;
-      continue;
-    }
-    if (p['name'] === server.name && ns === server.namespace) result = result.startsWith('pending:') ? `${route.ref} has another Server parent ref that ${result.slice(8)}; whether that voids the whole route is not documented` : 'yes';
+    const problem = ns !== route.namespace ? 'names a Server in another namespace' : present(p['port']) ? 'sets a port' : present(p['sectionName']) ? 'sets a sectionName' : undefined;
+    if (problem !== undefined) invalid.push(`a Server parent ref (${String(p['name'])}) that ${problem}`);
+    else if (p['name'] === server.name) own = true;
   }
-  return result.startsWith('pending:') ? 'no' : result;
+  if (!own) return 'no';
+  if (invalid.length > 0) return `${route.ref} attaches to ${server.ref} but also has ${invalid.join(' and ')}; whether the invalid ref voids the whole route is not documented`;
+  return 'yes';
 }
 
 // ─────────────────────────────────────────────────────────────────────────────── the simulator
@@ -867,6 +873,10 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
     const toServer = t['kind'] === 'Server' && group === POLICY && t['name'] === server.name;
     const toNamespace = t['kind'] === 'Namespace' && group === 'core' && t['name'] === p.namespace;
     if (t['kind'] === 'Server' && group !== POLICY && t['name'] === server.name) ctx.notes.push(`${p.ref} targets kind Server without group ${POLICY}, an unsupported target`);
+    if (t['kind'] === 'Namespace' && t['name'] !== p.namespace) ctx.notes.push(`${p.ref} targets Namespace ${String(t['name'])}, not its own namespace, so it applies nowhere`);
+    if ((t['kind'] === 'HTTPRoute' || t['kind'] === 'GRPCRoute') && typeof t['name'] === 'string' && lookupQuiet(ctx.index, group, t['kind'], p.namespace, t['name']) === undefined) {
+      ctx.notes.push(`${p.ref} targets ${t['kind']} ${p.namespace}/${t['name']} (group ${group}), which does not exist`);
+    }
     if (!toServer && !toNamespace) continue;
     if (p.conflict) throw new Unsupported(`the manifests hold two different versions of ${p.ref}`, [p.ref]);
     const a = policyAuthz(ctx, p);
@@ -899,9 +909,9 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
       }
     }
   }
-  const ignoredKinds = proto === 'gRPC' ? [[POLICY, 'HTTPRoute'], [GATEWAY, 'HTTPRoute']] : connectionLevel ? [[POLICY, 'HTTPRoute'], [GATEWAY, 'HTTPRoute'], [GATEWAY, 'GRPCRoute']] : [[GATEWAY, 'GRPCRoute']];
+  const ignoredKinds: [string, string][] = proto === 'gRPC' ? [[POLICY, 'HTTPRoute'], [GATEWAY, 'HTTPRoute']] : connectionLevel ? [[POLICY, 'HTTPRoute'], [GATEWAY, 'HTTPRoute'], [GATEWAY, 'GRPCRoute']] : [[GATEWAY, 'GRPCRoute']];
   for (const [group, kind] of ignoredKinds) {
-    for (const r of list(ctx.index, group ?? '', kind ?? '', server.namespace)) {
+    for (const r of list(ctx.index, group, kind, server.namespace)) {
       if (parentRefAttaches(r, server) === 'yes') ctx.notes.push(`${r.ref} is attached to ${server.ref} but ignored: a ${proto} Server ${connectionLevel ? 'uses no routes for this traffic' : `uses only ${proto === 'gRPC' ? 'GRPCRoutes' : 'HTTPRoutes'}`}`);
     }
   }
@@ -989,7 +999,7 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
     name: 'linkerd',
     decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision {
       const index = buildIndex(objects);
-      const ctx: Ctx = { index, trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, notes: [...index.ignored] };
+      const ctx: Ctx = { index, trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, notes: index.ignored.filter((i) => i.namespace === request.destination.namespace).map((i) => i.why) };
       try {
         return decideRequest(ctx, request);
       } catch (e) {

@@ -1,0 +1,313 @@
+/**
+ * The access matrix of a model: every call it allows, as edges `source → destination service:port`, with
+ * the method and path limits of the rules that grant it and the deny rules that cut into it.
+ *
+ * Edges are read off the rules (so their labels say what the user wrote), then confirmed with the model's
+ * own decision function `decide()` on representative requests: an edge that no request of its source can
+ * use (a deny covers it completely, or the port refuses every such client) is not an edge. The semantic
+ * diff compares two matrices with the same probes, so "granted" and "revoked" mean what `decide()` means.
+ */
+import { decide, type Client, type Request } from './decide';
+import {
+  effectiveMtls,
+  isHttpProtocol,
+  servicesById,
+  type HttpMethod,
+  type MtlsMode,
+  type PathMatch,
+  type PolicyModel,
+  type PortModel,
+  type Protocol,
+  type RuleModel,
+  type ServiceModel,
+  type SourceLocation,
+  type SourceModel,
+} from './model';
+import { parseCidr } from './validate';
+
+/** Method and path limits of one grant or one deny. Both absent: every request on the port. */
+export interface Limit {
+  readonly methods?: readonly HttpMethod[];
+  /** As the user writes them: `/exact` or `/prefix/*`. */
+  readonly paths?: readonly string[];
+}
+
+export interface AccessEdge {
+  /** `shop/frontend` (a declared service), `namespace:<ns>`, `identity:<ns>/<sa>`, `authenticated`, `anyone`, `ip:<cidr>`. */
+  readonly source: string;
+  readonly sourceModel: SourceModel;
+  /** Destination service id. */
+  readonly destination: string;
+  readonly port: string;
+  readonly portNumber: number;
+  readonly protocol: Protocol;
+  readonly mtls: MtlsMode;
+  /** What the allow rules grant, merged; `[{}]` is every request. Sorted. */
+  readonly limits: readonly Limit[];
+  /** What deny rules take out of it. Sorted. */
+  readonly except: readonly Limit[];
+  /** Plaintext clients (no identity) can use this edge. */
+  readonly plaintext: boolean;
+  /** The allow rules that grant it (empty under `defaultAction: 'allow'`). */
+  readonly rules: readonly string[];
+  /** Where the first granting rule is written. */
+  readonly location?: SourceLocation;
+}
+
+/** A client IP no rule names: TEST-NET-1 (the verifier uses the same). */
+const DEFAULT_IP = '192.0.2.10';
+const PROBE_ACCOUNT = 'policyc-probe';
+const OUTSIDER = { namespace: 'policyc-outside', serviceAccount: 'policyc-outsider' };
+
+/** How wide a source is: a diff flags a port whose widest source grows. */
+export function sourceBreadth(source: SourceModel): number {
+  switch (source.kind) {
+    case 'service':
+    case 'identity':
+      return 0;
+    case 'namespace':
+    case 'ipBlock':
+      return 1;
+    case 'authenticated':
+      return 2;
+    case 'anyone':
+      return 3;
+    default:
+      return source satisfies never;
+  }
+}
+
+export function sourceKey(source: SourceModel): string {
+  switch (source.kind) {
+    case 'service':
+      return source.service;
+    case 'namespace':
+      return `namespace:${source.namespace}`;
+    case 'identity':
+      return `identity:${source.namespace}/${source.serviceAccount}`;
+    case 'authenticated':
+      return 'authenticated';
+    case 'anyone':
+      return 'anyone';
+    case 'ipBlock':
+      return `ip:${source.cidr}`;
+    default:
+      return source satisfies never;
+  }
+}
+
+/** The source in words, for sentences. */
+export function describeSource(source: SourceModel): string {
+  switch (source.kind) {
+    case 'service':
+      return source.service;
+    case 'namespace':
+      return `any identity in namespace ${source.namespace}`;
+    case 'identity':
+      return `identity ${source.namespace}/${source.serviceAccount}`;
+    case 'authenticated':
+      return 'any mesh identity';
+    case 'anyone':
+      return 'anyone, plaintext clients included';
+    case 'ipBlock':
+      return `clients from ${source.cidr}`;
+    default:
+      return source satisfies never;
+  }
+}
+
+function insideAddress(cidr: string): string {
+  const parsed = parseCidr(cidr);
+  if (parsed === undefined) return DEFAULT_IP;
+  const bytes = [...parsed.bytes];
+  if (parsed.prefix < bytes.length * 8) bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) | 1;
+  return bytes.length === 4
+    ? bytes.join('.')
+    : Array.from({ length: 8 }, (_, i) => (((bytes[i * 2] ?? 0) << 8) | (bytes[i * 2 + 1] ?? 0)).toString(16)).join(':');
+}
+
+/** The clients that stand for a source: every kind of client it admits and no other. */
+export function clientsFor(source: SourceModel): Client[] {
+  switch (source.kind) {
+    case 'service':
+      return [{ kind: 'service', service: source.service, ip: DEFAULT_IP, tls: true }];
+    case 'namespace':
+      return [{ kind: 'identity', namespace: source.namespace, serviceAccount: PROBE_ACCOUNT, ip: DEFAULT_IP, tls: true }];
+    case 'identity':
+      return [{ kind: 'identity', namespace: source.namespace, serviceAccount: source.serviceAccount, ip: DEFAULT_IP, tls: true }];
+    case 'authenticated':
+      return [{ kind: 'identity', ...OUTSIDER, ip: DEFAULT_IP, tls: true }];
+    case 'anyone':
+      return [{ kind: 'plaintext', ip: DEFAULT_IP }, { kind: 'identity', ...OUTSIDER, ip: DEFAULT_IP, tls: true }];
+    case 'ipBlock': {
+      const ip = insideAddress(source.cidr);
+      return [{ kind: 'plaintext', ip }, { kind: 'identity', ...OUTSIDER, ip, tls: true }];
+    }
+    default:
+      return source satisfies never;
+  }
+}
+
+export function pathText(match: PathMatch): string {
+  return match.kind === 'exact' ? match.value : `${match.value}*`;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function limitOf(rule: RuleModel): Limit {
+  return {
+    ...(rule.methods === undefined ? {} : { methods: [...rule.methods].sort(compare) }),
+    ...(rule.paths === undefined ? {} : { paths: rule.paths.map(pathText).sort(compare) }),
+  };
+}
+
+export function limitKey(limit: Limit): string {
+  return `${(limit.methods ?? ['*']).join(',')} ${(limit.paths ?? ['*']).join(',')}`;
+}
+
+/** Merged, de-duplicated, sorted; an unrestricted limit absorbs the others. */
+function mergeLimits(limits: readonly Limit[]): Limit[] {
+  if (limits.some((l) => l.methods === undefined && l.paths === undefined)) return [{}];
+  const byKey = new Map(limits.map((l) => [limitKey(l), l]));
+  return [...byKey.keys()].sort(compare).map((k) => byKey.get(k) as Limit);
+}
+
+/** Limits as text: `GET,POST /checkout, /checkout/*`; `any request` or, on TCP, `any connection`. */
+export function describeLimits(limits: readonly Limit[], protocol: Protocol): string {
+  if (limits.length === 0) return 'nothing';
+  if (!isHttpProtocol(protocol)) return 'any connection';
+  return limits
+    .map((l) => {
+      if (l.methods === undefined && l.paths === undefined) return 'any request';
+      return [l.methods?.join(','), l.paths?.join(', ')].filter((s) => s !== undefined).join(' ');
+    })
+    .join('; ');
+}
+
+export interface Operation {
+  readonly method?: HttpMethod;
+  readonly path?: string;
+}
+
+/** Methods and paths that tell every rule of these models on this port apart (plus one of each no rule names). */
+export function operationsFor(models: readonly PolicyModel[], destination: string, port: PortModel): Operation[] {
+  if (!isHttpProtocol(port.protocol)) return [{}];
+  const grpc = port.protocol === 'grpc';
+  const methods = new Set<HttpMethod>(grpc ? ['POST'] : ['GET', 'POST', 'DELETE']);
+  const paths = new Set<string>(['/', '/policyc-unmatched']);
+  for (const model of models) {
+    for (const rule of model.rules) {
+      if (rule.destination !== destination) continue;
+      if (!grpc) for (const m of rule.methods ?? []) methods.add(m);
+      for (const p of rule.paths ?? []) paths.add(p.kind === 'exact' ? p.value : `${p.value}policyc-x`);
+    }
+  }
+  return [...methods].sort(compare).flatMap((method) => [...paths].sort(compare).map((path) => ({ method, path })));
+}
+
+function limitAdmits(limit: Limit, operation: Operation): boolean {
+  if (limit.methods !== undefined && (operation.method === undefined || !limit.methods.includes(operation.method))) return false;
+  if (limit.paths === undefined) return true;
+  const path = operation.path;
+  return path !== undefined && limit.paths.some((p) => (p.endsWith('*') ? path.startsWith(p.slice(0, -1)) : path === p));
+}
+
+/** The requests that probe one edge: its source's clients × the operations of the port. */
+export function probeRequests(source: SourceModel, destination: string, port: PortModel, operations: readonly Operation[]): Request[] {
+  return clientsFor(source).flatMap((client) => operations.map((op) => ({ client, destination, port: port.port, ...op })));
+}
+
+export function isPlaintextRequest(request: Request, mode: MtlsMode): boolean {
+  return request.client.kind === 'plaintext' || !request.client.tls || mode === 'DISABLE';
+}
+
+interface Candidate {
+  source: SourceModel;
+  service: ServiceModel;
+  port: PortModel;
+  limits: Limit[];
+  rules: RuleModel[];
+}
+
+/** The model's access matrix, ordered by destination, port number and source. */
+export function accessMatrix(model: PolicyModel): AccessEdge[] {
+  const services = servicesById(model);
+  const candidates = new Map<string, Candidate>();
+  const add = (source: SourceModel, service: ServiceModel, port: PortModel, limit: Limit, rule?: RuleModel): void => {
+    const key = `${service.id}\u0000${port.name}\u0000${sourceKey(source)}`;
+    const candidate = candidates.get(key) ?? { source, service, port, limits: [], rules: [] };
+    candidate.limits.push(limit);
+    if (rule !== undefined) candidate.rules.push(rule);
+    candidates.set(key, candidate);
+  };
+  if (model.mesh.defaultAction === 'allow') {
+    for (const service of model.services) for (const port of service.ports) add({ kind: 'anyone' }, service, port, {});
+  } else {
+    for (const rule of model.rules) {
+      if (rule.action !== 'allow') continue;
+      const service = services.get(rule.destination);
+      if (service === undefined) continue;
+      for (const portName of rule.ports) {
+        const port = service.ports.find((p) => p.name === portName);
+        if (port === undefined) continue;
+        for (const source of rule.sources) add(source, service, port, limitOf(rule), rule);
+      }
+    }
+  }
+
+  const edges: AccessEdge[] = [];
+  for (const { source, service, port, limits, rules } of candidates.values()) {
+    const merged = mergeLimits(limits);
+    const mode = effectiveMtls(model, service, port);
+    const operations = operationsFor([model], service.id, port).filter((op) => merged.some((l) => limitAdmits(l, op)));
+    let used = false;
+    let plaintext = false;
+    const denies = new Map<string, Limit>();
+    for (const request of probeRequests(source, service.id, port, operations)) {
+      const decision = decide(model, request, services);
+      if (decision.allowed) {
+        used = true;
+        if (isPlaintextRequest(request, mode)) plaintext = true;
+      } else {
+        for (const cited of decision.rules) {
+          const rule = model.rules.find((r) => r.id === cited.id);
+          if (rule !== undefined && rule.action === 'deny') denies.set(limitKey(limitOf(rule)), limitOf(rule));
+        }
+      }
+    }
+    if (!used) continue;
+    const first = [...rules].sort((a, b) => compare(a.location?.file ?? '', b.location?.file ?? '') || (a.location?.start ?? 0) - (b.location?.start ?? 0))[0];
+    edges.push({
+      source: sourceKey(source),
+      sourceModel: source,
+      destination: service.id,
+      port: port.name,
+      portNumber: port.port,
+      protocol: port.protocol,
+      mtls: mode,
+      limits: merged,
+      except: mergeLimits([...denies.values()]),
+      plaintext,
+      rules: [...new Set(rules.map((r) => r.id))].sort(compare),
+      ...(first?.location === undefined ? {} : { location: first.location }),
+    });
+  }
+  return edges.sort(compareEdges);
+}
+
+export function compareEdges(a: Pick<AccessEdge, 'destination' | 'portNumber' | 'source'>, b: Pick<AccessEdge, 'destination' | 'portNumber' | 'source'>): number {
+  return compare(a.destination, b.destination) || a.portNumber - b.portNumber || compare(a.source, b.source);
+}
+
+/** `shop/frontend → shop/checkout:http (8080)`. */
+export function edgeKey(edge: Pick<AccessEdge, 'source' | 'destination' | 'port'>): string {
+  return `${edge.source} → ${edge.destination}:${edge.port}`;
+}
+
+/** The edge in one line: call, then limits and exceptions. */
+export function describeEdge(edge: AccessEdge): string {
+  const except = edge.except.length === 0 ? '' : ` except ${describeLimits(edge.except, edge.protocol)}`;
+  return `${edge.source} → ${edge.destination}:${edge.port} (${edge.portNumber}) ${describeLimits(edge.limits, edge.protocol)}${except}`;
+}
