@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import type { CompileResult } from '../compiler/compile';
 import { diagnostic, type Diagnostic } from '../compiler/diagnostics/diagnostic';
 import { readOutput, writeOutputs } from '../compiler/output';
-import { DEFAULT_ENTRY, DEFAULT_OUT, EXIT, report, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
+import { DEFAULT_ENTRY, DEFAULT_OUT, EXIT, report, resolveTargets, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
+import { startWatch } from './watch';
 
 export function registerBuild(program: Command, context: CommandContext): void {
   const { io } = context;
@@ -21,8 +22,19 @@ export function registerBuild(program: Command, context: CommandContext): void {
       .description('type-check, validate and write manifests (one YAML file per object, a kustomization.yaml per target)')
       .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY)
       .option('-o, --out <dir>', 'output folder; each target writes <out>/<target>/', DEFAULT_OUT)
-      .option('--check', 'write nothing; exit 1 if the output folder is not up to date'),
-  ).action((entry: string, options: CommonOptions & { out: string; check?: boolean }) => {
+      .option('--check', 'write nothing; exit 1 if the output folder is not up to date')
+      .option('--watch', 'keep the type checker open and rebuild on every save, writing only changed files'),
+  ).action((entry: string, options: CommonOptions & { out: string; check?: boolean; watch?: boolean }) => {
+    if (options.watch === true) {
+      const chosen = resolveTargets(options.target);
+      if (!Array.isArray(chosen)) {
+        report([chosen], options.format, io, () => undefined);
+        return setExit(EXIT.usage);
+      }
+      startWatch(path.resolve(io.cwd, entry), path.resolve(io.cwd, options.out), chosen, options, io);
+      io.stdout('watching for changes (Ctrl-C to stop)\n');
+      return;
+    }
     const { result, exit: code } = runCompile(entry, options, io);
     setExit(code);
     if (result === undefined) return;

@@ -61,6 +61,25 @@ function policyFrames(stack: string, files: ReadonlySet<string>): { file: string
   return frames;
 }
 
+/** Stripped JavaScript per file, reused while the file's text is unchanged (watch mode, repeated builds). */
+const transforms = new Map<string, { readonly text: string; readonly code: string; readonly trace: TraceMap }>();
+
+function stripTypes(file: string, text: string): { readonly code: string; readonly trace: TraceMap } {
+  const cached = transforms.get(file);
+  if (cached !== undefined && cached.text === text) return cached;
+  const output = transformSync(text, {
+    loader: file.endsWith('x') ? 'tsx' : 'ts',
+    format: 'cjs',
+    target: 'es2022',
+    sourcemap: 'external',
+    sourcefile: file,
+    logLevel: 'silent',
+  });
+  const entry = { text, code: output.code, trace: new TraceMap(output.map) };
+  transforms.set(file, entry);
+  return entry;
+}
+
 export function evaluate(entry: string, files: readonly string[], store: SourceStore, options: EvaluateOptions): EvaluateResult {
   const allowed = new Set(files);
   const traces = new Map<string, TraceMap>();
@@ -84,16 +103,8 @@ export function evaluate(entry: string, files: readonly string[], store: SourceS
   const load = (file: string): unknown => {
     const cached = cache.get(file);
     if (cached !== undefined) return cached.exports;
-    const text = store.read(file) ?? '';
-    const output = transformSync(text, {
-      loader: file.endsWith('x') ? 'tsx' : 'ts',
-      format: 'cjs',
-      target: 'es2022',
-      sourcemap: 'external',
-      sourcefile: file,
-      logLevel: 'silent',
-    });
-    traces.set(file, new TraceMap(output.map));
+    const output = stripTypes(file, store.read(file) ?? '');
+    traces.set(file, output.trace);
     const module = { exports: {} as unknown };
     cache.set(file, module);
     const requireFromPolicy = (specifier: string): unknown => {

@@ -44,3 +44,29 @@ export function readOutput(dir: string): Map<string, string> {
   walk(dir);
   return files;
 }
+
+/**
+ * Brings an output folder to the rendered files by writing only what changed and removing what left
+ * (watch mode: fast, and editors and file watchers downstream see only real changes). Returns the
+ * relative paths touched.
+ */
+export function syncOutputs(outDir: string, outputs: ReadonlyMap<string, RenderedFiles>): string[] {
+  const touched: string[] = [];
+  for (const [target, files] of outputs) {
+    const dir = path.join(outDir, target);
+    const existing = readOutput(dir);
+    for (const [relative, content] of files) {
+      if (existing.get(relative) === content) continue;
+      const file = path.join(dir, relative);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, content);
+      touched.push(`${target}/${relative}`);
+    }
+    for (const relative of existing.keys()) {
+      if (files.has(relative)) continue;
+      fs.rmSync(path.join(dir, relative));
+      touched.push(`${target}/${relative}`);
+    }
+  }
+  return touched.sort();
+}
