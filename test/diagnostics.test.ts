@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { describe, it } from 'node:test';
 import * as path from 'node:path';
 import { catalog } from '../compiler/diagnostics/catalog';
+import { validateEmitted } from '../compiler/validate-emitted';
 import { runCli, tempProject } from './helpers';
 
 const MARK = '/*@*/';
@@ -96,10 +97,18 @@ describe('every diagnostic code', () => {
 
   it('covers every code in the catalog but the internal ones', () => {
     const tested = new Set(cases.map((c) => c.code));
-    // PC4001 and PC5003 are policyc bugs (tested through validateEmitted); PC41xx are the Linkerd target's, tested in test/linkerd.
-    const elsewhere = (code: string) => code === 'PC4001' || code === 'PC5003' || code.startsWith('PC41');
+    // PC4001 and PC5003 are policyc bugs (tested through validateEmitted); PC4002-PC4004 are verify's (test/verify.test.ts);
+    // PC41xx are the Linkerd target's (test/linkerd/).
+    const elsewhere = (code: string) => ['PC4001', 'PC4002', 'PC4003', 'PC4004', 'PC5003'].includes(code) || code.startsWith('PC41');
     const missing = Object.values(catalog).map((e) => e.code).filter((code) => !tested.has(code) && !elsewhere(code));
     assert.deepEqual(missing, []);
+  });
+
+  it('PC4001: an emitted object that fails its real CRD is reported, not written', () => {
+    const broken = { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'x', namespace: 'shop' }, spec: { action: 'ALLOW', rules: [{ to: [{ operation: { ports: ['8080'], verbs: ['GET'] } }] }] } };
+    const found = validateEmitted('istio', [broken]);
+    assert.equal(found[0]?.code, 'PC4001');
+    assert.match(found[0]?.message ?? '', /AuthorizationPolicy shop\/x fails its CRD/);
   });
 
   it('has unique codes and ids', () => {

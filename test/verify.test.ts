@@ -8,7 +8,10 @@ import { describe, it } from 'node:test';
 import type { PolicyModel } from '../compiler/model';
 import type { KubernetesObject, Target } from '../targets/contract';
 import { istioTarget } from '../targets/istio';
+import { SourceStore } from '../compiler/sources';
 import { checkModel, fuzz } from '../verify/fuzz';
+import { verificationDiagnostics } from '../verify/run';
+import { verify } from '../verify/verify';
 import { examples } from './golden';
 import { REPO, runCli, tempProject, readTree } from './helpers';
 
@@ -68,6 +71,24 @@ describe('policyc verify', () => {
     assert.doesNotThrow(() => checkModel(model, undefined, [istioTarget]));
     // Without ports, Istio's TCP chain drops the path and the DENY denies every TCP connection: an outage the verifier names.
     assert.throws(() => checkModel(model, undefined, [dropPorts]), /istio: \d+ mismatches; first: shop\/web .* → shop\/api:5432: model allows/);
+  });
+
+  it('GIVEN a simulator that cannot model a request THEN verify says so with PC4003, and reports differences with PC4002', () => {
+    const model: PolicyModel = {
+      version: 1,
+      entry: 'x.ts',
+      mesh: { trustDomain: 'cluster.local', mtls: 'STRICT', defaultAction: 'deny', rootNamespace: 'istio-system' },
+      namespaces: [{ name: 'a' }],
+      services: [{ id: 'a/s', namespace: 'a', name: 's', serviceAccount: 's', selector: { app: 's' }, ports: [{ name: 'db', port: 5432, protocol: 'tcp' }] }],
+      rules: [],
+    };
+    const store = new SourceStore('/');
+    const unsure = verify(model, [], { name: 'unsure', decide: () => ({ verdict: 'unsupported', reason: 'no idea', objects: [] }) });
+    assert.deepEqual(verificationDiagnostics('unsure', model, unsure, store).map((d) => d.code), ['PC4003']);
+    const open = verify(model, [], { name: 'open', decide: () => ({ verdict: 'allow', reason: 'allows all', objects: [] }) });
+    const codes = verificationDiagnostics('open', model, open, store);
+    assert.ok(codes.length > 0 && codes.every((d) => d.code === 'PC4002'));
+    assert.match(codes[0]?.message ?? '', /ALLOWED by the emitted objects .* but the policy denies it .*over-permits/);
   });
 
   it('replays every committed regression model', () => {

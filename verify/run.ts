@@ -6,6 +6,7 @@
 import type { CompileResult } from '../compiler/compile';
 import { diagnostic, type Diagnostic } from '../compiler/diagnostics/diagnostic';
 import type { PolicyModel } from '../compiler/model';
+import type { SourceStore } from '../compiler/sources';
 import { checkAssertions, describeFailure } from './assertions';
 import type { ManifestObject, MeshSimulator } from './contract';
 import { simulatorFor } from './index';
@@ -35,7 +36,7 @@ export function verifyBuild(result: CompileResult): { readonly diagnostics: Diag
     simulated.push({ name: target, objects, simulator });
     const verification = verify(model, objects, simulator);
     targets.push({ target, result: verification });
-    diagnostics.push(...mismatchDiagnostics(target, model, verification, result));
+    diagnostics.push(...verificationDiagnostics(target, model, verification, result.store));
   }
   for (const failure of checkAssertions(model, simulated)) {
     diagnostics.push(diagnostic('assertion-failed', `This assertion does not hold. ${describeFailure(failure)}`, result.store.spanOfLocation(failure.assertion.location)));
@@ -43,7 +44,8 @@ export function verifyBuild(result: CompileResult): { readonly diagnostics: Diag
   return { diagnostics, targets };
 }
 
-function mismatchDiagnostics(target: string, model: PolicyModel, verification: VerificationResult, result: CompileResult): Diagnostic[] {
+/** PC4002 for each difference (the first few), PC4003 when requests could not be simulated. */
+export function verificationDiagnostics(target: string, model: PolicyModel, verification: VerificationResult, store: SourceStore): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const mismatch of verification.mismatches.slice(0, SHOWN)) {
     const decidingRule = model.rules.find((r) => r.id === mismatch.rules[0]?.id);
@@ -54,7 +56,7 @@ function mismatchDiagnostics(target: string, model: PolicyModel, verification: V
       diagnostic(
         'verification-mismatch',
         `${target}: ${describeRequest(mismatch.request)} is ${mismatch.simulated.verdict === 'allow' ? 'ALLOWED' : 'denied'} by the emitted objects (${mismatch.simulated.reason}; ${objects}) but the policy ${mismatch.expected ? 'allows' : 'denies'} it (${mismatch.modelReason}).${mismatch.overPermissive ? ' This over-permits: do not apply this output.' : ''}`,
-        result.store.spanOfLocation(location),
+        store.spanOfLocation(location),
       ),
     );
   }
