@@ -8,6 +8,7 @@ import { diagnostic } from '../compiler/diagnostics/diagnostic';
 import { registerBuild } from './build';
 import { EXIT, report, type Io } from './common';
 import { registerReview } from './review';
+import { registerMatrix } from './matrix';
 import { registerVerify } from './verify';
 
 export { DEFAULT_ENTRY, DEFAULT_OUT, EXIT } from './common';
@@ -23,6 +24,7 @@ export function main(argv: readonly string[], io: Io): number {
   registerBuild(program, context);
   registerReview(program, context);
   registerVerify(program, context);
+  registerMatrix(program, context);
 
   try {
     program.parse([...argv], { from: 'user' });
