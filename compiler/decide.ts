@@ -2,7 +2,7 @@
  * The model's own decision function: the executable form of the semantics in model.ts. The verifier
  * compares it with each mesh simulator; `policyc explain` prints its reasons.
  */
-import { parseCidr } from './validate';
+import { ipInCidr } from './cidr';
 import {
   acceptsPlaintext,
   effectiveMtls,
@@ -55,16 +55,8 @@ export function presentedIdentity(model: PolicyModel, request: Request, services
   return svc === undefined ? undefined : { namespace: svc.namespace, serviceAccount: svc.serviceAccount };
 }
 
-export function ipInCidr(ip: string, cidr: string): boolean {
-  const block = parseCidr(cidr);
-  const address = parseCidr(ip);
-  if (block === undefined || address === undefined || block.bytes.length !== address.bytes.length) return false;
-  return block.bytes.every((byte, i) => {
-    const keep = Math.max(0, Math.min(8, block.prefix - i * 8));
-    const mask = (0xff << (8 - keep)) & 0xff;
-    return (byte & mask) === ((address.bytes[i] ?? 0) & mask);
-  });
-}
+/** Re-exported for verify/assertions.ts, which imports it from here. */
+export { ipInCidr };
 
 function sourceMatches(source: SourceModel, identity: { namespace: string; serviceAccount: string } | undefined, ip: string, services: ReadonlyMap<string, ServiceModel>): boolean {
   switch (source.kind) {

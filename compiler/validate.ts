@@ -2,7 +2,7 @@
  * Validate: every problem of the model at once — names, ports, dangling and impossible rules,
  * fail-open shapes, shadowed rules. Reports, never throws, never stops at the first.
  */
-import { isIP } from 'node:net';
+import { canonicalCidr, containsCidr, parseCidr, validCidr } from './cidr';
 import { diagnostic, type Diagnostic, type RelatedInformation } from './diagnostics/diagnostic';
 import {
   acceptsPlaintext,
@@ -209,54 +209,13 @@ export function selectorsOverlap(a: Readonly<Record<string, string>>, b: Readonl
   return Object.entries(a).every(([key, value]) => !(key in b) || b[key] === value);
 }
 
-/** The network address of a CIDR as bytes, or undefined when it is not an address or CIDR. */
-export function parseCidr(cidr: string): { bytes: number[]; prefix: number } | undefined {
-  const [address = '', prefixText, ...rest] = cidr.split('/');
-  const version = isIP(address);
-  if (version === 0 || rest.length > 0) return undefined;
-  const width = version === 4 ? 32 : 128;
-  const prefix = prefixText === undefined ? width : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
-  if (!(prefix >= 0 && prefix <= width)) return undefined;
-  return { bytes: addressBytes(address, version === 4 ? 4 : 6), prefix };
-}
-
-function addressBytes(address: string, version: 4 | 6): number[] {
-  if (version === 4) return address.split('.').map(Number);
-  const [head = '', tail] = address.includes('::') ? address.split('::') : [address, undefined];
-  const groups = (text: string) => (text === '' ? [] : text.split(':'));
-  let h = groups(head);
-  let t = tail === undefined ? [] : groups(tail);
-  const last = (tail === undefined ? h : t).at(-1);
-  const v4 = last !== undefined && last.includes('.') ? last.split('.').map(Number) : undefined;
-  if (v4 !== undefined) {
-    const extra = [((v4[0] ?? 0) << 8 | (v4[1] ?? 0)).toString(16), ((v4[2] ?? 0) << 8 | (v4[3] ?? 0)).toString(16)];
-    if (tail === undefined) h = [...h.slice(0, -1), ...extra];
-    else t = [...t.slice(0, -1), ...extra];
-  }
-  const all = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  return all.flatMap((g) => {
-    const n = parseInt(g, 16);
-    return [n >> 8, n & 255];
-  });
-}
-
-function hostBitsZero(bytes: readonly number[], prefix: number): boolean {
-  return bytes.every((byte, i) => {
-    const keep = Math.max(0, Math.min(8, prefix - i * 8));
-    return (byte & (0xff >> keep)) === 0;
-  });
-}
-
-export function validCidr(cidr: string): boolean {
-  const parsed = parseCidr(cidr);
-  return parsed !== undefined && hostBitsZero(parsed.bytes, parsed.prefix);
-}
+// CIDR parsing lives in ./cidr; re-exported for the modules that import it from here (access.ts, verify/verify.ts).
+export { parseCidr, validCidr } from './cidr';
 
 function suggestCidr(cidr: string): string {
   const parsed = parseCidr(cidr);
-  if (parsed === undefined || parsed.bytes.length !== 4) return '.';
-  const masked = parsed.bytes.map((byte, i) => byte & (0xff << (8 - Math.max(0, Math.min(8, parsed.prefix - i * 8)))) & 0xff);
-  return `: did you mean '${masked.join('.')}/${parsed.prefix}'?`;
+  if (parsed === undefined || parsed.family !== 4) return '.';
+  return `: did you mean '${canonicalCidr(parsed)}'?`;
 }
 
 /** Is every client matched by `inner` also matched by `outer`? */
@@ -289,12 +248,7 @@ function sourceCovers(outer: SourceModel, inner: SourceModel, model: PolicyModel
 function cidrContains(outer: string, inner: string): boolean {
   const a = parseCidr(outer);
   const b = parseCidr(inner);
-  if (a === undefined || b === undefined || a.bytes.length !== b.bytes.length || a.prefix > b.prefix) return false;
-  return a.bytes.every((byte, i) => {
-    const keep = Math.max(0, Math.min(8, a.prefix - i * 8));
-    const mask = (0xff << (8 - keep)) & 0xff;
-    return (byte & mask) === ((b.bytes[i] ?? 0) & mask);
-  });
+  return a !== undefined && b !== undefined && containsCidr(a, b);
 }
 
 function pathCovers(outer: PathMatch, inner: PathMatch): boolean {

@@ -7,7 +7,8 @@
  * @internal
  */
 import type { MtlsMode, RuleModel, ServiceModel, SourceModel } from '../../compiler/model';
-import { ALL_NETWORKS, type Cidr, type NetEntry, netEntryKey, parseCidr, subtractBlock } from './cidr';
+import { parseCidr, type Cidr } from '../../compiler/cidr';
+import { ALL_NETWORKS, type NetEntry, netEntryKey, subtractBlock } from './cidr';
 
 export type IdPattern =
   | { readonly kind: 'any' }

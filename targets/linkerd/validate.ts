@@ -6,7 +6,7 @@
  * @internal
  */
 import type { KubernetesObject } from '../contract';
-import { containsCidr, parseCidr, sameCidr } from './cidr';
+import { containsCidr, parseCidr, sameCidr } from '../../compiler/cidr';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
