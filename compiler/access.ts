@@ -23,7 +23,7 @@ import {
   type SourceLocation,
   type SourceModel,
 } from './model';
-import { parseCidr } from './validate';
+import { addressesAround, DEFAULT_IP, OUTSIDER, PROBE_ACCOUNT, operationsFor, type Operation } from './request-space';
 
 /** Method and path limits of one grant or one deny. Both absent: every request on the port. */
 export interface Limit {
@@ -54,10 +54,6 @@ export interface AccessEdge {
   readonly location?: SourceLocation;
 }
 
-/** A client IP no rule names: TEST-NET-1 (the verifier uses the same). */
-const DEFAULT_IP = '192.0.2.10';
-const PROBE_ACCOUNT = 'policyc-probe';
-const OUTSIDER = { namespace: 'policyc-outside', serviceAccount: 'policyc-outsider' };
 
 /** How wide a source is: a diff flags a port whose widest source grows. */
 export function sourceBreadth(source: SourceModel): number {
@@ -116,16 +112,6 @@ export function describeSource(source: SourceModel): string {
   }
 }
 
-function insideAddress(cidr: string): string {
-  const parsed = parseCidr(cidr);
-  if (parsed === undefined) return DEFAULT_IP;
-  const bytes = [...parsed.bytes];
-  if (parsed.prefix < bytes.length * 8) bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) | 1;
-  return bytes.length === 4
-    ? bytes.join('.')
-    : Array.from({ length: 8 }, (_, i) => (((bytes[i * 2] ?? 0) << 8) | (bytes[i * 2 + 1] ?? 0)).toString(16)).join(':');
-}
-
 /** The clients that stand for a source: every kind of client it admits and no other. */
 export function clientsFor(source: SourceModel): Client[] {
   switch (source.kind) {
@@ -140,7 +126,7 @@ export function clientsFor(source: SourceModel): Client[] {
     case 'anyone':
       return [{ kind: 'plaintext', ip: DEFAULT_IP }, { kind: 'identity', ...OUTSIDER, ip: DEFAULT_IP, tls: true }];
     case 'ipBlock': {
-      const ip = insideAddress(source.cidr);
+      const ip = addressesAround(source.cidr)[0] ?? DEFAULT_IP;
       return [{ kind: 'plaintext', ip }, { kind: 'identity', ...OUTSIDER, ip, tls: true }];
     }
     default:
@@ -184,27 +170,6 @@ export function describeLimits(limits: readonly Limit[], protocol: Protocol): st
       return [l.methods?.join(','), l.paths?.join(', ')].filter((s) => s !== undefined).join(' ');
     })
     .join('; ');
-}
-
-export interface Operation {
-  readonly method?: HttpMethod;
-  readonly path?: string;
-}
-
-/** Methods and paths that tell every rule of these models on this port apart (plus one of each no rule names). */
-export function operationsFor(models: readonly PolicyModel[], destination: string, port: PortModel): Operation[] {
-  if (!isHttpProtocol(port.protocol)) return [{}];
-  const grpc = port.protocol === 'grpc';
-  const methods = new Set<HttpMethod>(grpc ? ['POST'] : ['GET', 'POST', 'DELETE']);
-  const paths = new Set<string>(['/', '/policyc-unmatched']);
-  for (const model of models) {
-    for (const rule of model.rules) {
-      if (rule.destination !== destination) continue;
-      if (!grpc) for (const m of rule.methods ?? []) methods.add(m);
-      for (const p of rule.paths ?? []) paths.add(p.kind === 'exact' ? p.value : `${p.value}policyc-x`);
-    }
-  }
-  return [...methods].sort(compare).flatMap((method) => [...paths].sort(compare).map((path) => ({ method, path })));
 }
 
 function limitAdmits(limit: Limit, operation: Operation): boolean {

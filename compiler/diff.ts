@@ -14,12 +14,12 @@ import {
   compareEdges,
   isPlaintextRequest,
   limitKey,
-  operationsFor,
   probeRequests,
   sourceBreadth,
   type AccessEdge,
 } from './access';
 import { edgeLabel, nodesFor, renderMermaid, serviceNode } from './graph';
+import { operationsFor } from './request-space';
 import { effectiveMtls, servicesById, type MtlsMode, type PolicyModel, type PortModel, type Protocol, type ServiceModel, type SourceModel } from './model';
 
 export type EdgeChangeKind = 'granted' | 'revoked' | 'widened' | 'narrowed' | 'changed' | 'restated';

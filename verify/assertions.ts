@@ -5,7 +5,8 @@
 import { decide, ipInCidr, presentedIdentity, type Client, type Request } from '../compiler/decide';
 import { servicesById, type AssertionModel, type PolicyModel, type ServiceModel } from '../compiler/model';
 import type { ManifestObject, MeshSimulator } from './contract';
-import { describeRequest, requestSpace, simulatedRequest } from './verify';
+import { requestSpace } from '../compiler/request-space';
+import { describeRequest, simulatedRequest } from './verify';
 
 export interface AssertionFailure {
   readonly assertion: AssertionModel;
