@@ -3,6 +3,7 @@
  */
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { createTwoFilesPatch } from 'diff';
 import type { CompileResult } from '../compiler/compile';
 import { diagnostic, type Diagnostic } from '../compiler/diagnostics/diagnostic';
 import { readOutput, writeOutputs } from '../compiler/output';
@@ -52,7 +53,8 @@ export function registerBuild(program: Command, context: CommandContext): void {
     if (options.check === true) {
       const stale = staleFiles(outDir, result);
       if (stale.length > 0) {
-        io.stderr(`${stale.map((f) => `would change: ${path.relative(io.cwd, path.join(outDir, f))}`).join('\n')}\n${stale.length} file(s) out of date: run \`policyc build\` and commit the result.\n`);
+        for (const { file, patch } of stale) io.stderr(`would change: ${path.relative(io.cwd, path.join(outDir, file))}\n${shortPatch(patch)}`);
+        io.stderr(`${stale.length} file(s) out of date: run \`policyc build\` and commit the result.\n`);
         setExit(EXIT.policyErrors);
       } else if (options.format === 'text') {
         io.stdout(`${path.relative(io.cwd, outDir) || '.'} is up to date.\n`);
@@ -91,14 +93,27 @@ export function registerBuild(program: Command, context: CommandContext): void {
 
 }
 
-/** Output files that differ from, are missing in, or are extra in the output folder. */
-function staleFiles(outDir: string, result: CompileResult): string[] {
-  const stale: string[] = [];
+/** Output files that differ from, are missing in, or are extra in the output folder, with their unified diffs. */
+function staleFiles(outDir: string, result: CompileResult): { readonly file: string; readonly patch: string }[] {
+  const stale: { file: string; patch: string }[] = [];
   for (const [target, files] of result.outputs) {
     const existing = readOutput(path.join(outDir, target));
-    for (const [file, content] of files) if (existing.get(file) !== content) stale.push(`${target}/${file}`);
-    for (const file of existing.keys()) if (!files.has(file)) stale.push(`${target}/${file}`);
+    const names = [...new Set([...files.keys(), ...existing.keys()])];
+    for (const name of names) {
+      const want = files.get(name) ?? '';
+      const have = existing.get(name) ?? '';
+      if (files.has(name) && existing.get(name) === want) continue;
+      const file = `${target}/${name}`;
+      stale.push({ file, patch: createTwoFilesPatch(`a/${file}`, `b/${file}`, have, want, undefined, undefined, { context: 2 }) });
+    }
   }
-  return stale.sort();
+  return stale.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }
 
+/** At most this many diff lines per file: enough to see the change, short enough for a CI log. */
+const DIFF_LINES = 30;
+
+function shortPatch(patch: string): string {
+  const lines = patch.split('\n').filter((l) => !l.startsWith('====') && !l.startsWith('Index:'));
+  return lines.length > DIFF_LINES ? `${lines.slice(0, DIFF_LINES).join('\n')}\n… (${lines.length - DIFF_LINES} more lines)\n` : lines.join('\n');
+}

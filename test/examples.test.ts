@@ -33,6 +33,24 @@ describe('examples', () => {
     }
   }
 
+  it('build --check fails on a stale output folder, naming the files, and passes on a fresh one, writing nothing', () => {
+    const shop = examples().find((e) => e.name === 'shop');
+    assert.ok(shop !== undefined);
+    const dir = tempProject(Object.fromEntries([...readTree(shop.dir)].filter(([f]) => f.endsWith('.ts'))));
+    assert.equal(runCli([...BUILD_ARGS, '--check'], dir).exit, 1, 'no output at all is stale');
+    assert.equal(runCli(BUILD_ARGS, dir).exit, 0);
+    const fresh = readTree(path.join(dir, 'manifests'));
+    assert.equal(runCli([...BUILD_ARGS, '--check'], dir).exit, 0);
+    const edited = path.join(dir, 'manifests', 'istio', 'shop', 'authorizationpolicy-payments-allow.yaml');
+    fs.writeFileSync(edited, fs.readFileSync(edited, 'utf8').replace('"9090"', '"9091"'));
+    fs.writeFileSync(path.join(dir, 'manifests', 'istio', 'shop', 'stray.yaml'), 'kind: Stray\n');
+    const stale = runCli([...BUILD_ARGS, '--check'], dir);
+    assert.equal(stale.exit, 1);
+    assert.match(stale.stderr, /would change: manifests\/istio\/shop\/authorizationpolicy-payments-allow\.yaml/);
+    assert.match(stale.stderr, /would change: manifests\/istio\/shop\/stray\.yaml/);
+    assert.notDeepEqual(readTree(path.join(dir, 'manifests')), fresh, 'check wrote nothing back');
+  });
+
   it('every emitted object passes the real CRDs in ../shared/crds', (t) => {
     const crds = path.join(SHARED, 'crds');
     if (!fs.existsSync(crds)) {
