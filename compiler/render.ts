@@ -3,8 +3,8 @@
  * metadata first), no line folding, no timestamps; one file per object under `<namespace>/`, and a
  * kustomization.yaml per target.
  */
-import { stringify } from 'yaml';
 import type { KubernetesObject, TargetOutput } from '../targets/contract';
+import { stringifyYaml } from './yaml';
 
 /** A target's output folder as relative path → file content. */
 export type RenderedFiles = ReadonlyMap<string, string>;
@@ -38,7 +38,7 @@ function sortKeys(value: unknown, first: readonly string[] = FIRST_KEYS.object):
 }
 
 export function toYaml(value: unknown): string {
-  return stringify(sortKeys(value), { lineWidth: 0, minContentWidth: 0, indent: 2, sortMapEntries: false });
+  return stringifyYaml(sortKeys(value));
 }
 
 /** Objects ordered by (kind, namespace, name), as every listing of them is. */
@@ -67,6 +67,6 @@ export function renderTarget(output: TargetOutput, entry: string): RenderedFiles
     resources: objects.map(fileName).sort(compare),
     ...(patches.length === 0 ? {} : { patches: patches.map((p) => ({ path: `patches/${fileName(p)}` })) }),
   };
-  files.set('kustomization.yaml', header(entry) + stringify(kustomization, { lineWidth: 0 }));
+  files.set('kustomization.yaml', header(entry) + stringifyYaml(kustomization));
   return new Map([...files].sort(([a], [b]) => compare(a, b)));
 }
