@@ -1,7 +1,9 @@
 /**
- * Write a build's output folders atomically: each target folder is written beside the old one and
- * swapped in with renames, so a failed build leaves the previous output untouched and objects that
- * left the model leave the folder.
+ * Write a build's output folders. Nothing is written unless the whole build succeeded and every file is
+ * rendered in memory. A new target folder is written beside its final place and renamed in; an existing
+ * one is brought up to date file by file (only files whose bytes changed are written, files of objects
+ * that left the model are removed), which at thousands of services is far cheaper than rewriting and
+ * deleting every file, and leaves unchanged files untouched for tools that watch them.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,22 +13,31 @@ export function writeOutputs(outDir: string, outputs: ReadonlyMap<string, Render
   fs.mkdirSync(outDir, { recursive: true });
   for (const [target, files] of outputs) {
     const finalDir = path.join(outDir, target);
+    if (fs.existsSync(finalDir)) {
+      syncOutputs(outDir, new Map([[target, files]]));
+      continue;
+    }
     const staging = path.join(outDir, `.${target}.staging-${process.pid}`);
-    const retired = path.join(outDir, `.${target}.retired-${process.pid}`);
     fs.rmSync(staging, { recursive: true, force: true });
     try {
-      for (const [relative, content] of files) {
-        const file = path.join(staging, relative);
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(file, content);
-      }
-      const hadPrevious = fs.existsSync(finalDir);
-      if (hadPrevious) fs.renameSync(finalDir, retired);
+      writeFiles(staging, files);
       fs.renameSync(staging, finalDir);
-      if (hadPrevious) fs.rmSync(retired, { recursive: true, force: true });
     } finally {
       fs.rmSync(staging, { recursive: true, force: true });
     }
+  }
+}
+
+function writeFiles(dir: string, files: RenderedFiles): void {
+  const made = new Set<string>();
+  for (const [relative, content] of files) {
+    const file = path.join(dir, relative);
+    const parent = path.dirname(file);
+    if (!made.has(parent)) {
+      fs.mkdirSync(parent, { recursive: true });
+      made.add(parent);
+    }
+    fs.writeFileSync(file, content);
   }
 }
 
@@ -67,6 +78,17 @@ export function syncOutputs(outDir: string, outputs: ReadonlyMap<string, Rendere
       fs.rmSync(path.join(dir, relative));
       touched.push(`${target}/${relative}`);
     }
+    removeEmptyFolders(dir);
   }
   return touched.sort();
+}
+
+/** Namespace folders whose last object left the model go too. */
+function removeEmptyFolders(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const child = path.join(dir, entry.name);
+    removeEmptyFolders(child);
+    if (fs.readdirSync(child).length === 0) fs.rmdirSync(child);
+  }
 }

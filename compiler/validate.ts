@@ -166,12 +166,12 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
   for (const rules of rulesByDestination.values()) {
     rules.forEach((rule, i) => {
       if (rule.action !== 'allow') return;
-      const deny = rules.find((other) => other.action === 'deny' && covers(other, rule, model));
+      const deny = rules.find((other) => other.action === 'deny' && covers(other, rule, services));
       if (deny !== undefined) {
         out.push(diagnostic('rule-shadowed', `Every request this allow rule admits is refused by a deny rule, so it has no effect. Narrow the deny, or remove this rule.`, span(rule.location), [related('The deny rule is here.', deny.location)]));
         return;
       }
-      const twin = rules.find((other, j) => other.action === 'allow' && j !== i && covers(other, rule, model) && (!covers(rule, other, model) || j < i));
+      const twin = rules.find((other, j) => other.action === 'allow' && j !== i && covers(other, rule, services) && (!covers(rule, other, services) || j < i));
       if (twin !== undefined) {
         out.push(diagnostic('rule-shadowed', `Another allow rule already admits everything this one does. Remove one of them.`, span(rule.location), [related('The wider rule is here.', twin.location)]));
       }
@@ -219,10 +219,10 @@ function suggestCidr(cidr: string): string {
 }
 
 /** Is every client matched by `inner` also matched by `outer`? */
-function sourceCovers(outer: SourceModel, inner: SourceModel, model: PolicyModel): boolean {
+function sourceCovers(outer: SourceModel, inner: SourceModel, services: ReadonlyMap<string, ServiceModel>): boolean {
   const identityOf = (s: SourceModel): { namespace: string; serviceAccount: string } | undefined => {
     if (s.kind === 'identity') return s;
-    if (s.kind === 'service') return model.services.find((svc) => svc.id === s.service);
+    if (s.kind === 'service') return services.get(s.service);
     return undefined;
   };
   switch (outer.kind) {
@@ -257,9 +257,9 @@ function pathCovers(outer: PathMatch, inner: PathMatch): boolean {
 }
 
 /** Does `outer` match every request `inner` matches? (Same destination assumed.) */
-export function covers(outer: RuleModel, inner: RuleModel, model: PolicyModel): boolean {
+export function covers(outer: RuleModel, inner: RuleModel, services: ReadonlyMap<string, ServiceModel>): boolean {
   return (
-    inner.sources.every((s) => outer.sources.some((o) => sourceCovers(o, s, model))) &&
+    inner.sources.every((s) => outer.sources.some((o) => sourceCovers(o, s, services))) &&
     inner.ports.every((p) => outer.ports.includes(p)) &&
     (outer.methods === undefined || (inner.methods !== undefined && inner.methods.every((m) => outer.methods?.includes(m)))) &&
     (outer.paths === undefined || (inner.paths !== undefined && inner.paths.every((p) => outer.paths?.some((o) => pathCovers(o, p)))))

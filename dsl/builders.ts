@@ -318,10 +318,10 @@ export interface RuleBuilder {
   ): AccessRule;
 }
 
-function ruleBuilder(action: RuleAction, from: readonly Source[], site: DeclarationSite | undefined): RuleBuilder {
+function ruleBuilder(action: RuleAction, from: readonly Source[]): RuleBuilder {
   const to: RuleBuilder['to'] = (destination, scope) => {
-    // The rule's own site is the `.to(...)` call: several rules may share one `allow(...)`.
-    const ruleSite = declarationSite(to) ?? site;
+    // The rule's site is the `.to(...)` call: several rules may share one `allow(...)`.
+    const ruleSite = declarationSite(to);
     return withSite(
       {
         kind: 'rule' as const,
@@ -347,7 +347,7 @@ function ruleBuilder(action: RuleAction, from: readonly Source[], site: Declarat
  * allow(monitoring).to(payments, { ports: ['metrics'], methods: ['GET'], paths: ['/metrics'] });
  */
 export function allow(...from: readonly [Source, ...Source[]]): RuleBuilder {
-  return ruleBuilder('allow', from, declarationSite(allow));
+  return ruleBuilder('allow', from);
 }
 
 /**
@@ -357,7 +357,7 @@ export function allow(...from: readonly [Source, ...Source[]]): RuleBuilder {
  * deny(anyone).to(payments, { ports: ['metrics'], paths: ['/debug/*'] });
  */
 export function deny(...from: readonly [Source, ...Source[]]): RuleBuilder {
-  return ruleBuilder('deny', from, declarationSite(deny));
+  return ruleBuilder('deny', from);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

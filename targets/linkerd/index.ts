@@ -122,6 +122,8 @@ class LinkerdCompilation {
   private readonly seenDiagnostics = new Set<string>();
   private readonly services: ReadonlyMap<string, ServiceModel>;
   private readonly rulesById: ReadonlyMap<string, RuleModel>;
+  /** Rules by destination, so each port looks only at its own service's rules (linear in the rules). */
+  private readonly rulesByDestination = new Map<string, RuleModel[]>();
 
   constructor(
     private readonly model: PolicyModel,
@@ -129,6 +131,11 @@ class LinkerdCompilation {
   ) {
     this.services = servicesById(model);
     this.rulesById = new Map(model.rules.map((r) => [r.id, r]));
+    for (const rule of model.rules) {
+      const list = this.rulesByDestination.get(rule.destination);
+      if (list === undefined) this.rulesByDestination.set(rule.destination, [rule]);
+      else list.push(rule);
+    }
   }
 
   report(id: DiagnosticId, message: string, location: RuleModel['location'], related?: readonly RelatedInformation[]): void {
@@ -206,8 +213,8 @@ class LinkerdCompilation {
   /** The rules of one port, normalised; rules the port can never see are dropped (exact). */
   private portRules(service: ServiceModel, port: PortModel): PortRule[] {
     const out: PortRule[] = [];
-    for (const rule of this.model.rules) {
-      if (rule.destination !== service.id || !rule.ports.includes(port.name)) continue;
+    for (const rule of this.rulesByDestination.get(service.id) ?? []) {
+      if (!rule.ports.includes(port.name)) continue;
       const methods = rule.methods ?? null;
       const paths = rule.paths ?? null;
       if (port.protocol === 'tcp') {
