@@ -6,23 +6,25 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { KubernetesObject } from '../targets/contract';
-import { listCrdFiles, loadCrdValidator, type CrdValidator } from './crd-validation';
+import { loadCrdValidator, type CrdValidator } from './crd-validation';
 import { diagnostic, type Diagnostic } from './diagnostics/diagnostic';
 
 /** The vendored CRDs, next to dist/ once compiled. */
 export const VENDORED_CRDS = path.resolve(__dirname, '../../schemas/crds');
 
-const validators = new Map<string, CrdValidator>();
+const validators = new Map<string, CrdValidator | undefined>();
 
-function validatorFor(targetName: string): CrdValidator | undefined {
-  const dir = path.join(VENDORED_CRDS, targetName);
-  if (!fs.existsSync(dir)) return undefined;
-  let validator = validators.get(dir);
-  if (validator === undefined) {
-    validator = loadCrdValidator(listCrdFiles(dir));
-    validators.set(dir, validator);
-  }
-  return validator;
+/** The CRD file of a kind, by Kubernetes' naming (`<plural>.<group>.yaml`): only the CRDs a build uses are read. */
+function crdFileOf(targetName: string, object: KubernetesObject): string {
+  const group = object.apiVersion.split('/')[0] ?? '';
+  const lower = object.kind.toLowerCase();
+  const plural = lower.endsWith('y') ? `${lower.slice(0, -1)}ies` : `${lower}s`;
+  return path.join(VENDORED_CRDS, targetName, `${plural}.${group}.yaml`);
+}
+
+function validatorFor(file: string): CrdValidator | undefined {
+  if (!validators.has(file)) validators.set(file, fs.existsSync(file) ? loadCrdValidator([file]) : undefined);
+  return validators.get(file);
 }
 
 /** Objects policyc writes that no CRD describes (core kinds such as a Namespace patch). */
@@ -31,11 +33,13 @@ function isCustomResource(object: KubernetesObject): boolean {
 }
 
 export function validateEmitted(targetName: string, objects: readonly KubernetesObject[]): Diagnostic[] {
-  const validator = validatorFor(targetName);
-  if (validator === undefined) return [];
+  if (!fs.existsSync(path.join(VENDORED_CRDS, targetName))) return [];
   const out: Diagnostic[] = [];
   for (const object of objects.filter(isCustomResource)) {
-    for (const violation of validator.validate(object)) {
+    const validator = validatorFor(crdFileOf(targetName, object));
+    // A kind with no vendored CRD is a policyc bug too: the validator says so.
+    const violations = validator === undefined ? [{ path: '', message: `no vendored CRD for ${object.apiVersion} ${object.kind}` }] : validator.validate(object);
+    for (const violation of violations) {
       out.push(
         diagnostic(
           'schema-violation',
