@@ -1,7 +1,9 @@
 /**
- * The pipeline, in order: load and type-check → evaluate → model → validate → targets → render.
- * Each phase reports diagnostics; a phase with errors stops the pipeline after it, so a policy with
- * type errors is never evaluated and a build with any error renders nothing.
+ * The pipeline: load and type-check → evaluate → model → validate → targets → render. Type-checking runs in
+ * a worker thread beside the rest (it is the one cost we cannot skip, so nothing waits for it until the end).
+ * Each phase reports diagnostics and a phase with errors stops the ones after it; when type-checking finds
+ * errors, only those are reported and nothing evaluation produced is used. A build with any error renders
+ * nothing.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +14,7 @@ import { evaluate } from './evaluate';
 import type { PolicyModel } from './model';
 import { renderTarget, type RenderedFiles } from './render';
 import { SourceStore } from './sources';
-import { PolicyTypeChecker } from './typecheck';
+import { PolicyTypeChecker, type TypecheckResult } from './typecheck';
 import { validateModel } from './validate';
 import { validateEmitted } from './validate-emitted';
 
@@ -59,29 +61,47 @@ export function compile(options: CompileOptions): CompileResult {
   for (const file of options.changedFiles ?? []) store.forget(file);
 
   const checker = options.checker ?? new PolicyTypeChecker();
-  let checked;
+  // tsgo checks in its own thread and process while this thread evaluates and emits; the verdict decides
+  // at the end, so a policy with type errors still produces only its type errors.
+  const pending = checker.begin(entry, options.changedFiles);
+  let checked: TypecheckResult | undefined;
+  const typecheck = (): TypecheckResult => {
+    if (checked === undefined) {
+      try {
+        checked = pending.wait(store);
+      } finally {
+        if (options.checker === undefined) checker.close();
+      }
+    }
+    return checked;
+  };
   try {
-    checked = checker.check(entry, store, options.changedFiles);
+    const emitted = evaluateAndEmit(entry, store, options);
+    const types = typecheck();
+    if (hasErrors(types.diagnostics)) return finish(types.diagnostics, types.files);
+    return finish([...types.diagnostics, ...emitted.diagnostics], types.files, emitted.model, emitted.outputs);
   } finally {
-    if (options.checker === undefined) checker.close();
+    typecheck();
   }
-  if (hasErrors(checked.diagnostics)) return finish(checked.diagnostics, checked.files);
+}
 
-  const evaluated = evaluate(entry, checked.files, store, { timeoutMs: options.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS });
-  if (hasErrors(evaluated.diagnostics)) return finish(evaluated.diagnostics, checked.files);
+/** Everything but type-checking: evaluate → model → validate → targets → render. */
+function evaluateAndEmit(entry: string, store: SourceStore, options: CompileOptions): { diagnostics: Diagnostic[]; model?: PolicyModel; outputs: Map<string, RenderedFiles> } {
+  const outputs = new Map<string, RenderedFiles>();
+  const evaluated = evaluate(entry, store, { timeoutMs: options.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS });
+  if (hasErrors(evaluated.diagnostics)) return { diagnostics: [...evaluated.diagnostics], outputs };
 
   const built = buildModel(evaluated.exported, entry, store, evaluated.locate);
-  const diagnostics = [...checked.diagnostics, ...built.diagnostics];
-  if (built.model === undefined || hasErrors(diagnostics)) return finish(diagnostics, checked.files, built.model);
+  const diagnostics = [...built.diagnostics];
+  if (built.model === undefined || hasErrors(diagnostics)) return { diagnostics, ...(built.model === undefined ? {} : { model: built.model }), outputs };
   const model = built.model;
   diagnostics.push(...validateModel(model, store));
-  if (hasErrors(diagnostics)) return finish(diagnostics, checked.files, model);
+  if (hasErrors(diagnostics)) return { diagnostics, model, outputs };
 
-  const outputs = new Map<string, RenderedFiles>();
   for (const target of options.targets) {
     const output = target.compile(model, { spanOf: (location) => store.spanOfLocation(location) });
     diagnostics.push(...output.diagnostics, ...validateEmitted(target.name, [...output.objects, ...(output.patches ?? [])]));
     outputs.set(target.name, renderTarget(output, model.entry));
   }
-  return finish(diagnostics, checked.files, model, outputs);
+  return { diagnostics, model, outputs };
 }

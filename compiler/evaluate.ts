@@ -3,6 +3,7 @@
  * Types are stripped by esbuild (TypeScript 7's API cannot emit); each module runs in one fresh V8
  * context with no `process`, `require` of Node modules, clock or randomness, under a time bound.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { transformSync } from 'esbuild';
@@ -24,6 +25,8 @@ export interface EvaluateResult {
   readonly diagnostics: readonly Diagnostic[];
   /** Maps a DSL declaration site (in the stripped JavaScript) back to the TypeScript source. */
   readonly locate: (site: DeclarationSite | undefined) => SourceLocation | undefined;
+  /** The policy files that were loaded (absolute). */
+  readonly files: ReadonlySet<string>;
 }
 
 /** Thrown by the module loader; carries the diagnostic to report. */
@@ -80,8 +83,18 @@ function stripTypes(file: string, text: string): { readonly code: string; readon
   return entry;
 }
 
-export function evaluate(entry: string, files: readonly string[], store: SourceStore, options: EvaluateOptions): EvaluateResult {
-  const allowed = new Set(files);
+/** A file policy code may import: TypeScript source outside node_modules, on disk. */
+function isPolicySource(file: string): boolean {
+  return /\.(?:ts|tsx|mts|cts)$/.test(file) && !file.includes(`${path.sep}node_modules${path.sep}`) && fs.existsSync(file);
+}
+
+/**
+ * Runs the entry and what it imports. Only relative imports of TypeScript policy files and 'policyc' load; the
+ * type checker (run beside evaluation) checks the same files.
+ */
+export function evaluate(entry: string, store: SourceStore, options: EvaluateOptions): EvaluateResult {
+  // The modules loaded so far: the only files whose frames and call sites are policy code.
+  const allowed = new Set<string>([entry]);
   const traces = new Map<string, TraceMap>();
   const cache = new Map<string, { exports: unknown }>();
   const context = vm.createContext({}, { name: 'policyc policy', codeGeneration: { strings: false, wasm: false } });
@@ -111,8 +124,11 @@ export function evaluate(entry: string, files: readonly string[], store: SourceS
       if (specifier === 'policyc') return POLICY_DSL;
       if (specifier.startsWith('./') || specifier.startsWith('../')) {
         const base = path.resolve(path.dirname(file), specifier);
-        const target = RESOLVE_SUFFIXES.map((s) => base + s).find((candidate) => allowed.has(candidate));
-        if (target !== undefined) return load(target);
+        const target = RESOLVE_SUFFIXES.map((s) => base + s).find((candidate) => allowed.has(candidate) || isPolicySource(candidate));
+        if (target !== undefined) {
+          allowed.add(target);
+          return load(target);
+        }
       }
       const frame = policyFrames(new Error().stack ?? '', allowed)[0];
       throw new PolicyEvaluationError(
@@ -135,9 +151,9 @@ export function evaluate(entry: string, files: readonly string[], store: SourceS
 
   try {
     const exports = load(entry) as { default?: unknown } | undefined;
-    return { exported: exports?.default, diagnostics: [], locate };
+    return { exported: exports?.default, diagnostics: [], locate, files: allowed };
   } catch (error) {
-    return { diagnostics: [diagnosticOfError(error, entry, allowed, store, spanOfFrame, options)], locate };
+    return { diagnostics: [diagnosticOfError(error, entry, allowed, store, spanOfFrame, options)], locate, files: allowed };
   }
 }
 

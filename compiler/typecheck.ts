@@ -1,113 +1,123 @@
 /**
- * Load and type-check: the entry and everything it imports, with TypeScript 7's native checker through
- * its synchronous API. The project is a virtual tsconfig of policyc's own (strict, no Node types, `policyc`
- * mapped to the DSL declarations), so a policy folder needs no tsconfig or install of its own.
+ * Load and type-check: the entry and everything it imports, with TypeScript 7's native checker. The session
+ * runs in a worker thread (typecheck-worker.ts), so a build can start the check, evaluate and emit while
+ * tsgo checks, and only then wait for the verdict: a build with type errors still emits nothing.
+ * Requests are synchronous for callers: the main thread blocks on shared memory until the answer is posted.
  */
 import * as path from 'node:path';
-// TypeScript 7's API is ESM-only: this CommonJS module loads it with Node's require(esm) (Node >= 20.19).
-import { API } from 'typescript/unstable/sync';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { diagnostic, type Diagnostic } from './diagnostics/diagnostic';
 import type { SourceStore } from './sources';
+import type { RawCheck } from './typecheck-session';
 
-/** Where the DSL's declarations are, next to this file once compiled (`dist/dsl/index.d.ts`). */
-export const DSL_DECLARATIONS = path.resolve(__dirname, '../dsl/index.d.ts');
-const PACKAGE_DIST = path.resolve(__dirname, '..');
+export { DSL_DECLARATIONS, policyCompilerOptions } from './typecheck-session';
 
 export interface TypecheckResult {
-  /** The user's policy files in the program (absolute paths, sorted): the only files evaluation may load. */
+  /** The user's policy files in the program (absolute paths, sorted). */
   readonly files: readonly string[];
   readonly diagnostics: readonly Diagnostic[];
 }
 
-/** The compiler options every policy is checked with. */
-export function policyCompilerOptions(): Record<string, unknown> {
-  return {
-    strict: true,
-    noEmit: true,
-    target: 'es2022',
-    lib: ['es2022'],
-    types: [],
-    module: 'preserve',
-    moduleResolution: 'bundler',
-    allowImportingTsExtensions: true,
-    noUncheckedIndexedAccess: true,
-    exactOptionalPropertyTypes: true,
-    skipLibCheck: true,
-    paths: { policyc: [DSL_DECLARATIONS] },
-  };
-}
+/** @internal What the main thread asks the worker. */
+export type TypecheckRequest =
+  | { readonly kind: 'check'; readonly entry: string; readonly changedFiles: readonly string[] }
+  | { readonly kind: 'fileDiagnostics'; readonly entry: string; readonly file: string; readonly changedFiles: readonly string[] }
+  | { readonly kind: 'completions'; readonly entry: string; readonly file: string; readonly offset: number; readonly changedFiles: readonly string[] }
+  | { readonly kind: 'close' };
 
-function isUserFile(file: string): boolean {
-  return !file.includes('/node_modules/') && !file.startsWith(PACKAGE_DIST + path.sep);
+/** A check that was started; `wait` blocks until tsgo has answered. */
+export interface PendingCheck {
+  wait(store: SourceStore): TypecheckResult;
 }
 
 /**
- * One type-checker process. Keep it open across builds (watch mode, editor tests) and `close()` it at the end.
+ * One type-checker (a worker thread with a tsgo process). Keep it open across builds (watch mode, editor
+ * tests) and `close()` it at the end.
  */
 export class PolicyTypeChecker {
-  private api: API | undefined;
-  private readonly configs = new Map<string, string>();
+  private worker: Worker | undefined;
+  private port: MessagePort | undefined;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private busy = false;
 
-  private client(cwd: string): API {
-    this.api ??= new API({
-      cwd,
-      fs: {
-        readFile: (file) => this.configs.get(file),
-        fileExists: (file) => (this.configs.has(file) ? true : undefined),
+  private connection(): MessagePort {
+    if (this.port === undefined) {
+      const channel = new MessageChannel();
+      this.worker = new Worker(path.join(__dirname, 'typecheck-worker.js'), {
+        workerData: { port: channel.port2, signal: this.flag.buffer },
+        transferList: [channel.port2],
+      });
+      this.worker.unref();
+      this.port = channel.port1;
+      this.port.unref();
+    }
+    return this.port;
+  }
+
+  private send(request: TypecheckRequest): void {
+    if (this.busy) throw new Error('the type checker is already answering a request');
+    this.busy = true;
+    Atomics.store(this.flag, 0, 0);
+    this.connection().postMessage(request);
+  }
+
+  private receive<T>(): T {
+    const port = this.connection();
+    for (;;) {
+      Atomics.wait(this.flag, 0, 0, 50);
+      const message = receiveMessageOnPort(port);
+      if (message === undefined) continue;
+      this.busy = false;
+      const reply = message.message as { ok: T } | { error: string };
+      if ('error' in reply) throw new Error(`type checker: ${reply.error}`);
+      return reply.ok;
+    }
+  }
+
+  /** Starts checking `entry` (absolute) and every file it imports; the caller may work meanwhile. */
+  begin(entry: string, changedFiles: readonly string[] = []): PendingCheck {
+    this.send({ kind: 'check', entry, changedFiles });
+    let result: TypecheckResult | undefined;
+    return {
+      wait: (store) => {
+        if (result !== undefined) return result;
+        const raw = this.receive<RawCheck>();
+        result = {
+          files: raw.files,
+          diagnostics: raw.diagnostics.map((d) => {
+            const message = `${d.text} (TS${d.code})`;
+            return d.fileName === undefined ? diagnostic('type-error', message) : diagnostic('type-error', message, store.spanOf(path.resolve(d.fileName), d.pos, d.end));
+          }),
+        };
+        return result;
       },
-    });
-    return this.api;
+    };
   }
 
-  /** Type-checks `entry` (absolute) and every file it imports. */
   check(entry: string, store: SourceStore, changedFiles: readonly string[] = []): TypecheckResult {
-    const configFile = path.join(path.dirname(entry), `.policyc-${path.basename(entry)}.tsconfig.json`);
-    const isNew = !this.configs.has(configFile);
-    this.configs.set(configFile, JSON.stringify({ compilerOptions: policyCompilerOptions(), files: [entry] }));
-    const api = this.client(path.dirname(entry));
-    const snapshot = api.updateSnapshot(
-      isNew ? { openProjects: [configFile] } : { fileChanges: { changed: [...changedFiles] } },
-    );
-    const project = snapshot.getProject(configFile);
-    if (project === undefined) throw new Error(`the type checker did not open ${configFile}`);
-    const program = project.program;
-    const files = program
-      .getSourceFileNames()
-      .filter(isUserFile)
-      .map((f) => path.resolve(f))
-      .sort();
-    const raw = [...program.getProgramDiagnostics(), ...program.getSyntacticDiagnostics(), ...program.getSemanticDiagnostics()];
-    const diagnostics = raw.map((d) => {
-      const message = `${flatten(d)} (TS${d.code})`;
-      if (d.fileName === undefined) return diagnostic('type-error', message);
-      const file = path.resolve(d.fileName);
-      return diagnostic('type-error', message, store.spanOf(file, d.pos, d.end));
-    });
-    return { files, diagnostics };
+    return this.begin(entry, changedFiles).wait(store);
   }
 
-  /** Completions at an offset of a file of the last checked project (editor tests and benchmarks). */
-  completionsAt(entry: string, file: string, offset: number): readonly string[] {
-    const configFile = path.join(path.dirname(entry), `.policyc-${path.basename(entry)}.tsconfig.json`);
-    const project = this.api?.updateSnapshot().getProject(configFile);
-    const info = project?.checker.getCompletionsAtPosition(file, offset);
-    return (info?.entries ?? []).map((e) => e.name);
+  /** How many diagnostics one file has after these files changed: what an editor re-checks after an edit. */
+  fileDiagnostics(entry: string, file: string, changedFiles: readonly string[] = []): number {
+    this.send({ kind: 'fileDiagnostics', entry, file, changedFiles });
+    return this.receive<number>();
+  }
+
+  /** Completions at an offset of a file of the entry's program (editor tests and benchmarks). */
+  completionsAt(entry: string, file: string, offset: number, changedFiles: readonly string[] = []): readonly string[] {
+    this.send({ kind: 'completions', entry, file, offset, changedFiles });
+    return this.receive<readonly string[]>();
   }
 
   close(): void {
-    this.api?.close();
-    this.api = undefined;
-    this.configs.clear();
+    if (this.port === undefined) return;
+    if (this.busy) this.receive<unknown>();
+    this.send({ kind: 'close' });
+    this.receive<unknown>();
+    void this.worker?.terminate();
+    this.port.close();
+    this.port = undefined;
+    this.worker = undefined;
   }
-}
-
-interface ChainedMessage {
-  readonly text: string;
-  readonly messageChain?: readonly ChainedMessage[] | undefined;
-}
-
-/** TypeScript's chained message as one line per link, indented like tsc. */
-function flatten(message: ChainedMessage, depth = 0): string {
-  const own = `${depth === 0 ? '' : `\n${'  '.repeat(depth)}`}${message.text}`;
-  return own + (message.messageChain ?? []).map((m) => flatten(m, depth + 1)).join('');
 }
