@@ -4,6 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { accessMatrix, describeLimits, type AccessEdge } from '../compiler/access';
+import { DEFAULT_EVALUATION_TIMEOUT_MS } from '../compiler/compile';
 import { DEFAULT_ENTRY, EXIT, report, runCompile, type CommandContext } from './common';
 
 const COLUMNS = ['from', 'to', 'port', 'protocol', 'mtls', 'allows', 'except', 'plaintext'] as const;
@@ -51,7 +52,7 @@ export function registerMatrix(program: Command, context: CommandContext): void 
     .description('who may call whom, per port: every allowed call with its method and path limits')
     .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY)
     .addOption(new Option('--format <format>', 'table format').choices(['text', 'json', 'csv', 'markdown']).default('text'))
-    .option('--eval-timeout <ms>', 'bound on policy evaluation, in milliseconds', '10000')
+    .option('--eval-timeout <ms>', 'bound on policy evaluation, in milliseconds', String(DEFAULT_EVALUATION_TIMEOUT_MS))
     .action((entry: string, options: { format: 'text' | 'json' | 'csv' | 'markdown'; evalTimeout: string }) => {
       const { result, exit } = runCompile(entry, { target: 'istio', format: 'text', evalTimeout: options.evalTimeout }, io);
       if (result === undefined) return context.setExit(exit);

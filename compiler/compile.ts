@@ -42,7 +42,8 @@ export interface CompileResult {
   readonly files: readonly string[];
 }
 
-export const DEFAULT_EVALUATION_TIMEOUT_MS = 10_000;
+// A bound for endless loops, not a budget: evaluating 5,000 services takes seconds on a busy 2-core machine.
+export const DEFAULT_EVALUATION_TIMEOUT_MS = 60_000;
 
 export function compile(options: CompileOptions): CompileResult {
   const entry = path.resolve(options.entry);
