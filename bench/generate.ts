@@ -12,13 +12,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DSL_DECLARATIONS, policyCompilerOptions } from '../compiler/typecheck-session';
 
 export const SERVICES_PER_NAMESPACE = 50;
 export const RULES_PER_SERVICE = 10;
 
 /** Where `policyc`'s declarations are: `<repo>/dist/dsl/index.d.ts` (this file runs from `<repo>/dist/bench/`). */
 export const REPO_ROOT = path.resolve(__dirname, '../..');
-export const DSL_DECLARATIONS = path.join(REPO_ROOT, 'dist/dsl/index.d.ts');
 
 type Mtls = 'STRICT' | 'PERMISSIVE';
 type Protocol = 'http' | 'grpc' | 'tcp';
@@ -337,20 +337,8 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
   write('policy.ts', entryLines.join('\n'));
 
   const tsconfig = {
-    compilerOptions: {
-      strict: true,
-      noEmit: true,
-      target: 'es2022',
-      lib: ['es2022'],
-      types: [],
-      module: 'preserve',
-      moduleResolution: 'bundler',
-      allowImportingTsExtensions: true,
-      noUncheckedIndexedAccess: true,
-      exactOptionalPropertyTypes: true,
-      skipLibCheck: true,
-      paths: { policyc: [path.relative(outDir, DSL_DECLARATIONS).split(path.sep).join('/')] },
-    },
+    // The same options policyc checks with, the DSL mapped by a relative path so `tsc -p` works here.
+    compilerOptions: { ...policyCompilerOptions(), paths: { policyc: [path.relative(outDir, DSL_DECLARATIONS).split(path.sep).join('/')] } },
     files: ['policy.ts'],
   };
   write('tsconfig.json', `${JSON.stringify(tsconfig, null, 2)}\n`);
