@@ -23,12 +23,14 @@ export function startWatch(entry: string, outDir: string, chosen: readonly Targe
   const watchers = new Map<string, fs.FSWatcher>();
   const pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
+  let written: ReadonlyMap<string, ReadonlyMap<string, string>> | undefined;
 
   const rebuild = (changed: readonly string[]) => {
     const started = performance.now();
     const result = compile({ entry, targets: chosen, checker, changedFiles: changed });
     const ok = !hasErrors(result.diagnostics);
-    const touched = ok ? syncOutputs(outDir, result.outputs) : [];
+    const touched = ok ? syncOutputs(outDir, result.outputs, written) : [];
+    if (ok) written = result.outputs;
     const ms = performance.now() - started;
     report(result.diagnostics, options.format, io, (f) => result.store.read(f));
     if (options.format === 'text') {

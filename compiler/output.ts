@@ -59,13 +59,14 @@ export function readOutput(dir: string): Map<string, string> {
 /**
  * Brings an output folder to the rendered files by writing only what changed and removing what left
  * (watch mode: fast, and editors and file watchers downstream see only real changes). Returns the
- * relative paths touched.
+ * relative paths touched. `previous` is what this process last wrote (watch mode), trusted instead of the disk.
  */
-export function syncOutputs(outDir: string, outputs: ReadonlyMap<string, RenderedFiles>): string[] {
+export function syncOutputs(outDir: string, outputs: ReadonlyMap<string, RenderedFiles>, previous?: ReadonlyMap<string, RenderedFiles>): string[] {
   const touched: string[] = [];
   for (const [target, files] of outputs) {
     const dir = path.join(outDir, target);
-    const existing = readOutput(dir);
+    // What this process last wrote there (watch mode) spares reading every file back.
+    const existing = previous?.get(target) ?? readOutput(dir);
     for (const [relative, content] of files) {
       if (existing.get(relative) === content) continue;
       const file = path.join(dir, relative);
