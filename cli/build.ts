@@ -61,8 +61,9 @@ export function registerBuild(program: Command, context: CommandContext): void {
       }
       return;
     }
+    let changed: ReadonlyMap<string, number>;
     try {
-      writeOutputs(outDir, result.outputs);
+      changed = writeOutputs(outDir, result.outputs);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       diagnostics.push(diagnostic('output-write-failed', `Could not write ${path.relative(io.cwd, outDir) || '.'}: ${reason}. The previous output is unchanged.`));
@@ -71,7 +72,7 @@ export function registerBuild(program: Command, context: CommandContext): void {
     }
     if (options.format === 'text') {
       for (const [target, files] of result.outputs) {
-        io.stdout(`${target}: wrote ${files.size} files to ${path.relative(io.cwd, path.join(outDir, target)) || '.'}\n`);
+        io.stdout(`${target}: ${files.size} files in ${path.relative(io.cwd, path.join(outDir, target)) || '.'} (${changed.get(target) ?? 0} written or removed)\n`);
       }
     }
   };

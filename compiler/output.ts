@@ -9,14 +9,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RenderedFiles } from './render';
 
-export function writeOutputs(outDir: string, outputs: ReadonlyMap<string, RenderedFiles>): void {
+/** Writes every target folder; returns, per target, how many files were written or removed. */
+export function writeOutputs(outDir: string, outputs: ReadonlyMap<string, RenderedFiles>): Map<string, number> {
+  const changed = new Map<string, number>();
   fs.mkdirSync(outDir, { recursive: true });
   for (const [target, files] of outputs) {
     const finalDir = path.join(outDir, target);
     if (fs.existsSync(finalDir)) {
-      syncOutputs(outDir, new Map([[target, files]]));
+      changed.set(target, syncOutputs(outDir, new Map([[target, files]])).length);
       continue;
     }
+    changed.set(target, files.size);
     const staging = path.join(outDir, `.${target}.staging-${process.pid}`);
     fs.rmSync(staging, { recursive: true, force: true });
     try {
@@ -26,6 +29,7 @@ export function writeOutputs(outDir: string, outputs: ReadonlyMap<string, Render
       fs.rmSync(staging, { recursive: true, force: true });
     }
   }
+  return changed;
 }
 
 function writeFiles(dir: string, files: RenderedFiles): void {
