@@ -4,41 +4,17 @@
  * kustomization.yaml per target.
  */
 import type { KubernetesObject, TargetOutput } from '../targets/contract';
-import { stringifyYaml } from './yaml';
+import { KUBERNETES_ORDER, stringifyYaml } from './yaml';
 
 /** A target's output folder as relative path → file content. */
 export type RenderedFiles = ReadonlyMap<string, string>;
-
-// Kubernetes convention: apiVersion, kind, metadata first; name and namespace first inside metadata.
-const FIRST_KEYS: Readonly<Record<'object' | 'metadata', readonly string[]>> = {
-  object: ['apiVersion', 'kind', 'metadata'],
-  metadata: ['name', 'namespace'],
-};
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function keyOrder(first: readonly string[]): (a: string, b: string) => number {
-  return (a, b) => {
-    const ia = first.indexOf(a);
-    const ib = first.indexOf(b);
-    if (ia !== -1 || ib !== -1) return (ia === -1 ? first.length : ia) - (ib === -1 ? first.length : ib);
-    return compare(a, b);
-  };
-}
-
-/** A deep copy with object keys in output order (integer-like keys come first in JS; that order is stable too). */
-function sortKeys(value: unknown, first: readonly string[] = FIRST_KEYS.object): unknown {
-  if (Array.isArray(value)) return value.map((v) => sortKeys(v, []));
-  if (typeof value !== 'object' || value === null) return value;
-  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
-  entries.sort(([a], [b]) => keyOrder(first)(a, b));
-  return Object.fromEntries(entries.map(([k, v]) => [k, sortKeys(v, k === 'metadata' && first === FIRST_KEYS.object ? FIRST_KEYS.metadata : [])]));
-}
-
 export function toYaml(value: unknown): string {
-  return stringifyYaml(sortKeys(value));
+  return stringifyYaml(value, KUBERNETES_ORDER);
 }
 
 /** Objects ordered by (kind, namespace, name), as every listing of them is. */

@@ -37,13 +37,16 @@ function key(name: string): string {
   return scalar(name);
 }
 
-function write(value: unknown, indent: string, out: string[]): void {
+/** How a map's keys are ordered; `undefined` keeps the order given. */
+type KeyOrder = ((name: string) => KeyOrder) & { readonly compare?: (a: string, b: string) => number };
+
+function write(value: unknown, indent: string, out: string[], order: KeyOrder | undefined): void {
   if (Array.isArray(value)) {
     for (const item of value) {
       if (typeof item === 'object' && item !== null && !isEmpty(item)) {
         // The first line of the item shares the dash; the rest are indented under it.
         const lines: string[] = [];
-        write(item, `${indent}  `, lines);
+        write(item, `${indent}  `, lines, order === undefined ? undefined : order(''));
         const first = lines[0] ?? '';
         out.push(`${indent}- ${first.slice(indent.length + 2)}`, ...lines.slice(1));
       } else {
@@ -52,11 +55,16 @@ function write(value: unknown, indent: string, out: string[]): void {
     }
     return;
   }
-  for (const [name, item] of Object.entries(value as Record<string, unknown>)) {
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (order?.compare !== undefined) {
+    const compare = order.compare;
+    entries.sort(([a], [b]) => compare(a, b));
+  }
+  for (const [name, item] of entries) {
     if (item === undefined) continue;
     if (typeof item === 'object' && item !== null && !isEmpty(item)) {
       out.push(`${indent}${key(name)}:`);
-      write(item, `${indent}  `, out);
+      write(item, `${indent}  `, out, order === undefined ? undefined : order(name));
     } else {
       out.push(`${indent}${key(name)}: ${inline(item)}`);
     }
@@ -71,10 +79,38 @@ function inline(value: unknown): string {
   throw new Error(`cannot write ${typeof value} as YAML`);
 }
 
-/** Block YAML for plain JSON data, keys in the order given, ending with a newline. */
-export function stringifyYaml(value: unknown): string {
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,8})$/;
+
+/** Keys as a JavaScript object orders them (integer-like keys first, ascending), the rest by code unit. */
+function plainOrder(a: string, b: string): number {
+  const ia = ARRAY_INDEX.test(a);
+  const ib = ARRAY_INDEX.test(b);
+  if (ia || ib) return ia && ib ? Number(a) - Number(b) : ia ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function firstThen(first: readonly string[]): (a: string, b: string) => number {
+  return (a, b) => {
+    const ia = first.indexOf(a);
+    const ib = first.indexOf(b);
+    if (ia !== -1 || ib !== -1) return (ia === -1 ? first.length : ia) - (ib === -1 ? first.length : ib);
+    return plainOrder(a, b);
+  };
+}
+
+function orderOf(compare: (a: string, b: string) => number, child: (name: string) => KeyOrder): KeyOrder {
+  return Object.assign(child, { compare });
+}
+
+const SORTED: KeyOrder = orderOf(plainOrder, () => SORTED);
+const METADATA: KeyOrder = orderOf(firstThen(['name', 'namespace']), () => SORTED);
+/** Kubernetes convention: apiVersion, kind, metadata first; name and namespace first inside metadata; the rest sorted. */
+export const KUBERNETES_ORDER: KeyOrder = orderOf(firstThen(['apiVersion', 'kind', 'metadata']), (name) => (name === 'metadata' ? METADATA : SORTED));
+
+/** Block YAML for plain JSON data, ending with a newline; keys in the order given, or in `order`. */
+export function stringifyYaml(value: unknown, order?: KeyOrder): string {
   if (typeof value !== 'object' || value === null || isEmpty(value)) return `${inline(value)}\n`;
   const out: string[] = [];
-  write(value, '', out);
+  write(value, '', out, order);
   return `${out.join('\n')}\n`;
 }
