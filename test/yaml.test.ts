@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { stringifyYaml } from '../compiler/yaml';
+import { KUBERNETES_ORDER, stringifyYaml } from '../compiler/yaml';
 
 const tricky = fc.constantFrom(
   '', ' ', 'true', 'False', 'yes', 'no', 'on', 'OFF', 'y', 'n', 'null', '~', '=', '0', '007', '1e3', '0x1F', '0o7', '.5', '-1', '+1', '.inf', '-.Inf', '.NaN',
@@ -31,6 +31,15 @@ describe('YAML writer', () => {
         assert.deepEqual(parse(written, { version: '1.1' }), normalised, written);
       }),
       { numRuns: 3000, seed: 7 },
+    );
+  });
+
+  it('orders keys the Kubernetes way: apiVersion, kind, metadata (name, namespace) first, port keys numerically, the rest sorted', () => {
+    const written = stringifyYaml({ spec: { portLevelMtls: { '10000': 'b', '9000': 'a' }, b: 1, a: 2 }, metadata: { labels: { z: '1' }, namespace: 'n', name: 'x' }, kind: 'K', apiVersion: 'v1' }, KUBERNETES_ORDER);
+    assert.equal(
+      written,
+      // 'n' is quoted: YAML 1.1 reads it as false.
+      ['apiVersion: v1', 'kind: K', 'metadata:', '  name: x', '  namespace: "n"', '  labels:', '    z: "1"', 'spec:', '  a: 2', '  b: 1', '  portLevelMtls:', '    "9000": a', '    "10000": b', ''].join('\n'),
     );
   });
 
