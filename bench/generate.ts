@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { HttpMethod, PolicyModel, RuleModel, SourceModel } from '../compiler/model';
 import { DSL_DECLARATIONS, policyCompilerOptions } from '../compiler/typecheck-session';
 
 export const SERVICES_PER_NAMESPACE = 50;
@@ -60,44 +61,14 @@ interface GenRule {
   readonly from: readonly GenSource[];
   readonly to: GenService;
   readonly ports?: readonly string[];
-  readonly methods?: readonly string[];
+  readonly methods?: readonly HttpMethod[];
   readonly paths?: readonly string[];
 }
 
-/** The mesh-neutral model (the fields of compiler/model.ts that targets read; no ids or locations). */
-export interface BenchModel {
-  readonly version: 1;
-  readonly entry: string;
-  readonly mesh: { readonly trustDomain: string; readonly mtls: Mtls; readonly defaultAction: 'deny'; readonly rootNamespace: string };
-  readonly namespaces: readonly { readonly name: string; readonly mtls?: Mtls }[];
-  readonly services: readonly {
-    readonly id: string;
-    readonly namespace: string;
-    readonly name: string;
-    readonly serviceAccount: string;
-    readonly selector: Readonly<Record<string, string>>;
-    readonly ports: readonly GenPort[];
-    readonly mtls?: Mtls;
-  }[];
-  readonly rules: readonly BenchRule[];
-}
-
-export type BenchSource =
-  | { readonly kind: 'service'; readonly service: string }
-  | { readonly kind: 'namespace'; readonly namespace: string }
-  | { readonly kind: 'identity'; readonly namespace: string; readonly serviceAccount: string }
-  | { readonly kind: 'authenticated' }
-  | { readonly kind: 'anyone' }
-  | { readonly kind: 'ipBlock'; readonly cidr: string };
-
-export interface BenchRule {
-  readonly action: 'allow' | 'deny';
-  readonly sources: readonly BenchSource[];
-  readonly destination: string;
-  readonly ports: readonly string[];
-  readonly methods?: readonly string[];
-  readonly paths?: readonly { readonly kind: 'exact' | 'prefix'; readonly value: string }[];
-}
+/** The model the generator writes beside the policy (compiler/model.ts without rule ids or locations), for the cdk8s baseline. */
+export type BenchRule = Omit<RuleModel, 'id' | 'location'>;
+export type BenchSource = SourceModel;
+export type BenchModel = Omit<PolicyModel, 'rules'> & { readonly rules: readonly BenchRule[] };
 
 export interface GeneratedRepo {
   readonly dir: string;
@@ -127,7 +98,7 @@ function compare(a: string, b: string): number {
 }
 
 const HTTP_PATHS = ['/api/v1/*', '/api/v2/*', '/healthz', '/orders/*', '/carts/*', '/users/*', '/search', '/static/*', '/admin/*', '/v1/items/*'];
-const HTTP_METHOD_SETS = [['GET'], ['GET', 'POST'], ['POST'], ['GET', 'HEAD'], ['PUT', 'DELETE'], ['GET', 'POST', 'PATCH']];
+const HTTP_METHOD_SETS: readonly (readonly HttpMethod[])[] = [['GET'], ['GET', 'POST'], ['POST'], ['GET', 'HEAD'], ['PUT', 'DELETE'], ['GET', 'POST', 'PATCH']];
 const GATEWAY = { namespace: 'istio-system', serviceAccount: 'istio-ingressgateway-service-account' };
 
 export function generate(services: number, outDir: string, seed = 1): GeneratedRepo {
