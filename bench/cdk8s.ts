@@ -93,7 +93,11 @@ export function synth(model: BenchModel, outdir: string): number {
       ...(svc.mtls === undefined ? {} : { mtls: { mode: svc.mtls } }),
       ...(overridden.length === 0
         ? {}
-        : { portLevelMtls: Object.fromEntries(overridden.map((p) => [String(p.port), { mode: p.mtls ?? svc.mtls ?? nsMtls.get(svc.namespace) ?? model.mesh.mtls }])) }),
+        : {
+            portLevelMtls: Object.fromEntries(
+              overridden.map((p) => [String(p.port), { mode: p.mtls ?? svc.mtls ?? nsMtls.get(svc.namespace) ?? model.mesh.mtls }]),
+            ),
+          }),
     });
   }
 
@@ -109,7 +113,10 @@ export function synth(model: BenchModel, outdir: string): number {
     const destination = services.get(id);
     if (destination === undefined) continue;
     for (const action of ['allow', 'deny'] as const) {
-      const istioRules = rules.filter((r) => r.action === action).map((r) => ruleOf(model, r, destination, services)).filter((r) => r !== undefined);
+      const istioRules = rules
+        .filter((r) => r.action === action)
+        .map((r) => ruleOf(model, r, destination, services))
+        .filter((r) => r !== undefined);
       if (istioRules.length === 0) continue;
       object(chart(destination.namespace), 'AuthorizationPolicy', `${destination.name}-${action}`, destination.namespace, {
         selector: { matchLabels: destination.selector },

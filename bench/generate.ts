@@ -207,7 +207,14 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
         const pkg = `${dest.ident}.v1.Api`;
         rules.push(
           chance(0.6)
-            ? { action: 'allow', from, to: dest, ports: ['grpc'], methods: ['POST'], paths: [chance(0.5) ? `/${pkg}/*` : `/${pkg}/Get${Math.floor(random() * 5)}`] }
+            ? {
+                action: 'allow',
+                from,
+                to: dest,
+                ports: ['grpc'],
+                methods: ['POST'],
+                paths: [chance(0.5) ? `/${pkg}/*` : `/${pkg}/Get${Math.floor(random() * 5)}`],
+              }
             : { action: 'allow', from, to: dest, ports: ['grpc'] },
         );
       } else if (!publicPath && chance(0.05)) {
@@ -269,7 +276,9 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
       const ports = svc.ports
         .map((p) => `${p.name}: { port: ${p.port}, protocol: '${p.protocol}'${p.mtls === undefined ? '' : `, mtls: '${p.mtls}'`} }`)
         .join(', ');
-      body.push(`export const ${svc.ident} = service(${ns.ident}, '${svc.name}', {${svc.mtls === undefined ? '' : ` mtls: '${svc.mtls}',`} ports: { ${ports} } });`);
+      body.push(
+        `export const ${svc.ident} = service(${ns.ident}, '${svc.name}', {${svc.mtls === undefined ? '' : ` mtls: '${svc.mtls}',`} ports: { ${ports} } });`,
+      );
     }
     // Typed as AnyService[]: at thousands of services, one union of every service's literal type is too complex for tsc (TS2590).
     body.push('', `export const services: readonly AnyService[] = [${local.map((s) => s.ident).join(', ')}];`, '', 'export const rules = [');
@@ -342,7 +351,11 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
       ...(rule.methods === undefined ? {} : { methods: [...new Set(rule.methods)].sort(compare) }),
       ...(rule.paths === undefined
         ? {}
-        : { paths: uniqueSorted(rule.paths.map((p) => (p.endsWith('*') ? { kind: 'prefix' as const, value: p.slice(0, -1) } : { kind: 'exact' as const, value: p }))) }),
+        : {
+            paths: uniqueSorted(
+              rule.paths.map((p) => (p.endsWith('*') ? { kind: 'prefix' as const, value: p.slice(0, -1) } : { kind: 'exact' as const, value: p })),
+            ),
+          }),
     };
     modelRules.push({ key: JSON.stringify(body), rule: body });
   }
@@ -390,5 +403,7 @@ if (require.main === module) {
   const seed = Number(argValue(argv, '--seed') ?? '1');
   const out = path.resolve(argValue(argv, '--out') ?? path.join(REPO_ROOT, 'bench/out', `gen-${n}`));
   const repo = generate(n, out, seed);
-  process.stdout.write(`generated ${repo.services} services, ${repo.rules} rules in ${repo.namespaces} namespace files under ${path.relative(process.cwd(), repo.dir) || '.'}\n`);
+  process.stdout.write(
+    `generated ${repo.services} services, ${repo.rules} rules in ${repo.namespaces} namespace files under ${path.relative(process.cwd(), repo.dir) || '.'}\n`,
+  );
 }

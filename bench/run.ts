@@ -44,7 +44,11 @@ function parseArgs(argv: readonly string[]): Options {
     const inline = argv.find((a) => a.startsWith(`${name}=`));
     return inline !== undefined ? inline.slice(name.length + 1) : i === -1 ? undefined : argv[i + 1];
   };
-  const list = (text: string): number[] => text.split(',').map((s) => Number(s.replace(/_/g, '').trim())).filter((n) => Number.isInteger(n) && n > 1);
+  const list = (text: string): number[] =>
+    text
+      .split(',')
+      .map((s) => Number(s.replace(/_/g, '').trim()))
+      .filter((n) => Number.isInteger(n) && n > 1);
   const sizes = list(value('--sizes') ?? '100,1000,5000');
   const editor = value('--editor-sizes');
   return {
@@ -156,7 +160,12 @@ const TSC6 = path.join(REPO_ROOT, 'node_modules/typescript6/bin/tsc');
 const CDK8S = path.join(REPO_ROOT, 'dist/bench/cdk8s.js');
 
 const TOOLS: readonly Tool[] = [
-  { name: 'build', label: 'policyc build --target all', ok: [0], command: (r) => [NODE, POLICYC, 'build', r.entry, '--target', 'all', '--out', path.join(r.dir, 'manifests')] },
+  {
+    name: 'build',
+    label: 'policyc build --target all',
+    ok: [0],
+    command: (r) => [NODE, POLICYC, 'build', r.entry, '--target', 'all', '--out', path.join(r.dir, 'manifests')],
+  },
   { name: 'check', label: 'policyc check', ok: [0], command: (r) => [NODE, POLICYC, 'check', r.entry] },
   { name: 'tsc6', label: 'tsc --noEmit (TS 6)', ok: [0], command: (r) => [NODE, TSC6, '-p', r.tsconfig, '--noEmit'] },
   { name: 'tsc7', label: 'tsc --noEmit (TS 7)', ok: [0], command: (r) => [NODE, TSC7, '-p', r.tsconfig, '--noEmit'] },
@@ -213,7 +222,16 @@ async function benchSize(n: number, options: Options, log: (text: string) => voi
   log(`\n## N = ${n}: ${repo.rules} rules in ${repo.namespaces} namespace files (${repo.dir})\n`);
   const tools: Record<string, ToolResult> = {};
   for (const tool of TOOLS) {
-    tools[tool.name] = { label: tool.label, runsMs: [], medianMs: NaN, ratioToTsc7: undefined, peakTreeRssMiB: 0, peakMaxRssMiB: undefined, msPerService: NaN, failures: [] };
+    tools[tool.name] = {
+      label: tool.label,
+      runsMs: [],
+      medianMs: NaN,
+      ratioToTsc7: undefined,
+      peakTreeRssMiB: 0,
+      peakMaxRssMiB: undefined,
+      msPerService: NaN,
+      failures: [],
+    };
   }
   // Interleaved: run r of every tool before run r+1 of any, so drifting machine load hits them alike.
   for (let run = 1; run <= options.runs; run++) {
@@ -225,7 +243,9 @@ async function benchSize(n: number, options: Options, log: (text: string) => voi
       result.runsMs.push(m.ms);
       result.peakTreeRssMiB = Math.max(result.peakTreeRssMiB, m.treeRss / MiB);
       if (m.maxRss !== undefined) result.peakMaxRssMiB = Math.max(result.peakMaxRssMiB ?? 0, m.maxRss / MiB);
-      log(`  run ${run}/${options.runs} ${tool.name.padEnd(6)} ${(m.ms / 1000).toFixed(2).padStart(8)} s  tree ${(m.treeRss / MiB).toFixed(0).padStart(5)} MiB${ok ? '' : `  FAILED (exit ${m.exitCode})`}\n`);
+      log(
+        `  run ${run}/${options.runs} ${tool.name.padEnd(6)} ${(m.ms / 1000).toFixed(2).padStart(8)} s  tree ${(m.treeRss / MiB).toFixed(0).padStart(5)} MiB${ok ? '' : `  FAILED (exit ${m.exitCode})`}\n`,
+      );
     }
   }
   const tsc7 = median((tools['tsc7'] as ToolResult).runsMs);
@@ -267,7 +287,15 @@ function objectsIn(dir: string): Map<string, string> {
 
 function canonical(value: unknown): string {
   const sort = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(sort) : typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, x]) => [k, sort(x)])) : v;
+    Array.isArray(v)
+      ? v.map(sort)
+      : typeof v === 'object' && v !== null
+        ? Object.fromEntries(
+            Object.entries(v)
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+              .map(([k, x]) => [k, sort(x)]),
+          )
+        : v;
   return JSON.stringify(sort(value));
 }
 
@@ -328,7 +356,9 @@ function editorLatency(repo: GeneratedRepo, edits: number, log: (text: string) =
         t = performance.now();
         checker.fileDiagnostics(repo.entry, file);
         result.recheckFileMs.push(round(performance.now() - t, 1));
-        log(`  edit ${edit}: completions after the change ${result.completionsColdMs.at(-1)} ms, diagnostics of the edited file ${result.recheckFileMs.at(-1)} ms\n`);
+        log(
+          `  edit ${edit}: completions after the change ${result.completionsColdMs.at(-1)} ms, diagnostics of the edited file ${result.recheckFileMs.at(-1)} ms\n`,
+        );
       } else {
         // Watch-style: the whole program's diagnostics after the change, then completions.
         t = performance.now();
@@ -371,7 +401,10 @@ function machine(): Record<string, unknown> {
 }
 
 function table(sizes: readonly SizeResult[]): string {
-  const rows = ['| N | rules | command | median s | runs s | × TS7 tsc | ms / service | peak tree RSS MiB | max process RSS MiB |', '| ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |'];
+  const rows = [
+    '| N | rules | command | median s | runs s | × TS7 tsc | ms / service | peak tree RSS MiB | max process RSS MiB |',
+    '| ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |',
+  ];
   for (const size of sizes) {
     for (const tool of Object.values(size.tools)) {
       rows.push(
@@ -402,7 +435,14 @@ async function main(): Promise<void> {
   }
   fs.mkdirSync(OUT, { recursive: true });
   const log = (text: string): void => void process.stderr.write(text);
-  const results = { machine: machine(), startedAt: new Date().toISOString(), runs: options.runs, sizes: [] as SizeResult[], editor: [] as EditorResult[], loadAverageAtEnd: [] as number[] };
+  const results = {
+    machine: machine(),
+    startedAt: new Date().toISOString(),
+    runs: options.runs,
+    sizes: [] as SizeResult[],
+    editor: [] as EditorResult[],
+    loadAverageAtEnd: [] as number[],
+  };
   const save = (): void => fs.writeFileSync(path.join(OUT, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   log(`machine: ${JSON.stringify(results.machine)}\n`);
   const repos = new Map<number, GeneratedRepo>();
@@ -421,10 +461,13 @@ async function main(): Promise<void> {
   results.loadAverageAtEnd = os.loadavg().map((l) => round(l, 2));
   save();
   process.stdout.write(`\n${table(results.sizes)}\n\n${results.editor.length > 0 ? `${editorTable(results.editor)}\n\n` : ''}`);
-  process.stdout.write(`machine: ${JSON.stringify(results.machine)}; load average at end ${results.loadAverageAtEnd.join(' ')}\nresults: ${path.relative(process.cwd(), path.join(OUT, 'results.json'))}\n`);
+  process.stdout.write(
+    `machine: ${JSON.stringify(results.machine)}; load average at end ${results.loadAverageAtEnd.join(' ')}\nresults: ${path.relative(process.cwd(), path.join(OUT, 'results.json'))}\n`,
+  );
   const failed = results.sizes.some((s) => Object.values(s.tools).some((t) => t.failures.length > 0));
   if (failed) {
-    for (const s of results.sizes) for (const t of Object.values(s.tools)) for (const f of t.failures) process.stderr.write(`N=${s.services} ${t.label}: ${f}\n`);
+    for (const s of results.sizes)
+      for (const t of Object.values(s.tools)) for (const f of t.failures) process.stderr.write(`N=${s.services} ${t.label}: ${f}\n`);
     process.exitCode = 1;
   }
 }

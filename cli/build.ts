@@ -66,13 +66,17 @@ export function registerBuild(program: Command, context: CommandContext): void {
       changed = writeOutputs(outDir, result.outputs);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      diagnostics.push(diagnostic('output-write-failed', `Could not write ${path.relative(io.cwd, outDir) || '.'}: ${reason}. The previous output is unchanged.`));
+      diagnostics.push(
+        diagnostic('output-write-failed', `Could not write ${path.relative(io.cwd, outDir) || '.'}: ${reason}. The previous output is unchanged.`),
+      );
       setExit(EXIT.usage);
       return;
     }
     if (options.format === 'text') {
       for (const [target, files] of result.outputs) {
-        io.stdout(`${target}: ${files.size} files in ${path.relative(io.cwd, path.join(outDir, target)) || '.'} (${changed.get(target) ?? 0} written or removed)\n`);
+        io.stdout(
+          `${target}: ${files.size} files in ${path.relative(io.cwd, path.join(outDir, target)) || '.'} (${changed.get(target) ?? 0} written or removed)\n`,
+        );
       }
     }
   };
@@ -91,7 +95,6 @@ export function registerBuild(program: Command, context: CommandContext): void {
       io.stdout(`ok: ${result.model?.services.length ?? 0} services, ${result.model?.rules.length ?? 0} rules, ${result.diagnostics.length} warnings\n`);
     }
   });
-
 }
 
 /** Output files that differ from, are missing in, or are extra in the output folder, with their unified diffs. */

@@ -43,9 +43,7 @@ export interface CommonOptions {
 export function resolveTargets(name: string): Target[] | Diagnostic {
   if (name === 'all') return [...targets.values()];
   const target = targets.get(name);
-  return target === undefined
-    ? diagnostic('unknown-target', `Unknown target '${name}'. Use one of: ${[...targets.keys(), 'all'].join(', ')}.`)
-    : [target];
+  return target === undefined ? diagnostic('unknown-target', `Unknown target '${name}'. Use one of: ${[...targets.keys(), 'all'].join(', ')}.`) : [target];
 }
 
 export function report(diagnostics: readonly Diagnostic[], format: CommonOptions['format'], io: Io, read: (file: string) => string | undefined): void {

@@ -37,7 +37,11 @@ export function formatMatrix(edges: readonly AccessEdge[], format: 'text' | 'jso
       return `${[`| ${COLUMNS.join(' | ')} |`, `|${COLUMNS.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${COLUMNS.map((c) => r[c].replace(/\|/g, '\\|')).join(' | ')} |`)].join('\n')}\n`;
     case 'text': {
       const widths = COLUMNS.map((c) => Math.max(c.length, ...rows.map((r) => r[c].length)));
-      const line = (cells: readonly string[]) => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+      const line = (cells: readonly string[]) =>
+        cells
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd();
       return `${[line(COLUMNS), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(COLUMNS.map((c) => r[c])))].join('\n')}\n`;
     }
     default:

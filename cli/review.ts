@@ -63,7 +63,9 @@ function extractRef(ref: string, cwd: string): { dir: string; top: string } | st
   }
   let commit: string;
   try {
-    commit = git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], top).toString('utf8').trim();
+    commit = git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], top)
+      .toString('utf8')
+      .trim();
   } catch {
     return `'${ref}' is not a commit of this repository.`;
   }
@@ -118,7 +120,8 @@ export function registerReview(program: Command, context: CommandContext): void 
         baseDir = dir;
         const entry = realPath(path.resolve(io.cwd, entries[0] ?? DEFAULT_ENTRY));
         const relative = path.relative(top, entry);
-        if (relative.startsWith('..') || path.isAbsolute(relative)) diffCommand.error(`error: ${entries[0] ?? DEFAULT_ENTRY} is outside the git repository ${top}`);
+        if (relative.startsWith('..') || path.isAbsolute(relative))
+          diffCommand.error(`error: ${entries[0] ?? DEFAULT_ENTRY} is outside the git repository ${top}`);
         after = run(entry);
         const baseEntry = path.join(dir, relative);
         baseMissing = !fs.existsSync(baseEntry);
@@ -130,25 +133,30 @@ export function registerReview(program: Command, context: CommandContext): void 
           ...before,
           diagnostics: baseMissing
             ? []
-            : before.diagnostics.filter((d) => d.severity === 'error').map((d) => {
-                const moved = (span: Diagnostic['span']) => {
-                  if (span === undefined) return undefined;
-                  const file = path.join(top, path.relative(dir, span.file));
-                  toBase.set(file, span.file);
-                  return { ...span, file };
-                };
-                const keepSpans = diagnosticFormat === 'text' || diagnosticFormat === 'json';
-                const span = keepSpans ? moved(d.span) : undefined;
-                const { span: _span, ...rest } = d;
-                void _span;
-                return { ...rest, message: `(at ${options.base}) ${d.message}`, ...(span === undefined ? {} : { span }) };
-              }),
+            : before.diagnostics
+                .filter((d) => d.severity === 'error')
+                .map((d) => {
+                  const moved = (span: Diagnostic['span']) => {
+                    if (span === undefined) return undefined;
+                    const file = path.join(top, path.relative(dir, span.file));
+                    toBase.set(file, span.file);
+                    return { ...span, file };
+                  };
+                  const keepSpans = diagnosticFormat === 'text' || diagnosticFormat === 'json';
+                  const span = keepSpans ? moved(d.span) : undefined;
+                  const { span: _span, ...rest } = d;
+                  void _span;
+                  return { ...rest, message: `(at ${options.base}) ${d.message}`, ...(span === undefined ? {} : { span }) };
+                }),
         };
       } else {
         const old = run(entries[0] as string);
         before = { ...old, diagnostics: old.diagnostics.filter((d) => d.severity === 'error') };
         after = run(entries[1] as string);
-        labels = { base: displayPath(path.resolve(io.cwd, entries[0] as string), io.cwd), head: displayPath(path.resolve(io.cwd, entries[1] as string), io.cwd) };
+        labels = {
+          base: displayPath(path.resolve(io.cwd, entries[0] as string), io.cwd),
+          head: displayPath(path.resolve(io.cwd, entries[1] as string), io.cwd),
+        };
       }
       const diagnostics = baseMissing ? after.diagnostics : [...before.diagnostics, ...after.diagnostics];
       const read = (file: string): string | undefined => {
@@ -221,7 +229,11 @@ export function registerReview(program: Command, context: CommandContext): void 
     .command('graph')
     .description('the whole access graph: services grouped by namespace, edges labelled with ports and L7 limits, mTLS per port')
     .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY)
-    .addOption(new Option('--format <format>', 'mermaid or dot; json prints the access matrix; github and sarif print only diagnostics').choices(['mermaid', 'dot', 'json', 'github', 'sarif']).default('mermaid'))
+    .addOption(
+      new Option('--format <format>', 'mermaid or dot; json prints the access matrix; github and sarif print only diagnostics')
+        .choices(['mermaid', 'dot', 'json', 'github', 'sarif'])
+        .default('mermaid'),
+    )
     .option('--eval-timeout <ms>', 'bound on policy evaluation, in milliseconds', String(DEFAULT_EVALUATION_TIMEOUT_MS));
   graphCommand.action((entry: string, options: GraphOptions) => {
     const result = compile({ entry: path.resolve(io.cwd, entry), targets: [], evaluationTimeoutMs: timeoutOf(options.evalTimeout) });

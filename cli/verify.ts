@@ -17,7 +17,9 @@ export function registerVerify(program: Command, context: CommandContext): void 
   withCommonOptions(
     program
       .command('verify')
-      .description("compile, then check on every request of the policy's request space that each mesh, simulated from the emitted objects, decides as the policy does")
+      .description(
+        "compile, then check on every request of the policy's request space that each mesh, simulated from the emitted objects, decides as the policy does",
+      )
       .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY),
     'all',
   ).action((entry: string, options: CommonOptions) => {
@@ -32,7 +34,11 @@ export function registerVerify(program: Command, context: CommandContext): void 
     report(diagnostics, options.format, io, (f) => result.store.read(f));
     if (options.format === 'text') {
       for (const { target, result: r } of verification.targets) {
-        io.stdout(r === undefined ? `${target}: no simulator\n` : `${target}: ${r.checked} requests checked, ${r.mismatches.length} mismatches, ${r.unsupported.length} not simulated\n`);
+        io.stdout(
+          r === undefined
+            ? `${target}: no simulator\n`
+            : `${target}: ${r.checked} requests checked, ${r.mismatches.length} mismatches, ${r.unsupported.length} not simulated\n`,
+        );
       }
     }
     context.setExit(hasErrors(diagnostics) ? EXIT.policyErrors : EXIT.ok);
@@ -65,21 +71,34 @@ export function registerVerify(program: Command, context: CommandContext): void 
     const decision = decide(model, request);
     const lines = [`${from} → ${to}:${request.port}${request.method === undefined ? '' : ` ${request.method} ${request.path ?? ''}`}`];
     lines.push(`policy: ${decision.allowed ? 'ALLOWED' : 'DENIED'} — ${decision.reason}`);
-    for (const rule of decision.rules) lines.push(`  ${rule.action} rule at ${rule.location === undefined ? '(unknown)' : `${rule.location.file}:${rule.location.line}:${rule.location.column}`}`);
+    for (const rule of decision.rules)
+      lines.push(
+        `  ${rule.action} rule at ${rule.location === undefined ? '(unknown)' : `${rule.location.file}:${rule.location.line}:${rule.location.column}`}`,
+      );
     for (const [target, files] of result.outputs) {
       const simulator = simulatorFor(target, model);
       if (simulator === undefined) continue;
       const destination = model.services.find((s) => s.id === request.destination);
       if (destination === undefined) continue;
-      const identity = request.client.kind === 'plaintext' ? undefined : request.client.kind === 'identity' ? request.client : model.services.find((s) => request.client.kind === 'service' && s.id === request.client.service);
+      const identity =
+        request.client.kind === 'plaintext'
+          ? undefined
+          : request.client.kind === 'identity'
+            ? request.client
+            : model.services.find((s) => request.client.kind === 'service' && s.id === request.client.service);
       const simulated = simulator.decide(manifestsFromFiles(files), {
-        client: { ip: request.client.ip, ...(identity === undefined ? {} : { identity: { namespace: identity.namespace, serviceAccount: identity.serviceAccount } }) },
+        client: {
+          ip: request.client.ip,
+          ...(identity === undefined ? {} : { identity: { namespace: identity.namespace, serviceAccount: identity.serviceAccount } }),
+        },
         destination: workloadOf(destination),
         port: request.port,
         ...(request.method === undefined ? {} : { method: request.method }),
         ...(request.path === undefined ? {} : { path: request.path }),
       });
-      lines.push(`${target}: ${simulated.verdict.toUpperCase()} — ${simulated.reason}${simulated.objects.length === 0 ? '' : ` (${simulated.objects.join(', ')})`}`);
+      lines.push(
+        `${target}: ${simulated.verdict.toUpperCase()} — ${simulated.reason}${simulated.objects.length === 0 ? '' : ` (${simulated.objects.join(', ')})`}`,
+      );
     }
     io.stdout(`${lines.join('\n')}\n`);
   });

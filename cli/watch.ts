@@ -34,7 +34,11 @@ export function startWatch(entry: string, outDir: string, chosen: readonly Targe
     const ms = performance.now() - started;
     report(result.diagnostics, options.format, io, (f) => result.store.read(f));
     if (options.format === 'text') {
-      io.stdout(ok ? `rebuilt in ${ms.toFixed(0)} ms: ${touched.length} output file(s) changed${touched.length > 0 ? ` (${touched.slice(0, 5).join(', ')}${touched.length > 5 ? ', …' : ''})` : ''}\n` : `errors: output unchanged (${ms.toFixed(0)} ms)\n`);
+      io.stdout(
+        ok
+          ? `rebuilt in ${ms.toFixed(0)} ms: ${touched.length} output file(s) changed${touched.length > 0 ? ` (${touched.slice(0, 5).join(', ')}${touched.length > 5 ? ', …' : ''})` : ''}\n`
+          : `errors: output unchanged (${ms.toFixed(0)} ms)\n`,
+      );
     }
     if (listen) follow(result.files.length > 0 ? result.files : [entry]);
     return { ms, touched, ok };

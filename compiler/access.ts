@@ -54,7 +54,6 @@ export interface AccessEdge {
   readonly location?: SourceLocation;
 }
 
-
 /** How wide a source is: a diff flags a port whose widest source grows. */
 export function sourceBreadth(source: SourceModel): number {
   switch (source.kind) {
@@ -124,10 +123,16 @@ export function clientsFor(source: SourceModel): Client[] {
     case 'authenticated':
       return [{ kind: 'identity', ...OUTSIDER, ip: DEFAULT_IP, tls: true }];
     case 'anyone':
-      return [{ kind: 'plaintext', ip: DEFAULT_IP }, { kind: 'identity', ...OUTSIDER, ip: DEFAULT_IP, tls: true }];
+      return [
+        { kind: 'plaintext', ip: DEFAULT_IP },
+        { kind: 'identity', ...OUTSIDER, ip: DEFAULT_IP, tls: true },
+      ];
     case 'ipBlock': {
       const ip = addressesAround(source.cidr)[0] ?? DEFAULT_IP;
-      return [{ kind: 'plaintext', ip }, { kind: 'identity', ...OUTSIDER, ip, tls: true }];
+      return [
+        { kind: 'plaintext', ip },
+        { kind: 'identity', ...OUTSIDER, ip, tls: true },
+      ];
     }
     default:
       return source satisfies never;
@@ -262,7 +267,10 @@ export function accessMatrix(model: PolicyModel): AccessEdge[] {
   return edges.sort(compareEdges);
 }
 
-export function compareEdges(a: Pick<AccessEdge, 'destination' | 'portNumber' | 'source'>, b: Pick<AccessEdge, 'destination' | 'portNumber' | 'source'>): number {
+export function compareEdges(
+  a: Pick<AccessEdge, 'destination' | 'portNumber' | 'source'>,
+  b: Pick<AccessEdge, 'destination' | 'portNumber' | 'source'>,
+): number {
   return compare(a.destination, b.destination) || a.portNumber - b.portNumber || compare(a.source, b.source);
 }
 

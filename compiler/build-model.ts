@@ -57,7 +57,9 @@ function isRule(value: unknown): value is AccessRule {
     Array.isArray(value['from']) &&
     value['from'].every((s) => isObject(s) && typeof s['kind'] === 'string' && (s['kind'] !== 'service' || isService(s))) &&
     isService(value['to']) &&
-    ['ports', 'methods', 'paths'].every((k) => value[k] === undefined || (Array.isArray(value[k]) && (value[k] as unknown[]).every((v) => typeof v === 'string')))
+    ['ports', 'methods', 'paths'].every(
+      (k) => value[k] === undefined || (Array.isArray(value[k]) && (value[k] as unknown[]).every((v) => typeof v === 'string')),
+    )
   );
 }
 
@@ -192,19 +194,14 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
     }
     const hasL7 = rule.methods !== undefined || rule.paths !== undefined;
     // "All ports" is made explicit here; with methods or paths it means all ports that carry HTTP.
-    const ports =
-      rule.ports !== undefined
-        ? [...rule.ports]
-        : destination.ports.filter((p) => !hasL7 || isHttpProtocol(p.protocol)).map((p) => p.name);
+    const ports = rule.ports !== undefined ? [...rule.ports] : destination.ports.filter((p) => !hasL7 || isHttpProtocol(p.protocol)).map((p) => p.name);
     const body = {
       action: rule.action,
       sources: uniqueSorted(sources),
       destination: destination.id,
       ports: [...new Set(ports)].sort(compare),
       ...(rule.methods === undefined ? {} : { methods: [...new Set(rule.methods)].sort(compare) }),
-      ...(rule.paths === undefined
-        ? {}
-        : { paths: uniqueSorted(rule.paths.map((p) => pathMatchOf(p))) }),
+      ...(rule.paths === undefined ? {} : { paths: uniqueSorted(rule.paths.map((p) => pathMatchOf(p))) }),
     };
     const key = JSON.stringify(body);
     rules.push({ key, model: { id: shortHash(key), ...body, ...(location === undefined ? {} : { location }) } });
@@ -222,7 +219,9 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       : { kind: 'namespace' as const, namespace: (assertion.to as Namespace).name };
     if (from === undefined) return notADeclaration('assertions', index);
     if (to.kind === 'service' && !declared.has(to.service)) {
-      diagnostics.push(diagnostic('undeclared-service', `The assertion's destination '${to.service}' is not in the mesh's \`services\` list.`, store.spanOfLocation(location)));
+      diagnostics.push(
+        diagnostic('undeclared-service', `The assertion's destination '${to.service}' is not in the mesh's \`services\` list.`, store.spanOfLocation(location)),
+      );
       return;
     }
     assertions.push({

@@ -48,7 +48,12 @@ export const DEFAULT_EVALUATION_TIMEOUT_MS = 60_000;
 export function compile(options: CompileOptions): CompileResult {
   const entry = path.resolve(options.entry);
   const store = new SourceStore(path.dirname(entry));
-  const finish = (diagnostics: readonly Diagnostic[], files: readonly string[], model?: PolicyModel, outputs = new Map<string, RenderedFiles>()): CompileResult => ({
+  const finish = (
+    diagnostics: readonly Diagnostic[],
+    files: readonly string[],
+    model?: PolicyModel,
+    outputs = new Map<string, RenderedFiles>(),
+  ): CompileResult => ({
     diagnostics: sortDiagnostics(diagnostics),
     outputs: hasErrors(diagnostics) ? new Map() : outputs,
     store,
@@ -57,7 +62,10 @@ export function compile(options: CompileOptions): CompileResult {
   });
 
   if (!fs.existsSync(entry) || !fs.statSync(entry).isFile()) {
-    return finish([diagnostic('entry-not-found', `Entry file '${options.entry}' does not exist. Pass the policy's entry file, e.g. \`policyc build policy/mesh.ts\`.`)], []);
+    return finish(
+      [diagnostic('entry-not-found', `Entry file '${options.entry}' does not exist. Pass the policy's entry file, e.g. \`policyc build policy/mesh.ts\`.`)],
+      [],
+    );
   }
   for (const file of options.changedFiles ?? []) store.forget(file);
 
@@ -87,7 +95,11 @@ export function compile(options: CompileOptions): CompileResult {
 }
 
 /** Everything but type-checking: evaluate → model → validate → targets → render. */
-function evaluateAndEmit(entry: string, store: SourceStore, options: CompileOptions): { diagnostics: Diagnostic[]; model?: PolicyModel; outputs: Map<string, RenderedFiles> } {
+function evaluateAndEmit(
+  entry: string,
+  store: SourceStore,
+  options: CompileOptions,
+): { diagnostics: Diagnostic[]; model?: PolicyModel; outputs: Map<string, RenderedFiles> } {
   const outputs = new Map<string, RenderedFiles>();
   const evaluated = evaluate(entry, store, { timeoutMs: options.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS });
   if (hasErrors(evaluated.diagnostics)) return { diagnostics: [...evaluated.diagnostics], outputs };

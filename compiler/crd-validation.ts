@@ -21,18 +21,7 @@ import * as path from 'node:path';
 import { Ajv } from 'ajv';
 import type { ErrorObject, SchemaObject, ValidateFunction } from 'ajv';
 import { parseAllDocuments } from 'yaml';
-import {
-  CelScalar,
-  celEnv,
-  celFunc,
-  celMethod,
-  isCelError,
-  isCelMap,
-  listType,
-  mapType,
-  parse as celParse,
-  plan as celPlan,
-} from '@bufbuild/cel';
+import { CelScalar, celEnv, celFunc, celMethod, isCelError, isCelMap, listType, mapType, parse as celParse, plan as celPlan } from '@bufbuild/cel';
 import type { CelInput, CelMap, CelValue } from '@bufbuild/cel';
 
 export interface CrdViolation {
@@ -114,7 +103,14 @@ function k8sUrl(s: string): Map<string, string> {
   // Kubernetes uses Go's url.ParseRequestURI: an absolute URI or an absolute path.
   if (s.startsWith('/')) {
     const u = new URL(s, 'http://placeholder.invalid');
-    return new Map([[URL_MARK, s], ['scheme', ''], ['host', ''], ['hostname', ''], ['port', ''], ['path', u.pathname]]);
+    return new Map([
+      [URL_MARK, s],
+      ['scheme', ''],
+      ['host', ''],
+      ['hostname', ''],
+      ['port', ''],
+      ['path', u.pathname],
+    ]);
   }
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(s);
   if (scheme === null) throw new Error(`URL parse error: ${s} is not an absolute URI or path`);
@@ -232,8 +228,25 @@ function compileCelUncached(source: string): { program: CelProgram } | { error: 
 
 /** Kubernetes' escaping of property names for CEL (apiserver/pkg/cel/escaping.go). */
 const CEL_RESERVED = new Set([
-  'true', 'false', 'null', 'in', 'as', 'break', 'const', 'continue', 'else', 'for', 'function', 'if',
-  'import', 'let', 'loop', 'package', 'namespace', 'return', 'var',
+  'true',
+  'false',
+  'null',
+  'in',
+  'as',
+  'break',
+  'const',
+  'continue',
+  'else',
+  'for',
+  'function',
+  'if',
+  'import',
+  'let',
+  'loop',
+  'package',
+  'namespace',
+  'return',
+  'var',
 ]);
 function celEscape(name: string): string | undefined {
   if (CEL_RESERVED.has(name)) return `__${name}__`;
@@ -304,7 +317,11 @@ function compileNode(s: JsonObject, kind: string, location: string, sink: CrdCel
         location: location === '' ? '.' : location,
         rule,
         transition,
-        ...(unevaluable !== undefined ? { unevaluable } : meCompiled !== undefined && 'error' in meCompiled ? { unevaluable: `messageExpression: ${meCompiled.error}` } : {}),
+        ...(unevaluable !== undefined
+          ? { unevaluable }
+          : meCompiled !== undefined && 'error' in meCompiled
+            ? { unevaluable: `messageExpression: ${meCompiled.error}` }
+            : {}),
       };
       sink.push(info);
       rules.push({
@@ -441,7 +458,11 @@ function walk(node: SchemaNode, v: CelInput, pointer: string, out: CrdViolation[
           key = celKeyOf(node.listMapKeys.map((k) => (e as Map<string, CelInput>).get(celEscape(k) ?? k) ?? null));
         } else key = celKeyOf(e);
         const first = seen.get(key);
-        if (first !== undefined) out.push({ path: `${pointer}/${i}`, message: `Duplicate value: same ${node.listType === 'map' ? `key (${node.listMapKeys.join(', ')})` : 'value'} as item ${first}` });
+        if (first !== undefined)
+          out.push({
+            path: `${pointer}/${i}`,
+            message: `Duplicate value: same ${node.listType === 'map' ? `key (${node.listMapKeys.join(', ')})` : 'value'} as item ${first}`,
+          });
         else seen.set(key, i);
       });
     }
@@ -466,8 +487,17 @@ function walk(node: SchemaNode, v: CelInput, pointer: string, out: CrdViolation[
 // OpenAPI v3 (structural) -> ajv JSON schema
 
 const PASS_THROUGH = [
-  'pattern', 'minLength', 'maxLength', 'minimum', 'maximum', 'multipleOf', 'minItems', 'maxItems',
-  'uniqueItems', 'minProperties', 'maxProperties',
+  'pattern',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'multipleOf',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'minProperties',
+  'maxProperties',
 ] as const;
 const KNOWN_FORMATS = new Set(['int32', 'int64', 'date-time', 'duration', 'byte', 'float', 'double']);
 
@@ -504,9 +534,7 @@ function toAjv(s: JsonObject, inJunctor: boolean): SchemaObject {
   const req = s['required'];
   if (Array.isArray(req)) {
     // The API server defaults before validating: a required field with a default is never missing.
-    const required = req.filter(
-      (k): k is string => typeof k === 'string' && !(isObject(props) && isObject(props[k]) && 'default' in props[k]),
-    );
+    const required = req.filter((k): k is string => typeof k === 'string' && !(isObject(props) && isObject(props[k]) && 'default' in props[k]));
     if (required.length > 0) out['required'] = required;
   }
   const items = s['items'];
@@ -592,7 +620,8 @@ function qualifiedNameProblem(key: string): string | undefined {
     const prefix = key.slice(0, slash);
     if (prefix.length === 0 || prefix.length > 253 || !DNS1123_SUBDOMAIN.test(prefix)) return `prefix "${prefix}" must be a DNS-1123 subdomain`;
   }
-  if (name.length === 0 || name.length > 63 || !QUALIFIED_NAME_PART.test(name)) return `name part "${name}" must be 1-63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric`;
+  if (name.length === 0 || name.length > 63 || !QUALIFIED_NAME_PART.test(name))
+    return `name part "${name}" must be 1-63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric`;
   return undefined;
 }
 
@@ -605,11 +634,17 @@ function validateMetadata(md: unknown, out: CrdViolation[]): void {
   if (name === undefined) out.push({ path: '/metadata/name', message: 'Required value: name is required' });
   else if (typeof name !== 'string') out.push({ path: '/metadata/name', message: 'name must be a string' });
   else if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
-    out.push({ path: '/metadata/name', message: `Invalid value "${name}": must be a DNS-1123 subdomain (lowercase alphanumerics, '-' or '.', at most 253 characters)` });
+    out.push({
+      path: '/metadata/name',
+      message: `Invalid value "${name}": must be a DNS-1123 subdomain (lowercase alphanumerics, '-' or '.', at most 253 characters)`,
+    });
   }
   const ns = md['namespace'];
   if (ns !== undefined && (typeof ns !== 'string' || ns.length > 63 || !DNS1123_LABEL.test(ns))) {
-    out.push({ path: '/metadata/namespace', message: `Invalid value ${JSON.stringify(ns)}: must be a DNS-1123 label (lowercase alphanumerics or '-', at most 63 characters)` });
+    out.push({
+      path: '/metadata/namespace',
+      message: `Invalid value ${JSON.stringify(ns)}: must be a DNS-1123 label (lowercase alphanumerics or '-', at most 63 characters)`,
+    });
   }
   for (const field of ['labels', 'annotations'] as const) {
     const m = md[field];
@@ -687,7 +722,8 @@ export function loadCrdValidator(crdFiles: readonly string[]): CrdValidator {
       const key = `${String(apiVersion)}/${String(kind)}`;
       const entry = typeof apiVersion === 'string' && typeof kind === 'string' ? entries.get(key) : undefined;
       if (entry === undefined) {
-        const what = typeof apiVersion !== 'string' ? 'missing apiVersion' : typeof kind !== 'string' ? 'missing kind' : `unknown apiVersion/kind ${apiVersion} ${kind}`;
+        const what =
+          typeof apiVersion !== 'string' ? 'missing apiVersion' : typeof kind !== 'string' ? 'missing kind' : `unknown apiVersion/kind ${apiVersion} ${kind}`;
         return [{ path: '', message: `${what}: no CustomResourceDefinition loaded for it (known: ${kinds.join(', ')})` }];
       }
       entry.validator ??= ajv.compile(entry.ajvSchema);

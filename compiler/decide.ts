@@ -47,7 +47,11 @@ export interface Decision {
 }
 
 /** The identity a request presents on this port, if any. */
-export function presentedIdentity(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel>): { namespace: string; serviceAccount: string } | undefined {
+export function presentedIdentity(
+  model: PolicyModel,
+  request: Request,
+  services: ReadonlyMap<string, ServiceModel>,
+): { namespace: string; serviceAccount: string } | undefined {
   const { client } = request;
   if (client.kind === 'plaintext' || !client.tls) return undefined;
   if (client.kind === 'identity') return client;
@@ -58,7 +62,12 @@ export function presentedIdentity(model: PolicyModel, request: Request, services
 /** Re-exported for verify/assertions.ts, which imports it from here. */
 export { ipInCidr };
 
-function sourceMatches(source: SourceModel, identity: { namespace: string; serviceAccount: string } | undefined, ip: string, services: ReadonlyMap<string, ServiceModel>): boolean {
+function sourceMatches(
+  source: SourceModel,
+  identity: { namespace: string; serviceAccount: string } | undefined,
+  ip: string,
+  services: ReadonlyMap<string, ServiceModel>,
+): boolean {
   switch (source.kind) {
     case 'anyone':
       return true;
@@ -79,7 +88,11 @@ function sourceMatches(source: SourceModel, identity: { namespace: string; servi
   }
 }
 
-export function decide(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel> = new Map(model.services.map((s) => [s.id, s]))): Decision {
+export function decide(
+  model: PolicyModel,
+  request: Request,
+  services: ReadonlyMap<string, ServiceModel> = new Map(model.services.map((s) => [s.id, s])),
+): Decision {
   const destination = services.get(request.destination);
   const port = destination?.ports.find((p) => p.port === request.port);
   if (destination === undefined || port === undefined) {

@@ -225,7 +225,9 @@ function revocationWatch(change: EdgeChange, targets: readonly string[]): string
     `Calls from ${describeSource(change.sourceModel)}: ${refusal} after the rollout. Check that no caller still needs it (the access logs or request metrics of ${change.destination} for this source) before merging.`,
   ];
   if (targets.includes('istio')) {
-    watch.push(`Istio: enforced once the sidecars of ${change.destination} receive the new AuthorizationPolicy; confirm with \`istioctl x authz check\` on a ${name} pod.`);
+    watch.push(
+      `Istio: enforced once the sidecars of ${change.destination} receive the new AuthorizationPolicy; confirm with \`istioctl x authz check\` on a ${name} pod.`,
+    );
   }
   if (targets.includes('linkerd')) {
     watch.push(
@@ -257,19 +259,30 @@ function reviewItems(changes: readonly EdgeChange[], oldEdges: readonly AccessEd
     const watch: string[] = [];
     if (change.newlyPlaintext) {
       reasons.push('now admits plaintext clients (no sidecar, no identity)');
-      watch.push(`Anything that can reach the pod IP of ${change.destination} on port ${change.portNumber} can now call it. Confirm this is meant; prefer a service or identity source, or ipBlocks.`);
+      watch.push(
+        `Anything that can reach the pod IP of ${change.destination} on port ${change.portNumber} can now call it. Confirm this is meant; prefer a service or identity source, or ipBlocks.`,
+      );
     }
     const breadth = sourceBreadth(change.sourceModel);
     const before = oldBreadth.get(`${change.destination}:${change.port}`) ?? -1;
     if (breadth >= 1 && breadth > before && !(change.newlyPlaintext && change.sourceModel.kind === 'anyone')) {
-      reasons.push(before < 0 ? `opens the port to ${describeSource(change.sourceModel)}` : `opens the port to ${describeSource(change.sourceModel)}, where it had only narrower sources`);
+      reasons.push(
+        before < 0
+          ? `opens the port to ${describeSource(change.sourceModel)}`
+          : `opens the port to ${describeSource(change.sourceModel)}, where it had only narrower sources`,
+      );
       watch.push(`Check that nothing in "${describeSource(change.sourceModel)}" should be kept out of ${change.destination} port ${change.portNumber}.`);
     }
-    if (reasons.length > 0) widenings.push({ kind: 'widening', call, what: `${change.kind === 'granted' ? 'granted' : 'widened'} (${changeLimits(change, 'after')}): ${reasons.join('; ')}`, watch });
+    if (reasons.length > 0)
+      widenings.push({
+        kind: 'widening',
+        call,
+        what: `${change.kind === 'granted' ? 'granted' : 'widened'} (${changeLimits(change, 'after')}): ${reasons.join('; ')}`,
+        watch,
+      });
   }
   return [...revocations, ...widenings];
 }
-
 
 // ---------------------------------------------------------------------------------------------------------
 // Printing: text for a terminal, JSON as data, Markdown (with a Mermaid picture) for a pull-request comment.
@@ -296,7 +309,13 @@ export function restatedText(change: EdgeChange): string {
 
 export function isEmptyDiff(diff: PolicyDiff): boolean {
   return (
-    diff.granted.length + diff.revoked.length + diff.changed.length + diff.restated.length + diff.mtls.length + diff.services.added.length + diff.services.removed.length ===
+    diff.granted.length +
+      diff.revoked.length +
+      diff.changed.length +
+      diff.restated.length +
+      diff.mtls.length +
+      diff.services.added.length +
+      diff.services.removed.length ===
     0
   );
 }
@@ -395,7 +414,10 @@ export function diffMermaid(diff: PolicyDiff, before: PolicyModel, after: Policy
     const inBefore = before.services.find((s) => s.id === id);
     return inBefore === undefined ? [] : [serviceNode(before, inBefore)];
   });
-  const nodes = nodesFor(services, changes.map((c) => (c.after ?? c.before) as AccessEdge));
+  const nodes = nodesFor(
+    services,
+    changes.map((c) => (c.after ?? c.before) as AccessEdge),
+  );
   const edges = changes.map((c) => {
     const edge = (c.after ?? c.before) as AccessEdge;
     const label =

@@ -35,7 +35,10 @@ export function serviceNode(model: PolicyModel, service: ServiceModel): GraphNod
   return {
     key: service.id,
     namespace: service.namespace,
-    lines: [service.name, ...service.ports.map((p) => `${p.name} ${p.port}${p.name === p.protocol ? '' : `/${p.protocol}`} ${effectiveMtls(model, service, p)}`)],
+    lines: [
+      service.name,
+      ...service.ports.map((p) => `${p.name} ${p.port}${p.name === p.protocol ? '' : `/${p.protocol}`} ${effectiveMtls(model, service, p)}`),
+    ],
     shape: 'service',
   };
 }
@@ -184,7 +187,12 @@ export function accessGraph(model: PolicyModel): { nodes: GraphNode[]; edges: Gr
     model.services.map((s) => serviceNode(model, s)),
     matrix,
   );
-  const edges = matrix.map((e) => ({ from: e.source, to: e.destination, label: edgeLabel(e), style: e.plaintext ? ('plaintext' as const) : ('normal' as const) }));
+  const edges = matrix.map((e) => ({
+    from: e.source,
+    to: e.destination,
+    label: edgeLabel(e),
+    style: e.plaintext ? ('plaintext' as const) : ('normal' as const),
+  }));
   return { nodes, edges };
 }
 

@@ -41,7 +41,10 @@ export function renderTarget(output: TargetOutput, entry: string): RenderedFiles
   const patches = [...(output.patches ?? [])].sort(compareObjects);
   for (const object of objects) files.set(fileName(object), header(entry) + toYaml(object));
   for (const patch of patches) files.set(`patches/${patchFileName(patch)}`, header(entry) + toYaml(patch));
-  files.set('kustomization.yaml', header(entry) + stringifyYaml({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: objects.map(fileName).sort(compare) }));
+  files.set(
+    'kustomization.yaml',
+    header(entry) + stringifyYaml({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: objects.map(fileName).sort(compare) }),
+  );
   if (patches.length > 0) {
     // A kustomize Component: its patches apply to the Namespaces of the kustomization that includes it
     // (`components: [<out>/<target>/patches]`), so users need not hand their Namespace objects to policyc.

@@ -30,9 +30,7 @@ export function addressesAround(cidr: string): string[] {
     outside[index] = (outside[index] ?? 0) ^ (0x80 >> (bit % 8));
   }
   const text = (b: number[]) =>
-    b.length === 4
-      ? b.join('.')
-      : Array.from({ length: 8 }, (_, i) => (((b[i * 2] ?? 0) << 8) | (b[i * 2 + 1] ?? 0)).toString(16)).join(':');
+    b.length === 4 ? b.join('.') : Array.from({ length: 8 }, (_, i) => (((b[i * 2] ?? 0) << 8) | (b[i * 2 + 1] ?? 0)).toString(16)).join(':');
   return [text(inside), ...(parsed.prefix > 0 ? [text(outside)] : [])];
 }
 
@@ -86,7 +84,12 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
     }
   }
   // A gRPC call's path is always /<package.Service>/<Method>: other shapes are not requests a gRPC client sends.
-  const shaped = grpc ? [...paths].map((p) => (p.endsWith('/') ? `${p}Call` : p)).concat('/policyc.Probe/Call').filter((p) => GRPC_PATH.test(p)) : [...paths];
+  const shaped = grpc
+    ? [...paths]
+        .map((p) => (p.endsWith('/') ? `${p}Call` : p))
+        .concat('/policyc.Probe/Call')
+        .filter((p) => GRPC_PATH.test(p))
+    : [...paths];
   return [...methods].sort().flatMap((method) => [...new Set(shaped)].sort().map((path) => ({ method, path })));
 }
 
@@ -102,4 +105,3 @@ export function requestSpace(model: PolicyModel): Request[] {
   }
   return requests;
 }
-

@@ -82,9 +82,7 @@ export class TypecheckSession {
     const configFile = configFileOf(entry);
     const isNew = !this.configs.has(configFile);
     this.configs.set(configFile, JSON.stringify({ compilerOptions: policyCompilerOptions(), files: [entry] }));
-    const snapshot = this.client(path.dirname(entry)).updateSnapshot(
-      isNew ? { openProjects: [configFile] } : { fileChanges: { changed: [...changedFiles] } },
-    );
+    const snapshot = this.client(path.dirname(entry)).updateSnapshot(isNew ? { openProjects: [configFile] } : { fileChanges: { changed: [...changedFiles] } });
     const project = snapshot.getProject(configFile);
     if (project === undefined) throw new Error(`the type checker did not open ${configFile}`);
     return project;
@@ -93,7 +91,11 @@ export class TypecheckSession {
   /** Every diagnostic of the entry's program. */
   check(entry: string, changedFiles: readonly string[]): RawCheck {
     const program = this.project(entry, changedFiles).program;
-    const files = program.getSourceFileNames().filter(isUserFile).map((f) => path.resolve(f)).sort();
+    const files = program
+      .getSourceFileNames()
+      .filter(isUserFile)
+      .map((f) => path.resolve(f))
+      .sort();
     const raw = [...program.getProgramDiagnostics(), ...program.getSyntacticDiagnostics(), ...program.getSemanticDiagnostics()];
     return {
       files,

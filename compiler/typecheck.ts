@@ -86,7 +86,9 @@ export class PolicyTypeChecker {
           files: raw.files,
           diagnostics: raw.diagnostics.map((d) => {
             const message = `${d.text} (TS${d.code})`;
-            return d.fileName === undefined ? diagnostic('type-error', message) : diagnostic('type-error', message, store.spanOf(path.resolve(d.fileName), d.pos, d.end));
+            return d.fileName === undefined
+              ? diagnostic('type-error', message)
+              : diagnostic('type-error', message, store.spanOf(path.resolve(d.fileName), d.pos, d.end));
           }),
         };
         return result;

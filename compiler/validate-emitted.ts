@@ -38,7 +38,8 @@ export function validateEmitted(targetName: string, objects: readonly Kubernetes
   for (const object of objects.filter(isCustomResource)) {
     const validator = validatorFor(crdFileOf(targetName, object));
     // A kind with no vendored CRD is a policyc bug too: the validator says so.
-    const violations = validator === undefined ? [{ path: '', message: `no vendored CRD for ${object.apiVersion} ${object.kind}` }] : validator.validate(object);
+    const violations =
+      validator === undefined ? [{ path: '', message: `no vendored CRD for ${object.apiVersion} ${object.kind}` }] : validator.validate(object);
     for (const violation of violations) {
       out.push(
         diagnostic(

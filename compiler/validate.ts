@@ -36,12 +36,22 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
 
   if (!DNS_1123_SUBDOMAIN.test(model.mesh.trustDomain) || model.mesh.trustDomain.length > 253) {
     out.push(
-      diagnostic('invalid-trust-domain', `Trust domain '${model.mesh.trustDomain}' is not a DNS name (lower-case letters, digits, '-' and '.').`, span(model.mesh.location)),
+      diagnostic(
+        'invalid-trust-domain',
+        `Trust domain '${model.mesh.trustDomain}' is not a DNS name (lower-case letters, digits, '-' and '.').`,
+        span(model.mesh.location),
+      ),
     );
   }
   for (const ns of model.namespaces) {
     if (!DNS_1123_LABEL.test(ns.name) || ns.name.length > 63) {
-      out.push(diagnostic('invalid-name', `Namespace name '${ns.name}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`, span(ns.location)));
+      out.push(
+        diagnostic(
+          'invalid-name',
+          `Namespace name '${ns.name}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`,
+          span(ns.location),
+        ),
+      );
     }
   }
 
@@ -50,38 +60,100 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
     const at = span(svc.location);
     const first = seen.get(svc.id);
     if (first !== undefined) {
-      out.push(diagnostic('duplicate-service', `Service '${svc.id}' is declared twice. Keep one declaration and import it where needed.`, at, [related('The first declaration is here.', first.location)]));
+      out.push(
+        diagnostic('duplicate-service', `Service '${svc.id}' is declared twice. Keep one declaration and import it where needed.`, at, [
+          related('The first declaration is here.', first.location),
+        ]),
+      );
       continue;
     }
     seen.set(svc.id, svc);
     if (svc.namespace === model.mesh.rootNamespace) {
-      out.push(diagnostic('service-in-root-namespace', `Service '${svc.id}' is in the root namespace '${model.mesh.rootNamespace}', where Istio applies every policy to all namespaces. Move it to its own namespace, or set \`rootNamespace\` in mesh({...}) if your mesh uses another root.`, at));
+      out.push(
+        diagnostic(
+          'service-in-root-namespace',
+          `Service '${svc.id}' is in the root namespace '${model.mesh.rootNamespace}', where Istio applies every policy to all namespaces. Move it to its own namespace, or set \`rootNamespace\` in mesh({...}) if your mesh uses another root.`,
+          at,
+        ),
+      );
     }
     if (!DNS_1123_LABEL.test(svc.name) || svc.name.length > 63) {
-      out.push(diagnostic('invalid-name', `Service name '${svc.name}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`, at));
+      out.push(
+        diagnostic(
+          'invalid-name',
+          `Service name '${svc.name}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`,
+          at,
+        ),
+      );
     }
     if (!DNS_1123_SUBDOMAIN.test(svc.serviceAccount) || svc.serviceAccount.length > 253) {
-      out.push(diagnostic('invalid-name', `Service account '${svc.serviceAccount}' of '${svc.id}' is not a valid Kubernetes name: use lower-case letters, digits, '-' and '.'.`, at));
+      out.push(
+        diagnostic(
+          'invalid-name',
+          `Service account '${svc.serviceAccount}' of '${svc.id}' is not a valid Kubernetes name: use lower-case letters, digits, '-' and '.'.`,
+          at,
+        ),
+      );
     }
     const selectorEntries = Object.entries(svc.selector);
     if (selectorEntries.length === 0) {
-      out.push(diagnostic('invalid-label', `Service '${svc.id}' has an empty selector, which would select every pod in the namespace. Give it the labels of its own pods.`, at));
+      out.push(
+        diagnostic(
+          'invalid-label',
+          `Service '${svc.id}' has an empty selector, which would select every pod in the namespace. Give it the labels of its own pods.`,
+          at,
+        ),
+      );
     }
     for (const [key, value] of selectorEntries) {
-      if (!validLabelKey(key)) out.push(diagnostic('invalid-label', `Selector key '${key}' of '${svc.id}' is not a valid label key ([prefix/]name, name at most 63 characters of letters, digits, '-', '_', '.').`, at));
-      if (!(value === '' || (LABEL_NAME.test(value) && value.length <= 63))) out.push(diagnostic('invalid-label', `Selector value '${value}' of '${svc.id}' is not a valid label value (at most 63 letters, digits, '-', '_', '.', no '*').`, at));
+      if (!validLabelKey(key))
+        out.push(
+          diagnostic(
+            'invalid-label',
+            `Selector key '${key}' of '${svc.id}' is not a valid label key ([prefix/]name, name at most 63 characters of letters, digits, '-', '_', '.').`,
+            at,
+          ),
+        );
+      if (!(value === '' || (LABEL_NAME.test(value) && value.length <= 63)))
+        out.push(
+          diagnostic(
+            'invalid-label',
+            `Selector value '${value}' of '${svc.id}' is not a valid label value (at most 63 letters, digits, '-', '_', '.', no '*').`,
+            at,
+          ),
+        );
     }
     const numbers = new Map<number, string>();
-    if (svc.ports.length === 0) out.push(diagnostic('invalid-port-number', `Service '${svc.id}' declares no ports: declare each port it listens on, with its protocol.`, at));
+    if (svc.ports.length === 0)
+      out.push(diagnostic('invalid-port-number', `Service '${svc.id}' declares no ports: declare each port it listens on, with its protocol.`, at));
     for (const port of svc.ports) {
       if (!PORT_NAME.test(port.name) || port.name.length > 15 || !/[a-z]/.test(port.name) || port.name.includes('--')) {
-        out.push(diagnostic('invalid-port-name', `Port name '${port.name}' of '${svc.id}' is not a valid Kubernetes port name: at most 15 lower-case letters, digits and '-', with at least one letter.`, at));
+        out.push(
+          diagnostic(
+            'invalid-port-name',
+            `Port name '${port.name}' of '${svc.id}' is not a valid Kubernetes port name: at most 15 lower-case letters, digits and '-', with at least one letter.`,
+            at,
+          ),
+        );
       }
       if (!Number.isInteger(port.port) || port.port < 1 || port.port > 65535) {
-        out.push(diagnostic('invalid-port-number', `Port '${port.name}' of '${svc.id}' has number ${port.port}: use the container port, an integer from 1 to 65535.`, at));
+        out.push(
+          diagnostic(
+            'invalid-port-number',
+            `Port '${port.name}' of '${svc.id}' has number ${port.port}: use the container port, an integer from 1 to 65535.`,
+            at,
+          ),
+        );
       }
       const clash = numbers.get(port.port);
-      if (clash !== undefined) out.push(diagnostic('duplicate-port-number', `Ports '${clash}' and '${port.name}' of '${svc.id}' both use number ${port.port}. One container port has one name.`, at));
+      if (clash !== undefined)
+        out.push(
+          diagnostic(
+            'duplicate-port-number',
+            `Ports '${clash}' and '${port.name}' of '${svc.id}' both use number ${port.port}. One container port has one name.`,
+            at,
+          ),
+        );
       numbers.set(port.port, port.name);
     }
   }
@@ -92,9 +164,18 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
     for (let i = 0; i < group.length; i++) {
       for (let j = i + 1; j < group.length; j++) {
         // Reported at whichever of the two is declared later in the source.
-        const [a, b] = [group[i] as ServiceModel, group[j] as ServiceModel].sort((x, y) => (x.location?.file ?? '').localeCompare(y.location?.file ?? '', 'en') || (x.location?.start ?? 0) - (y.location?.start ?? 0)) as [ServiceModel, ServiceModel];
+        const [a, b] = [group[i] as ServiceModel, group[j] as ServiceModel].sort(
+          (x, y) => (x.location?.file ?? '').localeCompare(y.location?.file ?? '', 'en') || (x.location?.start ?? 0) - (y.location?.start ?? 0),
+        ) as [ServiceModel, ServiceModel];
         if (selectorsOverlap(a.selector, b.selector)) {
-          out.push(diagnostic('overlapping-selectors', `Services '${a.id}' and '${b.id}' have selectors that can select the same pods (${JSON.stringify(a.selector)} and ${JSON.stringify(b.selector)}), so each would get the other's policy. Give them a label on which they differ.`, span(b.location), [related(`'${a.id}' is declared here.`, a.location)]));
+          out.push(
+            diagnostic(
+              'overlapping-selectors',
+              `Services '${a.id}' and '${b.id}' have selectors that can select the same pods (${JSON.stringify(a.selector)} and ${JSON.stringify(b.selector)}), so each would get the other's policy. Give them a label on which they differ.`,
+              span(b.location),
+              [related(`'${a.id}' is declared here.`, a.location)],
+            ),
+          );
         }
       }
     }
@@ -109,7 +190,12 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
     const destination = services.get(rule.destination);
     if (destination === undefined) continue;
     const describe = `${rule.action} rule to '${rule.destination}'`;
-    for (const [list, values] of [['sources', rule.sources], ['ports', rule.ports], ['methods', rule.methods], ['paths', rule.paths]] as const) {
+    for (const [list, values] of [
+      ['sources', rule.sources],
+      ['ports', rule.ports],
+      ['methods', rule.methods],
+      ['paths', rule.paths],
+    ] as const) {
       if (values !== undefined && values.length === 0 && !(list === 'ports' && (rule.methods !== undefined || rule.paths !== undefined))) {
         out.push(diagnostic('empty-list', `The ${describe} has an empty \`${list}\` list. Leave \`${list}\` out to mean "all", or name at least one.`, at));
       }
@@ -119,31 +205,64 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         out.push(diagnostic('invalid-cidr', `'${source.cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(source.cidr)}`, at));
       }
       if (source.kind === 'identity' && (!DNS_1123_LABEL.test(source.namespace) || !DNS_1123_SUBDOMAIN.test(source.serviceAccount))) {
-        out.push(diagnostic('invalid-name', `identity('${source.namespace}', '${source.serviceAccount}') is not a valid namespace and service account name.`, at));
+        out.push(
+          diagnostic('invalid-name', `identity('${source.namespace}', '${source.serviceAccount}') is not a valid namespace and service account name.`, at),
+        );
       }
     }
     for (const p of rule.paths ?? []) {
       const text = p.kind === 'prefix' ? `${p.value}*` : p.value;
       if (!validPath(p.value)) {
-        out.push(diagnostic('invalid-path', `Path '${text}' is not valid: write '/exact' or '/prefix/*', using only URL path characters, with '*' only at the end, and no '//', '/./' or '/../'.`, at));
+        out.push(
+          diagnostic(
+            'invalid-path',
+            `Path '${text}' is not valid: write '/exact' or '/prefix/*', using only URL path characters, with '*' only at the end, and no '//', '/./' or '/../'.`,
+            at,
+          ),
+        );
       }
     }
     const ports = rule.ports.map((name) => destination.ports.find((p) => p.name === name));
     rule.ports.forEach((name, i) => {
-      if (ports[i] === undefined) out.push(diagnostic('unknown-port', `'${rule.destination}' has no port named '${name}'. Its ports are: ${destination.ports.map((p) => p.name).join(', ')}.`, at));
+      if (ports[i] === undefined)
+        out.push(
+          diagnostic(
+            'unknown-port',
+            `'${rule.destination}' has no port named '${name}'. Its ports are: ${destination.ports.map((p) => p.name).join(', ')}.`,
+            at,
+          ),
+        );
     });
     const known = ports.filter((p) => p !== undefined);
     const hasL7 = rule.methods !== undefined || rule.paths !== undefined;
     if (hasL7) {
       for (const port of known.filter((p) => !isHttpProtocol(p.protocol))) {
-        out.push(diagnostic('http-constraint-on-tcp', `Port '${port.name}' of '${rule.destination}' is TCP, so methods and paths can never be seen there. Remove methods/paths, or name only HTTP, HTTP/2 or gRPC ports.`, at));
+        out.push(
+          diagnostic(
+            'http-constraint-on-tcp',
+            `Port '${port.name}' of '${rule.destination}' is TCP, so methods and paths can never be seen there. Remove methods/paths, or name only HTTP, HTTP/2 or gRPC ports.`,
+            at,
+          ),
+        );
       }
       if (rule.ports.length === 0) {
-        out.push(diagnostic('rule-never-matches', `The ${describe} narrows by method or path, but '${rule.destination}' has no HTTP, HTTP/2 or gRPC port: it can never match.`, at));
+        out.push(
+          diagnostic(
+            'rule-never-matches',
+            `The ${describe} narrows by method or path, but '${rule.destination}' has no HTTP, HTTP/2 or gRPC port: it can never match.`,
+            at,
+          ),
+        );
       }
       const grpcPorts = known.filter((p) => p.protocol === 'grpc');
       if (grpcPorts.length > 0 && rule.methods !== undefined && !rule.methods.includes('POST')) {
-        out.push(diagnostic('rule-never-matches', `gRPC calls are always HTTP POST, so methods [${rule.methods.join(', ')}] never match on gRPC port '${grpcPorts[0]?.name}' of '${rule.destination}'. Use POST, or leave methods out.`, at));
+        out.push(
+          diagnostic(
+            'rule-never-matches',
+            `gRPC calls are always HTTP POST, so methods [${rule.methods.join(', ')}] never match on gRPC port '${grpcPorts[0]?.name}' of '${rule.destination}'. Use POST, or leave methods out.`,
+            at,
+          ),
+        );
       }
     }
     const identitySources = rule.sources.filter(isIdentitySource);
@@ -151,14 +270,32 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
     for (const port of known) {
       const mode = effectiveMtls(model, destination, port);
       if (rule.action === 'deny' && identitySources.length > 0 && !coversPlaintext && acceptsPlaintext(mode)) {
-        out.push(diagnostic('deny-bypassed-by-plaintext', `This deny names callers by identity, but port '${port.name}' of '${rule.destination}' is ${mode}: plaintext clients carry no identity, so they would pass it. Make the port STRICT (mtls: 'STRICT'), or deny \`anyone\` on it.`, at));
+        out.push(
+          diagnostic(
+            'deny-bypassed-by-plaintext',
+            `This deny names callers by identity, but port '${port.name}' of '${rule.destination}' is ${mode}: plaintext clients carry no identity, so they would pass it. Make the port STRICT (mtls: 'STRICT'), or deny \`anyone\` on it.`,
+            at,
+          ),
+        );
       }
       if (rule.action === 'allow' && !hasPeerIdentity(mode) && identitySources.length === rule.sources.length && identitySources.length > 0) {
-        out.push(diagnostic('identity-on-plaintext-port', `Port '${port.name}' of '${rule.destination}' has mTLS DISABLE, so no caller there has an identity and this allow never matches on it. Enable mTLS on the port, or allow by IP block.`, at));
+        out.push(
+          diagnostic(
+            'identity-on-plaintext-port',
+            `Port '${port.name}' of '${rule.destination}' has mTLS DISABLE, so no caller there has an identity and this allow never matches on it. Enable mTLS on the port, or allow by IP block.`,
+            at,
+          ),
+        );
       }
     }
     if (rule.action === 'allow' && model.mesh.defaultAction === 'allow') {
-      out.push(diagnostic('allow-under-default-allow', `The mesh's defaultAction is 'allow', so this allow rule changes nothing (only deny rules restrict). Remove it, or set defaultAction: 'deny'.`, at));
+      out.push(
+        diagnostic(
+          'allow-under-default-allow',
+          `The mesh's defaultAction is 'allow', so this allow rule changes nothing (only deny rules restrict). Remove it, or set defaultAction: 'deny'.`,
+          at,
+        ),
+      );
     }
   }
 
@@ -168,12 +305,23 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
       if (rule.action !== 'allow') return;
       const deny = rules.find((other) => other.action === 'deny' && covers(other, rule, services));
       if (deny !== undefined) {
-        out.push(diagnostic('rule-shadowed', `Every request this allow rule admits is refused by a deny rule, so it has no effect. Narrow the deny, or remove this rule.`, span(rule.location), [related('The deny rule is here.', deny.location)]));
+        out.push(
+          diagnostic(
+            'rule-shadowed',
+            `Every request this allow rule admits is refused by a deny rule, so it has no effect. Narrow the deny, or remove this rule.`,
+            span(rule.location),
+            [related('The deny rule is here.', deny.location)],
+          ),
+        );
         return;
       }
       const twin = rules.find((other, j) => other.action === 'allow' && j !== i && covers(other, rule, services) && (!covers(rule, other, services) || j < i));
       if (twin !== undefined) {
-        out.push(diagnostic('rule-shadowed', `Another allow rule already admits everything this one does. Remove one of them.`, span(rule.location), [related('The wider rule is here.', twin.location)]));
+        out.push(
+          diagnostic('rule-shadowed', `Another allow rule already admits everything this one does. Remove one of them.`, span(rule.location), [
+            related('The wider rule is here.', twin.location),
+          ]),
+        );
       }
     });
   }

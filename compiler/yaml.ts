@@ -10,7 +10,8 @@
 const PLAIN = /^[A-Za-z0-9_./^$*()+=~@-][A-Za-z0-9_./^$*()+=~@ -]*$/;
 // YAML 1.1 booleans and nulls, and anything that reads as a number, a date or a special float.
 const RESERVED = /^(?:=|y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~)$/;
-const NUMBER_LIKE = /^[-+]?[0-9_]*\.?[0-9_]*(?:[eE][-+]?[0-9]+)?$|^[-+]?0[xob]|^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$|^[0-9]{4}-[0-9]{2}-[0-9]{2}|^[0-9]+(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/;
+const NUMBER_LIKE =
+  /^[-+]?[0-9_]*\.?[0-9_]*(?:[eE][-+]?[0-9]+)?$|^[-+]?0[xob]|^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$|^[0-9]{4}-[0-9]{2}-[0-9]{2}|^[0-9]+(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/;
 
 function scalar(value: string | number | boolean | null): string {
   if (value === null) return 'null';

@@ -71,10 +71,7 @@ export interface NamespaceOptions {
  */
 export function namespace<const TName extends string>(name: TName, options: NamespaceOptions = {}): Namespace<TName> {
   const site = declarationSite(namespace);
-  return withSite(
-    { kind: 'namespace' as const, name, ...(options.mtls === undefined ? {} : { mtls: options.mtls }) },
-    site,
-  );
+  return withSite({ kind: 'namespace' as const, name, ...(options.mtls === undefined ? {} : { mtls: options.mtls }) }, site);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

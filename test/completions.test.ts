@@ -16,7 +16,12 @@ const CURSOR = '|';
 /** A copy of the shop example with `edit` applied to one file; returns the cursor's file and offset. */
 function projectWith(file: string, from: string, to: string): { dir: string; file: string; offset: number } {
   const source = path.join(EXAMPLES, 'shop');
-  const files = Object.fromEntries(fs.readdirSync(source).filter((f) => f.endsWith('.ts')).map((f) => [f, fs.readFileSync(path.join(source, f), 'utf8')]));
+  const files = Object.fromEntries(
+    fs
+      .readdirSync(source)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => [f, fs.readFileSync(path.join(source, f), 'utf8')]),
+  );
   const original = files[file];
   if (original === undefined || !original.includes(from)) throw new Error(`${file} does not contain ${from}`);
   const edited = original.replace(from, to);
@@ -45,7 +50,17 @@ describe('completions in a policy file', () => {
   });
 
   it('offers exactly the HTTP methods', () => {
-    assert.deepEqual(complete('shop.ts', "methods: ['POST'], paths: ['/payments", `methods: ['${CURSOR}'], paths: ['/payments`), ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
+    assert.deepEqual(complete('shop.ts', "methods: ['POST'], paths: ['/payments", `methods: ['${CURSOR}'], paths: ['/payments`), [
+      'CONNECT',
+      'DELETE',
+      'GET',
+      'HEAD',
+      'OPTIONS',
+      'PATCH',
+      'POST',
+      'PUT',
+      'TRACE',
+    ]);
   });
 
   it('offers exactly the mTLS modes and the protocols', () => {

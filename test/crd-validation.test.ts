@@ -99,43 +99,47 @@ const haveExamples = fs.existsSync(MESH_EXAMPLES);
 if (!haveExamples) console.warn(`NOTICE: ${MESH_EXAMPLES} is absent: mesh-example validation tests are skipped`);
 
 describe('the published mesh examples', () => {
-  it('GIVEN every YAML object of a loaded kind in shared/mesh-examples WHEN validated THEN it has zero violations, except the listed known-invalid ones, which do have violations', { skip: haveExamples ? false : `${MESH_EXAMPLES} is absent` }, () => {
-    const kindNames = new Set(validator.kinds.map((k) => k.slice(k.lastIndexOf('/') + 1)));
-    const failures: string[] = [];
-    const exceptionsSeen = new Set<string>();
-    let validated = 0;
-    for (const file of yamlFiles(MESH_EXAMPLES)) {
-      const rel = path.relative(MESH_EXAMPLES, file).split(path.sep).join('/');
-      parseAllDocuments(fs.readFileSync(file, 'utf8')).forEach((doc, i) => {
-        const id = `${rel}#${i}`;
-        const exception = KNOWN_INVALID[id];
-        const yamlErrors = 'errors' in doc ? doc.errors : [];
-        if (yamlErrors.length > 0) {
-          if (exception?.expect === 'yaml-error') exceptionsSeen.add(id);
-          else failures.push(`${id}: YAML errors: ${yamlErrors.map((e) => e.message).join('; ')}`);
-          return;
-        }
-        const obj: unknown = doc.toJS();
-        if (!isK8sObject(obj)) return;
-        const loadedKind = validator.kinds.includes(`${String(obj.apiVersion)}/${String(obj.kind)}`);
-        // Objects of other kinds (Istio Gateway, VirtualService...) are out of scope, unless listed.
-        if (!loadedKind && exception === undefined) return;
-        if (!loadedKind && !kindNames.has(String(obj.kind))) return;
-        validated++;
-        const vs = validator.validate(obj);
-        if (exception !== undefined) {
-          exceptionsSeen.add(id);
-          if (vs.length === 0) failures.push(`${id}: expected violations (${exception.reason}) but got none`);
-          else if (exception.expect instanceof RegExp && !exception.expect.test(messages(vs))) {
-            failures.push(`${id}: expected ${String(exception.expect)} (${exception.reason}), got:\n${messages(vs)}`);
+  it(
+    'GIVEN every YAML object of a loaded kind in shared/mesh-examples WHEN validated THEN it has zero violations, except the listed known-invalid ones, which do have violations',
+    { skip: haveExamples ? false : `${MESH_EXAMPLES} is absent` },
+    () => {
+      const kindNames = new Set(validator.kinds.map((k) => k.slice(k.lastIndexOf('/') + 1)));
+      const failures: string[] = [];
+      const exceptionsSeen = new Set<string>();
+      let validated = 0;
+      for (const file of yamlFiles(MESH_EXAMPLES)) {
+        const rel = path.relative(MESH_EXAMPLES, file).split(path.sep).join('/');
+        parseAllDocuments(fs.readFileSync(file, 'utf8')).forEach((doc, i) => {
+          const id = `${rel}#${i}`;
+          const exception = KNOWN_INVALID[id];
+          const yamlErrors = 'errors' in doc ? doc.errors : [];
+          if (yamlErrors.length > 0) {
+            if (exception?.expect === 'yaml-error') exceptionsSeen.add(id);
+            else failures.push(`${id}: YAML errors: ${yamlErrors.map((e) => e.message).join('; ')}`);
+            return;
           }
-        } else if (vs.length > 0) failures.push(`${id} ${obj.apiVersion} ${obj.kind}:\n${messages(vs)}`);
-      });
-    }
-    assert.deepEqual(failures, []);
-    assert.deepEqual([...exceptionsSeen].sort(), Object.keys(KNOWN_INVALID).sort());
-    assert.ok(validated > 50, `expected more than 50 validated objects, got ${validated}`);
-  });
+          const obj: unknown = doc.toJS();
+          if (!isK8sObject(obj)) return;
+          const loadedKind = validator.kinds.includes(`${String(obj.apiVersion)}/${String(obj.kind)}`);
+          // Objects of other kinds (Istio Gateway, VirtualService...) are out of scope, unless listed.
+          if (!loadedKind && exception === undefined) return;
+          if (!loadedKind && !kindNames.has(String(obj.kind))) return;
+          validated++;
+          const vs = validator.validate(obj);
+          if (exception !== undefined) {
+            exceptionsSeen.add(id);
+            if (vs.length === 0) failures.push(`${id}: expected violations (${exception.reason}) but got none`);
+            else if (exception.expect instanceof RegExp && !exception.expect.test(messages(vs))) {
+              failures.push(`${id}: expected ${String(exception.expect)} (${exception.reason}), got:\n${messages(vs)}`);
+            }
+          } else if (vs.length > 0) failures.push(`${id} ${obj.apiVersion} ${obj.kind}:\n${messages(vs)}`);
+        });
+      }
+      assert.deepEqual(failures, []);
+      assert.deepEqual([...exceptionsSeen].sort(), Object.keys(KNOWN_INVALID).sort());
+      assert.ok(validated > 50, `expected more than 50 validated objects, got ${validated}`);
+    },
+  );
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -339,10 +343,7 @@ describe('violations', () => {
     assert.equal(messages(validator.validate(ra('https://example.com/jwks.json'))), '');
     const vs = validator.validate(ra('ftp://example.com/jwks.json'));
     assert.equal(vs.length, 1, messages(vs));
-    assert.deepEqual(
-      { path: vs[0]?.path, message: vs[0]?.message },
-      { path: '/spec/jwtRules/0/jwksUri', message: 'url must have scheme http:// or https://' },
-    );
+    assert.deepEqual({ path: vs[0]?.path, message: vs[0]?.message }, { path: '/spec/jwtRules/0/jwksUri', message: 'url must have scheme http:// or https://' });
   });
 
   it('GIVEN a Server with a misspelled proxyProtocol field name WHEN validated THEN it is an unknown field', () => {
@@ -405,16 +406,26 @@ const haveSharedCrds = fs.existsSync(SHARED_CRDS);
 if (!haveSharedCrds) console.warn(`NOTICE: ${SHARED_CRDS} is absent: the vendored-CRD byte comparison is skipped`);
 
 describe('the vendored CRDs', () => {
-  it('GIVEN ../shared/crds WHEN compared with schemas/crds THEN the CRD .yaml files are the same set and byte-identical', { skip: haveSharedCrds ? false : `${SHARED_CRDS} is absent` }, () => {
-    for (const mesh of ['istio', 'linkerd']) {
-      const shared = fs.readdirSync(path.join(SHARED_CRDS, mesh)).filter((f) => f.endsWith('.yaml')).sort();
-      const vendored = fs.readdirSync(path.join(VENDORED_CRDS, mesh)).filter((f) => f.endsWith('.yaml')).sort();
-      assert.deepEqual(vendored, shared);
-      for (const f of shared) {
-        const a = fs.readFileSync(path.join(SHARED_CRDS, mesh, f));
-        const b = fs.readFileSync(path.join(VENDORED_CRDS, mesh, f));
-        assert.deepEqual({ file: `${mesh}/${f}`, equal: a.equals(b) }, { file: `${mesh}/${f}`, equal: true });
+  it(
+    'GIVEN ../shared/crds WHEN compared with schemas/crds THEN the CRD .yaml files are the same set and byte-identical',
+    { skip: haveSharedCrds ? false : `${SHARED_CRDS} is absent` },
+    () => {
+      for (const mesh of ['istio', 'linkerd']) {
+        const shared = fs
+          .readdirSync(path.join(SHARED_CRDS, mesh))
+          .filter((f) => f.endsWith('.yaml'))
+          .sort();
+        const vendored = fs
+          .readdirSync(path.join(VENDORED_CRDS, mesh))
+          .filter((f) => f.endsWith('.yaml'))
+          .sort();
+        assert.deepEqual(vendored, shared);
+        for (const f of shared) {
+          const a = fs.readFileSync(path.join(SHARED_CRDS, mesh, f));
+          const b = fs.readFileSync(path.join(VENDORED_CRDS, mesh, f));
+          assert.deepEqual({ file: `${mesh}/${f}`, equal: a.equals(b) }, { file: `${mesh}/${f}`, equal: true });
+        }
       }
-    }
-  });
+    },
+  );
 });

@@ -30,34 +30,145 @@ const cases: Case[] = [
   { code: 'PC1001', files: {}, args: ['build', 'missing.ts'] },
   { code: 'PC1002', files: { 'policy.ts': `${head}${web}export default mesh({ services: [web], rules: [allow(web).to(web, { ports: [${MARK}'htp'] })] });` } },
   { code: 'PC2001', files: { 'policy.ts': `${head}throw ${MARK}new Error('boom');\nexport default mesh({ services: [], rules: [] });` } },
-  { code: 'PC2002', files: { 'policy.ts': `${head}// @ts-ignore\nimport * as fs from ${MARK}'fs';\nexport default mesh({ services: [], rules: [] });\nvoid fs;` } },
-  { code: 'PC2003', files: { 'policy.ts': `${MARK}${head}while (true) {}\nexport default mesh({ services: [], rules: [] });` }, args: ['build', '--eval-timeout', '300'] },
+  {
+    code: 'PC2002',
+    files: { 'policy.ts': `${head}// @ts-ignore\nimport * as fs from ${MARK}'fs';\nexport default mesh({ services: [], rules: [] });\nvoid fs;` },
+  },
+  {
+    code: 'PC2003',
+    files: { 'policy.ts': `${MARK}${head}while (true) {}\nexport default mesh({ services: [], rules: [] });` },
+    args: ['build', '--eval-timeout', '300'],
+  },
   { code: 'PC2004', files: { 'policy.ts': `${MARK}export const nothing = 1;\n` } },
   { code: 'PC2005', files: { 'policy.ts': `${head}const stamp = Date.${MARK}now();\nexport default mesh({ services: [], rules: [] });\nvoid stamp;` } },
   { code: 'PC2006', files: { 'policy.ts': `${head}export default ${MARK}mesh({ services: [{ kind: 'service' } as never, 'web' as never], rules: [] });` } },
-  { code: 'PC3001', files: { 'policy.ts': `${head}${web}export const web2 = ${MARK}service(shop, 'web', { ports: { http: { port: 8080, protocol: 'http' } } });\nexport default mesh({ services: [web, web2], rules: [] });` } },
-  { code: 'PC3002', files: { 'policy.ts': `${head}${web}export const canary = ${MARK}service(shop, 'canary', { selector: { app: 'web' }, ports: { http: { port: 8080, protocol: 'http' } } });\nexport default mesh({ services: [web, canary], rules: [] });` } },
-  { code: 'PC3003', files: { 'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { ports: { a: { port: 80, protocol: 'http' }, b: { port: 80, protocol: 'tcp' } } });\nexport default mesh({ services: [s], rules: [] });` } },
-  { code: 'PC3004', files: { 'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { ports: { Web_Port: { port: 80, protocol: 'http' } } });\nexport default mesh({ services: [s], rules: [] });` } },
-  { code: 'PC3005', files: { 'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { ports: { http: { port: 70000, protocol: 'http' } } });\nexport default mesh({ services: [s], rules: [] });` } },
-  { code: 'PC3006', files: { 'policy.ts': `${head}export const s = ${MARK}service(shop, 'Web', { ports: { http: { port: 80, protocol: 'http' } } });\nexport default mesh({ services: [s], rules: [] });` } },
-  { code: 'PC3007', files: { 'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { selector: { app: 'a*' }, ports: { http: { port: 80, protocol: 'http' } } });\nexport default mesh({ services: [s], rules: [] });` } },
-  { code: 'PC3008', files: { 'policy.ts': `${head}${web}${api}const scope = { ports: ['db'], methods: ['GET'] } as never;\nexport default mesh({ services: [web, api], rules: [allow(api).${MARK}to(web, scope)] });` } },
-  { code: 'PC3009', files: { 'policy.ts': `${head}${web}${api}const scope = { ports: ['nope'] } as never;\nexport default mesh({ services: [web, api], rules: [allow(api).${MARK}to(web, scope)] });` } },
-  { code: 'PC3010', files: { 'policy.ts': `${head}${web}${api}export default mesh({ services: [web], rules: [allow(api).${MARK}to(web, { ports: ['http'] })] });` } },
-  { code: 'PC3011', files: { 'policy.ts': `${head}${api}export default mesh({ mtls: 'PERMISSIVE', services: [api], rules: [deny(shop).${MARK}to(api, { ports: ['http'] })] });` } },
-  { code: 'PC3012', files: { 'policy.ts': `${head}export const g = service(shop, 'g', { ports: { grpc: { port: 9090, protocol: 'grpc' } } });\n${api}export default mesh({ services: [g, api], rules: [allow(api).${MARK}to(g, { ports: ['grpc'], methods: ['GET'] })] });` }, exit: 0 },
-  { code: 'PC3013', files: { 'policy.ts': `${head}${web}${api}export default mesh({ services: [web, api], rules: [allow(shop).to(web, { ports: ['http'] }), allow(api).${MARK}to(web, { ports: ['http'] })] });` }, exit: 0 },
-  { code: 'PC3014', files: { 'policy.ts': `${head}${web}${api}export default mesh({ services: [web, api], rules: [allow(api).${MARK}to(web, { ports: [] })] });` } },
-  { code: 'PC3015', files: { 'policy.ts': `${head}${web}export default mesh({ services: [web], rules: [allow(ipBlocks('10.0.0.1/8')).${MARK}to(web, { ports: ['http'] })] });` } },
-  { code: 'PC3016', files: { 'policy.ts': `${head}${web}${api}export default mesh({ services: [web, api], rules: [allow(api).${MARK}to(web, { ports: ['http'], paths: ['/a/*/b'] })] });` } },
-  { code: 'PC3017', files: { 'policy.ts': `${head}const shop2 = ${MARK}namespace('shop', { mtls: 'PERMISSIVE' });\n${web}export const s = service(shop2, 's', { ports: { http: { port: 80, protocol: 'http' } } });\nexport default mesh({ services: [web, s], rules: [] });` } },
-  { code: 'PC3018', files: { 'policy.ts': `${head}${web}${api}export default mesh({ defaultAction: 'allow', services: [web, api], rules: [allow(api).${MARK}to(web, { ports: ['http'] })] });` }, exit: 0 },
-  { code: 'PC3019', files: { 'policy.ts': `${head}const root = namespace('istio-system');\nexport const s = ${MARK}service(root, 's', { ports: { http: { port: 80, protocol: 'http' } } });\nexport default mesh({ services: [s], rules: [] });` } },
-  { code: 'PC3020', files: { 'policy.ts': `${head}${web}${api}export default mesh({ mtls: 'DISABLE', services: [web, api], rules: [allow(api).${MARK}to(web, { ports: ['http'] })] });` }, exit: 0 },
+  {
+    code: 'PC3001',
+    files: {
+      'policy.ts': `${head}${web}export const web2 = ${MARK}service(shop, 'web', { ports: { http: { port: 8080, protocol: 'http' } } });\nexport default mesh({ services: [web, web2], rules: [] });`,
+    },
+  },
+  {
+    code: 'PC3002',
+    files: {
+      'policy.ts': `${head}${web}export const canary = ${MARK}service(shop, 'canary', { selector: { app: 'web' }, ports: { http: { port: 8080, protocol: 'http' } } });\nexport default mesh({ services: [web, canary], rules: [] });`,
+    },
+  },
+  {
+    code: 'PC3003',
+    files: {
+      'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { ports: { a: { port: 80, protocol: 'http' }, b: { port: 80, protocol: 'tcp' } } });\nexport default mesh({ services: [s], rules: [] });`,
+    },
+  },
+  {
+    code: 'PC3004',
+    files: {
+      'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { ports: { Web_Port: { port: 80, protocol: 'http' } } });\nexport default mesh({ services: [s], rules: [] });`,
+    },
+  },
+  {
+    code: 'PC3005',
+    files: {
+      'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { ports: { http: { port: 70000, protocol: 'http' } } });\nexport default mesh({ services: [s], rules: [] });`,
+    },
+  },
+  {
+    code: 'PC3006',
+    files: {
+      'policy.ts': `${head}export const s = ${MARK}service(shop, 'Web', { ports: { http: { port: 80, protocol: 'http' } } });\nexport default mesh({ services: [s], rules: [] });`,
+    },
+  },
+  {
+    code: 'PC3007',
+    files: {
+      'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { selector: { app: 'a*' }, ports: { http: { port: 80, protocol: 'http' } } });\nexport default mesh({ services: [s], rules: [] });`,
+    },
+  },
+  {
+    code: 'PC3008',
+    files: {
+      'policy.ts': `${head}${web}${api}const scope = { ports: ['db'], methods: ['GET'] } as never;\nexport default mesh({ services: [web, api], rules: [allow(api).${MARK}to(web, scope)] });`,
+    },
+  },
+  {
+    code: 'PC3009',
+    files: {
+      'policy.ts': `${head}${web}${api}const scope = { ports: ['nope'] } as never;\nexport default mesh({ services: [web, api], rules: [allow(api).${MARK}to(web, scope)] });`,
+    },
+  },
+  {
+    code: 'PC3010',
+    files: { 'policy.ts': `${head}${web}${api}export default mesh({ services: [web], rules: [allow(api).${MARK}to(web, { ports: ['http'] })] });` },
+  },
+  {
+    code: 'PC3011',
+    files: {
+      'policy.ts': `${head}${api}export default mesh({ mtls: 'PERMISSIVE', services: [api], rules: [deny(shop).${MARK}to(api, { ports: ['http'] })] });`,
+    },
+  },
+  {
+    code: 'PC3012',
+    files: {
+      'policy.ts': `${head}export const g = service(shop, 'g', { ports: { grpc: { port: 9090, protocol: 'grpc' } } });\n${api}export default mesh({ services: [g, api], rules: [allow(api).${MARK}to(g, { ports: ['grpc'], methods: ['GET'] })] });`,
+    },
+    exit: 0,
+  },
+  {
+    code: 'PC3013',
+    files: {
+      'policy.ts': `${head}${web}${api}export default mesh({ services: [web, api], rules: [allow(shop).to(web, { ports: ['http'] }), allow(api).${MARK}to(web, { ports: ['http'] })] });`,
+    },
+    exit: 0,
+  },
+  {
+    code: 'PC3014',
+    files: { 'policy.ts': `${head}${web}${api}export default mesh({ services: [web, api], rules: [allow(api).${MARK}to(web, { ports: [] })] });` },
+  },
+  {
+    code: 'PC3015',
+    files: {
+      'policy.ts': `${head}${web}export default mesh({ services: [web], rules: [allow(ipBlocks('10.0.0.1/8')).${MARK}to(web, { ports: ['http'] })] });`,
+    },
+  },
+  {
+    code: 'PC3016',
+    files: {
+      'policy.ts': `${head}${web}${api}export default mesh({ services: [web, api], rules: [allow(api).${MARK}to(web, { ports: ['http'], paths: ['/a/*/b'] })] });`,
+    },
+  },
+  {
+    code: 'PC3017',
+    files: {
+      'policy.ts': `${head}const shop2 = ${MARK}namespace('shop', { mtls: 'PERMISSIVE' });\n${web}export const s = service(shop2, 's', { ports: { http: { port: 80, protocol: 'http' } } });\nexport default mesh({ services: [web, s], rules: [] });`,
+    },
+  },
+  {
+    code: 'PC3018',
+    files: {
+      'policy.ts': `${head}${web}${api}export default mesh({ defaultAction: 'allow', services: [web, api], rules: [allow(api).${MARK}to(web, { ports: ['http'] })] });`,
+    },
+    exit: 0,
+  },
+  {
+    code: 'PC3019',
+    files: {
+      'policy.ts': `${head}const root = namespace('istio-system');\nexport const s = ${MARK}service(root, 's', { ports: { http: { port: 80, protocol: 'http' } } });\nexport default mesh({ services: [s], rules: [] });`,
+    },
+  },
+  {
+    code: 'PC3020',
+    files: {
+      'policy.ts': `${head}${web}${api}export default mesh({ mtls: 'DISABLE', services: [web, api], rules: [allow(api).${MARK}to(web, { ports: ['http'] })] });`,
+    },
+    exit: 0,
+  },
   { code: 'PC3021', files: { 'policy.ts': `${head}${web}export default ${MARK}mesh({ trustDomain: 'Bad Domain', services: [web], rules: [] });` } },
   { code: 'PC5001', files: { 'policy.ts': `${head}export default mesh({ services: [], rules: [] });` }, args: ['build', '--target', 'consul'], exit: 2 },
-  { code: 'PC5002', files: { 'policy.ts': `${head}export default mesh({ services: [], rules: [] });`, 'manifests': 'a file where the output folder should be' }, exit: 2 },
+  {
+    code: 'PC5002',
+    files: { 'policy.ts': `${head}export default mesh({ services: [], rules: [] });`, manifests: 'a file where the output folder should be' },
+    exit: 2,
+  },
 ];
 
 /** Line and column (1-based) of the marker, once the marker is removed. */
@@ -74,38 +185,49 @@ function markedPosition(files: Record<string, string>): { file: string; line: nu
 }
 
 describe('every diagnostic code', () => {
-  for (const { code, files, exit, args } of cases) it(`${code} is reported where the problem is`, () => {
-    // GIVEN a policy with exactly this problem
-    const marked = markedPosition(files);
-    const dir = tempProject(marked?.text ?? files);
-    const before = fs.existsSync(path.join(dir, 'manifests'));
-    // WHEN it is built
-    const run = runCli([...(args ?? ['build']), '--format', 'json'], dir);
-    const { diagnostics } = JSON.parse(run.stdout) as { diagnostics: { code: string; span?: { file: string; line: number; column: number } }[] };
-    // THEN the code is there, at the marked spot
-    const found = diagnostics.filter((d) => d.code === code);
-    assert.ok(found.length > 0, `expected ${code} in ${run.stdout}`);
-    if (marked !== undefined) {
-      const where = found.map((d) => d.span && `${d.span.file}:${d.span.line}:${d.span.column}`);
-      assert.ok(where.includes(`${marked.file}:${marked.line}:${marked.column}`), `${code} at ${where.join(', ')}, expected ${marked.file}:${marked.line}:${marked.column}`);
-    }
-    const severity = Object.values(catalog).find((e) => e.code === code)?.severity;
-    assert.equal(run.exit, exit ?? (severity === 'error' ? 1 : 0));
-    // AND nothing is written when the build fails
-    if (run.exit !== 0 && !before) assert.equal(fs.existsSync(path.join(dir, 'manifests')), false);
-  });
+  for (const { code, files, exit, args } of cases)
+    it(`${code} is reported where the problem is`, () => {
+      // GIVEN a policy with exactly this problem
+      const marked = markedPosition(files);
+      const dir = tempProject(marked?.text ?? files);
+      const before = fs.existsSync(path.join(dir, 'manifests'));
+      // WHEN it is built
+      const run = runCli([...(args ?? ['build']), '--format', 'json'], dir);
+      const { diagnostics } = JSON.parse(run.stdout) as { diagnostics: { code: string; span?: { file: string; line: number; column: number } }[] };
+      // THEN the code is there, at the marked spot
+      const found = diagnostics.filter((d) => d.code === code);
+      assert.ok(found.length > 0, `expected ${code} in ${run.stdout}`);
+      if (marked !== undefined) {
+        const where = found.map((d) => d.span && `${d.span.file}:${d.span.line}:${d.span.column}`);
+        assert.ok(
+          where.includes(`${marked.file}:${marked.line}:${marked.column}`),
+          `${code} at ${where.join(', ')}, expected ${marked.file}:${marked.line}:${marked.column}`,
+        );
+      }
+      const severity = Object.values(catalog).find((e) => e.code === code)?.severity;
+      assert.equal(run.exit, exit ?? (severity === 'error' ? 1 : 0));
+      // AND nothing is written when the build fails
+      if (run.exit !== 0 && !before) assert.equal(fs.existsSync(path.join(dir, 'manifests')), false);
+    });
 
   it('covers every code in the catalog but the internal ones', () => {
     const tested = new Set(cases.map((c) => c.code));
     // PC4001 and PC5003 are policyc bugs (tested through validateEmitted); PC4002-PC4004 are verify's (test/verify.test.ts);
     // PC41xx are the Linkerd target's (test/linkerd/).
     const elsewhere = (code: string) => ['PC4001', 'PC4002', 'PC4003', 'PC4004', 'PC5003'].includes(code) || code.startsWith('PC41');
-    const missing = Object.values(catalog).map((e) => e.code).filter((code) => !tested.has(code) && !elsewhere(code));
+    const missing = Object.values(catalog)
+      .map((e) => e.code)
+      .filter((code) => !tested.has(code) && !elsewhere(code));
     assert.deepEqual(missing, []);
   });
 
   it('PC4001: an emitted object that fails its real CRD is reported, not written', () => {
-    const broken = { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'x', namespace: 'shop' }, spec: { action: 'ALLOW', rules: [{ to: [{ operation: { ports: ['8080'], verbs: ['GET'] } }] }] } };
+    const broken = {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'x', namespace: 'shop' },
+      spec: { action: 'ALLOW', rules: [{ to: [{ operation: { ports: ['8080'], verbs: ['GET'] } }] }] },
+    };
     const found = validateEmitted('istio', [broken]);
     assert.equal(found[0]?.code, 'PC4001');
     assert.match(found[0]?.message ?? '', /AuthorizationPolicy shop\/x fails its CRD/);

@@ -30,7 +30,9 @@ describe('evaluation', () => {
 
   it('GIVEN policy code that reaches for Node globals THEN it fails as a diagnostic, not a crash', () => {
     for (const body of ['(globalThis as any).process.env.HOME', '(globalThis as any).require("fs")', 'Math.random()', 'new Date()']) {
-      const result = build({ 'policy.ts': `import { mesh } from 'policyc';\nconst x = ${body};\nvoid x;\nexport default mesh({ services: [], rules: [] });\n` });
+      const result = build({
+        'policy.ts': `import { mesh } from 'policyc';\nconst x = ${body};\nvoid x;\nexport default mesh({ services: [], rules: [] });\n`,
+      });
       assert.equal(result.diagnostics.length, 1, body);
       assert.match(result.diagnostics[0]?.code ?? '', /^PC200[15]$/, body);
       assert.equal(result.diagnostics[0]?.span?.line, 2, body);
@@ -41,7 +43,10 @@ describe('evaluation', () => {
     const result = build({
       'policy.ts': `import * as p from 'policyc';\ntry { (p as any).allow = null; } catch {}\nconst s = p.service(p.namespace('a'), 'b', { ports: { http: { port: 80, protocol: 'http' } } });\nexport default p.mesh({ services: [s], rules: [p.allow(s).to(s)] });\n`,
     });
-    assert.deepEqual(result.diagnostics.filter((d) => d.severity === 'error'), []);
+    assert.deepEqual(
+      result.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
     assert.equal(result.model?.rules.length, 1);
     const again = build({ 'policy.ts': `import { mesh } from 'policyc';\nexport default mesh({ services: [], rules: [] });\n` });
     assert.deepEqual(again.diagnostics, []);

@@ -78,7 +78,10 @@ describe('examples', () => {
       { TZ: 'Pacific/Chatham', LANG: 'tr_TR.UTF-8', LC_ALL: 'tr_TR.UTF-8' },
     ].map((env) => {
       const out = fs.mkdtempSync(path.join(REPO, 'dist', 'determinism-'));
-      execFileSync(process.execPath, [path.join(REPO, 'dist', 'cli', 'main.js'), ...BUILD_ARGS, '--out', out], { cwd: example.dir, env: { ...process.env, ...env } });
+      execFileSync(process.execPath, [path.join(REPO, 'dist', 'cli', 'main.js'), ...BUILD_ARGS, '--out', out], {
+        cwd: example.dir,
+        env: { ...process.env, ...env },
+      });
       const tree = readTree(out);
       fs.rmSync(out, { recursive: true, force: true });
       return tree;
@@ -102,7 +105,10 @@ describe('examples', () => {
     assert.deepEqual(readTree(path.join(dir, 'manifests')), good);
     // GIVEN postgres removed from the mesh (and the rule to it), THEN its files are gone and the others stay
     fs.writeFileSync(policy, text.replace('postgres, prometheus]', 'prometheus]').replace("import { postgres } from './data';\n", ''));
-    fs.writeFileSync(path.join(dir, 'shop.ts'), fs.readFileSync(path.join(dir, 'shop.ts'), 'utf8').replace("  allow(checkout).to(postgres, { ports: ['sql'] }),\n", ''));
+    fs.writeFileSync(
+      path.join(dir, 'shop.ts'),
+      fs.readFileSync(path.join(dir, 'shop.ts'), 'utf8').replace("  allow(checkout).to(postgres, { ports: ['sql'] }),\n", ''),
+    );
     const run = runCli(BUILD_ARGS, dir);
     assert.equal(run.exit, 0, run.stderr);
     const after = readTree(path.join(dir, 'manifests'));

@@ -24,7 +24,9 @@ function matchesFixture(name: string, actual: string): void {
 }
 
 function shop(dir: string): Record<string, string> {
-  return Object.fromEntries([...readTree(path.join(EXAMPLES, 'shop'))].filter(([f]) => f.endsWith('.ts') && !f.includes('/')).map(([f, t]) => [`${dir}/${f}`, t]));
+  return Object.fromEntries(
+    [...readTree(path.join(EXAMPLES, 'shop'))].filter(([f]) => f.endsWith('.ts') && !f.includes('/')).map(([f, t]) => [`${dir}/${f}`, t]),
+  );
 }
 
 /** old/ is the shop, new/ the shop after the change. */
@@ -83,8 +85,11 @@ describe('output formats', () => {
     // The fixture leaves out the rules (the whole catalog, checked against it below), so a new code elsewhere does not stale it.
     const log = JSON.parse(run.stdout) as { runs: { tool: { driver: { rules: { id: string; name: string }[] } } }[] };
     const rules = log.runs[0]?.tool.driver.rules ?? [];
-    assert.deepEqual(rules.map((r) => [r.id, r.name]), Object.entries(catalog).map(([id, e]) => [e.code, id]));
-    for (const run of log.runs) (run.tool.driver as { rules?: unknown }).rules = "<every catalog entry, in catalog order>";
+    assert.deepEqual(
+      rules.map((r) => [r.id, r.name]),
+      Object.entries(catalog).map(([id, e]) => [e.code, id]),
+    );
+    for (const run of log.runs) (run.tool.driver as { rules?: unknown }).rules = '<every catalog entry, in catalog order>';
     matchesFixture('broken.sarif.json', `${JSON.stringify(log, null, 2)}\n`);
   });
 
@@ -93,7 +98,9 @@ describe('output formats', () => {
     assert.equal(escapeProperty('a:b,c%\n'), 'a%3Ab%2Cc%25%0A');
     const dir = tempProject({ 'odd, name:1.ts': 'const a = 1;\n' });
     const file = path.join(dir, 'odd, name:1.ts');
-    const out = formatGithub([diagnostic('invalid-cidr', 'bad: 50% of it,\nreally', { file, line: 1, column: 7, start: 6, length: 1 })], dir, (f) => fs.readFileSync(f, 'utf8'));
+    const out = formatGithub([diagnostic('invalid-cidr', 'bad: 50% of it,\nreally', { file, line: 1, column: 7, start: 6, length: 1 })], dir, (f) =>
+      fs.readFileSync(f, 'utf8'),
+    );
     assert.equal(out, '::error file=odd%2C name%3A1.ts,line=1,col=7,endColumn=8,title=PC3015::bad: 50%25 of it,%0Areally\n');
   });
 

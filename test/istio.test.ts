@@ -80,7 +80,9 @@ describe('Istio target', () => {
         to: [{ operation: { ports: ['5432'] } }],
       },
     ]);
-    assert.deepEqual(find(objects, 'AuthorizationPolicy', 'shop', 'api-allow').spec['rules'], [{ from: [{ source: { principals: ['*'] } }], to: [{ operation: { ports: ['8080'] } }] }]);
+    assert.deepEqual(find(objects, 'AuthorizationPolicy', 'shop', 'api-allow').spec['rules'], [
+      { from: [{ source: { principals: ['*'] } }], to: [{ operation: { ports: ['8080'] } }] },
+    ]);
     for (const list of arrays(objects)) assert.ok(list.length > 0, 'no empty list anywhere');
   });
 

@@ -43,10 +43,7 @@ function calls(changes: readonly JsonChange[], side: 'before' | 'after'): string
   return changes.map((c) => `${c.call} ${c[side]?.grants ?? ''}`);
 }
 
-const GRANTED = [
-  'shop/frontend → shop/payments:grpc POST /payments.v1.Payments/Quote',
-  'anyone → shop/payments:metrics GET /metrics',
-];
+const GRANTED = ['shop/frontend → shop/payments:grpc POST /payments.v1.Payments/Quote', 'anyone → shop/payments:metrics GET /metrics'];
 const REVOKED = ['shop/frontend → shop/checkout:http POST /checkout, /checkout/*'];
 
 describe('policyc diff', () => {
@@ -64,7 +61,13 @@ describe('policyc diff', () => {
 
     const run = runCli(['diff', '--base', 'HEAD~1', 'policy.ts', '--format', 'json'], dir);
     assert.equal(run.exit, 0, run.stderr);
-    const diff = JSON.parse(run.stdout) as { granted: JsonChange[]; revoked: JsonChange[]; changed: JsonChange[]; review: { kind: string; call: string }[]; base: string };
+    const diff = JSON.parse(run.stdout) as {
+      granted: JsonChange[];
+      revoked: JsonChange[];
+      changed: JsonChange[];
+      review: { kind: string; call: string }[];
+      base: string;
+    };
     assert.deepEqual(calls(diff.granted, 'after'), GRANTED);
     assert.deepEqual(calls(diff.revoked, 'before'), REVOKED);
     assert.deepEqual(diff.changed, []);
@@ -91,7 +94,10 @@ describe('policyc diff', () => {
     assert.deepEqual(calls(diff.granted, 'after'), GRANTED);
     assert.deepEqual(calls(diff.revoked, 'before'), REVOKED);
     // monitoring → metrics is not revoked: `anyone` still admits it.
-    assert.deepEqual(diff.restated.map((c) => c.call), ['namespace:monitoring → shop/payments:metrics']);
+    assert.deepEqual(
+      diff.restated.map((c) => c.call),
+      ['namespace:monitoring → shop/payments:metrics'],
+    );
   });
 
   it('the same policy twice is no change; exit 0', () => {
@@ -102,7 +108,10 @@ describe('policyc diff', () => {
   });
 
   it('exits 1 on policy errors in either side, 2 on usage', () => {
-    const dir = tempProject({ ...shopFiles(), 'bad/policy.ts': "import { mesh } from 'policyc';\nexport default mesh({ mtls: 'STRICTLY' as never, services: [], rules: [] });\n" });
+    const dir = tempProject({
+      ...shopFiles(),
+      'bad/policy.ts': "import { mesh } from 'policyc';\nexport default mesh({ mtls: 'STRICTLY' as never, services: [], rules: [] });\n",
+    });
     assert.equal(runCli(['diff', 'bad/policy.ts', 'policy.ts'], dir).exit, 1);
     assert.equal(runCli(['diff', 'policy.ts', 'bad/policy.ts'], dir).exit, 1);
     assert.equal(runCli(['diff', 'policy.ts'], dir).exit, 2);
@@ -122,7 +131,10 @@ describe('policyc diff', () => {
     const diff = JSON.parse(run.stdout) as { granted: JsonChange[]; services: { added: string[] } };
     const model = compile({ entry: path.join(dir, 'policy.ts'), targets: [] }).model;
     assert.ok(model !== undefined);
-    assert.deepEqual(diff.granted.map((c) => c.call), accessMatrix(model).map(edgeKey));
+    assert.deepEqual(
+      diff.granted.map((c) => c.call),
+      accessMatrix(model).map(edgeKey),
+    );
     assert.equal(diff.services.added.length, 5);
   });
 });
@@ -131,13 +143,16 @@ describe('access matrix', () => {
   it('lists the shop calls, confirmed by decide(), in a fixed order', () => {
     const model = compile({ entry: path.join(SHOP, 'policy.ts'), targets: [] }).model;
     assert.ok(model !== undefined);
-    assert.deepEqual(accessMatrix(model).map((e) => `${edgeKey(e)}${e.plaintext ? ' (plaintext)' : ''}`), [
-      'shop/checkout → data/postgres:sql',
-      'shop/frontend → shop/checkout:http',
-      'identity:istio-system/istio-ingressgateway-service-account → shop/frontend:http',
-      'shop/checkout → shop/payments:grpc',
-      'namespace:monitoring → shop/payments:metrics',
-    ]);
+    assert.deepEqual(
+      accessMatrix(model).map((e) => `${edgeKey(e)}${e.plaintext ? ' (plaintext)' : ''}`),
+      [
+        'shop/checkout → data/postgres:sql',
+        'shop/frontend → shop/checkout:http',
+        'identity:istio-system/istio-ingressgateway-service-account → shop/frontend:http',
+        'shop/checkout → shop/payments:grpc',
+        'namespace:monitoring → shop/payments:metrics',
+      ],
+    );
   });
 });
 
@@ -145,7 +160,10 @@ describe('diff locality of the emitted files', () => {
   const build = (files: Record<string, string>): Map<string, string> => {
     const dir = tempProject(files);
     const result = compile({ entry: path.join(dir, 'policy.ts'), targets: [...targets.values()] });
-    assert.deepEqual(result.diagnostics.filter((d) => d.severity === 'error'), []);
+    assert.deepEqual(
+      result.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
     const out = new Map<string, string>();
     for (const [target, rendered] of result.outputs) for (const [file, text] of rendered) out.set(`${target}/${file}`, text);
     return out;
@@ -170,7 +188,10 @@ describe('diff locality of the emitted files', () => {
 
   it('changing one rule changes only files of its destination, for both targets', () => {
     const files = shopFiles();
-    files['shop.ts'] = (files['shop.ts'] ?? '').replace("methods: ['POST'], paths: ['/checkout', '/checkout/*']", "methods: ['POST', 'PUT'], paths: ['/checkout', '/checkout/*']");
+    files['shop.ts'] = (files['shop.ts'] ?? '').replace(
+      "methods: ['POST'], paths: ['/checkout', '/checkout/*']",
+      "methods: ['POST', 'PUT'], paths: ['/checkout', '/checkout/*']",
+    );
     const changed = build(files);
     const { added, removed, modified } = changes(original, changed);
     const touched = [...added, ...removed, ...modified].filter((f) => !f.endsWith('/kustomization.yaml'));
@@ -190,7 +211,10 @@ describe('diff locality of the emitted files', () => {
     const changed = build(files);
     const { added, removed, modified } = changes(original, changed);
     assert.deepEqual(removed, []);
-    assert.deepEqual(modified.filter((f) => !f.endsWith('/kustomization.yaml')), []);
+    assert.deepEqual(
+      modified.filter((f) => !f.endsWith('/kustomization.yaml')),
+      [],
+    );
     assert.ok(added.some((f) => f.startsWith('istio/')) && added.some((f) => f.startsWith('linkerd/')), added.join(', '));
     for (const file of added) assert.match(file, /^(istio|linkerd)\/shop\/[a-z]+-reviews-/, file);
     assertKustomizations(original, changed, added, removed);

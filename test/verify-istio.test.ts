@@ -42,8 +42,20 @@ const web: Workload = {
     { name: 'rpc', port: 9090, protocol: 'grpc' },
   ],
 };
-const api: Workload = { namespace: 'shop', name: 'api', serviceAccount: 'api-sa', labels: { app: 'api' }, ports: [{ name: 'http', port: 8080, protocol: 'http' }] };
-const billing: Workload = { namespace: 'billing', name: 'pay', serviceAccount: 'pay', labels: { app: 'pay' }, ports: [{ name: 'http', port: 8080, protocol: 'http' }] };
+const api: Workload = {
+  namespace: 'shop',
+  name: 'api',
+  serviceAccount: 'api-sa',
+  labels: { app: 'api' },
+  ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+};
+const billing: Workload = {
+  namespace: 'billing',
+  name: 'pay',
+  serviceAccount: 'pay',
+  labels: { app: 'pay' },
+  ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+};
 
 type Client = SimulatedRequest['client'];
 const mtlsFrom = (namespace: string, serviceAccount: string, ip = '10.1.2.3'): Client => ({ identity: { namespace, serviceAccount }, ip });
@@ -87,14 +99,19 @@ describe('istio.md §3 checklist (traps)', () => {
   });
 
   it('istio.md §3.3: GIVEN an ALLOW with methods or paths WHEN a TCP connection arrives THEN no rule matches and it is denied; a port-only rule allows it', () => {
-    const httpAllow = ap('shop', 'allow', { rules: [{ to: [{ operation: { methods: ['GET'], ports: ['5432'] } }] }, { to: [{ operation: { paths: ['/x'] } }] }] });
+    const httpAllow = ap('shop', 'allow', {
+      rules: [{ to: [{ operation: { methods: ['GET'], ports: ['5432'] } }] }, { to: [{ operation: { paths: ['/x'] } }] }],
+    });
     expect(istio.decide([httpAllow], tcp(mtlsFrom('shop', 'api'))), 'deny', ['AuthorizationPolicy shop/allow']);
     const portAllow = ap('shop', 'allow', { rules: [{ to: [{ operation: { ports: ['5432'] } }] }] });
     expect(istio.decide([portAllow], tcp(mtlsFrom('shop', 'api'))), 'allow', ['AuthorizationPolicy shop/allow']);
   });
 
   it('istio.md §3.4: GIVEN one ALLOW policy for one caller WHEN any other caller (gateway, scraper) calls THEN it is denied; without ALLOW policies it is allowed', () => {
-    const allowApi = ap('shop', 'allow-api', { selector: { matchLabels: { app: 'web' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/api-sa'] } }] }] });
+    const allowApi = ap('shop', 'allow-api', {
+      selector: { matchLabels: { app: 'web' } },
+      rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/api-sa'] } }] }],
+    });
     expect(istio.decide([allowApi], get(mtlsFrom('shop', 'api-sa'))), 'allow', ['AuthorizationPolicy shop/allow-api']);
     expect(istio.decide([allowApi], get(mtlsFrom('istio-system', 'istio-ingressgateway-service-account'))), 'deny', ['AuthorizationPolicy shop/allow-api']);
     expect(istio.decide([allowApi], get(mtlsFrom('monitoring', 'prometheus'))), 'deny');
@@ -108,9 +125,17 @@ describe('istio.md §3 checklist (traps)', () => {
     expect(istio.decide([servicePort], get(mtlsFrom('shop', 'api'))), 'deny');
     const targetPort = ap('shop', 'allow', { rules: [{ to: [{ operation: { ports: ['8080'] } }] }] });
     expect(istio.decide([targetPort], get(mtlsFrom('shop', 'api'))), 'allow');
-    const paServicePort = pa('shop', 'web', { selector: { matchLabels: { app: 'web' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { 80: { mode: 'DISABLE' } } });
+    const paServicePort = pa('shop', 'web', {
+      selector: { matchLabels: { app: 'web' } },
+      mtls: { mode: 'STRICT' },
+      portLevelMtls: { 80: { mode: 'DISABLE' } },
+    });
     expect(istio.decide([paServicePort], get(plaintext())), 'deny', ['PeerAuthentication shop/web']);
-    const paTargetPort = pa('shop', 'web', { selector: { matchLabels: { app: 'web' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { 8080: { mode: 'DISABLE' } } });
+    const paTargetPort = pa('shop', 'web', {
+      selector: { matchLabels: { app: 'web' } },
+      mtls: { mode: 'STRICT' },
+      portLevelMtls: { 8080: { mode: 'DISABLE' } },
+    });
     expect(istio.decide([paTargetPort], get(plaintext())), 'allow');
   });
 
@@ -172,7 +197,9 @@ describe('istio.md §3 checklist (traps)', () => {
   it('istio.md §3.10: GIVEN ALLOW with rules omitted, ALLOW with rules [{}] and DENY with rules [{}] or none WHEN called THEN deny-all, allow-all, deny-all, and never-matches', () => {
     expect(istio.decide([ap('shop', 'allow-nothing', {})], get(mtlsFrom('shop', 'api'))), 'deny', ['AuthorizationPolicy shop/allow-nothing']);
     expect(istio.decide([ap('shop', 'allow-nothing', { action: 'ALLOW', rules: [] })], get(mtlsFrom('shop', 'api'))), 'deny');
-    expect(istio.decide([ap('shop', 'allow-nothing', {}), ap('shop', 'allow-all', { rules: [{}] })], get(plaintext())), 'allow', ['AuthorizationPolicy shop/allow-all']);
+    expect(istio.decide([ap('shop', 'allow-nothing', {}), ap('shop', 'allow-all', { rules: [{}] })], get(plaintext())), 'allow', [
+      'AuthorizationPolicy shop/allow-all',
+    ]);
     expect(istio.decide([ap('shop', 'deny-all', { action: 'DENY', rules: [{}] })], tcp(mtlsFrom('shop', 'api'))), 'deny');
     const denyNoRules = istio.decide([ap('shop', 'deny-nothing', { action: 'DENY' })], get(mtlsFrom('shop', 'api')));
     expect(denyNoRules, 'allow');
@@ -268,7 +295,11 @@ describe('istio.md §1.7 HTTP-only attributes on TCP', () => {
   const client = mtlsFrom('foo', 'sleep');
 
   it('istio.md §1.7: GIVEN an ALLOW rule with methods [GET] and ports ["9000"] WHEN TCP reaches port 9000 THEN the rule is dropped and 9000 is denied', () => {
-    const allow = ap('foo', 'tcp-policy', { selector: { matchLabels: { app: 'tcp-echo' } }, action: 'ALLOW', rules: [{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }] });
+    const allow = ap('foo', 'tcp-policy', {
+      selector: { matchLabels: { app: 'tcp-echo' } },
+      action: 'ALLOW',
+      rules: [{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }],
+    });
     expect(istio.decide([allow], tcp(client, tcpEcho, 9000)), 'deny', ['AuthorizationPolicy foo/tcp-policy']);
   });
 
@@ -280,12 +311,20 @@ describe('istio.md §1.7 HTTP-only attributes on TCP', () => {
   });
 
   it('istio.md §1.7: GIVEN a DENY with only methods WHEN TCP arrives THEN it denies all TCP traffic', () => {
-    const deny = ap('foo', 'tcp-policy', { selector: { matchLabels: { app: 'tcp-echo' } }, action: 'DENY', rules: [{ to: [{ operation: { methods: ['GET'] } }] }] });
+    const deny = ap('foo', 'tcp-policy', {
+      selector: { matchLabels: { app: 'tcp-echo' } },
+      action: 'DENY',
+      rules: [{ to: [{ operation: { methods: ['GET'] } }] }],
+    });
     for (const port of [9000, 9001, 9002]) expect(istio.decide([deny], tcp(client, tcpEcho, port)), 'deny', ['AuthorizationPolicy foo/tcp-policy']);
   });
 
   it('istio.md §1.7: GIVEN a DENY with methods [GET] and ports ["9000"] WHEN TCP arrives THEN port 9000 is denied and 9001 is allowed', () => {
-    const deny = ap('foo', 'tcp-policy', { selector: { matchLabels: { app: 'tcp-echo' } }, action: 'DENY', rules: [{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }] });
+    const deny = ap('foo', 'tcp-policy', {
+      selector: { matchLabels: { app: 'tcp-echo' } },
+      action: 'DENY',
+      rules: [{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }],
+    });
     expect(istio.decide([deny], tcp(client, tcpEcho, 9000)), 'deny');
     expect(istio.decide([deny], tcp(client, tcpEcho, 9001)), 'allow');
   });
@@ -294,7 +333,10 @@ describe('istio.md §1.7 HTTP-only attributes on TCP', () => {
     const deny = ap('foo', 'p', { action: 'DENY', rules: [{ when: [{ key: 'request.headers[x-token]', notValues: ['admin'] }] }] });
     expect(istio.decide([deny], tcp(client, tcpEcho, 9001)), 'deny');
     // On an HTTP port the header is not modelled.
-    expect(istio.decide([ap('shop', 'p', { action: 'DENY', rules: [{ when: [{ key: 'request.headers[x-token]', notValues: ['admin'] }] }] })], get(client)), 'unsupported');
+    expect(
+      istio.decide([ap('shop', 'p', { action: 'DENY', rules: [{ when: [{ key: 'request.headers[x-token]', notValues: ['admin'] }] }] })], get(client)),
+      'unsupported',
+    );
   });
 
   it('istio.md §1.7: GIVEN a DENY with notRequestPrincipals ["*"] and a `from` namespace WHEN TCP arrives THEN only the namespace condition stays (the rule widens)', () => {
@@ -332,7 +374,11 @@ describe('istio.md §2 PeerAuthentication resolution', () => {
   });
 
   it('istio.md §2: GIVEN a workload PA with portLevelMtls 5432 UNSET and 8080 PERMISSIVE WHEN plaintext arrives THEN 5432 inherits STRICT and 8080 is PERMISSIVE', () => {
-    const wl = pa('shop', 'web', { selector: { matchLabels: { app: 'web' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { 5432: { mode: 'UNSET' }, 8080: { mode: 'PERMISSIVE' } } });
+    const wl = pa('shop', 'web', {
+      selector: { matchLabels: { app: 'web' } },
+      mtls: { mode: 'STRICT' },
+      portLevelMtls: { 5432: { mode: 'UNSET' }, 8080: { mode: 'PERMISSIVE' } },
+    });
     expect(istio.decide([wl], tcp(plaintext())), 'deny');
     expect(istio.decide([wl], get(plaintext())), 'allow');
     // Port-level UNSET inherits the workload result even when that comes from the namespace.
@@ -353,7 +399,12 @@ describe('istio.md §2 PeerAuthentication resolution', () => {
 
   it('istio.md §2: GIVEN v1beta1 objects and non-security kinds WHEN decided THEN v1beta1 counts and the others are ignored', () => {
     const beta: ManifestObject = { ...workloadStrict, apiVersion: 'security.istio.io/v1beta1' };
-    const vs: ManifestObject = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'x', namespace: 'shop' }, spec: { hosts: ['*'] } };
+    const vs: ManifestObject = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'x', namespace: 'shop' },
+      spec: { hosts: ['*'] },
+    };
     expect(istio.decide([beta, vs], get(plaintext())), 'deny', ['PeerAuthentication shop/web']);
   });
 });
@@ -461,16 +512,33 @@ describe('istio.md §1.1–§1.4, §1.6, §1.8 evaluation and matching', () => {
     const allow = ap('shop', 'allow', { rules: [{ to: [{ operation: { methods: ['POST'], paths: ['/shop.Cart/*'] } }] }] });
     expect(istio.decide([allow], request(mtlsFrom('a', 'b'), web, 9090, undefined, '/shop.Cart/Add')), 'allow');
     expect(istio.decide([allow], request(mtlsFrom('a', 'b'), web, 9090, undefined, '/shop.Admin/Drop')), 'deny');
-    expect(istio.decide([ap('shop', 'allow', { rules: [{ to: [{ operation: { methods: ['GET'] } }] }] })], request(mtlsFrom('a', 'b'), web, 9090, undefined, '/shop.Cart/Add')), 'deny');
+    expect(
+      istio.decide(
+        [ap('shop', 'allow', { rules: [{ to: [{ operation: { methods: ['GET'] } }] }] })],
+        request(mtlsFrom('a', 'b'), web, 9090, undefined, '/shop.Cart/Add'),
+      ),
+      'deny',
+    );
   });
 
   it('istio.md §1.6: GIVEN an undeclared port WHEN TCP and HTTP agree THEN that verdict, else unsupported', () => {
     expect(istio.decide([ap('shop', 'allow-nothing', {})], request(plaintext(), web, 7777)), 'deny');
-    expect(istio.decide([ap('shop', 'deny', { action: 'DENY', rules: [{ to: [{ operation: { methods: ['GET'] } }] }] })], request(plaintext(), web, 7777, 'POST', '/')), 'unsupported');
+    expect(
+      istio.decide(
+        [ap('shop', 'deny', { action: 'DENY', rules: [{ to: [{ operation: { methods: ['GET'] } }] }] })],
+        request(plaintext(), web, 7777, 'POST', '/'),
+      ),
+      'unsupported',
+    );
   });
 
   it('istio.md §1.3: GIVEN a policy without a namespace or a gateway pod WHEN decided THEN unsupported', () => {
-    const noNs: ManifestObject = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default' }, spec: { mtls: { mode: 'STRICT' } } };
+    const noNs: ManifestObject = {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'default' },
+      spec: { mtls: { mode: 'STRICT' } },
+    };
     expect(istio.decide([noNs], get(plaintext())), 'unsupported');
     const gw: Workload = { ...web, labels: { 'gateway.networking.k8s.io/gateway-name': 'gw' } };
     expect(istio.decide([], get(plaintext(), gw)), 'unsupported');
@@ -487,57 +555,90 @@ function loadExample(file: string): ManifestObject[] {
     .filter((o): o is ManifestObject => o !== null);
 }
 
-describe('shared/mesh-examples (the documented Istio tasks)', { skip: fs.existsSync(EXAMPLES) ? false : `shared/mesh-examples not found at ${EXAMPLES}` }, () => {
-  const tcpEcho: Workload = {
-    namespace: 'foo',
-    name: 'tcp-echo',
-    serviceAccount: 'tcp-echo',
-    labels: { app: 'tcp-echo' },
-    ports: [9000, 9001, 9002].map((port) => ({ name: `tcp-${port}`, port, protocol: 'tcp' as const })),
-  };
-  const sleep = mtlsFrom('foo', 'sleep');
+describe(
+  'shared/mesh-examples (the documented Istio tasks)',
+  { skip: fs.existsSync(EXAMPLES) ? false : `shared/mesh-examples not found at ${EXAMPLES}` },
+  () => {
+    const tcpEcho: Workload = {
+      namespace: 'foo',
+      name: 'tcp-echo',
+      serviceAccount: 'tcp-echo',
+      labels: { app: 'tcp-echo' },
+      ports: [9000, 9001, 9002].map((port) => ({ name: `tcp-${port}`, port, protocol: 'tcp' as const })),
+    };
+    const sleep = mtlsFrom('foo', 'sleep');
 
-  it('istio.md §1.6, §1.7 (authz-tcp task): GIVEN each step WHEN sleep connects to 9000/9001/9002 THEN the documented outcomes', () => {
-    const verdicts = (file: string): string[] => [9000, 9001, 9002].map((port) => istio.decide(loadExample(file), tcp(sleep, tcpEcho, port)).verdict);
-    assert.deepEqual(verdicts('istio-authz-tcp/01-allow-ports.yaml'), ['allow', 'allow', 'deny']);
-    assert.deepEqual(verdicts('istio-authz-tcp/02-allow-get-9000.yaml'), ['deny', 'deny', 'deny']);
-    assert.deepEqual(verdicts('istio-authz-tcp/03-deny-get.yaml'), ['deny', 'deny', 'deny']);
-    assert.deepEqual(verdicts('istio-authz-tcp/04-deny-get-9000.yaml'), ['deny', 'allow', 'allow']);
-  });
+    it('istio.md §1.6, §1.7 (authz-tcp task): GIVEN each step WHEN sleep connects to 9000/9001/9002 THEN the documented outcomes', () => {
+      const verdicts = (file: string): string[] => [9000, 9001, 9002].map((port) => istio.decide(loadExample(file), tcp(sleep, tcpEcho, port)).verdict);
+      assert.deepEqual(verdicts('istio-authz-tcp/01-allow-ports.yaml'), ['allow', 'allow', 'deny']);
+      assert.deepEqual(verdicts('istio-authz-tcp/02-allow-get-9000.yaml'), ['deny', 'deny', 'deny']);
+      assert.deepEqual(verdicts('istio-authz-tcp/03-deny-get.yaml'), ['deny', 'deny', 'deny']);
+      assert.deepEqual(verdicts('istio-authz-tcp/04-deny-get-9000.yaml'), ['deny', 'allow', 'allow']);
+    });
 
-  it('istio.md §1.4 (authz-td-migration task): GIVEN the old-td principal WHEN the trust domain is new-td THEN 403 without the alias and allowed with it', () => {
-    const httpbin: Workload = { namespace: 'default', name: 'httpbin', serviceAccount: 'httpbin', labels: { app: 'httpbin' }, ports: [{ name: 'http', port: 8080, protocol: 'http' }] };
-    const objects = loadExample('istio-authz-td-migration/01-allow-sleep-allow.yaml');
-    const call = get(mtlsFrom('sleep-allow', 'sleep'), httpbin, '/ip');
-    expect(createIstioSimulator({ rootNamespace: ROOT, trustDomain: 'new-td' }).decide(objects, call), 'deny');
-    expect(createIstioSimulator({ rootNamespace: ROOT, trustDomain: 'new-td', trustDomainAliases: ['old-td'] }).decide(objects, call), 'allow');
-    expect(createIstioSimulator({ rootNamespace: ROOT, trustDomain: 'old-td' }).decide(objects, get(mtlsFrom('default', 'sleep'), httpbin)), 'deny');
-  });
+    it('istio.md §1.4 (authz-td-migration task): GIVEN the old-td principal WHEN the trust domain is new-td THEN 403 without the alias and allowed with it', () => {
+      const httpbin: Workload = {
+        namespace: 'default',
+        name: 'httpbin',
+        serviceAccount: 'httpbin',
+        labels: { app: 'httpbin' },
+        ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+      };
+      const objects = loadExample('istio-authz-td-migration/01-allow-sleep-allow.yaml');
+      const call = get(mtlsFrom('sleep-allow', 'sleep'), httpbin, '/ip');
+      expect(createIstioSimulator({ rootNamespace: ROOT, trustDomain: 'new-td' }).decide(objects, call), 'deny');
+      expect(createIstioSimulator({ rootNamespace: ROOT, trustDomain: 'new-td', trustDomainAliases: ['old-td'] }).decide(objects, call), 'allow');
+      expect(createIstioSimulator({ rootNamespace: ROOT, trustDomain: 'old-td' }).decide(objects, get(mtlsFrom('default', 'sleep'), httpbin)), 'deny');
+    });
 
-  it('istio.md §2 (authn-policy task): GIVEN mesh STRICT, then bar/httpbin with port 80 DISABLE WHEN a sidecar-less client calls THEN reset, except on port 80', () => {
-    const httpbin: Workload = { namespace: 'bar', name: 'httpbin', serviceAccount: 'httpbin', labels: { app: 'httpbin' }, ports: [{ name: 'http', port: 80, protocol: 'http' }, { name: 'alt', port: 8080, protocol: 'http' }] };
-    const mesh = loadExample('istio-authn-policy/01-mesh-strict.yaml');
-    expect(istio.decide(mesh, request(plaintext(), httpbin, 80, 'GET', '/headers')), 'deny', ['PeerAuthentication istio-system/default']);
-    const port80 = [...mesh, ...loadExample('istio-authn-policy/04-bar-httpbin-port80-disable.yaml')];
-    expect(istio.decide(port80, request(plaintext(), httpbin, 80, 'GET', '/headers')), 'allow');
-    expect(istio.decide(port80, request(plaintext(), httpbin, 8080, 'GET', '/headers')), 'deny', ['PeerAuthentication bar/httpbin']);
-    // The mtls-migration manifest has no namespace in its text: where it lands is unknown.
-    expect(istio.decide(loadExample('istio-mtls-migration/strict-default.yaml'), request(plaintext(), httpbin, 80, 'GET', '/')), 'unsupported');
-  });
+    it('istio.md §2 (authn-policy task): GIVEN mesh STRICT, then bar/httpbin with port 80 DISABLE WHEN a sidecar-less client calls THEN reset, except on port 80', () => {
+      const httpbin: Workload = {
+        namespace: 'bar',
+        name: 'httpbin',
+        serviceAccount: 'httpbin',
+        labels: { app: 'httpbin' },
+        ports: [
+          { name: 'http', port: 80, protocol: 'http' },
+          { name: 'alt', port: 8080, protocol: 'http' },
+        ],
+      };
+      const mesh = loadExample('istio-authn-policy/01-mesh-strict.yaml');
+      expect(istio.decide(mesh, request(plaintext(), httpbin, 80, 'GET', '/headers')), 'deny', ['PeerAuthentication istio-system/default']);
+      const port80 = [...mesh, ...loadExample('istio-authn-policy/04-bar-httpbin-port80-disable.yaml')];
+      expect(istio.decide(port80, request(plaintext(), httpbin, 80, 'GET', '/headers')), 'allow');
+      expect(istio.decide(port80, request(plaintext(), httpbin, 8080, 'GET', '/headers')), 'deny', ['PeerAuthentication bar/httpbin']);
+      // The mtls-migration manifest has no namespace in its text: where it lands is unknown.
+      expect(istio.decide(loadExample('istio-mtls-migration/strict-default.yaml'), request(plaintext(), httpbin, 80, 'GET', '/')), 'unsupported');
+    });
 
-  it('istio.md §1.1, §1.2 (authz-http and authz-deny tasks): GIVEN allow-nothing plus viewers WHEN Bookinfo calls THEN only the documented callers pass', () => {
-    const details: Workload = { namespace: 'default', name: 'details', serviceAccount: 'bookinfo-details', labels: { app: 'details' }, ports: [{ name: 'http', port: 9080, protocol: 'http' }] };
-    const objects = ['01-allow-nothing', '02-productpage-viewer', '04-details-viewer'].flatMap((f) => loadExample(`istio-authz-http/${f}.yaml`));
-    expect(istio.decide(objects, request(mtlsFrom('default', 'bookinfo-productpage'), details, 9080, 'GET', '/details/0')), 'allow', ['AuthorizationPolicy default/details-viewer']);
-    expect(istio.decide(objects, request(mtlsFrom('default', 'bookinfo-reviews'), details, 9080, 'GET', '/details/0')), 'deny');
-    expect(istio.decide(objects, request(mtlsFrom('default', 'bookinfo-productpage'), details, 9080, 'POST', '/details/0')), 'deny');
-    const httpbin: Workload = { namespace: 'foo', name: 'httpbin', serviceAccount: 'httpbin', labels: { app: 'httpbin' }, ports: [{ name: 'http', port: 8000, protocol: 'http' }] };
-    const denyGet = loadExample('istio-authz-deny/01-deny-method-get.yaml');
-    expect(istio.decide(denyGet, request(sleep, httpbin, 8000, 'GET', '/get')), 'deny');
-    expect(istio.decide(denyGet, request(sleep, httpbin, 8000, 'POST', '/post')), 'allow');
-    // Step 2 depends on a request header: not modelled for GET, decided for POST.
-    const step2 = loadExample('istio-authz-deny/02-deny-get-unless-admin.yaml');
-    expect(istio.decide(step2, request(sleep, httpbin, 8000, 'GET', '/get')), 'unsupported');
-    expect(istio.decide(step2, request(sleep, httpbin, 8000, 'POST', '/post')), 'allow');
-  });
-});
+    it('istio.md §1.1, §1.2 (authz-http and authz-deny tasks): GIVEN allow-nothing plus viewers WHEN Bookinfo calls THEN only the documented callers pass', () => {
+      const details: Workload = {
+        namespace: 'default',
+        name: 'details',
+        serviceAccount: 'bookinfo-details',
+        labels: { app: 'details' },
+        ports: [{ name: 'http', port: 9080, protocol: 'http' }],
+      };
+      const objects = ['01-allow-nothing', '02-productpage-viewer', '04-details-viewer'].flatMap((f) => loadExample(`istio-authz-http/${f}.yaml`));
+      expect(istio.decide(objects, request(mtlsFrom('default', 'bookinfo-productpage'), details, 9080, 'GET', '/details/0')), 'allow', [
+        'AuthorizationPolicy default/details-viewer',
+      ]);
+      expect(istio.decide(objects, request(mtlsFrom('default', 'bookinfo-reviews'), details, 9080, 'GET', '/details/0')), 'deny');
+      expect(istio.decide(objects, request(mtlsFrom('default', 'bookinfo-productpage'), details, 9080, 'POST', '/details/0')), 'deny');
+      const httpbin: Workload = {
+        namespace: 'foo',
+        name: 'httpbin',
+        serviceAccount: 'httpbin',
+        labels: { app: 'httpbin' },
+        ports: [{ name: 'http', port: 8000, protocol: 'http' }],
+      };
+      const denyGet = loadExample('istio-authz-deny/01-deny-method-get.yaml');
+      expect(istio.decide(denyGet, request(sleep, httpbin, 8000, 'GET', '/get')), 'deny');
+      expect(istio.decide(denyGet, request(sleep, httpbin, 8000, 'POST', '/post')), 'allow');
+      // Step 2 depends on a request header: not modelled for GET, decided for POST.
+      const step2 = loadExample('istio-authz-deny/02-deny-get-unless-admin.yaml');
+      expect(istio.decide(step2, request(sleep, httpbin, 8000, 'GET', '/get')), 'unsupported');
+      expect(istio.decide(step2, request(sleep, httpbin, 8000, 'POST', '/post')), 'allow');
+    });
+  },
+);

@@ -31,27 +31,48 @@ const web: Workload = {
 };
 
 type Spec = Record<string, unknown>;
-const obj = (apiVersion: string, kind: string, name: string, spec: Spec, extra: Partial<ManifestObject['metadata']> = {}, namespace = 'shop'): ManifestObject => ({
+const obj = (
+  apiVersion: string,
+  kind: string,
+  name: string,
+  spec: Spec,
+  extra: Partial<ManifestObject['metadata']> = {},
+  namespace = 'shop',
+): ManifestObject => ({
   apiVersion,
   kind,
   metadata: { name, namespace, ...extra },
   spec,
 });
-const server = (name: string, spec: Spec, version = 'v1beta3', extra: Partial<ManifestObject['metadata']> = {}) => obj(`policy.linkerd.io/${version}`, 'Server', name, spec, extra);
-const httpServer = (name = 'web-http', extra: Spec = {}) => server(name, { podSelector: { matchLabels: { app: 'web' } }, port: 'http', proxyProtocol: 'HTTP/1', ...extra });
-const authz = (name: string, targetRef: Spec, refs: Spec[], namespace = 'shop') => obj('policy.linkerd.io/v1alpha1', 'AuthorizationPolicy', name, { targetRef, requiredAuthenticationRefs: refs }, {}, namespace);
+const server = (name: string, spec: Spec, version = 'v1beta3', extra: Partial<ManifestObject['metadata']> = {}) =>
+  obj(`policy.linkerd.io/${version}`, 'Server', name, spec, extra);
+const httpServer = (name = 'web-http', extra: Spec = {}) =>
+  server(name, { podSelector: { matchLabels: { app: 'web' } }, port: 'http', proxyProtocol: 'HTTP/1', ...extra });
+const authz = (name: string, targetRef: Spec, refs: Spec[], namespace = 'shop') =>
+  obj('policy.linkerd.io/v1alpha1', 'AuthorizationPolicy', name, { targetRef, requiredAuthenticationRefs: refs }, {}, namespace);
 const toServer = (name: string) => ({ group: 'policy.linkerd.io', kind: 'Server', name });
 const toRoute = (name: string, group = 'policy.linkerd.io', kind = 'HTTPRoute') => ({ group, kind, name });
 const meshtls = (name: string, spec: Spec, namespace = 'shop') => obj('policy.linkerd.io/v1alpha1', 'MeshTLSAuthentication', name, spec, {}, namespace);
-const netauth = (name: string, networks: Spec[], namespace = 'shop') => obj('policy.linkerd.io/v1alpha1', 'NetworkAuthentication', name, { networks }, {}, namespace);
-const mtlsRef = (name: string, namespace?: string) => ({ group: 'policy.linkerd.io', kind: 'MeshTLSAuthentication', name, ...(namespace === undefined ? {} : { namespace }) });
+const netauth = (name: string, networks: Spec[], namespace = 'shop') =>
+  obj('policy.linkerd.io/v1alpha1', 'NetworkAuthentication', name, { networks }, {}, namespace);
+const mtlsRef = (name: string, namespace?: string) => ({
+  group: 'policy.linkerd.io',
+  kind: 'MeshTLSAuthentication',
+  name,
+  ...(namespace === undefined ? {} : { namespace }),
+});
 const netRef = (name: string) => ({ group: 'policy.linkerd.io', kind: 'NetworkAuthentication', name });
 const saRef = (name: string, namespace?: string) => ({ kind: 'ServiceAccount', name, ...(namespace === undefined ? {} : { namespace }) });
 const parent = (name: string) => ({ group: 'policy.linkerd.io', kind: 'Server', name });
 const httpRoute = (name: string, spec: Spec, group = 'policy.linkerd.io', version = 'v1beta3') =>
   obj(group === 'policy.linkerd.io' ? `policy.linkerd.io/${version}` : `${group}/v1`, 'HTTPRoute', name, { parentRefs: [parent('web-http')], ...spec });
-const grpcRoute = (name: string, spec: Spec, serverName = 'web-rpc') => obj('gateway.networking.k8s.io/v1', 'GRPCRoute', name, { parentRefs: [parent(serverName)], ...spec });
-const namespace = (name: string, annotations: Record<string, string>): ManifestObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, annotations } });
+const grpcRoute = (name: string, spec: Spec, serverName = 'web-rpc') =>
+  obj('gateway.networking.k8s.io/v1', 'GRPCRoute', name, { parentRefs: [parent(serverName)], ...spec });
+const namespace = (name: string, annotations: Record<string, string>): ManifestObject => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name, annotations },
+});
 const id = (sa: string, ns = 'shop') => `${sa}.${ns}.serviceaccount.identity.linkerd.${TD}`;
 
 const meshed = (sa: string, ns = 'shop', ip = '10.1.2.3') => ({ identity: { namespace: ns, serviceAccount: sa }, ip });
@@ -80,7 +101,9 @@ describe('linkerd.md §2: Server selection', () => {
   });
 
   it('linkerd.md §2: GIVEN matchLabels AND matchExpressions WHEN only the labels match THEN the Server does not select the pod (default policy allows)', () => {
-    const objects = [server('s', { podSelector: { matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['back'] }] }, port: 8080 })];
+    const objects = [
+      server('s', { podSelector: { matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['back'] }] }, port: 8080 }),
+    ];
     expect(sim.decide(objects, get(plaintext())), 'allow');
   });
 
@@ -186,7 +209,12 @@ describe('linkerd.md §3: AuthorizationPolicy', () => {
   });
 
   it('linkerd.md §3: GIVEN an identity ref AND a network ref WHEN the right identity calls from the wrong network THEN both must hold: denied', () => {
-    const objects = [...base(), authz('both', toServer('web-http'), [mtlsRef('api'), netRef('inside')]), meshtls('api', { identities: [id('api')] }), netauth('inside', [{ cidr: '10.0.0.0/8' }])];
+    const objects = [
+      ...base(),
+      authz('both', toServer('web-http'), [mtlsRef('api'), netRef('inside')]),
+      meshtls('api', { identities: [id('api')] }),
+      netauth('inside', [{ cidr: '10.0.0.0/8' }]),
+    ];
     expect(sim.decide(objects, get(meshed('api', 'shop', '10.1.1.1'))), 'allow');
     expect(sim.decide(objects, get(meshed('api', 'shop', PUBLIC))), 'deny');
     expect(sim.decide(objects, get(plaintext('10.1.1.1'))), 'deny');
@@ -212,7 +240,11 @@ describe('linkerd.md §3: AuthorizationPolicy', () => {
   });
 
   it('linkerd.md §3: GIVEN a Namespace-targeted policy WHEN a Server port is called THEN it grants; WHEN a port with no Server is called THEN the default policy decides instead', () => {
-    const objects = [namespace('shop', { 'config.linkerd.io/default-inbound-policy': 'deny' }), ...base(), authz('ns', { kind: 'Namespace', name: 'shop' }, [])];
+    const objects = [
+      namespace('shop', { 'config.linkerd.io/default-inbound-policy': 'deny' }),
+      ...base(),
+      authz('ns', { kind: 'Namespace', name: 'shop' }, []),
+    ];
     expect(sim.decide(objects, get(plaintext())), 'allow', 'AuthorizationPolicy shop/ns');
     expect(sim.decide(objects, req(plaintext(), 7000)), 'deny', 'Namespace shop');
   });
@@ -223,11 +255,21 @@ describe('linkerd.md §3: AuthorizationPolicy', () => {
   });
 
   it('linkerd.md §3 webhook limits: GIVEN two MeshTLSAuthentication refs, or a MeshTLS and a ServiceAccount ref WHEN a listed client calls THEN the policy is refused and grants nothing', () => {
-    const two = [...base(), authz('p', toServer('web-http'), [mtlsRef('a'), mtlsRef('b')]), meshtls('a', { identities: [id('api')] }), meshtls('b', { identities: [id('batch')] })];
+    const two = [
+      ...base(),
+      authz('p', toServer('web-http'), [mtlsRef('a'), mtlsRef('b')]),
+      meshtls('a', { identities: [id('api')] }),
+      meshtls('b', { identities: [id('batch')] }),
+    ];
     expect(sim.decide(two, get(meshed('api'))), 'deny');
     const mixed = [...base(), authz('p', toServer('web-http'), [mtlsRef('a'), saRef('api')]), meshtls('a', { identities: [id('api')] })];
     expect(sim.decide(mixed, get(meshed('api'))), 'deny');
-    const twoNets = [...base(), authz('p', toServer('web-http'), [netRef('n1'), netRef('n2')]), netauth('n1', [{ cidr: '10.0.0.0/8' }]), netauth('n2', [{ cidr: '0.0.0.0/0' }])];
+    const twoNets = [
+      ...base(),
+      authz('p', toServer('web-http'), [netRef('n1'), netRef('n2')]),
+      netauth('n1', [{ cidr: '10.0.0.0/8' }]),
+      netauth('n2', [{ cidr: '0.0.0.0/0' }]),
+    ];
     expect(sim.decide(twoNets, get(plaintext())), 'deny');
     const other = [...base(), authz('p', toServer('web-http'), [{ kind: 'Secret', name: 'x' }])];
     expect(sim.decide(other, get(plaintext())), 'deny');
@@ -271,7 +313,12 @@ describe('linkerd.md §4: MeshTLSAuthentication', () => {
   });
 
   it('linkerd.md §4: GIVEN identityRefs ServiceAccount without namespace and Namespace refs WHEN clients call THEN the object namespace is the default and a Namespace ref admits all its accounts', () => {
-    const objects = withAuthn({ identityRefs: [{ kind: 'ServiceAccount', name: 'api' }, { kind: 'Namespace', name: 'ops' }] });
+    const objects = withAuthn({
+      identityRefs: [
+        { kind: 'ServiceAccount', name: 'api' },
+        { kind: 'Namespace', name: 'ops' },
+      ],
+    });
     expect(sim.decide(objects, get(meshed('api'))), 'allow');
     expect(sim.decide(objects, get(meshed('api', 'other'))), 'deny');
     expect(sim.decide(objects, get(meshed('whoever', 'ops'))), 'allow');
@@ -330,7 +377,12 @@ describe('linkerd.md §6: per-route authorization', () => {
   const getPolicy = authz('get-policy', toRoute('get'), [saRef('reader')]);
 
   it('linkerd.md §6: GIVEN a route with parentRef group+kind Server WHEN a listed client calls a matching request THEN the route grant admits it', () => {
-    expect(sim.decide([...base(), getRoute, getPolicy], get(meshed('reader'), '/books/1')), 'allow', 'HTTPRoute shop/get', 'AuthorizationPolicy shop/get-policy');
+    expect(
+      sim.decide([...base(), getRoute, getPolicy], get(meshed('reader'), '/books/1')),
+      'allow',
+      'HTTPRoute shop/get',
+      'AuthorizationPolicy shop/get-policy',
+    );
   });
 
   it('linkerd.md §6: GIVEN a parentRef that omits kind (CRD default Gateway) WHEN a client calls THEN the route does not attach and the server-level list decides', () => {
@@ -341,7 +393,10 @@ describe('linkerd.md §6: per-route authorization', () => {
   });
 
   it('linkerd.md §6: GIVEN a Server parentRef with a port or a sectionName, or in another namespace WHEN a client calls THEN the parent ref is invalid', () => {
-    for (const bad of [{ ...parent('web-http'), port: 8080 }, { ...parent('web-http'), sectionName: 'x' }]) {
+    for (const bad of [
+      { ...parent('web-http'), port: 8080 },
+      { ...parent('web-http'), sectionName: 'x' },
+    ]) {
       const route = obj('policy.linkerd.io/v1beta3', 'HTTPRoute', 'get', { parentRefs: [bad] });
       expect(sim.decide([...base(), route, getPolicy], get(meshed('reader'), '/books')), 'deny');
     }
@@ -380,7 +435,15 @@ describe('linkerd.md §6: per-route authorization', () => {
     const exact = httpRoute('exact', { rules: [{ matches: [{ path: { type: 'Exact', value: '/a/b' } }] }] });
     const prefix = httpRoute('prefix', { rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/a' } }] }] });
     const regex = httpRoute('regex', { rules: [{ matches: [{ path: { type: 'RegularExpression', value: '/a/[0-9]+/c' } }] }] });
-    const objects = [...base(), exact, prefix, regex, authz('e', toRoute('exact'), [saRef('e')]), authz('p', toRoute('prefix'), [saRef('p')]), authz('r', toRoute('regex'), [saRef('r')])];
+    const objects = [
+      ...base(),
+      exact,
+      prefix,
+      regex,
+      authz('e', toRoute('exact'), [saRef('e')]),
+      authz('p', toRoute('prefix'), [saRef('p')]),
+      authz('r', toRoute('regex'), [saRef('r')]),
+    ];
     expect(sim.decide(objects, get(meshed('e'), '/a/b')), 'allow', 'HTTPRoute shop/exact');
     expect(sim.decide(objects, get(meshed('p'), '/a/b')), 'deny');
     expect(sim.decide(objects, get(meshed('r'), '/a/12/c')), 'allow', 'HTTPRoute shop/regex');
@@ -465,7 +528,13 @@ describe('linkerd.md §6: per-route authorization', () => {
     const rpc = server('web-rpc', { podSelector: { matchLabels: { app: 'web' } }, port: 9090, proxyProtocol: 'gRPC' });
     const get1 = grpcRoute('get', { rules: [{ matches: [{ method: { service: 'shop.Cart', method: 'Get' } }] }] });
     const all = grpcRoute('all', { rules: [{ matches: [{ method: { service: 'shop.Cart' } }] }] });
-    const objects = [rpc, get1, all, authz('g', toRoute('get', 'gateway.networking.k8s.io', 'GRPCRoute'), [saRef('reader')]), authz('a', toRoute('all', 'gateway.networking.k8s.io', 'GRPCRoute'), [saRef('admin')])];
+    const objects = [
+      rpc,
+      get1,
+      all,
+      authz('g', toRoute('get', 'gateway.networking.k8s.io', 'GRPCRoute'), [saRef('reader')]),
+      authz('a', toRoute('all', 'gateway.networking.k8s.io', 'GRPCRoute'), [saRef('admin')]),
+    ];
     expect(sim.decide(objects, req(meshed('reader'), 9090, 'POST', '/shop.Cart/Get')), 'allow', 'GRPCRoute shop/get');
     expect(sim.decide(objects, req(meshed('admin'), 9090, 'POST', '/shop.Cart/Get')), 'deny');
     expect(sim.decide(objects, req(meshed('admin'), 9090, 'POST', '/shop.Cart/Put')), 'allow', 'GRPCRoute shop/all');
@@ -474,7 +543,12 @@ describe('linkerd.md §6: per-route authorization', () => {
 
   it('linkerd.md §6: GIVEN a GRPCRoute on a service WHEN the path is /service/ or /service/a/b THEN the service still matches (the proxy reads the first two segments); a path without them matches no gRPC route', () => {
     const rpc = server('web-rpc', { podSelector: { matchLabels: { app: 'web' } }, port: 9090, proxyProtocol: 'gRPC' });
-    const objects = [rpc, grpcRoute('svc', { rules: [{ matches: [{ method: { service: 'shop.Cart' } }] }] }), grpcRoute('any', { rules: [{}] }), authz('s', toRoute('svc', 'gateway.networking.k8s.io', 'GRPCRoute'), [])];
+    const objects = [
+      rpc,
+      grpcRoute('svc', { rules: [{ matches: [{ method: { service: 'shop.Cart' } }] }] }),
+      grpcRoute('any', { rules: [{}] }),
+      authz('s', toRoute('svc', 'gateway.networking.k8s.io', 'GRPCRoute'), []),
+    ];
     expect(sim.decide(objects, req(plaintext(), 9090, 'POST', '/shop.Cart/')), 'allow', 'GRPCRoute shop/svc');
     expect(sim.decide(objects, req(plaintext(), 9090, 'POST', '/shop.Cart/a/b')), 'allow', 'GRPCRoute shop/svc');
     expect(sim.decide(objects, req(plaintext(), 9090, 'POST', '/x.Y/Z')), 'deny', 'GRPCRoute shop/any');
@@ -569,7 +643,13 @@ describe('linkerd.md §7: default inbound policies', () => {
   });
 
   it('linkerd.md §7: GIVEN the default-inbound-policy annotation on a Server (mesh-expansion docs) WHEN a port without Server is called THEN nothing reads it', () => {
-    const s = obj('policy.linkerd.io/v1beta2', 'Server', 's', { podSelector: { matchLabels: { app: 'legacy' } }, port: 8080 }, { annotations: { 'config.linkerd.io/default-inbound-policy': 'deny' } });
+    const s = obj(
+      'policy.linkerd.io/v1beta2',
+      'Server',
+      's',
+      { podSelector: { matchLabels: { app: 'legacy' } }, port: 8080 },
+      { annotations: { 'config.linkerd.io/default-inbound-policy': 'deny' } },
+    );
     expect(sim.decide([s], get(plaintext())), 'allow');
   });
 
@@ -578,7 +658,9 @@ describe('linkerd.md §7: default inbound policies', () => {
     expect(sim.decide(objects, req(plaintext(), 7000)), 'deny');
     expect(sim.decide(objects, req(meshed('a'), 7000)), 'allow');
     expect(sim.decide(objects, get(plaintext(), '/', 8080)), 'allow');
-    const audit = [namespace('shop', { 'config.linkerd.io/default-inbound-policy': 'audit', 'config.linkerd.io/proxy-require-identity-inbound-ports': '7000' })];
+    const audit = [
+      namespace('shop', { 'config.linkerd.io/default-inbound-policy': 'audit', 'config.linkerd.io/proxy-require-identity-inbound-ports': '7000' }),
+    ];
     expect(sim.decide(audit, req(plaintext(), 7000)), 'allow');
   });
 
@@ -649,7 +731,12 @@ describe('linkerd.md §10–§12: mTLS mapping, allow-only model, ServerAuthoriz
   });
 
   it('linkerd.md §11: GIVEN grants to a whole namespace and nothing that denies WHEN any account of that namespace calls THEN access is the union of grants (no resource can carve one out)', () => {
-    const objects = [...base(), authz('ns', toServer('web-http'), [mtlsRef('shop-all')]), meshtls('shop-all', { identityRefs: [{ kind: 'Namespace', name: 'shop' }] }), authz('one', toServer('web-http'), [saRef('blocked')])];
+    const objects = [
+      ...base(),
+      authz('ns', toServer('web-http'), [mtlsRef('shop-all')]),
+      meshtls('shop-all', { identityRefs: [{ kind: 'Namespace', name: 'shop' }] }),
+      authz('one', toServer('web-http'), [saRef('blocked')]),
+    ];
     expect(sim.decide(objects, get(meshed('blocked'))), 'allow');
     expect(sim.decide(objects, get(meshed('anyone'))), 'allow');
   });
@@ -667,13 +754,19 @@ describe('linkerd.md §10–§12: mTLS mapping, allow-only model, ServerAuthoriz
   });
 
   it('linkerd.md §12: GIVEN a ServerAuthorization with an empty selector and meshTLS serviceAccounts WHEN the account calls THEN every Server in the namespace is covered and the namespace defaults to the authorization', () => {
-    const saz = obj('policy.linkerd.io/v1beta1', 'ServerAuthorization', 'saz', { server: { selector: {} }, client: { meshTLS: { serviceAccounts: [{ name: 'api' }] } } });
+    const saz = obj('policy.linkerd.io/v1beta1', 'ServerAuthorization', 'saz', {
+      server: { selector: {} },
+      client: { meshTLS: { serviceAccounts: [{ name: 'api' }] } },
+    });
     expect(sim.decide([...base(), saz], get(meshed('api'))), 'allow');
     expect(sim.decide([...base(), saz], get(meshed('api', 'other'))), 'deny');
   });
 
   it('linkerd.md §12: GIVEN unauthenticatedTLS WHEN a meshed client and a plaintext client call THEN TLS is required, any identity accepted', () => {
-    const saz = obj('policy.linkerd.io/v1beta1', 'ServerAuthorization', 'saz', { server: { name: 'web-http' }, client: { meshTLS: { unauthenticatedTLS: true } } });
+    const saz = obj('policy.linkerd.io/v1beta1', 'ServerAuthorization', 'saz', {
+      server: { name: 'web-http' },
+      client: { meshTLS: { unauthenticatedTLS: true } },
+    });
     expect(sim.decide([...base(), saz], get(meshed('whoever', 'far'))), 'allow');
     expect(sim.decide([...base(), saz], get(plaintext())), 'deny');
   });
@@ -698,7 +791,13 @@ describe('published Linkerd examples (shared/mesh-examples)', () => {
   const present = fs.existsSync(path.join(EXAMPLES, 'linkerd-per-route-policy'));
   if (!present) console.log(`notice: ${EXAMPLES} is absent; the published-example tests are skipped`);
   const opts = { skip: !present };
-  const authors: Workload = { namespace: 'booksapp', name: 'authors', serviceAccount: 'authors', labels: { app: 'authors', project: 'booksapp' }, ports: [{ name: 'service', port: 7001, protocol: 'http' }] };
+  const authors: Workload = {
+    namespace: 'booksapp',
+    name: 'authors',
+    serviceAccount: 'authors',
+    labels: { app: 'authors', project: 'booksapp' },
+    ports: [{ name: 'service', port: 7001, protocol: 'http' }],
+  };
   const booksReq = (sa: string | undefined, method: string, p: string, ip = '10.4.0.2'): SimulatedRequest => ({
     client: sa === undefined ? { ip } : { ip, identity: { namespace: 'booksapp', serviceAccount: sa } },
     destination: authors,
@@ -707,53 +806,133 @@ describe('published Linkerd examples (shared/mesh-examples)', () => {
     path: p,
   });
 
-  it('linkerd.md §6 (per-route-policy task): GIVEN the booksapp route set WHEN books, webapp and outsiders call THEN GETs, modifications, the probe route and the 404s fall as documented', opts, () => {
-    const dir = 'linkerd-per-route-policy';
-    const objects = loadExample(...fs.readdirSync(path.join(EXAMPLES, dir)).sort().map((f) => path.join(dir, f)));
-    expect(sim.decide(objects, booksReq('books', 'GET', '/authors.json')), 'allow', 'HTTPRoute booksapp/authors-get-route');
-    expect(sim.decide(objects, booksReq('books', 'GET', '/authors/12.json')), 'allow');
-    expect(sim.decide(objects, booksReq('books', 'DELETE', '/authors/12.json')), 'deny', 'HTTPRoute booksapp/authors-modify-route');
-    expect(sim.decide(objects, booksReq('webapp', 'DELETE', '/authors/12.json')), 'allow');
-    expect(sim.decide(objects, booksReq('webapp', 'POST', '/authors.json')), 'allow');
-    expect(sim.decide(objects, booksReq(undefined, 'GET', '/ping', PUBLIC)), 'allow', 'HTTPRoute booksapp/authors-probe-route');
-    expect(sim.decide(objects, booksReq(undefined, 'GET', '/authors.json')), 'deny');
-    expect(sim.decide(objects, booksReq('webapp', 'PATCH', '/authors/1')), 'deny');
-  });
+  it(
+    'linkerd.md §6 (per-route-policy task): GIVEN the booksapp route set WHEN books, webapp and outsiders call THEN GETs, modifications, the probe route and the 404s fall as documented',
+    opts,
+    () => {
+      const dir = 'linkerd-per-route-policy';
+      const objects = loadExample(
+        ...fs
+          .readdirSync(path.join(EXAMPLES, dir))
+          .sort()
+          .map((f) => path.join(dir, f)),
+      );
+      expect(sim.decide(objects, booksReq('books', 'GET', '/authors.json')), 'allow', 'HTTPRoute booksapp/authors-get-route');
+      expect(sim.decide(objects, booksReq('books', 'GET', '/authors/12.json')), 'allow');
+      expect(sim.decide(objects, booksReq('books', 'DELETE', '/authors/12.json')), 'deny', 'HTTPRoute booksapp/authors-modify-route');
+      expect(sim.decide(objects, booksReq('webapp', 'DELETE', '/authors/12.json')), 'allow');
+      expect(sim.decide(objects, booksReq('webapp', 'POST', '/authors.json')), 'allow');
+      expect(sim.decide(objects, booksReq(undefined, 'GET', '/ping', PUBLIC)), 'allow', 'HTTPRoute booksapp/authors-probe-route');
+      expect(sim.decide(objects, booksReq(undefined, 'GET', '/authors.json')), 'deny');
+      expect(sim.decide(objects, booksReq('webapp', 'PATCH', '/authors/1')), 'deny');
+    },
+  );
 
-  it('linkerd.md §2 / §6 (2025 gRPC blog): GIVEN a v1beta1 Server and two catch-all GRPCRoutes WHEN foo calls THEN the server grant admits it; WHEN bar calls THEN the tied routes decide differently: unsupported', opts, () => {
-    const dir = 'linkerd-blog-grpc-routes';
-    const objects = loadExample(...['01-baz-grpc-server.yaml', '02-route-outbound.yaml', '03-route-inbound.yaml', '04-foo-server-grant.yaml', '05-bar-route-grant.yaml'].map((f) => path.join(dir, f)));
-    const baz: Workload = { namespace: 'default', name: 'baz', serviceAccount: 'baz', labels: { app: 'baz' }, ports: [{ name: 'grpc', port: 9090, protocol: 'grpc' }] };
-    const call = (sa: string): SimulatedRequest => ({ client: { ip: '10.0.0.4', identity: { namespace: 'default', serviceAccount: sa } }, destination: baz, port: 9090, method: 'POST', path: '/baz.Baz/Get' });
-    expect(sim.decide(objects, call('foo')), 'allow', 'AuthorizationPolicy default/baz-grpc-authn');
-    expect(sim.decide(objects, call('bar')), 'unsupported', 'GRPCRoute default/baz-grpc-inbound', 'GRPCRoute default/baz-grpc-outbound');
-    expect(sim.decide(objects, call('qux')), 'deny');
-  });
+  it(
+    'linkerd.md §2 / §6 (2025 gRPC blog): GIVEN a v1beta1 Server and two catch-all GRPCRoutes WHEN foo calls THEN the server grant admits it; WHEN bar calls THEN the tied routes decide differently: unsupported',
+    opts,
+    () => {
+      const dir = 'linkerd-blog-grpc-routes';
+      const objects = loadExample(
+        ...['01-baz-grpc-server.yaml', '02-route-outbound.yaml', '03-route-inbound.yaml', '04-foo-server-grant.yaml', '05-bar-route-grant.yaml'].map((f) =>
+          path.join(dir, f),
+        ),
+      );
+      const baz: Workload = {
+        namespace: 'default',
+        name: 'baz',
+        serviceAccount: 'baz',
+        labels: { app: 'baz' },
+        ports: [{ name: 'grpc', port: 9090, protocol: 'grpc' }],
+      };
+      const call = (sa: string): SimulatedRequest => ({
+        client: { ip: '10.0.0.4', identity: { namespace: 'default', serviceAccount: sa } },
+        destination: baz,
+        port: 9090,
+        method: 'POST',
+        path: '/baz.Baz/Get',
+      });
+      expect(sim.decide(objects, call('foo')), 'allow', 'AuthorizationPolicy default/baz-grpc-authn');
+      expect(sim.decide(objects, call('bar')), 'unsupported', 'GRPCRoute default/baz-grpc-inbound', 'GRPCRoute default/baz-grpc-outbound');
+      expect(sim.decide(objects, call('qux')), 'deny');
+    },
+  );
 
-  it('linkerd.md §14 (emojivoto policy): GIVEN prom-prometheus without networks WHEN a plaintext scrape comes from a public address THEN it is denied despite the "anywhere" comment', opts, () => {
-    const objects = loadExample('linkerd-emojivoto-policy/emojivoto-policy.yaml');
-    const voting: Workload = { namespace: 'emojivoto', name: 'voting', serviceAccount: 'voting', labels: { app: 'voting-svc' }, ports: [{ name: 'grpc', port: 8080, protocol: 'grpc' }, { name: 'prom', port: 8801, protocol: 'http' }] };
-    const r = (ip: string, port: number, sa?: string, p = '/metrics'): SimulatedRequest => ({ client: sa === undefined ? { ip } : { ip, identity: { namespace: 'emojivoto', serviceAccount: sa } }, destination: voting, port, method: port === 8080 ? 'POST' : 'GET', path: p });
-    expect(sim.decide(objects, r('10.2.3.4', 8801)), 'allow', 'ServerAuthorization emojivoto/prom-prometheus');
-    expect(sim.decide(objects, r(PUBLIC, 8801)), 'deny');
-    expect(sim.decide(objects, r('10.2.3.4', 8080, 'web', '/emojivoto.v1.VotingService/Vote')), 'allow', 'ServerAuthorization emojivoto/internal-grpc');
-    expect(sim.decide(objects, r('10.2.3.4', 8080, 'vote-bot', '/emojivoto.v1.VotingService/Vote')), 'deny');
-  });
+  it(
+    'linkerd.md §14 (emojivoto policy): GIVEN prom-prometheus without networks WHEN a plaintext scrape comes from a public address THEN it is denied despite the "anywhere" comment',
+    opts,
+    () => {
+      const objects = loadExample('linkerd-emojivoto-policy/emojivoto-policy.yaml');
+      const voting: Workload = {
+        namespace: 'emojivoto',
+        name: 'voting',
+        serviceAccount: 'voting',
+        labels: { app: 'voting-svc' },
+        ports: [
+          { name: 'grpc', port: 8080, protocol: 'grpc' },
+          { name: 'prom', port: 8801, protocol: 'http' },
+        ],
+      };
+      const r = (ip: string, port: number, sa?: string, p = '/metrics'): SimulatedRequest => ({
+        client: sa === undefined ? { ip } : { ip, identity: { namespace: 'emojivoto', serviceAccount: sa } },
+        destination: voting,
+        port,
+        method: port === 8080 ? 'POST' : 'GET',
+        path: p,
+      });
+      expect(sim.decide(objects, r('10.2.3.4', 8801)), 'allow', 'ServerAuthorization emojivoto/prom-prometheus');
+      expect(sim.decide(objects, r(PUBLIC, 8801)), 'deny');
+      expect(sim.decide(objects, r('10.2.3.4', 8080, 'web', '/emojivoto.v1.VotingService/Vote')), 'allow', 'ServerAuthorization emojivoto/internal-grpc');
+      expect(sim.decide(objects, r('10.2.3.4', 8080, 'vote-bot', '/emojivoto.v1.VotingService/Vote')), 'deny');
+    },
+  );
 
-  it('linkerd.md §14 (OSM migration blog as published): GIVEN a route without apiVersion and a policy naming the wrong route WHEN the website calls THEN nothing grants: denied', opts, () => {
-    const objects = loadExample('linkerd-blog-osm-migration/01-as-published.yaml');
-    const user: Workload = { namespace: 'default', name: 'user', serviceAccount: 'user', labels: { app: 'user-workload' }, ports: [{ name: 'http', port: 8080, protocol: 'http' }] };
-    const d = sim.decide(objects, { client: { ip: '10.0.0.5', identity: { namespace: 'default', serviceAccount: 'website' } }, destination: user, port: 8080, method: 'GET', path: '/users' });
-    expect(d, 'deny', 'Server default/user-server');
-    assert.match(d.reason, /no apiVersion/);
-    assert.match(d.reason, /users-routes .*does not exist/);
-  });
+  it(
+    'linkerd.md §14 (OSM migration blog as published): GIVEN a route without apiVersion and a policy naming the wrong route WHEN the website calls THEN nothing grants: denied',
+    opts,
+    () => {
+      const objects = loadExample('linkerd-blog-osm-migration/01-as-published.yaml');
+      const user: Workload = {
+        namespace: 'default',
+        name: 'user',
+        serviceAccount: 'user',
+        labels: { app: 'user-workload' },
+        ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+      };
+      const d = sim.decide(objects, {
+        client: { ip: '10.0.0.5', identity: { namespace: 'default', serviceAccount: 'website' } },
+        destination: user,
+        port: 8080,
+        method: 'GET',
+        path: '/users',
+      });
+      expect(d, 'deny', 'Server default/user-server');
+      assert.match(d.reason, /no apiVersion/);
+      assert.match(d.reason, /users-routes .*does not exist/);
+    },
+  );
 
-  it('linkerd.md §9 (multicluster task): GIVEN bb only from slow-cooker WHEN slow-cooker of a linked cluster (same identity) calls THEN it is admitted, another account is not', opts, () => {
-    const objects = loadExample('linkerd-multicluster/bb-policy.yaml');
-    const bb: Workload = { namespace: 'mc-demo', name: 'bb', serviceAccount: 'bb', labels: { app: 'bb' }, ports: [{ name: 'http', port: 8080, protocol: 'http' }] };
-    const r = (sa: string): SimulatedRequest => ({ client: { ip: '192.168.40.2', identity: { namespace: 'mc-demo', serviceAccount: sa } }, destination: bb, port: 8080, method: 'GET', path: '/' });
-    expect(sim.decide(objects, r('slow-cooker')), 'allow', 'MeshTLSAuthentication mc-demo/bb-good');
-    expect(sim.decide(objects, r('other')), 'deny');
-  });
+  it(
+    'linkerd.md §9 (multicluster task): GIVEN bb only from slow-cooker WHEN slow-cooker of a linked cluster (same identity) calls THEN it is admitted, another account is not',
+    opts,
+    () => {
+      const objects = loadExample('linkerd-multicluster/bb-policy.yaml');
+      const bb: Workload = {
+        namespace: 'mc-demo',
+        name: 'bb',
+        serviceAccount: 'bb',
+        labels: { app: 'bb' },
+        ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+      };
+      const r = (sa: string): SimulatedRequest => ({
+        client: { ip: '192.168.40.2', identity: { namespace: 'mc-demo', serviceAccount: sa } },
+        destination: bb,
+        port: 8080,
+        method: 'GET',
+        path: '/',
+      });
+      expect(sim.decide(objects, r('slow-cooker')), 'allow', 'MeshTLSAuthentication mc-demo/bb-good');
+      expect(sim.decide(objects, r('other')), 'deny');
+    },
+  );
 });

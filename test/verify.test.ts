@@ -36,7 +36,10 @@ describe('policyc verify', () => {
     assert.equal(run.exit, 1);
     const { diagnostics } = JSON.parse(run.stdout) as { diagnostics: { code: string; message: string; span?: { line: number } }[] };
     const failed = diagnostics.filter((d) => d.code === 'PC4004');
-    assert.deepEqual(failed.map((d) => d.span?.line), [line, line, line]);
+    assert.deepEqual(
+      failed.map((d) => d.span?.line),
+      [line, line, line],
+    );
     assert.ok(failed.some((d) => d.message.includes('In the policy')) && failed.some((d) => d.message.includes('linkerd output')));
   });
 
@@ -48,7 +51,10 @@ describe('policyc verify', () => {
         const objects = output.objects.map((o) => {
           const spec = o['spec'] as { action?: string; rules?: { to?: { operation: Record<string, unknown> }[] }[] } | undefined;
           if (spec?.action !== 'DENY') return o;
-          const rules = spec.rules?.map((r) => ({ ...r, to: r.to?.map((t) => ({ operation: Object.fromEntries(Object.entries(t.operation).filter(([k]) => k !== 'ports')) })) }));
+          const rules = spec.rules?.map((r) => ({
+            ...r,
+            to: r.to?.map((t) => ({ operation: Object.fromEntries(Object.entries(t.operation).filter(([k]) => k !== 'ports')) })),
+          }));
           return { ...o, spec: { ...spec, rules } } as KubernetesObject;
         });
         return { ...output, objects };
@@ -60,8 +66,25 @@ describe('policyc verify', () => {
       mesh: { trustDomain: 'cluster.local', mtls: 'STRICT', defaultAction: 'deny', rootNamespace: 'istio-system' },
       namespaces: [{ name: 'shop' }],
       services: [
-        { id: 'shop/api', namespace: 'shop', name: 'api', serviceAccount: 'api', selector: { app: 'api' }, ports: [{ name: 'http', port: 8080, protocol: 'http' }, { name: 'db', port: 5432, protocol: 'tcp' }] },
-        { id: 'shop/web', namespace: 'shop', name: 'web', serviceAccount: 'web', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, protocol: 'http' }] },
+        {
+          id: 'shop/api',
+          namespace: 'shop',
+          name: 'api',
+          serviceAccount: 'api',
+          selector: { app: 'api' },
+          ports: [
+            { name: 'http', port: 8080, protocol: 'http' },
+            { name: 'db', port: 5432, protocol: 'tcp' },
+          ],
+        },
+        {
+          id: 'shop/web',
+          namespace: 'shop',
+          name: 'web',
+          serviceAccount: 'web',
+          selector: { app: 'web' },
+          ports: [{ name: 'http', port: 80, protocol: 'http' }],
+        },
       ],
       rules: [
         { id: 'a', action: 'allow', sources: [{ kind: 'service', service: 'shop/web' }], destination: 'shop/api', ports: ['db', 'http'] },
@@ -84,7 +107,10 @@ describe('policyc verify', () => {
     };
     const store = new SourceStore('/');
     const unsure = verify(model, [], { name: 'unsure', decide: () => ({ verdict: 'unsupported', reason: 'no idea', objects: [] }) });
-    assert.deepEqual(verificationDiagnostics('unsure', model, unsure, store).map((d) => d.code), ['PC4003']);
+    assert.deepEqual(
+      verificationDiagnostics('unsure', model, unsure, store).map((d) => d.code),
+      ['PC4003'],
+    );
     const open = verify(model, [], { name: 'open', decide: () => ({ verdict: 'allow', reason: 'allows all', objects: [] }) });
     const codes = verificationDiagnostics('open', model, open, store);
     assert.ok(codes.length > 0 && codes.every((d) => d.code === 'PC4002'));

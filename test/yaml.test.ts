@@ -10,13 +10,74 @@ import { parse } from 'yaml';
 import { KUBERNETES_ORDER, stringifyYaml } from '../compiler/yaml';
 
 const tricky = fc.constantFrom(
-  '', ' ', 'true', 'False', 'yes', 'no', 'on', 'OFF', 'y', 'n', 'null', '~', '=', '0', '007', '1e3', '0x1F', '0o7', '.5', '-1', '+1', '.inf', '-.Inf', '.NaN',
-  '2026-11-28', '12:30:00', '1:2', '- a', '-a', 'a: b', 'a #b', '#x', '&a', '*a', '!tag', '|', '>', "'q'", '"q"', '%x', '@x', '`x', '[a]', '{a}', 'a,b', '? a',
-  'trailing ', 'tab\there', 'line\nbreak', 'ünïcode', '"9090"', '/payments.v1.Payments/*', '^/api/.*$', '*.ns.serviceaccount.identity.linkerd.cluster.local', 'HTTP/1',
+  '',
+  ' ',
+  'true',
+  'False',
+  'yes',
+  'no',
+  'on',
+  'OFF',
+  'y',
+  'n',
+  'null',
+  '~',
+  '=',
+  '0',
+  '007',
+  '1e3',
+  '0x1F',
+  '0o7',
+  '.5',
+  '-1',
+  '+1',
+  '.inf',
+  '-.Inf',
+  '.NaN',
+  '2026-11-28',
+  '12:30:00',
+  '1:2',
+  '- a',
+  '-a',
+  'a: b',
+  'a #b',
+  '#x',
+  '&a',
+  '*a',
+  '!tag',
+  '|',
+  '>',
+  "'q'",
+  '"q"',
+  '%x',
+  '@x',
+  '`x',
+  '[a]',
+  '{a}',
+  'a,b',
+  '? a',
+  'trailing ',
+  'tab\there',
+  'line\nbreak',
+  'ünïcode',
+  '"9090"',
+  '/payments.v1.Payments/*',
+  '^/api/.*$',
+  '*.ns.serviceaccount.identity.linkerd.cluster.local',
+  'HTTP/1',
 );
 const text = fc.oneof(fc.string(), tricky);
 const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  value: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), tie('array'), tie('object')),
+  value: fc.oneof(
+    { depthSize: 'small' },
+    text,
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+    tie('array'),
+    tie('object'),
+  ),
   array: fc.array(tie('value'), { maxLength: 4 }),
   object: fc.dictionary(text, tie('value'), { maxKeys: 4 }),
 })).value;
@@ -35,19 +96,62 @@ describe('YAML writer', () => {
   });
 
   it('orders keys the Kubernetes way: apiVersion, kind, metadata (name, namespace) first, port keys numerically, the rest sorted', () => {
-    const written = stringifyYaml({ spec: { portLevelMtls: { '10000': 'b', '9000': 'a' }, b: 1, a: 2 }, metadata: { labels: { z: '1' }, namespace: 'n', name: 'x' }, kind: 'K', apiVersion: 'v1' }, KUBERNETES_ORDER);
+    const written = stringifyYaml(
+      {
+        spec: { portLevelMtls: { '10000': 'b', '9000': 'a' }, b: 1, a: 2 },
+        metadata: { labels: { z: '1' }, namespace: 'n', name: 'x' },
+        kind: 'K',
+        apiVersion: 'v1',
+      },
+      KUBERNETES_ORDER,
+    );
     assert.equal(
       written,
       // 'n' is quoted: YAML 1.1 reads it as false.
-      ['apiVersion: v1', 'kind: K', 'metadata:', '  name: x', '  namespace: "n"', '  labels:', '    z: "1"', 'spec:', '  a: 2', '  b: 1', '  portLevelMtls:', '    "9000": a', '    "10000": b', ''].join('\n'),
+      [
+        'apiVersion: v1',
+        'kind: K',
+        'metadata:',
+        '  name: x',
+        '  namespace: "n"',
+        '  labels:',
+        '    z: "1"',
+        'spec:',
+        '  a: 2',
+        '  b: 1',
+        '  portLevelMtls:',
+        '    "9000": a',
+        '    "10000": b',
+        '',
+      ].join('\n'),
     );
   });
 
   it('writes Kubernetes objects the way kubectl users read them', () => {
-    const written = stringifyYaml({ apiVersion: 'v1', kind: 'X', metadata: { name: 'a' }, spec: { ports: ['8080'], rules: [{ to: [{ operation: { paths: ['/a*'] } }] }], empty: {} } });
+    const written = stringifyYaml({
+      apiVersion: 'v1',
+      kind: 'X',
+      metadata: { name: 'a' },
+      spec: { ports: ['8080'], rules: [{ to: [{ operation: { paths: ['/a*'] } }] }], empty: {} },
+    });
     assert.equal(
       written,
-      ['apiVersion: v1', 'kind: X', 'metadata:', '  name: a', 'spec:', '  ports:', '    - "8080"', '  rules:', '    - to:', '        - operation:', '            paths:', '              - /a*', '  empty: {}', ''].join('\n'),
+      [
+        'apiVersion: v1',
+        'kind: X',
+        'metadata:',
+        '  name: a',
+        'spec:',
+        '  ports:',
+        '    - "8080"',
+        '  rules:',
+        '    - to:',
+        '        - operation:',
+        '            paths:',
+        '              - /a*',
+        '  empty: {}',
+        '',
+      ].join('\n'),
     );
   });
 });

@@ -46,7 +46,16 @@ export function assertionRequests(model: PolicyModel, assertion: AssertionModel,
   const services = servicesById(model);
   const path = assertion.path;
   const candidates =
-    path === undefined ? space : [...new Map(space.filter((r) => r.path !== undefined).map((r) => ({ ...r, path })).map((r) => [JSON.stringify(r), r])).values()];
+    path === undefined
+      ? space
+      : [
+          ...new Map(
+            space
+              .filter((r) => r.path !== undefined)
+              .map((r) => ({ ...r, path }))
+              .map((r) => [JSON.stringify(r), r]),
+          ).values(),
+        ];
   return candidates.filter((request) => {
     const destination = services.get(request.destination);
     if (destination === undefined) return false;
@@ -58,7 +67,10 @@ export function assertionRequests(model: PolicyModel, assertion: AssertionModel,
 }
 
 /** Failures of every assertion, on the model and on each simulated target. */
-export function checkAssertions(model: PolicyModel, targets: readonly { name: string; objects: readonly ManifestObject[]; simulator: MeshSimulator }[]): AssertionFailure[] {
+export function checkAssertions(
+  model: PolicyModel,
+  targets: readonly { name: string; objects: readonly ManifestObject[]; simulator: MeshSimulator }[],
+): AssertionFailure[] {
   const failures: AssertionFailure[] = [];
   const services = servicesById(model);
   const space = requestSpace(model);
@@ -66,7 +78,10 @@ export function checkAssertions(model: PolicyModel, targets: readonly { name: st
     const requests = assertionRequests(model, assertion, space);
     const deciders: { where: string; allowed: (r: Request) => boolean }[] = [
       { where: 'model', allowed: (r) => decide(model, r, services).allowed },
-      ...targets.map((t) => ({ where: t.name, allowed: (r: Request) => t.simulator.decide(t.objects, simulatedRequest(r, model, services)).verdict === 'allow' })),
+      ...targets.map((t) => ({
+        where: t.name,
+        allowed: (r: Request) => t.simulator.decide(t.objects, simulatedRequest(r, model, services)).verdict === 'allow',
+      })),
     ];
     for (const { where, allowed } of deciders) {
       if (assertion.expect === 'reaches') {

@@ -5,7 +5,19 @@
  */
 import fc from 'fast-check';
 import { shortHash } from '../compiler/hash';
-import { MODEL_VERSION, isHttpProtocol, pathMatchOf, type HttpMethod, type MtlsMode, type PolicyModel, type PortModel, type Protocol, type RuleModel, type ServiceModel, type SourceModel } from '../compiler/model';
+import {
+  MODEL_VERSION,
+  isHttpProtocol,
+  pathMatchOf,
+  type HttpMethod,
+  type MtlsMode,
+  type PolicyModel,
+  type PortModel,
+  type Protocol,
+  type RuleModel,
+  type ServiceModel,
+  type SourceModel,
+} from '../compiler/model';
 import { SourceStore } from '../compiler/sources';
 import { validateModel } from '../compiler/validate';
 
@@ -30,9 +42,7 @@ interface Draft {
 
 const portsArbitrary = fc
   .uniqueArray(fc.integer({ min: 0, max: PORT_NUMBERS.length - 1 }), { minLength: 1, maxLength: 3 })
-  .chain((indexes) =>
-    fc.tuple(...indexes.map((i) => fc.record({ protocol: fc.constantFrom(...PROTOCOLS), mtls: optionalMode }).map((p) => ({ i, ...p })))),
-  )
+  .chain((indexes) => fc.tuple(...indexes.map((i) => fc.record({ protocol: fc.constantFrom(...PROTOCOLS), mtls: optionalMode }).map((p) => ({ i, ...p })))))
   .map((ports): PortModel[] =>
     ports
       .map(({ i, protocol, mtls }) => ({ name: PORT_NAMES[i] as string, port: PORT_NUMBERS[i] as number, protocol, ...(mtls === undefined ? {} : { mtls }) }))
@@ -94,7 +104,10 @@ function ruleArbitrary(draft: Draft): fc.Arbitrary<Omit<RuleModel, 'id'>> {
       .record({
         action: fc.constantFrom<'allow' | 'deny'>('allow', 'allow', 'deny'),
         sources: fc.uniqueArray(sourceArbitrary(draft), { minLength: 1, maxLength: 3, selector: (s) => JSON.stringify(s) }),
-        ports: fc.subarray(destination.ports.map((p) => p.name), { minLength: 1 }),
+        ports: fc.subarray(
+          destination.ports.map((p) => p.name),
+          { minLength: 1 },
+        ),
         l7: fc.boolean(),
         methods: fc.option(fc.subarray([...METHODS], { minLength: 1 }), { nil: undefined }),
         paths: fc.option(fc.subarray([...HTTP_PATHS], { minLength: 1 }), { nil: undefined }),

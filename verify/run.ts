@@ -39,7 +39,9 @@ export function verifyBuild(result: CompileResult): { readonly diagnostics: Diag
     diagnostics.push(...verificationDiagnostics(target, model, verification, result.store));
   }
   for (const failure of checkAssertions(model, simulated)) {
-    diagnostics.push(diagnostic('assertion-failed', `This assertion does not hold. ${describeFailure(failure)}`, result.store.spanOfLocation(failure.assertion.location)));
+    diagnostics.push(
+      diagnostic('assertion-failed', `This assertion does not hold. ${describeFailure(failure)}`, result.store.spanOfLocation(failure.assertion.location)),
+    );
   }
   return { diagnostics, targets };
 }
@@ -65,7 +67,12 @@ export function verificationDiagnostics(target: string, model: PolicyModel, veri
   }
   if (verification.unsupported.length > 0) {
     const reasons = [...new Set(verification.unsupported.map((u) => u.reason))].slice(0, 3).join('; ');
-    out.push(diagnostic('verification-unsupported', `${target}: ${verification.unsupported.length} of ${verification.checked} requests could not be simulated (${reasons}), so they are not verified.`));
+    out.push(
+      diagnostic(
+        'verification-unsupported',
+        `${target}: ${verification.unsupported.length} of ${verification.checked} requests could not be simulated (${reasons}), so they are not verified.`,
+      ),
+    );
   }
   return out;
 }

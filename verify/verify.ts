@@ -98,11 +98,7 @@ export function verify(model: PolicyModel, objects: readonly ManifestObject[], s
 export function describeRequest(request: Request): string {
   const { client } = request;
   const who =
-    client.kind === 'service'
-      ? client.service
-      : client.kind === 'identity'
-        ? `identity ${client.namespace}/${client.serviceAccount}`
-        : 'plaintext client';
+    client.kind === 'service' ? client.service : client.kind === 'identity' ? `identity ${client.namespace}/${client.serviceAccount}` : 'plaintext client';
   const http = request.method === undefined ? '' : ` ${request.method} ${request.path ?? ''}`;
   return `${who} (${client.ip}) → ${request.destination}:${request.port}${http}`;
 }

@@ -32,12 +32,7 @@ export interface Diagnostic {
 }
 
 /** Makes a diagnostic of a catalogued kind. */
-export function diagnostic(
-  id: DiagnosticId,
-  message: string,
-  span?: Span,
-  related?: readonly RelatedInformation[],
-): Diagnostic {
+export function diagnostic(id: DiagnosticId, message: string, span?: Span, related?: readonly RelatedInformation[]): Diagnostic {
   const entry = catalog[id];
   return {
     code: entry.code,

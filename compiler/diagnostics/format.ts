@@ -60,17 +60,15 @@ export function formatDiagnostics(diagnostics: readonly Diagnostic[], options: F
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = diagnostics.length - errors;
   const body = diagnostics.map((d) => formatDiagnostic(d, options)).join('\n\n');
-  const counts = [
-    errors > 0 ? `${errors} error${errors === 1 ? '' : 's'}` : '',
-    warnings > 0 ? `${warnings} warning${warnings === 1 ? '' : 's'}` : '',
-  ].filter((s) => s !== '');
+  const counts = [errors > 0 ? `${errors} error${errors === 1 ? '' : 's'}` : '', warnings > 0 ? `${warnings} warning${warnings === 1 ? '' : 's'}` : ''].filter(
+    (s) => s !== '',
+  );
   return `${body}\n\nFound ${counts.join(' and ')}.\n`;
 }
 
 /** Diagnostics as data, paths relative to cwd, for `--format json`. */
 export function diagnosticsAsJson(diagnostics: readonly Diagnostic[], cwd: string): unknown {
-  const relative = (span: Span | undefined): Span | undefined =>
-    span === undefined ? undefined : { ...span, file: displayPath(span.file, cwd) };
+  const relative = (span: Span | undefined): Span | undefined => (span === undefined ? undefined : { ...span, file: displayPath(span.file, cwd) });
   return diagnostics.map((d) => ({
     ...d,
     ...(d.span === undefined ? {} : { span: relative(d.span) }),

@@ -13,7 +13,16 @@
  * - Sources: service/identity → principals `<td>/ns/<ns>/sa/<sa>`; namespace → namespaces; authenticated →
  *   principals ["*"]; ipBlock → ipBlocks; anyone → no `from` at all. Only positive matches are emitted.
  */
-import { effectiveMtls, servicesById, type MtlsMode, type PathMatch, type PolicyModel, type RuleModel, type ServiceModel, type SourceModel } from '../../compiler/model';
+import {
+  effectiveMtls,
+  servicesById,
+  type MtlsMode,
+  type PathMatch,
+  type PolicyModel,
+  type RuleModel,
+  type ServiceModel,
+  type SourceModel,
+} from '../../compiler/model';
 import type { KubernetesObject, Target, TargetOutput } from '../contract';
 import { objectName } from '../names';
 

@@ -11,9 +11,7 @@ import { parseCidr, type Cidr } from '../../compiler/cidr';
 import { ALL_NETWORKS, type NetEntry, netEntryKey, subtractBlock } from './cidr';
 
 export type IdPattern =
-  | { readonly kind: 'any' }
-  | { readonly kind: 'ns'; readonly ns: string }
-  | { readonly kind: 'sa'; readonly ns: string; readonly sa: string };
+  { readonly kind: 'any' } | { readonly kind: 'ns'; readonly ns: string } | { readonly kind: 'sa'; readonly ns: string; readonly sa: string };
 
 export interface Term {
   /** null: no identity needed (plaintext clients pass). Never empty. */

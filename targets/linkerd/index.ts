@@ -179,8 +179,7 @@ class LinkerdCompilation {
           s.location,
         );
     }
-    const subset = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean =>
-      Object.entries(a).every(([k, v]) => b[k] === v);
+    const subset = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean => Object.entries(a).every(([k, v]) => b[k] === v);
     for (let i = 0; i < services.length; i++) {
       for (let j = i + 1; j < services.length; j++) {
         const a = services[i] as ServiceModel;
@@ -194,7 +193,12 @@ class LinkerdCompilation {
             `Services ${a.id} and ${b.id} select the same pods (one selector contains the other) and both declare port ${pa.port}. ` +
               'Linkerd would keep only the older of the two Servers and silently ignore the other. Make the selectors disjoint or use different ports.',
             b.location,
-            [{ message: `${a.id} is declared here`, ...(this.context.spanOf(a.location) === undefined ? {} : { span: this.context.spanOf(a.location) as NonNullable<Diagnostic['span']> }) }],
+            [
+              {
+                message: `${a.id} is declared here`,
+                ...(this.context.spanOf(a.location) === undefined ? {} : { span: this.context.spanOf(a.location) as NonNullable<Diagnostic['span']> }),
+              },
+            ],
           );
         }
       }
@@ -375,10 +379,13 @@ class LinkerdCompilation {
         );
         continue;
       }
-      for (const group of methodGroups(covering, (r) => r.scope, (r) => r.rule.id)) {
+      for (const group of methodGroups(
+        covering,
+        (r) => r.scope,
+        (r) => r.rule.id,
+      )) {
         const name = this.routeName(service, port, region, group.methods);
-        const matches =
-          group.methods === null ? [{ path }] : group.methods.map((method: HttpMethod) => ({ path, method }));
+        const matches = group.methods === null ? [{ path }] : group.methods.map((method: HttpMethod) => ({ path, method }));
         this.add({
           apiVersion: `${POLICY_GROUP}/v1beta3`,
           kind: 'HTTPRoute',
@@ -504,17 +511,12 @@ class LinkerdCompilation {
   namespacePatches(): KubernetesObject[] {
     return this.model.namespaces.map((ns) => {
       const value =
-        this.model.mesh.defaultAction === 'deny'
-          ? 'deny'
-          : namespaceMtls(this.model, ns.name) === 'STRICT'
-            ? 'all-authenticated'
-            : 'all-unauthenticated';
+        this.model.mesh.defaultAction === 'deny' ? 'deny' : namespaceMtls(this.model, ns.name) === 'STRICT' ? 'all-authenticated' : 'all-unauthenticated';
       // Pods copy this annotation when they are created: existing pods must be restarted (§7).
       return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.name, annotations: { [DEFAULT_INBOUND_POLICY]: value } } };
     });
   }
 }
-
 
 /** The Linkerd target (`--target linkerd`). */
 export const linkerdTarget: Target = {
@@ -523,8 +525,7 @@ export const linkerdTarget: Target = {
     const compilation = new LinkerdCompilation(model, context);
     compilation.compile();
     const objects = [...compilation.objects.values()];
-    for (const problem of linkerdProblems(objects))
-      compilation.report('linkerd-invalid-object', `Emitted Linkerd object is invalid: ${problem}.`, undefined);
+    for (const problem of linkerdProblems(objects)) compilation.report('linkerd-invalid-object', `Emitted Linkerd object is invalid: ${problem}.`, undefined);
     return { objects, patches: compilation.namespacePatches(), diagnostics: compilation.diagnostics };
   },
 };

@@ -23,10 +23,7 @@ export interface Scope {
   readonly paths: readonly PathMatch[] | null;
 }
 
-export type HttpRegion =
-  | { readonly kind: 'exact'; readonly value: string }
-  | { readonly kind: 'prefix'; readonly value: string }
-  | { readonly kind: 'rest' };
+export type HttpRegion = { readonly kind: 'exact'; readonly value: string } | { readonly kind: 'prefix'; readonly value: string } | { readonly kind: 'rest' };
 
 /** The path regions of a port: one per distinct exact path, one per distinct prefix, and the rest. */
 export function httpRegions(scopes: readonly Scope[]): HttpRegion[] {

@@ -22,14 +22,18 @@ const reqs = requests(['GET', 'POST'], ['/', '/admin', '/admin/x']);
 
 describe('Linkerd target: deny rules', () => {
   it('GIVEN allow namespace shop and deny service pay WHEN compiled THEN PC4102 refuses (undeclared accounts of shop are in the wildcard) and says what to write', () => {
-    const out = compile(model([cart, web, pay], [rule('allow', [{ kind: 'namespace', namespace: 'shop' }], cart.id, ['http']), rule('deny', [from(pay)], cart.id, ['http'])]));
+    const out = compile(
+      model([cart, web, pay], [rule('allow', [{ kind: 'namespace', namespace: 'shop' }], cart.id, ['http']), rule('deny', [from(pay)], cart.id, ['http'])]),
+    );
     assert.deepEqual(codes(out), ['PC4102']);
     assert.match(out.diagnostics[0]!.message, /allow-only/);
     assert.match(out.diagnostics[0]!.message, /explicitly/);
   });
 
   it('GIVEN a deny that removes nothing any allow grants WHEN compiled THEN nothing is emitted for it (exact no-op)', () => {
-    const withDeny = compile(model([cart, web, pay], [rule('allow', [from(web)], cart.id, ['http'], { id: 'a' }), rule('deny', [from(pay)], cart.id, ['http'], { id: 'd' })]));
+    const withDeny = compile(
+      model([cart, web, pay], [rule('allow', [from(web)], cart.id, ['http'], { id: 'a' }), rule('deny', [from(pay)], cart.id, ['http'], { id: 'd' })]),
+    );
     const without = compile(model([cart, web, pay], [rule('allow', [from(web)], cart.id, ['http'], { id: 'a' })]));
     assert.deepEqual(withDeny.diagnostics, []);
     assert.deepEqual(withDeny.objects, without.objects);
@@ -39,16 +43,26 @@ describe('Linkerd target: deny rules', () => {
     const m = model([cart, web, pay], [rule('allow', [from(web), from(pay)], cart.id, ['http']), rule('deny', [from(pay)], cart.id, ['http'])]);
     const out = compile(m);
     assert.deepEqual(errors(out), []);
-    assert.deepEqual(ofKind(out, 'MeshTLSAuthentication').map((o) => spec(o)['identities']), [['web.shop.serviceaccount.identity.linkerd.cluster.local']]);
+    assert.deepEqual(
+      ofKind(out, 'MeshTLSAuthentication').map((o) => spec(o)['identities']),
+      [['web.shop.serviceaccount.identity.linkerd.cluster.local']],
+    );
     assert.deepEqual(disagreements(m, out, cart, 'http', clients, reqs), []);
   });
 
   it('GIVEN an ipBlock deny WHEN compiled THEN it becomes an except of the network grant (exact)', () => {
-    const m = model([cart], [rule('allow', [{ kind: 'ipBlock', cidr: '10.0.0.0/8' }], cart.id, ['db']), rule('deny', [{ kind: 'ipBlock', cidr: '10.9.0.0/16' }], cart.id, ['db'])], {
-      mtls: 'PERMISSIVE',
-    });
+    const m = model(
+      [cart],
+      [rule('allow', [{ kind: 'ipBlock', cidr: '10.0.0.0/8' }], cart.id, ['db']), rule('deny', [{ kind: 'ipBlock', cidr: '10.9.0.0/16' }], cart.id, ['db'])],
+      {
+        mtls: 'PERMISSIVE',
+      },
+    );
     const out = compile(m);
-    assert.deepEqual(ofKind(out, 'NetworkAuthentication').map((o) => spec(o)['networks']), [[{ cidr: '10.0.0.0/8', except: ['10.9.0.0/16'] }]]);
+    assert.deepEqual(
+      ofKind(out, 'NetworkAuthentication').map((o) => spec(o)['networks']),
+      [[{ cidr: '10.0.0.0/8', except: ['10.9.0.0/16'] }]],
+    );
     assert.deepEqual(disagreements(m, out, cart, 'db', clients, reqs), []);
   });
 
@@ -65,7 +79,10 @@ describe('Linkerd target: deny rules', () => {
   });
 
   it('GIVEN defaultAction allow with deny anyone on one path WHEN compiled THEN that path is closed and the rest stays open (exact)', () => {
-    const m = model([cart], [rule('deny', [{ kind: 'anyone' }], cart.id, ['http'], { paths: [prefix('/admin')] })], { defaultAction: 'allow', mtls: 'PERMISSIVE' });
+    const m = model([cart], [rule('deny', [{ kind: 'anyone' }], cart.id, ['http'], { paths: [prefix('/admin')] })], {
+      defaultAction: 'allow',
+      mtls: 'PERMISSIVE',
+    });
     const out = compile(m);
     assert.deepEqual(errors(out), []);
     assert.deepEqual(disagreements(m, out, cart, 'http', clients, reqs), []);
@@ -75,7 +92,10 @@ describe('Linkerd target: deny rules', () => {
 describe('Linkerd target: traps of the Linkerd notes (§2–§8, §13)', () => {
   it('GIVEN a port with no rules WHEN compiled THEN it still gets a Server with accessPolicy deny written (a port without Server would use the default policy)', () => {
     const out = compile(model([cart], []));
-    assert.deepEqual(ofKind(out, 'Server').map((s) => spec(s)['accessPolicy']), ['deny', 'deny']);
+    assert.deepEqual(
+      ofKind(out, 'Server').map((s) => spec(s)['accessPolicy']),
+      ['deny', 'deny'],
+    );
     assert.equal(ofKind(out, 'AuthorizationPolicy').length, 0);
   });
 
@@ -111,7 +131,10 @@ describe('Linkerd target: traps of the Linkerd notes (§2–§8, §13)', () => {
 
   it('GIVEN a rule with all nine methods WHEN compiled THEN matches are split into rules of at most 8 (CRD maxItems)', () => {
     const all = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
-    const m = model([cart, web, pay], [rule('allow', [from(web)], cart.id, ['http'], { methods: [...all] }), rule('allow', [from(pay)], cart.id, ['http'], { methods: ['GET'] })]);
+    const m = model(
+      [cart, web, pay],
+      [rule('allow', [from(web)], cart.id, ['http'], { methods: [...all] }), rule('allow', [from(pay)], cart.id, ['http'], { methods: ['GET'] })],
+    );
     const out = compile(m);
     for (const r of ofKind(out, 'HTTPRoute')) for (const rr of spec(r)['rules']) assert.ok(rr.matches.length <= 8);
     assert.deepEqual(disagreements(m, out, cart, 'http', clients, requests([...all, 'PROPFIND'], ['/'])), []);

@@ -26,12 +26,15 @@ describe('Linkerd target: Servers', () => {
   it('GIVEN a service with four ports WHEN compiled THEN there is one Server per port, by number, with the protocol mapped and accessPolicy deny written', () => {
     const out = compile(model([shop], []));
     const servers = ofKind(out, 'Server').sort((a, b) => spec(a)['port'] - spec(b)['port']);
-    assert.deepEqual(servers.map((s) => [s.apiVersion, s.metadata.name, s.metadata.namespace, spec(s)['port'], spec(s)['proxyProtocol'], spec(s)['accessPolicy']]), [
-      ['policy.linkerd.io/v1beta3', 'cart-db', 'shop', 5432, 'opaque', 'deny'],
-      ['policy.linkerd.io/v1beta3', 'cart-http', 'shop', 8080, 'HTTP/1', 'deny'],
-      ['policy.linkerd.io/v1beta3', 'cart-h2', 'shop', 8081, 'HTTP/2', 'deny'],
-      ['policy.linkerd.io/v1beta3', 'cart-rpc', 'shop', 9090, 'gRPC', 'deny'],
-    ]);
+    assert.deepEqual(
+      servers.map((s) => [s.apiVersion, s.metadata.name, s.metadata.namespace, spec(s)['port'], spec(s)['proxyProtocol'], spec(s)['accessPolicy']]),
+      [
+        ['policy.linkerd.io/v1beta3', 'cart-db', 'shop', 5432, 'opaque', 'deny'],
+        ['policy.linkerd.io/v1beta3', 'cart-http', 'shop', 8080, 'HTTP/1', 'deny'],
+        ['policy.linkerd.io/v1beta3', 'cart-h2', 'shop', 8081, 'HTTP/2', 'deny'],
+        ['policy.linkerd.io/v1beta3', 'cart-rpc', 'shop', 9090, 'gRPC', 'deny'],
+      ],
+    );
     for (const s of servers) assert.deepEqual(spec(s)['podSelector'], { matchLabels: { app: 'cart' } });
     assert.deepEqual(errors(out), []);
   });
@@ -39,10 +42,15 @@ describe('Linkerd target: Servers', () => {
   it('GIVEN defaultAction allow WHEN compiled THEN STRICT ports fall back to all-authenticated and PERMISSIVE ones to all-unauthenticated, with no grants', () => {
     const s = svc('shop', 'cart', { a: { port: 1, protocol: 'http' }, b: { port: 2, protocol: 'http', mtls: 'PERMISSIVE' } });
     const out = compile(model([s], [], { defaultAction: 'allow' }));
-    assert.deepEqual(ofKind(out, 'Server').map((o) => [spec(o)['port'], spec(o)['accessPolicy']]).sort(), [
-      [1, 'all-authenticated'],
-      [2, 'all-unauthenticated'],
-    ]);
+    assert.deepEqual(
+      ofKind(out, 'Server')
+        .map((o) => [spec(o)['port'], spec(o)['accessPolicy']])
+        .sort(),
+      [
+        [1, 'all-authenticated'],
+        [2, 'all-unauthenticated'],
+      ],
+    );
     assert.deepEqual(ofKind(out, 'AuthorizationPolicy'), []);
   });
 });
@@ -51,7 +59,10 @@ describe('Linkerd target: mTLS modes', () => {
   it('GIVEN anyone on a STRICT port WHEN compiled THEN it is any authenticated identity (MeshTLS *) and plaintext is refused', () => {
     const m = model([shop], [rule('allow', [{ kind: 'anyone' }], shop.id, ['http'])]);
     const out = compile(m);
-    assert.deepEqual(ofKind(out, 'MeshTLSAuthentication').map((o) => spec(o)['identities']), [['*']]);
+    assert.deepEqual(
+      ofKind(out, 'MeshTLSAuthentication').map((o) => spec(o)['identities']),
+      [['*']],
+    );
     assert.deepEqual(ofKind(out, 'NetworkAuthentication'), []);
     assert.deepEqual(disagreements(m, out, shop, 'http', clients, requests(['GET'], ['/'])), []);
   });
@@ -59,7 +70,10 @@ describe('Linkerd target: mTLS modes', () => {
   it('GIVEN anyone on a PERMISSIVE port WHEN compiled THEN it is a NetworkAuthentication of 0.0.0.0/0 and ::/0 (never an empty ref list)', () => {
     const m = model([shop], [rule('allow', [{ kind: 'anyone' }], shop.id, ['http'])], { mtls: 'PERMISSIVE' });
     const out = compile(m);
-    assert.deepEqual(ofKind(out, 'NetworkAuthentication').map((o) => spec(o)['networks']), [[{ cidr: '0.0.0.0/0' }, { cidr: '::/0' }]]);
+    assert.deepEqual(
+      ofKind(out, 'NetworkAuthentication').map((o) => spec(o)['networks']),
+      [[{ cidr: '0.0.0.0/0' }, { cidr: '::/0' }]],
+    );
     assert.deepEqual(ofKind(out, 'MeshTLSAuthentication'), []);
     for (const p of ofKind(out, 'AuthorizationPolicy')) assert.ok(spec(p)['requiredAuthenticationRefs'].length > 0);
     assert.deepEqual(disagreements(m, out, shop, 'http', clients, requests(['GET'], ['/'])), []);
@@ -69,8 +83,16 @@ describe('Linkerd target: mTLS modes', () => {
     const m = model([shop], [rule('allow', [{ kind: 'ipBlock', cidr: '10.0.0.0/8' }], shop.id, ['db'])]);
     const out = compile(m);
     const [policy] = ofKind(out, 'AuthorizationPolicy');
-    assert.deepEqual(spec(policy!)['requiredAuthenticationRefs'].map((r: { kind: string }) => r.kind).sort(), ['MeshTLSAuthentication', 'NetworkAuthentication']);
-    assert.deepEqual(ofKind(out, 'MeshTLSAuthentication').map((o) => spec(o)['identities']), [['*']]);
+    assert.deepEqual(
+      spec(policy!)
+        ['requiredAuthenticationRefs'].map((r: { kind: string }) => r.kind)
+        .sort(),
+      ['MeshTLSAuthentication', 'NetworkAuthentication'],
+    );
+    assert.deepEqual(
+      ofKind(out, 'MeshTLSAuthentication').map((o) => spec(o)['identities']),
+      [['*']],
+    );
     assert.deepEqual(disagreements(m, out, shop, 'db', clients, requests(['GET'], ['/'])), []);
   });
 
@@ -78,7 +100,10 @@ describe('Linkerd target: mTLS modes', () => {
     const m = model([shop], [rule('allow', [{ kind: 'ipBlock', cidr: '10.0.0.0/8' }], shop.id, ['db'])], { mtls: 'PERMISSIVE' });
     const out = compile(m);
     const [policy] = ofKind(out, 'AuthorizationPolicy');
-    assert.deepEqual(spec(policy!)['requiredAuthenticationRefs'].map((r: { kind: string }) => r.kind), ['NetworkAuthentication']);
+    assert.deepEqual(
+      spec(policy!)['requiredAuthenticationRefs'].map((r: { kind: string }) => r.kind),
+      ['NetworkAuthentication'],
+    );
     assert.deepEqual(disagreements(m, out, shop, 'db', clients, requests(['GET'], ['/'])), []);
   });
 
@@ -95,7 +120,10 @@ describe('Linkerd target: mTLS modes', () => {
     assert.equal(out.diagnostics[0]!.severity, 'error');
     assert.match(out.diagnostics[0]!.message, /PERMISSIVE/);
     assert.match(out.diagnostics[0]!.message, /Istio only/);
-    assert.deepEqual(ofKind(out, 'Server').map((o) => spec(o)['port']), [81]);
+    assert.deepEqual(
+      ofKind(out, 'Server').map((o) => spec(o)['port']),
+      [81],
+    );
   });
 
   it('GIVEN a namespace in DISABLE mode WHEN compiled THEN every port that inherits it is refused', () => {
@@ -109,31 +137,65 @@ describe('Linkerd target: identities and sources', () => {
   it('GIVEN a custom trust domain WHEN compiled THEN identities are <sa>.<ns>.serviceaccount.identity.linkerd.<td> and namespaces are *.<ns>...', () => {
     const m = model(
       [shop, web, ops],
-      [rule('allow', [{ kind: 'service', service: web.id }, { kind: 'namespace', namespace: 'ops' }, { kind: 'identity', namespace: 'batch', serviceAccount: 'job' }], shop.id, ['http'])],
+      [
+        rule(
+          'allow',
+          [
+            { kind: 'service', service: web.id },
+            { kind: 'namespace', namespace: 'ops' },
+            { kind: 'identity', namespace: 'batch', serviceAccount: 'job' },
+          ],
+          shop.id,
+          ['http'],
+        ),
+      ],
       { trustDomain: 'prod.example.org' },
     );
     const out = compile(m);
-    assert.deepEqual(ofKind(out, 'MeshTLSAuthentication').map((o) => spec(o)['identities']), [
+    assert.deepEqual(
+      ofKind(out, 'MeshTLSAuthentication').map((o) => spec(o)['identities']),
       [
-        '*.ops.serviceaccount.identity.linkerd.prod.example.org',
-        'job.batch.serviceaccount.identity.linkerd.prod.example.org',
-        'web.shop.serviceaccount.identity.linkerd.prod.example.org',
+        [
+          '*.ops.serviceaccount.identity.linkerd.prod.example.org',
+          'job.batch.serviceaccount.identity.linkerd.prod.example.org',
+          'web.shop.serviceaccount.identity.linkerd.prod.example.org',
+        ],
       ],
-    ]);
+    );
     assert.deepEqual(disagreements(m, out, shop, 'http', clients, requests(['GET'], ['/'])), []);
   });
 
   it('GIVEN a rule with a service source and an ipBlock source WHEN compiled THEN they become two ORed AuthorizationPolicies, not one ANDed', () => {
-    const m = model([shop, web], [rule('allow', [{ kind: 'service', service: web.id }, { kind: 'ipBlock', cidr: '192.168.0.0/16' }], shop.id, ['http'])], {
-      mtls: 'PERMISSIVE',
-    });
+    const m = model(
+      [shop, web],
+      [
+        rule(
+          'allow',
+          [
+            { kind: 'service', service: web.id },
+            { kind: 'ipBlock', cidr: '192.168.0.0/16' },
+          ],
+          shop.id,
+          ['http'],
+        ),
+      ],
+      {
+        mtls: 'PERMISSIVE',
+      },
+    );
     const out = compile(m);
     const policies = ofKind(out, 'AuthorizationPolicy');
     assert.equal(policies.length, 2);
-    assert.deepEqual(policies.map((p) => spec(p)['requiredAuthenticationRefs'].map((r: { kind: string }) => r.kind).join('+')).sort(), [
-      'MeshTLSAuthentication',
-      'NetworkAuthentication',
-    ]);
+    assert.deepEqual(
+      policies
+        .map((p) =>
+          spec(p)
+            ['requiredAuthenticationRefs'].map((r: { kind: string }) => r.kind)
+            .join('+'),
+        )
+        .sort(),
+      ['MeshTLSAuthentication', 'NetworkAuthentication'],
+    );
     assert.deepEqual(disagreements(m, out, shop, 'http', clients, requests(['GET'], ['/'])), []);
   });
 
@@ -142,7 +204,9 @@ describe('Linkerd target: identities and sources', () => {
       [shop, web, ops],
       [
         rule('allow', [{ kind: 'service', service: web.id }, { kind: 'ipBlock', cidr: '10.0.0.0/8' }, { kind: 'anyone' }], shop.id, ['http', 'db']),
-        rule('allow', [{ kind: 'namespace', namespace: 'ops' }, { kind: 'authenticated' }], shop.id, ['rpc'], { paths: [{ kind: 'prefix', value: '/pkg.Cart/' }] }),
+        rule('allow', [{ kind: 'namespace', namespace: 'ops' }, { kind: 'authenticated' }], shop.id, ['rpc'], {
+          paths: [{ kind: 'prefix', value: '/pkg.Cart/' }],
+        }),
         rule('allow', [{ kind: 'ipBlock', cidr: '2001:db8::/32' }], web.id, ['http'], { methods: ['GET'], paths: [{ kind: 'prefix', value: '/api/' }] }),
       ],
       { mtls: 'PERMISSIVE' },
@@ -175,10 +239,13 @@ describe('Linkerd target: default posture', () => {
 
   it('GIVEN defaultAction allow WHEN compiled THEN the patch follows each namespace mode (STRICT: all-authenticated, else all-unauthenticated)', () => {
     const out = compile(model([shop, ops], [], { defaultAction: 'allow' }, [{ name: 'ops', mtls: 'PERMISSIVE' }, { name: 'shop' }]));
-    assert.deepEqual((out.patches ?? []).map((p) => [p.metadata.name, p.metadata.annotations?.['config.linkerd.io/default-inbound-policy']]), [
-      ['ops', 'all-unauthenticated'],
-      ['shop', 'all-authenticated'],
-    ]);
+    assert.deepEqual(
+      (out.patches ?? []).map((p) => [p.metadata.name, p.metadata.annotations?.['config.linkerd.io/default-inbound-policy']]),
+      [
+        ['ops', 'all-unauthenticated'],
+        ['shop', 'all-authenticated'],
+      ],
+    );
   });
 });
 
@@ -194,7 +261,15 @@ describe('Linkerd target: determinism and locality', () => {
       rule('allow', [{ kind: 'service', service: shop.id }], web.id, ['http'], { id: 'b', paths: [{ kind: 'exact', value: '/x' }] }),
     ];
     const before = compile(model([shop, web], base));
-    const changed = compile(model([shop, web], [base[0]!, rule('allow', [{ kind: 'service', service: shop.id }, { kind: 'anyone' }], web.id, ['http'], { id: 'b2', paths: [{ kind: 'exact', value: '/y' }] })]));
+    const changed = compile(
+      model(
+        [shop, web],
+        [
+          base[0]!,
+          rule('allow', [{ kind: 'service', service: shop.id }, { kind: 'anyone' }], web.id, ['http'], { id: 'b2', paths: [{ kind: 'exact', value: '/y' }] }),
+        ],
+      ),
+    );
     const key = (o: { kind: string; metadata: { name: string } }): string => `${o.kind}/${o.metadata.name}`;
     const a = new Map(before.objects.map((o) => [key(o), JSON.stringify(o)]));
     const b = new Map(changed.objects.map((o) => [key(o), JSON.stringify(o)]));

@@ -18,13 +18,18 @@ const from = (s: { id: string }) => ({ kind: 'service' as const, service: s.id }
 
 describe('Linkerd target: HTTP routes', () => {
   it('GIVEN A allows x on /api/* and B allows y on exact /api/admin WHEN compiled THEN the /api/admin route carries both grants (most-specific-route trap)', () => {
-    const m = model([api, x, y], [rule('allow', [from(x)], api.id, ['http'], { paths: [prefix('/api/')] }), rule('allow', [from(y)], api.id, ['http'], { paths: [exact('/api/admin')] })]);
+    const m = model(
+      [api, x, y],
+      [rule('allow', [from(x)], api.id, ['http'], { paths: [prefix('/api/')] }), rule('allow', [from(y)], api.id, ['http'], { paths: [exact('/api/admin')] })],
+    );
     const out = compile(m);
     const routes = ofKind(out, 'HTTPRoute');
     const exactRoute = routes.find((r) => spec(r)['rules'][0].matches[0].path.type === 'Exact')!;
     assert.deepEqual(spec(exactRoute)['rules'][0].matches, [{ path: { type: 'Exact', value: '/api/admin' } }]);
     const grants = ofKind(out, 'AuthorizationPolicy').filter((p) => spec(p)['targetRef'].name === exactRoute.metadata.name);
-    const ids = grants.flatMap((p) => ofKind(out, 'MeshTLSAuthentication').filter((a) => a.metadata.name === spec(p)['requiredAuthenticationRefs'][0].name)).flatMap((a) => spec(a)['identities']);
+    const ids = grants
+      .flatMap((p) => ofKind(out, 'MeshTLSAuthentication').filter((a) => a.metadata.name === spec(p)['requiredAuthenticationRefs'][0].name))
+      .flatMap((a) => spec(a)['identities']);
     assert.deepEqual(ids.sort(), ['x.shop.serviceaccount.identity.linkerd.cluster.local', 'y.shop.serviceaccount.identity.linkerd.cluster.local']);
     assert.deepEqual(disagreements(m, out, api, 'http', clients, requests(methods, paths)), []);
   });
@@ -40,7 +45,10 @@ describe('Linkerd target: HTTP routes', () => {
   });
 
   it('GIVEN a port-wide grant and a route-level grant WHEN compiled THEN the port-wide grant targets the Server and a catch-all PathPrefix / route keeps every other path reachable', () => {
-    const m = model([api, x, y], [rule('allow', [from(x)], api.id, ['http']), rule('allow', [from(y)], api.id, ['http'], { methods: ['GET'], paths: [exact('/healthz')] })]);
+    const m = model(
+      [api, x, y],
+      [rule('allow', [from(x)], api.id, ['http']), rule('allow', [from(y)], api.id, ['http'], { methods: ['GET'], paths: [exact('/healthz')] })],
+    );
     const out = compile(m);
     const catchAll = ofKind(out, 'HTTPRoute').find((r) => r.metadata.name === 'api-http-all')!;
     assert.deepEqual(spec(catchAll)['rules'], [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }] }]);
@@ -77,7 +85,10 @@ describe('Linkerd target: HTTP routes', () => {
   });
 
   it('GIVEN model paths that include / itself WHEN compiled THEN no route ties with the catch-all (the rest is a disjoint regex)', () => {
-    const m = model([api, x, y], [rule('allow', [from(x)], api.id, ['http'], { paths: [exact('/')] }), rule('allow', [from(y)], api.id, ['http'], { paths: [prefix('/')] })]);
+    const m = model(
+      [api, x, y],
+      [rule('allow', [from(x)], api.id, ['http'], { paths: [exact('/')] }), rule('allow', [from(y)], api.id, ['http'], { paths: [prefix('/')] })],
+    );
     const out = compile(m);
     assert.deepEqual(disagreements(m, out, api, 'http', clients, requests(methods, [...paths, '*'])), []);
   });
@@ -103,16 +114,34 @@ describe('Linkerd target: gRPC routes', () => {
     assert.deepEqual(ofKind(out, 'HTTPRoute'), [], 'an HTTPRoute on a gRPC Server is ignored');
     const routes = ofKind(out, 'GRPCRoute');
     assert.ok(routes.every((r) => r.apiVersion === 'gateway.networking.k8s.io/v1'));
-    const methodMatches = routes.flatMap((r) => spec(r)['rules'].flatMap((rr: { matches?: { method: unknown }[] }) => (rr.matches ?? []).map((mm) => mm.method)));
-    assert.deepEqual(methodMatches.sort((a: any, b: any) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
-      { type: 'Exact', service: 'pkg.Cart', method: 'Get' },
-      { type: 'Exact', service: 'pkg.Cart' },
-    ]);
+    const methodMatches = routes.flatMap((r) =>
+      spec(r)['rules'].flatMap((rr: { matches?: { method: unknown }[] }) => (rr.matches ?? []).map((mm) => mm.method)),
+    );
+    assert.deepEqual(
+      methodMatches.sort((a: any, b: any) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+      [
+        { type: 'Exact', service: 'pkg.Cart', method: 'Get' },
+        { type: 'Exact', service: 'pkg.Cart' },
+      ],
+    );
     for (const p of ofKind(out, 'AuthorizationPolicy'))
       if (spec(p)['targetRef'].kind === 'GRPCRoute') assert.equal(spec(p)['targetRef'].group, 'gateway.networking.k8s.io');
     assert.ok(codes(out).includes('PC4107'));
     // /pkg.Cart/Get/x: Linkerd matches by the first two segments; no gRPC client sends it (documented).
-    assert.deepEqual(disagreements(m, out, api, 'rpc', clients, requests(['POST'], grpcPaths.filter((p) => p !== '/pkg.Cart/Get/x'))), []);
+    assert.deepEqual(
+      disagreements(
+        m,
+        out,
+        api,
+        'rpc',
+        clients,
+        requests(
+          ['POST'],
+          grpcPaths.filter((p) => p !== '/pkg.Cart/Get/x'),
+        ),
+      ),
+      [],
+    );
   });
 
   it('GIVEN a gRPC rule whose methods exclude POST WHEN compiled THEN it grants nothing (gRPC calls are always POST)', () => {
@@ -124,6 +153,9 @@ describe('Linkerd target: gRPC routes', () => {
 
   it('GIVEN a gRPC path that is not /pkg.Service/Method or /pkg.Service/* WHEN compiled THEN PC4103 refuses it', () => {
     const out = compile(model([api, x], [rule('allow', [from(x)], api.id, ['rpc'], { paths: [prefix('/pkg.')] })]));
-    assert.deepEqual(codes(out).filter((c) => c !== 'PC4107'), ['PC4103']);
+    assert.deepEqual(
+      codes(out).filter((c) => c !== 'PC4107'),
+      ['PC4103'],
+    );
   });
 });

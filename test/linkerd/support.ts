@@ -123,7 +123,12 @@ function decideClient(client: Client): DecideClient {
 }
 
 /** Every (client, operation) as a model request to one port; one per client on a TCP port. */
-function requestsTo(service: ServiceModel, port: PortModel, clients: readonly Client[], operations: readonly Operation[]): { label: string; request: Request }[] {
+function requestsTo(
+  service: ServiceModel,
+  port: PortModel,
+  clients: readonly Client[],
+  operations: readonly Operation[],
+): { label: string; request: Request }[] {
   const http = isHttpProtocol(port.protocol);
   return clients.flatMap((client) =>
     (http ? operations : operations.slice(0, 1)).map((op) => {
@@ -159,7 +164,9 @@ export function disagreements(
     const got = simulator.decide(objects, simulatedRequest(request, m, services));
     if (got.verdict === 'unsupported') out.push(`${label}: model ${want.allowed ? 'allows' : 'denies'}, the Linkerd simulator cannot decide: ${got.reason}`);
     else if (want.allowed !== (got.verdict === 'allow')) {
-      out.push(`${label}: model ${want.allowed ? 'allows' : 'denies'} (${want.reason}), Linkerd ${got.verdict === 'allow' ? 'allows' : 'denies'} (${got.reason})`);
+      out.push(
+        `${label}: model ${want.allowed ? 'allows' : 'denies'} (${want.reason}), Linkerd ${got.verdict === 'allow' ? 'allows' : 'denies'} (${got.reason})`,
+      );
     }
   }
   return out;

@@ -141,8 +141,7 @@ function matchLabels(policy: Policy): Record<string, string> | undefined {
   return Object.keys(result).length === 0 ? undefined : result;
 }
 
-const selects = (labels: Record<string, string>, pod: Workload): boolean =>
-  Object.entries(labels).every(([key, value]) => pod.labels[key] === value);
+const selects = (labels: Record<string, string>, pod: Workload): boolean => Object.entries(labels).every(([key, value]) => pod.labels[key] === value);
 
 // ---------------------------------------------------------------------------------------------------------------
 // PeerAuthentication (§2)
@@ -228,7 +227,8 @@ function resolveMtls(pas: readonly Policy[], pod: Workload, port: number, root: 
     validatePeerAuthentication(workload);
     const portLevel = workload.spec['portLevelMtls'];
     const portMode = isRecord(portLevel) ? modeOf(portLevel[String(port)], `portLevelMtls[${port}]`, workload.ref) : 'UNSET';
-    if (portMode !== 'UNSET') return { mode: portMode, policy: workload, how: `port-level mTLS of workload PeerAuthentication ${workload.namespace}/${workload.name}` };
+    if (portMode !== 'UNSET')
+      return { mode: portMode, policy: workload, how: `port-level mTLS of workload PeerAuthentication ${workload.namespace}/${workload.name}` };
     const mode = modeOf(workload.spec['mtls'], 'mtls', workload.ref);
     if (mode !== 'UNSET') return { mode, policy: workload, how: `workload PeerAuthentication ${workload.namespace}/${workload.name}` };
   }
@@ -339,9 +339,20 @@ function pathNeedsNormalization(path: string): boolean {
 // AuthorizationPolicy rules
 
 const SOURCE_FIELDS = [
-  'principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces',
-  'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts',
-  'trustDomains', 'notTrustDomains',
+  'principals',
+  'notPrincipals',
+  'requestPrincipals',
+  'notRequestPrincipals',
+  'namespaces',
+  'notNamespaces',
+  'ipBlocks',
+  'notIpBlocks',
+  'remoteIpBlocks',
+  'notRemoteIpBlocks',
+  'serviceAccounts',
+  'notServiceAccounts',
+  'trustDomains',
+  'notTrustDomains',
 ] as const;
 const OPERATION_FIELDS = ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'] as const;
 /** HTTP-only fields (§1.7). */
@@ -402,7 +413,10 @@ function expandPrincipal(value: string, ctx: PolicyContext): string[] | Unknown 
     return [value];
   }
   if (parts.length > 1 && isLocal(td) && !(local.length === 1 && local[0] === td)) {
-    return { unknown: `principal "${value}" is not of the form <td>/ns/<ns>/sa/<sa>; its trust-domain alias handling is not modelled`, objects: [ctx.policy.ref] };
+    return {
+      unknown: `principal "${value}" is not of the form <td>/ns/<ns>/sa/<sa>; its trust-domain alias handling is not modelled`,
+      objects: [ctx.policy.ref],
+    };
   }
   return [value];
 }
@@ -448,7 +462,10 @@ function pathMatches(value: string, ctx: PolicyContext): Tri {
   }
   if (ctx.path === undefined) return { unknown: 'the HTTP request has no path to match `paths` against', objects: [ctx.policy.ref] };
   if (pathNeedsNormalization(ctx.path)) {
-    return { unknown: `request path "${ctx.path}" would be normalized first (MeshConfig pathNormalization, §1.8), which is not modelled`, objects: [ctx.policy.ref] };
+    return {
+      unknown: `request path "${ctx.path}" would be normalized first (MeshConfig pathNormalization, §1.8), which is not modelled`,
+      objects: [ctx.policy.ref],
+    };
   }
   return valueMatches(value, ctx.path);
 }
@@ -479,7 +496,10 @@ function valueOf(key: string, value: string, ctx: PolicyContext): Tri {
     case 'requestPrincipals':
       return { unknown: '`requestPrincipals` depend on the request JWT, which is not modelled', objects: [ctx.policy.ref] };
     case 'remoteIpBlocks':
-      return { unknown: '`remoteIpBlocks` depend on the original client address (PROXY protocol / X-Forwarded-For), which is not modelled', objects: [ctx.policy.ref] };
+      return {
+        unknown: '`remoteIpBlocks` depend on the original client address (PROXY protocol / X-Forwarded-For), which is not modelled',
+        objects: [ctx.policy.ref],
+      };
     case 'trustDomains':
       return { unknown: '`trustDomains` (extended channel) are not modelled', objects: [ctx.policy.ref] };
     default:
@@ -546,14 +566,19 @@ function sourceFields(source: Json, ref: string): Map<string, string[]> {
   if (fields.size === 0) throw new Unsupported(`${ref}: \`from.source\` must not be empty (rejected by the webhook, §1.9 item 11)`, [ref]);
   const sa = fields.has('serviceAccounts') || fields.has('notServiceAccounts');
   if (sa && ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'].some((f) => fields.has(f))) {
-    throw new Unsupported(`${ref}: serviceAccounts cannot be combined with principals or namespaces in one source (rejected by CEL and the webhook, §1.4, §3.11)`, [ref]);
+    throw new Unsupported(
+      `${ref}: serviceAccounts cannot be combined with principals or namespaces in one source (rejected by CEL and the webhook, §1.4, §3.11)`,
+      [ref],
+    );
   }
   return fields;
 }
 
 function operationFields(operation: Json, ref: string): Map<string, string[]> {
   checkKeys(operation, OPERATION_FIELDS, 'operation', ref);
-  const fields = new Map<string, string[]>(OPERATION_FIELDS.map((f) => [f, stringList(operation[f], `operation.${f}`, ref)] as const).filter(([, v]) => v.length > 0));
+  const fields = new Map<string, string[]>(
+    OPERATION_FIELDS.map((f) => [f, stringList(operation[f], `operation.${f}`, ref)] as const).filter(([, v]) => v.length > 0),
+  );
   if (fields.size === 0) throw new Unsupported(`${ref}: \`to.operation\` must not be empty (rejected by the webhook, §1.9 item 17)`, [ref]);
   return fields;
 }
@@ -571,8 +596,7 @@ function ruleMatches(rule: unknown, ctx: PolicyContext): Tri {
   if (ctx.tcp && ctx.action === 'ALLOW') {
     // §1.7: an ALLOW rule with any HTTP-only field is dropped entirely from the TCP filter chain.
     const httpOnly =
-      [...(from ?? []), ...(to ?? [])].some((fields) => [...fields.keys()].some((f) => HTTP_ONLY_FIELDS.has(f))) ||
-      when.some((c) => isHttpOnlyKey(c.key));
+      [...(from ?? []), ...(to ?? [])].some((fields) => [...fields.keys()].some((f) => HTTP_ONLY_FIELDS.has(f))) || when.some((c) => isHttpOnlyKey(c.key));
     if (httpOnly) return false;
   }
   const conditions: Tri[] = [];
@@ -652,16 +676,29 @@ function applicablePolicies(aps: readonly Policy[], pod: Workload, root: string,
 const GATEWAY_LABELS = ['gateway.networking.k8s.io/gateway-name', 'gateway.istio.io/managed'];
 
 function refsWhere(items: readonly { policy: Policy; match: Tri }[], pick: (t: Tri) => boolean): string[] {
-  return items.filter((i) => pick(i.match)).map((i) => i.policy.ref).sort();
+  return items
+    .filter((i) => pick(i.match))
+    .map((i) => i.policy.ref)
+    .sort();
 }
 
-function decideFor(policies: readonly Policy[], request: SimulatedRequest, protocol: 'tcp' | 'http' | 'http2' | 'grpc', config: Required<IstioSimulatorConfig>): SimulatedDecision {
+function decideFor(
+  policies: readonly Policy[],
+  request: SimulatedRequest,
+  protocol: 'tcp' | 'http' | 'http2' | 'grpc',
+  config: Required<IstioSimulatorConfig>,
+): SimulatedDecision {
   const pod = request.destination;
   const root = config.rootNamespace;
   const notes: string[] = [];
 
   // 1. PeerAuthentication and the connection (§2).
-  const mtls = resolveMtls(policies.filter((p) => p.kind === 'PeerAuthentication'), pod, request.port, root);
+  const mtls = resolveMtls(
+    policies.filter((p) => p.kind === 'PeerAuthentication'),
+    pod,
+    request.port,
+    root,
+  );
   const identity = request.client.identity;
   const mutualTls = identity !== undefined && mtls.mode !== 'DISABLE';
   const connection = mutualTls
@@ -679,10 +716,19 @@ function decideFor(policies: readonly Policy[], request: SimulatedRequest, proto
   notes.push(`port ${request.port} is ${mtls.mode} by ${mtls.how}; the connection is ${connection}`);
 
   // 2. AuthorizationPolicies (§1.1, §1.3).
-  const applicable = applicablePolicies(policies.filter((p) => p.kind === 'AuthorizationPolicy'), pod, root, notes);
+  const applicable = applicablePolicies(
+    policies.filter((p) => p.kind === 'AuthorizationPolicy'),
+    pod,
+    root,
+    notes,
+  );
   const custom = applicable.filter((a) => a.action === 'CUSTOM');
   if (custom.length > 0) {
-    return unsupported(`CUSTOM AuthorizationPolicy applies (the external authorizer's decision is not modelled)`, custom.map((a) => a.policy.ref), notes);
+    return unsupported(
+      `CUSTOM AuthorizationPolicy applies (the external authorizer's decision is not modelled)`,
+      custom.map((a) => a.policy.ref),
+      notes,
+    );
   }
   for (const a of applicable) {
     if (a.dryRun) notes.push(`${a.policy.ref} is dry-run and not enforced`);
@@ -721,9 +767,22 @@ function decideFor(policies: readonly Policy[], request: SimulatedRequest, proto
   const allowed = and([not(denyMatch), allowMatch]);
   if (allowed === true) {
     if (allows.length === 0) {
-      return { verdict: 'allow', reason: sentence(denies.length === 0 ? 'allowed: no enforced AuthorizationPolicy applies to the workload' : 'allowed: no DENY policy matches and no enforced ALLOW policy applies', notes), objects: [] };
+      return {
+        verdict: 'allow',
+        reason: sentence(
+          denies.length === 0
+            ? 'allowed: no enforced AuthorizationPolicy applies to the workload'
+            : 'allowed: no DENY policy matches and no enforced ALLOW policy applies',
+          notes,
+        ),
+        objects: [],
+      };
     }
-    return { verdict: 'allow', reason: sentence('allowed: no DENY policy matches and an ALLOW policy matches', notes), objects: refsWhere(allows, (t) => t === true) };
+    return {
+      verdict: 'allow',
+      reason: sentence('allowed: no DENY policy matches and an ALLOW policy matches', notes),
+      objects: refsWhere(allows, (t) => t === true),
+    };
   }
   if (allowed === false) {
     return {
@@ -770,7 +829,11 @@ export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulato
         const gatewayLabel = GATEWAY_LABELS.find((l) => pod.labels[l] !== undefined);
         const classicGateway = pod.labels['istio'] === 'ingressgateway' || pod.labels['istio'] === 'egressgateway';
         if (gatewayLabel !== undefined || classicGateway) {
-          return unsupported(`${pod.namespace}/${pod.name} is a gateway or waypoint, not a sidecar workload (label ${gatewayLabel ?? 'istio'}); only sidecars are modelled`, [], []);
+          return unsupported(
+            `${pod.namespace}/${pod.name} is a gateway or waypoint, not a sidecar workload (label ${gatewayLabel ?? 'istio'}); only sidecars are modelled`,
+            [],
+            [],
+          );
         }
         if (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535) {
           return unsupported(`port ${request.port} is not a port number`, [], []);

@@ -13,7 +13,14 @@ import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest
 /** The default inbound policies (linkerd.md §7). */
 export type DefaultPolicy = 'all-unauthenticated' | 'cluster-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny' | 'audit';
 
-export const DEFAULT_POLICIES: readonly DefaultPolicy[] = ['all-unauthenticated', 'cluster-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny', 'audit'];
+export const DEFAULT_POLICIES: readonly DefaultPolicy[] = [
+  'all-unauthenticated',
+  'cluster-unauthenticated',
+  'all-authenticated',
+  'cluster-authenticated',
+  'deny',
+  'audit',
+];
 
 /** linkerd.md §7: the install default of `clusterNetworks`. */
 export const DEFAULT_CLUSTER_NETWORKS: readonly string[] = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8'];
@@ -297,11 +304,13 @@ function list(index: Index, group: string, kind: string, namespace?: string): Ob
 
 function lookup(index: Index, group: string, kind: string, namespace: string, name: string): Obj | undefined {
   const found = list(index, group, kind, namespace).find((o) => o.name === name);
-  if (found?.conflict) throw new Unsupported(`the manifests hold two different versions of ${found.ref}; which one the cluster keeps depends on apply order`, [found.ref]);
+  if (found?.conflict)
+    throw new Unsupported(`the manifests hold two different versions of ${found.ref}; which one the cluster keeps depends on apply order`, [found.ref]);
   return found;
 }
 
-const lookupQuiet = (index: Index, group: string, kind: string, namespace: string, name: string): Obj | undefined => list(index, group, kind, namespace).find((o) => o.name === name);
+const lookupQuiet = (index: Index, group: string, kind: string, namespace: string, name: string): Obj | undefined =>
+  list(index, group, kind, namespace).find((o) => o.name === name);
 
 // ─────────────────────────────────────────────────────────────────────────────── label selectors (§2)
 
@@ -513,7 +522,12 @@ function policyAuthz(ctx: Ctx, p: Obj): Authz | undefined {
     networks = parsed;
     objects.push(n.ref);
   }
-  const who = identities === undefined ? 'any client, plaintext included' : sa !== undefined ? `ServiceAccount ${sa.namespace}/${sa.name}` : `the identities of ${m?.ref ?? ''}`;
+  const who =
+    identities === undefined
+      ? 'any client, plaintext included'
+      : sa !== undefined
+        ? `ServiceAccount ${sa.namespace}/${sa.name}`
+        : `the identities of ${m?.ref ?? ''}`;
   const where = n === undefined ? 'from any address' : `from the networks of ${n.ref}`;
   return { label: `${p.ref} (${who}, ${where})`, objects, networks, ...(identities === undefined ? {} : { identities }) };
 }
@@ -538,7 +552,8 @@ function serverAuthorizationAuthz(ctx: Ctx, s: Obj): Authz {
   const ids = arr(mesh['identities']) ?? [];
   const sas = arr(mesh['serviceAccounts']) ?? [];
   if (mesh['unauthenticatedTLS'] === true) {
-    if (ids.length > 0 || sas.length > 0) return { ...base, networks: [], unsupported: `${s.ref} combines unauthenticatedTLS with identities (webhook rule 17)` };
+    if (ids.length > 0 || sas.length > 0)
+      return { ...base, networks: [], unsupported: `${s.ref} combines unauthenticatedTLS with identities (webhook rule 17)` };
     return { ...base, label: `${s.ref} (any TLS client)`, networks, identities: 'tls' };
   }
   const matches: IdentityMatch[] = [];
@@ -666,7 +681,8 @@ function grpcMatch(m: unknown, req: SimulatedRequest, where: string): MatchOutco
     if (type !== 'Exact') throw new Unsupported(`${where}: GRPCRoute method match type ${JSON.stringify(type)} is not modelled`);
     const wantService = str(rpc['service']);
     const wantMethod = str(rpc['method']);
-    if (wantService === undefined && wantMethod === undefined) throw new Unsupported(`${where}: a GRPC method match names neither service nor method (webhook rule 24)`);
+    if (wantService === undefined && wantMethod === undefined)
+      throw new Unsupported(`${where}: a GRPC method match names neither service nor method (webhook rule 24)`);
     if (wantService !== undefined) {
       if (parts[1] !== wantService) return 'no';
       service = wantService.length;
@@ -697,7 +713,10 @@ function routeScore(route: Route, req: SimulatedRequest): { score: Score } | { u
     // Omitted matches: the HTTPRoute CRD default (PathPrefix "/"); an empty list or a GRPC rule without matches
     // matches everything, scored like PathPrefix "/" (linkerd2-proxy RequestMatch::default) or no rpc match.
     const matches = present(r['matches']) ? (arr(r['matches']) ?? []) : [];
-    const outcomes: MatchOutcome[] = matches.length === 0 ? [grpc ? grpcMatch({}, req, where) : { score: [1, 0, 0, 0] }] : matches.map((m) => (grpc ? grpcMatch(m, req, where) : httpMatch(m, req, where)));
+    const outcomes: MatchOutcome[] =
+      matches.length === 0
+        ? [grpc ? grpcMatch({}, req, where) : { score: [1, 0, 0, 0] }]
+        : matches.map((m) => (grpc ? grpcMatch(m, req, where) : httpMatch(m, req, where)));
     for (const o of outcomes) {
       if (o === 'no') continue;
       if ('unknown' in o) {
@@ -723,12 +742,20 @@ function parentRefAttaches(route: Obj, server: Obj): 'yes' | 'no' | string {
     const kind = present(p['kind']) ? p['kind'] : 'Gateway'; // both CRDs default kind to Gateway
     if (group !== POLICY || kind !== 'Server') continue;
     const ns = str(p['namespace']) ?? route.namespace;
-    const problem = ns !== route.namespace ? 'names a Server in another namespace' : present(p['port']) ? 'sets a port' : present(p['sectionName']) ? 'sets a sectionName' : undefined;
+    const problem =
+      ns !== route.namespace
+        ? 'names a Server in another namespace'
+        : present(p['port'])
+          ? 'sets a port'
+          : present(p['sectionName'])
+            ? 'sets a sectionName'
+            : undefined;
     if (problem !== undefined) invalid.push(`a Server parent ref (${String(p['name'])}) that ${problem}`);
     else if (p['name'] === server.name) own = true;
   }
   if (!own) return 'no';
-  if (invalid.length > 0) return `${route.ref} attaches to ${server.ref} but also has ${invalid.join(' and ')}; whether the invalid ref voids the whole route is not documented`;
+  if (invalid.length > 0)
+    return `${route.ref} attaches to ${server.ref} but also has ${invalid.join(' and ')}; whether the invalid ref voids the whole route is not documented`;
   return 'yes';
 }
 
@@ -736,7 +763,10 @@ function parentRefAttaches(route: Obj, server: Obj): 'yes' | 'no' | string {
 
 function portList(value: string): Set<number> | undefined {
   const out = new Set<number>();
-  for (const part of value.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const part of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (m === null) return undefined;
     const lo = Number(m[1]);
@@ -752,7 +782,11 @@ function nsAnnotation(ctx: Ctx, ns: string, key: string): { value: string; ref: 
   const entry = ctx.index.namespaces.get(ns);
   const values = entry?.annotations.get(key);
   if (entry === undefined || values === undefined) return undefined;
-  if (values.size > 1) throw new Unsupported(`Namespace ${ns} is given different ${key} values (${[...values].join(', ')}); which one the pods got depends on apply order`, entry.refs);
+  if (values.size > 1)
+    throw new Unsupported(
+      `Namespace ${ns} is given different ${key} values (${[...values].join(', ')}); which one the pods got depends on apply order`,
+      entry.refs,
+    );
   return { value: [...values][0] ?? '', ref: entry.refs[0] ?? refOf('Namespace', '', ns) };
 }
 
@@ -781,13 +815,16 @@ function decideDefault(ctx: Ctx, req: SimulatedRequest, client: Client, traffic:
       source = `the ${ANNOTATION_DEFAULT} annotation of ${annotated.ref}`;
       objects.push(annotated.ref);
     } else {
-      ctx.notes.push(`${annotated.ref} sets ${ANNOTATION_DEFAULT} to the invalid value "${annotated.value}", which is only logged; the cluster default applies`);
+      ctx.notes.push(
+        `${annotated.ref} sets ${ANNOTATION_DEFAULT} to the invalid value "${annotated.value}", which is only logged; the cluster default applies`,
+      );
     }
   }
   const requireIdentity = nsAnnotation(ctx, ns, ANNOTATION_REQUIRE_IDENTITY);
   if (requireIdentity !== undefined) {
     const ports = portList(requireIdentity.value);
-    if (ports === undefined) throw new Unsupported(`${requireIdentity.ref}: ${ANNOTATION_REQUIRE_IDENTITY} "${requireIdentity.value}" is not a port list`, [requireIdentity.ref]);
+    if (ports === undefined)
+      throw new Unsupported(`${requireIdentity.ref}: ${ANNOTATION_REQUIRE_IDENTITY} "${requireIdentity.value}" is not a port list`, [requireIdentity.ref]);
     if (ports.has(req.port) && (policy === 'all-unauthenticated' || policy === 'cluster-unauthenticated')) {
       policy = policy === 'all-unauthenticated' ? 'all-authenticated' : 'cluster-authenticated';
       source += ` made authenticated by ${ANNOTATION_REQUIRE_IDENTITY} on ${requireIdentity.ref}`;
@@ -811,8 +848,10 @@ function decideDefault(ctx: Ctx, req: SimulatedRequest, client: Client, traffic:
 function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
   const ip = parseIp(req.client.ip);
   if (ip === undefined) throw new Unsupported(`client IP "${req.client.ip}" is not an IP address`);
-  if (ip.v6 && ip.n >> 32n === 0xffffn) throw new Unsupported(`client IP ${req.client.ip} is IPv4-mapped IPv6; how the proxy matches it against networks is not documented`);
-  if (!ip.v6 && ip.n >> 24n === 127n && req.client.ip !== '127.0.0.1') throw new Unsupported(`client IP ${req.client.ip} is loopback but not 127.0.0.1; linkerd.md names only 127.0.0.1 and ::1 as localhost`);
+  if (ip.v6 && ip.n >> 32n === 0xffffn)
+    throw new Unsupported(`client IP ${req.client.ip} is IPv4-mapped IPv6; how the proxy matches it against networks is not documented`);
+  if (!ip.v6 && ip.n >> 24n === 127n && req.client.ip !== '127.0.0.1')
+    throw new Unsupported(`client IP ${req.client.ip} is loopback but not 127.0.0.1; linkerd.md names only 127.0.0.1 and ::1 as localhost`);
   const identity = req.client.identity === undefined ? undefined : saIdentity(ctx, req.client.identity.namespace, req.client.identity.serviceAccount);
   const client: Client = identity === undefined ? { ip } : { ip, identity };
   const dest: Workload = req.destination;
@@ -833,7 +872,8 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
     if (typeof port === 'number') {
       if (port !== req.port) continue;
     } else if (typeof port === 'string') {
-      if (/^\d+$/.test(port)) throw new Unsupported(`${s.ref}: port "${port}" is a number written as a string; whether it is read as a number or a name is not documented`, [s.ref]);
+      if (/^\d+$/.test(port))
+        throw new Unsupported(`${s.ref}: port "${port}" is a number written as a string; whether it is read as a number or a name is not documented`, [s.ref]);
       // A name resolves against the pod's declared ports; a name the pod lacks means the Server does not apply.
       if (!dest.ports.some((p) => p.name === port && p.port === req.port)) continue;
     } else continue;
@@ -842,7 +882,10 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
   }
   if (selecting.length > 1) {
     const refs = selecting.map((s) => s.ref);
-    throw new Unsupported(`${refs.join(' and ')} all select port ${req.port} of ${dest.namespace}/${dest.name}; the oldest one wins, and manifests do not tell creation order`, refs);
+    throw new Unsupported(
+      `${refs.join(' and ')} all select port ${req.port} of ${dest.namespace}/${dest.name}; the oldest one wins, and manifests do not tell creation order`,
+      refs,
+    );
   }
   const server = selecting[0];
   if (server === undefined) return decideDefault(ctx, req, client, traffic, `no Server selects port ${req.port} of ${dest.namespace}/${dest.name}`);
@@ -850,14 +893,20 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
   // Server fields.
   const protoValue = present(server.spec['proxyProtocol']) ? server.spec['proxyProtocol'] : 'unknown';
   if (!(PROXY_PROTOCOLS as readonly unknown[]).includes(protoValue)) {
-    throw new Unsupported(`${server.ref}: proxyProtocol ${JSON.stringify(protoValue)} is not one of ${PROXY_PROTOCOLS.join(', ')}; the webhook rejects it, and without the webhook the outcome is not documented`, [server.ref]);
+    throw new Unsupported(
+      `${server.ref}: proxyProtocol ${JSON.stringify(protoValue)} is not one of ${PROXY_PROTOCOLS.join(', ')}; the webhook rejects it, and without the webhook the outcome is not documented`,
+      [server.ref],
+    );
   }
   const proto = protoValue as ProxyProtocol;
   let accessPolicy: DefaultPolicy = 'deny';
   if (server.version === 'v1beta3') {
     const value = present(server.spec['accessPolicy']) ? server.spec['accessPolicy'] : 'deny';
     if (!(DEFAULT_POLICIES as readonly unknown[]).includes(value)) {
-      throw new Unsupported(`${server.ref}: accessPolicy ${JSON.stringify(value)} is invalid; the webhook rejects the Server (default policy) but without the webhook the index treats it as deny`, [server.ref]);
+      throw new Unsupported(
+        `${server.ref}: accessPolicy ${JSON.stringify(value)} is invalid; the webhook rejects the Server (default policy) but without the webhook the index treats it as deny`,
+        [server.ref],
+      );
     }
     accessPolicy = value as DefaultPolicy;
   } else if (present(server.spec['accessPolicy'])) {
@@ -872,9 +921,15 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
     const group = normGroup(t['group']);
     const toServer = t['kind'] === 'Server' && group === POLICY && t['name'] === server.name;
     const toNamespace = t['kind'] === 'Namespace' && group === 'core' && t['name'] === p.namespace;
-    if (t['kind'] === 'Server' && group !== POLICY && t['name'] === server.name) ctx.notes.push(`${p.ref} targets kind Server without group ${POLICY}, an unsupported target`);
-    if (t['kind'] === 'Namespace' && t['name'] !== p.namespace) ctx.notes.push(`${p.ref} targets Namespace ${String(t['name'])}, not its own namespace, so it applies nowhere`);
-    if ((t['kind'] === 'HTTPRoute' || t['kind'] === 'GRPCRoute') && typeof t['name'] === 'string' && lookupQuiet(ctx.index, group, t['kind'], p.namespace, t['name']) === undefined) {
+    if (t['kind'] === 'Server' && group !== POLICY && t['name'] === server.name)
+      ctx.notes.push(`${p.ref} targets kind Server without group ${POLICY}, an unsupported target`);
+    if (t['kind'] === 'Namespace' && t['name'] !== p.namespace)
+      ctx.notes.push(`${p.ref} targets Namespace ${String(t['name'])}, not its own namespace, so it applies nowhere`);
+    if (
+      (t['kind'] === 'HTTPRoute' || t['kind'] === 'GRPCRoute') &&
+      typeof t['name'] === 'string' &&
+      lookupQuiet(ctx.index, group, t['kind'], p.namespace, t['name']) === undefined
+    ) {
       ctx.notes.push(`${p.ref} targets ${t['kind']} ${p.namespace}/${t['name']} (group ${group}), which does not exist`);
     }
     if (!toServer && !toNamespace) continue;
@@ -895,8 +950,15 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
 
   // §6: which routes count.
   const connectionLevel = proto === 'opaque' || proto === 'TLS' || (proto === 'unknown' && !traffic.http);
-  if (!connectionLevel && !traffic.http) throw new Unsupported(`${server.ref} is ${proto}, but the port carries non-HTTP traffic; what the proxy does then is not documented`, [server.ref]);
-  const routeKinds: [string, string][] = proto === 'gRPC' ? [[GATEWAY, 'GRPCRoute']] : [[POLICY, 'HTTPRoute'], [GATEWAY, 'HTTPRoute']];
+  if (!connectionLevel && !traffic.http)
+    throw new Unsupported(`${server.ref} is ${proto}, but the port carries non-HTTP traffic; what the proxy does then is not documented`, [server.ref]);
+  const routeKinds: [string, string][] =
+    proto === 'gRPC'
+      ? [[GATEWAY, 'GRPCRoute']]
+      : [
+          [POLICY, 'HTTPRoute'],
+          [GATEWAY, 'HTTPRoute'],
+        ];
   const routes: Route[] = [];
   if (!connectionLevel) {
     for (const [group, kind] of routeKinds) {
@@ -909,18 +971,36 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
       }
     }
   }
-  const ignoredKinds: [string, string][] = proto === 'gRPC' ? [[POLICY, 'HTTPRoute'], [GATEWAY, 'HTTPRoute']] : connectionLevel ? [[POLICY, 'HTTPRoute'], [GATEWAY, 'HTTPRoute'], [GATEWAY, 'GRPCRoute']] : [[GATEWAY, 'GRPCRoute']];
+  const ignoredKinds: [string, string][] =
+    proto === 'gRPC'
+      ? [
+          [POLICY, 'HTTPRoute'],
+          [GATEWAY, 'HTTPRoute'],
+        ]
+      : connectionLevel
+        ? [
+            [POLICY, 'HTTPRoute'],
+            [GATEWAY, 'HTTPRoute'],
+            [GATEWAY, 'GRPCRoute'],
+          ]
+        : [[GATEWAY, 'GRPCRoute']];
   for (const [group, kind] of ignoredKinds) {
     for (const r of list(ctx.index, group, kind, server.namespace)) {
-      if (parentRefAttaches(r, server) === 'yes') ctx.notes.push(`${r.ref} is attached to ${server.ref} but ignored: a ${proto} Server ${connectionLevel ? 'uses no routes for this traffic' : `uses only ${proto === 'gRPC' ? 'GRPCRoutes' : 'HTTPRoutes'}`}`);
+      if (parentRefAttaches(r, server) === 'yes')
+        ctx.notes.push(
+          `${r.ref} is attached to ${server.ref} but ignored: a ${proto} Server ${connectionLevel ? 'uses no routes for this traffic' : `uses only ${proto === 'gRPC' ? 'GRPCRoutes' : 'HTTPRoutes'}`}`,
+        );
     }
   }
 
   const head = `${server.ref} (${proto}) selects port ${req.port} of ${dest.namespace}/${dest.name}`;
   if (routes.length === 0) {
     const v = evaluate(serverAuthzs, client);
-    const level = connectionLevel ? 'checked per connection against the server-level authorizations' : 'it has no routes, so the server-level authorizations decide';
-    if (v.allowed === 'unsupported') throw new Unsupported(`${head}; ${level}; none of the modelled ones admits the client, and ${v.why}`, [server.ref, ...v.objects]);
+    const level = connectionLevel
+      ? 'checked per connection against the server-level authorizations'
+      : 'it has no routes, so the server-level authorizations decide';
+    if (v.allowed === 'unsupported')
+      throw new Unsupported(`${head}; ${level}; none of the modelled ones admits the client, and ${v.why}`, [server.ref, ...v.objects]);
     if (v.allowed) {
       const audit = v.by?.audit === true ? '; audit mode lets it through and only logs it' : '';
       return decision('allow', `${head}; ${level}; admitted by ${v.why}${audit}`, [server.ref, ...v.objects], ctx);
@@ -945,7 +1025,12 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
   const routeRefs = routes.map((r) => r.obj.ref);
   if (top === undefined) {
     const probe = req.method === undefined || req.method === 'GET' ? '; once a Server has routes, probes lose their automatic route too' : '';
-    return decision('deny', `${head}; it has routes (${routeRefs.join(', ')}) and none matches ${req.method ?? ''} ${req.path ?? ''}, so the proxy answers 404 (gRPC NOT_FOUND)${probe}`, [server.ref, ...routeRefs], ctx);
+    return decision(
+      'deny',
+      `${head}; it has routes (${routeRefs.join(', ')}) and none matches ${req.method ?? ''} ${req.path ?? ''}, so the proxy answers 404 (gRPC NOT_FOUND)${probe}`,
+      [server.ref, ...routeRefs],
+      ctx,
+    );
   }
   const tied = hits.filter((h) => cmpScore(h.score, top.score) === 0);
   const outcomes = tied.map((h) => {
@@ -974,16 +1059,28 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
       [server.ref, ...refs],
     );
   }
-  const tieNote = outcomes.length > 1 ? ` (tied with ${outcomes.slice(1).map((o) => o.hit.route.obj.ref).join(', ')}, which decide the same)` : '';
+  const tieNote =
+    outcomes.length > 1
+      ? ` (tied with ${outcomes
+          .slice(1)
+          .map((o) => o.hit.route.obj.ref)
+          .join(', ')}, which decide the same)`
+      : '';
   const route = first.hit.route.obj;
   const v = first.verdict;
   const chosen = `${head}; the best-matching route is ${route.ref}${tieNote}`;
-  if (v.allowed === 'unsupported') throw new Unsupported(`${chosen}; none of the modelled authorizations admits the client, and ${v.why}`, [server.ref, route.ref, ...v.objects]);
+  if (v.allowed === 'unsupported')
+    throw new Unsupported(`${chosen}; none of the modelled authorizations admits the client, and ${v.why}`, [server.ref, route.ref, ...v.objects]);
   if (v.allowed) {
     const audit = v.by?.audit === true ? '; audit mode lets it through and only logs it' : '';
     return decision('allow', `${chosen}; admitted by ${v.why}${audit}`, [server.ref, ...outcomes.map((o) => o.hit.route.obj.ref), ...v.objects], ctx);
   }
-  return decision('deny', `${chosen}; ${v.why} on that route (its own authorizations plus the server-level ones), so the proxy answers 403 (gRPC PERMISSION_DENIED)`, [server.ref, ...outcomes.map((o) => o.hit.route.obj.ref)], ctx);
+  return decision(
+    'deny',
+    `${chosen}; ${v.why} on that route (its own authorizations plus the server-level ones), so the proxy answers 403 (gRPC PERMISSION_DENIED)`,
+    [server.ref, ...outcomes.map((o) => o.hit.route.obj.ref)],
+    ctx,
+  );
 }
 
 export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimulator {
@@ -999,7 +1096,14 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
     name: 'linkerd',
     decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision {
       const index = buildIndex(objects);
-      const ctx: Ctx = { index, trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, notes: index.ignored.filter((i) => i.namespace === request.destination.namespace).map((i) => i.why) };
+      const ctx: Ctx = {
+        index,
+        trustDomain: config.trustDomain,
+        cp,
+        clusterNetworks,
+        clusterDefault,
+        notes: index.ignored.filter((i) => i.namespace === request.destination.namespace).map((i) => i.why),
+      };
       try {
         return decideRequest(ctx, request);
       } catch (e) {
