@@ -73,16 +73,20 @@ export function compile(options: CompileOptions): CompileResult {
   // tsgo checks in its own thread and process while this thread evaluates and emits; the verdict decides
   // at the end, so a policy with type errors still produces only its type errors.
   const pending = checker.begin(entry, options.changedFiles);
-  let checked: TypecheckResult | undefined;
+  let checked: { readonly result: TypecheckResult } | { readonly error: unknown } | undefined;
+  // Waits once for the verdict (a failed checker is not asked again) and closes a checker this build opened.
   const typecheck = (): TypecheckResult => {
     if (checked === undefined) {
       try {
-        checked = pending.wait(store);
+        checked = { result: pending.wait(store) };
+      } catch (error) {
+        checked = { error };
       } finally {
         if (options.checker === undefined) checker.close();
       }
     }
-    return checked;
+    if ('error' in checked) throw checked.error;
+    return checked.result;
   };
   try {
     const emitted = evaluateAndEmit(entry, store, options);
@@ -90,7 +94,14 @@ export function compile(options: CompileOptions): CompileResult {
     if (hasErrors(types.diagnostics)) return finish(types.diagnostics, types.files);
     return finish([...types.diagnostics, ...emitted.diagnostics], types.files, emitted.model, emitted.outputs);
   } finally {
-    typecheck();
+    // An exception before the verdict still collects the checker's answer, so the session stays usable.
+    if (checked === undefined) {
+      try {
+        typecheck();
+      } catch {
+        // The exception already propagating is the one to report.
+      }
+    }
   }
 }
 

@@ -6,28 +6,7 @@
 import * as path from 'node:path';
 // TypeScript 7's API is ESM-only: this CommonJS module loads it with Node's require(esm) (Node >= 20.19).
 import { API } from 'typescript/unstable/sync';
-
-export const PACKAGE_DIST = path.resolve(__dirname, '..');
-/** Where the DSL's declarations are, next to this file once compiled (`dist/dsl/index.d.ts`). */
-export const DSL_DECLARATIONS = path.resolve(__dirname, '../dsl/index.d.ts');
-
-/** The compiler options every policy is checked with. */
-export function policyCompilerOptions(): Record<string, unknown> {
-  return {
-    strict: true,
-    noEmit: true,
-    target: 'es2022',
-    lib: ['es2022'],
-    types: [],
-    module: 'preserve',
-    moduleResolution: 'bundler',
-    allowImportingTsExtensions: true,
-    noUncheckedIndexedAccess: true,
-    exactOptionalPropertyTypes: true,
-    skipLibCheck: true,
-    paths: { policyc: [DSL_DECLARATIONS] },
-  };
-}
+import { PACKAGE_DIST, policyCompilerOptions } from './typecheck-options';
 
 /** A TypeScript diagnostic as plain data (it crosses the thread boundary). */
 export interface RawDiagnostic {

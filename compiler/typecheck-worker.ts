@@ -3,14 +3,22 @@
  * answer is posted, then signalled through shared memory, so the main thread can wait for it synchronously.
  */
 import { workerData, type MessagePort } from 'node:worker_threads';
-import { TypecheckSession } from './typecheck-session';
 import type { TypecheckRequest } from './typecheck';
+import type { TypecheckSession } from './typecheck-session';
 
 const { port, signal } = workerData as { port: MessagePort; signal: SharedArrayBuffer };
 const flag = new Int32Array(signal);
-const session = new TypecheckSession();
+let session: TypecheckSession | undefined;
 
 function answer(request: TypecheckRequest): unknown {
+  if (request.kind === 'close') {
+    session?.close();
+    session = undefined;
+    return null;
+  }
+  // Loaded on the first request, so a failure to load TypeScript 7 (for example require(esm) missing on an old
+  // Node 20) becomes an error reply instead of a worker that dies before it can answer.
+  session ??= new (require('./typecheck-session') as typeof import('./typecheck-session')).TypecheckSession();
   switch (request.kind) {
     case 'check':
       return session.check(request.entry, request.changedFiles);
@@ -18,9 +26,6 @@ function answer(request: TypecheckRequest): unknown {
       return session.fileDiagnostics(request.entry, request.file, request.changedFiles);
     case 'completions':
       return session.completionsAt(request.entry, request.file, request.offset, request.changedFiles);
-    case 'close':
-      session.close();
-      return null;
     default:
       return request satisfies never;
   }

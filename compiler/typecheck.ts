@@ -10,7 +10,7 @@ import { diagnostic, type Diagnostic } from './diagnostics/diagnostic';
 import type { SourceStore } from './sources';
 import type { RawCheck } from './typecheck-session';
 
-export { DSL_DECLARATIONS, policyCompilerOptions } from './typecheck-session';
+export { DSL_DECLARATIONS, policyCompilerOptions } from './typecheck-options';
 
 export interface TypecheckResult {
   /** The user's policy files in the program (absolute paths, sorted). */
@@ -113,13 +113,18 @@ export class PolicyTypeChecker {
   }
 
   close(): void {
-    if (this.port === undefined) return;
-    if (this.busy) this.receive<unknown>();
-    this.send({ kind: 'close' });
-    this.receive<unknown>();
-    void this.worker?.terminate();
-    this.port.close();
-    this.port = undefined;
-    this.worker = undefined;
+    const port = this.port;
+    if (port === undefined) return;
+    try {
+      if (this.busy) this.receive<unknown>();
+      this.send({ kind: 'close' });
+      this.receive<unknown>();
+    } finally {
+      void this.worker?.terminate();
+      port.close();
+      this.port = undefined;
+      this.worker = undefined;
+      this.busy = false;
+    }
   }
 }
