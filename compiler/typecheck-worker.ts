@@ -18,7 +18,10 @@ function answer(request: TypecheckRequest): unknown {
   }
   // Loaded on the first request, so a failure to load TypeScript 7 (for example require(esm) missing on an old
   // Node 20) becomes an error reply instead of a worker that dies before it can answer.
-  session ??= new (require('./typecheck-session') as typeof import('./typecheck-session')).TypecheckSession();
+  if (session === undefined) {
+    const loaded = require('./typecheck-session') as typeof import('./typecheck-session');
+    session = new loaded.TypecheckSession();
+  }
   switch (request.kind) {
     case 'check':
       return session.check(request.entry, request.changedFiles);
