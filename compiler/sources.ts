@@ -28,11 +28,6 @@ export class SourceStore {
     return this.texts.get(file);
   }
 
-  /** Replaces a file's text (watch mode, tests). */
-  set(file: string, text: string): void {
-    this.texts.set(file, text);
-  }
-
   /** Forgets a file so the next read sees the disk again. */
   forget(file: string): void {
     this.texts.delete(file);

@@ -24,9 +24,3 @@ export function objectName(...parts: readonly string[]): string {
   const head = cleaned.slice(0, room).replace(/-+$/g, '');
   return head.length === 0 ? `p-${suffix}` : `${head}-${suffix}`;
 }
-
-const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-export function isDns1123Label(name: string): boolean {
-  return name.length <= MAX_LABEL && DNS_1123_LABEL.test(name);
-}

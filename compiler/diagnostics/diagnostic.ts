@@ -94,9 +94,3 @@ export function offsetOf(text: string, line: number, column: number): number {
   }
   return Math.min(offset + column - 1, text.length);
 }
-
-/** A span covering `length` characters at an offset of a text. */
-export function spanAt(file: string, text: string, start: number, length: number): Span {
-  const { line, column } = lineAndColumn(text, start);
-  return { file, line, column, start, length };
-}
