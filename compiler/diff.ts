@@ -20,20 +20,15 @@ import {
 } from './access';
 import { edgeLabel, nodesFor, renderMermaid, serviceNode } from './graph';
 import { operationsFor } from './request-space';
-import { effectiveMtls, servicesById, type MtlsMode, type PolicyModel, type PortModel, type Protocol, type ServiceModel, type SourceModel } from './model';
+import { effectiveMtls, servicesById, type MtlsMode, type PolicyModel, type PortModel, type ServiceModel } from './model';
 
 export type EdgeChangeKind = 'granted' | 'revoked' | 'widened' | 'narrowed' | 'changed' | 'restated';
 
-export interface EdgeChange {
+/** A call whose access changed: the edge's own fields, then what changed. */
+export interface EdgeChange extends Pick<AccessEdge, 'source' | 'sourceModel' | 'destination' | 'port' | 'portNumber' | 'protocol'> {
   readonly kind: EdgeChangeKind;
   /** `source → destination:port`. */
   readonly call: string;
-  readonly source: string;
-  readonly sourceModel: SourceModel;
-  readonly destination: string;
-  readonly port: string;
-  readonly portNumber: number;
-  readonly protocol: Protocol;
   readonly before?: AccessEdge;
   readonly after?: AccessEdge;
   /** Probe requests of this edge that the new model allows and the old one did not. */
