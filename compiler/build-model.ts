@@ -10,6 +10,7 @@ import {
   MODEL_VERSION,
   isHttpProtocol,
   pathMatchOf,
+  servicesById,
   type AssertionModel,
   type CallerModel,
   type NamespaceModel,
@@ -144,7 +145,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
     });
   });
   services.sort((a, b) => compare(a.id, b.id));
-  const declared = new Map(services.map((s) => [s.id, s]));
+  const declared = servicesById({ services });
 
   const rules: { model: RuleModel; key: string }[] = [];
   (policy.rules as readonly unknown[]).forEach((value, index) => {

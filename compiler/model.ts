@@ -153,9 +153,14 @@ export function hasPeerIdentity(mode: MtlsMode): boolean {
   return mode !== 'DISABLE';
 }
 
-/** Services by id, for lookups inside loops over rules. */
-export function servicesById(model: PolicyModel): ReadonlyMap<string, ServiceModel> {
-  return new Map(model.services.map((s) => [s.id, s]));
+/**
+ * Services by id, for lookups inside loops over rules. When an id is declared twice (an error the validator
+ * reports), the first declaration is the one rules refer to, so the duplicate is the only error.
+ */
+export function servicesById(model: Pick<PolicyModel, 'services'>): ReadonlyMap<string, ServiceModel> {
+  const byId = new Map<string, ServiceModel>();
+  for (const service of model.services) if (!byId.has(service.id)) byId.set(service.id, service);
+  return byId;
 }
 
 /** The user's path pattern (`/a` exact, `/a/*` prefix) as a match. */

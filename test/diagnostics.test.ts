@@ -221,6 +221,19 @@ describe('every diagnostic code', () => {
     assert.deepEqual(missing, []);
   });
 
+  it('a duplicate service is the only error: rules refer to the first declaration', () => {
+    const dir = tempProject({
+      'policy.ts': `${head}${web}${api}export const web2 = service(shop, 'web', { ports: { other: { port: 9000, protocol: 'tcp' } } });\nexport default mesh({ services: [web, api, web2], rules: [allow(api).to(web, { ports: ['http'] })] });`,
+    });
+    const run = runCli(['build', '--format', 'json'], dir);
+    const { diagnostics } = JSON.parse(run.stdout) as { diagnostics: { code: string }[] };
+    assert.deepEqual(
+      diagnostics.map((d) => d.code),
+      ['PC3001'],
+    );
+    assert.equal(run.exit, 1);
+  });
+
   it('PC4001: an emitted object that fails its real CRD is reported, not written', () => {
     const broken = {
       apiVersion: 'security.istio.io/v1',
