@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { HttpMethod, PolicyModel, RuleModel, SourceModel } from '../compiler/model';
+import type { HttpMethod, PolicyModel, RuleModel, SourceModel } from '../model/model';
 import { DSL_DECLARATIONS, policyCompilerOptions } from '../compiler/typecheck-options';
 
 export const SERVICES_PER_NAMESPACE = 50;

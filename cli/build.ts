@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { createTwoFilesPatch } from 'diff';
 import type { CompileResult } from '../compiler/compile';
-import { diagnostic, type Diagnostic } from '../compiler/diagnostics/diagnostic';
-import { readOutput, writeOutputs } from '../compiler/output';
+import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
+import { readOutput, writeOutputs } from '../compiler/write';
 import { DEFAULT_ENTRY, DEFAULT_OUT, EXIT, report, resolveTargets, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
 import { startWatch } from './watch';
 

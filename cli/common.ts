@@ -5,12 +5,12 @@
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { compile, DEFAULT_EVALUATION_TIMEOUT_MS, type CompileResult } from '../compiler/compile';
-import { diagnostic, hasErrors, type Diagnostic } from '../compiler/diagnostics/diagnostic';
-import { diagnosticsAsJson, formatDiagnostics } from '../compiler/diagnostics/format';
-import { formatGithub } from '../compiler/diagnostics/github';
-import { formatSarif } from '../compiler/diagnostics/sarif';
-import type { Target } from '../targets/contract';
-import { targets } from '../targets';
+import { diagnostic, hasErrors, type Diagnostic } from '../diagnostics/diagnostic';
+import { diagnosticsAsJson, formatDiagnostics } from '../diagnostics/format';
+import { formatGithub } from '../diagnostics/github';
+import { formatSarif } from '../diagnostics/sarif';
+import type { Target } from '../model/target';
+import { targets } from '../meshes';
 
 export const DEFAULT_ENTRY = 'policy.ts';
 export const DEFAULT_OUT = 'manifests';

@@ -4,7 +4,7 @@
  * 2 on usage or internal errors. Each command is registered from its own file.
  */
 import { Command, CommanderError } from 'commander';
-import { diagnostic } from '../compiler/diagnostics/diagnostic';
+import { diagnostic } from '../diagnostics/diagnostic';
 import { registerBuild } from './build';
 import { EXIT, report, type Io } from './common';
 import { registerReview } from './review';

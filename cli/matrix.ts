@@ -3,7 +3,7 @@
  * access matrix (`compiler/access.ts`), which `decide()` confirms edge by edge.
  */
 import { Option, type Command } from 'commander';
-import { accessMatrix, describeLimits, type AccessEdge } from '../compiler/access';
+import { accessMatrix, describeLimits, type AccessEdge } from '../review/access';
 import { DEFAULT_EVALUATION_TIMEOUT_MS } from '../compiler/compile';
 import { DEFAULT_ENTRY, EXIT, report, runCompile, type CommandContext } from './common';
 

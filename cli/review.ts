@@ -9,15 +9,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { accessMatrix } from '../compiler/access';
+import { accessMatrix } from '../review/access';
 import { compile, DEFAULT_EVALUATION_TIMEOUT_MS, type CompileResult } from '../compiler/compile';
-import { hasErrors, type Diagnostic } from '../compiler/diagnostics/diagnostic';
-import { diagnosticsAsJson, displayPath } from '../compiler/diagnostics/format';
-import { formatAnnotation } from '../compiler/diagnostics/github';
-import { diffAsJson, diffModels, emptyModel, formatDiffMarkdown, formatDiffText, type PolicyDiff } from '../compiler/diff';
-import { graphDot, graphMermaid } from '../compiler/graph';
-import type { PolicyModel } from '../compiler/model';
-import { targets } from '../targets';
+import { hasErrors, type Diagnostic } from '../diagnostics/diagnostic';
+import { diagnosticsAsJson, displayPath } from '../diagnostics/format';
+import { formatAnnotation } from '../diagnostics/github';
+import { diffAsJson, diffModels, emptyModel, formatDiffMarkdown, formatDiffText, type PolicyDiff } from '../review/diff';
+import { graphDot, graphMermaid } from '../review/graph';
+import type { PolicyModel } from '../model/model';
+import { targets } from '../meshes';
 import { DEFAULT_ENTRY, EXIT, report, resolveTargets, type CommandContext, type DiagnosticFormat } from './common';
 
 type DiffFormat = 'text' | 'json' | 'markdown' | 'github' | 'sarif';
@@ -169,7 +169,7 @@ export function registerReview(program: Command, context: CommandContext): void 
         return;
       }
       const oldModel: PolicyModel = baseMissing ? emptyModel(after.model) : before.model;
-      const diff = diffModels(oldModel, after.model, { ...labels, targets: chosen.map((t) => t.name) });
+      const diff = diffModels(oldModel, after.model, { ...labels, targets: chosen });
       printDiff(diff, oldModel, after.model, options.format, diagnostics, read, after);
       context.setExit(EXIT.ok);
     } finally {

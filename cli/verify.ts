@@ -3,12 +3,12 @@
  * `policyc explain` (allowed or denied, and why, for one call).
  */
 import type { Command } from 'commander';
-import { decide, type Client, type Request } from '../compiler/decide';
-import { hasErrors } from '../compiler/diagnostics/diagnostic';
-import type { HttpMethod, PolicyModel } from '../compiler/model';
-import { simulatorFor } from '../verify';
-import { verifyBuild } from '../verify/run';
-import { manifestsFromFiles, workloadOf } from '../verify/verify';
+import { decide, type Client, type Request } from '../model/decide';
+import { hasErrors } from '../diagnostics/diagnostic';
+import type { HttpMethod, PolicyModel } from '../model/model';
+import { simulatorFor } from '../meshes';
+import { verifyBuild } from '../verify/verify-build';
+import { manifestsFromFiles, workloadOf } from '../verify/compare';
 import { DEFAULT_ENTRY, EXIT, report, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
 
 export function registerVerify(program: Command, context: CommandContext): void {
@@ -29,7 +29,7 @@ export function registerVerify(program: Command, context: CommandContext): void 
       report(result.diagnostics, options.format, io, (f) => result.store.read(f));
       return context.setExit(exit);
     }
-    const verification = verifyBuild(result);
+    const verification = verifyBuild(result, simulatorFor);
     const diagnostics = [...result.diagnostics, ...verification.diagnostics];
     report(diagnostics, options.format, io, (f) => result.store.read(f));
     if (options.format === 'text') {
@@ -76,7 +76,7 @@ export function registerVerify(program: Command, context: CommandContext): void 
         `  ${rule.action} rule at ${rule.location === undefined ? '(unknown)' : `${rule.location.file}:${rule.location.line}:${rule.location.column}`}`,
       );
     for (const [target, files] of result.outputs) {
-      const simulator = simulatorFor(target, model);
+      const simulator = simulatorFor(target, model.mesh);
       if (simulator === undefined) continue;
       const destination = model.services.find((s) => s.id === request.destination);
       if (destination === undefined) continue;

@@ -5,10 +5,10 @@
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { compile } from '../compiler/compile';
-import { hasErrors } from '../compiler/diagnostics/diagnostic';
-import { syncOutputs } from '../compiler/output';
+import { hasErrors } from '../diagnostics/diagnostic';
+import { syncOutputs } from '../compiler/write';
 import { PolicyTypeChecker } from '../compiler/typecheck';
-import type { Target } from '../targets/contract';
+import type { Target } from '../model/target';
 import { report, type CommonOptions, type Io } from './common';
 
 export interface WatchSession {

@@ -5,7 +5,7 @@
  */
 import type { AccessRule, AnyService, AssertionCaller, MeshPolicy, Namespace, PolicyAssertion, Source } from '../dsl';
 import type { DeclarationSite } from '../dsl/types';
-import { diagnostic, type Diagnostic } from './diagnostics/diagnostic';
+import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 import {
   MODEL_VERSION,
   isHttpProtocol,
@@ -20,9 +20,9 @@ import {
   type ServiceModel,
   type SourceLocation,
   type SourceModel,
-} from './model';
+} from '../model/model';
 import type { SourceStore } from './sources';
-import { shortHash } from './hash';
+import { shortHash } from '../model/hash';
 
 export interface BuildModelResult {
   readonly model?: PolicyModel;

@@ -7,16 +7,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Target } from '../targets/contract';
+import type { Target } from '../model/target';
 import { buildModel } from './build-model';
-import { diagnostic, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics/diagnostic';
+import { diagnostic, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics/diagnostic';
 import { evaluate } from './evaluate';
-import type { PolicyModel } from './model';
+import type { PolicyModel } from '../model/model';
 import { renderTarget, type RenderedFiles } from './render';
 import { SourceStore } from './sources';
 import { PolicyTypeChecker, type TypecheckResult } from './typecheck';
-import { validateModel } from './validate';
-import { validateEmitted } from './validate-emitted';
+import { validateModel } from './check-model';
+import { validateEmitted } from './check-emitted';
 
 export interface CompileOptions {
   /** The entry file (absolute or relative to cwd). */
@@ -124,7 +124,7 @@ function evaluateAndEmit(
 
   for (const target of options.targets) {
     const output = target.compile(model, { spanOf: (location) => store.spanOfLocation(location) });
-    diagnostics.push(...output.diagnostics, ...validateEmitted(target.name, [...output.objects, ...(output.patches ?? [])]));
+    diagnostics.push(...output.diagnostics, ...validateEmitted(target, [...output.objects, ...(output.patches ?? [])]));
     outputs.set(target.name, renderTarget(output, model.entry));
   }
   return { diagnostics, model, outputs };

@@ -10,8 +10,8 @@ import { transformSync } from 'esbuild';
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
 import * as dsl from '../dsl';
 import type { DeclarationSite } from '../dsl/types';
-import { diagnostic, type Diagnostic } from './diagnostics/diagnostic';
-import type { SourceLocation } from './model';
+import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
+import type { SourceLocation } from '../model/model';
 import type { SourceStore } from './sources';
 
 export interface EvaluateOptions {

@@ -3,7 +3,7 @@
  * metadata first), no line folding, no timestamps; one file per object under `<namespace>/`, and a
  * kustomization.yaml per target.
  */
-import type { KubernetesObject, TargetOutput } from '../targets/contract';
+import type { KubernetesObject, TargetOutput } from '../model/target';
 import { KUBERNETES_ORDER, stringifyYaml } from './yaml';
 
 /** A target's output folder as relative path → file content. */

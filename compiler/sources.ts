@@ -4,9 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Span } from './diagnostics/diagnostic';
-import { lineAndColumn, offsetOf } from './diagnostics/diagnostic';
-import type { SourceLocation } from './model';
+import type { Span } from '../diagnostics/diagnostic';
+import { lineAndColumn, offsetOf } from '../diagnostics/diagnostic';
+import type { SourceLocation } from '../model/model';
 
 export class SourceStore {
   private readonly texts = new Map<string, string | undefined>();

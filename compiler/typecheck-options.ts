@@ -2,11 +2,11 @@
  * The compiler options every policy is checked with. Apart from the session so that loading them does not
  * load TypeScript itself (the main thread never does; the type-check worker does).
  */
-import * as path from 'node:path';
+import { compiledFile } from './package-files';
 
-export const PACKAGE_DIST = path.resolve(__dirname, '..');
-/** Where the DSL's declarations are, next to this file once compiled (`dist/dsl/index.d.ts`). */
-export const DSL_DECLARATIONS = path.resolve(__dirname, '../dsl/index.d.ts');
+export const PACKAGE_DIST = compiledFile('');
+/** The DSL's compiled declarations (`dist/dsl/index.d.ts`). */
+export const DSL_DECLARATIONS = compiledFile('dsl/index.d.ts');
 
 /** The compiler options every policy is checked with. */
 export function policyCompilerOptions(): Record<string, unknown> {

@@ -6,7 +6,8 @@
  */
 import * as path from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { diagnostic, type Diagnostic } from './diagnostics/diagnostic';
+import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
+import { compiledFile } from './package-files';
 import type { SourceStore } from './sources';
 import type { RawCheck } from './typecheck-session';
 
@@ -43,7 +44,7 @@ export class PolicyTypeChecker {
   private connection(): MessagePort {
     if (this.port === undefined) {
       const channel = new MessageChannel();
-      this.worker = new Worker(path.join(__dirname, 'typecheck-worker.js'), {
+      this.worker = new Worker(compiledFile('compiler/typecheck-worker.js'), {
         workerData: { port: channel.port2, signal: this.flag.buffer },
         transferList: [channel.port2],
       });

@@ -2,7 +2,7 @@
  * Deterministic Kubernetes object names, shared by every target: DNS-1123 labels of at most 63
  * characters, derived from the model so the same policy always gets the same names.
  */
-import { shortHash } from '../compiler/hash';
+import { shortHash } from '../model/hash';
 
 const MAX_LABEL = 63;
 

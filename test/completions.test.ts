@@ -3,10 +3,10 @@
  * shop example: GIVEN the cursor inside a string the user is typing, THEN the completions are exactly the
  * destination's port names, the mTLS modes, the protocols, the methods.
  */
+import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
 import { SourceStore } from '../compiler/sources';
 import { PolicyTypeChecker } from '../compiler/typecheck';
 import { EXAMPLES, tempProject } from './helpers';
@@ -33,7 +33,7 @@ function projectWith(file: string, from: string, to: string): { dir: string; fil
 
 describe('completions in a policy file', () => {
   const checker = new PolicyTypeChecker();
-  after(() => checker.close());
+  afterAll(() => checker.close());
 
   const complete = (file: string, from: string, to: string): string[] => {
     const at = projectWith(file, from, to);
@@ -42,7 +42,7 @@ describe('completions in a policy file', () => {
     return [...checker.completionsAt(entry, at.file, at.offset)].sort();
   };
 
-  before(() => assert.ok(fs.existsSync(path.join(EXAMPLES, 'shop', 'shop.ts'))));
+  beforeAll(() => assert.ok(fs.existsSync(path.join(EXAMPLES, 'shop', 'shop.ts'))));
 
   it("offers exactly the destination's port names inside ports: ['|']", () => {
     assert.deepEqual(complete('shop.ts', "to(payments, { ports: ['grpc']", `to(payments, { ports: ['${CURSOR}']`), ['grpc', 'metrics']);

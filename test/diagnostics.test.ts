@@ -3,12 +3,13 @@
  * THEN the code is reported at the marked line and column (`/*@*​/` marks the spot), the exit status is
  * what the catalog promises, and nothing is written.
  */
+import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { describe, it } from 'node:test';
 import * as path from 'node:path';
-import { catalog } from '../compiler/diagnostics/catalog';
-import { validateEmitted } from '../compiler/validate-emitted';
+import { catalog } from '../diagnostics/catalog';
+import { validateEmitted } from '../compiler/check-emitted';
+import { istioTarget } from '../targets/istio';
 import { runCli, tempProject } from './helpers';
 
 const MARK = '/*@*/';
@@ -241,7 +242,7 @@ describe('every diagnostic code', () => {
       metadata: { name: 'x', namespace: 'shop' },
       spec: { action: 'ALLOW', rules: [{ to: [{ operation: { ports: ['8080'], verbs: ['GET'] } }] }] },
     };
-    const found = validateEmitted('istio', [broken]);
+    const found = validateEmitted(istioTarget, [broken]);
     assert.equal(found[0]?.code, 'PC4001');
     assert.match(found[0]?.message ?? '', /AuthorizationPolicy shop\/x fails its CRD/);
   });

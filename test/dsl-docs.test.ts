@@ -1,10 +1,10 @@
 /**
  * Every symbol users import from `policyc` has JSDoc with an example: that is the hover text in the editor.
  */
+import { it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { it } from 'node:test';
 import { REPO } from './helpers';
 
 it('every exported DSL symbol has JSDoc with @example', () => {

@@ -1,9 +1,9 @@
 /**
  * Evaluation is hermetic and maps every declaration back to its TypeScript source, across files.
  */
+import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
 import { compile } from '../compiler/compile';
 import { tempProject } from './helpers';
 

@@ -1,9 +1,9 @@
 /**
  * `policyc explain` and `policyc matrix` on the shop example: the answers a reviewer would check by hand.
  */
+import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
 import { EXAMPLES, runCli } from './helpers';
 
 const shop = path.join(EXAMPLES, 'shop');

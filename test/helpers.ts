@@ -3,11 +3,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { main } from '../cli/main';
+import { PACKAGE_ROOT } from '../compiler/package-files';
 
-/** The repository root (tests run from dist/test). */
-export const REPO = path.resolve(__dirname, '../..');
+/** The repository root (the same whether a test runs from the sources or from dist/). */
+export const REPO = PACKAGE_ROOT;
 export const EXAMPLES = path.join(REPO, 'examples');
-export const CASES = path.join(REPO, 'test', 'cases');
 /** shared/ beside the checkout: real CRDs and mesh docs (absent outside this workplace). */
 export const SHARED = path.resolve(REPO, '..', 'shared');
 

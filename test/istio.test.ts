@@ -2,11 +2,11 @@
  * The Istio target, through the whole pipeline: GIVEN a small policy, WHEN compiled for Istio, THEN the
  * objects follow Istio's semantics (shared/docs/istio.md §3 checklist), each test naming the trap it guards.
  */
+import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
 import { compile } from '../compiler/compile';
-import type { KubernetesObject } from '../targets/contract';
+import type { KubernetesObject } from '../model/target';
 import { istioTarget } from '../targets/istio';
 import { objectName } from '../targets/names';
 import { tempProject } from './helpers';

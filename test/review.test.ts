@@ -5,18 +5,18 @@
  * leaves the work tree and the index alone. Also: exit statuses, and the locality of a rule change in
  * the emitted files of both targets.
  */
+import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { compile } from '../compiler/compile';
-import { accessMatrix, edgeKey } from '../compiler/access';
-import { targets } from '../targets';
+import { accessMatrix, edgeKey } from '../review/access';
+import { targets } from '../meshes';
 import { EXAMPLES, readTree, runCli, tempProject } from './helpers';
 
-const FIXTURES = path.resolve(__dirname, '../../test/fixtures');
+const FIXTURES = path.resolve(__dirname, 'fixtures');
 const SHOP = path.join(EXAMPLES, 'shop');
 
 /** The shop example's policy files. */

@@ -2,12 +2,12 @@
  * The Istio semantics simulator (verify/istio): GIVEN hand-written security.istio.io objects and a request, WHEN the
  * simulator decides it, THEN the verdict is the one shared/docs/istio.md gives. Each test names the section it encodes.
  */
+import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import type { ManifestObject, SimulatedDecision, SimulatedRequest, Workload } from '../verify/contract';
+import type { ManifestObject, SimulatedDecision, SimulatedRequest, Workload } from '../verify/simulator';
 import { createIstioSimulator } from '../verify/istio';
 
 const ROOT = 'istio-system';
@@ -547,7 +547,7 @@ describe('istio.md §1.1–§1.4, §1.6, §1.8 evaluation and matching', () => {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-const EXAMPLES = path.resolve(__dirname, '..', '..', '..', 'shared', 'mesh-examples');
+const EXAMPLES = path.resolve(__dirname, '..', '..', 'shared', 'mesh-examples');
 
 function loadExample(file: string): ManifestObject[] {
   return parseAllDocuments(fs.readFileSync(path.join(EXAMPLES, file), 'utf8'))
@@ -555,90 +555,86 @@ function loadExample(file: string): ManifestObject[] {
     .filter((o): o is ManifestObject => o !== null);
 }
 
-describe(
-  'shared/mesh-examples (the documented Istio tasks)',
-  { skip: fs.existsSync(EXAMPLES) ? false : `shared/mesh-examples not found at ${EXAMPLES}` },
-  () => {
-    const tcpEcho: Workload = {
-      namespace: 'foo',
-      name: 'tcp-echo',
-      serviceAccount: 'tcp-echo',
-      labels: { app: 'tcp-echo' },
-      ports: [9000, 9001, 9002].map((port) => ({ name: `tcp-${port}`, port, protocol: 'tcp' as const })),
+(fs.existsSync(EXAMPLES) ? describe : describe.skip)('shared/mesh-examples (the documented Istio tasks)', () => {
+  const tcpEcho: Workload = {
+    namespace: 'foo',
+    name: 'tcp-echo',
+    serviceAccount: 'tcp-echo',
+    labels: { app: 'tcp-echo' },
+    ports: [9000, 9001, 9002].map((port) => ({ name: `tcp-${port}`, port, protocol: 'tcp' as const })),
+  };
+  const sleep = mtlsFrom('foo', 'sleep');
+
+  it('istio.md §1.6, §1.7 (authz-tcp task): GIVEN each step WHEN sleep connects to 9000/9001/9002 THEN the documented outcomes', () => {
+    const verdicts = (file: string): string[] => [9000, 9001, 9002].map((port) => istio.decide(loadExample(file), tcp(sleep, tcpEcho, port)).verdict);
+    assert.deepEqual(verdicts('istio-authz-tcp/01-allow-ports.yaml'), ['allow', 'allow', 'deny']);
+    assert.deepEqual(verdicts('istio-authz-tcp/02-allow-get-9000.yaml'), ['deny', 'deny', 'deny']);
+    assert.deepEqual(verdicts('istio-authz-tcp/03-deny-get.yaml'), ['deny', 'deny', 'deny']);
+    assert.deepEqual(verdicts('istio-authz-tcp/04-deny-get-9000.yaml'), ['deny', 'allow', 'allow']);
+  });
+
+  it('istio.md §1.4 (authz-td-migration task): GIVEN the old-td principal WHEN the trust domain is new-td THEN 403 without the alias and allowed with it', () => {
+    const httpbin: Workload = {
+      namespace: 'default',
+      name: 'httpbin',
+      serviceAccount: 'httpbin',
+      labels: { app: 'httpbin' },
+      ports: [{ name: 'http', port: 8080, protocol: 'http' }],
     };
-    const sleep = mtlsFrom('foo', 'sleep');
+    const objects = loadExample('istio-authz-td-migration/01-allow-sleep-allow.yaml');
+    const call = get(mtlsFrom('sleep-allow', 'sleep'), httpbin, '/ip');
+    expect(createIstioSimulator({ rootNamespace: ROOT, trustDomain: 'new-td' }).decide(objects, call), 'deny');
+    expect(createIstioSimulator({ rootNamespace: ROOT, trustDomain: 'new-td', trustDomainAliases: ['old-td'] }).decide(objects, call), 'allow');
+    expect(createIstioSimulator({ rootNamespace: ROOT, trustDomain: 'old-td' }).decide(objects, get(mtlsFrom('default', 'sleep'), httpbin)), 'deny');
+  });
 
-    it('istio.md §1.6, §1.7 (authz-tcp task): GIVEN each step WHEN sleep connects to 9000/9001/9002 THEN the documented outcomes', () => {
-      const verdicts = (file: string): string[] => [9000, 9001, 9002].map((port) => istio.decide(loadExample(file), tcp(sleep, tcpEcho, port)).verdict);
-      assert.deepEqual(verdicts('istio-authz-tcp/01-allow-ports.yaml'), ['allow', 'allow', 'deny']);
-      assert.deepEqual(verdicts('istio-authz-tcp/02-allow-get-9000.yaml'), ['deny', 'deny', 'deny']);
-      assert.deepEqual(verdicts('istio-authz-tcp/03-deny-get.yaml'), ['deny', 'deny', 'deny']);
-      assert.deepEqual(verdicts('istio-authz-tcp/04-deny-get-9000.yaml'), ['deny', 'allow', 'allow']);
-    });
+  it('istio.md §2 (authn-policy task): GIVEN mesh STRICT, then bar/httpbin with port 80 DISABLE WHEN a sidecar-less client calls THEN reset, except on port 80', () => {
+    const httpbin: Workload = {
+      namespace: 'bar',
+      name: 'httpbin',
+      serviceAccount: 'httpbin',
+      labels: { app: 'httpbin' },
+      ports: [
+        { name: 'http', port: 80, protocol: 'http' },
+        { name: 'alt', port: 8080, protocol: 'http' },
+      ],
+    };
+    const mesh = loadExample('istio-authn-policy/01-mesh-strict.yaml');
+    expect(istio.decide(mesh, request(plaintext(), httpbin, 80, 'GET', '/headers')), 'deny', ['PeerAuthentication istio-system/default']);
+    const port80 = [...mesh, ...loadExample('istio-authn-policy/04-bar-httpbin-port80-disable.yaml')];
+    expect(istio.decide(port80, request(plaintext(), httpbin, 80, 'GET', '/headers')), 'allow');
+    expect(istio.decide(port80, request(plaintext(), httpbin, 8080, 'GET', '/headers')), 'deny', ['PeerAuthentication bar/httpbin']);
+    // The mtls-migration manifest has no namespace in its text: where it lands is unknown.
+    expect(istio.decide(loadExample('istio-mtls-migration/strict-default.yaml'), request(plaintext(), httpbin, 80, 'GET', '/')), 'unsupported');
+  });
 
-    it('istio.md §1.4 (authz-td-migration task): GIVEN the old-td principal WHEN the trust domain is new-td THEN 403 without the alias and allowed with it', () => {
-      const httpbin: Workload = {
-        namespace: 'default',
-        name: 'httpbin',
-        serviceAccount: 'httpbin',
-        labels: { app: 'httpbin' },
-        ports: [{ name: 'http', port: 8080, protocol: 'http' }],
-      };
-      const objects = loadExample('istio-authz-td-migration/01-allow-sleep-allow.yaml');
-      const call = get(mtlsFrom('sleep-allow', 'sleep'), httpbin, '/ip');
-      expect(createIstioSimulator({ rootNamespace: ROOT, trustDomain: 'new-td' }).decide(objects, call), 'deny');
-      expect(createIstioSimulator({ rootNamespace: ROOT, trustDomain: 'new-td', trustDomainAliases: ['old-td'] }).decide(objects, call), 'allow');
-      expect(createIstioSimulator({ rootNamespace: ROOT, trustDomain: 'old-td' }).decide(objects, get(mtlsFrom('default', 'sleep'), httpbin)), 'deny');
-    });
-
-    it('istio.md §2 (authn-policy task): GIVEN mesh STRICT, then bar/httpbin with port 80 DISABLE WHEN a sidecar-less client calls THEN reset, except on port 80', () => {
-      const httpbin: Workload = {
-        namespace: 'bar',
-        name: 'httpbin',
-        serviceAccount: 'httpbin',
-        labels: { app: 'httpbin' },
-        ports: [
-          { name: 'http', port: 80, protocol: 'http' },
-          { name: 'alt', port: 8080, protocol: 'http' },
-        ],
-      };
-      const mesh = loadExample('istio-authn-policy/01-mesh-strict.yaml');
-      expect(istio.decide(mesh, request(plaintext(), httpbin, 80, 'GET', '/headers')), 'deny', ['PeerAuthentication istio-system/default']);
-      const port80 = [...mesh, ...loadExample('istio-authn-policy/04-bar-httpbin-port80-disable.yaml')];
-      expect(istio.decide(port80, request(plaintext(), httpbin, 80, 'GET', '/headers')), 'allow');
-      expect(istio.decide(port80, request(plaintext(), httpbin, 8080, 'GET', '/headers')), 'deny', ['PeerAuthentication bar/httpbin']);
-      // The mtls-migration manifest has no namespace in its text: where it lands is unknown.
-      expect(istio.decide(loadExample('istio-mtls-migration/strict-default.yaml'), request(plaintext(), httpbin, 80, 'GET', '/')), 'unsupported');
-    });
-
-    it('istio.md §1.1, §1.2 (authz-http and authz-deny tasks): GIVEN allow-nothing plus viewers WHEN Bookinfo calls THEN only the documented callers pass', () => {
-      const details: Workload = {
-        namespace: 'default',
-        name: 'details',
-        serviceAccount: 'bookinfo-details',
-        labels: { app: 'details' },
-        ports: [{ name: 'http', port: 9080, protocol: 'http' }],
-      };
-      const objects = ['01-allow-nothing', '02-productpage-viewer', '04-details-viewer'].flatMap((f) => loadExample(`istio-authz-http/${f}.yaml`));
-      expect(istio.decide(objects, request(mtlsFrom('default', 'bookinfo-productpage'), details, 9080, 'GET', '/details/0')), 'allow', [
-        'AuthorizationPolicy default/details-viewer',
-      ]);
-      expect(istio.decide(objects, request(mtlsFrom('default', 'bookinfo-reviews'), details, 9080, 'GET', '/details/0')), 'deny');
-      expect(istio.decide(objects, request(mtlsFrom('default', 'bookinfo-productpage'), details, 9080, 'POST', '/details/0')), 'deny');
-      const httpbin: Workload = {
-        namespace: 'foo',
-        name: 'httpbin',
-        serviceAccount: 'httpbin',
-        labels: { app: 'httpbin' },
-        ports: [{ name: 'http', port: 8000, protocol: 'http' }],
-      };
-      const denyGet = loadExample('istio-authz-deny/01-deny-method-get.yaml');
-      expect(istio.decide(denyGet, request(sleep, httpbin, 8000, 'GET', '/get')), 'deny');
-      expect(istio.decide(denyGet, request(sleep, httpbin, 8000, 'POST', '/post')), 'allow');
-      // Step 2 depends on a request header: not modelled for GET, decided for POST.
-      const step2 = loadExample('istio-authz-deny/02-deny-get-unless-admin.yaml');
-      expect(istio.decide(step2, request(sleep, httpbin, 8000, 'GET', '/get')), 'unsupported');
-      expect(istio.decide(step2, request(sleep, httpbin, 8000, 'POST', '/post')), 'allow');
-    });
-  },
-);
+  it('istio.md §1.1, §1.2 (authz-http and authz-deny tasks): GIVEN allow-nothing plus viewers WHEN Bookinfo calls THEN only the documented callers pass', () => {
+    const details: Workload = {
+      namespace: 'default',
+      name: 'details',
+      serviceAccount: 'bookinfo-details',
+      labels: { app: 'details' },
+      ports: [{ name: 'http', port: 9080, protocol: 'http' }],
+    };
+    const objects = ['01-allow-nothing', '02-productpage-viewer', '04-details-viewer'].flatMap((f) => loadExample(`istio-authz-http/${f}.yaml`));
+    expect(istio.decide(objects, request(mtlsFrom('default', 'bookinfo-productpage'), details, 9080, 'GET', '/details/0')), 'allow', [
+      'AuthorizationPolicy default/details-viewer',
+    ]);
+    expect(istio.decide(objects, request(mtlsFrom('default', 'bookinfo-reviews'), details, 9080, 'GET', '/details/0')), 'deny');
+    expect(istio.decide(objects, request(mtlsFrom('default', 'bookinfo-productpage'), details, 9080, 'POST', '/details/0')), 'deny');
+    const httpbin: Workload = {
+      namespace: 'foo',
+      name: 'httpbin',
+      serviceAccount: 'httpbin',
+      labels: { app: 'httpbin' },
+      ports: [{ name: 'http', port: 8000, protocol: 'http' }],
+    };
+    const denyGet = loadExample('istio-authz-deny/01-deny-method-get.yaml');
+    expect(istio.decide(denyGet, request(sleep, httpbin, 8000, 'GET', '/get')), 'deny');
+    expect(istio.decide(denyGet, request(sleep, httpbin, 8000, 'POST', '/post')), 'allow');
+    // Step 2 depends on a request header: not modelled for GET, decided for POST.
+    const step2 = loadExample('istio-authz-deny/02-deny-get-unless-admin.yaml');
+    expect(istio.decide(step2, request(sleep, httpbin, 8000, 'GET', '/get')), 'unsupported');
+    expect(istio.decide(step2, request(sleep, httpbin, 8000, 'POST', '/post')), 'allow');
+  });
+});

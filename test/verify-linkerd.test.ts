@@ -3,12 +3,12 @@
  * THEN the verdict is what Linkerd's policy controller and proxy would do. Each test names the linkerd.md trap it
  * encodes. The published examples in shared/mesh-examples/linkerd-* are replayed at the end when present.
  */
+import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import type { ManifestObject, SimulatedDecision, SimulatedRequest, Workload } from '../verify/contract';
+import type { ManifestObject, SimulatedDecision, SimulatedRequest, Workload } from '../verify/simulator';
 import { createLinkerdSimulator, type DefaultPolicy } from '../verify/linkerd';
 
 // ─────────────────────────────────────────────────────────────────────────────── fixtures
@@ -774,7 +774,7 @@ describe('linkerd.md §10–§12: mTLS mapping, allow-only model, ServerAuthoriz
 
 // ─────────────────────────────────────────────────────────────────────────────── published examples
 
-const EXAMPLES = path.resolve(__dirname, '..', '..', '..', 'shared', 'mesh-examples');
+const EXAMPLES = path.resolve(__dirname, '..', '..', 'shared', 'mesh-examples');
 
 function loadExample(...files: string[]): ManifestObject[] {
   const objects: ManifestObject[] = [];
@@ -790,7 +790,7 @@ function loadExample(...files: string[]): ManifestObject[] {
 describe('published Linkerd examples (shared/mesh-examples)', () => {
   const present = fs.existsSync(path.join(EXAMPLES, 'linkerd-per-route-policy'));
   if (!present) console.log(`notice: ${EXAMPLES} is absent; the published-example tests are skipped`);
-  const opts = { skip: !present };
+  const itIfPresent = present ? it : it.skip;
   const authors: Workload = {
     namespace: 'booksapp',
     name: 'authors',
@@ -806,9 +806,8 @@ describe('published Linkerd examples (shared/mesh-examples)', () => {
     path: p,
   });
 
-  it(
+  itIfPresent(
     'linkerd.md §6 (per-route-policy task): GIVEN the booksapp route set WHEN books, webapp and outsiders call THEN GETs, modifications, the probe route and the 404s fall as documented',
-    opts,
     () => {
       const dir = 'linkerd-per-route-policy';
       const objects = loadExample(
@@ -828,9 +827,8 @@ describe('published Linkerd examples (shared/mesh-examples)', () => {
     },
   );
 
-  it(
+  itIfPresent(
     'linkerd.md §2 / §6 (2025 gRPC blog): GIVEN a v1beta1 Server and two catch-all GRPCRoutes WHEN foo calls THEN the server grant admits it; WHEN bar calls THEN the tied routes decide differently: unsupported',
-    opts,
     () => {
       const dir = 'linkerd-blog-grpc-routes';
       const objects = loadExample(
@@ -858,9 +856,8 @@ describe('published Linkerd examples (shared/mesh-examples)', () => {
     },
   );
 
-  it(
+  itIfPresent(
     'linkerd.md §14 (emojivoto policy): GIVEN prom-prometheus without networks WHEN a plaintext scrape comes from a public address THEN it is denied despite the "anywhere" comment',
-    opts,
     () => {
       const objects = loadExample('linkerd-emojivoto-policy/emojivoto-policy.yaml');
       const voting: Workload = {
@@ -887,9 +884,8 @@ describe('published Linkerd examples (shared/mesh-examples)', () => {
     },
   );
 
-  it(
+  itIfPresent(
     'linkerd.md §14 (OSM migration blog as published): GIVEN a route without apiVersion and a policy naming the wrong route WHEN the website calls THEN nothing grants: denied',
-    opts,
     () => {
       const objects = loadExample('linkerd-blog-osm-migration/01-as-published.yaml');
       const user: Workload = {
@@ -912,9 +908,8 @@ describe('published Linkerd examples (shared/mesh-examples)', () => {
     },
   );
 
-  it(
+  itIfPresent(
     'linkerd.md §9 (multicluster task): GIVEN bb only from slow-cooker WHEN slow-cooker of a linked cluster (same identity) calls THEN it is admitted, another account is not',
-    opts,
     () => {
       const objects = loadExample('linkerd-multicluster/bb-policy.yaml');
       const bb: Workload = {

@@ -1,17 +1,17 @@
 /**
  * Prove every build: the model's access equals what each simulated mesh enforces from the emitted YAML.
  */
+import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
-import type { PolicyModel } from '../compiler/model';
-import type { KubernetesObject, Target } from '../targets/contract';
+import type { PolicyModel } from '../model/model';
+import type { KubernetesObject, Target } from '../model/target';
 import { istioTarget } from '../targets/istio';
 import { SourceStore } from '../compiler/sources';
-import { checkModel, fuzz } from '../verify/fuzz';
-import { verificationDiagnostics } from '../verify/run';
-import { verify } from '../verify/verify';
+import { checkModel, fuzz } from './fuzz/fuzz';
+import { verificationDiagnostics } from '../verify/verify-build';
+import { verify } from '../verify/compare';
 import { examples } from './golden';
 import { REPO, runCli, tempProject, readTree } from './helpers';
 
@@ -45,7 +45,7 @@ describe('policyc verify', () => {
 
   it('GIVEN a deliberately broken Istio target (DENY rules lose their ports) THEN the verifier catches the wrong output', () => {
     const dropPorts: Target = {
-      name: 'istio',
+      ...istioTarget,
       compile: (model, context) => {
         const output = istioTarget.compile(model, context);
         const objects = output.objects.map((o) => {

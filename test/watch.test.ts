@@ -2,12 +2,12 @@
  * Watch mode: GIVEN a session on the shop example, WHEN one rule changes, THEN the rebuild writes only the
  * files of that rule's destination; a type error leaves the output as it was.
  */
+import { it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { it } from 'node:test';
 import { startWatch } from '../cli/watch';
-import { targets } from '../targets';
+import { targets } from '../meshes';
 import { EXAMPLES, readTree, tempProject } from './helpers';
 
 it('rebuilds only what a one-line edit affects, and keeps the output on errors', () => {

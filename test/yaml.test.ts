@@ -3,8 +3,8 @@
  * look like numbers, booleans, nulls, dates and YAML syntax), WHEN written and parsed back with `yaml` (YAML 1.2)
  * and with YAML 1.1 rules, THEN the data is unchanged.
  */
+import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { KUBERNETES_ORDER, stringifyYaml } from '../compiler/yaml';

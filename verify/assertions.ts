@@ -2,11 +2,11 @@
  * Policy assertions written by users (`reaches`, `neverReaches`), checked on the model (`decide`) and on each
  * target's emitted objects (its simulator), over the same request space the verifier uses.
  */
-import { decide, ipInCidr, presentedIdentity, type Client, type Request } from '../compiler/decide';
-import { servicesById, type AssertionModel, type PolicyModel, type ServiceModel } from '../compiler/model';
-import type { ManifestObject, MeshSimulator } from './contract';
-import { requestSpace } from '../compiler/request-space';
-import { describeRequest, simulatedRequest } from './verify';
+import { decide, ipInCidr, presentedIdentity, type Client, type Request } from '../model/decide';
+import { servicesById, type AssertionModel, type PolicyModel, type ServiceModel } from '../model/model';
+import type { ManifestObject, MeshSimulator } from './simulator';
+import { requestSpace } from '../model/request-space';
+import { describeRequest, simulatedRequest } from './compare';
 
 export interface AssertionFailure {
   readonly assertion: AssertionModel;

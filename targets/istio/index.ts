@@ -22,8 +22,8 @@ import {
   type RuleModel,
   type ServiceModel,
   type SourceModel,
-} from '../../compiler/model';
-import type { KubernetesObject, Target, TargetOutput } from '../contract';
+} from '../../model/model';
+import type { KubernetesObject, Target, TargetOutput } from '../../model/target';
 import { objectName } from '../names';
 
 const API_VERSION = 'security.istio.io/v1';
@@ -198,6 +198,9 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
 
 export const istioTarget: Target = {
   name: 'istio',
+  crds: ['istio'],
+  revocationNote: (destination) =>
+    `Istio: enforced once the sidecars of ${destination.id} receive the new AuthorizationPolicy; confirm with \`istioctl x authz check\` on a ${destination.name} pod.`,
   compile(model: PolicyModel): TargetOutput {
     return { objects: [...peerAuthentications(model), ...authorizationPolicies(model)], diagnostics: [] };
   },

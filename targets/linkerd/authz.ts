@@ -6,8 +6,8 @@
  * subtraction is refused with a reason (Linkerd has no deny).
  * @internal
  */
-import type { MtlsMode, RuleModel, ServiceModel, SourceModel } from '../../compiler/model';
-import { parseCidr, type Cidr } from '../../compiler/cidr';
+import type { MtlsMode, RuleModel, ServiceModel, SourceModel } from '../../model/model';
+import { parseCidr, type Cidr } from '../../model/cidr';
 import { ALL_NETWORKS, type NetEntry, netEntryKey, subtractBlock } from './cidr';
 
 export type IdPattern =

@@ -5,7 +5,7 @@
  * deny from a network grant is always exact (it becomes an `except`).
  * @internal
  */
-import { containsCidr, overlapsCidr, parseCidr, type Cidr } from '../../compiler/cidr';
+import { containsCidr, overlapsCidr, parseCidr, type Cidr } from '../../model/cidr';
 
 /** One NetworkAuthentication `networks` entry: `cidr` minus every `except` block (each written as its `text`). */
 export interface NetEntry {

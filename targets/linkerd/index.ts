@@ -33,9 +33,9 @@
  * strategic-merge patch. Pods read it only when they are created (§7): pods must be restarted for
  * the annotation to take effect.
  */
-import type { Diagnostic, RelatedInformation } from '../../compiler/diagnostics/diagnostic';
-import { diagnostic } from '../../compiler/diagnostics/diagnostic';
-import type { DiagnosticId } from '../../compiler/diagnostics/catalog';
+import type { Diagnostic, RelatedInformation } from '../../diagnostics/diagnostic';
+import { diagnostic } from '../../diagnostics/diagnostic';
+import type { DiagnosticId } from '../../diagnostics/catalog';
 import {
   effectiveMtls,
   namespaceMtls,
@@ -47,9 +47,9 @@ import {
   type PortModel,
   type RuleModel,
   type ServiceModel,
-} from '../../compiler/model';
-import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../contract';
-import { shortHash } from '../../compiler/hash';
+} from '../../model/model';
+import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
+import { shortHash } from '../../model/hash';
 import { objectName } from '../names';
 import {
   allowTerms,
@@ -79,7 +79,7 @@ import {
   type HttpRegion,
   type Scope,
 } from './routes';
-import { linkerdProblems } from './validate';
+import { linkerdProblems } from './admission';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -521,6 +521,9 @@ class LinkerdCompilation {
 /** The Linkerd target (`--target linkerd`). */
 export const linkerdTarget: Target = {
   name: 'linkerd',
+  crds: ['linkerd'],
+  revocationNote: (destination) =>
+    `Linkerd: a deleted MeshTLSAuthentication or AuthorizationPolicy keeps authorizing until the destination's pods restart (linkerd/linkerd2#15548): after applying, restart ${destination.name} (e.g. \`kubectl -n ${destination.namespace} rollout restart deployment/${destination.name}\`) and check that the call is refused.`,
   compile(model: PolicyModel, context: TargetContext): TargetOutput {
     const compilation = new LinkerdCompilation(model, context);
     compilation.compile();

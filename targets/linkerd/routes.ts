@@ -11,7 +11,7 @@
  *    "has a method match" decides).
  * @internal
  */
-import type { HttpMethod, PathMatch } from '../../compiler/model';
+import type { HttpMethod, PathMatch } from '../../model/model';
 
 export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
 

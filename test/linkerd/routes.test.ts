@@ -1,5 +1,5 @@
+import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
 import type { Client } from './support';
 import { codes, compile, disagreements, errors, exact, model, ofKind, prefix, requests, rule, spec, svc } from './support';
 

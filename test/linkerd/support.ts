@@ -3,7 +3,7 @@
  * requests that the target grants exactly the model's access (the model's `decide` against the Linkerd
  * simulator reading the rendered output).
  */
-import { decide, type Client as DecideClient, type Request } from '../../compiler/decide';
+import { decide, type Client as DecideClient, type Request } from '../../model/decide';
 import {
   isHttpProtocol,
   servicesById,
@@ -16,12 +16,12 @@ import {
   type RuleModel,
   type ServiceModel,
   type SourceModel,
-} from '../../compiler/model';
+} from '../../model/model';
 import { renderTarget } from '../../compiler/render';
-import type { KubernetesObject, TargetOutput } from '../../targets/contract';
+import type { KubernetesObject, TargetOutput } from '../../model/target';
 import { linkerdTarget } from '../../targets/linkerd';
 import { createLinkerdSimulator } from '../../verify/linkerd';
-import { manifestsFromFiles, simulatedRequest } from '../../verify/verify';
+import { manifestsFromFiles, simulatedRequest } from '../../verify/compare';
 
 export function svc(
   namespace: string,

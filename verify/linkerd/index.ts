@@ -8,7 +8,7 @@
  * query-param count, method). Whatever the manifests cannot tell (object age, pod probes, request headers,
  * webhook-dependent outcomes) ends in an `unsupported` verdict with the reason, never in a guess.
  */
-import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../contract';
+import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
 
 /** The default inbound policies (linkerd.md §7). */
 export type DefaultPolicy = 'all-unauthenticated' | 'cluster-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny' | 'audit';

@@ -5,8 +5,8 @@
  * found here is a policyc bug: the emitter is meant to never produce it.
  * @internal
  */
-import type { KubernetesObject } from '../contract';
-import { containsCidr, parseCidr, sameCidr } from '../../compiler/cidr';
+import type { KubernetesObject } from '../../model/target';
+import { containsCidr, parseCidr, sameCidr } from '../../model/cidr';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';

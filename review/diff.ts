@@ -5,7 +5,8 @@
  * a rule rewritten into a wider one ("monitoring" → "anyone") is a widening, not a revocation.
  * Revocations and widenings are listed first, with what a rollout should watch.
  */
-import { decide } from './decide';
+import type { Target } from '../model/target';
+import { decide } from '../model/decide';
 import {
   accessMatrix,
   describeLimits,
@@ -19,8 +20,8 @@ import {
   type AccessEdge,
 } from './access';
 import { edgeLabel, nodesFor, renderMermaid, serviceNode } from './graph';
-import { operationsFor } from './request-space';
-import { effectiveMtls, servicesById, type MtlsMode, type PolicyModel, type PortModel, type ServiceModel } from './model';
+import { operationsFor } from '../model/request-space';
+import { effectiveMtls, servicesById, type MtlsMode, type PolicyModel, type PortModel, type ServiceModel } from '../model/model';
 
 export type EdgeChangeKind = 'granted' | 'revoked' | 'widened' | 'narrowed' | 'changed' | 'restated';
 
@@ -75,8 +76,8 @@ export interface DiffOptions {
   /** Labels of the two sides (a git ref, a file name). */
   readonly base: string;
   readonly head: string;
-  /** Target names the policy is compiled for; rollout notes are given for these meshes. */
-  readonly targets: readonly string[];
+  /** The targets the policy is compiled for; each gives its rollout note for a revocation. */
+  readonly targets: readonly Pick<Target, 'revocationNote'>[];
 }
 
 /** An empty model (the side of a diff where the policy did not exist yet). */
@@ -213,26 +214,17 @@ export function changeCall(change: EdgeChange): string {
   return `${change.source} → ${change.destination}:${change.port} (${change.portNumber})`;
 }
 
-function revocationWatch(change: EdgeChange, targets: readonly string[]): string[] {
+function revocationWatch(change: EdgeChange, targets: DiffOptions['targets']): string[] {
   const [namespace = '', name = ''] = change.destination.split('/');
   const refusal = change.protocol === 'tcp' ? 'connections are closed' : change.protocol === 'grpc' ? 'calls fail with PERMISSION_DENIED' : 'requests get 403';
   const watch = [
     `Calls from ${describeSource(change.sourceModel)}: ${refusal} after the rollout. Check that no caller still needs it (the access logs or request metrics of ${change.destination} for this source) before merging.`,
   ];
-  if (targets.includes('istio')) {
-    watch.push(
-      `Istio: enforced once the sidecars of ${change.destination} receive the new AuthorizationPolicy; confirm with \`istioctl x authz check\` on a ${name} pod.`,
-    );
-  }
-  if (targets.includes('linkerd')) {
-    watch.push(
-      `Linkerd: a deleted MeshTLSAuthentication or AuthorizationPolicy keeps authorizing until the destination's pods restart (linkerd/linkerd2#15548): after applying, restart ${name} (e.g. \`kubectl -n ${namespace} rollout restart deployment/${name}\`) and check that the call is refused.`,
-    );
-  }
+  for (const target of targets) watch.push(target.revocationNote({ id: change.destination, namespace, name }));
   return watch;
 }
 
-function reviewItems(changes: readonly EdgeChange[], oldEdges: readonly AccessEdge[], targets: readonly string[]): ReviewItem[] {
+function reviewItems(changes: readonly EdgeChange[], oldEdges: readonly AccessEdge[], targets: DiffOptions['targets']): ReviewItem[] {
   const revocations: ReviewItem[] = [];
   const widenings: ReviewItem[] = [];
   const oldBreadth = new Map<string, number>();

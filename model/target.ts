@@ -2,8 +2,8 @@
  * The one contract between the compiler and a mesh target. A target reads the model and returns plain
  * Kubernetes objects; the compiler validates, orders and serialises them. Targets never read files.
  */
-import type { Diagnostic } from '../compiler/diagnostics/diagnostic';
-import type { PolicyModel } from '../compiler/model';
+import type { Diagnostic } from '../diagnostics/diagnostic';
+import type { PolicyModel } from './model';
 
 /** A Kubernetes object as plain JSON. */
 export interface KubernetesObject {
@@ -32,6 +32,13 @@ export interface TargetOutput {
 export interface Target {
   /** Folder name under the output directory and value of `--target`. */
   readonly name: string;
+  /**
+   * The sets of real CRDs (folders under `schemas/crds/`) that describe every custom resource the target
+   * emits; each emitted object is validated against them, and a missing set is an error.
+   */
+  readonly crds: readonly string[];
+  /** What to watch when a call to `destination` is revoked: how and when this mesh enforces the revocation. */
+  revocationNote(destination: { readonly id: string; readonly namespace: string; readonly name: string }): string;
   /**
    * Everything the target cannot express for this model, as diagnostics with what to write instead.
    * Never throws. `resolveSpan` maps a model location to a diagnostic span.

@@ -2,8 +2,8 @@
  * Validate: every problem of the model at once — names, ports, dangling and impossible rules,
  * fail-open shapes, shadowed rules. Reports, never throws, never stops at the first.
  */
-import { canonicalCidr, containsCidr, parseCidr, validCidr } from './cidr';
-import { diagnostic, type Diagnostic, type RelatedInformation } from './diagnostics/diagnostic';
+import { canonicalCidr, containsCidr, parseCidr, validCidr } from '../model/cidr';
+import { diagnostic, type Diagnostic, type RelatedInformation } from '../diagnostics/diagnostic';
 import {
   acceptsPlaintext,
   effectiveMtls,
@@ -15,7 +15,7 @@ import {
   type RuleModel,
   type ServiceModel,
   type SourceModel,
-} from './model';
+} from '../model/model';
 import type { SourceStore } from './sources';
 
 const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -358,7 +358,6 @@ export function selectorsOverlap(a: Readonly<Record<string, string>>, b: Readonl
 }
 
 // CIDR parsing lives in ./cidr; re-exported for the modules that import it from here (access.ts, verify/verify.ts).
-export { parseCidr, validCidr } from './cidr';
 
 function suggestCidr(cidr: string): string {
   const parsed = parseCidr(cidr);

@@ -8,14 +8,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { hasErrors } from '../compiler/diagnostics/diagnostic';
-import type { PolicyModel } from '../compiler/model';
-import { renderTarget } from '../compiler/render';
-import type { Target } from '../targets/contract';
-import { targets } from '../targets';
-import { simulatorFor } from './index';
+import { PACKAGE_ROOT } from '../../compiler/package-files';
+import { hasErrors } from '../../diagnostics/diagnostic';
+import type { PolicyModel } from '../../model/model';
+import { renderTarget } from '../../compiler/render';
+import type { Target } from '../../model/target';
+import { targets } from '../../meshes';
+import { simulatorFor } from '../../meshes';
 import { policyModelArbitrary } from './random-model';
-import { describeRequest, manifestsFromFiles, verify } from './verify';
+import { describeRequest, manifestsFromFiles, verify } from '../../verify/compare';
 
 export interface FuzzStats {
   models: number;
@@ -35,7 +36,7 @@ export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readon
       if (stats !== undefined) stats.refused[target.name] = (stats.refused[target.name] ?? 0) + 1;
       continue;
     }
-    const simulator = simulatorFor(target.name, model);
+    const simulator = simulatorFor(target.name, model.mesh);
     if (simulator === undefined) continue;
     const result = verify(model, manifestsFromFiles(renderTarget(output, model.entry)), simulator);
     if (stats !== undefined) {
@@ -71,7 +72,7 @@ if (require.main === module) {
     process.stdout.write(`fuzz: ${count} models, seed ${seed}, ${seconds} s: no mismatch\n${JSON.stringify(stats, null, 2)}\n`);
   } catch (error) {
     const report = error instanceof Error ? error.message : String(error);
-    const file = path.resolve(__dirname, '../../test/regressions', `fuzz-seed-${seed}.txt`);
+    const file = path.join(PACKAGE_ROOT, 'test', 'regressions', `fuzz-seed-${seed}.txt`);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, report);
     process.stderr.write(`${report}\n\nThe report (with the shrunk model) is in ${file}: add the model to test/regressions/ as JSON.\n`);

@@ -4,10 +4,10 @@
  * and compare the model's decision with what a mesh simulator decides from the emitted YAML alone.
  */
 import { parseAllDocuments } from 'yaml';
-import { decide, type Request } from '../compiler/decide';
-import { servicesById, type PolicyModel, type ServiceModel } from '../compiler/model';
-import { requestSpace } from '../compiler/request-space';
-import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from './contract';
+import { decide, type Request } from '../model/decide';
+import { servicesById, type PolicyModel, type ServiceModel } from '../model/model';
+import { requestSpace } from '../model/request-space';
+import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from './simulator';
 
 export interface Mismatch {
   readonly request: Request;

@@ -7,7 +7,7 @@
  * use (a deny covers it completely, or the port refuses every such client) is not an edge. The semantic
  * diff compares two matrices with the same probes, so "granted" and "revoked" mean what `decide()` means.
  */
-import { decide, type Client, type Request } from './decide';
+import { decide, type Client, type Request } from '../model/decide';
 import {
   effectiveMtls,
   isHttpProtocol,
@@ -22,8 +22,8 @@ import {
   type ServiceModel,
   type SourceLocation,
   type SourceModel,
-} from './model';
-import { addressesAround, DEFAULT_IP, OUTSIDER, PROBE_ACCOUNT, operationsFor, type Operation } from './request-space';
+} from '../model/model';
+import { addressesAround, DEFAULT_IP, OUTSIDER, PROBE_ACCOUNT, operationsFor, type Operation } from '../model/request-space';
 
 /** Method and path limits of one grant or one deny. Both absent: every request on the port. */
 export interface Limit {

@@ -6,7 +6,7 @@
  * is dotted (Mermaid) or dashed (DOT). The same node and edge writers draw the semantic diff.
  */
 import { accessMatrix, describeLimits, sourceKey, type AccessEdge } from './access';
-import { effectiveMtls, type PolicyModel, type ServiceModel, type SourceModel } from './model';
+import { effectiveMtls, type PolicyModel, type ServiceModel, type SourceModel } from '../model/model';
 
 export type EdgeStyle = 'normal' | 'plaintext' | 'added' | 'removed' | 'changed';
 

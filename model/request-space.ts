@@ -7,7 +7,7 @@
  */
 import type { Client, Request } from './decide';
 import { isHttpProtocol, type HttpMethod, type PolicyModel, type PortModel } from './model';
-import { parseCidr } from './validate';
+import { parseCidr } from './cidr';
 
 /** A client IP no rule names: TEST-NET-1. */
 export const DEFAULT_IP = '192.0.2.10';

@@ -5,21 +5,19 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { KubernetesObject } from '../targets/contract';
-import { loadCrdValidator, type CrdValidator } from './crd-validation';
-import { diagnostic, type Diagnostic } from './diagnostics/diagnostic';
-
-/** The vendored CRDs, next to dist/ once compiled. */
-export const VENDORED_CRDS = path.resolve(__dirname, '../../schemas/crds');
+import type { KubernetesObject, Target } from '../model/target';
+import { VENDORED_CRDS } from './package-files';
+import { loadCrdValidator, type CrdValidator } from './crd-schemas';
+import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 
 const validators = new Map<string, CrdValidator | undefined>();
 
-/** The CRD file of a kind, by Kubernetes' naming (`<plural>.<group>.yaml`): only the CRDs a build uses are read. */
-function crdFileOf(targetName: string, object: KubernetesObject): string {
+/** The CRD file of a kind in one CRD set, by Kubernetes' naming (`<plural>.<group>.yaml`): only the CRDs a build uses are read. */
+function crdFileOf(set: string, object: KubernetesObject): string {
   const group = object.apiVersion.split('/')[0] ?? '';
   const lower = object.kind.toLowerCase();
   const plural = lower.endsWith('y') ? `${lower.slice(0, -1)}ies` : `${lower}s`;
-  return path.join(VENDORED_CRDS, targetName, `${plural}.${group}.yaml`);
+  return path.join(VENDORED_CRDS, set, `${plural}.${group}.yaml`);
 }
 
 function validatorFor(file: string): CrdValidator | undefined {
@@ -32,11 +30,23 @@ function isCustomResource(object: KubernetesObject): boolean {
   return object.apiVersion.includes('.');
 }
 
-export function validateEmitted(targetName: string, objects: readonly KubernetesObject[]): Diagnostic[] {
-  if (!fs.existsSync(path.join(VENDORED_CRDS, targetName))) return [];
+export function validateEmitted(target: Pick<Target, 'name' | 'crds'>, objects: readonly KubernetesObject[]): Diagnostic[] {
+  const targetName = target.name;
   const out: Diagnostic[] = [];
+  for (const set of target.crds) {
+    if (!fs.existsSync(path.join(VENDORED_CRDS, set))) {
+      out.push(
+        diagnostic(
+          'schema-violation',
+          `${targetName}: the CRD set '${set}' is not vendored in schemas/crds/, so its objects cannot be checked. This is a policyc packaging bug.`,
+        ),
+      );
+    }
+  }
+  if (out.length > 0) return out;
   for (const object of objects.filter(isCustomResource)) {
-    const validator = validatorFor(crdFileOf(targetName, object));
+    const file = target.crds.map((set) => crdFileOf(set, object)).find((f) => fs.existsSync(f));
+    const validator = file === undefined ? undefined : validatorFor(file);
     // A kind with no vendored CRD is a policyc bug too: the validator says so.
     const violations =
       validator === undefined ? [{ path: '', message: `no vendored CRD for ${object.apiVersion} ${object.kind}` }] : validator.validate(object);

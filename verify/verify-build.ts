@@ -4,13 +4,12 @@
  * that decides it (or the destination), naming the emitted objects involved.
  */
 import type { CompileResult } from '../compiler/compile';
-import { diagnostic, type Diagnostic } from '../compiler/diagnostics/diagnostic';
-import type { PolicyModel } from '../compiler/model';
+import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
+import type { PolicyModel } from '../model/model';
 import type { SourceStore } from '../compiler/sources';
 import { checkAssertions, describeFailure } from './assertions';
-import type { ManifestObject, MeshSimulator } from './contract';
-import { simulatorFor } from './index';
-import { describeRequest, manifestsFromFiles, verify, type VerificationResult } from './verify';
+import type { ManifestObject, MeshSimulator } from './simulator';
+import { describeRequest, manifestsFromFiles, verify, type VerificationResult } from './compare';
 
 export interface TargetVerification {
   readonly target: string;
@@ -20,14 +19,17 @@ export interface TargetVerification {
 /** How many mismatches are printed per target; the count says how many there were. */
 const SHOWN = 20;
 
-export function verifyBuild(result: CompileResult): { readonly diagnostics: Diagnostic[]; readonly targets: TargetVerification[] } {
+/** The simulator that checks a target's output (the mesh registry's), configured from the model's mesh settings. */
+export type SimulatorOf = (targetName: string, settings: PolicyModel['mesh']) => MeshSimulator | undefined;
+
+export function verifyBuild(result: CompileResult, simulatorFor: SimulatorOf): { readonly diagnostics: Diagnostic[]; readonly targets: TargetVerification[] } {
   const model = result.model;
   const diagnostics: Diagnostic[] = [];
   const targets: TargetVerification[] = [];
   if (model === undefined) return { diagnostics, targets };
   const simulated: { name: string; objects: readonly ManifestObject[]; simulator: MeshSimulator }[] = [];
   for (const [target, files] of result.outputs) {
-    const simulator = simulatorFor(target, model);
+    const simulator = simulatorFor(target, model.mesh);
     if (simulator === undefined) {
       targets.push({ target });
       continue;

@@ -4,7 +4,7 @@
  * rejects are filtered out, so every generated model is one a user could have written.
  */
 import fc from 'fast-check';
-import { shortHash } from '../compiler/hash';
+import { shortHash } from '../../model/hash';
 import {
   MODEL_VERSION,
   isHttpProtocol,
@@ -17,9 +17,9 @@ import {
   type RuleModel,
   type ServiceModel,
   type SourceModel,
-} from '../compiler/model';
-import { SourceStore } from '../compiler/sources';
-import { validateModel } from '../compiler/validate';
+} from '../../model/model';
+import { SourceStore } from '../../compiler/sources';
+import { validateModel } from '../../compiler/check-model';
 
 const PROTOCOLS: readonly Protocol[] = ['http', 'http2', 'grpc', 'tcp'];
 const NAMESPACES = ['alpha', 'beta', 'gamma'] as const;
