@@ -377,25 +377,6 @@ describe('violations', () => {
     assert.deepEqual(paths({ name: 'ok', labels: { app: 1 } }), ['/metadata/labels/app']);
     assert.deepEqual(paths({ name: 'x'.repeat(254) }), ['/metadata/name']);
   });
-
-  it('GIVEN a loaded validator WHEN validating thousands of the heaviest objects (HTTPRoute, ~90 CEL rules) THEN it keeps up', () => {
-    const obj: K8sObject = {
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: meta,
-      spec: {
-        parentRefs: [{ group: 'policy.linkerd.io', kind: 'Server', name: 'srv' }],
-        rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/api' } }], backendRefs: [{ name: 'svc', port: 80 }] }],
-      },
-    };
-    validator.validate(obj); // compile once
-    const n = 2000;
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) validator.validate(obj);
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    // Measured ~3700/s outside jest and ~1600/s inside it on 2 cores; the bound leaves room for a loaded CI box.
-    assert.ok(n / seconds > 500, `expected more than 500 validations/s, got ${(n / seconds).toFixed(0)}/s`);
-  });
 });
 
 // ------------------------------------------------------------------------------------------------
