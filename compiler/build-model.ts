@@ -90,7 +90,8 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       }
       const checked = checkDeclaration(kind, value);
       if ('problem' in checked) {
-        invalid(BUILDERS[list], checked.problem, store.spanOfLocation(locate(value['site'])) ?? meshSpan);
+        // A declaration used in several places (a service in rules) gives one diagnostic, at its own site.
+        invalid(checked.builder, checked.problem, store.spanOfLocation(locate(checked.owner['site'])) ?? meshSpan);
         return [];
       }
       return [checked.ok];

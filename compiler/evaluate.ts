@@ -36,8 +36,8 @@ export interface EvaluateResult {
   readonly files: ReadonlySet<string>;
 }
 
-/** Heap of the evaluator: 5,000 services need about 150 MB; the cap turns a runaway allocation into PC2008. */
-export const EVALUATOR_HEAP_MB = 1024;
+/** Heap cap of the evaluator: 5,000 services peak at about 280 MB of process memory; past the cap a runaway allocation is PC2008. */
+export const EVALUATOR_HEAP_MB = 512;
 /** The parent's kill comes this long after the evaluator's own bound, which reports the timeout itself. */
 const KILL_GRACE_MS = 3000;
 /** More answer than this is a policy too large to be meant (5,000 services answer about 10 MB). */
@@ -55,14 +55,24 @@ const transforms = new Map<string, { readonly text: string; readonly code: strin
 function stripTypes(file: string, text: string): { readonly code: string; readonly trace: TraceMap; readonly requires: readonly string[] } {
   const cached = transforms.get(file);
   if (cached !== undefined && cached.text === text) return cached;
-  const output = transformSync(text, {
-    loader: file.endsWith('x') ? 'tsx' : 'ts',
-    format: 'cjs',
-    target: 'es2022',
-    sourcemap: 'external',
-    sourcefile: moduleName(0),
-    logLevel: 'silent',
-  });
+  let output: { code: string; map: string };
+  try {
+    output = transformSync(text, {
+      loader: file.endsWith('x') ? 'tsx' : 'ts',
+      format: 'cjs',
+      target: 'es2022',
+      sourcemap: 'external',
+      sourcefile: moduleName(0),
+      logLevel: 'silent',
+    });
+  } catch (error) {
+    // Syntax esbuild cannot turn into CommonJS (top-level await, ...): the module throws when it loads. The type
+    // checker, run beside, usually reports the same line first.
+    const first = (error as { errors?: { text?: unknown; location?: { line?: unknown } | null }[] }).errors?.[0];
+    const line = typeof first?.location?.line === 'number' ? first.location.line : 1;
+    const message = JSON.stringify(`${typeof first?.text === 'string' ? first.text : 'this module cannot be compiled'} (line ${line})`);
+    output = { code: `throw new SyntaxError(${message});`, map: '{"version":3,"sources":[],"names":[],"mappings":""}' };
+  }
   // esbuild turns every import, export-from and import() into require("<literal>"); a computed specifier is refused at run time.
   const requires = [...output.code.matchAll(/\brequire\("((?:[^"\\\n]|\\.)*)"\)/g)].map((m) => JSON.parse(`"${m[1] ?? ''}"`) as string);
   const entry = { text, code: output.code, trace: new TraceMap(output.map), requires };

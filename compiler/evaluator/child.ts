@@ -84,7 +84,8 @@ function prepareSandbox(dslExports: object, factories: readonly Function[], link
 
   const sandboxError = (name: string, message: string): Error => {
     const error = new RealError(message);
-    error.name = name;
+    // Defined, not assigned: Error.prototype is frozen, and assigning over a frozen property fails.
+    defineProperty(error, 'name', { value: name, writable: true, enumerable: false, configurable: true });
     return error;
   };
 
@@ -321,8 +322,9 @@ function reportProgress(module: number): void {
 }
 
 function isTimeout(error: unknown): boolean {
-  // Only this realm's own errors are inspected: a value from policy code is never touched here.
-  if (typeof error !== 'object' || error === null || types.isProxy(error) || Object.getPrototypeOf(error) !== Error.prototype) return false;
+  // V8 raises the timeout in whichever realm was running, so it is recognised by an own data property only:
+  // reading one from an object that is not a proxy runs no code.
+  if (typeof error !== 'object' || error === null || types.isProxy(error)) return false;
   return Object.getOwnPropertyDescriptor(error, 'code')?.value === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
 }
 

@@ -181,20 +181,55 @@ function valueAt(root: unknown, pointer: string): unknown {
   return value;
 }
 
-function fieldOf(pointer: string): string {
-  const parts = pointer
+function segmentsOf(pointer: string): string[] {
+  return pointer
     .split('/')
     .slice(1)
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  const shown = parts
+}
+
+function fieldOf(segments: readonly string[]): string {
+  const shown = segments
     .map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `${i === 0 ? '' : '.'}${p}` : `[${describeValue(p)}]`))
     .join('');
   return shown === '' ? 'the value' : `\`${shown}\``;
 }
 
+/** The builder call that made a declaration of each kind, as messages name it. */
+export const BUILDER_OF: Readonly<Record<string, string>> = {
+  mesh: 'mesh({...})',
+  namespace: 'namespace(...)',
+  service: 'service(...)',
+  rule: 'allow(...).to(...) or deny(...).to(...)',
+  assertion: 'reaches(...) or neverReaches(...)',
+  ipBlocks: 'ipBlocks(...)',
+  identity: 'identity(...)',
+};
+
+/** The innermost declaration on the way to a field (it has its own site), and the field's path from there. */
+function ownerOf(root: unknown, segments: readonly string[]): { owner: Record<string, unknown>; rest: readonly string[] } {
+  let owner = root as Record<string, unknown>;
+  let rest = segments;
+  let value: unknown = root;
+  segments.forEach((segment, i) => {
+    value =
+      typeof value === 'object' && value !== null && Object.prototype.hasOwnProperty.call(value, segment)
+        ? (value as Record<string, unknown>)[segment]
+        : undefined;
+    if (typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)['kind'] === 'string') {
+      const record = value as Record<string, unknown>;
+      if (BUILDER_OF[record['kind'] as string] !== undefined && record['site'] !== undefined) {
+        owner = record;
+        rest = segments.slice(i + 1);
+      }
+    }
+  });
+  return { owner, rest };
+}
+
 /** One sentence for ajv's first error: which field, what it must be, what it is. */
-function explain(error: ErrorObject, root: unknown): string {
-  const field = fieldOf(error.instancePath);
+function explain(error: ErrorObject, root: unknown, rest: readonly string[]): string {
+  const field = fieldOf(rest);
   const actual = valueAt(root, error.instancePath);
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
@@ -223,11 +258,18 @@ function explain(error: ErrorObject, root: unknown): string {
 }
 
 /**
- * Checks one declaration. Returns the value typed when it passes, or a sentence saying what is wrong.
+ * Checks one declaration. Returns the value typed when it passes; otherwise a sentence saying what is wrong, and
+ * the innermost declaration it is in (a namespace inside a service, an `ipBlocks(...)` inside a rule), whose
+ * site is where the problem was written.
  */
-export function checkDeclaration<K extends DeclarationKind>(kind: K, value: unknown): { ok: DeclarationTypes[K] } | { problem: string } {
+export function checkDeclaration<K extends DeclarationKind>(
+  kind: K,
+  value: unknown,
+): { ok: DeclarationTypes[K] } | { problem: string; owner: Record<string, unknown>; builder: string } {
   const validate = validators()[kind];
   if (validate(value)) return { ok: value as DeclarationTypes[K] };
   const first = validate.errors?.[0];
-  return { problem: first === undefined ? 'it is not valid' : explain(first, value) };
+  const { owner, rest } = ownerOf(value, first === undefined ? [] : segmentsOf(first.instancePath));
+  const builder = BUILDER_OF[owner['kind'] as string] ?? BUILDER_OF[kind] ?? kind;
+  return { problem: first === undefined ? 'it is not valid' : explain(first, value, rest), owner, builder };
 }
