@@ -3,8 +3,7 @@
  * (values not made by the builders, references to undeclared services) are reported here; everything
  * about meaning is left to the validator.
  */
-import type { AccessRule, AnyService, AssertionCaller, MeshPolicy, Namespace, PolicyAssertion, Source } from '../dsl';
-import type { DeclarationSite } from '../dsl/types';
+import type { AnyService, AssertionCaller, Namespace, Source } from '../dsl';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 import {
   MODEL_VERSION,
@@ -23,51 +22,35 @@ import {
 } from '../model/model';
 import type { SourceStore } from './sources';
 import { shortHash } from '../model/hash';
+import { validCidr } from '../model/cidr';
+import { checkDeclaration, describeValue, type DeclarationTypes } from './evaluator/policy-schema';
 
 export interface BuildModelResult {
   readonly model?: PolicyModel;
   readonly diagnostics: readonly Diagnostic[];
 }
 
-type Locate = (site: DeclarationSite | undefined) => SourceLocation | undefined;
+type Locate = (site: unknown) => SourceLocation | undefined;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
-}
-
-/** Made by `service(...)`: checked by shape, since policy code can pass anything through a cast. */
-function isService(value: unknown): value is AnyService {
-  return (
-    isObject(value) &&
-    value['kind'] === 'service' &&
-    typeof value['name'] === 'string' &&
-    typeof value['serviceAccount'] === 'string' &&
-    isObject(value['namespace']) &&
-    typeof value['namespace']['name'] === 'string' &&
-    isObject(value['ports']) &&
-    Object.values(value['ports']).every((p) => isObject(p) && typeof p['port'] === 'number' && typeof p['protocol'] === 'string') &&
-    isObject(value['selector'])
-  );
-}
-
-function isRule(value: unknown): value is AccessRule {
-  return (
-    isObject(value) &&
-    value['kind'] === 'rule' &&
-    (value['action'] === 'allow' || value['action'] === 'deny') &&
-    Array.isArray(value['from']) &&
-    value['from'].every((s) => isObject(s) && typeof s['kind'] === 'string' && (s['kind'] !== 'service' || isService(s))) &&
-    isService(value['to']) &&
-    ['ports', 'methods', 'paths'].every(
-      (k) => value[k] === undefined || (Array.isArray(value[k]) && (value[k] as unknown[]).every((v) => typeof v === 'string')),
-    )
-  );
 }
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+const BUILDERS: Readonly<Record<'namespaces' | 'services' | 'rules' | 'assertions', string>> = {
+  namespaces: 'namespace(...)',
+  services: 'service(...)',
+  rules: 'allow(...).to(...) or deny(...).to(...)',
+  assertions: 'reaches(...) or neverReaches(...)',
+};
+
+/**
+ * `exported` is what the evaluator read out of policy code: plain data, untrusted. Every declaration is checked
+ * against its schema (compiler/evaluator/policy-schema.ts) before any field of it is read.
+ */
 export function buildModel(exported: unknown, entry: string, store: SourceStore, locate: Locate): BuildModelResult {
   const diagnostics: Diagnostic[] = [];
   if (!isObject(exported) || exported['kind'] !== 'mesh') {
@@ -80,19 +63,39 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
     );
     return { diagnostics };
   }
-  const policy = exported as unknown as MeshPolicy;
-  const meshLocation = locate(policy.site);
-  const meshSpan = store.spanOfLocation(meshLocation);
-
-  const notADeclaration = (what: string, index: number): void => {
+  const meshLocation = locate(exported['site']);
+  const meshSpan = store.spanOfLocation(meshLocation) ?? store.spanOf(entry, 0, 0);
+  const invalid = (builder: string, problem: string, span: Diagnostic['span']): void => {
     diagnostics.push(
       diagnostic(
-        'not-a-declaration',
-        `Entry ${index} of \`${what}\` was not made by a policyc builder (${what === 'services' ? 'service(...)' : what === 'rules' ? 'allow(...).to(...) or deny(...).to(...)' : 'reaches(...) or neverReaches(...)'}).`,
-        meshSpan,
+        'invalid-policy-value',
+        `In ${builder}, ${problem}. Use a value its type allows: a cast (\`as\`) hides this from the type checker, not from policyc.`,
+        span,
       ),
     );
   };
+  const checkedMesh = checkDeclaration('mesh', exported);
+  if ('problem' in checkedMesh) {
+    invalid('mesh({...})', checkedMesh.problem, meshSpan);
+    return { diagnostics };
+  }
+  const policy = checkedMesh.ok;
+
+  /** The entries of one of the mesh's lists that are valid declarations of their kind; the others are reported. */
+  const declarations = <K extends 'namespace' | 'service' | 'rule' | 'assertion'>(kind: K, list: 'namespaces' | 'services' | 'rules' | 'assertions') =>
+    (policy[list] as readonly unknown[]).flatMap((value, index): DeclarationTypes[K][] => {
+      if (!isObject(value) || value['kind'] !== kind) {
+        diagnostics.push(diagnostic('not-a-declaration', `Entry ${index} of \`${list}\` was not made by a policyc builder (${BUILDERS[list]}).`, meshSpan));
+        return [];
+      }
+      const checked = checkDeclaration(kind, value);
+      if ('problem' in checked) {
+        // A declaration used in several places (a service in rules) gives one diagnostic, at its own site.
+        invalid(checked.builder, checked.problem, store.spanOfLocation(locate(checked.owner['site'])) ?? meshSpan);
+        return [];
+      }
+      return [checked.ok];
+    });
 
   // Namespaces: declared ones plus every service's namespace, merged by name.
   const namespaces = new Map<string, NamespaceModel>();
@@ -117,12 +120,10 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       );
     }
   };
-  for (const ns of policy.namespaces) addNamespace(ns);
+  for (const ns of declarations('namespace', 'namespaces')) addNamespace(ns);
 
   const services: ServiceModel[] = [];
-  (policy.services as readonly unknown[]).forEach((value, index) => {
-    if (!isService(value)) return notADeclaration('services', index);
-    const svc = value;
+  for (const svc of declarations('service', 'services')) {
     addNamespace(svc.namespace);
     const location = locate(svc.site);
     const ports: PortModel[] = Object.entries(svc.ports)
@@ -143,14 +144,12 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       ...(svc.mtls === undefined ? {} : { mtls: svc.mtls }),
       ...(location === undefined ? {} : { location }),
     });
-  });
+  }
   services.sort((a, b) => compare(a.id, b.id));
   const declared = servicesById({ services });
 
   const rules: { model: RuleModel; key: string }[] = [];
-  (policy.rules as readonly unknown[]).forEach((value, index) => {
-    if (!isRule(value)) return notADeclaration('rules', index);
-    const rule = value;
+  for (const rule of declarations('rule', 'rules')) {
     const location = locate(rule.site);
     const span = store.spanOfLocation(location);
     const undeclared = (svc: AnyService, role: string): void => {
@@ -165,7 +164,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
     const destination = declared.get(`${rule.to.namespace.name}/${rule.to.name}`);
     if (destination === undefined) {
       undeclared(rule.to, 'destination');
-      return;
+      continue;
     }
     const sources: SourceModel[] = [];
     for (const source of rule.from as readonly Source[]) {
@@ -206,24 +205,35 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
     };
     const key = JSON.stringify(body);
     rules.push({ key, model: { id: shortHash(key), ...body, ...(location === undefined ? {} : { location }) } });
-  });
+  }
   rules.sort((a, b) => compare(a.model.destination, b.model.destination) || compare(a.model.action, b.model.action) || compare(a.key, b.key));
 
   const assertions: AssertionModel[] = [];
-  (Array.isArray(policy.assertions) ? (policy.assertions as readonly unknown[]) : []).forEach((value, index) => {
-    if (!isObject(value) || value['kind'] !== 'assertion') return notADeclaration('assertions', index);
-    const assertion = value as unknown as PolicyAssertion;
+  for (const assertion of declarations('assertion', 'assertions')) {
     const location = locate(assertion.site);
     const from = callerOf(assertion.from);
-    const to = isService(assertion.to)
-      ? { kind: 'service' as const, service: `${assertion.to.namespace.name}/${assertion.to.name}` }
-      : { kind: 'namespace' as const, namespace: (assertion.to as Namespace).name };
-    if (from === undefined) return notADeclaration('assertions', index);
+    const to =
+      assertion.to.kind === 'service'
+        ? { kind: 'service' as const, service: `${assertion.to.namespace.name}/${assertion.to.name}` }
+        : { kind: 'namespace' as const, namespace: assertion.to.name };
+    if (from.kind === 'ipBlocks') {
+      const wrong = from.cidrs.find((cidr) => !validCidr(cidr));
+      if (wrong !== undefined) {
+        diagnostics.push(
+          diagnostic(
+            'invalid-cidr',
+            `The assertion's caller ${describeValue(wrong)} is not an IP address or a CIDR block with its host bits zero.`,
+            store.spanOfLocation(location),
+          ),
+        );
+        continue;
+      }
+    }
     if (to.kind === 'service' && !declared.has(to.service)) {
       diagnostics.push(
         diagnostic('undeclared-service', `The assertion's destination '${to.service}' is not in the mesh's \`services\` list.`, store.spanOfLocation(location)),
       );
-      return;
+      continue;
     }
     assertions.push({
       expect: assertion.expect,
@@ -234,7 +244,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       ...(assertion.path === undefined ? {} : { path: assertion.path }),
       ...(location === undefined ? {} : { location }),
     });
-  });
+  }
 
   const model: PolicyModel = {
     version: MODEL_VERSION,
@@ -254,8 +264,8 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
   return { model, diagnostics };
 }
 
-/** An assertion's caller in model terms (services by id); undefined when it is not a caller value. */
-function callerOf(caller: AssertionCaller): CallerModel | undefined {
+/** An assertion's caller in model terms (services by id). Every CIDR of `ipBlocks(a, b, ...)` is kept. */
+function callerOf(caller: AssertionCaller): CallerModel {
   switch (caller.kind) {
     case 'service':
       return { kind: 'service', service: `${caller.namespace.name}/${caller.name}` };
@@ -268,7 +278,7 @@ function callerOf(caller: AssertionCaller): CallerModel | undefined {
     case 'plaintext':
       return { kind: caller.kind };
     case 'ipBlocks':
-      return caller.cidrs[0] === undefined ? undefined : { kind: 'ipBlock', cidr: caller.cidrs[0] };
+      return { kind: 'ipBlocks', cidrs: [...caller.cidrs] };
     case 'outside':
       return { kind: 'outside', namespace: caller.namespace.name };
     default:

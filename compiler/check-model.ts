@@ -43,6 +43,15 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
       ),
     );
   }
+  if (!DNS_1123_LABEL.test(model.mesh.rootNamespace) || model.mesh.rootNamespace.length > 63) {
+    out.push(
+      diagnostic(
+        'invalid-name',
+        `Root namespace '${model.mesh.rootNamespace}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`,
+        span(model.mesh.location),
+      ),
+    );
+  }
   for (const ns of model.namespaces) {
     if (!DNS_1123_LABEL.test(ns.name) || ns.name.length > 63) {
       out.push(

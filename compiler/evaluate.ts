@@ -1,18 +1,25 @@
 /**
- * Evaluate: run the type-checked policy modules, hermetically, to obtain the declared objects.
- * Types are stripped by esbuild (TypeScript 7's API cannot emit); each module runs in one fresh V8
- * context with no `process`, `require` of Node modules, clock or randomness, under a time bound.
+ * Evaluate: run the policy modules in an isolated evaluator process (compiler/evaluator/child.ts) and read
+ * back what the entry exported, as untrusted data.
+ *
+ * This side strips types (esbuild) and resolves every module's literal imports ahead of time; the evaluator
+ * receives only source text, starts with an empty environment under Node's permission model (it may read
+ * its own script and nothing else; no writes, processes or workers), a heap cap, and is killed on a
+ * wall-clock bound. Its stack frames and declaration sites name synthetic files (`policyc-module-<n>`), which
+ * `locate` maps back through the source maps to the user's TypeScript line and column.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as vm from 'node:vm';
-import { transformSync } from 'esbuild';
+import { buildSync, transformSync } from 'esbuild';
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
-import * as dsl from '../dsl';
 import type { DeclarationSite } from '../dsl/types';
-import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
+import { diagnostic, type Diagnostic, type Span } from '../diagnostics/diagnostic';
 import type { SourceLocation } from '../model/model';
 import type { SourceStore } from './sources';
+import { compiledFile } from './package-files';
+import { OpaqueValue } from './evaluator/policy-schema';
+import { PROGRESS_PREFIX, type EncodeLimits, type EvaluatorError, type EvaluatorRequest } from './evaluator/child';
 
 export interface EvaluateOptions {
   /** Bound on the whole evaluation, in milliseconds. */
@@ -20,72 +27,119 @@ export interface EvaluateOptions {
 }
 
 export interface EvaluateResult {
-  /** The entry's default export, when evaluation succeeded. */
+  /** The entry's default export, decoded from the evaluator's answer (plain data, untrusted), when evaluation succeeded. */
   readonly exported?: unknown;
   readonly diagnostics: readonly Diagnostic[];
   /** Maps a DSL declaration site (in the stripped JavaScript) back to the TypeScript source. */
-  readonly locate: (site: DeclarationSite | undefined) => SourceLocation | undefined;
+  readonly locate: (site: unknown) => SourceLocation | undefined;
   /** The policy files that were loaded (absolute). */
   readonly files: ReadonlySet<string>;
 }
 
-/** Thrown by the module loader; carries the diagnostic to report. */
-class PolicyEvaluationError extends Error {
-  constructor(readonly diagnostic: Diagnostic) {
-    super(diagnostic.message);
-  }
-}
-
-// Policy code gets a frozen copy, so it cannot change the builders for later modules or builds.
-const POLICY_DSL = Object.freeze({ ...dsl });
+/** Heap cap of the evaluator: 5,000 services peak at about 280 MB of process memory; past the cap a runaway allocation is PC2008. */
+export const EVALUATOR_HEAP_MB = 512;
+/** The parent's kill comes this long after the evaluator's own bound, which reports the timeout itself. */
+const KILL_GRACE_MS = 3000;
+/** More answer than this is a policy too large to be meant (5,000 services answer about 10 MB). */
+const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
+export const ENCODE_LIMITS: EncodeLimits = { maxDepth: 64, maxNodes: 5_000_000, maxChars: 64 * 1024 * 1024 };
 
 const RESOLVE_SUFFIXES = ['', '.ts', '.tsx', '.mts', '.cts', '/index.ts'];
+const MODULE_NAME = /^policyc-module-(\d+)$/;
 
-// Runs inside the policy context before any policy code: reading the clock or randomness throws.
-const DETERMINISM_PRELUDE = `(() => {
-  const refuse = (what) => () => { const e = new Error(what + ' is not available in policy code: builds must be deterministic'); e.name = 'PolicycNondeterminism'; throw e; };
-  const RealDate = Date;
-  const PolicyDate = new Proxy(RealDate, {
-    construct(target, args, newTarget) { if (args.length === 0) refuse('new Date()')(); return Reflect.construct(target, args, newTarget); },
-    apply() { return refuse('Date()')(); },
-  });
-  Object.defineProperty(PolicyDate, 'now', { value: refuse('Date.now()') });
-  globalThis.Date = PolicyDate;
-  Math.random = refuse('Math.random()');
-})();`;
-
-/** Stack frames of policy files in an error's stack text, first first. */
-function policyFrames(stack: string, files: ReadonlySet<string>): { file: string; line: number; column: number }[] {
-  const frames: { file: string; line: number; column: number }[] = [];
-  for (const match of stack.matchAll(/\(?((?:\/|[A-Za-z]:\\)[^():\n]+):(\d+):(\d+)\)?/g)) {
-    const [, file, line, column] = match;
-    if (file !== undefined && files.has(file)) frames.push({ file, line: Number(line), column: Number(column) });
-  }
-  return frames;
-}
+const moduleName = (index: number): string => `policyc-module-${index}`;
 
 /** Stripped JavaScript per file, reused while the file's text is unchanged (watch mode, repeated builds). */
-const transforms = new Map<string, { readonly text: string; readonly code: string; readonly trace: TraceMap }>();
+const transforms = new Map<string, { readonly text: string; readonly code: string; readonly trace: TraceMap; readonly requires: readonly string[] }>();
 
-function stripTypes(file: string, text: string): { readonly code: string; readonly trace: TraceMap } {
+function stripTypes(file: string, text: string): { readonly code: string; readonly trace: TraceMap; readonly requires: readonly string[] } {
   const cached = transforms.get(file);
   if (cached !== undefined && cached.text === text) return cached;
-  const output = transformSync(text, {
-    loader: file.endsWith('x') ? 'tsx' : 'ts',
-    format: 'cjs',
-    target: 'es2022',
-    sourcemap: 'external',
-    sourcefile: file,
-    logLevel: 'silent',
-  });
-  const entry = { text, code: output.code, trace: new TraceMap(output.map) };
+  let output: { code: string; map: string };
+  try {
+    output = transformSync(text, {
+      loader: file.endsWith('x') ? 'tsx' : 'ts',
+      format: 'cjs',
+      target: 'es2022',
+      sourcemap: 'external',
+      sourcefile: moduleName(0),
+      logLevel: 'silent',
+    });
+  } catch (error) {
+    // Syntax esbuild cannot turn into CommonJS (top-level await, ...): the module throws when it loads. The type
+    // checker, run beside, usually reports the same line first.
+    const first = (error as { errors?: { text?: unknown; location?: { line?: unknown } | null }[] }).errors?.[0];
+    const line = typeof first?.location?.line === 'number' ? first.location.line : 1;
+    const message = JSON.stringify(`${typeof first?.text === 'string' ? first.text : 'this module cannot be compiled'} (line ${line})`);
+    output = { code: `throw new SyntaxError(${message});`, map: '{"version":3,"sources":[],"names":[],"mappings":""}' };
+  }
+  // esbuild turns every import, export-from and import() into require("<literal>"); a computed specifier is refused at run time.
+  const requires = [...output.code.matchAll(/\brequire\("((?:[^"\\\n]|\\.)*)"\)/g)].map((m) => JSON.parse(`"${m[1] ?? ''}"`) as string);
+  const entry = { text, code: output.code, trace: new TraceMap(output.map), requires };
   transforms.set(file, entry);
   return entry;
 }
 
 /** A file policy code may import: TypeScript source outside node_modules, on disk. */
 function isPolicySource(file: string): boolean {
-  return /\.(?:ts|tsx|mts|cts)$/.test(file) && !file.includes(`${path.sep}node_modules${path.sep}`) && fs.existsSync(file);
+  return /\.(?:ts|tsx|mts|cts)$/.test(file) && !file.includes(`${path.sep}node_modules${path.sep}`) && fs.existsSync(file) && fs.statSync(file).isFile();
+}
+
+let dslBundle: string | undefined;
+/** The DSL as one CommonJS source, evaluated inside the policy context (so its objects are of that realm). */
+function bundledDsl(): string {
+  if (dslBundle === undefined) {
+    const built = buildSync({
+      entryPoints: [compiledFile('dsl/index.js')],
+      bundle: true,
+      format: 'cjs',
+      platform: 'neutral',
+      write: false,
+      logLevel: 'silent',
+    });
+    dslBundle = built.outputFiles[0]?.text ?? '';
+  }
+  return dslBundle;
+}
+
+/** Node's permission model: `--permission` from Node 22, `--experimental-permission` on Node 20. */
+function permissionFlags(script: string): string[] {
+  const flags = process.allowedNodeEnvironmentFlags;
+  const flag = flags.has('--permission') ? '--permission' : flags.has('--experimental-permission') ? '--experimental-permission' : undefined;
+  return flag === undefined ? [] : [flag, `--allow-fs-read=${script}`];
+}
+
+interface PolicyModule {
+  readonly file: string;
+  readonly code: string;
+  readonly trace: TraceMap;
+  readonly links: Record<string, number | 'policyc'>;
+}
+
+/** The entry and every policy file its literal imports reach, entry first. */
+function resolveModules(entry: string, store: SourceStore): PolicyModule[] {
+  const modules: PolicyModule[] = [];
+  const indexOf = new Map<string, number>();
+  const add = (file: string): number => {
+    const known = indexOf.get(file);
+    if (known !== undefined) return known;
+    const index = modules.length;
+    indexOf.set(file, index);
+    const stripped = stripTypes(file, store.read(file) ?? '');
+    const links: Record<string, number | 'policyc'> = {};
+    modules.push({ file, code: stripped.code, trace: stripped.trace, links });
+    for (const specifier of stripped.requires) {
+      if (specifier === 'policyc') links[specifier] = 'policyc';
+      else if (specifier.startsWith('./') || specifier.startsWith('../')) {
+        const base = path.resolve(path.dirname(file), specifier);
+        const target = RESOLVE_SUFFIXES.map((s) => base + s).find((candidate) => indexOf.has(candidate) || isPolicySource(candidate));
+        if (target !== undefined) links[specifier] = add(target);
+      }
+    }
+    return index;
+  };
+  add(entry);
+  return modules;
 }
 
 /**
@@ -93,92 +147,182 @@ function isPolicySource(file: string): boolean {
  * type checker (run beside evaluation) checks the same files.
  */
 export function evaluate(entry: string, store: SourceStore, options: EvaluateOptions): EvaluateResult {
-  // The modules loaded so far: the only files whose frames and call sites are policy code.
-  const allowed = new Set<string>([entry]);
-  const traces = new Map<string, TraceMap>();
-  const cache = new Map<string, { exports: unknown }>();
-  const context = vm.createContext({}, { name: 'policyc policy', codeGeneration: { strings: false, wasm: false } });
-  vm.runInContext(DETERMINISM_PRELUDE, context);
-  const deadline = Date.now() + options.timeoutMs;
+  const modules = resolveModules(entry, store);
+  const files = new Set(modules.map((m) => m.file));
 
-  const locate = (site: DeclarationSite | undefined): SourceLocation | undefined => {
-    if (site === undefined || !allowed.has(site.file)) return undefined;
-    const trace = traces.get(site.file);
-    const original = trace === undefined ? undefined : originalPositionFor(trace, { line: site.line, column: site.column - 1 });
-    const line = original?.line ?? site.line;
-    const column = original?.column === undefined || original.column === null ? site.column : original.column + 1;
-    return store.locationAt(site.file, line, column);
+  const moduleOf = (file: unknown): PolicyModule | undefined => {
+    const match = typeof file === 'string' ? MODULE_NAME.exec(file) : null;
+    return match === null ? undefined : modules[Number(match[1])];
   };
-
-  const spanOfFrame = (frame: { file: string; line: number; column: number } | undefined) =>
-    frame === undefined ? undefined : store.spanOfLocation(locate(frame));
-
-  const load = (file: string): unknown => {
-    const cached = cache.get(file);
-    if (cached !== undefined) return cached.exports;
-    const output = stripTypes(file, store.read(file) ?? '');
-    traces.set(file, output.trace);
-    const module = { exports: {} as unknown };
-    cache.set(file, module);
-    const requireFromPolicy = (specifier: string): unknown => {
-      if (specifier === 'policyc') return POLICY_DSL;
-      if (specifier.startsWith('./') || specifier.startsWith('../')) {
-        const base = path.resolve(path.dirname(file), specifier);
-        const target = RESOLVE_SUFFIXES.map((s) => base + s).find((candidate) => allowed.has(candidate) || isPolicySource(candidate));
-        if (target !== undefined) {
-          allowed.add(target);
-          return load(target);
-        }
-      }
-      const frame = policyFrames(new Error().stack ?? '', allowed)[0];
-      throw new PolicyEvaluationError(
-        diagnostic(
-          'forbidden-import',
-          `Policy code may import only 'policyc' and other policy files, not '${specifier}': evaluation is hermetic (no file system, network, environment or clock). Move what you need into a policy file or declare it with the policyc builders.`,
-          spanOfFrame(frame),
-        ),
-      );
-    };
-    // The wrapper is on its own line, so line numbers in stack traces are those of the stripped module.
-    const script = new vm.Script(`(function (exports, require, module) {\n${output.code}\n})`, { filename: file, lineOffset: -1 });
-    const remaining = Math.max(1, deadline - Date.now());
-    const factory = script.runInContext(context, { timeout: remaining }) as (e: unknown, r: unknown, m: unknown) => void;
-    const run = new vm.Script('__policycRun()', { filename: 'policyc-evaluate' });
-    (context as Record<string, unknown>)['__policycRun'] = () => factory(module.exports, requireFromPolicy, module);
-    run.runInContext(context, { timeout: remaining });
-    return module.exports;
+  const locateIn = (module: PolicyModule, line: number, column: number): SourceLocation => {
+    const original = originalPositionFor(module.trace, { line, column: column - 1 });
+    const originalLine = original.line ?? line;
+    const originalColumn = original.column === null ? column : original.column + 1;
+    return store.locationAt(module.file, originalLine, originalColumn);
   };
+  const locate = (site: unknown): SourceLocation | undefined => {
+    if (typeof site !== 'object' || site === null) return undefined;
+    const { file, line, column } = site as Partial<Record<keyof DeclarationSite, unknown>>;
+    const module = moduleOf(file);
+    if (module === undefined || !isPosition(line) || !isPosition(column)) return undefined;
+    return locateIn(module, line, column);
+  };
+  const moduleStart = (index: number): Span => store.spanOf(modules[index]?.file ?? entry, 0, 0);
+  const spanOfStack = (stack: string): Span | undefined => {
+    for (const match of stack.matchAll(/\(?(policyc-module-\d+):(\d+):(\d+)\)?/g)) {
+      const location = locate({ file: match[1], line: Number(match[2]), column: Number(match[3]) });
+      if (location !== undefined) return store.spanOfLocation(location);
+    }
+    return undefined;
+  };
+  const fail = (d: Diagnostic): EvaluateResult => ({ diagnostics: [d], locate, files });
 
+  const script = compiledFile('compiler/evaluator/child.js');
+  const request: EvaluatorRequest = {
+    dsl: bundledDsl(),
+    modules: modules.map((m, index) => ({ name: moduleName(index), code: m.code, links: m.links })),
+    timeoutMs: options.timeoutMs,
+    limits: ENCODE_LIMITS,
+  };
+  const child = spawnSync(process.execPath, [...permissionFlags(script), '--no-warnings', `--max-old-space-size=${EVALUATOR_HEAP_MB}`, script], {
+    env: {},
+    input: JSON.stringify(request),
+    timeout: options.timeoutMs + KILL_GRACE_MS,
+    killSignal: 'SIGKILL',
+    maxBuffer: MAX_ANSWER_BYTES,
+    windowsHide: true,
+  });
+  const stderr = child.stderr?.toString('utf8') ?? '';
+  const progress = [...stderr.matchAll(new RegExp(`^${PROGRESS_PREFIX}(\\d+)$`, 'gm'))].map((m) => Number(m[1]));
+  const current = progress[progress.length - 1] ?? 0;
+  const where = (): string => store.relative(modules[current]?.file ?? entry);
+
+  const timedOut = (): EvaluateResult =>
+    fail(
+      diagnostic(
+        'evaluation-timeout',
+        `Policy evaluation did not finish within ${options.timeoutMs} ms (while evaluating ${where()}): look for an endless loop, a looping getter or a promise chain in policy code.`,
+        moduleStart(current),
+      ),
+    );
+  const errorCode = (child.error as NodeJS.ErrnoException | undefined)?.code;
+  if (errorCode === 'ENOBUFS') {
+    return fail(
+      diagnostic(
+        'policy-too-large',
+        `The policy's export is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MB when written out: it cannot be a policy.`,
+        moduleStart(0),
+      ),
+    );
+  }
+  if (errorCode === 'ETIMEDOUT') return timedOut();
+  if (/heap out of memory|Reached heap limit|Allocation failed/.test(stderr)) {
+    return fail(
+      diagnostic(
+        'evaluation-memory',
+        `Policy evaluation used more than ${EVALUATOR_HEAP_MB} MB of memory (while evaluating ${where()}): look for an endless or huge data structure in policy code.`,
+        moduleStart(current),
+      ),
+    );
+  }
+  const answer = parseAnswer(child.stdout?.toString('utf8') ?? '');
+  if (answer === undefined || child.status !== 0) {
+    return fail(
+      diagnostic(
+        'evaluation-crashed',
+        `The policy evaluator stopped without an answer (${child.signal ?? `exit ${child.status ?? 'unknown'}`}) while evaluating ${where()}: policy code exhausted its stack or memory, or cannot run in policyc's evaluator.`,
+        moduleStart(current),
+      ),
+    );
+  }
+  if ('timeout' in answer) return timedOut();
+  if ('error' in answer) return fail(diagnosticOfError(answer.error, spanOfStack, moduleStart));
+  return { exported: answer.ok, diagnostics: [], locate, files };
+}
+
+function isPosition(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1;
+}
+
+/** The evaluator's answer, decoded; undefined when it is not one (the evaluator is treated as untrusted too). */
+function parseAnswer(text: string): { ok: unknown } | { error: EvaluatorError } | { timeout: true } | undefined {
+  let parsed: unknown;
   try {
-    const exports = load(entry) as { default?: unknown } | undefined;
-    return { exported: exports?.default, diagnostics: [], locate, files: allowed };
-  } catch (error) {
-    return { diagnostics: [diagnosticOfError(error, entry, allowed, store, spanOfFrame, options)], locate, files: allowed };
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const record = parsed as Record<string, unknown>;
+  if (record['timeout'] === true) return { timeout: true };
+  const error = record['error'];
+  if (typeof error === 'object' && error !== null) {
+    const e = error as Record<string, unknown>;
+    const str = (v: unknown): string => (typeof v === 'string' ? v.slice(0, 20000) : '');
+    const kinds = ['threw', 'forbidden-import', 'nondeterministic', 'too-large'] as const;
+    const kind = kinds.find((k) => k === e['kind']) ?? 'threw';
+    const module = typeof e['module'] === 'number' && Number.isInteger(e['module']) ? e['module'] : 0;
+    return { error: { kind, name: str(e['name']).slice(0, 200), message: str(e['message']).slice(0, 2000), stack: str(e['stack']), module } };
+  }
+  const ok = record['ok'];
+  if (typeof ok !== 'object' || ok === null) return undefined;
+  const decoded = decodeGraph(ok as Record<string, unknown>);
+  return decoded === undefined ? undefined : { ok: decoded.value };
+}
+
+/**
+ * Rebuilds the encoded export (see EvaluatorResponse): plain arrays and objects, shared where the policy shared
+ * them. Keys are defined, never assigned, so `__proto__` is just a key. Undefined when malformed.
+ */
+function decodeGraph(encoded: Record<string, unknown>): { value: unknown } | undefined {
+  const nodes = encoded['nodes'];
+  if (!Array.isArray(nodes)) return undefined;
+  const built: (unknown[] | Record<string, unknown>)[] = nodes.map((node: unknown) =>
+    typeof node === 'object' && node !== null && Array.isArray((node as Record<string, unknown>)['a']) ? [] : {},
+  );
+  const item = (value: unknown): unknown => {
+    if (typeof value !== 'object' || value === null) return value;
+    const record = value as Record<string, unknown>;
+    if (typeof record['$'] === 'number') {
+      const target = built[record['$']];
+      if (target === undefined) throw new RangeError('dangling reference');
+      return target;
+    }
+    return new OpaqueValue(typeof record['?'] === 'string' ? record['?'].slice(0, 40) : 'a value');
+  };
+  try {
+    nodes.forEach((node: unknown, index) => {
+      const record = (typeof node === 'object' && node !== null ? node : {}) as Record<string, unknown>;
+      const target = built[index];
+      if (Array.isArray(target)) {
+        for (const element of record['a'] as unknown[]) target.push(item(element));
+      } else if (target !== undefined && typeof record['o'] === 'object' && record['o'] !== null && !Array.isArray(record['o'])) {
+        const entries = record['o'] as Record<string, unknown>;
+        for (const key of Object.keys(entries)) {
+          Object.defineProperty(target, key, { value: item(entries[key]), enumerable: true, writable: true, configurable: true });
+        }
+      } else throw new RangeError('malformed node');
+    });
+    return { value: item(encoded['value']) };
+  } catch {
+    return undefined;
   }
 }
 
-function diagnosticOfError(
-  error: unknown,
-  entry: string,
-  allowed: ReadonlySet<string>,
-  store: SourceStore,
-  spanOfFrame: (frame: { file: string; line: number; column: number } | undefined) => Diagnostic['span'],
-  options: EvaluateOptions,
-): Diagnostic {
-  if (error instanceof PolicyEvaluationError) return error.diagnostic;
-  // Errors thrown in the policy context come from another realm: read them by shape, not instanceof.
-  const shape = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; message?: unknown; stack?: unknown; code?: unknown };
-  const stack = typeof shape.stack === 'string' ? shape.stack : '';
-  const message = typeof shape.message === 'string' ? shape.message : String(error);
-  const span = spanOfFrame(policyFrames(stack, allowed)[0]);
-  if (shape.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
-    return diagnostic(
-      'evaluation-timeout',
-      `Policy evaluation did not finish within ${options.timeoutMs} ms: look for an endless loop in policy code.`,
-      span ?? store.spanOf(entry, 0, 0),
-    );
+function diagnosticOfError(error: EvaluatorError, spanOfStack: (stack: string) => Span | undefined, moduleStart: (index: number) => Span): Diagnostic {
+  const span = spanOfStack(error.stack) ?? moduleStart(error.module);
+  switch (error.kind) {
+    case 'forbidden-import':
+      return diagnostic('forbidden-import', error.message, span);
+    case 'nondeterministic':
+      return diagnostic('nondeterministic-api', error.message, span);
+    case 'too-large':
+      return diagnostic(
+        'policy-too-large',
+        `The policy's export cannot be read: ${error.message}. Export mesh({...}) built from plain declarations.`,
+        moduleStart(0),
+      );
+    case 'threw':
+      return diagnostic('policy-threw', `Policy code threw ${error.name}: ${error.message}`, span);
   }
-  if (shape.name === 'PolicycNondeterminism') return diagnostic('nondeterministic-api', message, span);
-  const name = typeof shape.name === 'string' ? shape.name : 'Error';
-  return diagnostic('policy-threw', `Policy code threw ${name}: ${message}`, span ?? store.spanOf(entry, 0, 0));
 }

@@ -39,6 +39,22 @@ export const catalog = {
     severity: 'error',
     summary: 'A value in `services` or `rules` was not made by the policyc builders.',
   },
+  'invalid-policy-value': {
+    code: 'PC2007',
+    severity: 'error',
+    summary: 'A value from policy code has the wrong type, is not one of the allowed values, or is too long (a cast let it past the type checker).',
+  },
+  'evaluation-memory': { code: 'PC2008', severity: 'error', summary: 'Policy code used more memory than the evaluator allows.' },
+  'policy-too-large': {
+    code: 'PC2009',
+    severity: 'error',
+    summary: "The policy's export is too large or too deeply nested to be read.",
+  },
+  'evaluation-crashed': {
+    code: 'PC2010',
+    severity: 'error',
+    summary: 'The evaluator process stopped without an answer (policy code exhausted its stack, or the process was killed).',
+  },
   // 3xxx validate
   'duplicate-service': { code: 'PC3001', severity: 'error', summary: 'Two services have the same namespace and name.' },
   'overlapping-selectors': {

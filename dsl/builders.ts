@@ -3,11 +3,18 @@ import type { DeclarationSite, DefaultAction, HttpMethod, MtlsMode, PathPattern,
 /**
  * Records where the caller of `builder` stands in the policy source. V8 call sites are structured data,
  * so no stack text is parsed. Outside policyc (plain Node) this still works and costs a few microseconds.
+ * Inside policyc's evaluator `Error.prepareStackTrace` is frozen (policy code must never see call sites), so
+ * the site is read from the stack text instead, whose frames there name synthetic module files
+ * (`policyc-module-<n>`) that hold no spaces, colons or parentheses.
  */
 function declarationSite(builder: Function): DeclarationSite | undefined {
+  const holder: { stack?: unknown } = {};
+  if (Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace')?.writable === false) {
+    Error.captureStackTrace(holder, builder);
+    return typeof holder.stack === 'string' ? siteOfStackText(holder.stack) : undefined;
+  }
   const previousPrepare = Error.prepareStackTrace;
   const previousLimit = Error.stackTraceLimit;
-  const holder: { stack?: unknown } = {};
   try {
     Error.stackTraceLimit = 1;
     Error.prepareStackTrace = (_error, frames) => frames;
@@ -23,6 +30,13 @@ function declarationSite(builder: Function): DeclarationSite | undefined {
     Error.prepareStackTrace = previousPrepare;
     Error.stackTraceLimit = previousLimit;
   }
+}
+
+/** The first frame of V8's stack text that names a file position (`at f (file:1:2)` or `at file:1:2`). */
+function siteOfStackText(stack: string): DeclarationSite | undefined {
+  const frame = /^\s+at (?:[^\n]*?\()?([^\s():]+):(\d+):(\d+)\)?$/m.exec(stack);
+  if (frame === null) return undefined;
+  return { file: frame[1] as string, line: Number(frame[2]), column: Number(frame[3]) };
 }
 
 function withSite<T extends object>(value: T, site: DeclarationSite | undefined): T {

@@ -98,7 +98,12 @@ export interface RuleModel {
 }
 
 /** Who an assertion is about: a rule source, plaintext clients, or every caller outside a namespace. */
-export type CallerModel = SourceModel | { readonly kind: 'plaintext' } | { readonly kind: 'outside'; readonly namespace: string };
+export type CallerModel =
+  | SourceModel
+  /** A client whose IP is in any of the blocks (`ipBlocks(a, b, ...)` in an assertion). */
+  | { readonly kind: 'ipBlocks'; readonly cidrs: readonly string[] }
+  | { readonly kind: 'plaintext' }
+  | { readonly kind: 'outside'; readonly namespace: string };
 
 /** A statement about access the user wants proved (`policyc verify`). */
 export interface AssertionModel {

@@ -43,6 +43,7 @@ export function clientsOf(model: PolicyModel): Client[] {
   const callers = [...model.rules.flatMap((r) => r.sources), ...(model.assertions ?? []).map((a) => a.from)];
   for (const source of callers) {
     if (source.kind === 'ipBlock') for (const ip of addressesAround(source.cidr)) ips.add(ip);
+    if (source.kind === 'ipBlocks') for (const cidr of source.cidrs) for (const ip of addressesAround(cidr)) ips.add(ip);
     if (source.kind === 'namespace' || source.kind === 'outside') namespaces.add(source.namespace);
     if (source.kind === 'identity') identities.set(`${source.namespace}/${source.serviceAccount}`, source);
   }

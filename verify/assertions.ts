@@ -34,6 +34,8 @@ function clientMatches(assertion: AssertionModel, client: Client, model: PolicyM
       return client.kind === 'plaintext';
     case 'ipBlock':
       return ipInCidr(client.ip, from.cidr);
+    case 'ipBlocks':
+      return from.cidrs.some((cidr) => ipInCidr(client.ip, cidr));
     case 'outside':
       return identity?.namespace !== from.namespace;
     default:

@@ -1,0 +1,373 @@
+/**
+ * The evaluator process: runs untrusted policy code and prints what it exported, as JSON, on stdout.
+ *
+ * Started by compiler/evaluate.ts with an empty environment, Node's permission model (it may read only this
+ * file: no other reads, no writes, no child processes, no workers) and a heap cap. It reads one JSON request
+ * on stdin: the DSL bundled into one CommonJS source, and each policy module as type-stripped JavaScript with
+ * the modules its literal `require`s resolve to. Nothing else of the compiler is here, on purpose: this file
+ * imports only Node built-ins, and nothing from the rest of the package is readable.
+ *
+ * Policy code runs in a fresh `node:vm` context made from a null-prototype object (so the global's
+ * `constructor` chain stays in the context's realm), with code generation from strings and WebAssembly off.
+ * The DSL and the module loader run inside that context too, so no object of this process's realm is ever
+ * handed to policy code. Before any policy code runs, `prepareSandbox` freezes every intrinsic reachable from
+ * the global object and the DSL's exports, and locks every global binding; what comes out is encoded inside the
+ * context by `prepareSandbox`'s own code into a JSON string, the only value that crosses back.
+ *
+ * Progress (which module is being evaluated) goes to stderr as `policyc-progress <index>` lines, so the parent
+ * can place a timeout or a heap exhaustion even when this process is killed.
+ */
+import * as fs from 'node:fs';
+import * as vm from 'node:vm';
+import { types } from 'node:util';
+
+/** The request compiler/evaluate.ts writes on stdin. */
+export interface EvaluatorRequest {
+  /** The DSL (dist/dsl) bundled into one CommonJS module. */
+  readonly dsl: string;
+  /** Index 0 is the entry. `name` is the module's file name in stack traces (`policyc-module-<index>`). */
+  readonly modules: readonly { readonly name: string; readonly code: string; readonly links: Readonly<Record<string, number | 'policyc'>> }[];
+  /** Bound on running policy code, in milliseconds (the parent kills this process a little later). */
+  readonly timeoutMs: number;
+  readonly limits: EncodeLimits;
+}
+
+/** Bounds on the encoded export, so a huge or endless structure is an error instead of an exhausted heap. */
+export interface EncodeLimits {
+  readonly maxDepth: number;
+  readonly maxNodes: number;
+  readonly maxChars: number;
+}
+
+/**
+ * What this process prints on stdout. `value` is the encoded default export: an item is a JSON primitive, a
+ * reference `{ "$": n }` to `nodes[n]`, or an opaque `{ "?": "function" }` for what JSON cannot carry; a node is
+ * `{ "a": items }` (an array) or `{ "o": [[key, item], ...] }` (an object). Shared and cyclic structures stay
+ * shared, so a policy cannot make the encoding blow up.
+ */
+export type EvaluatorResponse =
+  { readonly ok: { readonly value: unknown; readonly nodes: readonly unknown[] } } | { readonly error: EvaluatorError } | { readonly timeout: true };
+
+export interface EvaluatorError {
+  /** `threw`: policy code threw; the others were raised by the sandbox. */
+  readonly kind: 'threw' | 'forbidden-import' | 'nondeterministic' | 'too-large';
+  readonly name: string;
+  readonly message: string;
+  /** Stack text, when the thrown value had one; frames of policy modules read `policyc-module-<index>:line:column`. */
+  readonly stack: string;
+  /** The innermost module being evaluated when the error passed through the loader. */
+  readonly module: number;
+}
+
+export const PROGRESS_PREFIX = 'policyc-progress ';
+
+/**
+ * Runs inside the policy context (its source text is evaluated there; it must not refer to anything outside
+ * its own body). Freezes the realm, installs the loader, and defines the one-shot `__policycStart`, which
+ * evaluates the entry and returns the JSON response. Everything it uses is captured before policy code runs.
+ */
+function prepareSandbox(dslExports: object, factories: readonly Function[], linksJson: string, report: (module: number) => void, limitsJson: string): void {
+  'use strict';
+  const G = globalThis as unknown as Record<string, unknown>;
+  const { freeze, getOwnPropertyNames, getOwnPropertyDescriptor, getPrototypeOf, defineProperty, keys: objectKeys, hasOwn } = Object;
+  const { ownKeys, apply } = Reflect;
+  const isArray = Array.isArray;
+  const { stringify, parse } = JSON;
+  const numberIsFinite = Number.isFinite;
+  const RealError = Error;
+  const RealMap = Map;
+  const push = Array.prototype.push;
+  const pop = Array.prototype.pop;
+  const stringSlice = String.prototype.slice;
+  const links = parse(linksJson) as readonly Record<string, number | 'policyc'>[];
+  const limits = parse(limitsJson) as EncodeLimits;
+
+  const sandboxError = (name: string, message: string): Error => {
+    const error = new RealError(message);
+    // Defined, not assigned: Error.prototype is frozen, and assigning over a frozen property fails.
+    defineProperty(error, 'name', { value: name, writable: true, enumerable: false, configurable: true });
+    return error;
+  };
+
+  // Determinism: no clock, no randomness (PC2005).
+  const refuse = (what: string) =>
+    function refused(): never {
+      throw sandboxError('PolicycNondeterminism', `${what} is not available in policy code: builds must be deterministic`);
+    };
+  const RealDate = Date;
+  const PolicyDate = new Proxy(RealDate, {
+    construct(target, args, newTarget) {
+      if (args.length === 0) refuse('new Date()')();
+      return Reflect.construct(target, args, newTarget) as object;
+    },
+    apply() {
+      return refuse('Date()')();
+    },
+  });
+  defineProperty(RealDate, 'now', { value: refuse('Date.now()') });
+  defineProperty(RealDate.prototype, 'constructor', { value: PolicyDate });
+  defineProperty(Math, 'random', { value: refuse('Math.random()') });
+  G['Date'] = PolicyDate;
+  // Not ECMAScript's business in a policy: observable GC, shared memory, the V8 inspector's console, locales
+  // (which read the clock and the host's settings), WebAssembly.
+  for (const name of ['WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'Atomics', 'WebAssembly', 'console', 'Intl']) delete G[name];
+  // Stack text is formatted here, once and for all: policy code never sees a call site (or a frame of this
+  // process's own code), and only frames of policy modules are listed, as `at policyc-module-<n>:line:column`,
+  // which the DSL reads for declaration sites and the compiler for error locations. Cheaper than V8's format.
+  const stringOf = String;
+  const prepareStackTrace = (error: unknown, frames: readonly NodeJS.CallSite[]): string => {
+    let stack = '';
+    // A plain object is a declaration-site holder (Error.captureStackTrace): its first policy frame is enough.
+    const holder = typeof error === 'object' && error !== null && getPrototypeOf(error) === Object.prototype;
+    if (!holder && typeof error === 'object' && error !== null) {
+      const record = error as Record<string, unknown>;
+      const name = record['name'];
+      const message = record['message'];
+      stack = `${typeof name === 'string' ? name : 'Error'}${typeof message === 'string' && message !== '' ? `: ${message}` : ''}`;
+    } else stack = 'Error';
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i] as NodeJS.CallSite;
+      const file: unknown = frame.getFileName();
+      if (typeof file === 'string' && apply(stringSlice, file, [0, 15]) === 'policyc-module-') {
+        stack += `\n    at ${file}:${stringOf(frame.getLineNumber())}:${stringOf(frame.getColumnNumber())}`;
+        if (holder) break;
+      }
+    }
+    return stack;
+  };
+  defineProperty(RealError, 'prepareStackTrace', { value: prepareStackTrace, writable: false, enumerable: false, configurable: false });
+
+  // Freeze every object reachable from the intrinsics and the DSL: nothing policy code does can change them.
+  const hidden = [
+    getPrototypeOf(function* () {}),
+    getPrototypeOf(async function () {}),
+    getPrototypeOf(async function* () {}),
+    getPrototypeOf([][Symbol.iterator]()),
+    getPrototypeOf(new Map()[Symbol.iterator]()),
+    getPrototypeOf(new Set()[Symbol.iterator]()),
+    getPrototypeOf(''[Symbol.iterator]()),
+    getPrototypeOf('a'.matchAll(/a/g)),
+    getPrototypeOf(G),
+  ];
+  const pending: unknown[] = [dslExports, ...hidden];
+  for (const name of getOwnPropertyNames(G)) if (name !== 'globalThis') pending.push(G[name]);
+  const frozen = new WeakSet<object>();
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if ((typeof value !== 'object' && typeof value !== 'function') || value === null || frozen.has(value)) continue;
+    frozen.add(value);
+    freeze(value);
+    pending.push(getPrototypeOf(value));
+    for (const key of ownKeys(value)) {
+      const descriptor = getOwnPropertyDescriptor(value, key);
+      if (descriptor === undefined) continue;
+      pending.push(descriptor.value, descriptor.get, descriptor.set);
+    }
+  }
+
+  // The loader: module 0 is the entry; only links the compiler resolved ahead of time load.
+  const cache: { exports: unknown }[] = [];
+  const active: number[] = [];
+  let failedModule = -1;
+  const load = (index: number): unknown => {
+    const cached = cache[index];
+    if (cached !== undefined) return cached.exports;
+    const module = { exports: {} as unknown };
+    cache[index] = module;
+    apply(push, active, [index]);
+    report(index);
+    try {
+      apply(factories[index] as Function, module.exports, [module.exports, requireFrom(index), module]);
+    } catch (error) {
+      if (failedModule === -1) failedModule = index;
+      throw error;
+    } finally {
+      apply(pop, active, []);
+      if (active.length > 0) report(active[active.length - 1] as number);
+    }
+    return module.exports;
+  };
+  const requireFrom = (index: number) =>
+    function require(specifier: unknown): unknown {
+      const moduleLinks = links[index] as Record<string, number | 'policyc'>;
+      const target = typeof specifier === 'string' && hasOwn(moduleLinks, specifier) ? moduleLinks[specifier] : undefined;
+      if (target === 'policyc') return dslExports;
+      if (typeof target === 'number') return load(target);
+      const shown = typeof specifier === 'string' ? apply(stringSlice, specifier, [0, 200]) : `a ${typeof specifier}`;
+      throw sandboxError(
+        'PolicycForbiddenImport',
+        `Policy code may import only 'policyc' and other policy files, by a literal relative path, not '${shown}': evaluation is hermetic (no file system, network, environment or clock). Move what you need into a policy file or declare it with the policyc builders.`,
+      );
+    };
+
+  // The encoder: reads the export once, depth-first, each object once.
+  const TOO_LARGE = { too: 'large' };
+  let tooLargeMessage = '';
+  const tooLarge = (message: string): never => {
+    tooLargeMessage = message;
+    throw TOO_LARGE;
+  };
+  // Every intrinsic is frozen by now, so the encoder calls Map and Array methods directly.
+  const encode = (root: unknown) => {
+    const nodes: unknown[] = [];
+    const ids = new RealMap<object, number>();
+    let chars = 0;
+    const item = (value: unknown, depth: number): unknown => {
+      switch (typeof value) {
+        case 'string':
+          chars += value.length;
+          if (chars > limits.maxChars) tooLarge(`its strings hold more than ${limits.maxChars} characters`);
+          return value;
+        case 'number':
+          return numberIsFinite(value) ? value : { '?': `number ${value}` };
+        case 'boolean':
+          return value;
+        case 'object':
+          if (value === null) return null;
+          break;
+        default:
+          return { '?': typeof value };
+      }
+      const known = ids.get(value);
+      if (known !== undefined) return { $: known };
+      if (depth >= limits.maxDepth) tooLarge(`it nests objects more than ${limits.maxDepth} levels deep`);
+      const id = nodes.length;
+      if (id >= limits.maxNodes) tooLarge(`it holds more than ${limits.maxNodes} objects and arrays`);
+      ids.set(value, id);
+      nodes.push(null);
+      if (isArray(value)) {
+        const length: unknown = (value as { length: unknown }).length;
+        if (typeof length !== 'number' || !(length >= 0) || length > limits.maxNodes) tooLarge(`an array has more than ${limits.maxNodes} elements`);
+        const items: unknown[] = [];
+        for (let i = 0; i < (length as number); i++) items.push(item((value as unknown[])[i], depth + 1));
+        nodes[id] = { a: items };
+      } else {
+        // Keys are defined, never assigned: '__proto__' stays a key.
+        const entries: Record<string, unknown> = {};
+        const names = objectKeys(value as object);
+        if (names.length > limits.maxNodes) tooLarge(`an object has more than ${limits.maxNodes} properties`);
+        for (let i = 0; i < names.length; i++) {
+          const key = names[i] as string;
+          chars += key.length;
+          const property = (value as Record<string, unknown>)[key];
+          if (property !== undefined) defineProperty(entries, key, { value: item(property, depth + 1), enumerable: true, writable: true, configurable: true });
+        }
+        nodes[id] = { o: entries };
+      }
+      return { $: id };
+    };
+    const value = item(root, 0);
+    return { value, nodes };
+  };
+
+  const text = (read: () => unknown, limit: number): string => {
+    try {
+      const value = read();
+      return typeof value === 'string' ? (apply(stringSlice, value, [0, limit]) as string) : '';
+    } catch {
+      return '';
+    }
+  };
+  const describe = (error: unknown): EvaluatorError => {
+    const module = failedModule === -1 ? 0 : failedModule;
+    if (error === TOO_LARGE) return { kind: 'too-large', name: 'PolicycTooLarge', message: tooLargeMessage, stack: '', module };
+    if ((typeof error !== 'object' && typeof error !== 'function') || error === null) {
+      const shown = typeof error === 'string' ? (apply(stringSlice, error, [0, 2000]) as string) : typeof error;
+      return { kind: 'threw', name: typeof error, message: shown, stack: '', module };
+    }
+    const record = error as Record<string, unknown>;
+    const name = text(() => record['name'], 200) || 'a value';
+    const kind = name === 'PolicycForbiddenImport' ? 'forbidden-import' : name === 'PolicycNondeterminism' ? 'nondeterministic' : 'threw';
+    return { kind, name, message: text(() => record['message'], 2000), stack: text(() => record['stack'], 20000), module };
+  };
+
+  let started = false;
+  const start = (): string => {
+    if (started) throw sandboxError('Error', 'policyc: evaluation has already started');
+    started = true;
+    try {
+      const exports = load(0) as Record<string, unknown> | undefined;
+      report(0);
+      const exported = typeof exports === 'object' && exports !== null ? exports['default'] : undefined;
+      return stringify({ ok: encode(exported) });
+    } catch (error) {
+      try {
+        return stringify({ error: describe(error) });
+      } catch {
+        return stringify({ error: { kind: 'threw', name: 'a value', message: '', stack: '', module: 0 } });
+      }
+    }
+  };
+  defineProperty(G, '__policycStart', { value: start, writable: false, enumerable: false, configurable: false });
+  // Lock every global binding: policy code cannot replace what the DSL and the loader look up by name.
+  for (const name of getOwnPropertyNames(G)) {
+    defineProperty(G, name, { value: G[name], writable: false, enumerable: false, configurable: false });
+  }
+}
+
+function respond(response: EvaluatorResponse | string): never {
+  const text = typeof response === 'string' ? response : JSON.stringify(response);
+  // writeSync may write part of a large buffer: loop until the pipe took everything.
+  const bytes = Buffer.from(text, 'utf8');
+  for (let offset = 0; offset < bytes.length;) offset += fs.writeSync(1, bytes, offset);
+  process.exit(0);
+}
+
+function reportProgress(module: number): void {
+  try {
+    fs.writeSync(2, `${PROGRESS_PREFIX}${module | 0}\n`);
+  } catch {
+    // Progress is a hint for locating a timeout; a closed stderr must not fail the evaluation.
+  }
+}
+
+function isTimeout(error: unknown): boolean {
+  // V8 raises the timeout in whichever realm was running, so it is recognised by an own data property only:
+  // reading one from an object that is not a proxy runs no code.
+  if (typeof error !== 'object' || error === null || types.isProxy(error)) return false;
+  return Object.getOwnPropertyDescriptor(error, 'code')?.value === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
+}
+
+function main(): void {
+  // A promise policy code rejected is not this process's business; never format it (its getters are policy code).
+  process.on('unhandledRejection', () => undefined);
+  const request = JSON.parse(fs.readFileSync(0, 'utf8')) as EvaluatorRequest;
+  const context = vm.createContext(Object.create(null) as object, {
+    name: 'policyc policy',
+    codeGeneration: { strings: false, wasm: false },
+    microtaskMode: 'afterEvaluate',
+  });
+  const dsl = new vm.Script(
+    `(() => { 'use strict'; const module = { exports: {} }; const exports = module.exports;\n${request.dsl}\nreturn module.exports; })()`,
+    {
+      filename: 'policyc-dsl',
+    },
+  ).runInContext(context) as object;
+  const factories = vm.runInContext('[]', context) as Function[];
+  for (const [index, module] of request.modules.entries()) {
+    try {
+      // The wrapper is on its own line, so line numbers in stack traces are those of the stripped module.
+      factories[index] = new vm.Script(`(function (exports, require, module) {\n${module.code}\n})`, { filename: module.name, lineOffset: -1 }).runInContext(
+        context,
+      ) as Function;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : 'the module does not compile';
+      respond({ error: { kind: 'threw', name: 'SyntaxError', message, stack: '', module: index } });
+    }
+  }
+  const prepare = new vm.Script(`(${prepareSandbox.toString()})`, { filename: 'policyc-sandbox' }).runInContext(context) as typeof prepareSandbox;
+  prepare(dsl, factories, JSON.stringify(request.modules.map((m) => m.links)), reportProgress, JSON.stringify(request.limits));
+  let output: unknown;
+  try {
+    output = new vm.Script('__policycStart()', { filename: 'policyc-start' }).runInContext(context, { timeout: request.timeoutMs });
+  } catch (error) {
+    if (isTimeout(error)) respond({ timeout: true });
+    // Anything else escaping the sandbox's own try/catch (a stack overflow while reporting): say so without reading it.
+    respond({ error: { kind: 'threw', name: 'an exception', message: 'policy code failed while its error was being reported', stack: '', module: 0 } });
+  }
+  if (typeof output !== 'string') respond({ error: { kind: 'threw', name: 'an exception', message: 'no result', stack: '', module: 0 } });
+  respond(output as string);
+}
+
+// The compiler imports this file for its types and constants; only the evaluator process runs it.
+if (require.main === module) main();

@@ -1,0 +1,275 @@
+/**
+ * What a value out of policy code must look like before anything reads it: the shape, type and size of every
+ * field of every DSL declaration, and every closed vocabulary (modes, actions, protocols, methods). A cast
+ * (`'Deny' as DefaultAction`, `ipBlocks(10 as any)`) gets past the type checker, never past this.
+ *
+ * Sizes are bounds against abuse, not the rules of Kubernetes names: those (DNS labels, label syntax, CIDR
+ * syntax, paths) are the validator's (compiler/check-model.ts), which reads only values that passed here.
+ */
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { AccessRule, AnyService, MeshPolicy, Namespace, PolicyAssertion } from '../../dsl';
+
+/** A value the evaluator could not carry as JSON (a function, `undefined` in an array, NaN, a symbol...). */
+export class OpaqueValue {
+  constructor(readonly description: string) {}
+}
+
+/** Longest string accepted anywhere; Kubernetes names and labels are far shorter (the validator says so). */
+export const MAX_TEXT = 1024;
+/** Longest request path accepted. */
+export const MAX_PATH = 4096;
+
+const MTLS = ['STRICT', 'PERMISSIVE', 'DISABLE'];
+const PROTOCOLS = ['http', 'http2', 'grpc', 'tcp'];
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+
+const text = { type: 'string', maxLength: MAX_TEXT };
+const path = { type: 'string', maxLength: MAX_PATH };
+const site = {
+  type: 'object',
+  required: ['file', 'line', 'column'],
+  properties: { file: text, line: { type: 'integer' }, column: { type: 'integer' } },
+};
+const namespace = {
+  type: 'object',
+  required: ['kind', 'name'],
+  properties: { kind: { const: 'namespace' }, name: text, mtls: { enum: MTLS }, site },
+};
+const service = {
+  type: 'object',
+  required: ['kind', 'namespace', 'name', 'serviceAccount', 'selector', 'ports'],
+  properties: {
+    kind: { const: 'service' },
+    namespace,
+    name: text,
+    serviceAccount: text,
+    selector: { type: 'object', maxProperties: 64, propertyNames: text, additionalProperties: text },
+    ports: {
+      type: 'object',
+      maxProperties: 1024,
+      propertyNames: text,
+      additionalProperties: {
+        type: 'object',
+        required: ['port', 'protocol'],
+        properties: { port: { type: 'integer' }, protocol: { enum: PROTOCOLS }, mtls: { enum: MTLS } },
+      },
+    },
+    mtls: { enum: MTLS },
+    site,
+  },
+};
+const peers = [
+  { type: 'object', properties: { kind: { const: 'anyone' } } },
+  { type: 'object', properties: { kind: { const: 'authenticated' } } },
+  {
+    type: 'object',
+    required: ['cidrs'],
+    properties: { kind: { const: 'ipBlocks' }, cidrs: { type: 'array', minItems: 1, maxItems: 1024, items: { type: 'string', maxLength: 64 } }, site },
+  },
+  { type: 'object', required: ['namespace', 'serviceAccount'], properties: { kind: { const: 'identity' }, namespace: text, serviceAccount: text, site } },
+];
+const source = { type: 'object', required: ['kind'], discriminator: { propertyName: 'kind' }, oneOf: [service, namespace, ...peers] };
+const caller = {
+  type: 'object',
+  required: ['kind'],
+  discriminator: { propertyName: 'kind' },
+  oneOf: [
+    service,
+    namespace,
+    ...peers,
+    { type: 'object', properties: { kind: { const: 'plaintext' } } },
+    { type: 'object', required: ['namespace'], properties: { kind: { const: 'outside' }, namespace } },
+  ],
+};
+const list = (items: object, maxItems: number) => ({ type: 'array', maxItems, items });
+
+const schemas = {
+  mesh: {
+    type: 'object',
+    required: ['kind', 'trustDomain', 'mtls', 'defaultAction', 'rootNamespace', 'namespaces', 'services', 'rules', 'assertions'],
+    properties: {
+      kind: { const: 'mesh' },
+      trustDomain: text,
+      mtls: { enum: MTLS },
+      defaultAction: { enum: ['allow', 'deny'] },
+      rootNamespace: text,
+      // Entries are checked one by one (below), so each error points at its own declaration.
+      namespaces: { type: 'array' },
+      services: { type: 'array' },
+      rules: { type: 'array' },
+      assertions: { type: 'array' },
+      site,
+    },
+  },
+  namespace,
+  service,
+  rule: {
+    type: 'object',
+    required: ['kind', 'action', 'from', 'to'],
+    properties: {
+      kind: { const: 'rule' },
+      action: { enum: ['allow', 'deny'] },
+      from: list(source, 1024),
+      to: service,
+      ports: list(text, 1024),
+      methods: list({ enum: METHODS }, 64),
+      paths: list(path, 1024),
+      site,
+    },
+  },
+  assertion: {
+    type: 'object',
+    required: ['kind', 'expect', 'from', 'to'],
+    properties: {
+      kind: { const: 'assertion' },
+      expect: { enum: ['reaches', 'neverReaches'] },
+      from: caller,
+      to: { type: 'object', required: ['kind'], discriminator: { propertyName: 'kind' }, oneOf: [service, namespace] },
+      port: text,
+      method: { enum: METHODS },
+      path,
+      site,
+    },
+  },
+} as const;
+
+export interface DeclarationTypes {
+  readonly mesh: MeshPolicy;
+  readonly namespace: Namespace;
+  readonly service: AnyService;
+  readonly rule: AccessRule;
+  readonly assertion: PolicyAssertion;
+}
+export type DeclarationKind = keyof DeclarationTypes;
+
+let compiled: { [K in DeclarationKind]: ValidateFunction } | undefined;
+function validators(): { [K in DeclarationKind]: ValidateFunction } {
+  if (compiled === undefined) {
+    // Opaque values (functions, NaN, undefined in an array) are objects here; no schema accepts them.
+    const ajv = new Ajv({ discriminator: true, strict: false, allErrors: false });
+    compiled = {
+      mesh: ajv.compile(schemas.mesh),
+      namespace: ajv.compile(schemas.namespace),
+      service: ajv.compile(schemas.service),
+      rule: ajv.compile(schemas.rule),
+      assertion: ajv.compile(schemas.assertion),
+    };
+  }
+  return compiled;
+}
+
+/** A value shown in a message: short, whatever its size or type. */
+export function describeValue(value: unknown): string {
+  if (value instanceof OpaqueValue) return value.description === 'undefined' ? 'undefined' : `a ${value.description}`;
+  if (typeof value === 'string') {
+    const shown = JSON.stringify(value.length > 40 ? value.slice(0, 40) : value);
+    return value.length > 40 ? `${shown.slice(0, -1)}…" (${value.length} characters)` : shown;
+  }
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let value = root;
+  for (const part of pointer.split('/').slice(1)) {
+    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (typeof value !== 'object' || value === null || !Object.prototype.hasOwnProperty.call(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+function segmentsOf(pointer: string): string[] {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function fieldOf(segments: readonly string[]): string {
+  const shown = segments
+    .map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `${i === 0 ? '' : '.'}${p}` : `[${describeValue(p)}]`))
+    .join('');
+  return shown === '' ? 'the value' : `\`${shown}\``;
+}
+
+/** The builder call that made a declaration of each kind, as messages name it. */
+export const BUILDER_OF: Readonly<Record<string, string>> = {
+  mesh: 'mesh({...})',
+  namespace: 'namespace(...)',
+  service: 'service(...)',
+  rule: 'allow(...).to(...) or deny(...).to(...)',
+  assertion: 'reaches(...) or neverReaches(...)',
+  ipBlocks: 'ipBlocks(...)',
+  identity: 'identity(...)',
+};
+
+/** The innermost declaration on the way to a field (it has its own site), and the field's path from there. */
+function ownerOf(root: unknown, segments: readonly string[]): { owner: Record<string, unknown>; rest: readonly string[] } {
+  let owner = root as Record<string, unknown>;
+  let rest = segments;
+  let value: unknown = root;
+  segments.forEach((segment, i) => {
+    value =
+      typeof value === 'object' && value !== null && Object.prototype.hasOwnProperty.call(value, segment)
+        ? (value as Record<string, unknown>)[segment]
+        : undefined;
+    if (typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)['kind'] === 'string') {
+      const record = value as Record<string, unknown>;
+      if (BUILDER_OF[record['kind'] as string] !== undefined && record['site'] !== undefined) {
+        owner = record;
+        rest = segments.slice(i + 1);
+      }
+    }
+  });
+  return { owner, rest };
+}
+
+/** One sentence for ajv's first error: which field, what it must be, what it is. */
+function explain(error: ErrorObject, root: unknown, rest: readonly string[]): string {
+  const field = fieldOf(rest);
+  const actual = valueAt(root, error.instancePath);
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'enum':
+      return `${field} must be one of ${(params['allowedValues'] as unknown[]).map((v) => `'${String(v)}'`).join(', ')}, not ${describeValue(actual)}`;
+    case 'const':
+      return `${field} must be '${String(params['allowedValue'])}', not ${describeValue(actual)}`;
+    case 'type':
+      return `${field} must be ${params['type'] === 'integer' ? 'a whole number' : `a ${String(params['type'])}`}, not ${describeValue(actual)}`;
+    case 'required':
+      return `${field === 'the value' ? 'it' : field} has no \`${String(params['missingProperty'])}\``;
+    case 'maxLength':
+      return `${field} is ${typeof actual === 'string' ? actual.length : 'too many'} characters long, more than the ${String(params['limit'])} allowed`;
+    case 'maxItems':
+    case 'maxProperties':
+      return `${field} has more than the ${String(params['limit'])} entries allowed`;
+    case 'minItems':
+      return `${field} must not be empty`;
+    case 'propertyNames':
+      return `${field} has a key longer than ${MAX_TEXT} characters`;
+    case 'discriminator':
+      return `${field}${error.instancePath === '' ? '' : ''} is not something policyc knows here (its \`kind\` is ${describeValue(valueAt(root, `${error.instancePath}/kind`))})`;
+    default:
+      return `${field} is not valid (${error.message ?? error.keyword})`;
+  }
+}
+
+/**
+ * Checks one declaration. Returns the value typed when it passes; otherwise a sentence saying what is wrong, and
+ * the innermost declaration it is in (a namespace inside a service, an `ipBlocks(...)` inside a rule), whose
+ * site is where the problem was written.
+ */
+export function checkDeclaration<K extends DeclarationKind>(
+  kind: K,
+  value: unknown,
+): { ok: DeclarationTypes[K] } | { problem: string; owner: Record<string, unknown>; builder: string } {
+  const validate = validators()[kind];
+  if (validate(value)) return { ok: value as DeclarationTypes[K] };
+  const first = validate.errors?.[0];
+  const { owner, rest } = ownerOf(value, first === undefined ? [] : segmentsOf(first.instancePath));
+  const builder = BUILDER_OF[owner['kind'] as string] ?? BUILDER_OF[kind] ?? kind;
+  return { problem: first === undefined ? 'it is not valid' : explain(first, value, rest), owner, builder };
+}
