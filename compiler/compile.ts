@@ -29,6 +29,8 @@ export interface CompileOptions {
   readonly checker?: PolicyTypeChecker;
   /** Files changed since the checker's last check (watch mode). */
   readonly changedFiles?: readonly string[];
+  /** Texts that replace files on disk, by absolute path: an editor's unsaved buffers (`policyc lsp`). */
+  readonly overlay?: ReadonlyMap<string, string>;
 }
 
 export interface CompileResult {
@@ -47,7 +49,7 @@ export const DEFAULT_EVALUATION_TIMEOUT_MS = 60_000;
 
 export function compile(options: CompileOptions): CompileResult {
   const entry = path.resolve(options.entry);
-  const store = new SourceStore(path.dirname(entry));
+  const store = new SourceStore(path.dirname(entry), options.overlay);
   const finish = (
     diagnostics: readonly Diagnostic[],
     files: readonly string[],
@@ -72,7 +74,7 @@ export function compile(options: CompileOptions): CompileResult {
   const checker = options.checker ?? new PolicyTypeChecker();
   // tsgo checks in its own thread and process while this thread evaluates and emits; the verdict decides
   // at the end, so a policy with type errors still produces only its type errors.
-  const pending = checker.begin(entry, options.changedFiles);
+  const pending = checker.begin(entry, options.changedFiles, options.overlay);
   let checked: { readonly result: TypecheckResult } | { readonly error: unknown } | undefined;
   // Waits once for the verdict (a failed checker is not asked again) and closes a checker this build opened.
   const typecheck = (): TypecheckResult => {

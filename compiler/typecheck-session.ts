@@ -45,13 +45,15 @@ function configFileOf(entry: string): string {
 export class TypecheckSession {
   private api: API | undefined;
   private readonly configs = new Map<string, string>();
+  /** Unsaved editor texts that replace files on disk for the current check. */
+  private overlay = new Map<string, string>();
 
   private client(cwd: string): API {
     this.api ??= new API({
       cwd,
       fs: {
-        readFile: (file) => this.configs.get(file),
-        fileExists: (file) => (this.configs.has(file) ? true : undefined),
+        readFile: (file) => this.configs.get(file) ?? this.overlay.get(file),
+        fileExists: (file) => (this.configs.has(file) || this.overlay.has(file) ? true : undefined),
       },
     });
     return this.api;
@@ -67,8 +69,9 @@ export class TypecheckSession {
     return project;
   }
 
-  /** Every diagnostic of the entry's program. */
-  check(entry: string, changedFiles: readonly string[]): RawCheck {
+  /** Every diagnostic of the entry's program, with `overlay` texts in place of those files on disk. */
+  check(entry: string, changedFiles: readonly string[], overlay: Readonly<Record<string, string>> = {}): RawCheck {
+    this.overlay = new Map(Object.entries(overlay));
     const program = this.project(entry, changedFiles).program;
     const files = program
       .getSourceFileNames()
