@@ -31,6 +31,8 @@ export interface CompileOptions {
   readonly changedFiles?: readonly string[];
   /** Texts that replace files on disk, by absolute path: an editor's unsaved buffers (`policyc lsp`). */
   readonly overlay?: ReadonlyMap<string, string>;
+  /** Type errors of these files only (an editor's open and changed files); every file's when absent. */
+  readonly typecheckOnly?: readonly string[];
 }
 
 export interface CompileResult {
@@ -74,7 +76,7 @@ export function compile(options: CompileOptions): CompileResult {
   const checker = options.checker ?? new PolicyTypeChecker();
   // tsgo checks in its own thread and process while this thread evaluates and emits; the verdict decides
   // at the end, so a policy with type errors still produces only its type errors.
-  const pending = checker.begin(entry, options.changedFiles, options.overlay);
+  const pending = checker.begin(entry, options.changedFiles, options.overlay, options.typecheckOnly);
   let checked: { readonly result: TypecheckResult } | { readonly error: unknown } | undefined;
   // Waits once for the verdict (a failed checker is not asked again) and closes a checker this build opened.
   const typecheck = (): TypecheckResult => {

@@ -69,8 +69,11 @@ export class TypecheckSession {
     return project;
   }
 
-  /** Every diagnostic of the entry's program, with `overlay` texts in place of those files on disk. */
-  check(entry: string, changedFiles: readonly string[], overlay: Readonly<Record<string, string>> = {}): RawCheck {
+  /**
+   * Every diagnostic of the entry's program, with `overlay` texts in place of those files on disk; with
+   * `onlyFiles`, the diagnostics of those files only (an editor re-checks what is open, not the program).
+   */
+  check(entry: string, changedFiles: readonly string[], overlay: Readonly<Record<string, string>> = {}, onlyFiles?: readonly string[]): RawCheck {
     this.overlay = new Map(Object.entries(overlay));
     const program = this.project(entry, changedFiles).program;
     const files = program
@@ -78,7 +81,13 @@ export class TypecheckSession {
       .filter(isUserFile)
       .map((f) => path.resolve(f))
       .sort();
-    const raw = [...program.getProgramDiagnostics(), ...program.getSyntacticDiagnostics(), ...program.getSemanticDiagnostics()];
+    const raw =
+      onlyFiles === undefined
+        ? [...program.getProgramDiagnostics(), ...program.getSyntacticDiagnostics(), ...program.getSemanticDiagnostics()]
+        : [
+            ...program.getProgramDiagnostics(),
+            ...onlyFiles.filter((f) => files.includes(f)).flatMap((f) => [...program.getSyntacticDiagnostics(f), ...program.getSemanticDiagnostics(f)]),
+          ];
     return {
       files,
       diagnostics: raw.map((d) => ({ ...(d.fileName === undefined ? {} : { fileName: d.fileName }), pos: d.pos, end: d.end, code: d.code, text: flatten(d) })),

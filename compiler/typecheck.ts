@@ -27,6 +27,8 @@ export type TypecheckRequest =
       readonly changedFiles: readonly string[];
       /** Unsaved texts by absolute path; the files whose text changed are also in changedFiles. */
       readonly overlay?: Readonly<Record<string, string>>;
+      /** Report the diagnostics of these files only (an editor's open files); all files when absent. */
+      readonly onlyFiles?: readonly string[];
     }
   | { readonly kind: 'fileDiagnostics'; readonly entry: string; readonly file: string; readonly changedFiles: readonly string[] }
   | { readonly kind: 'completions'; readonly entry: string; readonly file: string; readonly offset: number; readonly changedFiles: readonly string[] }
@@ -86,8 +88,14 @@ export class PolicyTypeChecker {
    * replaces files on disk (an editor's unsaved buffers); a file whose overlay text changed, appeared or went
    * away must be in `changedFiles`.
    */
-  begin(entry: string, changedFiles: readonly string[] = [], overlay?: ReadonlyMap<string, string>): PendingCheck {
-    this.send({ kind: 'check', entry, changedFiles, ...(overlay === undefined ? {} : { overlay: Object.fromEntries(overlay) }) });
+  begin(entry: string, changedFiles: readonly string[] = [], overlay?: ReadonlyMap<string, string>, onlyFiles?: readonly string[]): PendingCheck {
+    this.send({
+      kind: 'check',
+      entry,
+      changedFiles,
+      ...(overlay === undefined ? {} : { overlay: Object.fromEntries(overlay) }),
+      ...(onlyFiles === undefined ? {} : { onlyFiles }),
+    });
     let result: TypecheckResult | undefined;
     return {
       wait: (store) => {

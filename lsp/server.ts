@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compile, type CompileResult } from '../compiler/compile';
 import { PolicyTypeChecker } from '../compiler/typecheck';
-import { lineAndColumn, offsetOf, type Diagnostic, type Span } from '../diagnostics/diagnostic';
+import { hasErrors, lineAndColumn, offsetOf, sortDiagnostics, type Diagnostic, type Span } from '../diagnostics/diagnostic';
 import type { Target } from '../model/target';
 import type { JsonValue, Message } from './jsonrpc';
 import { frame } from './jsonrpc';
@@ -254,13 +254,26 @@ export class PolicyLanguageServer {
 
   private checkEntry(entry: string, changed: readonly string[]): void {
     let state = this.entries.get(entry);
+    const first = state === undefined;
     if (state === undefined) {
       state = { checker: new PolicyTypeChecker(), files: [], published: new Map() };
       this.entries.set(entry, state);
     }
     let result: CompileResult;
     try {
-      result = compile({ entry, targets: this.options.targets, checker: state.checker, changedFiles: changed, overlay: this.open });
+      // The targets' own checks run below, on the model: rendering YAML and validating it against the CRDs
+      // (which finds only policyc bugs) is most of a build's time and tells the editor nothing.
+      // After the first check of the whole program, type errors are those of the open and changed files (as in
+      // TypeScript's own editor support): re-checking every file after each keystroke is most of the latency.
+      const typecheckOnly = first ? undefined : [...new Set([...this.open.keys(), ...changed])];
+      result = compile({
+        entry,
+        targets: [],
+        checker: state.checker,
+        changedFiles: changed,
+        overlay: this.open,
+        ...(typecheckOnly === undefined ? {} : { typecheckOnly }),
+      });
     } catch (error) {
       this.io.log(`policyc lsp: checking ${entry} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       state.checker.close();
@@ -269,7 +282,7 @@ export class PolicyLanguageServer {
     }
     state.files = result.files.includes(entry) ? result.files : [entry, ...result.files];
     const byFile = new Map<string, LspDiagnostic[]>(state.files.map((f) => [f, []]));
-    for (const d of result.diagnostics) {
+    for (const d of sortDiagnostics([...result.diagnostics, ...this.targetDiagnostics(result)])) {
       const file = d.span?.file ?? entry;
       const list = byFile.get(file) ?? [];
       list.push(this.toLsp(d, result));
@@ -279,6 +292,13 @@ export class PolicyLanguageServer {
     state.published = byFile;
     const files = new Set([...previous.keys(), ...byFile.keys()]);
     for (const file of files) this.publish(file);
+  }
+
+  /** What the targets report for a valid model (what `policyc check --target` adds to the model's checks). */
+  private targetDiagnostics(result: CompileResult): Diagnostic[] {
+    const { model } = result;
+    if (model === undefined || hasErrors(result.diagnostics)) return [];
+    return this.options.targets.flatMap((target) => [...target.compile(model, { spanOf: (location) => result.store.spanOfLocation(location) }).diagnostics]);
   }
 
   /** Publishes a file's diagnostics from every entry whose program holds it. */

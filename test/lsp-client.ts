@@ -61,10 +61,10 @@ export class LspClient {
     this.process.stdin.write(frame({ jsonrpc: '2.0', method, params }));
   }
 
-  async request(method: string, params: JsonValue): Promise<Message> {
+  async request(method: string, params: JsonValue, timeoutMs?: number): Promise<Message> {
     const id = this.nextId++;
     this.process.stdin.write(frame({ jsonrpc: '2.0', id, method, params }));
-    return this.next((m) => m.id === id && m.method === undefined);
+    return this.next((m) => m.id === id && m.method === undefined, timeoutMs);
   }
 
   /** The next diagnostics published for a file. */
@@ -78,7 +78,7 @@ export class LspClient {
   }
 
   async initialize(root: string): Promise<Message> {
-    const reply = await this.request('initialize', { processId: process.pid, rootUri: pathToFileURL(root).href, capabilities: {} });
+    const reply = await this.request('initialize', { processId: process.pid, rootUri: pathToFileURL(root).href, capabilities: {} }, 300_000);
     this.notify('initialized', {});
     return reply;
   }
