@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../cli/main';
+import { DEFAULT_ENTRY, DEFAULT_OUT, main } from '../cli/main';
 
 /** The part of GitHub's REST API the action uses: one request, its status and its parsed body. */
 export interface GitHubApi {
@@ -222,9 +222,9 @@ if (require.main === module) {
   const outputFile = env['GITHUB_OUTPUT'];
   runAction(
     {
-      entry: input('entry', 'policy.ts'),
+      entry: input('entry', DEFAULT_ENTRY),
       targets: input('targets', 'istio'),
-      out: input('out', 'manifests'),
+      out: input('out', DEFAULT_OUT),
       comment: input('comment', 'true') !== 'false',
       uploadSarif: input('upload_sarif', 'auto') === 'false' ? 'false' : 'auto',
     },
