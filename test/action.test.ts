@@ -9,7 +9,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { commentMarker, runAction, type ActionEnvironment, type ActionInputs, type GitHubApi } from '../action/run';
-import { runCli, tempProject } from './helpers';
+import { parse } from 'yaml';
+import { DEFAULT_ENTRY, DEFAULT_OUT } from '../cli/main';
+import { REPO, runCli, tempProject } from './helpers';
 
 const REPOSITORY = 'platform/mesh-policy';
 const PULL_REQUEST = 7;
@@ -98,6 +100,22 @@ function environment(repo: string, base: string): ActionEnvironment & { output: 
 }
 
 describe('the CI action', () => {
+  it("GIVEN action.yml WHEN read THEN its defaults are the CLI's and every input reaches the script", () => {
+    const action = parse(fs.readFileSync(path.join(REPO, 'action.yml'), 'utf8')) as {
+      inputs: Record<string, { default?: string }>;
+      runs: { using: string; steps: { id?: string; env?: Record<string, string>; run?: string }[] };
+    };
+    assert.equal(action.runs.using, 'composite');
+    assert.equal(action.inputs['entry']?.default, DEFAULT_ENTRY);
+    assert.equal(action.inputs['out']?.default, DEFAULT_OUT);
+    const step = action.runs.steps.find((s) => s.id === 'policyc');
+    assert.equal(step?.run, 'node "$GITHUB_ACTION_PATH/dist/action/run.js"');
+    for (const input of Object.keys(action.inputs).filter((i) => i !== 'working-directory' && i !== 'token')) {
+      assert.equal(step?.env?.[`INPUT_${input.toUpperCase().replace(/-/g, '_')}`], `\${{ inputs.${input} }}`, input);
+    }
+    assert.equal(step?.env?.['GITHUB_TOKEN'], '${{ inputs.token }}');
+  });
+
   it('GIVEN a pull request WHEN the action runs on two pushes THEN it creates one comment and edits it on the second push', async () => {
     const { repo, base } = scratchRepository();
     const api = new FakeGitHub();
