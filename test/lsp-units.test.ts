@@ -10,7 +10,7 @@ import { missingPortName, portInsertion } from '../lsp/server';
 describe('LSP framing', () => {
   it('GIVEN messages with multi-byte text split at arbitrary bytes WHEN read THEN each arrives whole, once', () => {
     const sent: Message[] = [
-      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { rootUri: 'file:///tmp/ünïcode' } },
+      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { rootUri: 'file:///srv/ünïcode' } },
       { jsonrpc: '2.0', method: 'textDocument/didChange', params: { text: "// ✓ 'grpc' → 'http'\n" } },
     ];
     const bytes = Buffer.from(sent.map(frame).join(''), 'utf8');
