@@ -1,19 +1,27 @@
 /**
- * The benchmark (issue 5): for each size N, generate a policy repository (bench/generate.ts) and time, side
- * by side and interleaved run by run,
- *   - `policyc build --target all` (Istio and Linkerd), `policyc check` (default target),
+ * The benchmark (issues 5 and 16): for each size N, generate a policy repository (bench/generate.ts) and time,
+ * side by side and interleaved run by run,
+ *   - `policyc build` with `--target istio`, `--target linkerd` and `--target all`, each into an emptied folder,
+ *   - a rebuild with nothing to write: `build --target all` again into the folder the previous one wrote,
+ *   - `policyc check` (default target) and `policyc verify --target all`, the latter bounded in time
+ *     (`--verify-bound`) and memory (`--verify-memory-bound`): past a bound its process tree is killed and
+ *     the result reads "> bound", and the remaining runs at that N are skipped,
  *   - `tsc --noEmit` with TypeScript 6 and with TypeScript 7 on the same sources (bench/out/gen-N/tsconfig.json),
  *   - the cdk8s program (bench/cdk8s.ts) on the same policy model;
- * median wall time, ratio to TS7 `tsc --noEmit`, peak memory and time per service. Then the editor latency
- * through `PolicyTypeChecker` (compiler/typecheck.ts): after a one-line edit of one namespace file, the
- * time to re-check and the time to get completions inside `ports: ['`.
+ * median wall time, ratio to TS7 `tsc --noEmit`, peak memory and time per service; objects, files and bytes
+ * per service of each target's output folder (of `build --target all`); and the phases of `build --target
+ * all` (the compiler prints them on stderr under `POLICYC_PHASES=1`, see `timePhase` in compiler/compile.ts),
+ * medians over the runs. Then the editor latency through `PolicyTypeChecker` (compiler/typecheck.ts): after a
+ * one-line edit of one namespace file, the time to re-check and the time to get completions inside `ports: ['`.
  *
  * Memory: "tree RSS" is the peak of the summed RSS of the command and all its descendants (tsgo runs as a
  * child process of policyc and of TS7's tsc), sampled from /proc every SAMPLE_MS; "max RSS" is GNU time's
  * %M, the peak RSS of the single largest process of the tree.
  *
- * Usage: npm run build && node dist/bench/run.js [--sizes 100,1000,5000] [--runs 5] [--editor-sizes 1000,5000] [--edits 5]
- * Prints a Markdown table and writes bench/out/results.json (written again after every size).
+ * Usage: npm run build && node dist/bench/run.js [--sizes 100,1000,5000] [--runs 5] [--verify-bound 180]
+ *          [--verify-memory-bound 4096] [--editor-sizes 1000,5000] [--edits 5] [--readme]
+ * Prints Markdown tables (stdout) and writes bench/out/results.json (written again after every size);
+ * `--readme` also replaces the block between the `bench:speed` markers of README.md with them.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -36,6 +44,18 @@ interface Options {
   readonly runs: number;
   readonly editorSizes: readonly number[];
   readonly edits: number;
+  /** Seconds after which a `verify` run is killed and reported as "> bound". */
+  readonly verifyBoundS: number;
+  /** MiB of tree RSS past which a `verify` run is killed (a verifier that does not scale must not starve the machine). */
+  readonly verifyMemoryBoundMiB: number;
+  /** Replace the Speed block of README.md with this run's tables. */
+  readonly readme: boolean;
+}
+
+function positive(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} takes a positive number, got '${text}'`);
+  return n;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -56,6 +76,9 @@ function parseArgs(argv: readonly string[]): Options {
     runs: Math.max(1, Number(value('--runs') ?? '5')),
     editorSizes: editor !== undefined ? list(editor) : sizes.filter((n) => n >= 1000),
     edits: Math.max(1, Number(value('--edits') ?? '5')),
+    verifyBoundS: positive(value('--verify-bound') ?? '180', '--verify-bound'),
+    verifyMemoryBoundMiB: positive(value('--verify-memory-bound') ?? '4096', '--verify-memory-bound'),
+    readme: argv.includes('--readme'),
   };
 }
 
@@ -70,7 +93,23 @@ interface Measurement {
   readonly maxRss: number | undefined;
   readonly exitCode: number | null;
   readonly stderrTail: string;
+  /** Which bound killed the command, if one did. */
+  readonly exceeded?: 'time' | 'memory';
+  /** The `POLICYC_PHASES=1` lines the command printed on stderr, in order. */
+  readonly phases: readonly Phase[];
 }
+
+interface Phase {
+  readonly phase: string;
+  readonly ms: number;
+}
+
+interface Bounds {
+  readonly timeoutMs?: number;
+  readonly memoryBytes?: number;
+}
+
+const PHASE_LINE = /^\{"phase":/;
 
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
@@ -109,36 +148,67 @@ function treeRss(root: number): number {
   return total;
 }
 
-function measure(command: readonly string[], cwd: string): Promise<Measurement> {
+function measure(command: readonly string[], cwd: string, env: NodeJS.ProcessEnv, bounds: Bounds = {}): Promise<Measurement> {
   return new Promise((resolve, reject) => {
     const timeFile = path.join(os.tmpdir(), `policyc-bench-time-${process.pid}.txt`);
     fs.rmSync(timeFile, { force: true });
     const argv = GNU_TIME === undefined ? [...command] : [GNU_TIME, '-f', '%M', '-o', timeFile, ...command];
     const start = performance.now();
-    const child = spawn(argv[0] as string, argv.slice(1), { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    // Its own process group, so a bound kills the whole tree (tsgo included), not only the wrapper.
+    const child = spawn(argv[0] as string, argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
+    let partialLine = '';
+    const phases: Phase[] = [];
     child.stderr.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+      const lines = (partialLine + chunk.toString('utf8')).split('\n');
+      partialLine = lines.pop() ?? '';
+      for (const line of lines) {
+        if (PHASE_LINE.test(line)) phases.push(JSON.parse(line) as Phase);
+        else stderr = `${stderr}${line}\n`.slice(-4000);
+      }
     });
     let peak = 0;
+    let exceeded: 'time' | 'memory' | undefined;
+    const kill = (bound: 'time' | 'memory'): void => {
+      if (exceeded !== undefined || child.pid === undefined) return;
+      exceeded = bound;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
     const sample = (): void => {
       if (child.pid !== undefined) peak = Math.max(peak, treeRss(child.pid));
+      if (bounds.memoryBytes !== undefined && peak > bounds.memoryBytes) kill('memory');
     };
     const timer = setInterval(sample, SAMPLE_MS);
+    const deadline = bounds.timeoutMs === undefined ? undefined : setTimeout(() => kill('time'), bounds.timeoutMs);
     child.on('error', (error) => {
       clearInterval(timer);
+      if (deadline !== undefined) clearTimeout(deadline);
       reject(error);
     });
     child.on('close', (exitCode) => {
       const ms = performance.now() - start;
       clearInterval(timer);
+      if (deadline !== undefined) clearTimeout(deadline);
+      if (PHASE_LINE.test(partialLine)) phases.push(JSON.parse(partialLine) as Phase);
       let maxRss: number | undefined;
       if (GNU_TIME !== undefined) {
         const text = fs.existsSync(timeFile) ? fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop() : undefined;
         maxRss = text !== undefined && /^\d+$/.test(text) ? Number(text) * 1024 : undefined;
       }
       // The wrapper /usr/bin/time itself is a few MB; the tree sum counts it too (it is part of the tree).
-      resolve({ ms, treeRss: Math.max(peak, maxRss ?? 0), maxRss, exitCode, stderrTail: stderr.slice(-1500) });
+      resolve({
+        ms,
+        treeRss: Math.max(peak, maxRss ?? 0),
+        maxRss,
+        exitCode,
+        stderrTail: stderr.slice(-1500) + (PHASE_LINE.test(partialLine) ? '' : partialLine),
+        phases,
+        ...(exceeded === undefined ? {} : { exceeded }),
+      });
     });
   });
 }
@@ -152,6 +222,12 @@ interface Tool {
   /** Exit codes that count as success. */
   readonly ok: readonly number[];
   readonly command: (repo: GeneratedRepo) => string[];
+  /** Untimed, before each run: e.g. empty the output folder so the build writes everything. */
+  readonly prepare?: (repo: GeneratedRepo) => void;
+  /** Print phase times (compiler/compile.ts `timePhase`). */
+  readonly phases?: boolean;
+  /** Killed past the `--verify-bound` and `--verify-memory-bound`. */
+  readonly bounded?: boolean;
 }
 
 const POLICYC = path.join(REPO_ROOT, 'dist/cli/main.js');
@@ -159,16 +235,21 @@ const TSC7 = path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
 const TSC6 = path.join(REPO_ROOT, 'node_modules/typescript6/bin/tsc');
 const CDK8S = path.join(REPO_ROOT, 'dist/bench/cdk8s.js');
 
+/** Where `build --target <target>` writes at size N; the rebuild writes into the `all` folder again. */
+const outFolder = (repo: GeneratedRepo, target: string): string => path.join(repo.dir, `manifests-${target}`);
+const emptied = (target: string) => (repo: GeneratedRepo) => fs.rmSync(outFolder(repo, target), { recursive: true, force: true });
+const build = (target: string) => (repo: GeneratedRepo) => [NODE, POLICYC, 'build', repo.entry, '--target', target, '--out', outFolder(repo, target)];
+
+/** In run order: the rebuild must follow `build-all`, whose folder it finds up to date. */
 const TOOLS: readonly Tool[] = [
-  {
-    name: 'build',
-    label: 'policyc build --target all',
-    ok: [0],
-    command: (r) => [NODE, POLICYC, 'build', r.entry, '--target', 'all', '--out', path.join(r.dir, 'manifests')],
-  },
+  { name: 'build-istio', label: 'policyc build --target istio', ok: [0], prepare: emptied('istio'), command: build('istio') },
+  { name: 'build-linkerd', label: 'policyc build --target linkerd', ok: [0], prepare: emptied('linkerd'), command: build('linkerd') },
+  { name: 'build-all', label: 'policyc build --target all', ok: [0], prepare: emptied('all'), command: build('all'), phases: true },
+  { name: 'rebuild', label: 'rebuild, nothing to write (--target all)', ok: [0], command: build('all'), phases: true },
   { name: 'check', label: 'policyc check', ok: [0], command: (r) => [NODE, POLICYC, 'check', r.entry] },
-  { name: 'tsc6', label: 'tsc --noEmit (TS 6)', ok: [0], command: (r) => [NODE, TSC6, '-p', r.tsconfig, '--noEmit'] },
+  { name: 'verify', label: 'policyc verify --target all', ok: [0], command: (r) => [NODE, POLICYC, 'verify', r.entry, '--target', 'all'], bounded: true },
   { name: 'tsc7', label: 'tsc --noEmit (TS 7)', ok: [0], command: (r) => [NODE, TSC7, '-p', r.tsconfig, '--noEmit'] },
+  { name: 'tsc6', label: 'tsc --noEmit (TS 6)', ok: [0], command: (r) => [NODE, TSC6, '-p', r.tsconfig, '--noEmit'] },
   { name: 'cdk8s', label: 'cdk8s synth (precompiled JS)', ok: [0], command: (r) => [NODE, CDK8S, r.modelFile, path.join(r.dir, 'cdk8s.out')] },
 ];
 
@@ -180,8 +261,26 @@ interface ToolResult {
   /** Peak over the runs, MiB. */
   peakTreeRssMiB: number;
   peakMaxRssMiB: number | undefined;
+  /** Peak tree RSS over TS7 tsc's. */
+  memoryRatioToTsc7: number | undefined;
   msPerService: number;
   failures: string[];
+  /** Set when a run hit a bound: the median is then a lower bound ("> bound"). */
+  exceeded?: { readonly bound: 'time' | 'memory'; readonly limit: string; readonly run: number };
+  /** Per phase, its time in each run (tools with `phases`), then the median. */
+  readonly phaseRunsMs: Record<string, number[]>;
+  phaseMedianMs: Record<string, number>;
+}
+
+/** What one target's output folder holds, of `build --target all` at N services. */
+interface OutputVolume {
+  readonly target: string;
+  /** Kubernetes objects (YAML documents with a top-level kind, kustomize files not counted). */
+  readonly objects: number;
+  readonly files: number;
+  readonly bytes: number;
+  readonly objectsPerService: number;
+  readonly bytesPerService: number;
 }
 
 interface SizeResult {
@@ -189,6 +288,7 @@ interface SizeResult {
   readonly rules: number;
   readonly namespaceFiles: number;
   readonly tools: Record<string, ToolResult>;
+  volume: OutputVolume[];
   cdk8sMatchesPolicycIstio?: string;
 }
 
@@ -229,38 +329,88 @@ async function benchSize(n: number, options: Options, log: (text: string) => voi
       ratioToTsc7: undefined,
       peakTreeRssMiB: 0,
       peakMaxRssMiB: undefined,
+      memoryRatioToTsc7: undefined,
       msPerService: NaN,
       failures: [],
+      phaseRunsMs: {},
+      phaseMedianMs: {},
     };
   }
+  const verifyBounds: Bounds = { timeoutMs: options.verifyBoundS * 1000, memoryBytes: options.verifyMemoryBoundMiB * MiB };
+  const sizeResult: SizeResult = { services: n, rules: repo.rules, namespaceFiles: repo.namespaces, tools, volume: [] };
   // Interleaved: run r of every tool before run r+1 of any, so drifting machine load hits them alike.
   for (let run = 1; run <= options.runs; run++) {
     for (const tool of TOOLS) {
-      const m = await measure(tool.command(repo), repo.dir);
       const result = tools[tool.name] as ToolResult;
-      const ok = m.exitCode !== null && tool.ok.includes(m.exitCode);
-      if (!ok) result.failures.push(`run ${run}: exit ${m.exitCode}: ${m.stderrTail}`);
+      if (result.exceeded !== undefined) continue; // past a bound once: the other runs would be too
+      tool.prepare?.(repo);
+      const env = tool.phases === true ? { ...process.env, POLICYC_PHASES: '1' } : process.env;
+      const m = await measure(tool.command(repo), repo.dir, env, tool.bounded === true ? verifyBounds : {});
+      const ok = m.exceeded === undefined && m.exitCode !== null && tool.ok.includes(m.exitCode);
+      if (m.exceeded !== undefined) {
+        result.exceeded = { bound: m.exceeded, limit: m.exceeded === 'time' ? `${options.verifyBoundS} s` : `${options.verifyMemoryBoundMiB} MiB`, run };
+      } else if (!ok) {
+        result.failures.push(`run ${run}: exit ${m.exitCode}: ${m.stderrTail}`);
+      }
       result.runsMs.push(m.ms);
       result.peakTreeRssMiB = Math.max(result.peakTreeRssMiB, m.treeRss / MiB);
       if (m.maxRss !== undefined) result.peakMaxRssMiB = Math.max(result.peakMaxRssMiB ?? 0, m.maxRss / MiB);
+      for (const { phase, ms } of m.phases) (result.phaseRunsMs[phase] ??= []).push(ms);
+      const status = m.exceeded !== undefined ? `  > ${result.exceeded?.limit} (killed)` : ok ? '' : `  FAILED (exit ${m.exitCode})`;
       log(
-        `  run ${run}/${options.runs} ${tool.name.padEnd(6)} ${(m.ms / 1000).toFixed(2).padStart(8)} s  tree ${(m.treeRss / MiB).toFixed(0).padStart(5)} MiB${ok ? '' : `  FAILED (exit ${m.exitCode})`}\n`,
+        `  run ${run}/${options.runs} ${tool.name.padEnd(13)} ${(m.ms / 1000).toFixed(2).padStart(8)} s  tree ${(m.treeRss / MiB).toFixed(0).padStart(5)} MiB${status}\n`,
       );
+      if (tool.name === 'build-all' && run === 1 && ok) sizeResult.volume = outputVolume(outFolder(repo, 'all'), n);
     }
   }
-  const tsc7 = median((tools['tsc7'] as ToolResult).runsMs);
+  const tsc7 = tools['tsc7'] as ToolResult;
+  const tsc7Ms = median(tsc7.runsMs);
   for (const result of Object.values(tools)) {
     result.medianMs = round(median(result.runsMs), 0);
-    result.ratioToTsc7 = round(median(result.runsMs) / tsc7, 2);
+    result.ratioToTsc7 = round(median(result.runsMs) / tsc7Ms, 2);
+    result.memoryRatioToTsc7 = round(result.peakTreeRssMiB / tsc7.peakTreeRssMiB, 2);
+    result.msPerService = round(median(result.runsMs) / n, 3);
+    for (const [phase, runs] of Object.entries(result.phaseRunsMs)) result.phaseMedianMs[phase] = round(median(runs), 0);
+  }
+  for (const result of Object.values(tools)) {
     result.peakTreeRssMiB = round(result.peakTreeRssMiB, 0);
     if (result.peakMaxRssMiB !== undefined) result.peakMaxRssMiB = round(result.peakMaxRssMiB, 0);
-    result.msPerService = round(median(result.runsMs) / n, 3);
     result.runsMs.splice(0, result.runsMs.length, ...result.runsMs.map((ms) => round(ms, 0)));
   }
-  const sizeResult: SizeResult = { services: n, rules: repo.rules, namespaceFiles: repo.namespaces, tools };
-  sizeResult.cdk8sMatchesPolicycIstio = compareOutputs(path.join(repo.dir, 'manifests/istio'), path.join(repo.dir, 'cdk8s.out'));
+  for (const v of sizeResult.volume) {
+    log(`  ${v.target}: ${v.objects} objects in ${v.files} files, ${v.bytes} bytes (${v.objectsPerService} objects, ${v.bytesPerService} bytes per service)\n`);
+  }
+  sizeResult.cdk8sMatchesPolicycIstio = compareOutputs(path.join(outFolder(repo, 'all'), 'istio'), path.join(repo.dir, 'cdk8s.out'));
   log(`  cdk8s objects vs policyc's Istio objects: ${sizeResult.cdk8sMatchesPolicycIstio}\n`);
   return { repo, result: sizeResult };
+}
+
+/** Objects, files and bytes per target folder under `outDir`. */
+function outputVolume(outDir: string, services: number): OutputVolume[] {
+  const volume: OutputVolume[] = [];
+  for (const target of fs.readdirSync(outDir, { withFileTypes: true })) {
+    if (!target.isDirectory() || target.name.startsWith('.')) continue;
+    let objects = 0;
+    let files = 0;
+    let bytes = 0;
+    const walk = (dir: string): void => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) {
+          walk(full);
+          continue;
+        }
+        const text = fs.readFileSync(full, 'utf8');
+        files += 1;
+        bytes += Buffer.byteLength(text);
+        // Keys are rendered in Kubernetes order, so each object's kind is one unindented `kind:` line.
+        if (entry.name !== 'kustomization.yaml') objects += text.match(/^kind: /gm)?.length ?? 0;
+      }
+    };
+    walk(path.join(outDir, target.name));
+    volume.push({ target: target.name, objects, files, bytes, objectsPerService: round(objects / services, 2), bytesPerService: round(bytes / services, 0) });
+  }
+  return volume.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -400,18 +550,57 @@ function machine(): Record<string, unknown> {
   };
 }
 
+const seconds = (ms: number): string => (ms / 1000).toFixed(2);
+
+/** A median cell: a time past the bound reads "> bound", a run killed for memory says so. */
+function timeCell(tool: ToolResult): string {
+  if (tool.exceeded?.bound === 'time') return `> ${tool.exceeded.limit.replace(' s', '')}`;
+  if (tool.exceeded?.bound === 'memory') return `killed at ${seconds(tool.medianMs)}`;
+  return seconds(tool.medianMs);
+}
+
 function table(sizes: readonly SizeResult[]): string {
   const rows = [
-    '| N | rules | command | median s | runs s | × TS7 tsc | ms / service | peak tree RSS MiB | max process RSS MiB |',
-    '| ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |',
+    '| N | rules | command | median s | runs s | × TS7 tsc | ms / service | peak tree RSS MiB | × TS7 RSS | max process RSS MiB |',
+    '| ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const size of sizes) {
     for (const tool of Object.values(size.tools)) {
+      const past = tool.exceeded !== undefined ? '> ' : '';
+      const memory = tool.exceeded?.bound === 'memory' ? `> ${tool.exceeded.limit.replace(' MiB', '')}` : String(tool.peakTreeRssMiB);
       rows.push(
-        `| ${size.services} | ${size.rules} | ${tool.label}${tool.failures.length > 0 ? ' (FAILED)' : ''} | ${(tool.medianMs / 1000).toFixed(2)} | ${tool.runsMs.map((ms) => (ms / 1000).toFixed(1)).join(' ')} | ${tool.ratioToTsc7?.toFixed(2)} | ${tool.msPerService.toFixed(2)} | ${tool.peakTreeRssMiB} | ${tool.peakMaxRssMiB ?? 'n/a'} |`,
+        `| ${size.services} | ${size.rules} | ${tool.label}${tool.failures.length > 0 ? ' (FAILED)' : ''} | ${timeCell(tool)} | ${tool.runsMs.map((ms) => (ms / 1000).toFixed(1)).join(' ')} | ${past}${tool.ratioToTsc7?.toFixed(2)} | ${past}${tool.msPerService.toFixed(2)} | ${memory} | ${tool.memoryRatioToTsc7?.toFixed(2)} | ${tool.peakMaxRssMiB ?? 'n/a'} |`,
       );
     }
   }
+  return rows.join('\n');
+}
+
+function volumeTable(sizes: readonly SizeResult[]): string {
+  const rows = ['| N | target | objects | files | MiB | objects / service | bytes / service |', '| ---: | --- | ---: | ---: | ---: | ---: | ---: |'];
+  for (const size of sizes) {
+    for (const v of size.volume) {
+      rows.push(
+        `| ${size.services} | ${v.target} | ${v.objects} | ${v.files} | ${(v.bytes / MiB).toFixed(1)} | ${v.objectsPerService} | ${v.bytesPerService} |`,
+      );
+    }
+  }
+  return rows.join('\n');
+}
+
+/** Phases of `build --target all` (medians over the runs), in the order the compiler ran them, per N. */
+function phaseTable(sizes: readonly SizeResult[]): string {
+  const build = (size: SizeResult): ToolResult => size.tools['build-all'] as ToolResult;
+  const phases = [...new Set(sizes.flatMap((size) => Object.keys(build(size).phaseMedianMs)))];
+  const cell = (ms: number | undefined, size: SizeResult): string => (ms === undefined ? '' : `${ms} (${Math.round((100 * ms) / build(size).medianMs)}%)`);
+  const rows = [`| phase | ${sizes.map((s) => `N = ${s.services}: ms (% of wall)`).join(' | ')} |`, `| --- |${sizes.map(() => ' ---: |').join('')}`];
+  for (const phase of phases) rows.push(`| ${phase} | ${sizes.map((s) => cell(build(s).phaseMedianMs[phase], s)).join(' | ')} |`);
+  const inPhases = (size: SizeResult): number => Object.values(build(size).phaseMedianMs).reduce((a, b) => a + b, 0);
+  rows.push(`| outside the phases: start-up, module loading, exit | ${sizes.map((s) => cell(round(build(s).medianMs - inPhases(s), 0), s)).join(' | ')} |`);
+  rows.push(`| wall time | ${sizes.map((s) => cell(build(s).medianMs, s)).join(' | ')} |`);
+  rows.push(
+    `| write, in the rebuild with nothing to write | ${sizes.map((s) => String((s.tools['rebuild'] as ToolResult).phaseMedianMs['write'] ?? '')).join(' | ')} |`,
+  );
   return rows.join('\n');
 }
 
@@ -426,6 +615,47 @@ function editorTable(results: readonly EditorResult[]): string {
     );
   }
   return rows.join('\n');
+}
+
+/** The README's Speed block: what this run measured, then its tables. */
+function speedReport(
+  sizes: readonly SizeResult[],
+  machine: Record<string, unknown>,
+  startedAt: string,
+  loadAtEnd: readonly number[],
+  options: Options,
+): string {
+  const load = (machine['loadAverageAtStart'] as number[]).join(' ');
+  return [
+    `Run of ${startedAt.slice(0, 10)} (\`npm run bench\`, ${options.runs} run${options.runs === 1 ? '' : 's'} per command, interleaved): ` +
+      `${String(machine['nproc'])} cores, \`${String(machine['cpu'])}\`, ${String(machine['memoryGiB'])} GiB, Node ${String(machine['node'])}; ` +
+      `load average ${load} at the start and ${loadAtEnd.join(' ')} at the end. ` +
+      `\`verify\` is bounded at ${options.verifyBoundS} s and ${options.verifyMemoryBoundMiB} MiB: "> bound" means it was killed there (and not run again at that N).`,
+    '',
+    table(sizes),
+    '',
+    'Output of `build --target all` per target (objects: Kubernetes objects, kustomization files not counted; bytes: every file):',
+    '',
+    volumeTable(sizes),
+    '',
+    'Phases of `build --target all` (`POLICYC_PHASES=1`, medians over the runs). Type-checking runs in a worker thread from ' +
+      '"type-check start" on, beside evaluation, validation and rendering; "type-check wait" is what the main thread still waited for it.',
+    '',
+    phaseTable(sizes),
+  ].join('\n');
+}
+
+const README_START = '<!-- bench:speed:start';
+const README_END = '<!-- bench:speed:end -->';
+
+function writeReadmeBlock(report: string): void {
+  const file = path.join(REPO_ROOT, 'README.md');
+  const text = fs.readFileSync(file, 'utf8');
+  const start = text.indexOf(README_START);
+  const end = text.indexOf(README_END);
+  if (start === -1 || end < start) throw new Error(`README.md has no ${README_START} … ${README_END} block`);
+  const opening = text.slice(start, text.indexOf('\n', start) + 1);
+  fs.writeFileSync(file, `${text.slice(0, start)}${opening}${report}\n${text.slice(end)}`);
 }
 
 async function main(): Promise<void> {
@@ -460,7 +690,12 @@ async function main(): Promise<void> {
   }
   results.loadAverageAtEnd = os.loadavg().map((l) => round(l, 2));
   save();
-  process.stdout.write(`\n${table(results.sizes)}\n\n${results.editor.length > 0 ? `${editorTable(results.editor)}\n\n` : ''}`);
+  const report = speedReport(results.sizes, results.machine, results.startedAt, results.loadAverageAtEnd, options);
+  process.stdout.write(`\n${report}\n\n${results.editor.length > 0 ? `${editorTable(results.editor)}\n\n` : ''}`);
+  if (options.readme) {
+    writeReadmeBlock(report);
+    log('README.md: Speed block replaced\n');
+  }
   process.stdout.write(
     `machine: ${JSON.stringify(results.machine)}; load average at end ${results.loadAverageAtEnd.join(' ')}\nresults: ${path.relative(process.cwd(), path.join(OUT, 'results.json'))}\n`,
   );

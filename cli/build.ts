@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { createTwoFilesPatch } from 'diff';
-import type { CompileResult } from '../compiler/compile';
+import { timePhase, type CompileResult } from '../compiler/compile';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 import { readOutput, writeOutputs } from '../compiler/write';
 import { DEFAULT_ENTRY, DEFAULT_OUT, EXIT, report, resolveTargets, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
@@ -63,7 +63,7 @@ export function registerBuild(program: Command, context: CommandContext): void {
     }
     let changed: ReadonlyMap<string, number>;
     try {
-      changed = writeOutputs(outDir, result.outputs);
+      changed = timePhase('write', () => writeOutputs(outDir, result.outputs));
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       diagnostics.push(

@@ -10,6 +10,8 @@ import { EXIT, report, type Io } from './common';
 import { registerReview } from './review';
 import { registerMatrix } from './matrix';
 import { registerVerify } from './verify';
+import { registerInit } from './init';
+import { registerLsp } from './lsp';
 
 export { DEFAULT_ENTRY, DEFAULT_OUT, EXIT } from './common';
 
@@ -25,6 +27,8 @@ export function main(argv: readonly string[], io: Io): number {
   registerReview(program, context);
   registerVerify(program, context);
   registerMatrix(program, context);
+  registerInit(program, context);
+  registerLsp(program, context);
 
   try {
     program.parse([...argv], { from: 'user' });

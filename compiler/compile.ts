@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Target } from '../model/target';
 import { buildModel } from './build-model';
 import { diagnostic, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics/diagnostic';
@@ -29,6 +30,10 @@ export interface CompileOptions {
   readonly checker?: PolicyTypeChecker;
   /** Files changed since the checker's last check (watch mode). */
   readonly changedFiles?: readonly string[];
+  /** Texts that replace files on disk, by absolute path: an editor's unsaved buffers (`policyc lsp`). */
+  readonly overlay?: ReadonlyMap<string, string>;
+  /** Type errors of these files only (an editor's open and changed files); every file's when absent. */
+  readonly typecheckOnly?: readonly string[];
 }
 
 export interface CompileResult {
@@ -45,9 +50,26 @@ export interface CompileResult {
 // A bound for endless loops, not a budget: evaluating 5,000 services takes seconds on a busy 2-core machine.
 export const DEFAULT_EVALUATION_TIMEOUT_MS = 60_000;
 
+/** `POLICYC_PHASES=1`: read once, so an unset variable costs one branch per phase. */
+const REPORT_PHASES = process.env['POLICYC_PHASES'] === '1';
+
+/**
+ * Runs one phase of a build; with `POLICYC_PHASES=1`, prints its wall time on stderr as one JSON line,
+ * `{"phase":"evaluate","ms":12.3}`, which bench/run.ts collects into its per-phase table.
+ */
+export function timePhase<T>(phase: string, run: () => T): T {
+  if (!REPORT_PHASES) return run();
+  const start = performance.now();
+  try {
+    return run();
+  } finally {
+    process.stderr.write(`${JSON.stringify({ phase, ms: Math.round((performance.now() - start) * 10) / 10 })}\n`);
+  }
+}
+
 export function compile(options: CompileOptions): CompileResult {
   const entry = path.resolve(options.entry);
-  const store = new SourceStore(path.dirname(entry));
+  const store = new SourceStore(path.dirname(entry), options.overlay);
   const finish = (
     diagnostics: readonly Diagnostic[],
     files: readonly string[],
@@ -72,13 +94,13 @@ export function compile(options: CompileOptions): CompileResult {
   const checker = options.checker ?? new PolicyTypeChecker();
   // tsgo checks in its own thread and process while this thread evaluates and emits; the verdict decides
   // at the end, so a policy with type errors still produces only its type errors.
-  const pending = checker.begin(entry, options.changedFiles);
+  const pending = timePhase('type-check start', () => checker.begin(entry, options.changedFiles, options.overlay, options.typecheckOnly));
   let checked: { readonly result: TypecheckResult } | { readonly error: unknown } | undefined;
   // Waits once for the verdict (a failed checker is not asked again) and closes a checker this build opened.
   const typecheck = (): TypecheckResult => {
     if (checked === undefined) {
       try {
-        checked = { result: pending.wait(store) };
+        checked = { result: timePhase('type-check wait', () => pending.wait(store)) };
       } catch (error) {
         checked = { error };
       } finally {
@@ -112,20 +134,24 @@ function evaluateAndEmit(
   options: CompileOptions,
 ): { diagnostics: Diagnostic[]; model?: PolicyModel; outputs: Map<string, RenderedFiles> } {
   const outputs = new Map<string, RenderedFiles>();
-  const evaluated = evaluate(entry, store, { timeoutMs: options.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS });
+  const evaluated = timePhase('evaluate', () => evaluate(entry, store, { timeoutMs: options.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS }));
   if (hasErrors(evaluated.diagnostics)) return { diagnostics: [...evaluated.diagnostics], outputs };
 
-  const built = buildModel(evaluated.exported, entry, store, evaluated.locate);
+  const built = timePhase('model', () => buildModel(evaluated.exported, entry, store, evaluated.locate));
   const diagnostics = [...built.diagnostics];
   if (built.model === undefined || hasErrors(diagnostics)) return { diagnostics, ...(built.model === undefined ? {} : { model: built.model }), outputs };
   const model = built.model;
-  diagnostics.push(...validateModel(model, store));
+  diagnostics.push(...timePhase('validate model', () => validateModel(model, store)));
   if (hasErrors(diagnostics)) return { diagnostics, model, outputs };
 
   for (const target of options.targets) {
-    const output = target.compile(model, { spanOf: (location) => store.spanOfLocation(location) });
-    diagnostics.push(...output.diagnostics, ...validateEmitted(target, [...output.objects, ...(output.patches ?? [])]));
-    outputs.set(target.name, renderTarget(output, model.entry));
+    const output = timePhase(`target ${target.name}`, () => target.compile(model, { spanOf: (location) => store.spanOfLocation(location) }));
+    const emitted = [...output.objects, ...(output.patches ?? [])];
+    diagnostics.push(...output.diagnostics, ...timePhase(`validate emitted ${target.name}`, () => validateEmitted(target, emitted)));
+    outputs.set(
+      target.name,
+      timePhase(`render ${target.name}`, () => renderTarget(output, model.entry)),
+    );
   }
   return { diagnostics, model, outputs };
 }

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { buildSync, transformSync } from 'esbuild';
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
 import type { DeclarationSite } from '../dsl/types';
+import { resolvePolicyImport } from './resolve-import';
 import { diagnostic, type Diagnostic, type Span } from '../diagnostics/diagnostic';
 import type { SourceLocation } from '../model/model';
 import type { SourceStore } from './sources';
@@ -44,7 +45,6 @@ const KILL_GRACE_MS = 3000;
 const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
 export const ENCODE_LIMITS: EncodeLimits = { maxDepth: 64, maxNodes: 5_000_000, maxChars: 64 * 1024 * 1024 };
 
-const RESOLVE_SUFFIXES = ['', '.ts', '.tsx', '.mts', '.cts', '/index.ts'];
 const MODULE_NAME = /^policyc-module-(\d+)$/;
 
 const moduleName = (index: number): string => `policyc-module-${index}`;
@@ -131,9 +131,10 @@ function resolveModules(entry: string, store: SourceStore): PolicyModule[] {
     for (const specifier of stripped.requires) {
       if (specifier === 'policyc') links[specifier] = 'policyc';
       else if (specifier.startsWith('./') || specifier.startsWith('../')) {
-        const base = path.resolve(path.dirname(file), specifier);
-        const target = RESOLVE_SUFFIXES.map((s) => base + s).find((candidate) => indexOf.has(candidate) || isPolicySource(candidate));
-        if (target !== undefined) links[specifier] = add(target);
+        // The checker's rules (`./x`, `./x.js` and `./x.ts` all name x.ts); what does not resolve fails in the
+        // sandbox's loader as a forbidden import, after the checker has said why.
+        const resolved = resolvePolicyImport(file, specifier, (candidate) => indexOf.has(candidate) || isPolicySource(candidate));
+        if (resolved !== undefined && 'file' in resolved) links[specifier] = add(resolved.file);
       }
     }
     return index;

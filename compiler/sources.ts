@@ -11,11 +11,19 @@ import type { SourceLocation } from '../model/model';
 export class SourceStore {
   private readonly texts = new Map<string, string | undefined>();
 
-  /** `root` is the folder model locations are relative to. */
-  constructor(readonly root: string) {}
+  /**
+   * `root` is the folder model locations are relative to. `overlay` holds texts that replace files on disk:
+   * an editor's unsaved buffers.
+   */
+  constructor(
+    readonly root: string,
+    private readonly overlay: ReadonlyMap<string, string> = new Map(),
+  ) {}
 
   /** The file's text, or undefined when it cannot be read. */
   read(file: string): string | undefined {
+    const unsaved = this.overlay.get(file);
+    if (unsaved !== undefined) return unsaved;
     if (!this.texts.has(file)) {
       let text: string | undefined;
       try {

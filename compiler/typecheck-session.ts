@@ -45,13 +45,15 @@ function configFileOf(entry: string): string {
 export class TypecheckSession {
   private api: API | undefined;
   private readonly configs = new Map<string, string>();
+  /** Unsaved editor texts that replace files on disk for the current check. */
+  private overlay = new Map<string, string>();
 
   private client(cwd: string): API {
     this.api ??= new API({
       cwd,
       fs: {
-        readFile: (file) => this.configs.get(file),
-        fileExists: (file) => (this.configs.has(file) ? true : undefined),
+        readFile: (file) => this.configs.get(file) ?? this.overlay.get(file),
+        fileExists: (file) => (this.configs.has(file) || this.overlay.has(file) ? true : undefined),
       },
     });
     return this.api;
@@ -67,15 +69,25 @@ export class TypecheckSession {
     return project;
   }
 
-  /** Every diagnostic of the entry's program. */
-  check(entry: string, changedFiles: readonly string[]): RawCheck {
+  /**
+   * Every diagnostic of the entry's program, with `overlay` texts in place of those files on disk; with
+   * `onlyFiles`, the diagnostics of those files only (an editor re-checks what is open, not the program).
+   */
+  check(entry: string, changedFiles: readonly string[], overlay: Readonly<Record<string, string>> = {}, onlyFiles?: readonly string[]): RawCheck {
+    this.overlay = new Map(Object.entries(overlay));
     const program = this.project(entry, changedFiles).program;
     const files = program
       .getSourceFileNames()
       .filter(isUserFile)
       .map((f) => path.resolve(f))
       .sort();
-    const raw = [...program.getProgramDiagnostics(), ...program.getSyntacticDiagnostics(), ...program.getSemanticDiagnostics()];
+    const raw =
+      onlyFiles === undefined
+        ? [...program.getProgramDiagnostics(), ...program.getSyntacticDiagnostics(), ...program.getSemanticDiagnostics()]
+        : [
+            ...program.getProgramDiagnostics(),
+            ...onlyFiles.filter((f) => files.includes(f)).flatMap((f) => [...program.getSyntacticDiagnostics(f), ...program.getSemanticDiagnostics(f)]),
+          ];
     return {
       files,
       diagnostics: raw.map((d) => ({ ...(d.fileName === undefined ? {} : { fileName: d.fileName }), pos: d.pos, end: d.end, code: d.code, text: flatten(d) })),

@@ -24,7 +24,7 @@ function answer(request: TypecheckRequest): unknown {
   }
   switch (request.kind) {
     case 'check':
-      return session.check(request.entry, request.changedFiles);
+      return session.check(request.entry, request.changedFiles, request.overlay, request.onlyFiles);
     case 'fileDiagnostics':
       return session.fileDiagnostics(request.entry, request.file, request.changedFiles);
     case 'completions':

@@ -21,7 +21,15 @@ export interface TypecheckResult {
 
 /** @internal What the main thread asks the worker. */
 export type TypecheckRequest =
-  | { readonly kind: 'check'; readonly entry: string; readonly changedFiles: readonly string[] }
+  | {
+      readonly kind: 'check';
+      readonly entry: string;
+      readonly changedFiles: readonly string[];
+      /** Unsaved texts by absolute path; the files whose text changed are also in changedFiles. */
+      readonly overlay?: Readonly<Record<string, string>>;
+      /** Report the diagnostics of these files only (an editor's open files); all files when absent. */
+      readonly onlyFiles?: readonly string[];
+    }
   | { readonly kind: 'fileDiagnostics'; readonly entry: string; readonly file: string; readonly changedFiles: readonly string[] }
   | { readonly kind: 'completions'; readonly entry: string; readonly file: string; readonly offset: number; readonly changedFiles: readonly string[] }
   | { readonly kind: 'close' };
@@ -75,9 +83,19 @@ export class PolicyTypeChecker {
     }
   }
 
-  /** Starts checking `entry` (absolute) and every file it imports; the caller may work meanwhile. */
-  begin(entry: string, changedFiles: readonly string[] = []): PendingCheck {
-    this.send({ kind: 'check', entry, changedFiles });
+  /**
+   * Starts checking `entry` (absolute) and every file it imports; the caller may work meanwhile. `overlay`
+   * replaces files on disk (an editor's unsaved buffers); a file whose overlay text changed, appeared or went
+   * away must be in `changedFiles`.
+   */
+  begin(entry: string, changedFiles: readonly string[] = [], overlay?: ReadonlyMap<string, string>, onlyFiles?: readonly string[]): PendingCheck {
+    this.send({
+      kind: 'check',
+      entry,
+      changedFiles,
+      ...(overlay === undefined ? {} : { overlay: Object.fromEntries(overlay) }),
+      ...(onlyFiles === undefined ? {} : { onlyFiles }),
+    });
     let result: TypecheckResult | undefined;
     return {
       wait: (store) => {

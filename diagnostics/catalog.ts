@@ -189,6 +189,16 @@ export const catalog = {
   // 5xxx CLI
   'output-write-failed': { code: 'PC5002', severity: 'error', summary: 'The output folder could not be written.' },
   'internal-error': { code: 'PC5003', severity: 'error', summary: 'policyc itself failed (a bug: please report it).' },
+  'unresolved-policy-import': {
+    code: 'PC5020',
+    severity: 'error',
+    summary: 'A relative import of policy code names no TypeScript policy file policyc can load (a JavaScript or declaration file).',
+  },
+  'init-would-overwrite': {
+    code: 'PC5021',
+    severity: 'error',
+    summary: '`policyc init` found policy files where it would write its starter; it changes nothing.',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type DiagnosticId = keyof typeof catalog;

@@ -20,7 +20,11 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
   verify: ['diagnostics', 'model', 'compiler'],
   meshes: ['model', 'targets', 'verify'],
   review: ['diagnostics', 'model', 'compiler', 'meshes'],
-  cli: ['dsl', 'diagnostics', 'model', 'compiler', 'targets', 'verify', 'meshes', 'review'],
+  // The language server runs the compile pipeline for `policyc lsp`.
+  lsp: ['diagnostics', 'model', 'compiler'],
+  cli: ['dsl', 'diagnostics', 'model', 'compiler', 'targets', 'verify', 'meshes', 'review', 'lsp'],
+  // The CI action's script runs the CLI in-process.
+  action: ['cli'],
 };
 
 interface Import {
