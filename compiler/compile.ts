@@ -29,6 +29,8 @@ export interface CompileOptions {
   readonly checker?: PolicyTypeChecker;
   /** Files changed since the checker's last check (watch mode). */
   readonly changedFiles?: readonly string[];
+  /** Told when each phase starts (the CLI's progress line). */
+  readonly onPhase?: (phase: string) => void;
 }
 
 export interface CompileResult {
@@ -89,7 +91,9 @@ export function compile(options: CompileOptions): CompileResult {
     return checked.result;
   };
   try {
+    options.onPhase?.('type-checking and evaluating');
     const emitted = evaluateAndEmit(entry, store, options);
+    options.onPhase?.('waiting for the type checker');
     const types = typecheck();
     if (hasErrors(types.diagnostics)) return finish(types.diagnostics, types.files);
     return finish([...types.diagnostics, ...emitted.diagnostics], types.files, emitted.model, emitted.outputs);
@@ -115,16 +119,20 @@ function evaluateAndEmit(
   const evaluated = evaluate(entry, store, { timeoutMs: options.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS });
   if (hasErrors(evaluated.diagnostics)) return { diagnostics: [...evaluated.diagnostics], outputs };
 
+  options.onPhase?.('building the model');
   const built = buildModel(evaluated.exported, entry, store, evaluated.locate);
   const diagnostics = [...built.diagnostics];
   if (built.model === undefined || hasErrors(diagnostics)) return { diagnostics, ...(built.model === undefined ? {} : { model: built.model }), outputs };
   const model = built.model;
+  options.onPhase?.(`validating ${model.services.length} services, ${model.rules.length} rules`);
   diagnostics.push(...validateModel(model, store));
   if (hasErrors(diagnostics)) return { diagnostics, model, outputs };
 
   for (const target of options.targets) {
+    options.onPhase?.(`compiling ${model.services.length} services for ${target.name}`);
     const output = target.compile(model, { spanOf: (location) => store.spanOfLocation(location) });
     diagnostics.push(...output.diagnostics, ...validateEmitted(target, [...output.objects, ...(output.patches ?? [])]));
+    options.onPhase?.(`rendering ${output.objects.length} ${target.name} objects`);
     outputs.set(target.name, renderTarget(output, model.entry));
   }
   return { diagnostics, model, outputs };
