@@ -379,6 +379,7 @@ export function writeOutputs(outDir: string, outputs: ReadonlyMap<string, Render
   fs.mkdirSync(outDir, { recursive: true });
   const unlocks: (() => void)[] = [];
   try {
+    removeOldStagingFolders(outDir, [...outputs.keys()]);
     const plans: Plan[] = [];
     // Every target folder is checked before any is written, and every refusal is reported at once.
     const refusals: Diagnostic[] = [];
@@ -461,6 +462,18 @@ export function writeOutputs(outDir: string, outputs: ReadonlyMap<string, Render
     return { touched, written, diagnostics };
   } finally {
     for (const unlock of unlocks) unlock();
+  }
+}
+
+/**
+ * Earlier policyc versions wrote a new target folder as `<out>/.<target>.staging-<pid>` and renamed it in;
+ * a build killed in between left it behind. Removed when its process is gone (never through a link).
+ */
+function removeOldStagingFolders(outDir: string, targetNames: readonly string[]): void {
+  for (const entry of fs.readdirSync(outDir, { withFileTypes: true })) {
+    const staging = /^\.(.+)\.staging-(\d+)$/.exec(entry.name);
+    if (staging === null || !entry.isDirectory() || !targetNames.includes(staging[1] ?? '') || alive(Number(staging[2]))) continue;
+    fs.rmSync(path.join(outDir, entry.name), { recursive: true, force: true });
   }
 }
 

@@ -102,7 +102,7 @@ describe('the output folder holds only policyc’s files', () => {
     assert.equal(fs.statSync(index).mtime.getTime(), past.getTime());
   });
 
-  it('GIVEN a lock held by a live process THEN PC5010 and exit 2; GIVEN a dead holder’s lock and leftover temporary files THEN the build takes over and cleans up', () => {
+  it('GIVEN a lock held by a live process THEN PC5010 and exit 2; GIVEN a dead holder’s lock, leftover temporary files and an old staging folder THEN the build takes over and cleans up', () => {
     const { dir, out, good } = builtShop();
     const sleeper = spawn('sleep', ['30']);
     try {
@@ -118,6 +118,8 @@ describe('the output folder holds only policyc’s files', () => {
     fs.writeFileSync(path.join(out, 'istio', LOCK_FILE), `${gone}\n`);
     fs.writeFileSync(path.join(out, 'istio', 'shop', `.checkout.yaml.policyc-tmp-${gone}`), 'half a fi');
     fs.writeFileSync(path.join(out, 'linkerd', `${LOCK_FILE}.${gone}`), `${gone}\n`);
+    fs.mkdirSync(path.join(out, `.istio.staging-${gone}`, 'shop'), { recursive: true }); // what policyc before the index left
+    fs.writeFileSync(path.join(out, `.istio.staging-${gone}`, 'shop', 'a.yaml'), 'half');
     const run = runCli(BUILD, dir);
     assert.equal(run.exit, 0, run.stdout);
     assert.deepEqual(readTree(out), good);
