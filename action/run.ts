@@ -78,7 +78,7 @@ interface IssueComment {
 function policyc(args: readonly string[], cwd: string): { exit: number; stdout: string; stderr: string } {
   let stdout = '';
   let stderr = '';
-  const exit = main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), cwd, color: false });
+  const exit = main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), cwd });
   return { exit, stdout, stderr };
 }
 

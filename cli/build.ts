@@ -6,9 +6,17 @@ import type { Command } from 'commander';
 import { createTwoFilesPatch } from 'diff';
 import { timePhase, type CompileResult } from '../compiler/compile';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
-import { readOutput, writeOutputs } from '../compiler/write';
-import { DEFAULT_ENTRY, DEFAULT_OUT, EXIT, report, resolveTargets, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
+import { OutputFolderError, staleOutputs, unsafeOutputFolder, writeOutputs } from '../compiler/write';
+import { checkUsage, DEFAULT_ENTRY, DEFAULT_OUT, EXIT, report, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
+import { Progress } from './progress';
 import { startWatch } from './watch';
+
+export interface BuildOptions extends CommonOptions {
+  readonly out: string;
+  readonly check?: boolean;
+  readonly watch?: boolean;
+  readonly adopt?: boolean;
+}
 
 export function registerBuild(program: Command, context: CommandContext): void {
   const { io } = context;
@@ -22,38 +30,59 @@ export function registerBuild(program: Command, context: CommandContext): void {
       .command('build')
       .description('type-check, validate and write manifests (one YAML file per object, a kustomization.yaml per target)')
       .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY)
-      .option('-o, --out <dir>', 'output folder; each target writes <out>/<target>/', DEFAULT_OUT)
+      .option('-o, --out <dir>', 'output folder; each target writes <out>/<target>/, a folder policyc owns', DEFAULT_OUT)
       .option('--check', 'write nothing; exit 1 if the output folder is not up to date')
-      .option('--watch', 'keep the type checker open and rebuild on every save, writing only changed files'),
-  ).action((entry: string, options: CommonOptions & { out: string; check?: boolean; watch?: boolean }) => {
-    if (options.watch === true) {
-      const chosen = resolveTargets(options.target);
-      if (!Array.isArray(chosen)) {
-        report([chosen], options.format, io, () => undefined);
-        return setExit(EXIT.usage);
-      }
-      startWatch(path.resolve(io.cwd, entry), path.resolve(io.cwd, options.out), chosen, options, io);
+      .option('--watch', 'keep the type checker open and rebuild on every save, writing only changed files')
+      .option('--adopt', 'take over target folders holding files policyc did not write: they are replaced or removed like its own'),
+  ).action((entry: string, options: BuildOptions) => {
+    const outDir = path.resolve(io.cwd, options.out);
+    const usage = checkUsage(entry, options, io);
+    const unsafe = 'targets' in usage ? unsafeOutputFolder(outDir, path.resolve(io.cwd, entry), options.out) : usage;
+    if (unsafe !== undefined) {
+      report([unsafe], options.format, io, () => undefined);
+      return setExit(EXIT.usage);
+    }
+    if (options.watch === true && 'targets' in usage) {
+      startWatch(path.resolve(io.cwd, entry), outDir, usage.targets, options, io);
       io.stdout('watching for changes (Ctrl-C to stop)\n');
       return;
     }
-    const { result, exit: code } = runCompile(entry, options, io);
+    const progress = new Progress(io);
+    const { result, exit: code } = runCompile(entry, options, io, progress);
     setExit(code);
     if (result === undefined) return;
     const diagnostics = [...result.diagnostics];
     try {
-      build(result, options, diagnostics);
+      build(result, options, diagnostics, progress);
     } finally {
-      report(diagnostics, options.format, io, (f) => result.store.read(f));
+      progress.done();
+      report(diagnostics, options.format, io, (f) => result.store.read(f), options);
     }
   });
 
-  const build = (result: CompileResult, options: CommonOptions & { out: string; check?: boolean }, diagnostics: Diagnostic[]): void => {
+  const build = (result: CompileResult, options: BuildOptions, diagnostics: Diagnostic[], progress: Progress): void => {
     if (exit !== EXIT.ok) return;
     const outDir = path.resolve(io.cwd, options.out);
+    const refused = (error: unknown): boolean => {
+      if (!(error instanceof OutputFolderError)) return false;
+      diagnostics.push(...error.diagnostics);
+      // An interrupted folder is out of date (exit 1, as any stale output); a folder policyc may not touch is a usage error.
+      setExit(error.diagnostics.every((d) => d.id === 'output-interrupted') ? EXIT.policyErrors : EXIT.usage);
+      return true;
+    };
     if (options.check === true) {
-      const stale = staleFiles(outDir, result);
+      let stale;
+      try {
+        stale = staleOutputs(outDir, result.outputs, { adopt: options.adopt === true, cwd: io.cwd });
+      } catch (error) {
+        if (refused(error)) return;
+        throw error;
+      }
       if (stale.length > 0) {
-        for (const { file, patch } of stale) io.stderr(`would change: ${path.relative(io.cwd, path.join(outDir, file))}\n${shortPatch(patch)}`);
+        for (const { file, have, want } of stale) {
+          const patch = createTwoFilesPatch(`a/${file}`, `b/${file}`, have, want, undefined, undefined, { context: 2 });
+          io.stderr(`would change: ${path.relative(io.cwd, path.join(outDir, file))}\n${shortPatch(patch)}`);
+        }
         io.stderr(`${stale.length} file(s) out of date: run \`policyc build\` and commit the result.\n`);
         setExit(EXIT.policyErrors);
       } else if (options.format === 'text') {
@@ -61,13 +90,26 @@ export function registerBuild(program: Command, context: CommandContext): void {
       }
       return;
     }
-    let changed: ReadonlyMap<string, number>;
+    let touched: ReadonlyMap<string, readonly string[]>;
     try {
-      changed = timePhase('write', () => writeOutputs(outDir, result.outputs));
+      progress.phase('writing');
+      const written = timePhase('write', () =>
+        writeOutputs(outDir, result.outputs, {
+          adopt: options.adopt === true,
+          cwd: io.cwd,
+          onStep: (done, total) => progress.count(done, total),
+        }),
+      );
+      diagnostics.push(...written.diagnostics);
+      touched = written.touched;
     } catch (error) {
+      if (refused(error)) return;
       const reason = error instanceof Error ? error.message : String(error);
       diagnostics.push(
-        diagnostic('output-write-failed', `Could not write ${path.relative(io.cwd, outDir) || '.'}: ${reason}. The previous output is unchanged.`),
+        diagnostic(
+          'output-write-failed',
+          `Could not write ${path.relative(io.cwd, outDir) || '.'}: ${reason}. Files already replaced hold their new content; run the build again to finish.`,
+        ),
       );
       setExit(EXIT.usage);
       return;
@@ -75,7 +117,7 @@ export function registerBuild(program: Command, context: CommandContext): void {
     if (options.format === 'text') {
       for (const [target, files] of result.outputs) {
         io.stdout(
-          `${target}: ${files.size} files in ${path.relative(io.cwd, path.join(outDir, target)) || '.'} (${changed.get(target) ?? 0} written or removed)\n`,
+          `${target}: ${files.size} files in ${path.relative(io.cwd, path.join(outDir, target)) || '.'} (${touched.get(target)?.length ?? 0} written or removed)\n`,
         );
       }
     }
@@ -87,31 +129,15 @@ export function registerBuild(program: Command, context: CommandContext): void {
       .description('everything build does except writing: type-check, evaluate, validate, compile for the target')
       .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY),
   ).action((entry: string, options: CommonOptions) => {
-    const { result, exit: code } = runCompile(entry, options, io);
+    const progress = new Progress(io);
+    const { result, exit: code } = runCompile(entry, options, io, progress);
     setExit(code);
     if (result === undefined) return;
-    report(result.diagnostics, options.format, io, (f) => result.store.read(f));
+    report(result.diagnostics, options.format, io, (f) => result.store.read(f), options);
     if (code === EXIT.ok && options.format === 'text') {
       io.stdout(`ok: ${result.model?.services.length ?? 0} services, ${result.model?.rules.length ?? 0} rules, ${result.diagnostics.length} warnings\n`);
     }
   });
-}
-
-/** Output files that differ from, are missing in, or are extra in the output folder, with their unified diffs. */
-function staleFiles(outDir: string, result: CompileResult): { readonly file: string; readonly patch: string }[] {
-  const stale: { file: string; patch: string }[] = [];
-  for (const [target, files] of result.outputs) {
-    const existing = readOutput(path.join(outDir, target));
-    const names = [...new Set([...files.keys(), ...existing.keys()])];
-    for (const name of names) {
-      const want = files.get(name) ?? '';
-      const have = existing.get(name) ?? '';
-      if (files.has(name) && existing.get(name) === want) continue;
-      const file = `${target}/${name}`;
-      stale.push({ file, patch: createTwoFilesPatch(`a/${file}`, `b/${file}`, have, want, undefined, undefined, { context: 2 }) });
-    }
-  }
-  return stale.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }
 
 /** At most this many diff lines per file: enough to see the change, short enough for a CI log. */

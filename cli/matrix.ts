@@ -57,10 +57,11 @@ export function registerMatrix(program: Command, context: CommandContext): void 
     .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY)
     .addOption(new Option('--format <format>', 'table format').choices(['text', 'json', 'csv', 'markdown']).default('text'))
     .option('--eval-timeout <ms>', 'bound on policy evaluation, in milliseconds', String(DEFAULT_EVALUATION_TIMEOUT_MS))
-    .action((entry: string, options: { format: 'text' | 'json' | 'csv' | 'markdown'; evalTimeout: string }) => {
+    .option('--verbose', 'print every warning in full (by default, one line per warning code)')
+    .action((entry: string, options: { format: 'text' | 'json' | 'csv' | 'markdown'; evalTimeout: string; verbose?: boolean }) => {
       const { result, exit } = runCompile(entry, { target: 'istio', format: 'text', evalTimeout: options.evalTimeout }, io);
       if (result === undefined) return context.setExit(exit);
-      report(result.diagnostics, 'text', io, (f) => result.store.read(f));
+      report(result.diagnostics, 'text', io, (f) => result.store.read(f), options);
       if (result.model === undefined || exit !== EXIT.ok) return context.setExit(exit === EXIT.ok ? EXIT.policyErrors : exit);
       io.stdout(formatMatrix(accessMatrix(result.model), options.format));
     });

@@ -18,7 +18,7 @@ import { diffAsJson, diffModels, emptyModel, formatDiffMarkdown, formatDiffText,
 import { graphDot, graphMermaid } from '../review/graph';
 import type { PolicyModel } from '../model/model';
 import { targets } from '../meshes';
-import { DEFAULT_ENTRY, EXIT, report, resolveTargets, type CommandContext, type DiagnosticFormat } from './common';
+import { DEFAULT_ENTRY, entryProblem, EXIT, parseEvalTimeout, report, resolveTargets, type CommandContext, type DiagnosticFormat } from './common';
 
 type DiffFormat = 'text' | 'json' | 'markdown' | 'github' | 'sarif';
 type GraphFormat = 'mermaid' | 'dot' | 'json' | 'github' | 'sarif';
@@ -28,16 +28,13 @@ interface DiffOptions {
   readonly target: string;
   readonly format: DiffFormat;
   readonly evalTimeout: string;
+  readonly verbose?: boolean;
 }
 
 interface GraphOptions {
   readonly format: GraphFormat;
   readonly evalTimeout: string;
-}
-
-function timeoutOf(text: string): number {
-  const timeout = Number(text);
-  return Number.isFinite(timeout) && timeout > 0 ? timeout : DEFAULT_EVALUATION_TIMEOUT_MS;
+  readonly verbose?: boolean;
 }
 
 function git(args: readonly string[], cwd: string): Buffer {
@@ -85,7 +82,8 @@ export function registerReview(program: Command, context: CommandContext): void 
     .option('--base <ref>', 'compare with the entry as it is at this git ref (read from git objects; the work tree is not touched)')
     .option('-t, --target <name>', `meshes to compile for (and give rollout notes for): ${targetNames}`, 'istio')
     .addOption(new Option('--format <format>', 'how to print the diff').choices(['text', 'json', 'markdown', 'github', 'sarif']).default('text'))
-    .option('--eval-timeout <ms>', 'bound on policy evaluation, in milliseconds', String(DEFAULT_EVALUATION_TIMEOUT_MS));
+    .option('--eval-timeout <ms>', 'bound on policy evaluation, in milliseconds', String(DEFAULT_EVALUATION_TIMEOUT_MS))
+    .option('--verbose', 'print every warning in full (by default, one line per warning code)');
 
   diffCommand.action((entries: string[], options: DiffOptions) => {
     if (options.base === undefined ? entries.length !== 2 : entries.length > 1) {
@@ -97,13 +95,16 @@ export function registerReview(program: Command, context: CommandContext): void 
     }
     const chosen = resolveTargets(options.target);
     const diagnosticFormat: DiagnosticFormat = options.format === 'markdown' ? 'text' : options.format;
-    if (!Array.isArray(chosen)) {
-      report([chosen], diagnosticFormat, io, () => undefined);
+    const timeoutMs = parseEvalTimeout(options.evalTimeout);
+    // With --base, only the work tree's entry must exist now; the ref's may be missing (an added policy).
+    const entryIssue = (options.base === undefined ? entries : [entries[0] ?? DEFAULT_ENTRY]).map((e) => entryProblem(e, io)).find((d) => d !== undefined);
+    const usage = !Array.isArray(chosen) ? chosen : typeof timeoutMs !== 'number' ? timeoutMs : entryIssue;
+    if (usage !== undefined || !Array.isArray(chosen) || typeof timeoutMs !== 'number') {
+      if (usage !== undefined) report([usage], diagnosticFormat, io, () => undefined);
       context.setExit(EXIT.usage);
       return;
     }
-    const run = (entry: string): CompileResult =>
-      compile({ entry: path.resolve(io.cwd, entry), targets: chosen, evaluationTimeoutMs: timeoutOf(options.evalTimeout) });
+    const run = (entry: string): CompileResult => compile({ entry: path.resolve(io.cwd, entry), targets: chosen, evaluationTimeoutMs: timeoutMs });
 
     let baseDir: string | undefined;
     try {
@@ -164,13 +165,13 @@ export function registerReview(program: Command, context: CommandContext): void 
         return old !== undefined ? before.store.read(old) : (after.store.read(file) ?? before.store.read(file));
       };
       if (hasErrors(diagnostics) || before.model === undefined || after.model === undefined) {
-        report(diagnostics, diagnosticFormat, io, read);
+        report(diagnostics, diagnosticFormat, io, read, options);
         context.setExit(EXIT.policyErrors);
         return;
       }
       const oldModel: PolicyModel = baseMissing ? emptyModel(after.model) : before.model;
       const diff = diffModels(oldModel, after.model, { ...labels, targets: chosen });
-      printDiff(diff, oldModel, after.model, options.format, diagnostics, read, after);
+      printDiff(diff, oldModel, after.model, options, diagnostics, read, after);
       context.setExit(EXIT.ok);
     } finally {
       if (baseDir !== undefined) fs.rmSync(baseDir, { recursive: true, force: true });
@@ -181,19 +182,20 @@ export function registerReview(program: Command, context: CommandContext): void 
     diff: PolicyDiff,
     before: PolicyModel,
     after: PolicyModel,
-    format: DiffFormat,
+    options: DiffOptions,
     diagnostics: readonly Diagnostic[],
     read: (file: string) => string | undefined,
     head: CompileResult,
   ): void => {
+    const format = options.format;
     switch (format) {
       case 'text':
         io.stdout(formatDiffText(diff));
-        report(diagnostics, 'text', io, read);
+        report(diagnostics, 'text', io, read, options);
         return;
       case 'markdown':
         io.stdout(formatDiffMarkdown(diff, before, after));
-        report(diagnostics, 'text', io, read);
+        report(diagnostics, 'text', io, read, options);
         return;
       case 'json':
         io.stdout(`${JSON.stringify({ ...(diffAsJson(diff) as object), diagnostics: diagnosticsAsJson(diagnostics, io.cwd) }, null, 2)}\n`);
@@ -234,9 +236,18 @@ export function registerReview(program: Command, context: CommandContext): void 
         .choices(['mermaid', 'dot', 'json', 'github', 'sarif'])
         .default('mermaid'),
     )
-    .option('--eval-timeout <ms>', 'bound on policy evaluation, in milliseconds', String(DEFAULT_EVALUATION_TIMEOUT_MS));
+    .option('--eval-timeout <ms>', 'bound on policy evaluation, in milliseconds', String(DEFAULT_EVALUATION_TIMEOUT_MS))
+    .option('--verbose', 'print every warning in full (by default, one line per warning code)');
   graphCommand.action((entry: string, options: GraphOptions) => {
-    const result = compile({ entry: path.resolve(io.cwd, entry), targets: [], evaluationTimeoutMs: timeoutOf(options.evalTimeout) });
+    const timeoutMs = parseEvalTimeout(options.evalTimeout);
+    const usage = typeof timeoutMs !== 'number' ? timeoutMs : entryProblem(entry, io);
+    if (usage !== undefined || typeof timeoutMs !== 'number') {
+      if (usage !== undefined)
+        report([usage], options.format === 'github' || options.format === 'sarif' || options.format === 'json' ? options.format : 'text', io, () => undefined);
+      context.setExit(EXIT.usage);
+      return;
+    }
+    const result = compile({ entry: path.resolve(io.cwd, entry), targets: [], evaluationTimeoutMs: timeoutMs });
     const read = (file: string) => result.store.read(file);
     const failed = hasErrors(result.diagnostics) || result.model === undefined;
     context.setExit(failed ? EXIT.policyErrors : EXIT.ok);
@@ -254,7 +265,7 @@ export function registerReview(program: Command, context: CommandContext): void 
         return;
       case 'mermaid':
       case 'dot':
-        report(result.diagnostics, 'text', io, read);
+        report(result.diagnostics, 'text', io, read, options);
         if (result.model === undefined || failed) return;
         io.stdout(options.format === 'mermaid' ? graphMermaid(result.model) : graphDot(result.model));
         return;

@@ -26,12 +26,12 @@ export function registerVerify(program: Command, context: CommandContext): void 
     const { result, exit } = runCompile(entry, options, io);
     if (result === undefined) return context.setExit(exit);
     if (exit !== EXIT.ok) {
-      report(result.diagnostics, options.format, io, (f) => result.store.read(f));
+      report(result.diagnostics, options.format, io, (f) => result.store.read(f), options);
       return context.setExit(exit);
     }
     const verification = verifyBuild(result, simulatorFor);
     const diagnostics = [...result.diagnostics, ...verification.diagnostics];
-    report(diagnostics, options.format, io, (f) => result.store.read(f));
+    report(diagnostics, options.format, io, (f) => result.store.read(f), options);
     if (options.format === 'text') {
       for (const { target, result: r } of verification.targets) {
         io.stdout(
@@ -59,7 +59,7 @@ export function registerVerify(program: Command, context: CommandContext): void 
   ).action((from: string, to: string, options: CommonOptions & { entry: string; port?: string; method: string; path: string; ip: string }) => {
     const { result, exit } = runCompile(options.entry, options, io);
     if (result?.model === undefined || exit !== EXIT.ok) {
-      if (result !== undefined) report(result.diagnostics, options.format, io, (f) => result.store.read(f));
+      if (result !== undefined) report(result.diagnostics, options.format, io, (f) => result.store.read(f), options);
       return context.setExit(exit === EXIT.ok ? EXIT.policyErrors : exit);
     }
     const model = result.model;

@@ -5,11 +5,15 @@
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { compile } from '../compiler/compile';
-import { hasErrors } from '../diagnostics/diagnostic';
-import { syncOutputs } from '../compiler/write';
+import { hasErrors, type Diagnostic } from '../diagnostics/diagnostic';
+import { OutputFolderError, writeOutputs, type WrittenTarget } from '../compiler/write';
 import { PolicyTypeChecker } from '../compiler/typecheck';
 import type { Target } from '../model/target';
 import { report, type CommonOptions, type Io } from './common';
+
+export interface WatchOptions extends CommonOptions {
+  readonly adopt?: boolean;
+}
 
 export interface WatchSession {
   /** Rebuilds now, as if these files had been saved; returns the output files written. */
@@ -18,21 +22,38 @@ export interface WatchSession {
 }
 
 /** Starts watching; the returned session is also what tests and the benchmark drive directly. */
-export function startWatch(entry: string, outDir: string, chosen: readonly Target[], options: CommonOptions, io: Io, listen = true): WatchSession {
+export function startWatch(entry: string, outDir: string, chosen: readonly Target[], options: WatchOptions, io: Io, listen = true): WatchSession {
   const checker = new PolicyTypeChecker();
   const watchers = new Map<string, fs.FSWatcher>();
   const pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
-  let written: ReadonlyMap<string, ReadonlyMap<string, string>> | undefined;
+  let written: ReadonlyMap<string, WrittenTarget> | undefined;
 
   const rebuild = (changed: readonly string[]) => {
     const started = performance.now();
     const result = compile({ entry, targets: chosen, checker, changedFiles: changed });
-    const ok = !hasErrors(result.diagnostics);
-    const touched = ok ? syncOutputs(outDir, result.outputs, written) : [];
-    if (ok) written = result.outputs;
+    const diagnostics: Diagnostic[] = [...result.diagnostics];
+    let ok = !hasErrors(diagnostics);
+    let touched: string[] = [];
+    if (ok) {
+      try {
+        // The first rebuild checks the whole folder; later ones trust what this session wrote.
+        const write = writeOutputs(outDir, result.outputs, {
+          adopt: options.adopt === true,
+          cwd: io.cwd,
+          ...(written === undefined ? {} : { previous: written }),
+        });
+        written = write.written;
+        diagnostics.push(...write.diagnostics);
+        touched = [...write.touched].flatMap(([target, files]) => files.map((f) => `${target}/${f}`)).sort();
+      } catch (error) {
+        if (!(error instanceof OutputFolderError)) throw error;
+        diagnostics.push(...error.diagnostics);
+        ok = false;
+      }
+    }
     const ms = performance.now() - started;
-    report(result.diagnostics, options.format, io, (f) => result.store.read(f));
+    report(diagnostics, options.format, io, (f) => result.store.read(f), options);
     if (options.format === 'text') {
       io.stdout(
         ok

@@ -34,6 +34,8 @@ export interface CompileOptions {
   readonly overlay?: ReadonlyMap<string, string>;
   /** Type errors of these files only (an editor's open and changed files); every file's when absent. */
   readonly typecheckOnly?: readonly string[];
+  /** Told when each phase starts (the CLI's progress line). */
+  readonly onPhase?: (phase: string) => void;
 }
 
 export interface CompileResult {
@@ -111,7 +113,9 @@ export function compile(options: CompileOptions): CompileResult {
     return checked.result;
   };
   try {
+    options.onPhase?.('type-checking and evaluating');
     const emitted = evaluateAndEmit(entry, store, options);
+    options.onPhase?.('waiting for the type checker');
     const types = typecheck();
     if (hasErrors(types.diagnostics)) return finish(types.diagnostics, types.files);
     return finish([...types.diagnostics, ...emitted.diagnostics], types.files, emitted.model, emitted.outputs);
@@ -137,17 +141,21 @@ function evaluateAndEmit(
   const evaluated = timePhase('evaluate', () => evaluate(entry, store, { timeoutMs: options.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS }));
   if (hasErrors(evaluated.diagnostics)) return { diagnostics: [...evaluated.diagnostics], outputs };
 
+  options.onPhase?.('building the model');
   const built = timePhase('model', () => buildModel(evaluated.exported, entry, store, evaluated.locate));
   const diagnostics = [...built.diagnostics];
   if (built.model === undefined || hasErrors(diagnostics)) return { diagnostics, ...(built.model === undefined ? {} : { model: built.model }), outputs };
   const model = built.model;
+  options.onPhase?.(`validating ${model.services.length} services, ${model.rules.length} rules`);
   diagnostics.push(...timePhase('validate model', () => validateModel(model, store)));
   if (hasErrors(diagnostics)) return { diagnostics, model, outputs };
 
   for (const target of options.targets) {
+    options.onPhase?.(`compiling ${model.services.length} services for ${target.name}`);
     const output = timePhase(`target ${target.name}`, () => target.compile(model, { spanOf: (location) => store.spanOfLocation(location) }));
     const emitted = [...output.objects, ...(output.patches ?? [])];
     diagnostics.push(...output.diagnostics, ...timePhase(`validate emitted ${target.name}`, () => validateEmitted(target, emitted)));
+    options.onPhase?.(`rendering ${output.objects.length} ${target.name} objects`);
     outputs.set(
       target.name,
       timePhase(`render ${target.name}`, () => renderTarget(output, model.entry)),

@@ -189,6 +189,31 @@ export const catalog = {
   // 5xxx CLI
   'output-write-failed': { code: 'PC5002', severity: 'error', summary: 'The output folder could not be written.' },
   'internal-error': { code: 'PC5003', severity: 'error', summary: 'policyc itself failed (a bug: please report it).' },
+  'entry-not-a-file': { code: 'PC5004', severity: 'error', summary: 'The entry is a folder or another non-file; pass the policy entry file.' },
+  'entry-wrong-type': {
+    code: 'PC5005',
+    severity: 'error',
+    summary: 'The entry is not a TypeScript file (`.js`, `.json`, `.yaml`, …); pass the `.ts` entry whose default export is `mesh({...})`.',
+  },
+  'invalid-option': { code: 'PC5006', severity: 'error', summary: "A flag's value is malformed (for example `--eval-timeout abc`)." },
+  'unsafe-output-folder': {
+    code: 'PC5007',
+    severity: 'error',
+    summary: '`--out` is a filesystem root, the home folder, a repository root, or holds the policy itself.',
+  },
+  'foreign-output-files': {
+    code: 'PC5008',
+    severity: 'error',
+    summary: 'The output folder holds files policyc did not write; move them, or pass `--adopt` to take the folder over.',
+  },
+  'output-symlink': { code: 'PC5009', severity: 'error', summary: 'The output folder is, or holds, a symbolic link, which policyc never writes through.' },
+  'output-locked': { code: 'PC5010', severity: 'error', summary: 'Another policyc build is writing the same output folder.' },
+  'output-interrupted': {
+    code: 'PC5011',
+    severity: 'error',
+    summary: 'The output folder holds a build that was interrupted; `policyc build` repairs it.',
+  },
+  'output-repaired': { code: 'PC5012', severity: 'warning', summary: 'The previous build into the output folder was interrupted; this build repaired it.' },
   'unresolved-policy-import': {
     code: 'PC5020',
     severity: 'error',

@@ -1,8 +1,11 @@
 /**
  * Printing diagnostics the way tsc does: `file:line:col - error PC3001: message`, then the source line
- * with `~~~` under the span. Colour only when asked (the CLI asks when stdout is a terminal).
+ * with `~~~` under the span. Colour only when asked (the CLI asks when the stream carrying the text, stderr,
+ * is a terminal: see colourFor). Warnings can be summarised to one line per code: a large policy can have
+ * thousands, and the errors must not drown in them.
  */
 import * as path from 'node:path';
+import { catalog } from './catalog';
 import type { Diagnostic, Span } from './diagnostic';
 
 export interface FormatOptions {
@@ -11,7 +14,25 @@ export interface FormatOptions {
   readonly color: boolean;
   /** Source text of a file, for the code frame; undefined when it cannot be read. */
   readonly readSource: (file: string) => string | undefined;
+  /** One line per warning code (count, first locations) instead of every warning in full. */
+  readonly summariseWarnings?: boolean;
 }
+
+/**
+ * Whether to colour text for a stream. FORCE_COLOR wins (`0` or `false` turn colour off, any other value on),
+ * as in Node itself; then NO_COLOR, when set and not empty (no-color.org); then TERM=dumb; then whether the
+ * stream is a terminal.
+ */
+export function colourFor(isTTY: boolean, env: Readonly<Record<string, string | undefined>>): boolean {
+  const force = env['FORCE_COLOR'];
+  if (force !== undefined) return force !== '0' && force.toLowerCase() !== 'false';
+  if ((env['NO_COLOR'] ?? '') !== '') return false;
+  if (env['TERM'] === 'dumb') return false;
+  return isTTY;
+}
+
+/** How many locations a summary line names before "and N more". */
+const SUMMARY_LOCATIONS = 3;
 
 const ansi = { red: '\u001b[91m', yellow: '\u001b[93m', cyan: '\u001b[96m', grey: '\u001b[90m', reset: '\u001b[0m' };
 
@@ -45,8 +66,7 @@ function codeFrame(span: Span, options: FormatOptions, colour: keyof typeof ansi
 /** One diagnostic as text, with its code frame and related spans. */
 export function formatDiagnostic(d: Diagnostic, options: FormatOptions): string {
   const colour = d.severity === 'error' ? 'red' : 'yellow';
-  const head = `${d.span === undefined ? '' : `${location(d.span, options)} - `}${paint(d.severity, colour, options)} ${paint(`${d.code}`, 'grey', options)}: ${d.message}`;
-  const out = [head, ...(d.span === undefined ? [] : codeFrame(d.span, options, colour))];
+  const out = [headLine(d, options), ...(d.span === undefined ? [] : codeFrame(d.span, options, colour))];
   for (const related of d.related ?? []) {
     out.push('', `  ${related.span === undefined ? '' : `${location(related.span, options)}: `}${related.message}`);
     if (related.span !== undefined) out.push(...codeFrame(related.span, options, 'cyan').map((l) => (l === '' ? l : `  ${l}`)));
@@ -54,16 +74,49 @@ export function formatDiagnostic(d: Diagnostic, options: FormatOptions): string 
   return out.join('\n');
 }
 
-/** Every diagnostic, then a summary line as tsc prints it. */
+function headLine(d: Diagnostic, options: FormatOptions): string {
+  const colour = d.severity === 'error' ? 'red' : 'yellow';
+  return `${d.span === undefined ? '' : `${location(d.span, options)} - `}${paint(d.severity, colour, options)} ${paint(`${d.code}`, 'grey', options)}: ${d.message}`;
+}
+
+/** Warnings of one code as one line: the warning itself when alone, otherwise the count, what the code means and where the first ones are. */
+function warningSummary(group: readonly Diagnostic[], options: FormatOptions): string {
+  const first = group[0];
+  if (first === undefined) return '';
+  if (group.length === 1) return headLine(first, options);
+  const summary = catalog[first.id].summary;
+  const located = group.filter((d) => d.span !== undefined);
+  const where = located.slice(0, SUMMARY_LOCATIONS).map((d) => (d.span === undefined ? '' : location(d.span, options)));
+  const more = group.length - where.length;
+  return `${paint('warning', 'yellow', options)} ${paint(first.code, 'grey', options)} ×${group.length}: ${summary}${
+    where.length > 0 ? ` At ${where.join(', ')}${more > 0 ? ` and ${more} more` : ''}.` : ''
+  }`;
+}
+
+/** Every diagnostic (or every error and a summary of the warnings), then a count line as tsc prints it. */
 export function formatDiagnostics(diagnostics: readonly Diagnostic[], options: FormatOptions): string {
   if (diagnostics.length === 0) return '';
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = diagnostics.length - errors;
-  const body = diagnostics.map((d) => formatDiagnostic(d, options)).join('\n\n');
+  let parts: string[];
+  if (options.summariseWarnings === true && warnings > 0) {
+    const byCode = new Map<string, Diagnostic[]>();
+    for (const d of diagnostics) if (d.severity === 'warning') byCode.set(d.code, [...(byCode.get(d.code) ?? []), d]);
+    parts = [
+      ...diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(d, options)),
+      [...byCode.keys()]
+        .sort()
+        .map((code) => warningSummary(byCode.get(code) ?? [], options))
+        .join('\n'),
+    ];
+  } else {
+    parts = diagnostics.map((d) => formatDiagnostic(d, options));
+  }
   const counts = [errors > 0 ? `${errors} error${errors === 1 ? '' : 's'}` : '', warnings > 0 ? `${warnings} warning${warnings === 1 ? '' : 's'}` : ''].filter(
     (s) => s !== '',
   );
-  return `${body}\n\nFound ${counts.join(' and ')}.\n`;
+  const hint = options.summariseWarnings === true && warnings > 0 ? ' Warnings are summarised: --verbose prints each with its source line.' : '';
+  return `${parts.join('\n\n')}\n\nFound ${counts.join(' and ')}.${hint}\n`;
 }
 
 /** Diagnostics as data, paths relative to cwd, for `--format json`. */

@@ -20,7 +20,7 @@ export interface CliRun {
 export function runCli(args: readonly string[], cwd: string): CliRun {
   let stdout = '';
   let stderr = '';
-  const exit = main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), cwd, color: false });
+  const exit = main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), cwd });
   return { exit, stdout, stderr };
 }
 

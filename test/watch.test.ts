@@ -15,7 +15,7 @@ it('rebuilds only what a one-line edit affects, and keeps the output on errors',
   const dir = tempProject(Object.fromEntries([...readTree(source)].filter(([f]) => f.endsWith('.ts'))));
   const out = path.join(dir, 'manifests');
   const printed: string[] = [];
-  const io = { stdout: (t: string) => printed.push(t), stderr: () => undefined, cwd: dir, color: false };
+  const io = { stdout: (t: string) => printed.push(t), stderr: () => undefined, cwd: dir };
   const session = startWatch(path.join(dir, 'policy.ts'), out, [...targets.values()], { target: 'all', format: 'text', evalTimeout: '10000' }, io, false);
   try {
     const shop = path.join(dir, 'shop.ts');
