@@ -4,7 +4,7 @@
  * and compare the model's decision with what a mesh simulator decides from the emitted YAML alone.
  */
 import { parseAllDocuments } from 'yaml';
-import { decide, type Request } from '../model/decide';
+import { decide, presentedIdentity, type Request } from '../model/decide';
 import { servicesById, type PolicyModel, type ServiceModel } from '../model/model';
 import { requestSpace } from '../model/request-space';
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from './simulator';
@@ -49,20 +49,11 @@ export function workloadOf(service: ServiceModel): Workload {
   };
 }
 
-export function simulatedRequest(request: Request, model: PolicyModel, services: ReadonlyMap<string, ServiceModel>): SimulatedRequest {
+export function simulatedRequest(request: Request, services: ReadonlyMap<string, ServiceModel>): SimulatedRequest {
   const destination = services.get(request.destination);
   if (destination === undefined) throw new Error(`unknown destination ${request.destination}`);
   const { client } = request;
-  const identity =
-    client.kind === 'plaintext' || !client.tls
-      ? undefined
-      : client.kind === 'identity'
-        ? { namespace: client.namespace, serviceAccount: client.serviceAccount }
-        : (() => {
-            const svc = services.get(client.service);
-            return svc === undefined ? undefined : { namespace: svc.namespace, serviceAccount: svc.serviceAccount };
-          })();
-  void model;
+  const identity = presentedIdentity(client, services);
   return {
     client: { ip: client.ip, ...(identity === undefined ? {} : { identity }) },
     destination: workloadOf(destination),
@@ -79,7 +70,7 @@ export function verify(model: PolicyModel, objects: readonly ManifestObject[], s
   let checked = 0;
   for (const request of requestSpace(model)) {
     const expected = decide(model, request, services);
-    const simulated = simulator.decide(objects, simulatedRequest(request, model, services));
+    const simulated = simulator.decide(objects, simulatedRequest(request, services));
     checked++;
     if (simulated.verdict === 'unsupported') {
       unsupported.push({ request, reason: simulated.reason });
