@@ -8,6 +8,7 @@
 import type { Client, Request } from './decide';
 import { isHttpProtocol, type HttpMethod, type PolicyModel, type PortModel } from './model';
 import { parseCidr } from './cidr';
+import { GRPC_METHOD } from './resolve';
 
 /** A client IP no rule names: TEST-NET-1. */
 export const DEFAULT_IP = '192.0.2.10';
@@ -68,7 +69,7 @@ export interface Operation {
 export function operationsFor(models: readonly PolicyModel[], destination: string, port: PortModel): Operation[] {
   if (!isHttpProtocol(port.protocol)) return [{}];
   const grpc = port.protocol === 'grpc';
-  const methods = new Set<HttpMethod>(grpc ? ['POST'] : ['GET', 'POST', 'DELETE']);
+  const methods = new Set<HttpMethod>(grpc ? [GRPC_METHOD] : ['GET', 'POST', 'DELETE']);
   const paths = new Set<string>(['/', '/policyc-unmatched']);
   for (const rule of models.flatMap((m) => m.rules)) {
     if (rule.destination !== destination) continue;

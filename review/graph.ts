@@ -7,6 +7,7 @@
  */
 import { accessMatrix, describeLimits, sourceKey, type AccessEdge } from './access';
 import { effectiveMtls, type PolicyModel, type ServiceModel, type SourceModel } from '../model/model';
+import { compareStrings } from '../model/compare';
 
 export type EdgeStyle = 'normal' | 'plaintext' | 'added' | 'removed' | 'changed';
 
@@ -25,10 +26,6 @@ export interface GraphEdge {
   readonly to: string;
   readonly label: string;
   readonly style: EdgeStyle;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function serviceNode(model: PolicyModel, service: ServiceModel): GraphNode {
@@ -76,7 +73,7 @@ export function nodesFor(services: readonly GraphNode[], edges: readonly AccessE
     const node = sourceNode(edge.sourceModel);
     if (node !== undefined && !nodes.has(node.key)) nodes.set(node.key, node);
   }
-  return [...nodes.values()].sort((a, b) => compare(a.key, b.key));
+  return [...nodes.values()].sort((a, b) => compareStrings(a.key, b.key));
 }
 
 function groups(nodes: readonly GraphNode[]): { namespaces: [string, GraphNode[]][]; loose: GraphNode[] } {
@@ -86,7 +83,7 @@ function groups(nodes: readonly GraphNode[]): { namespaces: [string, GraphNode[]
     if (node.namespace === undefined) loose.push(node);
     else byNamespace.set(node.namespace, [...(byNamespace.get(node.namespace) ?? []), node]);
   }
-  return { namespaces: [...byNamespace].sort(([a], [b]) => compare(a, b)), loose };
+  return { namespaces: [...byNamespace].sort(([a], [b]) => compareStrings(a, b)), loose };
 }
 
 /** Mermaid ids: letters, digits and `_`, unique per graph. */

@@ -1,7 +1,7 @@
 /**
  * The Linkerd-specific CIDR arithmetic for NetworkAuthentication: subtracting a block from a list of
  * `{cidr, except}` entries, and stable keys for entries. Parsing and containment are the compiler's
- * (compiler/cidr.ts). Two CIDR blocks are always either nested or disjoint, so subtracting an ipBlock
+ * (model/cidr.ts). Two CIDR blocks are always either nested or disjoint, so subtracting an ipBlock
  * deny from a network grant is always exact (it becomes an `except`).
  * @internal
  */

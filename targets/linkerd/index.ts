@@ -2,7 +2,7 @@
  * The Linkerd target: compiles the policy model into Linkerd policy objects (`Server`,
  * `AuthorizationPolicy`, `MeshTLSAuthentication`, `NetworkAuthentication`, `HTTPRoute`, `GRPCRoute`)
  * and a Namespace patch for the default inbound policy. Facts about Linkerd come from
- * /work/shared/docs/linkerd.md (section numbers below refer to it).
+ * shared/docs/linkerd.md (section numbers below refer to it).
  *
  * What it grants is exactly what the model allows, or it refuses with a diagnostic:
  *  - one Server per declared port, by port NUMBER (a named port the pod lacks would silently drop
@@ -36,13 +36,15 @@
 import type { Diagnostic, RelatedInformation } from '../../diagnostics/diagnostic';
 import { diagnostic } from '../../diagnostics/diagnostic';
 import type { DiagnosticId } from '../../diagnostics/catalog';
+import { compareStrings } from '../../model/compare';
 import {
   effectiveMtls,
+  isHttpProtocol,
   namespaceMtls,
+  pathText,
   servicesById,
   type HttpMethod,
   type MtlsMode,
-  type PathMatch,
   type PolicyModel,
   type PortModel,
   type RuleModel,
@@ -50,6 +52,7 @@ import {
 } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
 import { shortHash } from '../../model/hash';
+import { grpcAdmitsMethods, narrowsRequests, rulesByDestination } from '../../model/resolve';
 import { objectName } from '../names';
 import {
   allowTerms,
@@ -106,10 +109,6 @@ function isScoped(r: PortRule, grpcPort: boolean): boolean {
   return grpcPort ? r.grpc !== null : r.scope.methods !== null || r.scope.paths !== null;
 }
 
-function patternText(m: PathMatch): string {
-  return m.kind === 'exact' ? m.value : `${m.value}*`;
-}
-
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -123,7 +122,7 @@ class LinkerdCompilation {
   private readonly services: ReadonlyMap<string, ServiceModel>;
   private readonly rulesById: ReadonlyMap<string, RuleModel>;
   /** Rules by destination, so each port looks only at its own service's rules (linear in the rules). */
-  private readonly rulesByDestination = new Map<string, RuleModel[]>();
+  private readonly rulesByDestination: ReadonlyMap<string, readonly RuleModel[]>;
 
   constructor(
     private readonly model: PolicyModel,
@@ -131,11 +130,7 @@ class LinkerdCompilation {
   ) {
     this.services = servicesById(model);
     this.rulesById = new Map(model.rules.map((r) => [r.id, r]));
-    for (const rule of model.rules) {
-      const list = this.rulesByDestination.get(rule.destination);
-      if (list === undefined) this.rulesByDestination.set(rule.destination, [rule]);
-      else list.push(rule);
-    }
+    this.rulesByDestination = rulesByDestination(model.rules);
   }
 
   report(id: DiagnosticId, message: string, location: RuleModel['location'], related?: readonly RelatedInformation[]): void {
@@ -221,16 +216,9 @@ class LinkerdCompilation {
       if (!rule.ports.includes(port.name)) continue;
       const methods = rule.methods ?? null;
       const paths = rule.paths ?? null;
-      if (port.protocol === 'tcp') {
-        if (methods !== null || paths !== null) {
-          this.report(
-            'http-constraint-on-tcp',
-            `Rule ${rule.id} narrows by HTTP method or path on TCP port ${port.name} of ${service.id}; Linkerd sees no HTTP there (Server proxyProtocol opaque). Remove the methods and paths, or declare the port as http.`,
-            rule.location,
-          );
-          continue;
-        }
-        out.push({ rule, scope: { methods: null, paths: null }, grpc: null });
+      if (!isHttpProtocol(port.protocol)) {
+        // The validator refuses methods and paths on a TCP port (PC3008); as in decide(), such a rule never matches here.
+        if (!narrowsRequests(rule)) out.push({ rule, scope: { methods: null, paths: null }, grpc: null });
         continue;
       }
       if (port.protocol !== 'grpc') {
@@ -239,7 +227,7 @@ class LinkerdCompilation {
       }
       // gRPC: every call is a POST (Linkerd's GRPCRoute matches nothing else), so a method list
       // without POST never matches on this port, and one with POST is no constraint at all.
-      if (methods !== null && !methods.includes('POST')) continue;
+      if (!grpcAdmitsMethods(rule.methods)) continue;
       let keys: GrpcKey[] | null = null;
       if (paths !== null) {
         keys = [];
@@ -252,7 +240,7 @@ class LinkerdCompilation {
             invalid = true;
             this.report(
               'linkerd-grpc-path',
-              `Path '${patternText(m)}' of rule ${rule.id} cannot be matched on gRPC port ${port.name} of ${service.id}: Linkerd routes gRPC ` +
+              `Path '${pathText(m)}' of rule ${rule.id} cannot be matched on gRPC port ${port.name} of ${service.id}: Linkerd routes gRPC ` +
                 "calls only by service and method (GRPCRoute). Write '/package.Service/Method' for one method or '/package.Service/*' for every method of a service.",
               rule.location,
             );
@@ -454,33 +442,25 @@ class LinkerdCompilation {
   private grant(service: ServiceModel, port: PortModel, target: Ref, terms: readonly Term[]): void {
     const namespace = service.namespace;
     const trustDomain = this.model.mesh.trustDomain;
+    /** Adds one authentication object, named by a hash of what it admits, and returns its ref. */
+    const authentication = (kind: 'MeshTLSAuthentication' | 'NetworkAuthentication', infix: string, key: string, spec: object): Ref => {
+      const name = objectName(service.name, port.name, infix, shortHash(key));
+      this.add({ apiVersion: `${POLICY_GROUP}/v1alpha1`, kind, metadata: { name, namespace }, spec });
+      return { group: POLICY_GROUP, kind, name };
+    };
     for (const term of terms) {
       const refs: Ref[] = [];
       if (term.ids !== null) {
-        const identities = [...new Set(term.ids.map((id) => identityString(id, trustDomain)))].sort();
-        const name = objectName(service.name, port.name, 'id', shortHash(identities.join('\n')));
-        this.add({
-          apiVersion: `${POLICY_GROUP}/v1alpha1`,
-          kind: 'MeshTLSAuthentication',
-          metadata: { name, namespace },
-          spec: { identities },
-        });
-        refs.push({ group: POLICY_GROUP, kind: 'MeshTLSAuthentication', name });
+        const identities = [...new Set(term.ids.map((id) => identityString(id, trustDomain)))].sort(compareStrings);
+        refs.push(authentication('MeshTLSAuthentication', 'id', identities.join('\n'), { identities }));
       }
       if (term.nets !== null) {
-        const entries = [...term.nets].sort((a, b) => (netEntryKey(a) < netEntryKey(b) ? -1 : netEntryKey(a) > netEntryKey(b) ? 1 : 0));
+        const entries = [...term.nets].sort((a, b) => compareStrings(netEntryKey(a), netEntryKey(b)));
         const networks = entries.map((e) => ({
           cidr: e.cidr.text,
-          ...(e.except.length === 0 ? {} : { except: e.except.map((x) => x.text).sort() }),
+          ...(e.except.length === 0 ? {} : { except: e.except.map((x) => x.text).sort(compareStrings) }),
         }));
-        const name = objectName(service.name, port.name, 'net', shortHash(entries.map(netEntryKey).join('\n')));
-        this.add({
-          apiVersion: `${POLICY_GROUP}/v1alpha1`,
-          kind: 'NetworkAuthentication',
-          metadata: { name, namespace },
-          spec: { networks },
-        });
-        refs.push({ group: POLICY_GROUP, kind: 'NetworkAuthentication', name });
+        refs.push(authentication('NetworkAuthentication', 'net', entries.map(netEntryKey).join('\n'), { networks }));
       }
       // Never an empty ref list: that would admit anyone from anywhere (§3). Terms always carry one.
       if (refs.length === 0) continue;

@@ -11,9 +11,8 @@
  *    "has a method match" decides).
  * @internal
  */
-import type { HttpMethod, PathMatch } from '../../model/model';
-
-export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+import { HTTP_METHODS, type HttpMethod, type PathMatch } from '../../model/model';
+import { compareStrings } from '../../model/compare';
 
 /** A rule's request constraint on one port, after normalisation (gRPC: POST implied, paths parsed). */
 export interface Scope {
@@ -229,10 +228,7 @@ export function grpcKeyText(key: GrpcKey): string {
  */
 export function grpcRegions(keys: readonly GrpcKey[]): GrpcRegion[] {
   const unique = new Map(keys.map((k) => [grpcKeyText(k), k]));
-  return [
-    ...[...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, key]) => ({ kind: 'method' as const, key })),
-    { kind: 'rest' as const },
-  ];
+  return [...[...unique.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, key]) => ({ kind: 'method' as const, key })), { kind: 'rest' as const }];
 }
 
 export function grpcKeyCoversRegion(key: GrpcKey, region: GrpcRegion): boolean {

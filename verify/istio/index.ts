@@ -12,6 +12,7 @@
  * istio.decide(objects, { client: { ip: '10.0.0.1' }, destination: web, port: 8080, method: 'GET', path: '/' });
  */
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+import { inBlock, isV4Mapped, parseIp, parseIpBlock, type Ip } from '../ip';
 
 export interface IstioSimulatorConfig {
   /** MeshConfig `rootNamespace` (Istio's default is `istio-system`). */
@@ -258,71 +259,15 @@ function valueMatches(pattern: string, actual: string): boolean {
   return actual === pattern;
 }
 
-interface Ip {
-  readonly family: 4 | 6;
-  readonly bits: bigint;
-}
-
-function parseIpv4(text: string): bigint | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let bits = 0n;
-  for (const part of parts) {
-    // Go's parser (used by the webhook) rejects leading zeros.
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part) || Number(part) > 255) return undefined;
-    bits = (bits << 8n) | BigInt(part);
-  }
-  return bits;
-}
-
-function parseIp(text: string): Ip | undefined {
-  if (!text.includes(':')) {
-    const bits = parseIpv4(text);
-    return bits === undefined ? undefined : { family: 4, bits };
-  }
-  let head = text;
-  let tail4: bigint | undefined;
-  const lastColon = text.lastIndexOf(':');
-  if (text.slice(lastColon + 1).includes('.')) {
-    tail4 = parseIpv4(text.slice(lastColon + 1));
-    if (tail4 === undefined) return undefined;
-    head = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const halves = head.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (s: string): string[] | undefined => (s === '' ? [] : s.split(':'));
-  const left = groups(halves[0] ?? '');
-  const right = halves.length === 2 ? groups(halves[1] ?? '') : [];
-  if (left === undefined || right === undefined) return undefined;
-  const missing = 8 - left.length - right.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
-  const all = [...left, ...Array<string>(Math.max(missing, 0)).fill('0'), ...right];
-  let bits = 0n;
-  for (const group of all) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return undefined;
-    bits = (bits << 16n) | BigInt(parseInt(group, 16));
-  }
-  if (tail4 !== undefined) bits = (bits & ~0xffffffffn) | tail4;
-  return { family: 6, bits };
-}
-
-const isV4Mapped = (ip: Ip): boolean => ip.family === 6 && ip.bits >> 32n === 0xffffn;
-
 /** An IP or CIDR from `ipBlocks` / `source.ip` against the client address (§1.9 item 13). */
 function ipMatches(value: string, client: Ip, ref: string): Tri {
-  const [addr, lenText, extra] = value.split('/');
-  const block = parseIp(addr ?? '');
-  const width = block?.family === 4 ? 32 : 128;
-  const length = lenText === undefined ? width : /^[0-9]{1,3}$/.test(lenText) ? Number(lenText) : NaN;
-  if (block === undefined || extra !== undefined || !(length >= 0 && length <= width)) {
-    throw new Unsupported(`${ref}: "${value}" is not an IP or CIDR (rejected by the webhook, §1.9)`, [ref]);
-  }
-  if (isV4Mapped(block) || isV4Mapped(client)) {
+  // Go's parser (used by the webhook) rejects IPv4 parts with leading zeros: the strict syntax.
+  const block = parseIpBlock(value);
+  if (block === undefined) throw new Unsupported(`${ref}: "${value}" is not an IP or CIDR (rejected by the webhook, §1.9)`, [ref]);
+  if (isV4Mapped(block.ip) || isV4Mapped(client)) {
     return { unknown: `IPv4-mapped IPv6 address matching (${value} against the client) is not modelled`, objects: [ref] };
   }
-  if (block.family !== client.family) return false;
-  const shift = BigInt(width - length);
-  return block.bits >> shift === client.bits >> shift;
+  return inBlock(client, block);
 }
 
 function portMatches(value: string, port: number, ref: string): boolean {
