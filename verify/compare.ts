@@ -39,14 +39,21 @@ export function manifestsFromFiles(files: ReadonlyMap<string, string>): Manifest
   return objects;
 }
 
+/** One Workload per service, so a simulator sees the same pod facts object for every request to it. */
+const workloads = new WeakMap<ServiceModel, Workload>();
+
 export function workloadOf(service: ServiceModel): Workload {
-  return {
+  const known = workloads.get(service);
+  if (known !== undefined) return known;
+  const workload: Workload = {
     namespace: service.namespace,
     name: service.name,
     serviceAccount: service.serviceAccount,
     labels: service.selector,
     ports: service.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
   };
+  workloads.set(service, workload);
+  return workload;
 }
 
 export function simulatedRequest(request: Request, services: ReadonlyMap<string, ServiceModel>): SimulatedRequest {

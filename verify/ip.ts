@@ -46,6 +46,10 @@ function parseIpv4(text: string, syntax: IpSyntax): bigint | undefined {
 
 /** An IPv4 or IPv6 address; undefined for anything else (a block, a zone id, a host name). */
 export function parseIp(text: string, syntax: IpSyntax = STRICT): Ip | undefined {
+  return text.includes('/') ? undefined : parseIpBlock(text, syntax)?.ip;
+}
+
+function readIp(text: string, syntax: IpSyntax): Ip | undefined {
   if (!text.includes(':')) {
     const bits = parseIpv4(text, syntax);
     return bits === undefined ? undefined : { family: 4, bits };
@@ -81,11 +85,27 @@ export function parseIp(text: string, syntax: IpSyntax = STRICT): Ip | undefined
   return { family: 6, bits: all.reduce((acc, group) => (acc << 16n) | group, 0n) };
 }
 
+/**
+ * Parsed blocks by syntax and text: a simulator meets the same few blocks in every request it decides.
+ * Bounded, so a long-lived process does not grow with every block it ever saw.
+ */
+const parsedBlocks = new Map<string, IpBlock | undefined>();
+const PARSED_MAX = 4096;
+
 /** `<address>/<prefix length>` or a bare address; undefined when it is neither. */
 export function parseIpBlock(text: string, syntax: IpSyntax = STRICT): IpBlock | undefined {
+  const key = `${syntax.leadingZeros ? 'z' : 's'}${text}`;
+  if (parsedBlocks.has(key)) return parsedBlocks.get(key);
+  if (parsedBlocks.size >= PARSED_MAX) parsedBlocks.clear();
+  const block = readBlock(text, syntax);
+  parsedBlocks.set(key, block);
+  return block;
+}
+
+function readBlock(text: string, syntax: IpSyntax): IpBlock | undefined {
   const [address, length, extra] = text.split('/');
   if (address === undefined || extra !== undefined) return undefined;
-  const ip = parseIp(address, syntax);
+  const ip = readIp(address, syntax);
   if (ip === undefined) return undefined;
   const width = widthOf(ip.family);
   if (length === undefined) return { ip, prefix: width };

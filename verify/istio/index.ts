@@ -66,6 +66,41 @@ class Unsupported extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Readings of objects
+//
+// Reading an object (checking its fields, parsing its rules) depends on the object alone, and the verifier asks
+// about thousands of requests over one set of objects: each reading is done once and remembered, together with
+// the Unsupported it throws, which is thrown again at the same point of every later decision.
+
+type Reading<T> = { readonly value: T } | { readonly error: unknown };
+
+function reading<T>(read: () => T): Reading<T> {
+  try {
+    return { value: read() };
+  } catch (error) {
+    return { error };
+  }
+}
+
+function readingValue<T>(r: Reading<T>): T {
+  if ('error' in r) throw r.error;
+  return r.value;
+}
+
+/** `read`, remembered per key object. */
+function remembered<K extends object, V>(read: (key: K) => V): (key: K) => V {
+  const cache = new WeakMap<K, Reading<V>>();
+  return (key) => {
+    let entry = cache.get(key);
+    if (entry === undefined) {
+      entry = reading(() => read(key));
+      cache.set(key, entry);
+    }
+    return readingValue(entry);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Objects
 
 type Json = Record<string, unknown>;
@@ -85,7 +120,7 @@ const SECURITY_GROUP = 'security.istio.io';
 const SERVED_VERSIONS = new Set(['v1', 'v1beta1']);
 
 /** The Istio security objects among the manifests; other kinds are not Istio security and play no part. */
-function securityPolicies(objects: readonly ManifestObject[]): Policy[] {
+const securityPolicies = remembered((objects: readonly ManifestObject[]): Policy[] => {
   const policies: Policy[] = [];
   for (const object of objects) {
     const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/', 2) : ['', object.apiVersion];
@@ -112,7 +147,7 @@ function securityPolicies(objects: readonly ManifestObject[]): Policy[] {
     policies.push({ kind: object.kind, namespace, name: object.metadata.name, ref, object, spec });
   }
   return policies;
-}
+});
 
 function checkKeys(value: Json, allowed: readonly string[], where: string, ref: string): void {
   for (const key of Object.keys(value)) {
@@ -123,7 +158,7 @@ function checkKeys(value: Json, allowed: readonly string[], where: string, ref: 
 }
 
 /** `selector.matchLabels`, or undefined when the policy has no selector or an empty one (§1.3, §2). */
-function matchLabels(policy: Policy): Record<string, string> | undefined {
+const matchLabels = remembered((policy: Policy): Record<string, string> | undefined => {
   const selector = policy.spec['selector'];
   if (selector === undefined || selector === null) return undefined;
   if (!isRecord(selector)) throw new Unsupported(`${policy.ref}: selector is not an object`, [policy.ref]);
@@ -140,7 +175,7 @@ function matchLabels(policy: Policy): Record<string, string> | undefined {
     result[key] = value;
   }
   return Object.keys(result).length === 0 ? undefined : result;
-}
+});
 
 const selects = (labels: Record<string, string>, pod: Workload): boolean => Object.entries(labels).every(([key, value]) => pod.labels[key] === value);
 
@@ -166,7 +201,7 @@ function modeOf(value: unknown, where: string, ref: string): MtlsMode | 'UNSET' 
   return mode as MtlsMode | 'UNSET';
 }
 
-function validatePeerAuthentication(pa: Policy): void {
+const validatePeerAuthentication = remembered((pa: Policy): void => {
   checkKeys(pa.spec, ['selector', 'mtls', 'portLevelMtls'], 'spec', pa.ref);
   if (pa.object.metadata.annotations?.['istio.io/dry-run'] !== undefined) {
     throw new Unsupported(`${pa.ref}: the istio.io/dry-run annotation is rejected on PeerAuthentication (§2 webhook)`, [pa.ref]);
@@ -183,7 +218,7 @@ function validatePeerAuthentication(pa: Policy): void {
     const n = /^[0-9]+$/.test(key) ? Number(key) : NaN;
     if (!(n >= 1 && n <= 65535)) throw new Unsupported(`${pa.ref}: portLevelMtls key ${key} is not a port in 1-65535 (§2)`, [pa.ref]);
   }
-}
+});
 
 function creationSeconds(policy: Policy): number | undefined {
   const stamp = (policy.object.metadata as { creationTimestamp?: unknown }).creationTimestamp;
@@ -530,14 +565,31 @@ function operationFields(operation: Json, ref: string): Map<string, string[]> {
 
 const fieldsMatch = (fields: Map<string, string[]>, ctx: PolicyContext): Tri => and([...fields].map(([f, v]) => fieldMatches(f, v, ctx)));
 
-/** One rule: from, to and when AND'ed; from[] and to[] entries OR'ed (§1.2); TCP handling per §1.7. */
-function ruleMatches(rule: unknown, ctx: PolicyContext): Tri {
-  const ref = ctx.policy.ref;
+/** A rule's fields, checked as the webhook checks them (§1.9). */
+interface Rule {
+  readonly from: readonly Map<string, string[]>[] | undefined;
+  readonly to: readonly Map<string, string[]>[] | undefined;
+  readonly when: readonly WhenCondition[];
+}
+
+function readRule(rule: unknown, ref: string): Rule {
   if (!isRecord(rule)) throw new Unsupported(`${ref}: a null rule is rejected (§1.9 item 9)`, [ref]);
   checkKeys(rule, ['from', 'to', 'when'], 'rule', ref);
   const from = entriesOf(rule, 'from', 'source', ref)?.map((s) => sourceFields(s, ref));
   const to = entriesOf(rule, 'to', 'operation', ref)?.map((o) => operationFields(o, ref));
-  const when = whenOf(rule, ref);
+  return { from, to, when: whenOf(rule, ref) };
+}
+
+/** The policy's rules, each read on its own (a bad rule is Unsupported when it is reached); undefined: no rules. */
+const rulesOf = remembered((policy: Policy): Reading<Rule>[] | undefined => {
+  const rules = policy.spec['rules'];
+  if (rules === undefined || rules === null) return undefined;
+  if (!Array.isArray(rules)) throw new Unsupported(`${policy.ref}: rules is not a list`, [policy.ref]);
+  return rules.map((rule: unknown) => reading(() => readRule(rule, policy.ref)));
+});
+
+/** One rule: from, to and when AND'ed; from[] and to[] entries OR'ed (§1.2); TCP handling per §1.7. */
+function ruleMatches({ from, to, when }: Rule, ctx: PolicyContext): Tri {
   if (ctx.tcp && ctx.action === 'ALLOW') {
     // §1.7: an ALLOW rule with any HTTP-only field is dropped entirely from the TCP filter chain.
     const httpOnly =
@@ -557,10 +609,9 @@ function ruleMatches(rule: unknown, ctx: PolicyContext): Tri {
 
 /** Whether any rule of the policy matches; no rules means "match never" (§1.2). */
 function policyMatches(ctx: PolicyContext): Tri {
-  const rules = ctx.policy.spec['rules'];
-  if (rules === undefined || rules === null) return false;
-  if (!Array.isArray(rules)) throw new Unsupported(`${ctx.policy.ref}: rules is not a list`, [ctx.policy.ref]);
-  return or(rules.map((rule) => ruleMatches(rule, ctx)));
+  const rules = rulesOf(ctx.policy);
+  if (rules === undefined) return false;
+  return or(rules.map((rule) => ruleMatches(readingValue(rule), ctx)));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
