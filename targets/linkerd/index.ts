@@ -99,6 +99,17 @@ interface PortRule {
   readonly grpc: readonly GrpcKey[] | null;
 }
 
+/** What the routes of one port are built from. */
+interface PortRoutes {
+  readonly service: ServiceModel;
+  readonly port: PortModel;
+  readonly serverName: string;
+  /** The port's rules that take part (allows under default deny, and denies). */
+  readonly used: readonly PortRule[];
+  /** The grants of a route whose requests these rules cover. */
+  readonly routeTerms: (members: readonly PortRule[]) => Term[];
+}
+
 interface Ref {
   readonly group: string;
   readonly kind: string;
@@ -330,7 +341,7 @@ class LinkerdCompilation {
       scopedDeny ? resolve(grantsOf(members), piecesOf(members)) : resolve(grantsOf(members.filter(scoped)), piecesOf(denies));
 
     if (grpcPort) {
-      this.grpcRoutes(service, port, serverName, used, routeTerms);
+      this.grpcRoutes({ service, port, serverName, used, routeTerms });
       this.report(
         'linkerd-grpcroute-crd',
         `The rules of gRPC ${where} are compiled to Gateway API GRPCRoutes (gateway.networking.k8s.io/v1), the only routes Linkerd applies to ` +
@@ -338,7 +349,7 @@ class LinkerdCompilation {
         service.location,
       );
     } else {
-      this.httpRoutes(service, port, serverName, used, routeTerms);
+      this.httpRoutes({ service, port, serverName, used, routeTerms });
       this.report(
         'linkerd-probes-need-route',
         `${where} gets HTTPRoutes, so Linkerd no longer authorizes kubelet probes on it automatically: ` +
@@ -348,13 +359,19 @@ class LinkerdCompilation {
     }
   }
 
-  private httpRoutes(
-    service: ServiceModel,
-    port: PortModel,
-    serverName: string,
-    used: readonly PortRule[],
-    routeTerms: (members: readonly PortRule[]) => Term[],
-  ): void {
+  /** Adds one route of the port's Server, and the grants of the rules covering its requests. */
+  private route(at: PortRoutes, route: Ref, version: string, rules: readonly object[], covering: readonly PortRule[]): void {
+    this.add({
+      apiVersion: `${route.group}/${version}`,
+      kind: route.kind,
+      metadata: { name: route.name, namespace: at.service.namespace },
+      spec: { parentRefs: [{ group: POLICY_GROUP, kind: 'Server', name: at.serverName }], rules },
+    });
+    this.grant(at.service, at.port, route, at.routeTerms(covering));
+  }
+
+  private httpRoutes(at: PortRoutes): void {
+    const { service, port, used } = at;
     const regions = httpRegions(used.map((r) => r.scope));
     for (const region of regions) {
       const covering = used.filter((r) => scopeCoversPath(r.scope, region));
@@ -374,57 +391,30 @@ class LinkerdCompilation {
       )) {
         const name = this.routeName(service, port, region, group.methods);
         const matches = group.methods === null ? [{ path }] : group.methods.map((method: HttpMethod) => ({ path, method }));
-        this.add({
-          apiVersion: `${POLICY_GROUP}/v1beta3`,
-          kind: 'HTTPRoute',
-          metadata: { name, namespace: service.namespace },
-          spec: {
-            parentRefs: [{ group: POLICY_GROUP, kind: 'Server', name: serverName }],
-            rules: chunks(matches, MAX_MATCHES_PER_RULE).map((m) => ({ matches: m })),
-          },
-        });
-        this.grant(service, port, { group: POLICY_GROUP, kind: 'HTTPRoute', name }, routeTerms(group.members));
+        const rules = chunks(matches, MAX_MATCHES_PER_RULE).map((m) => ({ matches: m }));
+        this.route(at, { group: POLICY_GROUP, kind: 'HTTPRoute', name }, 'v1beta3', rules, group.members);
       }
     }
   }
 
-  private grpcRoutes(
-    service: ServiceModel,
-    port: PortModel,
-    serverName: string,
-    used: readonly PortRule[],
-    routeTerms: (members: readonly PortRule[]) => Term[],
-  ): void {
+  private grpcRoutes(at: PortRoutes): void {
+    const { service, port, used } = at;
     const regions = grpcRegions(used.flatMap((r) => r.grpc ?? []));
     for (const region of regions) {
       const covering = used.filter((r) => r.grpc === null || r.grpc.some((k) => grpcKeyCoversRegion(k, region)));
       const name = this.grpcRouteName(service, port, region);
-      this.add({
-        apiVersion: `${GATEWAY_GROUP}/v1`,
-        kind: 'GRPCRoute',
-        metadata: { name, namespace: service.namespace },
-        spec: {
-          parentRefs: [{ group: POLICY_GROUP, kind: 'Server', name: serverName }],
-          // A rule without matches matches every call: the catch-all, ranked below any service match.
-          rules:
-            region.kind === 'rest'
-              ? [{}]
-              : [
-                  {
-                    matches: [
-                      {
-                        method: {
-                          type: 'Exact',
-                          service: region.key.service,
-                          ...(region.key.method === undefined ? {} : { method: region.key.method }),
-                        },
-                      },
-                    ],
-                  },
+      // A rule without matches matches every call: the catch-all, ranked below any service match.
+      const rules =
+        region.kind === 'rest'
+          ? [{}]
+          : [
+              {
+                matches: [
+                  { method: { type: 'Exact', service: region.key.service, ...(region.key.method === undefined ? {} : { method: region.key.method }) } },
                 ],
-        },
-      });
-      this.grant(service, port, { group: GATEWAY_GROUP, kind: 'GRPCRoute', name }, routeTerms(covering));
+              },
+            ];
+      this.route(at, { group: GATEWAY_GROUP, kind: 'GRPCRoute', name }, 'v1', rules, covering);
     }
   }
 
