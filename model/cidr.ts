@@ -115,7 +115,7 @@ function parseUncached(text: string): Cidr | undefined {
 }
 
 /** Canonical: no host bit is set, so the text names exactly its network. */
-export function isCanonical(cidr: Cidr): boolean {
+function isCanonical(cidr: Cidr): boolean {
   return cidr.address === cidr.network;
 }
 

@@ -36,7 +36,7 @@ export function addressesAround(cidr: string): string[] {
 }
 
 /** Every client kind the model distinguishes, with representative IPs. */
-export function clientsOf(model: PolicyModel): Client[] {
+function clientsOf(model: PolicyModel): Client[] {
   const clients: Client[] = [];
   const ips = new Set([DEFAULT_IP]);
   const namespaces = new Set<string>(model.namespaces.map((n) => n.name));

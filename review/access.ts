@@ -117,7 +117,7 @@ export function describeSource(source: SourceModel): string {
 }
 
 /** The clients that stand for a source: every kind of client it admits and no other. */
-export function clientsFor(source: SourceModel): Client[] {
+function clientsFor(source: SourceModel): Client[] {
   switch (source.kind) {
     case 'service':
       return [{ kind: 'service', service: source.service, ip: DEFAULT_IP, tls: true }];
@@ -277,10 +277,4 @@ export function compareEdges(
 /** `shop/frontend → shop/checkout:http (8080)`. */
 export function edgeKey(edge: Pick<AccessEdge, 'source' | 'destination' | 'port'>): string {
   return `${edge.source} → ${edge.destination}:${edge.port}`;
-}
-
-/** The edge in one line: call, then limits and exceptions. */
-export function describeEdge(edge: AccessEdge): string {
-  const except = edge.except.length === 0 ? '' : ` except ${describeLimits(edge.except, edge.protocol)}`;
-  return `${edge.source} → ${edge.destination}:${edge.port} (${edge.portNumber}) ${describeLimits(edge.limits, edge.protocol)}${except}`;
 }

@@ -201,7 +201,7 @@ function modeOf(model: PolicyModel, services: ReadonlyMap<string, ServiceModel>,
 }
 
 /** What the old or new side of a change grants, in words. */
-export function changeLimits(change: EdgeChange, side: 'before' | 'after'): string {
+function changeLimits(change: EdgeChange, side: 'before' | 'after'): string {
   const edge = change[side];
   if (edge === undefined) return 'nothing';
   const except = edge.except.length === 0 ? '' : ` except ${describeLimits(edge.except, edge.protocol)}`;
@@ -209,7 +209,7 @@ export function changeLimits(change: EdgeChange, side: 'before' | 'after'): stri
 }
 
 /** `shop/frontend → shop/checkout:http (8080)`. */
-export function changeCall(change: EdgeChange): string {
+function changeCall(change: EdgeChange): string {
   return `${change.source} → ${change.destination}:${change.port} (${change.portNumber})`;
 }
 
@@ -287,13 +287,13 @@ function changeLine(change: EdgeChange): string {
 }
 
 /** A change of words only: the access was and is the same. */
-export function restatedText(change: EdgeChange): string {
+function restatedText(change: EdgeChange): string {
   if (change.after === undefined) return `was ${changeLimits(change, 'before')}; still allowed, by a wider grant`;
   if (change.before === undefined) return `${changeLimits(change, 'after')}; already allowed, by a wider grant`;
   return `${changeLimits(change, 'before')} → ${changeLimits(change, 'after')} (same access)`;
 }
 
-export function isEmptyDiff(diff: PolicyDiff): boolean {
+function isEmptyDiff(diff: PolicyDiff): boolean {
   return (
     diff.granted.length +
       diff.revoked.length +
@@ -391,7 +391,7 @@ function code(text: string): string {
 }
 
 /** The Mermaid picture of the changed edges: green granted, red revoked, amber changed. */
-export function diffMermaid(diff: PolicyDiff, before: PolicyModel, after: PolicyModel): string {
+function diffMermaid(diff: PolicyDiff, before: PolicyModel, after: PolicyModel): string {
   const changes = [...diff.granted, ...diff.revoked, ...diff.changed].sort(compareEdges);
   const serviceIds = new Set(changes.flatMap((c) => [c.destination, ...(c.sourceModel.kind === 'service' ? [c.sourceModel.service] : [])]));
   const services = [...serviceIds].sort(compareStrings).flatMap((id) => {

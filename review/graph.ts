@@ -41,7 +41,7 @@ export function serviceNode(model: PolicyModel, service: ServiceModel): GraphNod
 }
 
 /** The node of a rule source that is not a declared service. */
-export function sourceNode(source: SourceModel): GraphNode | undefined {
+function sourceNode(source: SourceModel): GraphNode | undefined {
   switch (source.kind) {
     case 'service':
       return undefined;
@@ -158,7 +158,7 @@ const DOT_EDGE: Record<EdgeStyle, string> = {
 };
 
 /** A Graphviz digraph of these nodes and edges. */
-export function renderDot(nodes: readonly GraphNode[], edges: readonly GraphEdge[]): string {
+function renderDot(nodes: readonly GraphNode[], edges: readonly GraphEdge[]): string {
   const out = ['digraph policyc {', '  rankdir=LR;', '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=9];'];
   const node = (n: GraphNode): string => {
     const shape = n.shape === 'service' ? 'box' : n.shape === 'identity' ? 'ellipse' : 'hexagon';
@@ -178,7 +178,7 @@ export function renderDot(nodes: readonly GraphNode[], edges: readonly GraphEdge
 }
 
 /** The whole access graph of a model. */
-export function accessGraph(model: PolicyModel): { nodes: GraphNode[]; edges: GraphEdge[] } {
+function accessGraph(model: PolicyModel): { nodes: GraphNode[]; edges: GraphEdge[] } {
   const matrix = accessMatrix(model);
   const nodes = nodesFor(
     model.services.map((s) => serviceNode(model, s)),

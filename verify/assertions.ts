@@ -44,7 +44,7 @@ function clientMatches(assertion: AssertionModel, client: Client, services: Read
 }
 
 /** The requests an assertion is about: the verifier's request space, with the assertion's concrete path. */
-export function assertionRequests(model: PolicyModel, assertion: AssertionModel, space: readonly Request[] = requestSpace(model)): Request[] {
+function assertionRequests(model: PolicyModel, assertion: AssertionModel, space: readonly Request[] = requestSpace(model)): Request[] {
   const services = servicesById(model);
   const path = assertion.path;
   const candidates =

@@ -30,7 +30,7 @@ export interface IpSyntax {
 
 const STRICT: IpSyntax = { leadingZeros: false };
 
-export const widthOf = (family: 4 | 6): number => (family === 4 ? 32 : 128);
+const widthOf = (family: 4 | 6): number => (family === 4 ? 32 : 128);
 
 function parseIpv4(text: string, syntax: IpSyntax): bigint | undefined {
   const parts = text.split('.');

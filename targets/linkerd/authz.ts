@@ -51,7 +51,7 @@ export function identityString(id: IdPattern, trustDomain: string): string {
 }
 
 /** Human text for an identity pattern, in the model's words. */
-export function describeId(id: IdPattern): string {
+function describeId(id: IdPattern): string {
   switch (id.kind) {
     case 'any':
       return 'any authenticated identity';
@@ -69,7 +69,7 @@ function idKey(id: IdPattern): string {
 }
 
 /** Does `outer` match every client `inner` matches? */
-export function coversId(outer: IdPattern, inner: IdPattern): boolean {
+function coversId(outer: IdPattern, inner: IdPattern): boolean {
   if (outer.kind === 'any') return true;
   if (inner.kind === 'any') return false;
   if (outer.kind === 'ns') return inner.ns === outer.ns;
@@ -81,7 +81,7 @@ function overlapsId(a: IdPattern, b: IdPattern): boolean {
 }
 
 /** Deduplicated, subsumed patterns dropped, sorted: one canonical identity list. */
-export function simplifyIds(ids: readonly IdPattern[]): IdPattern[] {
+function simplifyIds(ids: readonly IdPattern[]): IdPattern[] {
   const unique = new Map(ids.map((id) => [idKey(id), id]));
   const kept = [...unique.values()].filter((id) => ![...unique.values()].some((o) => idKey(o) !== idKey(id) && coversId(o, id)));
   return kept.sort((a, b) => compareStrings(idKey(a), idKey(b)));
@@ -193,7 +193,7 @@ export function denyPieces(rule: RuleModel, ctx: SourceContext): DenyPiece[] {
  * Merges grants without changing what they admit: terms with the same network set share one
  * identity list; terms without identity share one network list. Fewer, stable objects.
  */
-export function mergeTerms(terms: readonly Term[]): Term[] {
+function mergeTerms(terms: readonly Term[]): Term[] {
   const byNets = new Map<string, Term>();
   for (const term of terms) {
     const key = netsKey(term.nets);
@@ -228,7 +228,7 @@ export function mergeTerms(terms: readonly Term[]): Term[] {
  * its own accounts listed). Refused: removing part of a wildcard (`*`, `*.ns…`) or of a grant that
  * needs no identity, since Linkerd cannot say "all of these except that one".
  */
-export function subtract(terms: readonly Term[], piece: DenyPiece): { terms: Term[]; refusals: Refusal[] } {
+function subtract(terms: readonly Term[], piece: DenyPiece): { terms: Term[]; refusals: Refusal[] } {
   const out: Term[] = [];
   const refusals: Refusal[] = [];
   for (const term of terms) {

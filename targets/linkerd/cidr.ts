@@ -20,7 +20,7 @@ export const ALL_NETWORKS: readonly NetEntry[] = [
 ];
 
 /** A stable key for a block (independent of how the user spelled it). */
-export function cidrKey(c: Cidr): string {
+function cidrKey(c: Cidr): string {
   return `${c.family}/${c.network.toString(16)}/${c.prefix}`;
 }
 

@@ -42,7 +42,7 @@ export function httpRegions(scopes: readonly Scope[]): HttpRegion[] {
  * exact path inside it, so the prefixes that match one of its paths are exactly the prefixes of its
  * own value.
  */
-export function pathCoversRegion(match: PathMatch, region: HttpRegion): boolean {
+function pathCoversRegion(match: PathMatch, region: HttpRegion): boolean {
   switch (region.kind) {
     case 'exact':
       return match.kind === 'exact' ? match.value === region.value : region.value.startsWith(match.value);
@@ -100,7 +100,7 @@ function escapeChar(c: string): string {
   return RUST_META.has(c) ? `\\${c}` : c;
 }
 
-export function escapeRegex(text: string): string {
+function escapeRegex(text: string): string {
   return Array.from(text).map(escapeChar).join('');
 }
 
@@ -154,7 +154,7 @@ function nodeRegex(n: TrieNode): string {
  * prefixes are plain string prefixes while Linkerd's PathPrefix matches whole segments (doc §6),
  * so model prefixes are always written as regexes.
  */
-export function regionRegex(base: string, excludedPrefixes: readonly string[], excludedExacts: readonly string[]): string {
+function regionRegex(base: string, excludedPrefixes: readonly string[], excludedExacts: readonly string[]): string {
   const root = node();
   for (const p of [...excludedPrefixes].sort((a, b) => a.length - b.length)) insert(root, p.slice(base.length), 'prefix');
   for (const e of excludedExacts) insert(root, e.slice(base.length), 'exact');

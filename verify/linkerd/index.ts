@@ -14,7 +14,7 @@ import { blockWithin, inBlock, isV4Mapped, parseIp, parseIpBlock, type Ip, type 
 /** The default inbound policies (linkerd.md §7). */
 export type DefaultPolicy = 'all-unauthenticated' | 'cluster-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny' | 'audit';
 
-export const DEFAULT_POLICIES: readonly DefaultPolicy[] = [
+const DEFAULT_POLICIES: readonly DefaultPolicy[] = [
   'all-unauthenticated',
   'cluster-unauthenticated',
   'all-authenticated',
@@ -24,7 +24,7 @@ export const DEFAULT_POLICIES: readonly DefaultPolicy[] = [
 ];
 
 /** linkerd.md §7: the install default of `clusterNetworks`. */
-export const DEFAULT_CLUSTER_NETWORKS: readonly string[] = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8'];
+const DEFAULT_CLUSTER_NETWORKS: readonly string[] = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8'];
 
 export interface LinkerdSimulatorConfig {
   readonly trustDomain: string;
