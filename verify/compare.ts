@@ -4,7 +4,7 @@
  * and compare the model's decision with what a mesh simulator decides from the emitted YAML alone.
  */
 import { parseAllDocuments } from 'yaml';
-import { decide, presentedIdentity, type Request } from '../model/decide';
+import { decide, presentedIdentity, type Decision, type Request } from '../model/decide';
 import { servicesById, type PolicyModel, type ServiceModel } from '../model/model';
 import { requestSpace } from '../model/request-space';
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from './simulator';
@@ -17,7 +17,7 @@ export interface Mismatch {
   /** The simulated mesh admits what the model denies: a breach, the worst kind. */
   readonly overPermissive: boolean;
   readonly modelReason: string;
-  readonly rules: ReturnType<typeof decide>['rules'];
+  readonly rules: Decision['rules'];
 }
 
 export interface VerificationResult {
@@ -70,13 +70,29 @@ export function simulatedRequest(request: Request, services: ReadonlyMap<string,
   };
 }
 
-export function verify(model: PolicyModel, objects: readonly ManifestObject[], simulator: MeshSimulator): VerificationResult {
+/** A request of the model's request space, with what the model decides for it. */
+export interface ModelDecision {
+  readonly request: Request;
+  readonly expected: Decision;
+}
+
+/** The model's decision on its whole request space: computed once per model, compared with every target. */
+export function modelDecisions(model: PolicyModel): ModelDecision[] {
+  const services = servicesById(model);
+  return requestSpace(model).map((request) => ({ request, expected: decide(model, request, services) }));
+}
+
+export function verify(
+  model: PolicyModel,
+  objects: readonly ManifestObject[],
+  simulator: MeshSimulator,
+  decisions: readonly ModelDecision[] = modelDecisions(model),
+): VerificationResult {
   const services = servicesById(model);
   const mismatches: Mismatch[] = [];
   const unsupported: { request: Request; reason: string }[] = [];
   let checked = 0;
-  for (const request of requestSpace(model)) {
-    const expected = decide(model, request, services);
+  for (const { request, expected } of decisions) {
     const simulated = simulator.decide(objects, simulatedRequest(request, services));
     checked++;
     if (simulated.verdict === 'unsupported') {

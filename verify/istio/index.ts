@@ -379,34 +379,46 @@ function stringList(value: unknown, where: string, ref: string): string[] {
  * The principal values Istio generates for one policy principal: a principal `td/ns/x/sa/y` whose trust domain is the
  * mesh trust domain, an alias, or `cluster.local` is copied for the trust domain and every alias; others stay (§1.4).
  */
-function expandPrincipal(value: string, ctx: PolicyContext): string[] | Unknown {
-  const local = [ctx.config.trustDomain, ...ctx.config.trustDomainAliases];
+function expandPrincipal(value: string, config: Required<IstioSimulatorConfig>): string[] | { readonly unknown: string } {
+  const local = [config.trustDomain, ...config.trustDomainAliases];
   const isLocal = (td: string): boolean => td === 'cluster.local' || local.includes(td);
   const parts = value.split('/');
   const td = parts[0] ?? '';
   if (value === '*' || td === '*') return [value];
   if (parts.length === 5) {
-    if (td.includes('*')) {
-      return { unknown: `principal "${value}" has a wildcard trust domain; alias expansion of it is not modelled`, objects: [ctx.policy.ref] };
-    }
+    if (td.includes('*')) return { unknown: `principal "${value}" has a wildcard trust domain; alias expansion of it is not modelled` };
     if (isLocal(td)) return [...new Set(local.map((d) => [d, ...parts.slice(1)].join('/')))];
     return [value];
   }
   if (parts.length > 1 && isLocal(td) && !(local.length === 1 && local[0] === td)) {
-    return {
-      unknown: `principal "${value}" is not of the form <td>/ns/<ns>/sa/<sa>; its trust-domain alias handling is not modelled`,
-      objects: [ctx.policy.ref],
-    };
+    return { unknown: `principal "${value}" is not of the form <td>/ns/<ns>/sa/<sa>; its trust-domain alias handling is not modelled` };
   }
   return [value];
+}
+
+/** `expandPrincipal`, remembered per simulator configuration: it depends on the value and the trust domains alone. */
+const expandedPrincipals = new WeakMap<Required<IstioSimulatorConfig>, Map<string, ReturnType<typeof expandPrincipal>>>();
+
+function principalValues(value: string, config: Required<IstioSimulatorConfig>): ReturnType<typeof expandPrincipal> {
+  let known = expandedPrincipals.get(config);
+  if (known === undefined) {
+    known = new Map();
+    expandedPrincipals.set(config, known);
+  }
+  let expanded = known.get(value);
+  if (expanded === undefined) {
+    expanded = expandPrincipal(value, config);
+    known.set(value, expanded);
+  }
+  return expanded;
 }
 
 function principalMatches(value: string, ctx: PolicyContext): Tri {
   if (ctx.peer === undefined) return false;
   const id = ctx.peer.slice('spiffe://'.length);
   if (value === '*') return true; // any authenticated peer
-  const expanded = expandPrincipal(value, ctx);
-  if (!Array.isArray(expanded)) return expanded;
+  const expanded = principalValues(value, ctx.config);
+  if (!Array.isArray(expanded)) return { unknown: expanded.unknown, objects: [ctx.policy.ref] };
   return expanded.some((p) => valueMatches(p, id));
 }
 
@@ -416,7 +428,20 @@ function namespaceMatches(value: string, ctx: PolicyContext): Tri {
   if (!/^[A-Za-z0-9_.*-]+$/.test(value)) {
     return { unknown: `namespace value "${value}" contains regex characters whose RE2 meaning is not modelled`, objects: [ctx.policy.ref] };
   }
-  return new RegExp(`^(?:.*/ns/${value.replaceAll('*', '.*')}/.*)$`).test(ctx.peer);
+  return namespacePattern(value).test(ctx.peer);
+}
+
+/** The URI SAN regex of a namespace value, built once per value (Istio compiles it once per policy). */
+const namespacePatterns = new Map<string, RegExp>();
+
+function namespacePattern(value: string): RegExp {
+  let pattern = namespacePatterns.get(value);
+  if (pattern === undefined) {
+    if (namespacePatterns.size >= 4096) namespacePatterns.clear();
+    pattern = new RegExp(`^(?:.*/ns/${value.replaceAll('*', '.*')}/.*)$`);
+    namespacePatterns.set(value, pattern);
+  }
+  return pattern;
 }
 
 function serviceAccountMatches(value: string, ctx: PolicyContext): Tri {
