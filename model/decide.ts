@@ -17,7 +17,7 @@ import {
   type SourceLocation,
   type SourceModel,
 } from './model';
-import { portNumbered, sameIdentity, serviceIdentity, sourceIdentity, type WorkloadIdentity } from './resolve';
+import { portNumbered, rulesByDestination, sameIdentity, serviceIdentity, sourceIdentity, type WorkloadIdentity } from './resolve';
 
 /** Who is calling. */
 export type Client =
@@ -74,6 +74,18 @@ function sourceMatches(source: SourceModel, identity: WorkloadIdentity | undefin
   }
 }
 
+/** Each model's rules by destination, grouped once: the verifier decides thousands of requests per model. */
+const groupedRules = new WeakMap<PolicyModel, ReadonlyMap<string, readonly RuleModel[]>>();
+
+function rulesTo(model: PolicyModel, destination: string): readonly RuleModel[] {
+  let grouped = groupedRules.get(model);
+  if (grouped === undefined) {
+    grouped = rulesByDestination(model.rules);
+    groupedRules.set(model, grouped);
+  }
+  return grouped.get(destination) ?? [];
+}
+
 export function decide(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel> = servicesById(model)): Decision {
   const destination = services.get(request.destination);
   const port = destination === undefined ? undefined : portNumbered(destination, request.port);
@@ -88,17 +100,17 @@ export function decide(model: PolicyModel, request: Request, services: ReadonlyM
   const identity = plaintext ? undefined : presentedIdentity(request.client, services);
   const http = isHttpProtocol(port.protocol);
   const matches = (rule: RuleModel): boolean =>
-    rule.destination === destination.id &&
     rule.ports.includes(port.name) &&
     rule.sources.some((s) => sourceMatches(s, identity, request.client.ip, services)) &&
     (rule.methods === undefined || (http && request.method !== undefined && rule.methods.includes(request.method))) &&
     (rule.paths === undefined || (http && request.path !== undefined && rule.paths.some((p) => pathMatches(p, request.path as string))));
   const cite = (rule: RuleModel) => ({ id: rule.id, action: rule.action, ...(rule.location === undefined ? {} : { location: rule.location }) });
 
-  const denies = model.rules.filter((r) => r.action === 'deny' && matches(r));
+  const rules = rulesTo(model, destination.id);
+  const denies = rules.filter((r) => r.action === 'deny' && matches(r));
   if (denies.length > 0) return { allowed: false, reason: 'a deny rule matches', rules: denies.map(cite) };
   if (model.mesh.defaultAction === 'allow') return { allowed: true, reason: "no deny rule matches and the mesh's defaultAction is allow", rules: [] };
-  const allows = model.rules.filter((r) => r.action === 'allow' && matches(r));
+  const allows = rules.filter((r) => r.action === 'allow' && matches(r));
   if (allows.length > 0) return { allowed: true, reason: 'an allow rule matches', rules: allows.map(cite) };
   return { allowed: false, reason: 'no allow rule matches (defaultAction deny)', rules: [] };
 }
