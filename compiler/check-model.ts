@@ -9,6 +9,7 @@ import {
   effectiveMtls,
   hasPeerIdentity,
   isHttpProtocol,
+  pathText,
   servicesById,
   type PathMatch,
   type PolicyModel,
@@ -16,6 +17,8 @@ import {
   type ServiceModel,
   type SourceModel,
 } from '../model/model';
+import { compareStrings } from '../model/compare';
+import { GRPC_METHOD, grpcAdmitsMethods, narrowsRequests, portNamed, rulesByDestination, sameIdentity, sourceIdentity } from '../model/resolve';
 import type { SourceStore } from './sources';
 
 const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -174,7 +177,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
       for (let j = i + 1; j < group.length; j++) {
         // Reported at whichever of the two is declared later in the source.
         const [a, b] = [group[i] as ServiceModel, group[j] as ServiceModel].sort(
-          (x, y) => (x.location?.file ?? '').localeCompare(y.location?.file ?? '', 'en') || (x.location?.start ?? 0) - (y.location?.start ?? 0),
+          (x, y) => compareStrings(x.location?.file ?? '', y.location?.file ?? '') || (x.location?.start ?? 0) - (y.location?.start ?? 0),
         ) as [ServiceModel, ServiceModel];
         if (selectorsOverlap(a.selector, b.selector)) {
           out.push(
@@ -191,8 +194,6 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
   }
 
   const services = servicesById(model);
-  const rulesByDestination = new Map<string, RuleModel[]>();
-  for (const rule of model.rules) rulesByDestination.set(rule.destination, [...(rulesByDestination.get(rule.destination) ?? []), rule]);
 
   for (const rule of model.rules) {
     const at = span(rule.location);
@@ -205,7 +206,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
       ['methods', rule.methods],
       ['paths', rule.paths],
     ] as const) {
-      if (values !== undefined && values.length === 0 && !(list === 'ports' && (rule.methods !== undefined || rule.paths !== undefined))) {
+      if (values !== undefined && values.length === 0 && !(list === 'ports' && narrowsRequests(rule))) {
         out.push(diagnostic('empty-list', `The ${describe} has an empty \`${list}\` list. Leave \`${list}\` out to mean "all", or name at least one.`, at));
       }
     }
@@ -220,18 +221,17 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
       }
     }
     for (const p of rule.paths ?? []) {
-      const text = p.kind === 'prefix' ? `${p.value}*` : p.value;
       if (!validPath(p.value)) {
         out.push(
           diagnostic(
             'invalid-path',
-            `Path '${text}' is not valid: write '/exact' or '/prefix/*', using only URL path characters, with '*' only at the end, and no '//', '/./' or '/../'.`,
+            `Path '${pathText(p)}' is not valid: write '/exact' or '/prefix/*', using only URL path characters, with '*' only at the end, and no '//', '/./' or '/../'.`,
             at,
           ),
         );
       }
     }
-    const ports = rule.ports.map((name) => destination.ports.find((p) => p.name === name));
+    const ports = rule.ports.map((name) => portNamed(destination, name));
     rule.ports.forEach((name, i) => {
       if (ports[i] === undefined)
         out.push(
@@ -243,8 +243,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         );
     });
     const known = ports.filter((p) => p !== undefined);
-    const hasL7 = rule.methods !== undefined || rule.paths !== undefined;
-    if (hasL7) {
+    if (narrowsRequests(rule)) {
       for (const port of known.filter((p) => !isHttpProtocol(p.protocol))) {
         out.push(
           diagnostic(
@@ -264,11 +263,11 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         );
       }
       const grpcPorts = known.filter((p) => p.protocol === 'grpc');
-      if (grpcPorts.length > 0 && rule.methods !== undefined && !rule.methods.includes('POST')) {
+      if (grpcPorts.length > 0 && rule.methods !== undefined && !grpcAdmitsMethods(rule.methods)) {
         out.push(
           diagnostic(
             'rule-never-matches',
-            `gRPC calls are always HTTP POST, so methods [${rule.methods.join(', ')}] never match on gRPC port '${grpcPorts[0]?.name}' of '${rule.destination}'. Use POST, or leave methods out.`,
+            `gRPC calls are always HTTP ${GRPC_METHOD}, so methods [${rule.methods.join(', ')}] never match on gRPC port '${grpcPorts[0]?.name}' of '${rule.destination}'. Use ${GRPC_METHOD}, or leave methods out.`,
             at,
           ),
         );
@@ -309,7 +308,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
   }
 
   // Shadowing: a rule whose every request is already decided the same or the opposite way by another.
-  for (const rules of rulesByDestination.values()) {
+  for (const rules of rulesByDestination(model.rules).values()) {
     rules.forEach((rule, i) => {
       if (rule.action !== 'allow') return;
       const deny = rules.find((other) => other.action === 'deny' && covers(other, rule, services));
@@ -362,11 +361,9 @@ function validPath(value: string): boolean {
 }
 
 /** Two label selectors can both match one pod unless they require different values for some key. */
-export function selectorsOverlap(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+function selectorsOverlap(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   return Object.entries(a).every(([key, value]) => !(key in b) || b[key] === value);
 }
-
-// CIDR parsing lives in ./cidr; re-exported for the modules that import it from here (access.ts, verify/verify.ts).
 
 function suggestCidr(cidr: string): string {
   const parsed = parseCidr(cidr);
@@ -376,24 +373,16 @@ function suggestCidr(cidr: string): string {
 
 /** Is every client matched by `inner` also matched by `outer`? */
 function sourceCovers(outer: SourceModel, inner: SourceModel, services: ReadonlyMap<string, ServiceModel>): boolean {
-  const identityOf = (s: SourceModel): { namespace: string; serviceAccount: string } | undefined => {
-    if (s.kind === 'identity') return s;
-    if (s.kind === 'service') return services.get(s.service);
-    return undefined;
-  };
   switch (outer.kind) {
     case 'anyone':
       return true;
     case 'authenticated':
       return isIdentitySource(inner);
     case 'namespace':
-      return (inner.kind === 'namespace' && inner.namespace === outer.namespace) || identityOf(inner)?.namespace === outer.namespace;
+      return (inner.kind === 'namespace' && inner.namespace === outer.namespace) || sourceIdentity(inner, services)?.namespace === outer.namespace;
     case 'service':
-    case 'identity': {
-      const a = identityOf(outer);
-      const b = identityOf(inner);
-      return a !== undefined && b !== undefined && a.namespace === b.namespace && a.serviceAccount === b.serviceAccount;
-    }
+    case 'identity':
+      return sameIdentity(sourceIdentity(outer, services), sourceIdentity(inner, services));
     case 'ipBlock':
       return inner.kind === 'ipBlock' && cidrContains(outer.cidr, inner.cidr);
     default:
@@ -413,7 +402,7 @@ function pathCovers(outer: PathMatch, inner: PathMatch): boolean {
 }
 
 /** Does `outer` match every request `inner` matches? (Same destination assumed.) */
-export function covers(outer: RuleModel, inner: RuleModel, services: ReadonlyMap<string, ServiceModel>): boolean {
+function covers(outer: RuleModel, inner: RuleModel, services: ReadonlyMap<string, ServiceModel>): boolean {
   return (
     inner.sources.every((s) => outer.sources.some((o) => sourceCovers(o, s, services))) &&
     inner.ports.every((p) => outer.ports.includes(p)) &&

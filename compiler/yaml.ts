@@ -5,6 +5,7 @@
  * plain form cannot be read back as anything else (YAML 1.1 and 1.2 alike); otherwise double-quoted, which is
  * JSON string syntax. The tests parse every output back with the `yaml` library and compare.
  */
+import { compareStrings } from '../model/compare';
 
 // Plain scalars we allow: a conservative character set, then never a form another type or YAML syntax claims.
 const PLAIN = /^[A-Za-z0-9_./^$*()+=~@-][A-Za-z0-9_./^$*()+=~@ -]*$/;
@@ -87,7 +88,7 @@ function plainOrder(a: string, b: string): number {
   const ia = ARRAY_INDEX.test(a);
   const ib = ARRAY_INDEX.test(b);
   if (ia || ib) return ia && ib ? Number(a) - Number(b) : ia ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
+  return compareStrings(a, b);
 }
 
 function firstThen(first: readonly string[]): (a: string, b: string) => number {

@@ -80,8 +80,23 @@ function toBytes(value: bigint, count: number): number[] {
   return Array.from({ length: count }, (_, i) => Number((value >> BigInt((count - 1 - i) * 8)) & 0xffn));
 }
 
+/**
+ * Parsed blocks by text: the decision function asks about the same few blocks for every request of a model.
+ * Bounded, so a long-lived process (watch, the language server) does not grow with every block it ever saw.
+ */
+const parsed = new Map<string, Cidr | undefined>();
+const PARSED_MAX = 4096;
+
 /** Parses an address or CIDR block (see the file comment); undefined when it is neither. */
 export function parseCidr(text: string): Cidr | undefined {
+  if (parsed.has(text)) return parsed.get(text);
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  const cidr = parseUncached(text);
+  parsed.set(text, cidr);
+  return cidr;
+}
+
+function parseUncached(text: string): Cidr | undefined {
   const slash = text.indexOf('/');
   const addressText = slash === -1 ? text : text.slice(0, slash);
   const family: 4 | 6 = addressText.includes(':') ? 6 : 4;
@@ -100,7 +115,7 @@ export function parseCidr(text: string): Cidr | undefined {
 }
 
 /** Canonical: no host bit is set, so the text names exactly its network. */
-export function isCanonical(cidr: Cidr): boolean {
+function isCanonical(cidr: Cidr): boolean {
   return cidr.address === cidr.network;
 }
 

@@ -9,6 +9,7 @@ import {
   hasPeerIdentity,
   isHttpProtocol,
   pathMatches,
+  servicesById,
   type HttpMethod,
   type PolicyModel,
   type RuleModel,
@@ -16,6 +17,7 @@ import {
   type SourceLocation,
   type SourceModel,
 } from './model';
+import { portNumbered, rulesByDestination, sameIdentity, serviceIdentity, sourceIdentity, type WorkloadIdentity } from './resolve';
 
 /** Who is calling. */
 export type Client =
@@ -46,28 +48,15 @@ export interface Decision {
   readonly rules: readonly { readonly id: string; readonly action: RuleModel['action']; readonly location?: SourceLocation }[];
 }
 
-/** The identity a request presents on this port, if any. */
-export function presentedIdentity(
-  model: PolicyModel,
-  request: Request,
-  services: ReadonlyMap<string, ServiceModel>,
-): { namespace: string; serviceAccount: string } | undefined {
-  const { client } = request;
+/** The identity a client presents: none for a plaintext client or one that does not use mTLS. */
+export function presentedIdentity(client: Client, services: ReadonlyMap<string, ServiceModel>): WorkloadIdentity | undefined {
   if (client.kind === 'plaintext' || !client.tls) return undefined;
-  if (client.kind === 'identity') return client;
+  if (client.kind === 'identity') return { namespace: client.namespace, serviceAccount: client.serviceAccount };
   const svc = services.get(client.service);
-  return svc === undefined ? undefined : { namespace: svc.namespace, serviceAccount: svc.serviceAccount };
+  return svc === undefined ? undefined : serviceIdentity(svc);
 }
 
-/** Re-exported for verify/assertions.ts, which imports it from here. */
-export { ipInCidr };
-
-function sourceMatches(
-  source: SourceModel,
-  identity: { namespace: string; serviceAccount: string } | undefined,
-  ip: string,
-  services: ReadonlyMap<string, ServiceModel>,
-): boolean {
+function sourceMatches(source: SourceModel, identity: WorkloadIdentity | undefined, ip: string, services: ReadonlyMap<string, ServiceModel>): boolean {
   switch (source.kind) {
     case 'anyone':
       return true;
@@ -76,11 +65,8 @@ function sourceMatches(
     case 'namespace':
       return identity?.namespace === source.namespace;
     case 'identity':
-      return identity?.namespace === source.namespace && identity.serviceAccount === source.serviceAccount;
-    case 'service': {
-      const svc = services.get(source.service);
-      return svc !== undefined && identity?.namespace === svc.namespace && identity.serviceAccount === svc.serviceAccount;
-    }
+    case 'service':
+      return sameIdentity(identity, sourceIdentity(source, services));
     case 'ipBlock':
       return ipInCidr(ip, source.cidr);
     default:
@@ -88,13 +74,21 @@ function sourceMatches(
   }
 }
 
-export function decide(
-  model: PolicyModel,
-  request: Request,
-  services: ReadonlyMap<string, ServiceModel> = new Map(model.services.map((s) => [s.id, s])),
-): Decision {
+/** Each model's rules by destination, grouped once: the verifier decides thousands of requests per model. */
+const groupedRules = new WeakMap<PolicyModel, ReadonlyMap<string, readonly RuleModel[]>>();
+
+function rulesTo(model: PolicyModel, destination: string): readonly RuleModel[] {
+  let grouped = groupedRules.get(model);
+  if (grouped === undefined) {
+    grouped = rulesByDestination(model.rules);
+    groupedRules.set(model, grouped);
+  }
+  return grouped.get(destination) ?? [];
+}
+
+export function decide(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel> = servicesById(model)): Decision {
   const destination = services.get(request.destination);
-  const port = destination?.ports.find((p) => p.port === request.port);
+  const port = destination === undefined ? undefined : portNumbered(destination, request.port);
   if (destination === undefined || port === undefined) {
     return { allowed: false, reason: `${request.destination}:${request.port} is not a declared port`, rules: [] };
   }
@@ -103,20 +97,20 @@ export function decide(
   if (plaintext && !acceptsPlaintext(mode)) {
     return { allowed: false, reason: `port ${port.name} is STRICT: a plaintext client is refused by mTLS`, rules: [] };
   }
-  const identity = plaintext ? undefined : presentedIdentity(model, request, services);
+  const identity = plaintext ? undefined : presentedIdentity(request.client, services);
   const http = isHttpProtocol(port.protocol);
   const matches = (rule: RuleModel): boolean =>
-    rule.destination === destination.id &&
     rule.ports.includes(port.name) &&
     rule.sources.some((s) => sourceMatches(s, identity, request.client.ip, services)) &&
     (rule.methods === undefined || (http && request.method !== undefined && rule.methods.includes(request.method))) &&
     (rule.paths === undefined || (http && request.path !== undefined && rule.paths.some((p) => pathMatches(p, request.path as string))));
   const cite = (rule: RuleModel) => ({ id: rule.id, action: rule.action, ...(rule.location === undefined ? {} : { location: rule.location }) });
 
-  const denies = model.rules.filter((r) => r.action === 'deny' && matches(r));
+  const rules = rulesTo(model, destination.id);
+  const denies = rules.filter((r) => r.action === 'deny' && matches(r));
   if (denies.length > 0) return { allowed: false, reason: 'a deny rule matches', rules: denies.map(cite) };
   if (model.mesh.defaultAction === 'allow') return { allowed: true, reason: "no deny rule matches and the mesh's defaultAction is allow", rules: [] };
-  const allows = model.rules.filter((r) => r.action === 'allow' && matches(r));
+  const allows = rules.filter((r) => r.action === 'allow' && matches(r));
   if (allows.length > 0) return { allowed: true, reason: 'an allow rule matches', rules: allows.map(cite) };
   return { allowed: false, reason: 'no allow rule matches (defaultAction deny)', rules: [] };
 }

@@ -25,6 +25,9 @@ export type { DefaultAction, HttpMethod, MtlsMode, Protocol };
 
 export const MODEL_VERSION = 1;
 
+/** The nine HTTP methods a rule can name (RFC 9110 §9 and PATCH). */
+export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+
 /** A place in the user's policy source. `file` is relative to the project root, with `/` separators. */
 export interface SourceLocation {
   readonly file: string;
@@ -171,6 +174,11 @@ export function servicesById(model: Pick<PolicyModel, 'services'>): ReadonlyMap<
 /** The user's path pattern (`/a` exact, `/a/*` prefix) as a match. */
 export function pathMatchOf(pattern: string): PathMatch {
   return pattern.endsWith('*') ? { kind: 'prefix', value: pattern.slice(0, -1) } : { kind: 'exact', value: pattern };
+}
+
+/** A path match as the user writes it: `/a` exact, `/a/*` prefix (the inverse of `pathMatchOf`). */
+export function pathText(match: PathMatch): string {
+  return match.kind === 'prefix' ? `${match.value}*` : match.value;
 }
 
 /** Does the request path (query already stripped) match? */

@@ -8,6 +8,7 @@
 import type { Client, Request } from './decide';
 import { isHttpProtocol, type HttpMethod, type PolicyModel, type PortModel } from './model';
 import { parseCidr } from './cidr';
+import { GRPC_METHOD } from './resolve';
 
 /** A client IP no rule names: TEST-NET-1. */
 export const DEFAULT_IP = '192.0.2.10';
@@ -35,7 +36,7 @@ export function addressesAround(cidr: string): string[] {
 }
 
 /** Every client kind the model distinguishes, with representative IPs. */
-export function clientsOf(model: PolicyModel): Client[] {
+function clientsOf(model: PolicyModel): Client[] {
   const clients: Client[] = [];
   const ips = new Set([DEFAULT_IP]);
   const namespaces = new Set<string>(model.namespaces.map((n) => n.name));
@@ -69,7 +70,7 @@ export interface Operation {
 export function operationsFor(models: readonly PolicyModel[], destination: string, port: PortModel): Operation[] {
   if (!isHttpProtocol(port.protocol)) return [{}];
   const grpc = port.protocol === 'grpc';
-  const methods = new Set<HttpMethod>(grpc ? ['POST'] : ['GET', 'POST', 'DELETE']);
+  const methods = new Set<HttpMethod>(grpc ? [GRPC_METHOD] : ['GET', 'POST', 'DELETE']);
   const paths = new Set<string>(['/', '/policyc-unmatched']);
   for (const rule of models.flatMap((m) => m.rules)) {
     if (rule.destination !== destination) continue;

@@ -8,13 +8,17 @@
  * diff compares two matrices with the same probes, so "granted" and "revoked" mean what `decide()` means.
  */
 import { decide, type Client, type Request } from '../model/decide';
+import { compareStrings } from '../model/compare';
 import {
   effectiveMtls,
+  hasPeerIdentity,
   isHttpProtocol,
+  pathMatchOf,
+  pathMatches,
+  pathText,
   servicesById,
   type HttpMethod,
   type MtlsMode,
-  type PathMatch,
   type PolicyModel,
   type PortModel,
   type Protocol,
@@ -24,6 +28,7 @@ import {
   type SourceModel,
 } from '../model/model';
 import { addressesAround, DEFAULT_IP, OUTSIDER, PROBE_ACCOUNT, operationsFor, type Operation } from '../model/request-space';
+import { portNamed } from '../model/resolve';
 
 /** Method and path limits of one grant or one deny. Both absent: every request on the port. */
 export interface Limit {
@@ -112,7 +117,7 @@ export function describeSource(source: SourceModel): string {
 }
 
 /** The clients that stand for a source: every kind of client it admits and no other. */
-export function clientsFor(source: SourceModel): Client[] {
+function clientsFor(source: SourceModel): Client[] {
   switch (source.kind) {
     case 'service':
       return [{ kind: 'service', service: source.service, ip: DEFAULT_IP, tls: true }];
@@ -139,18 +144,10 @@ export function clientsFor(source: SourceModel): Client[] {
   }
 }
 
-export function pathText(match: PathMatch): string {
-  return match.kind === 'exact' ? match.value : `${match.value}*`;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 function limitOf(rule: RuleModel): Limit {
   return {
-    ...(rule.methods === undefined ? {} : { methods: [...rule.methods].sort(compare) }),
-    ...(rule.paths === undefined ? {} : { paths: rule.paths.map(pathText).sort(compare) }),
+    ...(rule.methods === undefined ? {} : { methods: [...rule.methods].sort(compareStrings) }),
+    ...(rule.paths === undefined ? {} : { paths: rule.paths.map(pathText).sort(compareStrings) }),
   };
 }
 
@@ -162,7 +159,7 @@ export function limitKey(limit: Limit): string {
 function mergeLimits(limits: readonly Limit[]): Limit[] {
   if (limits.some((l) => l.methods === undefined && l.paths === undefined)) return [{}];
   const byKey = new Map(limits.map((l) => [limitKey(l), l]));
-  return [...byKey.keys()].sort(compare).map((k) => byKey.get(k) as Limit);
+  return [...byKey.keys()].sort(compareStrings).map((k) => byKey.get(k) as Limit);
 }
 
 /** Limits as text: `GET,POST /checkout, /checkout/*`; `any request` or, on TCP, `any connection`. */
@@ -181,7 +178,7 @@ function limitAdmits(limit: Limit, operation: Operation): boolean {
   if (limit.methods !== undefined && (operation.method === undefined || !limit.methods.includes(operation.method))) return false;
   if (limit.paths === undefined) return true;
   const path = operation.path;
-  return path !== undefined && limit.paths.some((p) => (p.endsWith('*') ? path.startsWith(p.slice(0, -1)) : path === p));
+  return path !== undefined && limit.paths.some((p) => pathMatches(pathMatchOf(p), path));
 }
 
 /** The requests that probe one edge: its source's clients × the operations of the port. */
@@ -189,8 +186,9 @@ export function probeRequests(source: SourceModel, destination: string, port: Po
   return clientsFor(source).flatMap((client) => operations.map((op) => ({ client, destination, port: port.port, ...op })));
 }
 
+/** Whether the request reaches the port without an identity (as `decide()` reads it). */
 export function isPlaintextRequest(request: Request, mode: MtlsMode): boolean {
-  return request.client.kind === 'plaintext' || !request.client.tls || mode === 'DISABLE';
+  return request.client.kind === 'plaintext' || !request.client.tls || !hasPeerIdentity(mode);
 }
 
 interface Candidate {
@@ -220,7 +218,7 @@ export function accessMatrix(model: PolicyModel): AccessEdge[] {
       const service = services.get(rule.destination);
       if (service === undefined) continue;
       for (const portName of rule.ports) {
-        const port = service.ports.find((p) => p.name === portName);
+        const port = portNamed(service, portName);
         if (port === undefined) continue;
         for (const source of rule.sources) add(source, service, port, limitOf(rule), rule);
       }
@@ -248,7 +246,9 @@ export function accessMatrix(model: PolicyModel): AccessEdge[] {
       }
     }
     if (!used) continue;
-    const first = [...rules].sort((a, b) => compare(a.location?.file ?? '', b.location?.file ?? '') || (a.location?.start ?? 0) - (b.location?.start ?? 0))[0];
+    const first = [...rules].sort(
+      (a, b) => compareStrings(a.location?.file ?? '', b.location?.file ?? '') || (a.location?.start ?? 0) - (b.location?.start ?? 0),
+    )[0];
     edges.push({
       source: sourceKey(source),
       sourceModel: source,
@@ -260,7 +260,7 @@ export function accessMatrix(model: PolicyModel): AccessEdge[] {
       limits: merged,
       except: mergeLimits([...denies.values()]),
       plaintext,
-      rules: [...new Set(rules.map((r) => r.id))].sort(compare),
+      rules: [...new Set(rules.map((r) => r.id))].sort(compareStrings),
       ...(first?.location === undefined ? {} : { location: first.location }),
     });
   }
@@ -271,16 +271,10 @@ export function compareEdges(
   a: Pick<AccessEdge, 'destination' | 'portNumber' | 'source'>,
   b: Pick<AccessEdge, 'destination' | 'portNumber' | 'source'>,
 ): number {
-  return compare(a.destination, b.destination) || a.portNumber - b.portNumber || compare(a.source, b.source);
+  return compareStrings(a.destination, b.destination) || a.portNumber - b.portNumber || compareStrings(a.source, b.source);
 }
 
 /** `shop/frontend → shop/checkout:http (8080)`. */
 export function edgeKey(edge: Pick<AccessEdge, 'source' | 'destination' | 'port'>): string {
   return `${edge.source} → ${edge.destination}:${edge.port}`;
-}
-
-/** The edge in one line: call, then limits and exceptions. */
-export function describeEdge(edge: AccessEdge): string {
-  const except = edge.except.length === 0 ? '' : ` except ${describeLimits(edge.except, edge.protocol)}`;
-  return `${edge.source} → ${edge.destination}:${edge.port} (${edge.portNumber}) ${describeLimits(edge.limits, edge.protocol)}${except}`;
 }

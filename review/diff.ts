@@ -21,6 +21,8 @@ import {
 } from './access';
 import { edgeLabel, nodesFor, renderMermaid, serviceNode } from './graph';
 import { operationsFor } from '../model/request-space';
+import { compareStrings } from '../model/compare';
+import { portNamed } from '../model/resolve';
 import { effectiveMtls, servicesById, type MtlsMode, type PolicyModel, type PortModel, type ServiceModel } from '../model/model';
 
 export type EdgeChangeKind = 'granted' | 'revoked' | 'widened' | 'narrowed' | 'changed' | 'restated';
@@ -85,13 +87,10 @@ export function emptyModel(like: PolicyModel): PolicyModel {
   return { version: like.version, entry: like.entry, mesh: like.mesh, namespaces: [], services: [], rules: [] };
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 function portOf(models: readonly PolicyModel[], destination: string, portName: string): PortModel | undefined {
   for (const model of models) {
-    const port = model.services.find((s) => s.id === destination)?.ports.find((p) => p.name === portName);
+    const service = servicesById(model).get(destination);
+    const port = service === undefined ? undefined : portNamed(service, portName);
     if (port !== undefined) return port;
   }
   return undefined;
@@ -171,7 +170,7 @@ export function diffModels(before: PolicyModel, after: PolicyModel, options: Dif
     const old = oldServices.get(service.id);
     if (old === undefined) continue;
     for (const port of service.ports) {
-      const oldPort = old.ports.find((p) => p.name === port.name);
+      const oldPort = portNamed(old, port.name);
       if (oldPort === undefined) continue;
       const was = effectiveMtls(before, old, oldPort);
       const is = effectiveMtls(after, service, port);
@@ -197,12 +196,12 @@ export function diffModels(before: PolicyModel, after: PolicyModel, options: Dif
 
 function modeOf(model: PolicyModel, services: ReadonlyMap<string, ServiceModel>, destination: string, port: PortModel): MtlsMode | undefined {
   const service = services.get(destination);
-  const own = service?.ports.find((p) => p.name === port.name);
+  const own = service === undefined ? undefined : portNamed(service, port.name);
   return service === undefined || own === undefined ? undefined : effectiveMtls(model, service, own);
 }
 
 /** What the old or new side of a change grants, in words. */
-export function changeLimits(change: EdgeChange, side: 'before' | 'after'): string {
+function changeLimits(change: EdgeChange, side: 'before' | 'after'): string {
   const edge = change[side];
   if (edge === undefined) return 'nothing';
   const except = edge.except.length === 0 ? '' : ` except ${describeLimits(edge.except, edge.protocol)}`;
@@ -210,7 +209,7 @@ export function changeLimits(change: EdgeChange, side: 'before' | 'after'): stri
 }
 
 /** `shop/frontend → shop/checkout:http (8080)`. */
-export function changeCall(change: EdgeChange): string {
+function changeCall(change: EdgeChange): string {
   return `${change.source} → ${change.destination}:${change.port} (${change.portNumber})`;
 }
 
@@ -288,13 +287,13 @@ function changeLine(change: EdgeChange): string {
 }
 
 /** A change of words only: the access was and is the same. */
-export function restatedText(change: EdgeChange): string {
+function restatedText(change: EdgeChange): string {
   if (change.after === undefined) return `was ${changeLimits(change, 'before')}; still allowed, by a wider grant`;
   if (change.before === undefined) return `${changeLimits(change, 'after')}; already allowed, by a wider grant`;
   return `${changeLimits(change, 'before')} → ${changeLimits(change, 'after')} (same access)`;
 }
 
-export function isEmptyDiff(diff: PolicyDiff): boolean {
+function isEmptyDiff(diff: PolicyDiff): boolean {
   return (
     diff.granted.length +
       diff.revoked.length +
@@ -392,10 +391,10 @@ function code(text: string): string {
 }
 
 /** The Mermaid picture of the changed edges: green granted, red revoked, amber changed. */
-export function diffMermaid(diff: PolicyDiff, before: PolicyModel, after: PolicyModel): string {
+function diffMermaid(diff: PolicyDiff, before: PolicyModel, after: PolicyModel): string {
   const changes = [...diff.granted, ...diff.revoked, ...diff.changed].sort(compareEdges);
   const serviceIds = new Set(changes.flatMap((c) => [c.destination, ...(c.sourceModel.kind === 'service' ? [c.sourceModel.service] : [])]));
-  const services = [...serviceIds].sort(compare).flatMap((id) => {
+  const services = [...serviceIds].sort(compareStrings).flatMap((id) => {
     const inAfter = after.services.find((s) => s.id === id);
     if (inAfter !== undefined) return [serviceNode(after, inAfter)];
     const inBefore = before.services.find((s) => s.id === id);

@@ -7,6 +7,7 @@
  */
 import { accessMatrix, describeLimits, sourceKey, type AccessEdge } from './access';
 import { effectiveMtls, type PolicyModel, type ServiceModel, type SourceModel } from '../model/model';
+import { compareStrings } from '../model/compare';
 
 export type EdgeStyle = 'normal' | 'plaintext' | 'added' | 'removed' | 'changed';
 
@@ -27,10 +28,6 @@ export interface GraphEdge {
   readonly style: EdgeStyle;
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 export function serviceNode(model: PolicyModel, service: ServiceModel): GraphNode {
   return {
     key: service.id,
@@ -44,7 +41,7 @@ export function serviceNode(model: PolicyModel, service: ServiceModel): GraphNod
 }
 
 /** The node of a rule source that is not a declared service. */
-export function sourceNode(source: SourceModel): GraphNode | undefined {
+function sourceNode(source: SourceModel): GraphNode | undefined {
   switch (source.kind) {
     case 'service':
       return undefined;
@@ -76,7 +73,7 @@ export function nodesFor(services: readonly GraphNode[], edges: readonly AccessE
     const node = sourceNode(edge.sourceModel);
     if (node !== undefined && !nodes.has(node.key)) nodes.set(node.key, node);
   }
-  return [...nodes.values()].sort((a, b) => compare(a.key, b.key));
+  return [...nodes.values()].sort((a, b) => compareStrings(a.key, b.key));
 }
 
 function groups(nodes: readonly GraphNode[]): { namespaces: [string, GraphNode[]][]; loose: GraphNode[] } {
@@ -86,7 +83,7 @@ function groups(nodes: readonly GraphNode[]): { namespaces: [string, GraphNode[]
     if (node.namespace === undefined) loose.push(node);
     else byNamespace.set(node.namespace, [...(byNamespace.get(node.namespace) ?? []), node]);
   }
-  return { namespaces: [...byNamespace].sort(([a], [b]) => compare(a, b)), loose };
+  return { namespaces: [...byNamespace].sort(([a], [b]) => compareStrings(a, b)), loose };
 }
 
 /** Mermaid ids: letters, digits and `_`, unique per graph. */
@@ -161,7 +158,7 @@ const DOT_EDGE: Record<EdgeStyle, string> = {
 };
 
 /** A Graphviz digraph of these nodes and edges. */
-export function renderDot(nodes: readonly GraphNode[], edges: readonly GraphEdge[]): string {
+function renderDot(nodes: readonly GraphNode[], edges: readonly GraphEdge[]): string {
   const out = ['digraph policyc {', '  rankdir=LR;', '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=9];'];
   const node = (n: GraphNode): string => {
     const shape = n.shape === 'service' ? 'box' : n.shape === 'identity' ? 'ellipse' : 'hexagon';
@@ -181,7 +178,7 @@ export function renderDot(nodes: readonly GraphNode[], edges: readonly GraphEdge
 }
 
 /** The whole access graph of a model. */
-export function accessGraph(model: PolicyModel): { nodes: GraphNode[]; edges: GraphEdge[] } {
+function accessGraph(model: PolicyModel): { nodes: GraphNode[]; edges: GraphEdge[] } {
   const matrix = accessMatrix(model);
   const nodes = nodesFor(
     model.services.map((s) => serviceNode(model, s)),

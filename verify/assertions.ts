@@ -2,10 +2,12 @@
  * Policy assertions written by users (`reaches`, `neverReaches`), checked on the model (`decide`) and on each
  * target's emitted objects (its simulator), over the same request space the verifier uses.
  */
-import { decide, ipInCidr, presentedIdentity, type Client, type Request } from '../model/decide';
+import { ipInCidr } from '../model/cidr';
+import { decide, presentedIdentity, type Client, type Request } from '../model/decide';
 import { servicesById, type AssertionModel, type PolicyModel, type ServiceModel } from '../model/model';
 import type { ManifestObject, MeshSimulator } from './simulator';
 import { requestSpace } from '../model/request-space';
+import { portNumbered } from '../model/resolve';
 import { describeRequest, simulatedRequest } from './compare';
 
 export interface AssertionFailure {
@@ -16,8 +18,8 @@ export interface AssertionFailure {
   readonly witness?: Request;
 }
 
-function clientMatches(assertion: AssertionModel, client: Client, model: PolicyModel, services: ReadonlyMap<string, ServiceModel>): boolean {
-  const identity = client.kind === 'plaintext' ? undefined : presentedIdentity(model, { client, destination: '', port: 0 }, services);
+function clientMatches(assertion: AssertionModel, client: Client, services: ReadonlyMap<string, ServiceModel>): boolean {
+  const identity = presentedIdentity(client, services);
   const from = assertion.from;
   switch (from.kind) {
     case 'service':
@@ -44,7 +46,7 @@ function clientMatches(assertion: AssertionModel, client: Client, model: PolicyM
 }
 
 /** The requests an assertion is about: the verifier's request space, with the assertion's concrete path. */
-export function assertionRequests(model: PolicyModel, assertion: AssertionModel, space: readonly Request[] = requestSpace(model)): Request[] {
+function assertionRequests(model: PolicyModel, assertion: AssertionModel, space: readonly Request[] = requestSpace(model)): Request[] {
   const services = servicesById(model);
   const path = assertion.path;
   const candidates =
@@ -62,9 +64,9 @@ export function assertionRequests(model: PolicyModel, assertion: AssertionModel,
     const destination = services.get(request.destination);
     if (destination === undefined) return false;
     if (assertion.to.kind === 'service' ? destination.id !== assertion.to.service : destination.namespace !== assertion.to.namespace) return false;
-    if (assertion.port !== undefined && destination.ports.find((p) => p.port === request.port)?.name !== assertion.port) return false;
+    if (assertion.port !== undefined && portNumbered(destination, request.port)?.name !== assertion.port) return false;
     if (assertion.method !== undefined && request.method !== assertion.method) return false;
-    return clientMatches(assertion, request.client, model, services);
+    return clientMatches(assertion, request.client, services);
   });
 }
 
@@ -82,7 +84,7 @@ export function checkAssertions(
       { where: 'model', allowed: (r) => decide(model, r, services).allowed },
       ...targets.map((t) => ({
         where: t.name,
-        allowed: (r: Request) => t.simulator.decide(t.objects, simulatedRequest(r, model, services)).verdict === 'allow',
+        allowed: (r: Request) => t.simulator.decide(t.objects, simulatedRequest(r, services)).verdict === 'allow',
       })),
     ];
     for (const { where, allowed } of deciders) {

@@ -4,7 +4,7 @@
  * and compare the model's decision with what a mesh simulator decides from the emitted YAML alone.
  */
 import { parseAllDocuments } from 'yaml';
-import { decide, type Request } from '../model/decide';
+import { decide, presentedIdentity, type Decision, type Request } from '../model/decide';
 import { servicesById, type PolicyModel, type ServiceModel } from '../model/model';
 import { requestSpace } from '../model/request-space';
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from './simulator';
@@ -17,7 +17,7 @@ export interface Mismatch {
   /** The simulated mesh admits what the model denies: a breach, the worst kind. */
   readonly overPermissive: boolean;
   readonly modelReason: string;
-  readonly rules: ReturnType<typeof decide>['rules'];
+  readonly rules: Decision['rules'];
 }
 
 export interface VerificationResult {
@@ -39,30 +39,28 @@ export function manifestsFromFiles(files: ReadonlyMap<string, string>): Manifest
   return objects;
 }
 
+/** One Workload per service, so a simulator sees the same pod facts object for every request to it. */
+const workloads = new WeakMap<ServiceModel, Workload>();
+
 export function workloadOf(service: ServiceModel): Workload {
-  return {
+  const known = workloads.get(service);
+  if (known !== undefined) return known;
+  const workload: Workload = {
     namespace: service.namespace,
     name: service.name,
     serviceAccount: service.serviceAccount,
     labels: service.selector,
     ports: service.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
   };
+  workloads.set(service, workload);
+  return workload;
 }
 
-export function simulatedRequest(request: Request, model: PolicyModel, services: ReadonlyMap<string, ServiceModel>): SimulatedRequest {
+export function simulatedRequest(request: Request, services: ReadonlyMap<string, ServiceModel>): SimulatedRequest {
   const destination = services.get(request.destination);
   if (destination === undefined) throw new Error(`unknown destination ${request.destination}`);
   const { client } = request;
-  const identity =
-    client.kind === 'plaintext' || !client.tls
-      ? undefined
-      : client.kind === 'identity'
-        ? { namespace: client.namespace, serviceAccount: client.serviceAccount }
-        : (() => {
-            const svc = services.get(client.service);
-            return svc === undefined ? undefined : { namespace: svc.namespace, serviceAccount: svc.serviceAccount };
-          })();
-  void model;
+  const identity = presentedIdentity(client, services);
   return {
     client: { ip: client.ip, ...(identity === undefined ? {} : { identity }) },
     destination: workloadOf(destination),
@@ -72,14 +70,30 @@ export function simulatedRequest(request: Request, model: PolicyModel, services:
   };
 }
 
-export function verify(model: PolicyModel, objects: readonly ManifestObject[], simulator: MeshSimulator): VerificationResult {
+/** A request of the model's request space, with what the model decides for it. */
+export interface ModelDecision {
+  readonly request: Request;
+  readonly expected: Decision;
+}
+
+/** The model's decision on its whole request space: computed once per model, compared with every target. */
+export function modelDecisions(model: PolicyModel): ModelDecision[] {
+  const services = servicesById(model);
+  return requestSpace(model).map((request) => ({ request, expected: decide(model, request, services) }));
+}
+
+export function verify(
+  model: PolicyModel,
+  objects: readonly ManifestObject[],
+  simulator: MeshSimulator,
+  decisions: readonly ModelDecision[] = modelDecisions(model),
+): VerificationResult {
   const services = servicesById(model);
   const mismatches: Mismatch[] = [];
   const unsupported: { request: Request; reason: string }[] = [];
   let checked = 0;
-  for (const request of requestSpace(model)) {
-    const expected = decide(model, request, services);
-    const simulated = simulator.decide(objects, simulatedRequest(request, model, services));
+  for (const { request, expected } of decisions) {
+    const simulated = simulator.decide(objects, simulatedRequest(request, services));
     checked++;
     if (simulated.verdict === 'unsupported') {
       unsupported.push({ request, reason: simulated.reason });

@@ -9,7 +9,7 @@ import type { PolicyModel } from '../model/model';
 import type { SourceStore } from '../compiler/sources';
 import { checkAssertions, describeFailure } from './assertions';
 import type { ManifestObject, MeshSimulator } from './simulator';
-import { describeRequest, manifestsFromFiles, verify, type VerificationResult } from './compare';
+import { describeRequest, manifestsFromFiles, modelDecisions, verify, type VerificationResult } from './compare';
 
 export interface TargetVerification {
   readonly target: string;
@@ -28,6 +28,7 @@ export function verifyBuild(result: CompileResult, simulatorFor: SimulatorOf): {
   const targets: TargetVerification[] = [];
   if (model === undefined) return { diagnostics, targets };
   const simulated: { name: string; objects: readonly ManifestObject[]; simulator: MeshSimulator }[] = [];
+  const decisions = modelDecisions(model);
   for (const [target, files] of result.outputs) {
     const simulator = simulatorFor(target, model.mesh);
     if (simulator === undefined) {
@@ -36,7 +37,7 @@ export function verifyBuild(result: CompileResult, simulatorFor: SimulatorOf): {
     }
     const objects = manifestsFromFiles(files);
     simulated.push({ name: target, objects, simulator });
-    const verification = verify(model, objects, simulator);
+    const verification = verify(model, objects, simulator, decisions);
     targets.push({ target, result: verification });
     diagnostics.push(...verificationDiagnostics(target, model, verification, result.store));
   }

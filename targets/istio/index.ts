@@ -13,16 +13,8 @@
  * - Sources: service/identity → principals `<td>/ns/<ns>/sa/<sa>`; namespace → namespaces; authenticated →
  *   principals ["*"]; ipBlock → ipBlocks; anyone → no `from` at all. Only positive matches are emitted.
  */
-import {
-  effectiveMtls,
-  servicesById,
-  type MtlsMode,
-  type PathMatch,
-  type PolicyModel,
-  type RuleModel,
-  type ServiceModel,
-  type SourceModel,
-} from '../../model/model';
+import { effectiveMtls, pathText, servicesById, type MtlsMode, type PolicyModel, type RuleModel, type ServiceModel, type SourceModel } from '../../model/model';
+import { portNumbers, rulesByDestination, sourceIdentity } from '../../model/resolve';
 import type { KubernetesObject, Target, TargetOutput } from '../../model/target';
 import { objectName } from '../names';
 
@@ -70,12 +62,9 @@ function metadata(name: string, namespace: string, annotations?: Record<string, 
   return { name, namespace, labels: MANAGED_BY, ...(annotations === undefined ? {} : { annotations }) };
 }
 
+/** The Istio principal of a workload identity: `<trust domain>/ns/<namespace>/sa/<service account>`. */
 export function principal(model: PolicyModel, namespace: string, serviceAccount: string): string {
   return `${model.mesh.trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
-}
-
-function pathValue(match: PathMatch): string {
-  return match.kind === 'prefix' ? `${match.value}*` : match.value;
 }
 
 /** Istio `from` entries for a rule's sources; undefined when a source is `anyone` (match any client). */
@@ -86,14 +75,12 @@ function fromEntries(model: PolicyModel, sources: readonly SourceModel[], servic
   const ipBlocks = new Set<string>();
   for (const source of sources) {
     switch (source.kind) {
-      case 'service': {
-        const svc = services.get(source.service);
-        if (svc !== undefined) principals.add(principal(model, svc.namespace, svc.serviceAccount));
+      case 'service':
+      case 'identity': {
+        const identity = sourceIdentity(source, services);
+        if (identity !== undefined) principals.add(principal(model, identity.namespace, identity.serviceAccount));
         break;
       }
-      case 'identity':
-        principals.add(principal(model, source.namespace, source.serviceAccount));
-        break;
       case 'authenticated':
         principals.add('*');
         break;
@@ -119,11 +106,7 @@ function fromEntries(model: PolicyModel, sources: readonly SourceModel[], servic
 }
 
 function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, services: ReadonlyMap<string, ServiceModel>): IstioRule | undefined {
-  const ports = rule.ports
-    .map((name) => destination.ports.find((p) => p.name === name)?.port)
-    .filter((p): p is number => p !== undefined)
-    .sort((a, b) => a - b)
-    .map(String);
+  const ports = portNumbers(destination, rule.ports).map(String);
   // An empty list would widen the rule to every port or client: such a rule is dropped (it matches nothing).
   if (ports.length === 0 || rule.sources.length === 0) return undefined;
   if (rule.methods?.length === 0 || rule.paths?.length === 0) return undefined;
@@ -132,7 +115,7 @@ function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, 
   const operation: IstioOperation = {
     ports,
     ...(rule.methods === undefined ? {} : { methods: [...rule.methods] }),
-    ...(rule.paths === undefined ? {} : { paths: rule.paths.map(pathValue) }),
+    ...(rule.paths === undefined ? {} : { paths: rule.paths.map(pathText) }),
   };
   return { ...(from === undefined ? {} : { from }), to: [{ operation }] };
 }
@@ -173,9 +156,7 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
       out.push({ apiVersion: API_VERSION, kind: 'AuthorizationPolicy', metadata: metadata('allow-nothing', ns.name), spec: {} });
     }
   }
-  const byDestination = new Map<string, RuleModel[]>();
-  for (const rule of model.rules) byDestination.set(rule.destination, [...(byDestination.get(rule.destination) ?? []), rule]);
-  for (const [destinationId, rules] of byDestination) {
+  for (const [destinationId, rules] of rulesByDestination(model.rules)) {
     const destination = services.get(destinationId);
     if (destination === undefined) continue;
     for (const action of ['allow', 'deny'] as const) {

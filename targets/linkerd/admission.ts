@@ -7,6 +7,7 @@
  */
 import type { KubernetesObject } from '../../model/target';
 import { containsCidr, parseCidr, sameCidr } from '../../model/cidr';
+import { HTTP_METHODS } from '../../model/model';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -16,7 +17,6 @@ const IDENTITY = /^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const GRPC_SERVICE = /^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$/i;
 const GRPC_METHOD = /^[A-Za-z_][A-Za-z_0-9]*$/;
-const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
 
 type Json = Record<string, unknown>;
 
@@ -172,7 +172,8 @@ export function linkerdProblems(objects: readonly KubernetesObject[]): string[] 
               }
             } else report('every path match must state its type');
             const method = m['method'];
-            if (method !== undefined && !HTTP_METHODS.includes(str(method) ?? '')) report(`method ${String(method)} is not an HTTP method Linkerd matches`);
+            if (method !== undefined && !(HTTP_METHODS as readonly string[]).includes(str(method) ?? ''))
+              report(`method ${String(method)} is not an HTTP method Linkerd matches`);
           }
         }
         break;

@@ -7,6 +7,8 @@
  * @internal
  */
 import type { MtlsMode, RuleModel, ServiceModel, SourceModel } from '../../model/model';
+import { compareStrings } from '../../model/compare';
+import { sourceIdentity } from '../../model/resolve';
 import { parseCidr, type Cidr } from '../../model/cidr';
 import { ALL_NETWORKS, type NetEntry, netEntryKey, subtractBlock } from './cidr';
 
@@ -49,7 +51,7 @@ export function identityString(id: IdPattern, trustDomain: string): string {
 }
 
 /** Human text for an identity pattern, in the model's words. */
-export function describeId(id: IdPattern): string {
+function describeId(id: IdPattern): string {
   switch (id.kind) {
     case 'any':
       return 'any authenticated identity';
@@ -67,7 +69,7 @@ function idKey(id: IdPattern): string {
 }
 
 /** Does `outer` match every client `inner` matches? */
-export function coversId(outer: IdPattern, inner: IdPattern): boolean {
+function coversId(outer: IdPattern, inner: IdPattern): boolean {
   if (outer.kind === 'any') return true;
   if (inner.kind === 'any') return false;
   if (outer.kind === 'ns') return inner.ns === outer.ns;
@@ -79,16 +81,15 @@ function overlapsId(a: IdPattern, b: IdPattern): boolean {
 }
 
 /** Deduplicated, subsumed patterns dropped, sorted: one canonical identity list. */
-export function simplifyIds(ids: readonly IdPattern[]): IdPattern[] {
+function simplifyIds(ids: readonly IdPattern[]): IdPattern[] {
   const unique = new Map(ids.map((id) => [idKey(id), id]));
   const kept = [...unique.values()].filter((id) => ![...unique.values()].some((o) => idKey(o) !== idKey(id) && coversId(o, id)));
-  return kept.sort((a, b) => (idKey(a) < idKey(b) ? -1 : idKey(a) > idKey(b) ? 1 : 0));
+  return kept.sort((a, b) => compareStrings(idKey(a), idKey(b)));
 }
 
 export function termKey(term: Pick<Term, 'ids' | 'nets'>): string {
   const ids = term.ids === null ? '-' : term.ids.map(idKey).join(',');
-  const nets = term.nets === null ? '-' : term.nets.map(netEntryKey).sort().join(',');
-  return `${ids}|${nets}`;
+  return `${ids}|${netsKey(term.nets)}`;
 }
 
 function netsKey(nets: readonly NetEntry[] | null): string {
@@ -96,7 +97,7 @@ function netsKey(nets: readonly NetEntry[] | null): string {
 }
 
 function uniqueSorted(values: readonly string[]): string[] {
-  return [...new Set(values)].sort();
+  return [...new Set(values)].sort(compareStrings);
 }
 
 export interface SourceContext {
@@ -153,12 +154,11 @@ export function everyoneTerm(mode: MtlsMode): Term {
 
 function identityOf(source: SourceModel, ctx: SourceContext): IdPattern | undefined {
   switch (source.kind) {
-    case 'service': {
-      const service = ctx.services.get(source.service);
-      return service === undefined ? undefined : { kind: 'sa', ns: service.namespace, sa: service.serviceAccount };
+    case 'service':
+    case 'identity': {
+      const identity = sourceIdentity(source, ctx.services);
+      return identity === undefined ? undefined : { kind: 'sa', ns: identity.namespace, sa: identity.serviceAccount };
     }
-    case 'identity':
-      return { kind: 'sa', ns: source.namespace, sa: source.serviceAccount };
     case 'namespace':
       return { kind: 'ns', ns: source.namespace };
     case 'authenticated':
@@ -193,7 +193,7 @@ export function denyPieces(rule: RuleModel, ctx: SourceContext): DenyPiece[] {
  * Merges grants without changing what they admit: terms with the same network set share one
  * identity list; terms without identity share one network list. Fewer, stable objects.
  */
-export function mergeTerms(terms: readonly Term[]): Term[] {
+function mergeTerms(terms: readonly Term[]): Term[] {
   const byNets = new Map<string, Term>();
   for (const term of terms) {
     const key = netsKey(term.nets);
@@ -214,11 +214,11 @@ export function mergeTerms(terms: readonly Term[]): Term[] {
     for (const term of plain) for (const entry of term.nets ?? ALL_NETWORKS) nets.set(netEntryKey(entry), entry);
     merged.push({
       ids: null,
-      nets: [...nets.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e),
+      nets: [...nets.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, e]) => e),
       rules: uniqueSorted(plain.flatMap((t) => t.rules)),
     });
   }
-  return merged.sort((a, b) => (termKey(a) < termKey(b) ? -1 : termKey(a) > termKey(b) ? 1 : 0));
+  return merged.sort((a, b) => compareStrings(termKey(a), termKey(b)));
 }
 
 /**
@@ -228,7 +228,7 @@ export function mergeTerms(terms: readonly Term[]): Term[] {
  * its own accounts listed). Refused: removing part of a wildcard (`*`, `*.ns…`) or of a grant that
  * needs no identity, since Linkerd cannot say "all of these except that one".
  */
-export function subtract(terms: readonly Term[], piece: DenyPiece): { terms: Term[]; refusals: Refusal[] } {
+function subtract(terms: readonly Term[], piece: DenyPiece): { terms: Term[]; refusals: Refusal[] } {
   const out: Term[] = [];
   const refusals: Refusal[] = [];
   for (const term of terms) {

@@ -1,7 +1,7 @@
 /**
  * The Linkerd-specific CIDR arithmetic for NetworkAuthentication: subtracting a block from a list of
  * `{cidr, except}` entries, and stable keys for entries. Parsing and containment are the compiler's
- * (compiler/cidr.ts). Two CIDR blocks are always either nested or disjoint, so subtracting an ipBlock
+ * (model/cidr.ts). Two CIDR blocks are always either nested or disjoint, so subtracting an ipBlock
  * deny from a network grant is always exact (it becomes an `except`).
  * @internal
  */
@@ -20,7 +20,7 @@ export const ALL_NETWORKS: readonly NetEntry[] = [
 ];
 
 /** A stable key for a block (independent of how the user spelled it). */
-export function cidrKey(c: Cidr): string {
+function cidrKey(c: Cidr): string {
   return `${c.family}/${c.network.toString(16)}/${c.prefix}`;
 }
 

@@ -2,7 +2,7 @@
  * The Linkerd target: compiles the policy model into Linkerd policy objects (`Server`,
  * `AuthorizationPolicy`, `MeshTLSAuthentication`, `NetworkAuthentication`, `HTTPRoute`, `GRPCRoute`)
  * and a Namespace patch for the default inbound policy. Facts about Linkerd come from
- * /work/shared/docs/linkerd.md (section numbers below refer to it).
+ * shared/docs/linkerd.md (section numbers below refer to it).
  *
  * What it grants is exactly what the model allows, or it refuses with a diagnostic:
  *  - one Server per declared port, by port NUMBER (a named port the pod lacks would silently drop
@@ -36,13 +36,15 @@
 import type { Diagnostic, RelatedInformation } from '../../diagnostics/diagnostic';
 import { diagnostic } from '../../diagnostics/diagnostic';
 import type { DiagnosticId } from '../../diagnostics/catalog';
+import { compareStrings } from '../../model/compare';
 import {
   effectiveMtls,
+  isHttpProtocol,
   namespaceMtls,
+  pathText,
   servicesById,
   type HttpMethod,
   type MtlsMode,
-  type PathMatch,
   type PolicyModel,
   type PortModel,
   type RuleModel,
@@ -50,6 +52,7 @@ import {
 } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
 import { shortHash } from '../../model/hash';
+import { grpcAdmitsMethods, narrowsRequests, rulesByDestination } from '../../model/resolve';
 import { objectName } from '../names';
 import {
   allowTerms,
@@ -96,6 +99,17 @@ interface PortRule {
   readonly grpc: readonly GrpcKey[] | null;
 }
 
+/** What the routes of one port are built from. */
+interface PortRoutes {
+  readonly service: ServiceModel;
+  readonly port: PortModel;
+  readonly serverName: string;
+  /** The port's rules that take part (allows under default deny, and denies). */
+  readonly used: readonly PortRule[];
+  /** The grants of a route whose requests these rules cover. */
+  readonly routeTerms: (members: readonly PortRule[]) => Term[];
+}
+
 interface Ref {
   readonly group: string;
   readonly kind: string;
@@ -104,10 +118,6 @@ interface Ref {
 
 function isScoped(r: PortRule, grpcPort: boolean): boolean {
   return grpcPort ? r.grpc !== null : r.scope.methods !== null || r.scope.paths !== null;
-}
-
-function patternText(m: PathMatch): string {
-  return m.kind === 'exact' ? m.value : `${m.value}*`;
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -123,7 +133,7 @@ class LinkerdCompilation {
   private readonly services: ReadonlyMap<string, ServiceModel>;
   private readonly rulesById: ReadonlyMap<string, RuleModel>;
   /** Rules by destination, so each port looks only at its own service's rules (linear in the rules). */
-  private readonly rulesByDestination = new Map<string, RuleModel[]>();
+  private readonly rulesByDestination: ReadonlyMap<string, readonly RuleModel[]>;
 
   constructor(
     private readonly model: PolicyModel,
@@ -131,11 +141,7 @@ class LinkerdCompilation {
   ) {
     this.services = servicesById(model);
     this.rulesById = new Map(model.rules.map((r) => [r.id, r]));
-    for (const rule of model.rules) {
-      const list = this.rulesByDestination.get(rule.destination);
-      if (list === undefined) this.rulesByDestination.set(rule.destination, [rule]);
-      else list.push(rule);
-    }
+    this.rulesByDestination = rulesByDestination(model.rules);
   }
 
   report(id: DiagnosticId, message: string, location: RuleModel['location'], related?: readonly RelatedInformation[]): void {
@@ -221,16 +227,9 @@ class LinkerdCompilation {
       if (!rule.ports.includes(port.name)) continue;
       const methods = rule.methods ?? null;
       const paths = rule.paths ?? null;
-      if (port.protocol === 'tcp') {
-        if (methods !== null || paths !== null) {
-          this.report(
-            'http-constraint-on-tcp',
-            `Rule ${rule.id} narrows by HTTP method or path on TCP port ${port.name} of ${service.id}; Linkerd sees no HTTP there (Server proxyProtocol opaque). Remove the methods and paths, or declare the port as http.`,
-            rule.location,
-          );
-          continue;
-        }
-        out.push({ rule, scope: { methods: null, paths: null }, grpc: null });
+      if (!isHttpProtocol(port.protocol)) {
+        // The validator refuses methods and paths on a TCP port (PC3008); as in decide(), such a rule never matches here.
+        if (!narrowsRequests(rule)) out.push({ rule, scope: { methods: null, paths: null }, grpc: null });
         continue;
       }
       if (port.protocol !== 'grpc') {
@@ -239,7 +238,7 @@ class LinkerdCompilation {
       }
       // gRPC: every call is a POST (Linkerd's GRPCRoute matches nothing else), so a method list
       // without POST never matches on this port, and one with POST is no constraint at all.
-      if (methods !== null && !methods.includes('POST')) continue;
+      if (!grpcAdmitsMethods(rule.methods)) continue;
       let keys: GrpcKey[] | null = null;
       if (paths !== null) {
         keys = [];
@@ -252,7 +251,7 @@ class LinkerdCompilation {
             invalid = true;
             this.report(
               'linkerd-grpc-path',
-              `Path '${patternText(m)}' of rule ${rule.id} cannot be matched on gRPC port ${port.name} of ${service.id}: Linkerd routes gRPC ` +
+              `Path '${pathText(m)}' of rule ${rule.id} cannot be matched on gRPC port ${port.name} of ${service.id}: Linkerd routes gRPC ` +
                 "calls only by service and method (GRPCRoute). Write '/package.Service/Method' for one method or '/package.Service/*' for every method of a service.",
               rule.location,
             );
@@ -342,7 +341,7 @@ class LinkerdCompilation {
       scopedDeny ? resolve(grantsOf(members), piecesOf(members)) : resolve(grantsOf(members.filter(scoped)), piecesOf(denies));
 
     if (grpcPort) {
-      this.grpcRoutes(service, port, serverName, used, routeTerms);
+      this.grpcRoutes({ service, port, serverName, used, routeTerms });
       this.report(
         'linkerd-grpcroute-crd',
         `The rules of gRPC ${where} are compiled to Gateway API GRPCRoutes (gateway.networking.k8s.io/v1), the only routes Linkerd applies to ` +
@@ -350,7 +349,7 @@ class LinkerdCompilation {
         service.location,
       );
     } else {
-      this.httpRoutes(service, port, serverName, used, routeTerms);
+      this.httpRoutes({ service, port, serverName, used, routeTerms });
       this.report(
         'linkerd-probes-need-route',
         `${where} gets HTTPRoutes, so Linkerd no longer authorizes kubelet probes on it automatically: ` +
@@ -360,13 +359,19 @@ class LinkerdCompilation {
     }
   }
 
-  private httpRoutes(
-    service: ServiceModel,
-    port: PortModel,
-    serverName: string,
-    used: readonly PortRule[],
-    routeTerms: (members: readonly PortRule[]) => Term[],
-  ): void {
+  /** Adds one route of the port's Server, and the grants of the rules covering its requests. */
+  private route(at: PortRoutes, route: Ref, version: string, rules: readonly object[], covering: readonly PortRule[]): void {
+    this.add({
+      apiVersion: `${route.group}/${version}`,
+      kind: route.kind,
+      metadata: { name: route.name, namespace: at.service.namespace },
+      spec: { parentRefs: [{ group: POLICY_GROUP, kind: 'Server', name: at.serverName }], rules },
+    });
+    this.grant(at.service, at.port, route, at.routeTerms(covering));
+  }
+
+  private httpRoutes(at: PortRoutes): void {
+    const { service, port, used } = at;
     const regions = httpRegions(used.map((r) => r.scope));
     for (const region of regions) {
       const covering = used.filter((r) => scopeCoversPath(r.scope, region));
@@ -386,57 +391,30 @@ class LinkerdCompilation {
       )) {
         const name = this.routeName(service, port, region, group.methods);
         const matches = group.methods === null ? [{ path }] : group.methods.map((method: HttpMethod) => ({ path, method }));
-        this.add({
-          apiVersion: `${POLICY_GROUP}/v1beta3`,
-          kind: 'HTTPRoute',
-          metadata: { name, namespace: service.namespace },
-          spec: {
-            parentRefs: [{ group: POLICY_GROUP, kind: 'Server', name: serverName }],
-            rules: chunks(matches, MAX_MATCHES_PER_RULE).map((m) => ({ matches: m })),
-          },
-        });
-        this.grant(service, port, { group: POLICY_GROUP, kind: 'HTTPRoute', name }, routeTerms(group.members));
+        const rules = chunks(matches, MAX_MATCHES_PER_RULE).map((m) => ({ matches: m }));
+        this.route(at, { group: POLICY_GROUP, kind: 'HTTPRoute', name }, 'v1beta3', rules, group.members);
       }
     }
   }
 
-  private grpcRoutes(
-    service: ServiceModel,
-    port: PortModel,
-    serverName: string,
-    used: readonly PortRule[],
-    routeTerms: (members: readonly PortRule[]) => Term[],
-  ): void {
+  private grpcRoutes(at: PortRoutes): void {
+    const { service, port, used } = at;
     const regions = grpcRegions(used.flatMap((r) => r.grpc ?? []));
     for (const region of regions) {
       const covering = used.filter((r) => r.grpc === null || r.grpc.some((k) => grpcKeyCoversRegion(k, region)));
       const name = this.grpcRouteName(service, port, region);
-      this.add({
-        apiVersion: `${GATEWAY_GROUP}/v1`,
-        kind: 'GRPCRoute',
-        metadata: { name, namespace: service.namespace },
-        spec: {
-          parentRefs: [{ group: POLICY_GROUP, kind: 'Server', name: serverName }],
-          // A rule without matches matches every call: the catch-all, ranked below any service match.
-          rules:
-            region.kind === 'rest'
-              ? [{}]
-              : [
-                  {
-                    matches: [
-                      {
-                        method: {
-                          type: 'Exact',
-                          service: region.key.service,
-                          ...(region.key.method === undefined ? {} : { method: region.key.method }),
-                        },
-                      },
-                    ],
-                  },
+      // A rule without matches matches every call: the catch-all, ranked below any service match.
+      const rules =
+        region.kind === 'rest'
+          ? [{}]
+          : [
+              {
+                matches: [
+                  { method: { type: 'Exact', service: region.key.service, ...(region.key.method === undefined ? {} : { method: region.key.method }) } },
                 ],
-        },
-      });
-      this.grant(service, port, { group: GATEWAY_GROUP, kind: 'GRPCRoute', name }, routeTerms(covering));
+              },
+            ];
+      this.route(at, { group: GATEWAY_GROUP, kind: 'GRPCRoute', name }, 'v1', rules, covering);
     }
   }
 
@@ -454,33 +432,25 @@ class LinkerdCompilation {
   private grant(service: ServiceModel, port: PortModel, target: Ref, terms: readonly Term[]): void {
     const namespace = service.namespace;
     const trustDomain = this.model.mesh.trustDomain;
+    /** Adds one authentication object, named by a hash of what it admits, and returns its ref. */
+    const authentication = (kind: 'MeshTLSAuthentication' | 'NetworkAuthentication', infix: string, key: string, spec: object): Ref => {
+      const name = objectName(service.name, port.name, infix, shortHash(key));
+      this.add({ apiVersion: `${POLICY_GROUP}/v1alpha1`, kind, metadata: { name, namespace }, spec });
+      return { group: POLICY_GROUP, kind, name };
+    };
     for (const term of terms) {
       const refs: Ref[] = [];
       if (term.ids !== null) {
-        const identities = [...new Set(term.ids.map((id) => identityString(id, trustDomain)))].sort();
-        const name = objectName(service.name, port.name, 'id', shortHash(identities.join('\n')));
-        this.add({
-          apiVersion: `${POLICY_GROUP}/v1alpha1`,
-          kind: 'MeshTLSAuthentication',
-          metadata: { name, namespace },
-          spec: { identities },
-        });
-        refs.push({ group: POLICY_GROUP, kind: 'MeshTLSAuthentication', name });
+        const identities = [...new Set(term.ids.map((id) => identityString(id, trustDomain)))].sort(compareStrings);
+        refs.push(authentication('MeshTLSAuthentication', 'id', identities.join('\n'), { identities }));
       }
       if (term.nets !== null) {
-        const entries = [...term.nets].sort((a, b) => (netEntryKey(a) < netEntryKey(b) ? -1 : netEntryKey(a) > netEntryKey(b) ? 1 : 0));
+        const entries = [...term.nets].sort((a, b) => compareStrings(netEntryKey(a), netEntryKey(b)));
         const networks = entries.map((e) => ({
           cidr: e.cidr.text,
-          ...(e.except.length === 0 ? {} : { except: e.except.map((x) => x.text).sort() }),
+          ...(e.except.length === 0 ? {} : { except: e.except.map((x) => x.text).sort(compareStrings) }),
         }));
-        const name = objectName(service.name, port.name, 'net', shortHash(entries.map(netEntryKey).join('\n')));
-        this.add({
-          apiVersion: `${POLICY_GROUP}/v1alpha1`,
-          kind: 'NetworkAuthentication',
-          metadata: { name, namespace },
-          spec: { networks },
-        });
-        refs.push({ group: POLICY_GROUP, kind: 'NetworkAuthentication', name });
+        refs.push(authentication('NetworkAuthentication', 'net', entries.map(netEntryKey).join('\n'), { networks }));
       }
       // Never an empty ref list: that would admit anyone from anywhere (§3). Terms always carry one.
       if (refs.length === 0) continue;

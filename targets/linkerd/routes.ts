@@ -11,9 +11,8 @@
  *    "has a method match" decides).
  * @internal
  */
-import type { HttpMethod, PathMatch } from '../../model/model';
-
-export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+import { HTTP_METHODS, type HttpMethod, type PathMatch } from '../../model/model';
+import { compareStrings } from '../../model/compare';
 
 /** A rule's request constraint on one port, after normalisation (gRPC: POST implied, paths parsed). */
 export interface Scope {
@@ -43,7 +42,7 @@ export function httpRegions(scopes: readonly Scope[]): HttpRegion[] {
  * exact path inside it, so the prefixes that match one of its paths are exactly the prefixes of its
  * own value.
  */
-export function pathCoversRegion(match: PathMatch, region: HttpRegion): boolean {
+function pathCoversRegion(match: PathMatch, region: HttpRegion): boolean {
   switch (region.kind) {
     case 'exact':
       return match.kind === 'exact' ? match.value === region.value : region.value.startsWith(match.value);
@@ -101,7 +100,7 @@ function escapeChar(c: string): string {
   return RUST_META.has(c) ? `\\${c}` : c;
 }
 
-export function escapeRegex(text: string): string {
+function escapeRegex(text: string): string {
   return Array.from(text).map(escapeChar).join('');
 }
 
@@ -155,7 +154,7 @@ function nodeRegex(n: TrieNode): string {
  * prefixes are plain string prefixes while Linkerd's PathPrefix matches whole segments (doc §6),
  * so model prefixes are always written as regexes.
  */
-export function regionRegex(base: string, excludedPrefixes: readonly string[], excludedExacts: readonly string[]): string {
+function regionRegex(base: string, excludedPrefixes: readonly string[], excludedExacts: readonly string[]): string {
   const root = node();
   for (const p of [...excludedPrefixes].sort((a, b) => a.length - b.length)) insert(root, p.slice(base.length), 'prefix');
   for (const e of excludedExacts) insert(root, e.slice(base.length), 'exact');
@@ -229,10 +228,7 @@ export function grpcKeyText(key: GrpcKey): string {
  */
 export function grpcRegions(keys: readonly GrpcKey[]): GrpcRegion[] {
   const unique = new Map(keys.map((k) => [grpcKeyText(k), k]));
-  return [
-    ...[...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, key]) => ({ kind: 'method' as const, key })),
-    { kind: 'rest' as const },
-  ];
+  return [...[...unique.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, key]) => ({ kind: 'method' as const, key })), { kind: 'rest' as const }];
 }
 
 export function grpcKeyCoversRegion(key: GrpcKey, region: GrpcRegion): boolean {

@@ -16,7 +16,7 @@ import type { Target } from '../../model/target';
 import { targets } from '../../meshes';
 import { simulatorFor } from '../../meshes';
 import { policyModelArbitrary } from './random-model';
-import { describeRequest, manifestsFromFiles, verify } from '../../verify/compare';
+import { describeRequest, manifestsFromFiles, modelDecisions, verify } from '../../verify/compare';
 
 export interface FuzzStats {
   models: number;
@@ -30,6 +30,7 @@ export interface FuzzStats {
 /** Checks one model against every target; throws with a readable report on the first mismatch. */
 export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readonly Target[] = [...targets.values()]): void {
   if (stats !== undefined) stats.models++;
+  const decisions = modelDecisions(model);
   for (const target of chosen) {
     const output = target.compile(model, { spanOf: () => undefined });
     if (hasErrors(output.diagnostics)) {
@@ -38,7 +39,7 @@ export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readon
     }
     const simulator = simulatorFor(target.name, model.mesh);
     if (simulator === undefined) continue;
-    const result = verify(model, manifestsFromFiles(renderTarget(output, model.entry)), simulator);
+    const result = verify(model, manifestsFromFiles(renderTarget(output, model.entry)), simulator, decisions);
     if (stats !== undefined) {
       stats.verified[target.name] = (stats.verified[target.name] ?? 0) + 1;
       stats.requests += result.checked;

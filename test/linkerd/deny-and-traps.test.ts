@@ -3,6 +3,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { listCrdFiles, loadCrdValidator } from '../../compiler/crd-schemas';
+import { validateModel } from '../../compiler/check-model';
+import { SourceStore } from '../../compiler/sources';
 import type { Client } from './support';
 import { codes, compile, disagreements, errors, exact, model, ofKind, prefix, requests, rule, spec, svc } from './support';
 
@@ -140,9 +142,16 @@ describe('Linkerd target: traps of the Linkerd notes (§2–§8, §13)', () => {
     assert.deepEqual(disagreements(m, out, cart, 'http', clients, requests([...all, 'PROPFIND'], ['/'])), []);
   });
 
-  it('GIVEN an HTTP constraint on a TCP port WHEN compiled THEN it is refused, never silently dropped', () => {
-    const out = compile(model([cart, web], [rule('allow', [from(web)], cart.id, ['db'], { paths: [exact('/x')] })]));
-    assert.deepEqual(codes(out), ['PC3008']);
+  it('GIVEN an HTTP constraint on a TCP port WHEN validated and compiled THEN the validator refuses it (PC3008) and the target grants nothing for it', () => {
+    const invalid = model([cart, web], [rule('allow', [from(web)], cart.id, ['db'], { paths: [exact('/x')] })]);
+    assert.deepEqual(
+      validateModel(invalid, new SourceStore('/')).map((d) => d.code),
+      ['PC3008'],
+    );
+    // The target runs only on valid models; even so it reads the rule as decide() does: it never matches there.
+    const out = compile(invalid);
+    assert.equal(ofKind(out, 'AuthorizationPolicy').length, 0);
+    assert.deepEqual(disagreements(invalid, out, cart, 'db', clients, reqs), []);
   });
 
   it('GIVEN a STRICT port WHEN compiled THEN no grant lets a plaintext client in (no policy without a MeshTLS ref)', () => {

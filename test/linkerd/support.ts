@@ -102,7 +102,7 @@ export function errors(output: TargetOutput): string[] {
   return output.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.code} ${d.message}`);
 }
 
-/** A client of the tests' request grids, in short: converted to a `compiler/decide.ts` client. */
+/** A client of the tests' request grids, in short: converted to a `model/decide.ts` client. */
 export interface Client {
   readonly label: string;
   /** `<ns>/<sa>`; absent for a plaintext client. */
@@ -141,7 +141,7 @@ function requestsTo(
 }
 
 /**
- * Every (client, operation) on one port where the model and Linkerd disagree: `decide` (compiler/decide.ts)
+ * Every (client, operation) on one port where the model and Linkerd disagree: `decide` (model/decide.ts)
  * against the Linkerd simulator (verify/linkerd) deciding from the output rendered as YAML, as a cluster
  * receives it. A request the simulator cannot decide is a disagreement too.
  */
@@ -161,7 +161,7 @@ export function disagreements(
   const out: string[] = [];
   for (const { label, request } of requestsTo(service, port, clients, operations)) {
     const want = decide(m, request, services);
-    const got = simulator.decide(objects, simulatedRequest(request, m, services));
+    const got = simulator.decide(objects, simulatedRequest(request, services));
     if (got.verdict === 'unsupported') out.push(`${label}: model ${want.allowed ? 'allows' : 'denies'}, the Linkerd simulator cannot decide: ${got.reason}`);
     else if (want.allowed !== (got.verdict === 'allow')) {
       out.push(

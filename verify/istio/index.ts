@@ -12,6 +12,7 @@
  * istio.decide(objects, { client: { ip: '10.0.0.1' }, destination: web, port: 8080, method: 'GET', path: '/' });
  */
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+import { inBlock, isV4Mapped, parseIp, parseIpBlock, type Ip } from '../ip';
 
 export interface IstioSimulatorConfig {
   /** MeshConfig `rootNamespace` (Istio's default is `istio-system`). */
@@ -65,6 +66,41 @@ class Unsupported extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Readings of objects
+//
+// Reading an object (checking its fields, parsing its rules) depends on the object alone, and the verifier asks
+// about thousands of requests over one set of objects: each reading is done once and remembered, together with
+// the Unsupported it throws, which is thrown again at the same point of every later decision.
+
+type Reading<T> = { readonly value: T } | { readonly error: unknown };
+
+function reading<T>(read: () => T): Reading<T> {
+  try {
+    return { value: read() };
+  } catch (error) {
+    return { error };
+  }
+}
+
+function readingValue<T>(r: Reading<T>): T {
+  if ('error' in r) throw r.error;
+  return r.value;
+}
+
+/** `read`, remembered per key object. */
+function remembered<K extends object, V>(read: (key: K) => V): (key: K) => V {
+  const cache = new WeakMap<K, Reading<V>>();
+  return (key) => {
+    let entry = cache.get(key);
+    if (entry === undefined) {
+      entry = reading(() => read(key));
+      cache.set(key, entry);
+    }
+    return readingValue(entry);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Objects
 
 type Json = Record<string, unknown>;
@@ -84,7 +120,7 @@ const SECURITY_GROUP = 'security.istio.io';
 const SERVED_VERSIONS = new Set(['v1', 'v1beta1']);
 
 /** The Istio security objects among the manifests; other kinds are not Istio security and play no part. */
-function securityPolicies(objects: readonly ManifestObject[]): Policy[] {
+const securityPolicies = remembered((objects: readonly ManifestObject[]): Policy[] => {
   const policies: Policy[] = [];
   for (const object of objects) {
     const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/', 2) : ['', object.apiVersion];
@@ -111,7 +147,7 @@ function securityPolicies(objects: readonly ManifestObject[]): Policy[] {
     policies.push({ kind: object.kind, namespace, name: object.metadata.name, ref, object, spec });
   }
   return policies;
-}
+});
 
 function checkKeys(value: Json, allowed: readonly string[], where: string, ref: string): void {
   for (const key of Object.keys(value)) {
@@ -122,7 +158,7 @@ function checkKeys(value: Json, allowed: readonly string[], where: string, ref: 
 }
 
 /** `selector.matchLabels`, or undefined when the policy has no selector or an empty one (§1.3, §2). */
-function matchLabels(policy: Policy): Record<string, string> | undefined {
+const matchLabels = remembered((policy: Policy): Record<string, string> | undefined => {
   const selector = policy.spec['selector'];
   if (selector === undefined || selector === null) return undefined;
   if (!isRecord(selector)) throw new Unsupported(`${policy.ref}: selector is not an object`, [policy.ref]);
@@ -139,7 +175,7 @@ function matchLabels(policy: Policy): Record<string, string> | undefined {
     result[key] = value;
   }
   return Object.keys(result).length === 0 ? undefined : result;
-}
+});
 
 const selects = (labels: Record<string, string>, pod: Workload): boolean => Object.entries(labels).every(([key, value]) => pod.labels[key] === value);
 
@@ -165,7 +201,7 @@ function modeOf(value: unknown, where: string, ref: string): MtlsMode | 'UNSET' 
   return mode as MtlsMode | 'UNSET';
 }
 
-function validatePeerAuthentication(pa: Policy): void {
+const validatePeerAuthentication = remembered((pa: Policy): void => {
   checkKeys(pa.spec, ['selector', 'mtls', 'portLevelMtls'], 'spec', pa.ref);
   if (pa.object.metadata.annotations?.['istio.io/dry-run'] !== undefined) {
     throw new Unsupported(`${pa.ref}: the istio.io/dry-run annotation is rejected on PeerAuthentication (§2 webhook)`, [pa.ref]);
@@ -182,7 +218,7 @@ function validatePeerAuthentication(pa: Policy): void {
     const n = /^[0-9]+$/.test(key) ? Number(key) : NaN;
     if (!(n >= 1 && n <= 65535)) throw new Unsupported(`${pa.ref}: portLevelMtls key ${key} is not a port in 1-65535 (§2)`, [pa.ref]);
   }
-}
+});
 
 function creationSeconds(policy: Policy): number | undefined {
   const stamp = (policy.object.metadata as { creationTimestamp?: unknown }).creationTimestamp;
@@ -258,71 +294,15 @@ function valueMatches(pattern: string, actual: string): boolean {
   return actual === pattern;
 }
 
-interface Ip {
-  readonly family: 4 | 6;
-  readonly bits: bigint;
-}
-
-function parseIpv4(text: string): bigint | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let bits = 0n;
-  for (const part of parts) {
-    // Go's parser (used by the webhook) rejects leading zeros.
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part) || Number(part) > 255) return undefined;
-    bits = (bits << 8n) | BigInt(part);
-  }
-  return bits;
-}
-
-function parseIp(text: string): Ip | undefined {
-  if (!text.includes(':')) {
-    const bits = parseIpv4(text);
-    return bits === undefined ? undefined : { family: 4, bits };
-  }
-  let head = text;
-  let tail4: bigint | undefined;
-  const lastColon = text.lastIndexOf(':');
-  if (text.slice(lastColon + 1).includes('.')) {
-    tail4 = parseIpv4(text.slice(lastColon + 1));
-    if (tail4 === undefined) return undefined;
-    head = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const halves = head.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (s: string): string[] | undefined => (s === '' ? [] : s.split(':'));
-  const left = groups(halves[0] ?? '');
-  const right = halves.length === 2 ? groups(halves[1] ?? '') : [];
-  if (left === undefined || right === undefined) return undefined;
-  const missing = 8 - left.length - right.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
-  const all = [...left, ...Array<string>(Math.max(missing, 0)).fill('0'), ...right];
-  let bits = 0n;
-  for (const group of all) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return undefined;
-    bits = (bits << 16n) | BigInt(parseInt(group, 16));
-  }
-  if (tail4 !== undefined) bits = (bits & ~0xffffffffn) | tail4;
-  return { family: 6, bits };
-}
-
-const isV4Mapped = (ip: Ip): boolean => ip.family === 6 && ip.bits >> 32n === 0xffffn;
-
 /** An IP or CIDR from `ipBlocks` / `source.ip` against the client address (§1.9 item 13). */
 function ipMatches(value: string, client: Ip, ref: string): Tri {
-  const [addr, lenText, extra] = value.split('/');
-  const block = parseIp(addr ?? '');
-  const width = block?.family === 4 ? 32 : 128;
-  const length = lenText === undefined ? width : /^[0-9]{1,3}$/.test(lenText) ? Number(lenText) : NaN;
-  if (block === undefined || extra !== undefined || !(length >= 0 && length <= width)) {
-    throw new Unsupported(`${ref}: "${value}" is not an IP or CIDR (rejected by the webhook, §1.9)`, [ref]);
-  }
-  if (isV4Mapped(block) || isV4Mapped(client)) {
+  // Go's parser (used by the webhook) rejects IPv4 parts with leading zeros: the strict syntax.
+  const block = parseIpBlock(value);
+  if (block === undefined) throw new Unsupported(`${ref}: "${value}" is not an IP or CIDR (rejected by the webhook, §1.9)`, [ref]);
+  if (isV4Mapped(block.ip) || isV4Mapped(client)) {
     return { unknown: `IPv4-mapped IPv6 address matching (${value} against the client) is not modelled`, objects: [ref] };
   }
-  if (block.family !== client.family) return false;
-  const shift = BigInt(width - length);
-  return block.bits >> shift === client.bits >> shift;
+  return inBlock(client, block);
 }
 
 function portMatches(value: string, port: number, ref: string): boolean {
@@ -399,34 +379,46 @@ function stringList(value: unknown, where: string, ref: string): string[] {
  * The principal values Istio generates for one policy principal: a principal `td/ns/x/sa/y` whose trust domain is the
  * mesh trust domain, an alias, or `cluster.local` is copied for the trust domain and every alias; others stay (§1.4).
  */
-function expandPrincipal(value: string, ctx: PolicyContext): string[] | Unknown {
-  const local = [ctx.config.trustDomain, ...ctx.config.trustDomainAliases];
+function expandPrincipal(value: string, config: Required<IstioSimulatorConfig>): string[] | { readonly unknown: string } {
+  const local = [config.trustDomain, ...config.trustDomainAliases];
   const isLocal = (td: string): boolean => td === 'cluster.local' || local.includes(td);
   const parts = value.split('/');
   const td = parts[0] ?? '';
   if (value === '*' || td === '*') return [value];
   if (parts.length === 5) {
-    if (td.includes('*')) {
-      return { unknown: `principal "${value}" has a wildcard trust domain; alias expansion of it is not modelled`, objects: [ctx.policy.ref] };
-    }
+    if (td.includes('*')) return { unknown: `principal "${value}" has a wildcard trust domain; alias expansion of it is not modelled` };
     if (isLocal(td)) return [...new Set(local.map((d) => [d, ...parts.slice(1)].join('/')))];
     return [value];
   }
   if (parts.length > 1 && isLocal(td) && !(local.length === 1 && local[0] === td)) {
-    return {
-      unknown: `principal "${value}" is not of the form <td>/ns/<ns>/sa/<sa>; its trust-domain alias handling is not modelled`,
-      objects: [ctx.policy.ref],
-    };
+    return { unknown: `principal "${value}" is not of the form <td>/ns/<ns>/sa/<sa>; its trust-domain alias handling is not modelled` };
   }
   return [value];
+}
+
+/** `expandPrincipal`, remembered per simulator configuration: it depends on the value and the trust domains alone. */
+const expandedPrincipals = new WeakMap<Required<IstioSimulatorConfig>, Map<string, ReturnType<typeof expandPrincipal>>>();
+
+function principalValues(value: string, config: Required<IstioSimulatorConfig>): ReturnType<typeof expandPrincipal> {
+  let known = expandedPrincipals.get(config);
+  if (known === undefined) {
+    known = new Map();
+    expandedPrincipals.set(config, known);
+  }
+  let expanded = known.get(value);
+  if (expanded === undefined) {
+    expanded = expandPrincipal(value, config);
+    known.set(value, expanded);
+  }
+  return expanded;
 }
 
 function principalMatches(value: string, ctx: PolicyContext): Tri {
   if (ctx.peer === undefined) return false;
   const id = ctx.peer.slice('spiffe://'.length);
   if (value === '*') return true; // any authenticated peer
-  const expanded = expandPrincipal(value, ctx);
-  if (!Array.isArray(expanded)) return expanded;
+  const expanded = principalValues(value, ctx.config);
+  if (!Array.isArray(expanded)) return { unknown: expanded.unknown, objects: [ctx.policy.ref] };
   return expanded.some((p) => valueMatches(p, id));
 }
 
@@ -436,7 +428,20 @@ function namespaceMatches(value: string, ctx: PolicyContext): Tri {
   if (!/^[A-Za-z0-9_.*-]+$/.test(value)) {
     return { unknown: `namespace value "${value}" contains regex characters whose RE2 meaning is not modelled`, objects: [ctx.policy.ref] };
   }
-  return new RegExp(`^(?:.*/ns/${value.replaceAll('*', '.*')}/.*)$`).test(ctx.peer);
+  return namespacePattern(value).test(ctx.peer);
+}
+
+/** The URI SAN regex of a namespace value, built once per value (Istio compiles it once per policy). */
+const namespacePatterns = new Map<string, RegExp>();
+
+function namespacePattern(value: string): RegExp {
+  let pattern = namespacePatterns.get(value);
+  if (pattern === undefined) {
+    if (namespacePatterns.size >= 4096) namespacePatterns.clear();
+    pattern = new RegExp(`^(?:.*/ns/${value.replaceAll('*', '.*')}/.*)$`);
+    namespacePatterns.set(value, pattern);
+  }
+  return pattern;
 }
 
 function serviceAccountMatches(value: string, ctx: PolicyContext): Tri {
@@ -585,14 +590,31 @@ function operationFields(operation: Json, ref: string): Map<string, string[]> {
 
 const fieldsMatch = (fields: Map<string, string[]>, ctx: PolicyContext): Tri => and([...fields].map(([f, v]) => fieldMatches(f, v, ctx)));
 
-/** One rule: from, to and when AND'ed; from[] and to[] entries OR'ed (§1.2); TCP handling per §1.7. */
-function ruleMatches(rule: unknown, ctx: PolicyContext): Tri {
-  const ref = ctx.policy.ref;
+/** A rule's fields, checked as the webhook checks them (§1.9). */
+interface Rule {
+  readonly from: readonly Map<string, string[]>[] | undefined;
+  readonly to: readonly Map<string, string[]>[] | undefined;
+  readonly when: readonly WhenCondition[];
+}
+
+function readRule(rule: unknown, ref: string): Rule {
   if (!isRecord(rule)) throw new Unsupported(`${ref}: a null rule is rejected (§1.9 item 9)`, [ref]);
   checkKeys(rule, ['from', 'to', 'when'], 'rule', ref);
   const from = entriesOf(rule, 'from', 'source', ref)?.map((s) => sourceFields(s, ref));
   const to = entriesOf(rule, 'to', 'operation', ref)?.map((o) => operationFields(o, ref));
-  const when = whenOf(rule, ref);
+  return { from, to, when: whenOf(rule, ref) };
+}
+
+/** The policy's rules, each read on its own (a bad rule is Unsupported when it is reached); undefined: no rules. */
+const rulesOf = remembered((policy: Policy): Reading<Rule>[] | undefined => {
+  const rules = policy.spec['rules'];
+  if (rules === undefined || rules === null) return undefined;
+  if (!Array.isArray(rules)) throw new Unsupported(`${policy.ref}: rules is not a list`, [policy.ref]);
+  return rules.map((rule: unknown) => reading(() => readRule(rule, policy.ref)));
+});
+
+/** One rule: from, to and when AND'ed; from[] and to[] entries OR'ed (§1.2); TCP handling per §1.7. */
+function ruleMatches({ from, to, when }: Rule, ctx: PolicyContext): Tri {
   if (ctx.tcp && ctx.action === 'ALLOW') {
     // §1.7: an ALLOW rule with any HTTP-only field is dropped entirely from the TCP filter chain.
     const httpOnly =
@@ -612,10 +634,9 @@ function ruleMatches(rule: unknown, ctx: PolicyContext): Tri {
 
 /** Whether any rule of the policy matches; no rules means "match never" (§1.2). */
 function policyMatches(ctx: PolicyContext): Tri {
-  const rules = ctx.policy.spec['rules'];
-  if (rules === undefined || rules === null) return false;
-  if (!Array.isArray(rules)) throw new Unsupported(`${ctx.policy.ref}: rules is not a list`, [ctx.policy.ref]);
-  return or(rules.map((rule) => ruleMatches(rule, ctx)));
+  const rules = rulesOf(ctx.policy);
+  if (rules === undefined) return false;
+  return or(rules.map((rule) => ruleMatches(readingValue(rule), ctx)));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

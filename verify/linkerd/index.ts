@@ -9,11 +9,12 @@
  * webhook-dependent outcomes) ends in an `unsupported` verdict with the reason, never in a guess.
  */
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+import { blockWithin, inBlock, isV4Mapped, parseIp, parseIpBlock, type Ip, type IpBlock as Cidr, type IpSyntax } from '../ip';
 
 /** The default inbound policies (linkerd.md §7). */
 export type DefaultPolicy = 'all-unauthenticated' | 'cluster-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'deny' | 'audit';
 
-export const DEFAULT_POLICIES: readonly DefaultPolicy[] = [
+const DEFAULT_POLICIES: readonly DefaultPolicy[] = [
   'all-unauthenticated',
   'cluster-unauthenticated',
   'all-authenticated',
@@ -23,7 +24,7 @@ export const DEFAULT_POLICIES: readonly DefaultPolicy[] = [
 ];
 
 /** linkerd.md §7: the install default of `clusterNetworks`. */
-export const DEFAULT_CLUSTER_NETWORKS: readonly string[] = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8'];
+const DEFAULT_CLUSTER_NETWORKS: readonly string[] = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8'];
 
 export interface LinkerdSimulatorConfig {
   readonly trustDomain: string;
@@ -78,90 +79,12 @@ const normGroup = (g: unknown): string => (typeof g === 'string' && g !== '' ? g
 
 // ─────────────────────────────────────────────────────────────────────────────── IP addresses
 
-interface Ip {
-  readonly v6: boolean;
-  readonly n: bigint;
-}
-interface Cidr {
-  readonly ip: Ip;
-  readonly prefix: number;
-}
-
-function parseIpv4(s: string): bigint | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0n;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
-    n = (n << 8n) | BigInt(Number(p));
-  }
-  return n;
-}
-
-function parseIp(s: string): Ip | undefined {
-  if (!s.includes(':')) {
-    const n = parseIpv4(s);
-    return n === undefined ? undefined : { v6: false, n };
-  }
-  let text = s;
-  let tail: bigint[] = [];
-  const lastColon = text.lastIndexOf(':');
-  if (text.slice(lastColon + 1).includes('.')) {
-    // An embedded IPv4 address in the last two groups.
-    const v4 = parseIpv4(text.slice(lastColon + 1));
-    if (v4 === undefined) return undefined;
-    tail = [v4 >> 16n, v4 & 0xffffn];
-    text = text.slice(0, lastColon + 1);
-    if (!text.endsWith('::')) text = text.slice(0, -1);
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string | undefined): bigint[] | undefined => {
-    if (h === undefined || h === '') return [];
-    const out: bigint[] = [];
-    for (const g of h.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(BigInt(parseInt(g, 16)));
-    }
-    return out;
-  };
-  const head = groups(halves[0]);
-  const rest = halves.length === 2 ? groups(halves[1]) : [];
-  if (head === undefined || rest === undefined) return undefined;
-  const given = head.length + rest.length + tail.length;
-  let all: bigint[];
-  if (halves.length === 2) {
-    if (given > 7) return undefined;
-    all = [...head, ...Array<bigint>(8 - given).fill(0n), ...rest, ...tail];
-  } else {
-    if (given !== 8) return undefined;
-    all = [...head, ...tail];
-  }
-  let n = 0n;
-  for (const g of all) n = (n << 16n) | g;
-  return { v6: true, n };
-}
-
-function parseCidr(s: string): Cidr | undefined {
-  const [addr, len, extra] = s.split('/');
-  if (addr === undefined || extra !== undefined) return undefined;
-  const ip = parseIp(addr);
-  if (ip === undefined) return undefined;
-  const width = ip.v6 ? 128 : 32;
-  if (len === undefined) return { ip, prefix: width }; // a bare IP (linkerd.md §5)
-  if (!/^\d{1,3}$/.test(len) || Number(len) > width) return undefined;
-  return { ip, prefix: Number(len) };
-}
-
-function inCidr(ip: Ip, c: Cidr): boolean {
-  if (ip.v6 !== c.ip.v6) return false;
-  const width = BigInt(ip.v6 ? 128 : 32);
-  const shift = width - BigInt(c.prefix);
-  return ip.n >> shift === c.ip.n >> shift;
-}
-
-/** `inner` lies inside `outer`. */
-const cidrWithin = (inner: Cidr, outer: Cidr): boolean => inner.ip.v6 === outer.ip.v6 && inner.prefix >= outer.prefix && inCidr(inner.ip, outer);
+/**
+ * The address syntax this simulator reads: IPv4 parts with leading zeros are read as decimal. linkerd.md does
+ * not say what the policy controller's parser does with them; the compiler never writes them.
+ */
+const IP_SYNTAX: IpSyntax = { leadingZeros: true };
+const parseCidr = (text: string): Cidr | undefined => parseIpBlock(text, IP_SYNTAX);
 
 interface Network {
   readonly cidr: Cidr;
@@ -177,7 +100,7 @@ const LOCALHOST_NETWORKS: readonly Network[] = [
   { cidr: parseCidr('::1/128') as Cidr, except: [] },
 ];
 
-const inNetworks = (ip: Ip, networks: readonly Network[]): boolean => networks.some((n) => inCidr(ip, n.cidr) && !n.except.some((e) => inCidr(ip, e)));
+const inNetworks = (ip: Ip, networks: readonly Network[]): boolean => networks.some((n) => inBlock(ip, n.cidr) && !n.except.some((e) => inBlock(ip, e)));
 
 /** `{cidr, except?}` entries; an error text when one is malformed or breaks the webhook checks 14–15. */
 function parseNetworks(value: unknown, where: string): Network[] | string {
@@ -192,7 +115,7 @@ function parseNetworks(value: unknown, where: string): Network[] | string {
     for (const e of arr(isObj(entry) ? entry['except'] : undefined) ?? []) {
       const ex = typeof e === 'string' ? parseCidr(e) : undefined;
       if (ex === undefined) return `${where}: except "${String(e)}" is not a CIDR`;
-      if (!cidrWithin(ex, cidr)) return `${where}: except ${String(e)} lies outside ${cidrText} (webhook rule 14)`;
+      if (!blockWithin(ex, cidr)) return `${where}: except ${String(e)} lies outside ${cidrText} (webhook rule 14)`;
       if (ex.prefix <= cidr.prefix) return `${where}: except ${String(e)} covers the whole of ${cidrText} (webhook rule 15)`;
       except.push(ex);
     }
@@ -846,11 +769,10 @@ function decideDefault(ctx: Ctx, req: SimulatedRequest, client: Client, traffic:
 }
 
 function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
-  const ip = parseIp(req.client.ip);
+  const ip = parseIp(req.client.ip, IP_SYNTAX);
   if (ip === undefined) throw new Unsupported(`client IP "${req.client.ip}" is not an IP address`);
-  if (ip.v6 && ip.n >> 32n === 0xffffn)
-    throw new Unsupported(`client IP ${req.client.ip} is IPv4-mapped IPv6; how the proxy matches it against networks is not documented`);
-  if (!ip.v6 && ip.n >> 24n === 127n && req.client.ip !== '127.0.0.1')
+  if (isV4Mapped(ip)) throw new Unsupported(`client IP ${req.client.ip} is IPv4-mapped IPv6; how the proxy matches it against networks is not documented`);
+  if (ip.family === 4 && ip.bits >> 24n === 127n && req.client.ip !== '127.0.0.1')
     throw new Unsupported(`client IP ${req.client.ip} is loopback but not 127.0.0.1; linkerd.md names only 127.0.0.1 and ::1 as localhost`);
   const identity = req.client.identity === undefined ? undefined : saIdentity(ctx, req.client.identity.namespace, req.client.identity.serviceAccount);
   const client: Client = identity === undefined ? { ip } : { ip, identity };

@@ -1,0 +1,78 @@
+/**
+ * What the names in a model stand for: the identity a service or a source names, a port name's number,
+ * the rules of each destination, and which request constraints a port can see. The validator, the decision
+ * function, the targets and the review features all resolve through here, so they cannot disagree.
+ * (The simulators under verify/ do not: they are the independent check.)
+ */
+import type { HttpMethod, PortModel, RuleModel, ServiceModel, SourceModel } from './model';
+
+/** A workload identity: what a mesh certificate says about its holder. */
+export interface WorkloadIdentity {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+}
+
+/** The identity a declared service's pods carry: its namespace and service account. */
+export function serviceIdentity(service: ServiceModel): WorkloadIdentity {
+  return { namespace: service.namespace, serviceAccount: service.serviceAccount };
+}
+
+/**
+ * The one identity a source names: a service's (undefined when the service is not declared) or an explicit
+ * identity. Sources that name many identities (a namespace, `authenticated`) or none name no single one.
+ */
+export function sourceIdentity(source: SourceModel, services: ReadonlyMap<string, ServiceModel>): WorkloadIdentity | undefined {
+  if (source.kind === 'identity') return { namespace: source.namespace, serviceAccount: source.serviceAccount };
+  if (source.kind !== 'service') return undefined;
+  const service = services.get(source.service);
+  return service === undefined ? undefined : serviceIdentity(service);
+}
+
+export function sameIdentity(a: WorkloadIdentity | undefined, b: WorkloadIdentity | undefined): boolean {
+  return a !== undefined && b !== undefined && a.namespace === b.namespace && a.serviceAccount === b.serviceAccount;
+}
+
+/** The port a rule or assertion names; undefined when the service has no port of that name. */
+export function portNamed(service: ServiceModel, name: string): PortModel | undefined {
+  return service.ports.find((p) => p.name === name);
+}
+
+/** The port a request is sent to; undefined when the service does not declare that number. */
+export function portNumbered(service: ServiceModel, port: number): PortModel | undefined {
+  return service.ports.find((p) => p.port === port);
+}
+
+/** The numbers of the named ports, ascending; names the service does not declare are left out. */
+export function portNumbers(service: ServiceModel, names: readonly string[]): number[] {
+  return names
+    .map((name) => portNamed(service, name)?.port)
+    .filter((p): p is number => p !== undefined)
+    .sort((a, b) => a - b);
+}
+
+/** The rules of each destination service id, each list in model order. */
+export function rulesByDestination(rules: readonly RuleModel[]): Map<string, RuleModel[]> {
+  const byDestination = new Map<string, RuleModel[]>();
+  for (const rule of rules) {
+    const list = byDestination.get(rule.destination);
+    if (list === undefined) byDestination.set(rule.destination, [rule]);
+    else list.push(rule);
+  }
+  return byDestination;
+}
+
+/**
+ * Whether a rule narrows by method or path. Such a rule can only match on a port that carries HTTP: the
+ * validator refuses it on a TCP port, so a target never has to handle that case again.
+ */
+export function narrowsRequests(rule: Pick<RuleModel, 'methods' | 'paths'>): boolean {
+  return rule.methods !== undefined || rule.paths !== undefined;
+}
+
+/** Every gRPC call is an HTTP/2 POST. */
+export const GRPC_METHOD: HttpMethod = 'POST';
+
+/** Whether a method list (absent: any method) can match a gRPC call at all. */
+export function grpcAdmitsMethods(methods: readonly HttpMethod[] | undefined): boolean {
+  return methods === undefined || methods.includes(GRPC_METHOD);
+}
