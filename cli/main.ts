@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { diagnostic } from '../diagnostics/diagnostic';
 import { registerBuild } from './build';
+import { registerImport } from './import';
 import { EXIT, report, type Io } from './common';
 import { registerReview } from './review';
 import { registerMatrix } from './matrix';
@@ -25,6 +26,7 @@ export function main(argv: readonly string[], io: Io): number {
   registerReview(program, context);
   registerVerify(program, context);
   registerMatrix(program, context);
+  registerImport(program, context);
 
   try {
     program.parse([...argv], { from: 'user' });

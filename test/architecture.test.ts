@@ -20,7 +20,9 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
   verify: ['diagnostics', 'model', 'compiler'],
   meshes: ['model', 'targets', 'verify'],
   review: ['diagnostics', 'model', 'compiler', 'meshes'],
-  cli: ['dsl', 'diagnostics', 'model', 'compiler', 'targets', 'verify', 'meshes', 'review'],
+  // import: manifests → model → TypeScript (ts-morph) → build → equivalence with the original manifests.
+  importer: ['diagnostics', 'model', 'compiler', 'meshes', 'verify', 'review'],
+  cli: ['dsl', 'diagnostics', 'model', 'compiler', 'targets', 'verify', 'meshes', 'review', 'importer'],
 };
 
 interface Import {
