@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compile, type CompileResult } from '../compiler/compile';
+import type { PolicyTypeChecker } from '../compiler/typecheck';
 import { diagnostic, hasErrors, type Diagnostic } from '../diagnostics/diagnostic';
 import { simulatorFor, targets } from '../meshes';
 import { manifestsFromFiles } from '../verify/compare';
@@ -22,6 +23,8 @@ export interface ImportOptions {
   /** The mesh to compile the imported policy for, to compare with the original; by default the manifests' own. */
   readonly target?: 'istio' | 'linkerd';
   readonly rootNamespace?: string;
+  /** A type-checker session to reuse across imports (the round-trip fuzz); otherwise one is opened and closed. */
+  readonly checker?: PolicyTypeChecker;
 }
 
 export interface ImportOutcome {
@@ -114,7 +117,11 @@ export function importManifests(options: ImportOptions): ImportOutcome {
 
   const targetName = options.target ?? imported.mesh;
   const target = targets.get(targetName);
-  const compiled = compile({ entry: path.join(options.out, ENTRY_FILE), targets: target === undefined ? [] : [target] });
+  const compiled = compile({
+    entry: path.join(options.out, ENTRY_FILE),
+    targets: target === undefined ? [] : [target],
+    ...(options.checker === undefined ? {} : { checker: options.checker }),
+  });
   diagnostics.push(...compiled.diagnostics);
   const files = compiled.outputs.get(targetName);
   if (compiled.model === undefined || files === undefined || targetName !== imported.mesh) {

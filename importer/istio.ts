@@ -83,6 +83,11 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
     comments.push({ ...place, origin: object.ref, text });
   };
 
+  for (const ra of objects.filter((o) => o.object.kind === 'RequestAuthentication')) {
+    kept(ra, ra.span, 'JWT validation (request principals) cannot be expressed; requests with an invalid token are no longer refused', {
+      namespace: namespaceOf(ra),
+    });
+  }
   const pas = objects.filter((o) => o.object.kind === 'PeerAuthentication');
   const aps = objects.filter((o) => o.object.kind === 'AuthorizationPolicy' && o.object.apiVersion.startsWith('security.istio.io/'));
   const spec = (o: ImportedObject) => record(o.object['spec']);

@@ -31,7 +31,7 @@ export interface ImportedObject {
 
 /** The kinds import reads, by API group (empty for the core group), with the versions it knows. */
 export const READ_KINDS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
-  'security.istio.io': { PeerAuthentication: ['v1', 'v1beta1'], AuthorizationPolicy: ['v1', 'v1beta1'] },
+  'security.istio.io': { PeerAuthentication: ['v1', 'v1beta1'], AuthorizationPolicy: ['v1', 'v1beta1'], RequestAuthentication: ['v1', 'v1beta1'] },
   'policy.linkerd.io': {
     Server: ['v1beta1', 'v1beta2', 'v1beta3'],
     ServerAuthorization: ['v1beta1'],

@@ -178,6 +178,13 @@ export function servicesOf(objects: readonly ImportedObject[], protocolFallback:
       const containerName = containerPorts.find((c) => c.port === number)?.name;
       return [{ name: portName(name, number), port: number, protocol: protocolOf(port['appProtocol'], name, containerName) ?? fallback }];
     });
+    // Ports the pods listen on that the Service does not expose: policy is enforced on them too (callers use the pod IP).
+    const exposed = new Set(ports.map((p) => p.port));
+    for (const container of pods.flatMap((pod) => pod.ports)) {
+      if (exposed.has(container.port)) continue;
+      exposed.add(container.port);
+      ports.push({ name: portName(container.name, container.port), port: container.port, protocol: protocolOf(undefined, container.name) ?? fallback });
+    }
     build(namespace, origin.object.metadata.name, selector, pods, [origin, ...pods.map((p) => p.origin)], ports);
   }
   for (const pod of templates) {

@@ -64,6 +64,21 @@ class Names {
   }
 }
 
+/** `//` lines of at most about 110 characters, continuation lines indented. */
+function wrapComment(text: string): string[] {
+  const lines: string[] = [];
+  let line = '//';
+  for (const word of text.split(' ')) {
+    if (line.length + word.length + 1 > 110 && line.length > 4) {
+      lines.push(line);
+      line = '//  ';
+    }
+    line += ` ${word}`;
+  }
+  lines.push(line);
+  return lines;
+}
+
 export interface GeneratedSources {
   /** File name (relative to the output folder) → TypeScript source. */
   readonly files: ReadonlyMap<string, string>;
@@ -167,9 +182,12 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
     if (origin === undefined) return '';
     return origin.objects.length > 0 ? `/** From ${origin.objects.join(', ')}. */` : `/** ${origin.why ?? ''} */`;
   };
-  const commentLines = (comments: readonly KeptComment[]): string[] =>
-    comments.flatMap((c) => [`// Not imported from ${c.origin}: ${c.text}.`]);
+  const commentLines = (comments: readonly KeptComment[]): string[] => comments.flatMap((c) => wrapComment(`Not imported from ${c.origin}: ${c.text}.`));
   const rulesArray = (file: string, rules: readonly RuleModel[], comments: readonly KeptComment[]): TsMorph.WriterFunction => (writer) => {
+    if (rules.length === 0 && comments.length === 0) {
+      writer.write('[]');
+      return;
+    }
     writer.write('[').newLine();
     writer.indent(() => {
       const destinations = [...new Set([...rules.map((r) => r.destination), ...comments.flatMap((c) => (c.destination === undefined ? [] : [c.destination]))])].sort(compare);
@@ -215,12 +233,14 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
           if (svc.serviceAccount !== svc.name) writer.writeLine(`serviceAccount: ${quote(svc.serviceAccount)},`);
           if (!isDefaultSelector) writer.writeLine(`selector: { ${Object.entries(svc.selector).map(([k, v]) => `${key(k)}: ${quote(v)}`).join(', ')} },`);
           if (svc.mtls !== undefined) writer.writeLine(`mtls: ${quote(svc.mtls)},`);
-          writer.write('ports: {').newLine();
-          writer.indent(() => {
-            for (const p of svc.ports)
-              writer.writeLine(`${key(p.name)}: { port: ${p.port}, protocol: ${quote(p.protocol)}${p.mtls === undefined ? '' : `, mtls: ${quote(p.mtls)}`} },`);
-          });
-          writer.writeLine('},');
+          const portText = svc.ports.map((p) => `${key(p.name)}: { port: ${p.port}, protocol: ${quote(p.protocol)}${p.mtls === undefined ? '' : `, mtls: ${quote(p.mtls)}`} }`);
+          const [only] = portText;
+          if (portText.length === 1 && only !== undefined) writer.writeLine(`ports: { ${only} },`);
+          else {
+            writer.write('ports: {').newLine();
+            writer.indent(() => portText.forEach((text) => writer.writeLine(`${text},`)));
+            writer.writeLine('},');
+          }
         });
         writer.write('}');
       };
