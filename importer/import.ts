@@ -177,3 +177,19 @@ export function verifyAgainst(
   diagnostics.push(...equivalenceDiagnostics(target, equivalence));
   return { diagnostics, target, equivalence };
 }
+
+/** {@link verifyAgainst} of the named files (or - for standard input), with a one-line summary for the terminal. */
+export function verifyAgainstFiles(result: CompileResult, inputs: readonly string[], cwd: string): { readonly diagnostics: Diagnostic[]; readonly summary?: string } {
+  const read = readManifestTexts(inputs, cwd, () => fs.readFileSync(0, 'utf8'));
+  if (read.diagnostics.length > 0) return { diagnostics: read.diagnostics };
+  const { diagnostics, target, equivalence } = verifyAgainst(result, read.texts);
+  if (equivalence === undefined || target === undefined) return { diagnostics };
+  const skipped = equivalence.unsupported.length === 0 ? '' : `, ${equivalence.unsupported.length} not simulated`;
+  return {
+    diagnostics,
+    summary:
+      equivalence.differences.length === 0
+        ? `against ${inputs.join(', ')} (${target}): equivalent, ${equivalence.checked} requests decided the same${skipped}`
+        : `against ${inputs.join(', ')} (${target}): NOT equivalent, ${equivalence.differences.length} of ${equivalence.checked} requests decided differently${skipped}`,
+  };
+}
