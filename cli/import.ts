@@ -75,7 +75,8 @@ export function registerImport(program: Command, context: CommandContext): void 
       } else {
         report(outcome.diagnostics, 'text', io, readSource);
         const lines: string[] = [];
-        if (outcome.written.length > 0) lines.push(`wrote ${outcome.written.length} files to ${path.relative(io.cwd, out) || '.'}: ${outcome.written.join(', ')}`);
+        if (outcome.written.length > 0)
+          lines.push(`wrote ${outcome.written.length} files to ${path.relative(io.cwd, out) || '.'}: ${outcome.written.join(', ')}`);
         if (notImported.length > 0) lines.push(`not imported (${notImported.length}, kept as comments):`, ...notImported.map((d) => `  ${d.message}`));
         if (outcome.equivalence !== undefined) {
           const { checked, differences, unsupported } = outcome.equivalence;

@@ -55,7 +55,9 @@ export function appliedObjects(objects: readonly ImportedObject[]): { objects: I
     const { object } = imported;
     const namespaced = object.kind !== 'Namespace';
     const normal =
-      namespaced && object.metadata.namespace === undefined ? { ...imported, object: { ...object, metadata: { ...object.metadata, namespace: 'default' } } } : imported;
+      namespaced && object.metadata.namespace === undefined
+        ? { ...imported, object: { ...object, metadata: { ...object.metadata, namespace: 'default' } } }
+        : imported;
     const key = `${groupVersion(object.apiVersion).group}/${object.kind}/${namespaceOf(imported)}/${object.metadata.name}`;
     const earlier = byKey.get(key);
     if (earlier !== undefined) {
@@ -163,10 +165,15 @@ export function verifyAgainst(
   const files = result.outputs.get(target);
   const simulator = simulatorFor(target, model.mesh);
   if (files === undefined || simulator === undefined) {
-    diagnostics.push(diagnostic('import-not-equivalent', `The manifests are for ${target}; build for it too (\`--target ${target}\` or \`--target all\`) to compare.`));
+    diagnostics.push(
+      diagnostic('import-not-equivalent', `The manifests are for ${target}; build for it too (\`--target ${target}\` or \`--target all\`) to compare.`),
+    );
     return { diagnostics, target };
   }
-  const workloads = workloadsFor(model, servicesOf(objects, () => 'tcp'));
+  const workloads = workloadsFor(
+    model,
+    servicesOf(objects, () => 'tcp'),
+  );
   const equivalence = compareWithOriginal(
     model,
     objects.map((o) => o.object),
@@ -179,7 +186,11 @@ export function verifyAgainst(
 }
 
 /** {@link verifyAgainst} of the named files (or - for standard input), with a one-line summary for the terminal. */
-export function verifyAgainstFiles(result: CompileResult, inputs: readonly string[], cwd: string): { readonly diagnostics: Diagnostic[]; readonly summary?: string } {
+export function verifyAgainstFiles(
+  result: CompileResult,
+  inputs: readonly string[],
+  cwd: string,
+): { readonly diagnostics: Diagnostic[]; readonly summary?: string } {
   const read = readManifestTexts(inputs, cwd, () => fs.readFileSync(0, 'utf8'));
   if (read.diagnostics.length > 0) return { diagnostics: read.diagnostics };
   const { diagnostics, target, equivalence } = verifyAgainst(result, read.texts);

@@ -78,7 +78,13 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
   const diagnostics: Diagnostic[] = [];
   const comments: KeptComment[] = [];
   const root = options.rootNamespace;
-  const kept = (object: ImportedObject, span: Span, text: string, place: { namespace: string; destination?: string }, id: 'import-inexpressible' | 'import-no-workload' = 'import-inexpressible') => {
+  const kept = (
+    object: ImportedObject,
+    span: Span,
+    text: string,
+    place: { namespace: string; destination?: string },
+    id: 'import-inexpressible' | 'import-no-workload' = 'import-inexpressible',
+  ) => {
     diagnostics.push(diagnostic(id, `${object.ref}: ${text}`, span));
     comments.push({ ...place, origin: object.ref, text });
   };
@@ -99,9 +105,7 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
 
   // Ports nothing names a protocol for: Istio detects HTTP on them, so they are HTTP when policy on their pods uses HTTP fields.
   const usesHttpFields = (o: ImportedObject): boolean => JSON.stringify(o.object['spec'] ?? {}).match(/"(methods|paths|notMethods|notPaths)"/) !== null;
-  const services = servicesOf(objects, (namespace, labels) =>
-    aps.some((ap) => appliesTo(ap, namespace, labels) && usesHttpFields(ap)) ? 'http' : 'tcp',
-  );
+  const services = servicesOf(objects, (namespace, labels) => (aps.some((ap) => appliesTo(ap, namespace, labels) && usesHttpFields(ap)) ? 'http' : 'tcp'));
   function appliesTo(ap: ImportedObject, namespace: string, labels: Readonly<Record<string, string>>): boolean {
     const ns = namespaceOf(ap);
     if (ns !== namespace && ns !== root) return false;
@@ -163,20 +167,32 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
       const level = ns === root ? 'mesh' : `namespace ${ns}`;
       const earlier = seenLevel.get(level);
       if (earlier !== undefined) {
-        kept(pa, pa.span, `a second ${level}-wide PeerAuthentication beside ${earlier.ref}; Istio uses the oldest, which a manifest does not say, so this one is ignored`, {
-          namespace: ns,
-        });
+        kept(
+          pa,
+          pa.span,
+          `a second ${level}-wide PeerAuthentication beside ${earlier.ref}; Istio uses the oldest, which a manifest does not say, so this one is ignored`,
+          {
+            namespace: ns,
+          },
+        );
         continue;
       }
       seenLevel.set(level, pa);
-      if (spec(pa)['portLevelMtls'] !== undefined) comments.push({ namespace: ns, origin: pa.ref, text: 'portLevelMtls without a selector is ignored by Istio' });
+      if (spec(pa)['portLevelMtls'] !== undefined)
+        comments.push({ namespace: ns, origin: pa.ref, text: 'portLevelMtls without a selector is ignored by Istio' });
       if (ns === root) meshMtls = mode ?? 'PERMISSIVE';
       else if (mode !== undefined) namespaceModes.set(ns, mode);
       continue;
     }
     const scoped = services.filter((s) => (ns === root || s.service.namespace === ns) && selects(selector, s.podLabels));
     if (scoped.length === 0) {
-      kept(pa, pa.spanAt(['spec', 'selector']), 'its selector matches no workload of the imported manifests; add the Deployment and Service it is for', { namespace: ns }, 'import-no-workload');
+      kept(
+        pa,
+        pa.spanAt(['spec', 'selector']),
+        'its selector matches no workload of the imported manifests; add the Deployment and Service it is for',
+        { namespace: ns },
+        'import-no-workload',
+      );
       continue;
     }
     for (const s of scoped) {
@@ -207,11 +223,17 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
       continue;
     }
     if (action === 'CUSTOM') {
-      kept(ap, ap.spanAt(['spec', 'action']), 'a CUSTOM action delegates to an external authorizer, which the policy language cannot express', { namespace: ns });
+      kept(ap, ap.spanAt(['spec', 'action']), 'a CUSTOM action delegates to an external authorizer, which the policy language cannot express', {
+        namespace: ns,
+      });
       continue;
     }
     if (action === 'AUDIT' || ['true', 'True', 'TRUE', '1', 't', 'T'].includes(ap.object.metadata.annotations?.['istio.io/dry-run'] ?? '')) {
-      comments.push({ namespace: ns, origin: ap.ref, text: `${action === 'AUDIT' ? 'an AUDIT' : 'a dry-run'} policy never changes a decision, so it has no rule here` });
+      comments.push({
+        namespace: ns,
+        origin: ap.ref,
+        text: `${action === 'AUDIT' ? 'an AUDIT' : 'a dry-run'} policy never changes a decision, so it has no rule here`,
+      });
       continue;
     }
     if (action !== 'ALLOW' && action !== 'DENY') {
@@ -249,7 +271,10 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
         }
         const sources = sourcesOf(rule['from'], deny, lost, at, destination.namespace);
         const operations = operationsOf(rule['to'], deny, lost, at, destination);
-        const httpOnly = JSON.stringify([rule['from'] ?? [], rule['to'] ?? []]).match(/"(hosts|notHosts|methods|notMethods|paths|notPaths|requestPrincipals|notRequestPrincipals)"/) !== null;
+        const httpOnly =
+          JSON.stringify([rule['from'] ?? [], rule['to'] ?? []]).match(
+            /"(hosts|notHosts|methods|notMethods|paths|notPaths|requestPrincipals|notRequestPrincipals)"/,
+          ) !== null;
         report(lost, deny ? 'the condition is left out, so the deny refuses more' : 'the part is left out, so the allow admits less');
         if (sources !== 'any' && sources.length === 0) return;
         for (const operation of operations) {
@@ -284,13 +309,7 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
     }
   }
 
-  function sourcesOf(
-    from: unknown,
-    deny: boolean,
-    lost: Lost[],
-    at: (...field: (string | number)[]) => Span,
-    destinationNamespace: string,
-  ): Sources {
+  function sourcesOf(from: unknown, deny: boolean, lost: Lost[], at: (...field: (string | number)[]) => Span, destinationNamespace: string): Sources {
     if (from === undefined) return 'any';
     const out: SourceModel[] = [];
     const entries = Array.isArray(from) ? from : [];
@@ -380,7 +399,9 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
         } else if (field === 'paths') {
           if (values.includes('*')) continue;
           const parsed = values.map((p) => (p.startsWith('/') && !p.slice(0, -1).includes('*') && !/[{}]/.test(p) ? p : undefined));
-          const known = parsed.filter((p): p is string => p !== undefined).map((p): PathMatch => (p.endsWith('*') ? { kind: 'prefix', value: p.slice(0, -1) } : { kind: 'exact', value: p }));
+          const known = parsed
+            .filter((p): p is string => p !== undefined)
+            .map((p): PathMatch => (p.endsWith('*') ? { kind: 'prefix', value: p.slice(0, -1) } : { kind: 'exact', value: p }));
           if (known.length < values.length) {
             lost.push({ what: `paths ${JSON.stringify(values.filter((_, i) => parsed[i] === undefined))}`, span: where });
             if (deny) continue;
@@ -435,7 +456,12 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
   const rules: RuleModel[] = [...merged]
     .map(([key, { body, objects: from }]) => {
       const id = shortHash(key);
-      origins.set(id, from.size > 0 ? { objects: [...from].sort(compare) } : { objects: [], why: 'no ALLOW policy applies to this workload, so Istio allows every request that no DENY refuses' });
+      origins.set(
+        id,
+        from.size > 0
+          ? { objects: [...from].sort(compare) }
+          : { objects: [], why: 'no ALLOW policy applies to this workload, so Istio allows every request that no DENY refuses' },
+      );
       return { id, ...body, key };
     })
     .sort((a, b) => compare(a.destination, b.destination) || compare(a.action, b.action) || compare(a.key, b.key))

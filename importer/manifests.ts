@@ -58,7 +58,9 @@ export function readManifestTexts(
     try {
       stat = fs.statSync(file);
     } catch {
-      diagnostics.push(diagnostic('import-no-input', `'${path.relative(cwd, file) || file}' does not exist. Pass YAML files, folders, or - for standard input.`));
+      diagnostics.push(
+        diagnostic('import-no-input', `'${path.relative(cwd, file) || file}' does not exist. Pass YAML files, folders, or - for standard input.`),
+      );
       return;
     }
     if (stat.isDirectory()) {
@@ -130,14 +132,18 @@ export function parseManifests(texts: readonly ManifestText[]): { readonly objec
         const span = spanOfRange(node.range);
         if (!isRecord(value)) {
           if (value !== null && value !== undefined) {
-            diagnostics.push(diagnostic('import-invalid-object', 'This document is not a Kubernetes object (a mapping with apiVersion and kind). Remove it.', span));
+            diagnostics.push(
+              diagnostic('import-invalid-object', 'This document is not a Kubernetes object (a mapping with apiVersion and kind). Remove it.', span),
+            );
           }
           return;
         }
         const { apiVersion, kind } = value;
         const metadata = isRecord(value['metadata']) ? value['metadata'] : undefined;
         if (typeof apiVersion !== 'string' || typeof kind !== 'string') {
-          diagnostics.push(diagnostic('import-invalid-object', 'This object has no `apiVersion` and `kind` strings; the cluster would reject it. Add them.', span));
+          diagnostics.push(
+            diagnostic('import-invalid-object', 'This object has no `apiVersion` and `kind` strings; the cluster would reject it. Add them.', span),
+          );
           return;
         }
         if (kind === 'List' || kind.endsWith('List')) {

@@ -117,12 +117,22 @@ function commonLabels(templates: readonly PodTemplate[]): Record<string, string>
  * Services from the workload objects. `protocolFallback` decides a port nothing names a protocol for (Istio
  * detects HTTP on such ports; the caller knows whether policy uses HTTP fields there).
  */
-export function servicesOf(objects: readonly ImportedObject[], protocolFallback: (namespace: string, labels: Readonly<Record<string, string>>) => Protocol): ImportedService[] {
+export function servicesOf(
+  objects: readonly ImportedObject[],
+  protocolFallback: (namespace: string, labels: Readonly<Record<string, string>>) => Protocol,
+): ImportedService[] {
   const templates = objects.filter((o) => WORKLOAD_KINDS.has(o.object.kind)).map(podTemplate);
   const claimed = new Set<PodTemplate>();
   const out: ImportedService[] = [];
   const byId = new Set<string>();
-  const build = (namespace: string, name: string, selector: Record<string, string>, pods: readonly PodTemplate[], origins: ImportedObject[], ports: PortModel[]) => {
+  const build = (
+    namespace: string,
+    name: string,
+    selector: Record<string, string>,
+    pods: readonly PodTemplate[],
+    origins: ImportedObject[],
+    ports: PortModel[],
+  ) => {
     const id = `${namespace}/${name}`;
     if (byId.has(id)) return;
     byId.add(id);

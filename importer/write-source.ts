@@ -53,7 +53,10 @@ class Names {
     const clashing = new Set(model.services.filter((s, _, all) => all.filter((o) => o.name === s.name).length > 1).map((s) => s.name));
     for (const service of model.services) {
       const plain = camelCase(service.name);
-      this.services.set(service.id, take(clashing.has(service.name) ? camelCase(`${service.namespace}-${service.name}`) : plain, camelCase(`${service.name}-service`)));
+      this.services.set(
+        service.id,
+        take(clashing.has(service.name) ? camelCase(`${service.namespace}-${service.name}`) : plain, camelCase(`${service.name}-service`)),
+      );
     }
     for (const ns of namespaces) {
       this.namespaces.set(ns, take(camelCase(ns), camelCase(`${ns}-namespace`)));
@@ -183,25 +186,40 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
     return origin.objects.length > 0 ? `/** From ${origin.objects.join(', ')}. */` : `/** ${origin.why ?? ''} */`;
   };
   const commentLines = (comments: readonly KeptComment[]): string[] => comments.flatMap((c) => wrapComment(`Not imported from ${c.origin}: ${c.text}.`));
-  const rulesArray = (file: string, rules: readonly RuleModel[], comments: readonly KeptComment[]): TsMorph.WriterFunction => (writer) => {
-    if (rules.length === 0 && comments.length === 0) {
-      writer.write('[]');
-      return;
-    }
-    writer.write('[').newLine();
-    writer.indent(() => {
-      const destinations = [...new Set([...rules.map((r) => r.destination), ...comments.flatMap((c) => (c.destination === undefined ? [] : [c.destination]))])].sort(compare);
-      for (const destination of destinations) {
-        for (const line of commentLines(comments.filter((c) => c.destination === destination))) writer.writeLine(line);
-        for (const rule of rules.filter((r) => r.destination === destination)) {
-          const doc = ruleDoc(rule);
-          if (doc !== '') writer.writeLine(doc);
-          writer.writeLine(`${ruleText(file, rule)},`);
-        }
+  const rulesArray =
+    (file: string, rules: readonly RuleModel[], comments: readonly KeptComment[]): TsMorph.WriterFunction =>
+    (writer) => {
+      if (rules.length === 0 && comments.length === 0) {
+        writer.write('[]');
+        return;
       }
-    });
-    writer.write(']');
-  };
+      writer.write('[').newLine();
+      writer.indent(() => {
+        const destinations = [
+          ...new Set([...rules.map((r) => r.destination), ...comments.flatMap((c) => (c.destination === undefined ? [] : [c.destination]))]),
+        ].sort(compare);
+        for (const destination of destinations) {
+          const ofDestination = rules.filter((r) => r.destination === destination);
+          const fromObject = (c: KeptComment, r: RuleModel) => imported.origins.get(r.id)?.objects.includes(c.origin) === true;
+          // A comment goes just before the first rule from the same object, else at the head of the service's rules.
+          const before = new Map<RuleModel, KeptComment[]>();
+          const head: KeptComment[] = [];
+          for (const comment of comments.filter((c) => c.destination === destination)) {
+            const rule = ofDestination.find((r) => fromObject(comment, r));
+            if (rule === undefined) head.push(comment);
+            else before.set(rule, [...(before.get(rule) ?? []), comment]);
+          }
+          for (const line of commentLines(head)) writer.writeLine(line);
+          for (const rule of ofDestination) {
+            for (const line of commentLines(before.get(rule) ?? [])) writer.writeLine(line);
+            const doc = ruleDoc(rule);
+            if (doc !== '') writer.writeLine(doc);
+            writer.writeLine(`${ruleText(file, rule)},`);
+          }
+        }
+      });
+      writer.write(']');
+    };
 
   const files = new Map<string, TsMorph.SourceFile>();
   /** Per file: the DSL builders its code calls, recorded as the code is written. */
@@ -222,7 +240,9 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
     sourceFile.addVariableStatement({
       isExported: true,
       declarationKind: VariableDeclarationKind.Const,
-      declarations: [{ name: nsId, initializer: `${dsl(file, 'namespace')}(${quote(ns)}${nsModel?.mtls === undefined ? '' : `, { mtls: ${quote(nsModel.mtls)} }`})` }],
+      declarations: [
+        { name: nsId, initializer: `${dsl(file, 'namespace')}(${quote(ns)}${nsModel?.mtls === undefined ? '' : `, { mtls: ${quote(nsModel.mtls)} }`})` },
+      ],
     });
     for (const svc of model.services.filter((s) => s.namespace === ns)) {
       const origin = imported.services.find((s) => s.service.id === svc.id)?.origins.map((o) => o.ref) ?? [];
@@ -231,9 +251,16 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
         writer.write('{').newLine();
         writer.indent(() => {
           if (svc.serviceAccount !== svc.name) writer.writeLine(`serviceAccount: ${quote(svc.serviceAccount)},`);
-          if (!isDefaultSelector) writer.writeLine(`selector: { ${Object.entries(svc.selector).map(([k, v]) => `${key(k)}: ${quote(v)}`).join(', ')} },`);
+          if (!isDefaultSelector)
+            writer.writeLine(
+              `selector: { ${Object.entries(svc.selector)
+                .map(([k, v]) => `${key(k)}: ${quote(v)}`)
+                .join(', ')} },`,
+            );
           if (svc.mtls !== undefined) writer.writeLine(`mtls: ${quote(svc.mtls)},`);
-          const portText = svc.ports.map((p) => `${key(p.name)}: { port: ${p.port}, protocol: ${quote(p.protocol)}${p.mtls === undefined ? '' : `, mtls: ${quote(p.mtls)}`} }`);
+          const portText = svc.ports.map(
+            (p) => `${key(p.name)}: { port: ${p.port}, protocol: ${quote(p.protocol)}${p.mtls === undefined ? '' : `, mtls: ${quote(p.mtls)}`} }`,
+          );
           const [only] = portText;
           if (portText.length === 1 && only !== undefined) writer.writeLine(`ports: { ${only} },`);
           else {
@@ -248,7 +275,12 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
         isExported: true,
         declarationKind: VariableDeclarationKind.Const,
         ...(origin.length === 0 ? {} : { docs: [`From ${origin.join(', ')}.`] }),
-        declarations: [{ name: names.services.get(svc.id) ?? svc.name, initializer: (w) => (w.write(`${dsl(file, 'service')}(${nsId}, ${quote(svc.name)}, `), options(w), w.write(')')) }],
+        declarations: [
+          {
+            name: names.services.get(svc.id) ?? svc.name,
+            initializer: (w) => (w.write(`${dsl(file, 'service')}(${nsId}, ${quote(svc.name)}, `), options(w), w.write(')')),
+          },
+        ],
       });
     }
     const rules = model.rules.filter((r) => placement.get(r) === ns);
@@ -259,7 +291,16 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
       declarationKind: VariableDeclarationKind.Const,
       ...(topComments.length === 0 ? {} : { leadingTrivia: `${commentLines(topComments).join('\n')}\n` }),
       docs: [`Who may call the services of namespace ${ns}.`],
-      declarations: [{ name: names.rules.get(ns) ?? `${ns}Rules`, initializer: rulesArray(file, rules, comments.filter((c) => c.destination !== undefined)) }],
+      declarations: [
+        {
+          name: names.rules.get(ns) ?? `${ns}Rules`,
+          initializer: rulesArray(
+            file,
+            rules,
+            comments.filter((c) => c.destination !== undefined),
+          ),
+        },
+      ],
     });
   }
 
@@ -316,12 +357,19 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
     const builders = [...(dslImports.get(file) ?? [])].sort(compare);
     sourceFile.insertImportDeclarations(0, [
       ...(builders.length === 0 ? [] : [{ moduleSpecifier: 'policyc', namedImports: builders }]),
-      ...[...imports]
-        .sort(([a], [b]) => compare(a, b))
-        .map(([from, ids]) => ({ moduleSpecifier: `./${from}`, namedImports: [...ids].sort(compare) })),
+      ...[...imports].sort(([a], [b]) => compare(a, b)).map(([from, ids]) => ({ moduleSpecifier: `./${from}`, namedImports: [...ids].sort(compare) })),
     ]);
-    const about = file === entryName ? `${header}\n\nThe mesh: its settings, every service and every rule.` : `Namespace ${namespaceOfFile.get(file) ?? file}: its services, and who may call them.`;
-    sourceFile.insertStatements(0, `/**\n${about.split('\n').map((l) => (l === '' ? ' *' : ` * ${l}`)).join('\n')}\n */`);
+    const about =
+      file === entryName
+        ? `${header}\n\nThe mesh: its settings, every service and every rule.`
+        : `Namespace ${namespaceOfFile.get(file) ?? file}: its services, and who may call them.`;
+    sourceFile.insertStatements(
+      0,
+      `/**\n${about
+        .split('\n')
+        .map((l) => (l === '' ? ' *' : ` * ${l}`))
+        .join('\n')}\n */`,
+    );
     sourceFile.formatText({ indentSize: 2, convertTabsToSpaces: true, semicolons: 'insert' as TsMorph.ts.SemicolonPreference });
     // A blank line between top-level statements, as a person leaves them.
     const text = sourceFile
