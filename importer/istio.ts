@@ -287,6 +287,8 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
             drafts.push({
               origin: ap.ref,
               rule: {
+                // The cluster object's name is kept when the rule can carry it alone: a policy of one workload.
+                ...(scope.length === 1 ? { name: ap.object.metadata.name } : {}),
                 action: deny ? 'deny' : 'allow',
                 sources: sources === 'any' ? [{ kind: 'anyone' }] : sources,
                 destination: destination.id,
@@ -446,6 +448,7 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
       ports: [...new Set(draft.rule.ports)].sort(compare),
       ...(draft.rule.methods === undefined ? {} : { methods: [...new Set(draft.rule.methods)].sort(compare) }),
       ...(draft.rule.paths === undefined ? {} : { paths: uniqueSorted(draft.rule.paths) }),
+      ...(draft.rule.name === undefined ? {} : { name: draft.rule.name }),
     };
     const key = JSON.stringify(body);
     const entry = merged.get(key) ?? { body, objects: new Set<string>() };

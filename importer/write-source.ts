@@ -177,6 +177,7 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
       ...(rule.ports.length === implied.length && implied.every((p) => rule.ports.includes(p)) ? [] : [`ports: ${list(rule.ports)}`]),
       ...(rule.methods === undefined ? [] : [`methods: ${list(rule.methods)}`]),
       ...(rule.paths === undefined ? [] : [`paths: ${list(rule.paths.map(pathText))}`]),
+      ...(rule.name === undefined ? [] : [`name: ${quote(rule.name)}`]),
     ];
     return `${dsl(file, rule.action)}(${from.join(', ')}).to(${to}${scope.length === 0 ? '' : `, { ${scope.join(', ')} }`})`;
   };

@@ -51,7 +51,9 @@ describe('policyc import', () => {
     const build = runCli(['build', 'policy/policy.ts', '--out', 'manifests'], dir);
     assert.equal(build.exit, 0, build.stderr);
     const names = [...readTree(path.join(dir, 'manifests', 'istio')).values()].join('\n');
-    assert.match(names, /kind: AuthorizationPolicy/);
+    // The cluster's object names are kept, so applying the build replaces the old policies instead of adding to them.
+    for (const name of ['allow-nothing', 'details-viewer', 'productpage-viewer', 'ratings-viewer', 'reviews-viewer'])
+      assert.match(names, new RegExp(`name: ${name}\n`));
     const verify = runCli(['verify', 'policy/policy.ts', '--target', 'istio', '--against', ...BOOKINFO], dir);
     assert.equal(verify.exit, 0, verify.stderr);
     assert.match(verify.stdout, /\(istio\): equivalent, \d+ requests decided the same/);
@@ -61,7 +63,7 @@ describe('policyc import', () => {
     const dir = tempProject({});
     runCli(['import', ...BOOKINFO, '-o', 'policy', '--allow-partial'], dir);
     const file = path.join(dir, 'policy', 'default.ts');
-    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("  allow(reviews).to(ratings, { methods: ['GET'] }),\n", ''));
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("  allow(reviews).to(ratings, { methods: ['GET'], name: 'ratings-viewer' }),\n", ''));
     const run = runCli(['verify', 'policy/policy.ts', '--target', 'istio', '--against', ...BOOKINFO, '--format', 'json'], dir);
     const { diagnostics } = JSON.parse(run.stdout) as JsonReport;
     const differences = diagnostics.filter((d) => d.code === 'PC6007');
@@ -98,7 +100,7 @@ describe('policyc import', () => {
     // The comment stands just before the rule that came from the same object.
     assert.match(
       source,
-      /\/\/ Not imported from AuthorizationPolicy foo\/deny-method-get: `when` conditions[^\n]*\n( {2}\/\/ [^\n]*\n)* {2}\/\*\* From AuthorizationPolicy foo\/deny-method-get\. \*\/\n {2}deny\(anyone\)\.to\(httpbin, \{ methods: \['GET'\] \}\),/,
+      /\/\/ Not imported from AuthorizationPolicy foo\/deny-method-get: `when` conditions[^\n]*\n( {2}\/\/ [^\n]*\n)* {2}\/\*\* From AuthorizationPolicy foo\/deny-method-get\. \*\/\n {2}deny\(anyone\)\.to\(httpbin, \{ methods: \['GET'\], name: 'deny-method-get' \}\),/,
     );
     assert.equal(partial.report.equivalence?.equivalent, true);
     assert.equal(importJson([...inputs, '-o', 'policy', '--allow-partial'], dir).exit, 0);
@@ -157,7 +159,10 @@ describe('policyc import', () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /wrote 3 files to policy: default\.ts, sleep-allow\.ts, policy\.ts/);
     assert.match(run.stdout, /^equivalent: /m);
-    assert.match(fs.readFileSync(path.join(dir, 'policy', 'default.ts'), 'utf8'), /allow\(sleepAllowSleep\)\.to\(httpbin, \{ methods: \['GET'\] \}\)/);
+    assert.match(
+      fs.readFileSync(path.join(dir, 'policy', 'default.ts'), 'utf8'),
+      /allow\(sleepAllowSleep\)\.to\(httpbin, \{ methods: \['GET'\], name: 'service-httpbin\.default\.svc\.cluster\.local' \}\)/,
+    );
   });
 
   it('GIVEN a fresh process WHEN it builds a policy THEN ts-morph is never loaded; WHEN it imports THEN it is', () => {

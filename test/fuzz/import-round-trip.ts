@@ -16,6 +16,7 @@ import { PolicyTypeChecker } from '../../compiler/typecheck';
 import { hasErrors } from '../../diagnostics/diagnostic';
 import { importManifests, type ImportOutcome } from '../../importer/import';
 import { describeDifference } from '../../importer/equivalence';
+import { manifestsFromFiles } from '../../verify/compare';
 import { targets } from '../../meshes';
 import type { PolicyModel } from '../../model/model';
 import { policyModelArbitrary } from './random-model';
@@ -47,7 +48,14 @@ export function workloadObjects(model: PolicyModel): object[] {
   ]);
 }
 
-export type RoundTrip = { readonly skipped: string } | { readonly outcome: ImportOutcome };
+export type RoundTrip = { readonly skipped: string } | { readonly outcome: ImportOutcome; readonly originalNames: readonly string[] };
+
+/** `Kind namespace/name` of every object of rendered files: what `kubectl apply` creates or replaces. */
+function objectNames(files: ReadonlyMap<string, string>): string[] {
+  return manifestsFromFiles(files)
+    .map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`)
+    .sort();
+}
 
 /** Builds the model for Istio, imports the output into `dir`, builds the import and compares. */
 export function roundTrip(model: PolicyModel, dir: string, checker?: PolicyTypeChecker): RoundTrip {
@@ -59,6 +67,7 @@ export function roundTrip(model: PolicyModel, dir: string, checker?: PolicyTypeC
   const manifests = [...files].filter(([file]) => !file.endsWith('kustomization.yaml')).map(([, text]) => `---\n${text}`);
   const cluster = [...manifests, ...workloadObjects(model).map((o) => `---\n${stringify(o)}`)].join('\n');
   return {
+    originalNames: objectNames(files),
     outcome: importManifests({
       texts: [{ file: path.join(dir, 'cluster.yaml'), text: cluster }],
       out: path.join(dir, 'policy'),
@@ -74,6 +83,9 @@ export function roundTripFailure(result: RoundTrip): string | undefined {
   const errors = outcome.diagnostics.filter((d) => d.severity === 'error' || d.id === 'import-inexpressible' || d.id === 'import-no-workload');
   if (errors.length > 0) return errors.map((d) => `${d.code} ${d.message}`).join('\n');
   if (outcome.equivalence === undefined) return 'no equivalence check ran';
+  // The second build must name its objects as the first did, so applying it replaces them.
+  const names = objectNames(outcome.compiled?.outputs.get('istio') ?? new Map());
+  if (names.join('\n') !== result.originalNames.join('\n')) return `object names differ: ${result.originalNames.join(', ')} → ${names.join(', ')}`;
   const first = outcome.equivalence.differences[0];
   return first === undefined ? undefined : `${outcome.equivalence.differences.length} differences; first: ${describeDifference(first)}`;
 }
