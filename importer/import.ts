@@ -12,6 +12,7 @@ import { manifestsFromFiles } from '../verify/compare';
 import { compareWithOriginal, describeDifference, type Equivalence } from './equivalence';
 import { isPartial, type ImportedPolicy } from './imported';
 import { importIstio } from './istio';
+import { importLinkerd } from './linkerd';
 import { groupVersion, parseManifests, readManifestTexts, type ImportedObject, type ManifestText } from './manifests';
 import { ENTRY_FILE, generateSources } from './write-source';
 import { namespaceOf, servicesOf, workloadsFor } from './workloads';
@@ -82,22 +83,20 @@ export function importManifests(options: ImportOptions): ImportOutcome {
   diagnostics.push(...applied.diagnostics);
   const objects = applied.objects;
   const linkerd = objects.filter((o) => LINKERD_GROUPS.has(groupVersion(o.object.apiVersion).group));
-  for (const o of linkerd) {
-    diagnostics.push(
-      diagnostic(
-        'import-inexpressible',
-        `${o.ref}: Linkerd policy is not read by this version of policyc import (it reads Istio PeerAuthentication and AuthorizationPolicy); write the rules it grants by hand.`,
-        o.span,
-      ),
-    );
-  }
   const istio = objects.filter((o) => groupVersion(o.object.apiVersion).group === 'security.istio.io');
   if (hasErrors(diagnostics)) return { diagnostics, written: [], partial: isPartial(diagnostics) };
   if (istio.length === 0 && linkerd.length === 0) {
     diagnostics.push(diagnostic('import-no-input', 'None of the manifests is an Istio or Linkerd policy object, so there is nothing to import.'));
     return { diagnostics, written: [], partial: false };
   }
-  const imported = importIstio(objects, { rootNamespace: options.rootNamespace ?? 'istio-system' });
+  // One mesh per import: the one most objects are for; the other mesh's objects are reported.
+  const mesh = istio.length >= linkerd.length ? 'istio' : 'linkerd';
+  for (const o of mesh === 'istio' ? linkerd : istio) {
+    diagnostics.push(
+      diagnostic('import-inexpressible', `${o.ref}: one import reads the policy of one mesh (${mesh} here); import this object's mesh separately.`, o.span),
+    );
+  }
+  const imported = mesh === 'istio' ? importIstio(objects, { rootNamespace: options.rootNamespace ?? 'istio-system' }) : importLinkerd(objects);
   diagnostics.push(...imported.diagnostics);
   if (imported.model.services.length === 0) {
     diagnostics.push(

@@ -17,6 +17,10 @@ export interface ImportedService {
   readonly podLabels: Readonly<Record<string, string>>;
   /** Each pod template's labels. */
   readonly templates: readonly Readonly<Record<string, string>>[];
+  /** The pods' declared container ports (names resolve Linkerd Server ports). */
+  readonly containerPorts: readonly { readonly name?: string; readonly port: number }[];
+  /** The first pod template's annotations (Linkerd reads its default inbound policy there). */
+  readonly podAnnotations: Readonly<Record<string, string>>;
   /** The objects it was learned from. */
   readonly origins: readonly ImportedObject[];
   /** Why the service is not exactly what the cluster runs (several service accounts, guessed protocols). */
@@ -30,6 +34,7 @@ interface PodTemplate {
   readonly labels: Readonly<Record<string, string>>;
   readonly serviceAccount: string;
   readonly ports: readonly { readonly name?: string; readonly port: number }[];
+  readonly annotations: Readonly<Record<string, string>>;
 }
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
@@ -74,6 +79,7 @@ function podTemplate(origin: ImportedObject): PodTemplate {
     namespace: namespaceOf(origin),
     name: origin.object.metadata.name,
     labels: stringMap(record(template['metadata'])['labels']),
+    annotations: stringMap(record(template['metadata'])['annotations']),
     serviceAccount: typeof account === 'string' ? account : 'default',
     ports,
   };
@@ -134,7 +140,8 @@ export function servicesOf(
     ports: PortModel[],
   ) => {
     const id = `${namespace}/${name}`;
-    if (byId.has(id)) return;
+    // Pods that listen on no port are only ever callers: rules name them by identity, not as services.
+    if (byId.has(id) || ports.length === 0) return;
     byId.add(id);
     const accounts = [...new Set(pods.map((p) => p.serviceAccount))].sort();
     const notes: string[] = [];
@@ -160,6 +167,8 @@ export function servicesOf(
         ports: sortedPorts,
       },
       podLabels: commonLabels(pods),
+      containerPorts: pods.flatMap((p) => p.ports),
+      podAnnotations: pods[0]?.annotations ?? {},
       templates: pods.map((p) => p.labels),
       origins,
       notes,
