@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compile, type CompileResult } from '../compiler/compile';
 import type { PolicyTypeChecker } from '../compiler/typecheck';
-import { diagnostic, hasErrors, type Diagnostic } from '../diagnostics/diagnostic';
+import { diagnostic, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics/diagnostic';
 import { simulatorFor, targets } from '../meshes';
 import { manifestsFromFiles } from '../verify/compare';
 import { compareWithOriginal, describeDifference, type Equivalence } from './equivalence';
@@ -97,7 +97,8 @@ export function importManifests(options: ImportOptions): ImportOutcome {
     );
   }
   const imported = mesh === 'istio' ? importIstio(objects, { rootNamespace: options.rootNamespace ?? 'istio-system' }) : importLinkerd(objects);
-  diagnostics.push(...imported.diagnostics);
+  // A policy expanded onto several workloads reports each lost part once.
+  diagnostics.push(...sortDiagnostics(imported.diagnostics));
   if (imported.model.services.length === 0) {
     diagnostics.push(
       diagnostic(

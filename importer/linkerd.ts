@@ -94,7 +94,12 @@ export function importLinkerd(objects: readonly ImportedObject[]): ImportedPolic
   };
   const ofKind = (kind: string) => objects.filter((o) => o.object.kind === kind);
   const spec = (o: ImportedObject) => record(o.object['spec']);
-  const servers = ofKind('Server');
+  // Where Servers overlap, the oldest wins, then the first by name [§2]: candidates are searched in that order.
+  const servers = ofKind('Server').sort(
+    (a, b) =>
+      compare(String(a.object.metadata['creationTimestamp' as 'name'] ?? ''), String(b.object.metadata['creationTimestamp' as 'name'] ?? '')) ||
+      compare(a.object.metadata.name, b.object.metadata.name),
+  );
   const byName = (kind: string, namespace: string, name: string) =>
     objects.find((o) => o.object.kind === kind && namespaceOf(o) === namespace && o.object.metadata.name === name);
 
@@ -431,7 +436,9 @@ export function importLinkerd(objects: readonly ImportedObject[]): ImportedPolic
       o.span,
       external
         ? 'it selects external (non-Kubernetes) workloads, which a policyc service cannot stand for'
-        : 'it governs no port of a workload in the imported manifests; add the Deployment and Service it is for',
+        : o.object.kind === 'Server'
+          ? 'it selects no port of a workload in the imported manifests, or an older (or first by name) Server selects the same port and wins'
+          : 'it governs no port of a workload in the imported manifests; add the Deployment and Service it is for',
       { namespace: namespaceOf(o) },
       external ? 'import-inexpressible' : 'import-no-workload',
     );

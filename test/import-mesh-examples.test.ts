@@ -31,12 +31,12 @@ const EXPECTED: Readonly<Record<string, Outcome>> = {
   'istio-mtls-migration': { exit: 0, notImported: 0, differences: 0, errors: [] },
   'linkerd-blog-grpc-routes': { exit: 0, notImported: 0, differences: 0, errors: [] },
   'linkerd-blog-osm-migration': { exit: 1, notImported: 0, differences: null, errors: ['PC6004'] },
-  'linkerd-emojivoto-policy': { exit: 1, notImported: 4, differences: 10, errors: ['PC6007'] },
+  'linkerd-emojivoto-policy': { exit: 1, notImported: 3, differences: 10, errors: ['PC6007'] },
   'linkerd-multicluster': { exit: 0, notImported: 0, differences: 0, errors: [] },
   'linkerd-non-kubernetes-workloads': { exit: 1, notImported: 0, differences: null, errors: ['PC6001'] },
   'linkerd-per-route-policy': { exit: 0, notImported: 0, differences: 0, errors: [] },
-  'linkerd-reference-authz-booksapp': { exit: 1, notImported: 2, differences: 0, errors: [] },
-  'linkerd-reference-authz-emojivoto': { exit: 1, notImported: 5, differences: 0, errors: [] },
+  'linkerd-reference-authz-booksapp': { exit: 1, notImported: 4, differences: 0, errors: [] },
+  'linkerd-reference-authz-emojivoto': { exit: 1, notImported: 3, differences: 0, errors: [] },
   'linkerd-restricting-access': { exit: 1, notImported: 1, differences: 5, errors: ['PC6007'] },
 };
 
