@@ -4,7 +4,7 @@
  * again, and the second build must decide every request of the widened request space as the first one does.
  * Each import type-checks its generated files (an error would show as a PC1002).
  *
- *   npm run fuzz:import -- [count] [seed]   (node dist/test/fuzz/import-round-trip.js)
+ *   npx tsc -p . && node dist/test/fuzz/import-round-trip.js [count] [seed]
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
