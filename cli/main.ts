@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { PACKAGE_ROOT } from '../compiler/package-files';
 import { diagnostic } from '../diagnostics/diagnostic';
 import { registerBuild } from './build';
+import { registerImport } from './import';
 import { EXIT, report, type Io } from './common';
 import { registerReview } from './review';
 import { registerMatrix } from './matrix';
@@ -40,6 +41,7 @@ export function main(argv: readonly string[], io: Io): number {
   registerMatrix(program, context);
   registerInit(program, context);
   registerLsp(program, context);
+  registerImport(program, context);
 
   try {
     program.parse([...argv], { from: 'user' });

@@ -9,6 +9,7 @@ import type { HttpMethod, PolicyModel } from '../model/model';
 import { simulatorFor } from '../meshes';
 import { verifyBuild } from '../verify/verify-build';
 import { manifestsFromFiles, workloadOf } from '../verify/compare';
+import { verifyAgainstFiles } from '../importer/import';
 import { DEFAULT_ENTRY, EXIT, report, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
 
 export function registerVerify(program: Command, context: CommandContext): void {
@@ -20,9 +21,10 @@ export function registerVerify(program: Command, context: CommandContext): void 
       .description(
         "compile, then check on every request of the policy's request space that each mesh, simulated from the emitted objects, decides as the policy does",
       )
-      .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY),
+      .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY)
+      .option('--against <manifests...>', 'also compare, request by request, with the mesh manifests this policy replaces (files, folders, or -)'),
     'all',
-  ).action((entry: string, options: CommonOptions) => {
+  ).action((entry: string, options: CommonOptions & { against?: string[] }) => {
     const { result, exit } = runCompile(entry, options, io);
     if (result === undefined) return context.setExit(exit);
     if (exit !== EXIT.ok) {
@@ -30,7 +32,8 @@ export function registerVerify(program: Command, context: CommandContext): void 
       return context.setExit(exit);
     }
     const verification = verifyBuild(result, simulatorFor);
-    const diagnostics = [...result.diagnostics, ...verification.diagnostics];
+    const against = options.against === undefined ? undefined : verifyAgainstFiles(result, options.against, io.cwd);
+    const diagnostics = [...result.diagnostics, ...verification.diagnostics, ...(against?.diagnostics ?? [])];
     report(diagnostics, options.format, io, (f) => result.store.read(f), options);
     if (options.format === 'text') {
       for (const { target, result: r } of verification.targets) {
@@ -40,6 +43,7 @@ export function registerVerify(program: Command, context: CommandContext): void 
             : `${target}: ${r.checked} requests checked, ${r.mismatches.length} mismatches, ${r.unsupported.length} not simulated\n`,
         );
       }
+      if (against?.summary !== undefined) io.stdout(`${against.summary}\n`);
     }
     context.setExit(hasErrors(diagnostics) ? EXIT.policyErrors : EXIT.ok);
   });

@@ -202,6 +202,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       ports: [...new Set(ports)].sort(compare),
       ...(rule.methods === undefined ? {} : { methods: [...new Set(rule.methods)].sort(compare) }),
       ...(rule.paths === undefined ? {} : { paths: uniqueSorted(rule.paths.map((p) => pathMatchOf(p))) }),
+      ...(typeof rule.name === 'string' ? { name: rule.name } : {}),
     };
     const key = JSON.stringify(body);
     rules.push({ key, model: { id: shortHash(key), ...body, ...(location === undefined ? {} : { location }) } });

@@ -195,6 +195,36 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
 
   const services = servicesById(model);
 
+  // A kept object name (from \`policyc import\`) names one destination's policy: two destinations of a namespace
+  // cannot share it, and it must be a name Kubernetes accepts.
+  const ruleNames = new Map<string, RuleModel>();
+  for (const rule of model.rules) {
+    if (rule.name === undefined) continue;
+    const at = span(rule.location);
+    if (!DNS_1123_LABEL.test(rule.name) || rule.name.length > 63) {
+      out.push(
+        diagnostic(
+          'invalid-name',
+          `Object name '${rule.name}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`,
+          at,
+        ),
+      );
+      continue;
+    }
+    const key = `${rule.destination.split('/')[0] ?? ''}/${rule.name}`;
+    const other = ruleNames.get(key);
+    if (other !== undefined && other.destination !== rule.destination) {
+      out.push(
+        diagnostic(
+          'invalid-name',
+          `Object name '${rule.name}' is also given to a rule of '${other.destination}': one name names one destination's policy in a namespace. Rename one of them.`,
+          at,
+          [related('The other rule is here.', other.location)],
+        ),
+      );
+    } else if (other === undefined) ruleNames.set(key, rule);
+  }
+
   for (const rule of model.rules) {
     const at = span(rule.location);
     const destination = services.get(rule.destination);

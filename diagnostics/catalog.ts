@@ -1,6 +1,6 @@
 /**
  * The one catalog of policyc diagnostics. Codes are stable and banded by phase:
- * 1xxx load and type-check, 2xxx evaluate, 3xxx validate, 4xxx targets, 5xxx CLI.
+ * 1xxx load and type-check, 2xxx evaluate, 3xxx validate, 4xxx targets, 5xxx CLI, 60xx import.
  * Never reuse or renumber a code; retire it instead.
  */
 export type Severity = 'error' | 'warning';
@@ -223,6 +223,44 @@ export const catalog = {
     code: 'PC5021',
     severity: 'error',
     summary: '`policyc init` found policy files where it would write its starter; it changes nothing.',
+  },
+  // 60xx import (manifests → typed policy)
+  'import-malformed-yaml': { code: 'PC6001', severity: 'error', summary: 'An imported file is not valid YAML.' },
+  'import-not-policy': {
+    code: 'PC6002',
+    severity: 'warning',
+    summary: 'An imported manifest is neither a mesh policy nor a workload object policyc reads; it is ignored.',
+  },
+  'import-unknown-version': {
+    code: 'PC6003',
+    severity: 'error',
+    summary: 'An imported policy kind has an apiVersion policyc does not read.',
+  },
+  'import-invalid-object': {
+    code: 'PC6004',
+    severity: 'error',
+    summary: 'An imported manifest lacks a field the cluster requires, or a field has the wrong type.',
+  },
+  'import-inexpressible': {
+    code: 'PC6005',
+    severity: 'warning',
+    summary: 'Part of an imported policy has no equivalent in the policy language; it is kept as a comment.',
+  },
+  'import-no-workload': {
+    code: 'PC6006',
+    severity: 'warning',
+    summary: 'An imported policy selects no workload of the imported manifests, so it cannot be attached to a service.',
+  },
+  'import-not-equivalent': {
+    code: 'PC6007',
+    severity: 'error',
+    summary: 'The compiled policy decides a request differently from the original manifests.',
+  },
+  'import-no-input': { code: 'PC6008', severity: 'error', summary: 'No manifest file was found to import.' },
+  'import-replaced': {
+    code: 'PC6009',
+    severity: 'warning',
+    summary: 'Two imported objects have the same kind, namespace and name; the later one replaces the earlier, as `kubectl apply` would.',
   },
 } as const satisfies Record<string, CatalogEntry>;
 

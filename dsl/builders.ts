@@ -291,6 +291,8 @@ export interface AccessRule {
   readonly ports?: readonly string[];
   readonly methods?: readonly HttpMethod[];
   readonly paths?: readonly PathPattern[];
+  /** The name of the mesh object the rule is written into, kept from an existing cluster policy (see {@link RuleBuilder}). */
+  readonly name?: string;
   /** @internal */
   readonly site?: DeclarationSite;
 }
@@ -305,10 +307,13 @@ export interface AccessRule {
 export interface RuleBuilder {
   /**
    * Names the destination and, optionally, narrows the rule to some of its ports (by name), HTTP methods and paths.
-   * Methods and paths are only allowed together with HTTP, HTTP/2 or gRPC ports.
+   * Methods and paths are only allowed together with HTTP, HTTP/2 or gRPC ports. `name` keeps the name of the
+   * cluster object the rule replaces (an Istio AuthorizationPolicy), so applying the output replaces that object
+   * instead of adding one beside it; rules of one destination and action with the same name share that object.
    *
    * @example
    * allow(checkout).to(payments, { ports: ['grpc'], methods: ['POST'], paths: ['/payments.v1.Payments/*'] });
+   * allow(productpage).to(details, { methods: ['GET'], name: 'details-viewer' });
    */
   to<TTo extends AnyService>(
     destination: TTo,
@@ -320,11 +325,13 @@ export interface RuleBuilder {
             string)[];
           readonly methods?: readonly HttpMethod[];
           readonly paths?: readonly PathPattern[];
+          readonly name?: string;
         }
       | {
           readonly ports?: readonly (keyof TTo['ports'] & string)[];
           readonly methods?: undefined;
           readonly paths?: undefined;
+          readonly name?: string;
         },
   ): AccessRule;
 }
@@ -342,6 +349,7 @@ function ruleBuilder(action: RuleAction, from: readonly Source[]): RuleBuilder {
         ...(scope?.ports === undefined ? {} : { ports: scope.ports }),
         ...(scope?.methods === undefined ? {} : { methods: scope.methods }),
         ...(scope?.paths === undefined ? {} : { paths: scope.paths }),
+        ...(scope?.name === undefined ? {} : { name: scope.name }),
       },
       ruleSite,
     );

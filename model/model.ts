@@ -97,6 +97,8 @@ export interface RuleModel {
   readonly methods?: readonly HttpMethod[];
   /** Absent: any path. */
   readonly paths?: readonly PathMatch[];
+  /** The mesh object's name the user kept (an imported policy's); absent: targets derive one. */
+  readonly name?: string;
   readonly location?: SourceLocation;
 }
 

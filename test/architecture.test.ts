@@ -22,7 +22,9 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
   review: ['diagnostics', 'model', 'compiler', 'meshes'],
   // The language server runs the compile pipeline for `policyc lsp`.
   lsp: ['diagnostics', 'model', 'compiler'],
-  cli: ['dsl', 'diagnostics', 'model', 'compiler', 'targets', 'verify', 'meshes', 'review', 'lsp'],
+  // import: manifests → model → TypeScript (ts-morph) → build → equivalence with the original manifests.
+  importer: ['diagnostics', 'model', 'compiler', 'meshes', 'verify', 'review'],
+  cli: ['dsl', 'diagnostics', 'model', 'compiler', 'targets', 'verify', 'meshes', 'review', 'lsp', 'importer'],
   // The CI action's script runs the CLI in-process.
   action: ['cli'],
 };

@@ -80,6 +80,18 @@ const cases: Case[] = [
     },
   },
   {
+    // A kept object name that Kubernetes would refuse.
+    code: 'PC3006',
+    files: { 'policy.ts': `${head}${web}export default mesh({ services: [web], rules: [allow(web).${MARK}to(web, { name: 'Web Viewer' })] });` },
+  },
+  {
+    // One kept name given to the policies of two destinations of a namespace.
+    code: 'PC3006',
+    files: {
+      'policy.ts': `${head}${web}${api}export default mesh({ services: [web, api], rules: [allow(web).to(api, { name: 'viewer' }), allow(api).${MARK}to(web, { name: 'viewer' })] });`,
+    },
+  },
+  {
     code: 'PC3007',
     files: {
       'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { selector: { app: 'a*' }, ports: { http: { port: 80, protocol: 'http' } } });\nexport default mesh({ services: [s], rules: [] });`,
@@ -215,7 +227,8 @@ describe('every diagnostic code', () => {
     const tested = new Set(cases.map((c) => c.code));
     // PC4001 and PC5003 are policyc bugs (tested through validateEmitted); PC4002-PC4004 are verify's (test/verify.test.ts);
     // PC41xx are the Linkerd target's (test/linkerd/); PC5003-PC5012 (usage and the output folder) are tested in
-    // test/cli.test.ts and test/output-folder.test.ts; the others are listed with the test file that covers them.
+    // test/cli.test.ts and test/output-folder.test.ts; PC60xx are import's
+    // (test/import*.test.ts); the others are listed with the test file that covers them.
     const testedElsewhere: Readonly<Record<string, string>> = {
       PC2007: 'test/evaluate.test.ts, test/hostile/',
       PC2008: 'test/hostile/',
@@ -225,7 +238,11 @@ describe('every diagnostic code', () => {
       PC5021: 'test/init.test.ts',
     };
     const elsewhere = (code: string) =>
-      ['PC4001', 'PC4002', 'PC4003', 'PC4004'].includes(code) || code in testedElsewhere || code.startsWith('PC41') || (code >= 'PC5003' && code <= 'PC5012');
+      ['PC4001', 'PC4002', 'PC4003', 'PC4004'].includes(code) ||
+      code in testedElsewhere ||
+      code.startsWith('PC41') ||
+      code.startsWith('PC60') ||
+      (code >= 'PC5003' && code <= 'PC5012');
     const missing = Object.values(catalog)
       .map((e) => e.code)
       .filter((code) => !tested.has(code) && !elsewhere(code));

@@ -114,6 +114,7 @@ const schemas = {
       ports: list(text, 1024),
       methods: list({ enum: METHODS }, 64),
       paths: list(path, 1024),
+      name: text,
       site,
     },
   },

@@ -147,6 +147,11 @@ function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
   return out;
 }
 
+/** A name the user kept from the cluster, as is when Kubernetes accepts it (a DNS-1123 subdomain), else made valid. */
+function keptName(name: string): string {
+  return name.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name) ? name : objectName(name);
+}
+
 function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[] {
   const out: AuthorizationPolicyManifest[] = [];
   const services = servicesById(model);
@@ -161,17 +166,22 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
     if (destination === undefined) continue;
     for (const action of ['allow', 'deny'] as const) {
       if (action === 'allow' && model.mesh.defaultAction === 'allow') continue;
-      const istioRules = rules
-        .filter((r) => r.action === action)
-        .map((r) => ruleOf(model, r, destination, services))
-        .filter((r): r is IstioRule => r !== undefined);
-      if (istioRules.length === 0) continue;
-      out.push({
-        apiVersion: API_VERSION,
-        kind: 'AuthorizationPolicy',
-        metadata: metadata(objectName(destination.name, action), destination.namespace),
-        spec: { selector: { matchLabels: destination.selector }, action: action === 'allow' ? 'ALLOW' : 'DENY', rules: istioRules },
-      });
+      // One policy per destination and action, or per name the user kept for some of its rules.
+      const byName = new Map<string, IstioRule[]>();
+      for (const rule of rules.filter((r) => r.action === action)) {
+        const istioRule = ruleOf(model, rule, destination, services);
+        if (istioRule === undefined) continue;
+        const name = rule.name === undefined ? objectName(destination.name, action) : keptName(rule.name);
+        byName.set(name, [...(byName.get(name) ?? []), istioRule]);
+      }
+      for (const [name, istioRules] of byName) {
+        out.push({
+          apiVersion: API_VERSION,
+          kind: 'AuthorizationPolicy',
+          metadata: metadata(name, destination.namespace),
+          spec: { selector: { matchLabels: destination.selector }, action: action === 'allow' ? 'ALLOW' : 'DENY', rules: istioRules },
+        });
+      }
     }
   }
   return out;
