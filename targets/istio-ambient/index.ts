@@ -43,6 +43,7 @@ export const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode';
 
 interface AmbientSource {
   readonly principals?: readonly string[];
+  readonly notPrincipals?: readonly string[];
   readonly namespaces?: readonly string[];
   readonly ipBlocks?: readonly string[];
 }
@@ -208,15 +209,17 @@ class AmbientCompilation {
           service.location,
         );
       }
-      if (this.waypointed.has(service.id) && service.ports.some((p) => acceptsPlaintext(effectiveMtls(this.model, service, p)))) {
-        const l7Rule = this.model.rules.find((r) => r.destination === service.id && needsWaypoint(r));
-        this.report(
-          'ambient-waypoint-plaintext',
-          `Rules to ${service.id} match methods or paths, so it gets a waypoint, but it accepts plaintext clients: those reach ztunnel without an ` +
-            'identity and are not sent through the waypoint (docs/ambient.md §7), so their methods and paths cannot be checked. ' +
-            `Set mtls: 'STRICT' on ${service.id}, or drop methods and paths from its rules.`,
-          l7Rule?.location ?? service.location,
-        );
+      if (this.waypointed.has(service.id)) {
+        const l7 = this.plaintextRules(service).find((r) => needsWaypoint(r) && this.plaintextDependsOn(r, service));
+        if (l7 !== undefined) {
+          this.report(
+            'ambient-waypoint-plaintext',
+            `This rule matches plaintext clients of ${service.id} by method or path, but plaintext clients do not pass through the waypoint: ` +
+              'they reach the destination ztunnel directly, which cannot see HTTP (docs/ambient.md §7). ' +
+              `Set mtls: 'STRICT' on ${service.id} (or on the port), or match plaintext clients by port and address only.`,
+            l7.location ?? service.location,
+          );
+        }
       }
     }
     const waypointNamespaces = new Set(waypointServices(this.model).map((s) => s.namespace));
@@ -230,6 +233,50 @@ class AmbientCompilation {
         );
       }
     }
+  }
+
+  /** Ports of a service that accept plaintext clients (§6). */
+  private plaintextPorts(service: ServiceModel): ServiceModel['ports'] {
+    return service.ports.filter((p) => acceptsPlaintext(effectiveMtls(this.model, service, p)));
+  }
+
+  /** Rules that can match a plaintext client (anyone, an IP block) on a port that accepts one. */
+  private plaintextRules(service: ServiceModel): RuleModel[] {
+    const ports = new Set(this.plaintextPorts(service).map((p) => p.name));
+    return this.model.rules.filter(
+      (r) => r.destination === service.id && r.ports.some((p) => ports.has(p)) && r.sources.some((s) => s.kind === 'anyone' || s.kind === 'ipBlock'),
+    );
+  }
+
+  /**
+   * Whether a plaintext client's verdict can depend on this rule's methods and paths. An L7 deny cannot change
+   * anything where plaintext clients are denied anyway: deny by default with no L4 allow that admits them.
+   */
+  private plaintextDependsOn(rule: RuleModel, service: ServiceModel): boolean {
+    if (rule.action === 'allow' || this.model.mesh.defaultAction === 'allow') return true;
+    return this.plaintextRules(service).some((r) => r.action === 'allow' && !needsWaypoint(r));
+  }
+
+  /**
+   * The ztunnel rules for plaintext clients of a service behind a waypoint, which reach ztunnel directly (§7):
+   * the model's rules that can match them, restricted to connections without identity (`notPrincipals: ['*']`)
+   * so that they never admit a mesh caller that bypasses the waypoint.
+   */
+  private plaintextZtunnelRules(service: ServiceModel, action: RuleModel['action']): AmbientRule[] {
+    const ports = this.plaintextPorts(service);
+    if (ports.length === 0) return [];
+    const portsOf = (names: readonly string[]) => ports.filter((p) => names.includes(p.name)).map((p) => String(p.port));
+    const unauthenticated = { notPrincipals: ['*'] };
+    if (action === 'allow' && this.model.mesh.defaultAction === 'allow') {
+      return [{ from: [{ source: unauthenticated }], to: [{ operation: { ports: ports.map((p) => String(p.port)) } }] }];
+    }
+    return this.plaintextRules(service)
+      .filter((r) => r.action === action && !needsWaypoint(r))
+      .map((r) => {
+        const blocks = r.sources.flatMap((s) => (s.kind === 'ipBlock' ? [s.cidr] : []));
+        const source = r.sources.some((s) => s.kind === 'anyone') ? unauthenticated : { ...unauthenticated, ipBlocks: [...new Set(blocks)].sort() };
+        return { from: [{ source }], to: [{ operation: { ports: portsOf(r.ports) } }] };
+      });
   }
 
   private mtls(): void {
@@ -289,17 +336,14 @@ class AmbientCompilation {
       if (denies.length > 0) this.objects.push(authorizationPolicy(objectName(destination.name, 'deny'), destination.namespace, attachment, 'DENY', denies));
       if (behindWaypoint) {
         // Behind a waypoint the destination ztunnel sees the waypoint's identity, not the caller's (§5): admit
-        // it alone, so a caller that bypasses the waypoint is refused.
+        // it, and plaintext clients as the model says (§7), so a mesh caller that bypasses the waypoint is refused.
+        const selector = { selector: { matchLabels: destination.selector } };
         const waypoint = principal(this.model, destination.namespace, WAYPOINT_NAME);
-        this.objects.push(
-          authorizationPolicy(
-            objectName(destination.name, 'waypoint-only'),
-            destination.namespace,
-            { selector: { matchLabels: destination.selector } },
-            'ALLOW',
-            [{ from: [{ source: { principals: [waypoint] } }] }],
-          ),
-        );
+        const admit = [{ from: [{ source: { principals: [waypoint] } }] }, ...this.plaintextZtunnelRules(destination, 'allow')];
+        this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-admit'), destination.namespace, selector, 'ALLOW', admit));
+        const refuse = this.plaintextZtunnelRules(destination, 'deny');
+        if (refuse.length > 0)
+          this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-refuse'), destination.namespace, selector, 'DENY', refuse));
       }
     }
   }

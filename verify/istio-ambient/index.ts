@@ -8,7 +8,7 @@
  *   client ──HBONE──▶ waypoint (policies with targetRefs; sees the client) ──HBONE──▶ destination ztunnel
  *   (policies with a selector or none; sees the waypoint) ──▶ pod.
  * Without a waypoint, the destination ztunnel sees the client itself. What the simulator cannot know (the
- * waypoint pod's address, the hairpin of plaintext traffic through a waypoint) is `unsupported`, never a guess.
+ * waypoint pod's address) is `unsupported`, never a guess.
  *
  * @example
  * const ambient = createIstioAmbientSimulator({ rootNamespace: 'istio-system', trustDomain: 'cluster.local' });
@@ -110,7 +110,7 @@ function matchesValue(pattern: string, value: string): boolean {
   return pattern === value;
 }
 
-const SOURCE_FIELDS = new Set(['principals', 'namespaces', 'ipBlocks']);
+const SOURCE_FIELDS = new Set(['principals', 'notPrincipals', 'namespaces', 'ipBlocks']);
 const OPERATION_FIELDS = new Set(['ports', 'methods', 'paths']);
 /** Fields that need the HTTP request, which ztunnel never parses (§3). */
 const L7_FIELDS = new Set(['methods', 'notMethods', 'paths', 'notPaths', 'hosts', 'notHosts', 'requestPrincipals', 'notRequestPrincipals']);
@@ -119,7 +119,11 @@ function sourceMatches(source: Json, peer: Peer, ref: string): boolean {
   for (const field of Object.keys(source)) if (!SOURCE_FIELDS.has(field)) throw new Unsupported(`source field ${field} is not modelled`, [ref]);
   const principals = source['principals'];
   const namespaces = source['namespaces'];
+  const notPrincipals = source['notPrincipals'];
   const ipBlocks = source['ipBlocks'];
+  // A connection without identity has no principal, so every `notPrincipals` pattern holds for it (`['*']`: plaintext only).
+  if (notPrincipals !== undefined && peer.principal !== undefined && strings(notPrincipals).some((p) => matchesValue(p, peer.principal as string)))
+    return false;
   if (principals !== undefined && (peer.principal === undefined || !strings(principals).some((p) => matchesValue(p, peer.principal as string)))) return false;
   if (namespaces !== undefined && (peer.namespace === undefined || !strings(namespaces).some((n) => matchesValue(n, peer.namespace as string)))) return false;
   if (ipBlocks !== undefined) {
@@ -329,12 +333,8 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
       : { principal: `${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`, namespace: identity.namespace }),
     ip,
   };
-  if (waypoint === undefined) return evaluate('destination ztunnel', ztunnel, client, call);
-  if (identity === undefined) {
-    throw new Unsupported('a plaintext client of a workload behind a waypoint: whether ztunnel hairpins it through the waypoint is not settled (§7)', [
-      waypoint.ref,
-    ]);
-  }
+  // §7: plaintext traffic never reaches a waypoint; the destination ztunnel decides it alone.
+  if (waypoint === undefined || identity === undefined) return evaluate('destination ztunnel', ztunnel, client, call);
   const atWaypoint = evaluate(`waypoint ${waypoint.namespace}/${waypoint.name}`, view.waypointPolicies(waypoint), client, call);
   if (atWaypoint.verdict !== 'allow') return atWaypoint;
   // §5: the destination ztunnel sees the waypoint, not the client.
