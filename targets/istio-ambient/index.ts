@@ -91,15 +91,30 @@ function fromOf(model: PolicyModel, rule: RuleModel, services: ReadonlyMap<strin
   const principals = new Set<string>();
   const namespaces = new Set<string>();
   const ipBlocks = new Set<string>();
+  if (rule.sources.some((s) => s.kind === 'anyone')) return undefined;
   for (const source of rule.sources) {
-    if (source.kind === 'anyone') return undefined;
-    if (source.kind === 'authenticated') principals.add('*');
-    else if (source.kind === 'identity') principals.add(principal(model, source.namespace, source.serviceAccount));
-    else if (source.kind === 'namespace') namespaces.add(source.namespace);
-    else if (source.kind === 'ipBlock') ipBlocks.add(source.cidr);
-    else {
-      const caller = services.get(source.service);
-      if (caller !== undefined) principals.add(principal(model, caller.namespace, caller.serviceAccount));
+    switch (source.kind) {
+      case 'anyone':
+        break;
+      case 'authenticated':
+        principals.add('*');
+        break;
+      case 'identity':
+        principals.add(principal(model, source.namespace, source.serviceAccount));
+        break;
+      case 'service': {
+        const caller = services.get(source.service);
+        if (caller !== undefined) principals.add(principal(model, caller.namespace, caller.serviceAccount));
+        break;
+      }
+      case 'namespace':
+        namespaces.add(source.namespace);
+        break;
+      case 'ipBlock':
+        ipBlocks.add(source.cidr);
+        break;
+      default:
+        source satisfies never;
     }
   }
   // `*` already admits every identity, so a namespace entry beside it adds nothing.

@@ -340,7 +340,7 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
   // §5: the destination ztunnel sees the waypoint, not the client.
   const waypointPeer: Peer = { principal: waypoint.principal, namespace: waypoint.namespace };
   const atZtunnel = evaluate('destination ztunnel (sees the waypoint)', ztunnel, waypointPeer, call);
-  return { ...atZtunnel, objects: [...new Set([...atWaypoint.objects, ...atZtunnel.objects])] };
+  return { ...atZtunnel, reason: `${atWaypoint.reason}; then ${atZtunnel.reason}`, objects: [...new Set([...atWaypoint.objects, ...atZtunnel.objects])] };
 }
 
 export function createIstioAmbientSimulator(config: IstioAmbientSimulatorConfig): MeshSimulator {
