@@ -11,7 +11,8 @@ import { listCrdFiles, loadCrdValidator } from '../compiler/crd-schemas';
 import type { Diagnostic } from '../diagnostics/diagnostic';
 import type { KubernetesObject } from '../model/target';
 import { istioAmbientTarget } from '../targets/istio-ambient';
-import { SHARED, tempProject } from './helpers';
+import { formatProjects } from './golden';
+import { runCli, SHARED, tempProject } from './helpers';
 
 const head = `import { allow, deny, anyone, authenticated, identity, ipBlocks, mesh, namespace, service } from 'policyc';
 const shop = namespace('shop');
@@ -243,6 +244,16 @@ describe('Istio ambient target', () => {
       selector: { matchLabels: { app: 'tool' } },
       mtls: { mode: 'STRICT' },
     });
+  });
+
+  it('docs/ambient.md §7: GIVEN the shop change that lets plaintext clients GET /metrics WHEN diffed for every target THEN the ambient refusal PC4203 is the answer, and istio,linkerd still diff', () => {
+    const project = formatProjects().shopChange;
+    const all = runCli(['diff', 'old/policy.ts', 'new/policy.ts', '--target', 'all', '--format', 'json'], project);
+    assert.equal(all.exit, 1);
+    assert.match(all.stdout, /PC4203/);
+    const two = runCli(['diff', 'old/policy.ts', 'new/policy.ts', '--target', 'istio,linkerd'], project);
+    assert.equal(two.exit, 0, two.stderr);
+    assert.match(two.stdout, /WIDENED {2}anyone → shop\/payments:metrics/);
   });
 
   it('GIVEN a deleted call WHEN its rollout note is read THEN it names both ambient enforcement points', () => {
