@@ -5,7 +5,7 @@
  */
 import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
-import type { PolicyModel } from '../model/model';
+import type { PolicyModel, ServiceModel } from '../model/model';
 import type { KubernetesObject, Target } from '../model/target';
 import { istioAmbientTarget } from '../targets/istio-ambient';
 import { createIstioAmbientSimulator } from '../verify/istio-ambient';
@@ -157,29 +157,21 @@ describe('Istio ambient simulator', () => {
 });
 
 describe('the verifier on broken ambient targets', () => {
+  /** A shop service whose pods run as its own service account and carry `app: <name>`. */
+  const shopService = (name: string, port: number): ServiceModel => ({
+    id: `shop/${name}`,
+    namespace: 'shop',
+    name,
+    serviceAccount: name,
+    selector: { app: name },
+    ports: [{ name: 'http', port, protocol: 'http' }],
+  });
   const model: PolicyModel = {
     version: 1,
     entry: 'broken-ambient.ts',
-    mesh: { trustDomain: 'cluster.local', mtls: 'STRICT', defaultAction: 'deny', rootNamespace: 'istio-system' },
+    mesh: { rootNamespace: 'istio-system', trustDomain: 'cluster.local', defaultAction: 'deny', mtls: 'STRICT' },
     namespaces: [{ name: 'shop' }],
-    services: [
-      {
-        id: 'shop/api',
-        namespace: 'shop',
-        name: 'api',
-        serviceAccount: 'api',
-        selector: { app: 'api' },
-        ports: [{ name: 'http', port: 8080, protocol: 'http' }],
-      },
-      {
-        id: 'shop/web',
-        namespace: 'shop',
-        name: 'web',
-        serviceAccount: 'web',
-        selector: { app: 'web' },
-        ports: [{ name: 'http', port: 80, protocol: 'http' }],
-      },
-    ],
+    services: [shopService('api', 8080), shopService('web', 80)],
     rules: [{ id: 'a', action: 'allow', sources: [{ kind: 'service', service: 'shop/web' }], destination: 'shop/api', ports: ['http'], methods: ['GET'] }],
   };
   const broken = (edit: (o: KubernetesObject) => KubernetesObject | undefined): Target => ({

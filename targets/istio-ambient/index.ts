@@ -19,17 +19,8 @@
  */
 import type { Diagnostic } from '../../diagnostics/diagnostic';
 import { diagnostic } from '../../diagnostics/diagnostic';
-import {
-  acceptsPlaintext,
-  effectiveMtls,
-  servicesById,
-  type MtlsMode,
-  type PathMatch,
-  type PolicyModel,
-  type RuleModel,
-  type ServiceModel,
-  type SourceLocation,
-} from '../../model/model';
+import { acceptsPlaintext, effectiveMtls, servicesById } from '../../model/model';
+import type { MtlsMode, PathMatch, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
 import { MANAGED_BY, principal } from '../istio';
 import { objectName } from '../names';
@@ -107,11 +98,11 @@ function fromOf(model: PolicyModel, rule: RuleModel, services: ReadonlyMap<strin
         if (caller !== undefined) principals.add(principal(model, caller.namespace, caller.serviceAccount));
         break;
       }
-      case 'namespace':
-        namespaces.add(source.namespace);
-        break;
       case 'ipBlock':
         ipBlocks.add(source.cidr);
+        break;
+      case 'namespace':
+        namespaces.add(source.namespace);
         break;
       default:
         source satisfies never;
