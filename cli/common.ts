@@ -52,8 +52,11 @@ export interface CommonOptions {
 
 export function resolveTargets(name: string): Target[] | Diagnostic {
   if (name === 'all') return [...targets.values()];
-  const target = targets.get(name);
-  return target === undefined ? diagnostic('unknown-target', `Unknown target '${name}'. Use one of: ${[...targets.keys(), 'all'].join(', ')}.`) : [target];
+  // A comma-separated list chooses several targets (`istio,linkerd`), in the order given.
+  const names = name.split(',').map((n) => n.trim());
+  const unknown = names.find((n) => !targets.has(n));
+  if (unknown !== undefined) return diagnostic('unknown-target', `Unknown target '${unknown}'. Use one of: ${[...targets.keys(), 'all'].join(', ')}.`);
+  return names.flatMap((n) => targets.get(n) ?? []);
 }
 
 export interface ReportOptions {

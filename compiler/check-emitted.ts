@@ -16,7 +16,8 @@ const validators = new Map<string, CrdValidator | undefined>();
 function crdFileOf(set: string, object: KubernetesObject): string {
   const group = object.apiVersion.split('/')[0] ?? '';
   const lower = object.kind.toLowerCase();
-  const plural = lower.endsWith('y') ? `${lower.slice(0, -1)}ies` : `${lower}s`;
+  // A consonant before the `y` makes `-ies` (policies), a vowel only adds `s` (gateways).
+  const plural = /[^aeiou]y$/.test(lower) ? `${lower.slice(0, -1)}ies` : `${lower}s`;
   return path.join(VENDORED_CRDS, set, `${plural}.${group}.yaml`);
 }
 

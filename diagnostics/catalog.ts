@@ -185,6 +185,27 @@ export const catalog = {
     severity: 'error',
     summary: 'The paths of one port need a route match longer than the 1024 characters a route allows.',
   },
+  // 42xx Istio ambient target
+  'ambient-mtls-disable': {
+    code: 'PC4201',
+    severity: 'error',
+    summary: "A port's mTLS mode is DISABLE, which ambient ignores: ztunnel always uses mTLS (HBONE) between ambient pods.",
+  },
+  'ambient-port-mtls': {
+    code: 'PC4202',
+    severity: 'warning',
+    summary: 'A port-level mTLS mode: ztunnel honours it only in Istio releases that merge port exceptions (1.25 and later).',
+  },
+  'ambient-waypoint-plaintext': {
+    code: 'PC4203',
+    severity: 'error',
+    summary: 'A service whose rules need a waypoint (methods or paths) accepts plaintext clients, which do not pass through the waypoint.',
+  },
+  'ambient-waypoint-account': {
+    code: 'PC4204',
+    severity: 'error',
+    summary: "A service runs as the service account 'waypoint' in a namespace where policyc deploys a waypoint of that name.",
+  },
   'unknown-target': { code: 'PC5001', severity: 'error', summary: 'The requested target does not exist.' },
   // 5xxx CLI
   'output-write-failed': { code: 'PC5002', severity: 'error', summary: 'The output folder could not be written.' },

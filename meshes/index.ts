@@ -7,9 +7,11 @@
 import type { MeshSettings } from '../model/model';
 import type { Target } from '../model/target';
 import { istioTarget } from '../targets/istio';
+import { istioAmbientTarget } from '../targets/istio-ambient';
 import { linkerdTarget } from '../targets/linkerd';
 import type { MeshSimulator } from '../verify/simulator';
 import { createIstioSimulator } from '../verify/istio';
+import { createIstioAmbientSimulator } from '../verify/istio-ambient';
 import { createLinkerdSimulator } from '../verify/linkerd';
 
 export interface Mesh {
@@ -21,6 +23,7 @@ export interface Mesh {
 const registry: readonly Mesh[] = [
   { target: istioTarget, simulator: createIstioSimulator },
   { target: linkerdTarget, simulator: createLinkerdSimulator },
+  { target: istioAmbientTarget, simulator: createIstioAmbientSimulator },
 ];
 
 /** Every mesh policyc compiles to, by target name, in registry order. */

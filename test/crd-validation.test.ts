@@ -38,6 +38,7 @@ describe('loading the vendored CRDs', () => {
       'policy.linkerd.io/v1beta3/HTTPRoute',
       'gateway.networking.k8s.io/v1/HTTPRoute',
       'gateway.networking.k8s.io/v1/GRPCRoute',
+      'gateway.networking.k8s.io/v1/Gateway',
     ]) {
       assert.ok(validator.kinds.includes(kind), `${kind} is not a loaded kind; loaded: ${validator.kinds.join(', ')}`);
     }
@@ -387,7 +388,7 @@ if (!haveSharedCrds) console.warn(`NOTICE: ${SHARED_CRDS} is absent: the vendore
 
 describe('the vendored CRDs', () => {
   (haveSharedCrds ? it : it.skip)('GIVEN ../shared/crds WHEN compared with schemas/crds THEN the CRD .yaml files are the same set and byte-identical', () => {
-    for (const mesh of ['istio', 'linkerd']) {
+    for (const mesh of ['istio', 'linkerd', 'gateway-api']) {
       const shared = fs
         .readdirSync(path.join(SHARED_CRDS, mesh))
         .filter((f) => f.endsWith('.yaml'))

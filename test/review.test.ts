@@ -186,7 +186,7 @@ describe('diff locality of the emitted files', () => {
   };
   const original = build(shopFiles());
 
-  it('changing one rule changes only files of its destination, for both targets', () => {
+  it('changing one rule changes only files of its destination, for every target', () => {
     const files = shopFiles();
     files['shop.ts'] = (files['shop.ts'] ?? '').replace(
       "methods: ['POST'], paths: ['/checkout', '/checkout/*']",
@@ -196,7 +196,7 @@ describe('diff locality of the emitted files', () => {
     const { added, removed, modified } = changes(original, changed);
     const touched = [...added, ...removed, ...modified].filter((f) => !f.endsWith('/kustomization.yaml'));
     assert.ok(touched.some((f) => f.startsWith('istio/')) && touched.some((f) => f.startsWith('linkerd/')), touched.join(', '));
-    for (const file of touched) assert.match(file, /^(istio|linkerd)\/shop\/[a-z]+-checkout-/, file);
+    for (const file of touched) assert.match(file, /^(istio|linkerd|istio-ambient)\/shop\/[a-z]+-checkout-/, file);
     assertKustomizations(original, changed, added, removed);
   });
 
@@ -216,7 +216,9 @@ describe('diff locality of the emitted files', () => {
       [],
     );
     assert.ok(added.some((f) => f.startsWith('istio/')) && added.some((f) => f.startsWith('linkerd/')), added.join(', '));
-    for (const file of added) assert.match(file, /^(istio|linkerd)\/shop\/[a-z]+-reviews-/, file);
+    // The ambient target also labels the new service to use its namespace's waypoint (a Service patch).
+    for (const file of added)
+      assert.match(file, /^((istio|linkerd|istio-ambient)\/shop\/[a-z]+-reviews-|istio-ambient\/patches\/shop-service-reviews\.yaml$)/, file);
     assertKustomizations(original, changed, added, removed);
   });
 });

@@ -17,11 +17,12 @@ import { REPO, runCli, tempProject, readTree } from './helpers';
 
 describe('policyc verify', () => {
   for (const example of examples().filter((e) => !e.broken)) {
-    it(`${example.name}: every request decides the same in the model, Istio and Linkerd, and its assertions hold`, () => {
+    it(`${example.name}: every request decides the same in the model, Istio, Linkerd and Istio ambient, and its assertions hold`, () => {
       const run = runCli(['verify', '--target', 'all'], example.dir);
       assert.equal(run.exit, 0, run.stderr);
       assert.match(run.stdout, /istio: \d+ requests checked, 0 mismatches, 0 not simulated/);
       assert.match(run.stdout, /linkerd: \d+ requests checked, 0 mismatches, 0 not simulated/);
+      assert.match(run.stdout, /istio-ambient: \d+ requests checked, 0 mismatches, 0 not simulated/);
     });
   }
 
@@ -38,7 +39,7 @@ describe('policyc verify', () => {
     const failed = diagnostics.filter((d) => d.code === 'PC4004');
     assert.deepEqual(
       failed.map((d) => d.span?.line),
-      [line, line, line],
+      [line, line, line, line],
     );
     assert.ok(failed.some((d) => d.message.includes('In the policy')) && failed.some((d) => d.message.includes('linkerd output')));
   });
@@ -130,6 +131,9 @@ describe('policyc verify', () => {
   it('finds no mismatch on 150 random models (fixed seed; `npm run fuzz -- <count> <seed>` for long runs)', () => {
     const stats = fuzz(150, 20261128);
     assert.equal(stats.models, 150);
-    assert.ok((stats.verified['istio'] ?? 0) > 100 && (stats.verified['linkerd'] ?? 0) > 30, JSON.stringify(stats));
+    assert.ok(
+      (stats.verified['istio'] ?? 0) > 100 && (stats.verified['linkerd'] ?? 0) > 30 && (stats.verified['istio-ambient'] ?? 0) > 30,
+      JSON.stringify(stats),
+    );
   });
 });

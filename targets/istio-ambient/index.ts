@@ -1,0 +1,368 @@
+/**
+ * The Istio ambient target (`--target istio-ambient`): the same model for an Istio mesh without sidecars,
+ * where a node's ztunnel enforces identity and ports and a waypoint proxy enforces methods and paths.
+ * Every choice below rests on a fact in docs/ambient.md (cited as §n).
+ *
+ * How the model maps:
+ * - Data plane: every namespace of the model gets `istio.io/dataplane-mode: ambient` (a Namespace patch), so
+ *   ztunnel is in the path of every destination (§1).
+ * - Waypoints, by convention: a service gets a waypoint exactly when one of its rules has methods or paths
+ *   (ztunnel cannot see HTTP, §3). policyc emits one `Gateway` named `waypoint` (class `istio-waypoint`) per
+ *   namespace that needs one, and labels only those services `istio.io/use-waypoint` (a Service patch), so
+ *   services with L4 rules only keep the real caller's identity at their ztunnel (§4, §5).
+ * - Service without a waypoint: its rules become ztunnel policies with `selector`, L4 fields only (§2).
+ * - Service with a waypoint: all of its rules, L4 and L7, become policies attached to the service with
+ *   `targetRefs` (the waypoint sees the caller; §4), and its ztunnel policy admits only the waypoint's
+ *   identity, which is what the destination ztunnel sees (§5).
+ * - mTLS: PeerAuthentication at mesh, namespace and workload level as in sidecar Istio, but DISABLE (ignored
+ *   by ambient, §6), port-level modes (§6) and plaintext clients of a waypoint service (§7) are errors.
+ */
+import type { Diagnostic } from '../../diagnostics/diagnostic';
+import { diagnostic } from '../../diagnostics/diagnostic';
+import { acceptsPlaintext, effectiveMtls, servicesById } from '../../model/model';
+import type { MtlsMode, PathMatch, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
+import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
+import { MANAGED_BY, principal } from '../istio';
+import { objectName } from '../names';
+
+const SECURITY = 'security.istio.io/v1';
+const GATEWAY_API = 'gateway.networking.k8s.io/v1';
+/** The waypoint policyc deploys in a namespace; its pods run as the service account of the same name (§4). */
+export const WAYPOINT_NAME = 'waypoint';
+export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint';
+export const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode';
+
+interface AmbientSource {
+  readonly principals?: readonly string[];
+  readonly notPrincipals?: readonly string[];
+  readonly namespaces?: readonly string[];
+  readonly ipBlocks?: readonly string[];
+}
+
+interface AmbientRule {
+  readonly from?: readonly { readonly source: AmbientSource }[];
+  readonly to?: readonly {
+    readonly operation: { readonly ports: readonly string[]; readonly methods?: readonly string[]; readonly paths?: readonly string[] };
+  }[];
+}
+
+/** Where a policy is enforced: at the destination's ztunnel (`selector`) or at its waypoint (`targetRefs`). */
+type Attachment = { readonly selector: { readonly matchLabels: Readonly<Record<string, string>> } } | { readonly targetRefs: readonly ServiceRef[] };
+
+interface ServiceRef {
+  readonly group: '';
+  readonly kind: 'Service';
+  readonly name: string;
+}
+
+/** A model rule has HTTP fields, so only a waypoint can enforce it (§3). */
+export function needsWaypoint(rule: RuleModel): boolean {
+  return rule.methods !== undefined || rule.paths !== undefined;
+}
+
+/** The services that get a waypoint: those with at least one rule using methods or paths. */
+export function waypointServices(model: PolicyModel): ServiceModel[] {
+  const ids = new Set(model.rules.filter(needsWaypoint).map((r) => r.destination));
+  return model.services.filter((s) => ids.has(s.id));
+}
+
+function meta(name: string, namespace: string, labels: Readonly<Record<string, string>> = {}): KubernetesObject['metadata'] {
+  return { name, namespace, labels: { ...MANAGED_BY, ...labels } };
+}
+
+function patternOf(match: PathMatch): string {
+  return match.kind === 'exact' ? match.value : `${match.value}*`;
+}
+
+/**
+ * The `from` of a rule: undefined when anyone matches. Principals, namespaces and IP blocks are separate
+ * entries because fields of one entry are ANDed and entries are ORed.
+ */
+function fromOf(model: PolicyModel, rule: RuleModel, services: ReadonlyMap<string, ServiceModel>): AmbientRule['from'] {
+  const principals = new Set<string>();
+  const namespaces = new Set<string>();
+  const ipBlocks = new Set<string>();
+  if (rule.sources.some((s) => s.kind === 'anyone')) return undefined;
+  for (const source of rule.sources) {
+    switch (source.kind) {
+      case 'anyone':
+        break;
+      case 'authenticated':
+        principals.add('*');
+        break;
+      case 'identity':
+        principals.add(principal(model, source.namespace, source.serviceAccount));
+        break;
+      case 'service': {
+        const caller = services.get(source.service);
+        if (caller !== undefined) principals.add(principal(model, caller.namespace, caller.serviceAccount));
+        break;
+      }
+      case 'ipBlock':
+        ipBlocks.add(source.cidr);
+        break;
+      case 'namespace':
+        namespaces.add(source.namespace);
+        break;
+      default:
+        source satisfies never;
+    }
+  }
+  // `*` already admits every identity, so a namespace entry beside it adds nothing.
+  if (principals.has('*')) namespaces.clear();
+  const entries: { source: AmbientSource }[] = [];
+  if (principals.size > 0) entries.push({ source: { principals: principals.has('*') ? ['*'] : [...principals].sort() } });
+  if (namespaces.size > 0) entries.push({ source: { namespaces: [...namespaces].sort() } });
+  if (ipBlocks.size > 0) entries.push({ source: { ipBlocks: [...ipBlocks].sort() } });
+  return entries;
+}
+
+function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, services: ReadonlyMap<string, ServiceModel>): AmbientRule {
+  const ports = destination.ports.filter((p) => rule.ports.includes(p.name)).map((p) => String(p.port));
+  const from = fromOf(model, rule, services);
+  const operation = {
+    ports,
+    ...(rule.methods === undefined ? {} : { methods: [...rule.methods] }),
+    ...(rule.paths === undefined ? {} : { paths: rule.paths.map(patternOf) }),
+  };
+  return { ...(from === undefined ? {} : { from }), to: [{ operation }] };
+}
+
+function authorizationPolicy(
+  name: string,
+  namespace: string,
+  attachment: Attachment | undefined,
+  action: 'ALLOW' | 'DENY' | undefined,
+  rules?: readonly AmbientRule[],
+): KubernetesObject {
+  const spec = { ...attachment, ...(action === undefined ? {} : { action }), ...(rules === undefined ? {} : { rules }) };
+  return { apiVersion: SECURITY, kind: 'AuthorizationPolicy', metadata: meta(name, namespace), spec };
+}
+
+function peerAuthentication(
+  name: string,
+  namespace: string,
+  mode: MtlsMode | undefined,
+  selector?: Readonly<Record<string, string>>,
+  portLevelMtls?: Readonly<Record<string, { readonly mode: MtlsMode }>>,
+): KubernetesObject {
+  const spec = {
+    ...(selector === undefined ? {} : { selector: { matchLabels: selector } }),
+    ...(mode === undefined ? {} : { mtls: { mode } }),
+    ...(portLevelMtls === undefined ? {} : { portLevelMtls }),
+  };
+  return { apiVersion: SECURITY, kind: 'PeerAuthentication', metadata: meta(name, namespace), spec };
+}
+
+/** The waypoint of a namespace, as `istioctl waypoint generate --for service` writes it (§4). */
+function waypointGateway(namespace: string): KubernetesObject {
+  return {
+    apiVersion: GATEWAY_API,
+    kind: 'Gateway',
+    metadata: meta(WAYPOINT_NAME, namespace, { 'istio.io/waypoint-for': 'service' }),
+    spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+  };
+}
+
+class AmbientCompilation {
+  readonly diagnostics: Diagnostic[] = [];
+  readonly objects: KubernetesObject[] = [];
+  readonly patches: KubernetesObject[] = [];
+  private readonly services: ReadonlyMap<string, ServiceModel>;
+  private readonly waypointed: ReadonlySet<string>;
+
+  constructor(
+    private readonly model: PolicyModel,
+    private readonly context: TargetContext,
+  ) {
+    this.services = servicesById(model);
+    this.waypointed = new Set(waypointServices(model).map((s) => s.id));
+  }
+
+  private report(id: Parameters<typeof diagnostic>[0], message: string, location: SourceLocation | undefined): void {
+    this.diagnostics.push(diagnostic(id, message, this.context.spanOf(location)));
+  }
+
+  compile(): TargetOutput {
+    this.check();
+    if (this.diagnostics.some((d) => d.severity === 'error')) return { objects: [], diagnostics: this.diagnostics };
+    this.mtls();
+    this.dataPlane();
+    this.authorization();
+    return { objects: this.objects, patches: this.patches, diagnostics: this.diagnostics };
+  }
+
+  /** What ambient cannot enforce as the model says it. */
+  private check(): void {
+    for (const service of this.model.services) {
+      const modes = service.ports.map((port) => effectiveMtls(this.model, service, port));
+      if (modes.includes('DISABLE')) {
+        this.report(
+          'ambient-mtls-disable',
+          `The effective mTLS mode of ${service.id} is DISABLE, which ambient ignores: ztunnel always uses mTLS (HBONE) between ambient pods, so ` +
+            "mesh callers would still present their identity (docs/ambient.md §6). Write mtls: 'PERMISSIVE' to also accept plaintext clients, " +
+            'or leave the namespace out of the ambient mesh (label istio.io/dataplane-mode: none) and build it with --target istio.',
+          service.location,
+        );
+      }
+      const portModes = service.ports.filter((p) => p.mtls !== undefined);
+      if (portModes.length > 0) {
+        this.report(
+          'ambient-port-mtls',
+          `Port ${portModes.map((p) => p.name).join(', ')} of ${service.id} sets its own mTLS mode, which ztunnel honours only in Istio releases ` +
+            'that merge port exceptions with the namespace and mesh modes (istio/istio#54073, Istio 1.25); in earlier ones a STRICT namespace or ' +
+            'mesh silently overrides it (docs/ambient.md §6). Check your Istio version, or set mtls on the service instead.',
+          service.location,
+        );
+      }
+      if (this.waypointed.has(service.id)) {
+        const l7 = this.plaintextRules(service).find((r) => needsWaypoint(r) && this.plaintextDependsOn(r, service));
+        if (l7 !== undefined) {
+          this.report(
+            'ambient-waypoint-plaintext',
+            `This rule matches plaintext clients of ${service.id} by method or path, but plaintext clients do not pass through the waypoint: ` +
+              'they reach the destination ztunnel directly, which cannot see HTTP (docs/ambient.md §7). ' +
+              `Set mtls: 'STRICT' on ${service.id} (or on the port), or match plaintext clients by port and address only.`,
+            l7.location ?? service.location,
+          );
+        }
+      }
+    }
+    const waypointNamespaces = new Set(waypointServices(this.model).map((s) => s.namespace));
+    for (const service of this.model.services) {
+      if (waypointNamespaces.has(service.namespace) && service.serviceAccount === WAYPOINT_NAME) {
+        this.report(
+          'ambient-waypoint-account',
+          `${service.id} runs as service account '${WAYPOINT_NAME}', the identity of the waypoint policyc deploys in ${service.namespace} ` +
+            '(docs/ambient.md §4): its calls could not be told apart from the waypoint. Give the service another service account.',
+          service.location,
+        );
+      }
+    }
+  }
+
+  /** Ports of a service that accept plaintext clients (§6). */
+  private plaintextPorts(service: ServiceModel): ServiceModel['ports'] {
+    return service.ports.filter((p) => acceptsPlaintext(effectiveMtls(this.model, service, p)));
+  }
+
+  /** Rules that can match a plaintext client (anyone, an IP block) on a port that accepts one. */
+  private plaintextRules(service: ServiceModel): RuleModel[] {
+    const ports = new Set(this.plaintextPorts(service).map((p) => p.name));
+    return this.model.rules.filter(
+      (r) => r.destination === service.id && r.ports.some((p) => ports.has(p)) && r.sources.some((s) => s.kind === 'anyone' || s.kind === 'ipBlock'),
+    );
+  }
+
+  /**
+   * Whether a plaintext client's verdict can depend on this rule's methods and paths. An L7 deny cannot change
+   * anything where plaintext clients are denied anyway: deny by default with no L4 allow that admits them.
+   */
+  private plaintextDependsOn(rule: RuleModel, service: ServiceModel): boolean {
+    if (rule.action === 'allow' || this.model.mesh.defaultAction === 'allow') return true;
+    return this.plaintextRules(service).some((r) => r.action === 'allow' && !needsWaypoint(r));
+  }
+
+  /**
+   * The ztunnel rules for plaintext clients of a service behind a waypoint, which reach ztunnel directly (§7):
+   * the model's rules that can match them, restricted to connections without identity (`notPrincipals: ['*']`)
+   * so that they never admit a mesh caller that bypasses the waypoint.
+   */
+  private plaintextZtunnelRules(service: ServiceModel, action: RuleModel['action']): AmbientRule[] {
+    const ports = this.plaintextPorts(service);
+    if (ports.length === 0) return [];
+    const portsOf = (names: readonly string[]) => ports.filter((p) => names.includes(p.name)).map((p) => String(p.port));
+    const unauthenticated = { notPrincipals: ['*'] };
+    if (action === 'allow' && this.model.mesh.defaultAction === 'allow') {
+      return [{ from: [{ source: unauthenticated }], to: [{ operation: { ports: ports.map((p) => String(p.port)) } }] }];
+    }
+    return this.plaintextRules(service)
+      .filter((r) => r.action === action && !needsWaypoint(r))
+      .map((r) => {
+        const blocks = r.sources.flatMap((s) => (s.kind === 'ipBlock' ? [s.cidr] : []));
+        const source = r.sources.some((s) => s.kind === 'anyone') ? unauthenticated : { ...unauthenticated, ipBlocks: [...new Set(blocks)].sort() };
+        return { from: [{ source }], to: [{ operation: { ports: portsOf(r.ports) } }] };
+      });
+  }
+
+  private mtls(): void {
+    const { mesh } = this.model;
+    this.objects.push(peerAuthentication('default', mesh.rootNamespace, mesh.mtls));
+    for (const ns of this.model.namespaces) if (ns.mtls !== undefined) this.objects.push(peerAuthentication('default', ns.name, ns.mtls));
+    for (const svc of this.model.services) {
+      const portExceptions = svc.ports.filter((p) => p.mtls !== undefined);
+      if (svc.mtls === undefined && portExceptions.length === 0) continue;
+      // Keyed by container port, as for sidecars (§6); each port gets its effective mode.
+      const portLevelMtls = Object.fromEntries(portExceptions.map((p) => [String(p.port), { mode: effectiveMtls(this.model, svc, p) }]));
+      this.objects.push(
+        peerAuthentication(objectName(svc.name, 'mtls'), svc.namespace, svc.mtls, svc.selector, portExceptions.length > 0 ? portLevelMtls : undefined),
+      );
+    }
+  }
+
+  /** Namespace and Service labels that put the model's workloads on the ambient data plane and its waypoints (§1). */
+  private dataPlane(): void {
+    for (const ns of this.model.namespaces) {
+      this.patches.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.name, labels: { [DATAPLANE_MODE_LABEL]: 'ambient' } } });
+    }
+    const namespaces = new Set<string>();
+    for (const svc of waypointServices(this.model)) {
+      namespaces.add(svc.namespace);
+      this.patches.push({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: svc.name, namespace: svc.namespace, labels: { [USE_WAYPOINT_LABEL]: WAYPOINT_NAME } },
+      });
+    }
+    for (const ns of [...namespaces].sort()) this.objects.push(waypointGateway(ns));
+  }
+
+  private authorization(): void {
+    const denyByDefault = this.model.mesh.defaultAction === 'deny';
+    if (denyByDefault) {
+      // No selector: every ztunnel-captured pod of the namespace denies what no ALLOW policy admits (§2).
+      for (const ns of this.model.namespaces) this.objects.push(authorizationPolicy('allow-nothing', ns.name, undefined, undefined));
+    }
+    for (const destination of this.model.services) {
+      const rules = this.model.rules.filter((r) => r.destination === destination.id);
+      const behindWaypoint = this.waypointed.has(destination.id);
+      const attachment: Attachment = behindWaypoint
+        ? { targetRefs: [{ group: '', kind: 'Service', name: destination.name }] }
+        : { selector: { matchLabels: destination.selector } };
+      const compiled = (action: RuleModel['action']) => rules.filter((r) => r.action === action).map((r) => ruleOf(this.model, r, destination, this.services));
+      const allows = denyByDefault ? compiled('allow') : [];
+      const denies = compiled('deny');
+      // A waypoint enforces only policies attached to it, so the namespace's allow-nothing does not reach it:
+      // deny by default needs an ALLOW policy on the waypoint even when it has no rule (§4).
+      if (allows.length > 0 || (denyByDefault && behindWaypoint)) {
+        this.objects.push(
+          authorizationPolicy(objectName(destination.name, 'allow'), destination.namespace, attachment, 'ALLOW', allows.length > 0 ? allows : undefined),
+        );
+      }
+      if (denies.length > 0) this.objects.push(authorizationPolicy(objectName(destination.name, 'deny'), destination.namespace, attachment, 'DENY', denies));
+      if (behindWaypoint) {
+        // Behind a waypoint the destination ztunnel sees the waypoint's identity, not the caller's (§5): admit
+        // it, and plaintext clients as the model says (§7), so a mesh caller that bypasses the waypoint is refused.
+        const selector = { selector: { matchLabels: destination.selector } };
+        const waypoint = principal(this.model, destination.namespace, WAYPOINT_NAME);
+        const admit = [{ from: [{ source: { principals: [waypoint] } }] }, ...this.plaintextZtunnelRules(destination, 'allow')];
+        this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-admit'), destination.namespace, selector, 'ALLOW', admit));
+        const refuse = this.plaintextZtunnelRules(destination, 'deny');
+        if (refuse.length > 0)
+          this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-refuse'), destination.namespace, selector, 'DENY', refuse));
+      }
+    }
+  }
+}
+
+export const istioAmbientTarget: Target = {
+  name: 'istio-ambient',
+  crds: ['istio', 'gateway-api'],
+  revocationNote: (destination) =>
+    `Istio ambient: enforced by the ztunnel of each node running ${destination.id} pods (rules without methods or paths) or by the waypoint ` +
+    `in ${destination.namespace} (rules with them), once istiod pushes the new AuthorizationPolicy; confirm with \`istioctl ztunnel-config workload\` ` +
+    `and a fresh call to ${destination.name}.`,
+  compile(model: PolicyModel, context: TargetContext): TargetOutput {
+    return new AmbientCompilation(model, context).compile();
+  },
+};

@@ -1,0 +1,358 @@
+/**
+ * An Istio ambient semantics simulator: decides one request the way an ambient mesh would, from the emitted
+ * objects alone (Namespace and Service labels, waypoint Gateways, PeerAuthentication, AuthorizationPolicy).
+ * It is the independent check of the ambient target, so it imports nothing from `targets/`, `compiler/` or
+ * `model/`; every rule it applies is a sourced fact of docs/ambient.md (cited as §n).
+ *
+ * A request crosses up to two enforcement points, and each sees a different caller (§5):
+ *   client ──HBONE──▶ waypoint (policies with targetRefs; sees the client) ──HBONE──▶ destination ztunnel
+ *   (policies with a selector or none; sees the waypoint) ──▶ pod.
+ * Without a waypoint, the destination ztunnel sees the client itself. What the simulator cannot know (the
+ * waypoint pod's address) is `unsupported`, never a guess.
+ *
+ * @example
+ * const ambient = createIstioAmbientSimulator({ rootNamespace: 'istio-system', trustDomain: 'cluster.local' });
+ * ambient.decide(objects, { client: { ip: '10.0.0.1', identity: { namespace: 'shop', serviceAccount: 'api' } }, destination: web, port: 8080 });
+ */
+import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+
+export interface IstioAmbientSimulatorConfig {
+  /** MeshConfig `rootNamespace`: policies there apply to every namespace (§2). */
+  readonly rootNamespace: string;
+  /** MeshConfig `trustDomain`: the trust domain of every workload certificate. */
+  readonly trustDomain: string;
+}
+
+type Json = Record<string, unknown>;
+
+/** A case the simulator does not model; the request's verdict is `unsupported`. */
+class Unsupported extends Error {
+  constructor(
+    message: string,
+    readonly objects: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const refOf = (o: ManifestObject): string => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+const specOf = (o: ManifestObject): Json => (isRecord(o['spec']) ? o['spec'] : {});
+
+function selects(spec: Json, labels: Readonly<Record<string, string>>): boolean | 'none' {
+  const selector = spec['selector'];
+  if (!isRecord(selector)) return 'none';
+  const match = isRecord(selector['matchLabels']) ? selector['matchLabels'] : {};
+  return Object.entries(match).every(([k, v]) => labels[k] === v);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Addresses: an IP block is `a.b.c.d[/n]` or an IPv6 address `[/n]` (AuthorizationPolicy reference).
+
+function ipBytes(text: string): number[] | undefined {
+  if (text.includes('.')) {
+    const parts = text.split('.').map(Number);
+    return parts.length === 4 && parts.every((p) => Number.isInteger(p) && p >= 0 && p <= 255) ? parts : undefined;
+  }
+  const [head = '', tail, ...rest] = text.split('::');
+  if (rest.length > 0) return undefined;
+  const groups = (s: string) => (s === '' ? [] : s.split(':'));
+  const front = groups(head);
+  const back = tail === undefined ? [] : groups(tail);
+  const missing = 8 - front.length - back.length;
+  if (missing < 0 || (tail === undefined && missing !== 0)) return undefined;
+  const all = [...front, ...Array<string>(missing).fill('0'), ...back];
+  if (!all.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  return all.flatMap((g) => {
+    const n = parseInt(g, 16);
+    return [n >> 8, n & 0xff];
+  });
+}
+
+function inBlock(ip: string, block: string): boolean {
+  const [address = '', prefixText] = block.split('/');
+  const network = ipBytes(address);
+  const client = ipBytes(ip);
+  if (network === undefined || client === undefined) throw new Unsupported(`unreadable IP block '${block}'`);
+  if (network.length !== client.length) return false;
+  const prefix = prefixText === undefined ? network.length * 8 : Number(prefixText);
+  for (let bit = 0; bit < prefix; bit++) {
+    const mask = 0x80 >> (bit % 8);
+    if (((network[Math.floor(bit / 8)] ?? 0) & mask) !== ((client[Math.floor(bit / 8)] ?? 0) & mask)) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// AuthorizationPolicy evaluation, shared by both enforcement points
+
+/** Who an enforcement point sees: the peer identity of the connection (absent for plaintext) and its source address. */
+interface Peer {
+  readonly principal?: string;
+  readonly namespace?: string;
+  /** Undefined when the address is one the simulator cannot know (the waypoint pod's). */
+  readonly ip?: string;
+}
+
+interface Call {
+  readonly port: number;
+  readonly http: boolean;
+  readonly method?: string;
+  readonly path?: string;
+}
+
+/** Istio string matching: exact, `*`, `prefix*` or `*suffix`. */
+function matchesValue(pattern: string, value: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.endsWith('*')) return value.startsWith(pattern.slice(0, -1));
+  if (pattern.startsWith('*')) return value.endsWith(pattern.slice(1));
+  return pattern === value;
+}
+
+const SOURCE_FIELDS = new Set(['principals', 'notPrincipals', 'namespaces', 'ipBlocks']);
+const OPERATION_FIELDS = new Set(['ports', 'methods', 'paths']);
+/** Fields that need the HTTP request, which ztunnel never parses (§3). */
+const L7_FIELDS = new Set(['methods', 'notMethods', 'paths', 'notPaths', 'hosts', 'notHosts', 'requestPrincipals', 'notRequestPrincipals']);
+
+function sourceMatches(source: Json, peer: Peer, ref: string): boolean {
+  for (const field of Object.keys(source)) if (!SOURCE_FIELDS.has(field)) throw new Unsupported(`source field ${field} is not modelled`, [ref]);
+  const principals = source['principals'];
+  const namespaces = source['namespaces'];
+  const notPrincipals = source['notPrincipals'];
+  const ipBlocks = source['ipBlocks'];
+  // A connection without identity has no principal, so every `notPrincipals` pattern holds for it (`['*']`: plaintext only).
+  if (notPrincipals !== undefined && peer.principal !== undefined && strings(notPrincipals).some((p) => matchesValue(p, peer.principal as string)))
+    return false;
+  if (principals !== undefined && (peer.principal === undefined || !strings(principals).some((p) => matchesValue(p, peer.principal as string)))) return false;
+  if (namespaces !== undefined && (peer.namespace === undefined || !strings(namespaces).some((n) => matchesValue(n, peer.namespace as string)))) return false;
+  if (ipBlocks !== undefined) {
+    if (peer.ip === undefined) throw new Unsupported("ipBlocks at a ztunnel behind a waypoint: the waypoint pod's address is not known", [ref]);
+    if (!strings(ipBlocks).some((b) => inBlock(peer.ip as string, b))) return false;
+  }
+  return true;
+}
+
+function operationMatches(operation: Json, call: Call, ref: string): boolean {
+  for (const field of Object.keys(operation)) if (!OPERATION_FIELDS.has(field)) throw new Unsupported(`operation field ${field} is not modelled`, [ref]);
+  const ports = operation['ports'];
+  const methods = operation['methods'];
+  const paths = operation['paths'];
+  if (ports !== undefined && !strings(ports).includes(String(call.port))) return false;
+  // On a TCP port there is no request, so a method or path never matches.
+  if (methods !== undefined && (!call.http || call.method === undefined || !strings(methods).includes(call.method))) return false;
+  if (paths !== undefined && (!call.http || call.path === undefined || !strings(paths).some((p) => matchesValue(p, call.path as string)))) return false;
+  return true;
+}
+
+function ruleMatches(rule: Json, peer: Peer, call: Call, ref: string): boolean {
+  if (rule['when'] !== undefined) throw new Unsupported('`when` conditions are not modelled', [ref]);
+  const from = Array.isArray(rule['from']) ? rule['from'].filter(isRecord) : undefined;
+  const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord) : undefined;
+  const fromOk = from === undefined || from.some((f) => sourceMatches(isRecord(f['source']) ? f['source'] : {}, peer, ref));
+  const toOk = to === undefined || to.some((t) => operationMatches(isRecord(t['operation']) ? t['operation'] : {}, call, ref));
+  return fromOk && toOk;
+}
+
+function hasL7Field(spec: Json): boolean {
+  const rules = Array.isArray(spec['rules']) ? spec['rules'].filter(isRecord) : [];
+  return rules.some((rule) => {
+    const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord) : [];
+    const from = Array.isArray(rule['from']) ? rule['from'].filter(isRecord) : [];
+    const fields = [
+      ...to.flatMap((t) => (isRecord(t['operation']) ? Object.keys(t['operation']) : [])),
+      ...from.flatMap((f) => (isRecord(f['source']) ? Object.keys(f['source']) : [])),
+    ];
+    return fields.some((f) => L7_FIELDS.has(f));
+  });
+}
+
+/** DENY first, then ALLOW: with no ALLOW policy everything is allowed, otherwise one must match (§2). */
+function evaluate(where: string, policies: readonly ManifestObject[], peer: Peer, call: Call): SimulatedDecision {
+  const matching = (action: string) =>
+    policies.filter((p) => {
+      const spec = specOf(p);
+      const rules = Array.isArray(spec['rules']) ? spec['rules'].filter(isRecord) : [];
+      return (spec['action'] ?? 'ALLOW') === action && rules.some((r) => ruleMatches(r, peer, call, refOf(p)));
+    });
+  for (const p of policies) {
+    const action = specOf(p)['action'] ?? 'ALLOW';
+    if (action !== 'ALLOW' && action !== 'DENY') throw new Unsupported(`action ${String(action)} is not modelled`, [refOf(p)]);
+  }
+  const denies = matching('DENY');
+  if (denies.length > 0) return { verdict: 'deny', reason: `${where}: a DENY policy matches`, objects: denies.map(refOf) };
+  const allowPolicies = policies.filter((p) => (specOf(p)['action'] ?? 'ALLOW') === 'ALLOW');
+  if (allowPolicies.length === 0) return { verdict: 'allow', reason: `${where}: no ALLOW policy applies`, objects: [] };
+  const allows = matching('ALLOW');
+  if (allows.length > 0) return { verdict: 'allow', reason: `${where}: an ALLOW policy matches`, objects: allows.map(refOf) };
+  return { verdict: 'deny', reason: `${where}: ALLOW policies apply and none matches`, objects: allowPolicies.map(refOf) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The mesh
+
+interface Waypoint {
+  readonly namespace: string;
+  readonly name: string;
+  readonly principal: string;
+  readonly ref: string;
+}
+
+class AmbientView {
+  constructor(
+    private readonly config: IstioAmbientSimulatorConfig,
+    private readonly objects: readonly ManifestObject[],
+    private readonly destination: Workload,
+  ) {}
+
+  private of(kind: string, namespace?: string): ManifestObject[] {
+    return this.objects.filter((o) => o.kind === kind && (namespace === undefined || o.metadata.namespace === namespace));
+  }
+
+  private namespaceLabel(label: string): string | undefined {
+    const values = new Set(
+      this.of('Namespace')
+        .filter((n) => n.metadata.name === this.destination.namespace)
+        .map((n) => n.metadata.labels?.[label])
+        .filter((v): v is string => v !== undefined),
+    );
+    if (values.size > 1) throw new Unsupported(`two Namespace objects disagree on ${label}`);
+    return [...values][0];
+  }
+
+  /** §1: a pod label overrides its namespace's. */
+  inAmbient(): boolean {
+    return (this.destination.labels['istio.io/dataplane-mode'] ?? this.namespaceLabel('istio.io/dataplane-mode')) === 'ambient';
+  }
+
+  /** §1, §4: Service label, else Namespace label; effective only for a waypoint Gateway that serves services. */
+  waypoint(): Waypoint | undefined {
+    const service = this.of('Service', this.destination.namespace).find((s) => s.metadata.name === this.destination.name);
+    const value = service?.metadata.labels?.['istio.io/use-waypoint'] ?? this.namespaceLabel('istio.io/use-waypoint');
+    if (value === undefined || value === 'none') return undefined;
+    const [namespace, name] = value.includes('/') ? value.split('/') : [this.destination.namespace, value];
+    const gateway = this.of('Gateway', namespace).find((g) => g.metadata.name === name);
+    if (gateway === undefined) throw new Unsupported(`the destination uses waypoint ${namespace}/${name}, which is not among the objects`);
+    const spec = specOf(gateway);
+    if (spec['gatewayClassName'] !== 'istio-waypoint') throw new Unsupported(`${refOf(gateway)} is not of class istio-waypoint`, [refOf(gateway)]);
+    const serves = gateway.metadata.labels?.['istio.io/waypoint-for'] ?? 'service';
+    if (serves !== 'service' && serves !== 'all') return undefined;
+    const account = gateway.metadata.annotations?.['gateway.istio.io/service-account'] ?? name;
+    return {
+      namespace: namespace ?? '',
+      name: name ?? '',
+      principal: `${this.config.trustDomain}/ns/${namespace ?? ''}/sa/${account}`,
+      ref: refOf(gateway),
+    };
+  }
+
+  /** §6: workload, then namespace, then mesh PeerAuthentication; DISABLE is ignored (PERMISSIVE); default PERMISSIVE. */
+  mtlsMode(port: number): { readonly mode: 'STRICT' | 'PERMISSIVE'; readonly objects: readonly string[] } {
+    const levels = [
+      this.of('PeerAuthentication', this.destination.namespace).filter(
+        (p) => this.destination.namespace !== this.config.rootNamespace && selects(specOf(p), this.destination.labels) === true,
+      ),
+      this.of('PeerAuthentication', this.destination.namespace).filter((p) => selects(specOf(p), this.destination.labels) === 'none'),
+      this.of('PeerAuthentication', this.config.rootNamespace).filter((p) => selects(specOf(p), this.destination.labels) === 'none'),
+    ];
+    for (const [level, policies] of levels.entries()) {
+      const modes = policies.map((p) => {
+        const spec = specOf(p);
+        const portLevel = level === 0 && isRecord(spec['portLevelMtls']) ? spec['portLevelMtls'][String(port)] : undefined;
+        const chosen = isRecord(portLevel) ? portLevel : isRecord(spec['mtls']) ? spec['mtls'] : {};
+        return { mode: chosen['mode'] as string | undefined, ref: refOf(p) };
+      });
+      const set = new Set(modes.map((m) => m.mode).filter((m): m is string => m !== undefined && m !== 'UNSET'));
+      if (set.size > 1)
+        throw new Unsupported(
+          'two PeerAuthentications of the same level disagree',
+          modes.map((m) => m.ref),
+        );
+      const mode = [...set][0];
+      if (mode !== undefined) return { mode: mode === 'STRICT' ? 'STRICT' : 'PERMISSIVE', objects: modes.map((m) => m.ref) };
+    }
+    return { mode: 'PERMISSIVE', objects: [] };
+  }
+
+  /** §2: policies without targetRefs, in the root namespace or the destination's, selecting its pods or the whole namespace. */
+  ztunnelPolicies(): ManifestObject[] {
+    return this.of('AuthorizationPolicy').filter((p) => {
+      const spec = specOf(p);
+      if (spec['targetRefs'] !== undefined || spec['targetRef'] !== undefined) return false;
+      const namespace = p.metadata.namespace;
+      if (namespace !== this.destination.namespace && namespace !== this.config.rootNamespace) return false;
+      return selects(spec, this.destination.labels) !== false;
+    });
+  }
+
+  /** §4: policies attached with targetRefs to the destination's Service or to its waypoint's Gateway. */
+  waypointPolicies(waypoint: Waypoint): ManifestObject[] {
+    return this.of('AuthorizationPolicy').filter((p) => {
+      const spec = specOf(p);
+      const refs = [...(Array.isArray(spec['targetRefs']) ? spec['targetRefs'] : []), ...(isRecord(spec['targetRef']) ? [spec['targetRef']] : [])].filter(
+        isRecord,
+      );
+      return refs.some(
+        (r) =>
+          (r['kind'] === 'Service' &&
+            (r['group'] ?? '') === '' &&
+            r['name'] === this.destination.name &&
+            p.metadata.namespace === this.destination.namespace) ||
+          (r['kind'] === 'Gateway' && r['group'] === 'gateway.networking.k8s.io' && r['name'] === waypoint.name && p.metadata.namespace === waypoint.namespace),
+      );
+    });
+  }
+}
+
+function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision {
+  const view = new AmbientView(config, objects, request.destination);
+  const port = request.destination.ports.find((p) => p.port === request.port);
+  if (port === undefined) return { verdict: 'deny', reason: `port ${request.port} is not a port of the workload`, objects: [] };
+  const call: Call = {
+    port: request.port,
+    http: port.protocol !== 'tcp',
+    ...(request.method === undefined ? {} : { method: request.method }),
+    ...(request.path === undefined ? {} : { path: request.path }),
+  };
+  if (!view.inAmbient()) return { verdict: 'allow', reason: 'the destination is not in the ambient mesh, so nothing enforces policy (§1)', objects: [] };
+
+  const { identity, ip } = request.client;
+  const mtls = view.mtlsMode(request.port);
+  if (identity === undefined && mtls.mode === 'STRICT') {
+    return { verdict: 'deny', reason: 'ztunnel refuses a plaintext client on a STRICT port (§6, §7)', objects: mtls.objects };
+  }
+  const waypoint = view.waypoint();
+  const ztunnel = view.ztunnelPolicies();
+  const l7 = ztunnel.filter((p) => hasL7Field(specOf(p)));
+  if (l7.length > 0) {
+    return { verdict: 'deny', reason: 'a ztunnel policy has HTTP fields, so ztunnel drops all traffic to the workload (§3)', objects: l7.map(refOf) };
+  }
+  const client: Peer = {
+    ...(identity === undefined
+      ? {}
+      : { principal: `${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`, namespace: identity.namespace }),
+    ip,
+  };
+  // §7: plaintext traffic never reaches a waypoint; the destination ztunnel decides it alone.
+  if (waypoint === undefined || identity === undefined) return evaluate('destination ztunnel', ztunnel, client, call);
+  const atWaypoint = evaluate(`waypoint ${waypoint.namespace}/${waypoint.name}`, view.waypointPolicies(waypoint), client, call);
+  if (atWaypoint.verdict !== 'allow') return atWaypoint;
+  // §5: the destination ztunnel sees the waypoint, not the client.
+  const waypointPeer: Peer = { principal: waypoint.principal, namespace: waypoint.namespace };
+  const atZtunnel = evaluate('destination ztunnel (sees the waypoint)', ztunnel, waypointPeer, call);
+  return { ...atZtunnel, reason: `${atWaypoint.reason}; then ${atZtunnel.reason}`, objects: [...new Set([...atWaypoint.objects, ...atZtunnel.objects])] };
+}
+
+export function createIstioAmbientSimulator(config: IstioAmbientSimulatorConfig): MeshSimulator {
+  return {
+    name: 'istio-ambient',
+    decide(objects, request) {
+      try {
+        return decide(config, objects, request);
+      } catch (error) {
+        if (error instanceof Unsupported) return { verdict: 'unsupported', reason: error.message, objects: error.objects };
+        throw error;
+      }
+    },
+  };
+}
