@@ -16,7 +16,7 @@ import { tempProject } from './helpers';
 
 const build = (files: Record<string, string>) => {
   const dir = tempProject(files);
-  return compile({ entry: path.join(dir, 'policy.ts'), targets: [], evaluationTimeoutMs: 2000 });
+  return compile({ entry: path.join(dir, 'policy.ts'), targets: [], evaluationTimeoutMs: 30_000 });
 };
 
 describe('evaluation', () => {
