@@ -201,11 +201,11 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
   for (const rule of model.rules) {
     if (rule.name === undefined) continue;
     const at = span(rule.location);
-    if (!DNS_1123_LABEL.test(rule.name) || rule.name.length > 63) {
+    if (!DNS_1123_SUBDOMAIN.test(rule.name) || rule.name.length > 253) {
       out.push(
         diagnostic(
           'invalid-name',
-          `Object name '${rule.name}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`,
+          `Object name '${rule.name}' is not a valid Kubernetes object name: use at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit.`,
           at,
         ),
       );
