@@ -4,6 +4,9 @@
  * attack tries to create, and every attack that reaches anything tries to read `POLICYC_CANARY` from the
  * environment. `expect` is what `policyc build` must answer: its exit code and, for each diagnostic, the code
  * and the line of policy.ts it points at (`exit: 0` with no diagnostics means: built, byte-identical to the base).
+ * Cases are built in-process through `compile()` (the evaluator child is still spawned for each); those with
+ * `cli` set are built by the real CLI in a child process: together they cover what only that process shows (its
+ * rights, its environment, the previous output folder it writes into, its exit after `import()`).
  */
 
 /** The base policy, by line number (1-based). Line 5 is free for an attack. */
@@ -33,6 +36,8 @@ export interface HostileCase {
   readonly expect: { readonly exit: 0 | 1; readonly diagnostics: readonly (readonly [code: string, line: number])[] };
   /** `--eval-timeout` for the build (cases that loop use a short one). */
   readonly evalTimeoutMs?: number;
+  /** Why this case must run as a real `policyc build` process rather than in-process. */
+  readonly cli?: string;
 }
 
 /** What an escape does once it holds `process`: write the marker with the canary in it. */
@@ -41,11 +46,18 @@ const attack = (code: string): Readonly<Record<number, string>> => ({ 5: code })
 const threw = (line = 5) => ({ exit: 1, diagnostics: [['PC2001', line]] }) as const;
 const built = { exit: 0, diagnostics: [] } as const;
 const timedOut = { exit: 1, diagnostics: [['PC2003', 1]] } as const;
+/** `--eval-timeout` of the cases that loop: the loop spins until the bound, so each millisecond is CPU spent. */
+const LOOP_TIMEOUT_MS = 500;
 
 export const CASES: readonly HostileCase[] = [
   // Escapes through every object the old evaluator handed in: code generation is off in the policy realm, and
   // the constructor chains of its objects end in that realm's Function.
-  { name: 'escape through the context global', lines: attack(`(globalThis as any).constructor.constructor('return process')()${PAYLOAD};`), expect: threw() },
+  {
+    name: 'escape through the context global',
+    lines: attack(`(globalThis as any).constructor.constructor('return process')()${PAYLOAD};`),
+    expect: threw(),
+    cli: 'an escape would hold the policyc process itself: its rights (the marker) and its environment (the secret)',
+  },
   { name: 'escape through a DSL builder', lines: attack(`(service as any).constructor.constructor('return process')()${PAYLOAD};`), expect: threw() },
   { name: 'escape through a declaration', lines: attack(`(web as any).ports.constructor.constructor('return process')()${PAYLOAD};`), expect: threw() },
   { name: 'escape through a rule builder', lines: attack(`(allow(web) as any).to.constructor.constructor('return process')()${PAYLOAD};`), expect: threw() },
@@ -74,8 +86,13 @@ export const CASES: readonly HostileCase[] = [
     name: 'import() of a Node module',
     lines: attack(`const spec: string = 'node:fs'; void import(spec).then((fs: any) => fs.writeFileSync(MARKER, process.env.POLICYC_CANARY));`),
     expect: built,
+    cli: 'import() settles after the CLI has written into the previous output folder, and must neither crash its exit nor change that folder',
   },
-  { name: 'Node globals', lines: attack(`(globalThis as any).process.env.POLICYC_CANARY; (globalThis as any).setTimeout(() => 0, 0);`), expect: threw() },
+  {
+    name: 'Node globals',
+    lines: attack(`(globalThis as any).process.env.POLICYC_CANARY; (globalThis as any).setTimeout(() => 0, 0);`),
+    expect: threw(),
+  },
   { name: 'the clock', lines: attack(`const now = new ((new Date(0)) as any).constructor(); void now;`), expect: { exit: 1, diagnostics: [['PC2005', 5]] } },
 
   // Pollution: the realm's intrinsics and the DSL are frozen, so these change nothing (or throw).
@@ -116,15 +133,25 @@ export const CASES: readonly HostileCase[] = [
 
   // Code that runs after the policy's own code: getters, proxies, thrown values, stack hooks, promises.
   { name: 'throwing getter on ports', lines: attack(`Object.defineProperty(web, 'ports', { get() { throw new Error('boom'); } });`), expect: threw() },
-  { name: 'looping getter on ports', lines: attack(`Object.defineProperty(web, 'ports', { get() { for (;;) {} } });`), expect: timedOut, evalTimeoutMs: 1500 },
+  {
+    name: 'looping getter on ports',
+    lines: attack(`Object.defineProperty(web, 'ports', { get() { for (;;) {} } });`),
+    expect: timedOut,
+    evalTimeoutMs: LOOP_TIMEOUT_MS,
+  },
   {
     name: 'thrown object with a looping message getter',
     lines: attack(`throw { get message(): string { for (;;) {} } };`),
     expect: timedOut,
-    evalTimeoutMs: 1500,
+    evalTimeoutMs: LOOP_TIMEOUT_MS,
   },
-  { name: 'thrown proxy', lines: attack(`throw new Proxy({}, { get() { for (;;) {} } });`), expect: timedOut, evalTimeoutMs: 1500 },
-  { name: 'proxy as the services list', lines: { 9: '  services: new Proxy([web, api], { get() { for (;;) {} } }),' }, expect: timedOut, evalTimeoutMs: 1500 },
+  { name: 'thrown proxy', lines: attack(`throw new Proxy({}, { get() { for (;;) {} } });`), expect: timedOut, evalTimeoutMs: LOOP_TIMEOUT_MS },
+  {
+    name: 'proxy as the services list',
+    lines: { 9: '  services: new Proxy([web, api], { get() { for (;;) {} } }),' },
+    expect: timedOut,
+    evalTimeoutMs: LOOP_TIMEOUT_MS,
+  },
   { name: 'proxy with throwing ownKeys', lines: attack(`(web as any).extra = new Proxy({}, { ownKeys() { throw new Error('keys'); } });`), expect: threw() },
   {
     name: 'looping toString on a name',
@@ -132,8 +159,13 @@ export const CASES: readonly HostileCase[] = [
     expect: { exit: 1, diagnostics: [['PC2007', 4]] },
   },
   { name: 'looping prepareStackTrace', lines: attack(`(Error as any).prepareStackTrace = () => { for (;;) {} }; throw new Error('x');`), expect: threw() },
-  { name: 'promise loop', lines: attack(`(function spin(): void { void Promise.resolve().then(spin); })();`), expect: timedOut, evalTimeoutMs: 1500 },
-  { name: 'endless loop', lines: attack(`for (;;) {}`), expect: timedOut, evalTimeoutMs: 1500 },
+  {
+    name: 'promise loop',
+    lines: attack(`(function spin(): void { void Promise.resolve().then(spin); })();`),
+    expect: timedOut,
+    evalTimeoutMs: LOOP_TIMEOUT_MS,
+  },
+  { name: 'endless loop', lines: attack(`for (;;) {}`), expect: timedOut, evalTimeoutMs: LOOP_TIMEOUT_MS },
   { name: 'stack overflow', lines: attack(`const down = (n: number): number => down(n + 1) + 1; down(0);`), expect: threw() },
 
   // Sizes.

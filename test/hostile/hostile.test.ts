@@ -1,24 +1,36 @@
 /**
- * The hostile corpus (cases.ts), each case built by the real CLI in a child process, as CI would run it: with
- * a secret in the environment and a previous output folder. For every case: the exit code and each expected
- * diagnostic (code and line); the marker file the attack tries to write does not exist; the secret appears in
- * no output, diagnostic or file; and the previous output folder is byte-identical afterwards (a case that
- * builds must build exactly what the base policy builds).
+ * The hostile corpus (cases.ts), built as CI would build it: with a secret in the environment and a previous
+ * output folder. For every case: the exit code and each expected diagnostic (code and line); the marker file
+ * the attack tries to write does not exist; the secret appears in no output, diagnostic or file; and the
+ * previous output folder is byte-identical afterwards (a case that builds must build exactly what the base
+ * policy builds).
+ *
+ * Most cases are built in-process through `compile()` with one shared type-checker session (as watch mode and
+ * the LSP reuse one) and the output written as `policyc build` writes it; the evaluator child process is still
+ * spawned for every case, so the boundary under test is the real one. The cases marked `cli` run the real CLI
+ * in a child process.
  */
-import { beforeAll, describe, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { resolveTargets } from '../../cli/common';
+import { compile } from '../../compiler/compile';
 import { compiledFile } from '../../compiler/package-files';
+import { PolicyTypeChecker } from '../../compiler/typecheck';
+import { writeOutputs } from '../../compiler/write';
+import { hasErrors } from '../../diagnostics/diagnostic';
+import { formatDiagnostics } from '../../diagnostics/format';
 import { readTree, tempProject } from '../helpers';
 import { CASES, policyOf, type HostileCase } from './cases';
 
 const CANARY = `canary-${randomBytes(12).toString('hex')}`;
 const CLI = compiledFile('cli/main.js');
-/** Builds at once: enough to overlap process start-up, few enough for a 2-core machine. */
-const PARALLEL = 4;
+/** Generous by default: the bound is for the cases that loop, which set a short one. */
+const EVAL_TIMEOUT_MS = 60_000;
 
 interface Outcome {
   readonly exit: number | null;
@@ -26,13 +38,14 @@ interface Outcome {
   readonly stderr: string;
   readonly dir: string;
   readonly marker: string;
-  readonly ms: number;
 }
 
-function build(dir: string, evalTimeoutMs: number): Promise<Omit<Outcome, 'dir' | 'marker'>> {
-  const started = Date.now();
+type Built = Omit<Outcome, 'dir' | 'marker'>;
+
+/** `policyc build` in a child process, with the secret in its environment. */
+function buildWithCli(dir: string, evalTimeoutMs: number, entry = 'policy.ts'): Promise<Built> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'build', 'policy.ts', '--out', 'out', '--target', 'istio', '--eval-timeout', String(evalTimeoutMs)], {
+    const child = spawn(process.execPath, [CLI, 'build', entry, '--out', 'out', '--target', 'istio', '--eval-timeout', String(evalTimeoutMs)], {
       cwd: dir,
       env: { ...process.env, POLICYC_CANARY: CANARY },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,35 +58,81 @@ function build(dir: string, evalTimeoutMs: number): Promise<Omit<Outcome, 'dir' 
     child.on('error', reject);
     child.on('close', (exit) => {
       clearTimeout(kill);
-      resolve({ exit, stdout, stderr, ms: Date.now() - started });
+      resolve({ exit, stdout, stderr });
     });
   });
 }
 
+/** One type-checker session for every in-process build of this file. */
+const checker = new PolicyTypeChecker();
+afterAll(() => checker.close());
+const istio = resolveTargets('istio');
+
+/**
+ * What `policyc build` does, in-process with the shared checker: compile, write the output folder when there
+ * are no errors, and print the diagnostics as text (the `stderr` the CLI would print). The secret is in this
+ * process's environment meanwhile (see beforeAll), where the evaluator child would inherit it if it could.
+ */
+function buildInProcess(dir: string, evalTimeoutMs: number, entry = 'policy.ts'): Built {
+  assert.ok(Array.isArray(istio));
+  const result = compile({ entry: path.join(dir, entry), targets: istio, evaluationTimeoutMs: evalTimeoutMs, checker });
+  const failed = hasErrors(result.diagnostics);
+  if (!failed) writeOutputs(path.join(dir, 'out'), result.outputs);
+  const rendered = [...result.outputs.values()].flatMap((files) => [...files.values()]);
+  for (const text of rendered) assert.equal(text.includes(CANARY), false, 'the secret reached a rendered file');
+  const stderr = formatDiagnostics(result.diagnostics, { cwd: dir, color: false, readSource: (f) => result.store.read(f) });
+  return { exit: failed ? 1 : 0, stdout: '', stderr };
+}
+
+/** A fresh project holding the case's policy and a copy of the base build's output folder. */
+function projectFor(hostile: HostileCase, baseDir: string): { dir: string; marker: string } {
+  const dir = tempProject({});
+  const marker = path.join(dir, 'PWNED');
+  fs.writeFileSync(path.join(dir, 'policy.ts'), policyOf(hostile.lines, marker));
+  fs.cpSync(path.join(baseDir, 'out'), path.join(dir, 'out'), { recursive: true });
+  return { dir, marker };
+}
+
+let baseDir: string;
 let baseline: Map<string, string>;
 const outcomes = new Map<string, Outcome>();
 
 describe('hostile policies', () => {
   beforeAll(async () => {
-    const base = tempProject({ 'policy.ts': policyOf({}, path.join('unused')) });
-    const first = await build(base, 10_000);
+    // The base build is in-process; the CLI case that builds is compared with it, so both ways agree.
+    baseDir = tempProject({ 'policy.ts': policyOf({}, path.join('unused')) });
+    const first = buildInProcess(baseDir, EVAL_TIMEOUT_MS);
     assert.equal(first.exit, 0, first.stderr);
-    baseline = readTree(path.join(base, 'out'));
+    baseline = readTree(path.join(baseDir, 'out'));
     assert.ok(baseline.size > 0);
 
-    const queue = [...CASES];
-    const worker = async (): Promise<void> => {
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-        const dir = tempProject({});
-        const marker = path.join(dir, 'PWNED');
-        fs.writeFileSync(path.join(dir, 'policy.ts'), policyOf(next.lines, marker));
-        fs.cpSync(path.join(base, 'out'), path.join(dir, 'out'), { recursive: true });
-        // Generous by default: the bound is for the cases that loop, which set a short one.
-        outcomes.set(next.name, { ...(await build(dir, next.evalTimeoutMs ?? 60_000)), dir, marker });
+    // The CLI cases run as child processes while this process builds the others.
+    const viaCli = CASES.filter((c) => c.cli !== undefined).map(async (hostile) => {
+      const project = projectFor(hostile, baseDir);
+      outcomes.set(hostile.name, { ...(await buildWithCli(project.dir, hostile.evalTimeoutMs ?? EVAL_TIMEOUT_MS)), ...project });
+    });
+    const previous = process.env['POLICYC_CANARY'];
+    process.env['POLICYC_CANARY'] = CANARY;
+    try {
+      for (const hostile of CASES.filter((c) => c.cli === undefined)) {
+        const project = projectFor(hostile, baseDir);
+        outcomes.set(hostile.name, { ...buildInProcess(project.dir, hostile.evalTimeoutMs ?? EVAL_TIMEOUT_MS), ...project });
       }
-    };
-    await Promise.all(Array.from({ length: PARALLEL }, worker));
+    } finally {
+      if (previous === undefined) delete process.env['POLICYC_CANARY'];
+      else process.env['POLICYC_CANARY'] = previous;
+    }
+    await Promise.all(viaCli);
   }, 600_000);
+
+  it('GIVEN the corpus WHEN it is split THEN a few cases, each naming why, run as real CLI processes', () => {
+    const viaCli = CASES.filter((c) => c.cli !== undefined);
+    assert.ok(viaCli.length >= 2 && viaCli.length <= 6, `${viaCli.length} CLI cases`);
+    assert.ok(
+      viaCli.some((c) => c.expect.exit === 0),
+      'a CLI case that builds writes into the previous output folder',
+    );
+  });
 
   it.each(CASES.map((c) => [c.name, c] as const))(
     'GIVEN the hostile policy "%s" WHEN it is built THEN it harms nothing and is answered as expected',
@@ -93,4 +152,38 @@ describe('hostile policies', () => {
       assert.deepEqual(after, baseline, 'the output folder changed');
     },
   );
+});
+
+describe('a hostile entry file name', () => {
+  // Skipped until compiler/render.ts escapes the entry's name in the header comment: render.ts is owned by
+  // another engineer (issue 9, point 4: "every path or name that reaches YAML text is escaped, header comments
+  // included"); today `header()` writes the name raw, so the newline below starts new YAML documents.
+  it.skip('GIVEN an entry file whose name holds a newline and a YAML document separator WHEN it is built THEN every file holds the same single document as the base build', () => {
+    const entry = 'policy\n---\nkind: Secret\n#.ts';
+    const dir = tempProject({ 'policy.ts': policyOf({}, 'unused'), [entry]: policyOf({}, 'unused') });
+    const base = buildInProcess(dir, EVAL_TIMEOUT_MS);
+    assert.equal(base.exit, 0, base.stderr);
+    const baseline = readTree(path.join(dir, 'out'));
+    fs.rmSync(path.join(dir, 'out'), { recursive: true });
+    const outcome = buildInProcess(dir, EVAL_TIMEOUT_MS, entry);
+    assert.equal(outcome.exit, 0, outcome.stderr);
+    const after = readTree(path.join(dir, 'out'));
+    assert.deepEqual([...after.keys()].sort(), [...baseline.keys()].sort());
+    for (const [file, text] of after) {
+      // The base header is one comment line; whatever the name, the header may only add comment lines.
+      const body = (baseline.get(file) ?? '').replace(/^#[^\n]*\n/, '');
+      assert.ok(body.length > 0 && text.endsWith(body), `${file}: the manifest after the header changed`);
+      const header = text.slice(0, text.length - body.length);
+      assert.ok(
+        header
+          .split('\n')
+          .slice(0, -1)
+          .every((line) => line.startsWith('#')),
+        `${file}: the header is not all comments: ${JSON.stringify(header)}`,
+      );
+      const documents = parseAllDocuments(text);
+      assert.equal(documents.length, 1, `${file} holds ${documents.length} YAML documents`);
+      assert.deepEqual(documents[0]?.errors, [], file);
+    }
+  });
 });
