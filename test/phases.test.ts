@@ -3,6 +3,7 @@
  * pipeline on stderr as one JSON line; without it, nothing of the kind is printed.
  */
 import { describe, it } from '@jest/globals';
+import { targets } from '../meshes';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -41,12 +42,8 @@ describe('POLICYC_PHASES', () => {
         'evaluate',
         'model',
         'validate model',
-        'target istio',
-        'validate emitted istio',
-        'render istio',
-        'target linkerd',
-        'validate emitted linkerd',
-        'render linkerd',
+        // Every mesh of the registry, in registry order (`--target all`).
+        ...[...targets.keys()].flatMap((name) => [`target ${name}`, `validate emitted ${name}`, `render ${name}`]),
         'type-check wait',
         'write',
       ],

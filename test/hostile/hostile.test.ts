@@ -155,10 +155,8 @@ describe('hostile policies', () => {
 });
 
 describe('a hostile entry file name', () => {
-  // Skipped until compiler/render.ts escapes the entry's name in the header comment: render.ts is owned by
-  // another engineer (issue 9, point 4: "every path or name that reaches YAML text is escaped, header comments
-  // included"); today `header()` writes the name raw, so the newline below starts new YAML documents.
-  it.skip('GIVEN an entry file whose name holds a newline and a YAML document separator WHEN it is built THEN every file holds the same single document as the base build', () => {
+  // Issue 9, point 4: every path or name that reaches YAML text is escaped, header comments included.
+  it('GIVEN an entry file whose name holds a newline and a YAML document separator WHEN it is built THEN every file holds the same single document as the base build', () => {
     const entry = 'policy\n---\nkind: Secret\n#.ts';
     const dir = tempProject({ 'policy.ts': policyOf({}, 'unused'), [entry]: policyOf({}, 'unused') });
     const base = buildInProcess(dir, EVAL_TIMEOUT_MS);
@@ -170,6 +168,8 @@ describe('a hostile entry file name', () => {
     const after = readTree(path.join(dir, 'out'));
     assert.deepEqual([...after.keys()].sort(), [...baseline.keys()].sort());
     for (const [file, text] of after) {
+      // The folder's own index (hashes of the files it lists) is not YAML and legitimately differs.
+      if (!file.endsWith('.yaml')) continue;
       // The base header is one comment line; whatever the name, the header may only add comment lines.
       const body = (baseline.get(file) ?? '').replace(/^#[^\n]*\n/, '');
       assert.ok(body.length > 0 && text.endsWith(body), `${file}: the manifest after the header changed`);
