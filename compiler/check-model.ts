@@ -3,7 +3,7 @@
  * fail-open shapes, shadowed rules. Reports, never throws, never stops at the first.
  */
 import { canonicalCidr, containsCidr, parseCidr, validCidr } from '../model/cidr';
-import { diagnostic, type Diagnostic, type RelatedInformation } from '../diagnostics/diagnostic';
+import { diagnostic, type Diagnostic, type RelatedInformation, type Span } from '../diagnostics/diagnostic';
 import {
   acceptsPlaintext,
   effectiveMtls,
@@ -22,6 +22,14 @@ import { GRPC_METHOD, grpcAdmitsMethods, narrowsRequests, portNamed, rulesByDest
 import type { SourceStore } from './sources';
 
 const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const isDnsLabel = (name: string): boolean => DNS_1123_LABEL.test(name) && name.length <= 63;
+/** What Kubernetes requires of namespace and object names, said once for every name the model carries. */
+const notADnsLabel = (what: string, name: string, at: Span | undefined): Diagnostic =>
+  diagnostic(
+    'invalid-name',
+    `${what} '${name}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`,
+    at,
+  );
 const DNS_1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 // IANA service name, as Kubernetes requires for port names.
@@ -46,25 +54,9 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
       ),
     );
   }
-  if (!DNS_1123_LABEL.test(model.mesh.rootNamespace) || model.mesh.rootNamespace.length > 63) {
-    out.push(
-      diagnostic(
-        'invalid-name',
-        `Root namespace '${model.mesh.rootNamespace}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`,
-        span(model.mesh.location),
-      ),
-    );
-  }
+  if (!isDnsLabel(model.mesh.rootNamespace)) out.push(notADnsLabel('Root namespace', model.mesh.rootNamespace, span(model.mesh.location)));
   for (const ns of model.namespaces) {
-    if (!DNS_1123_LABEL.test(ns.name) || ns.name.length > 63) {
-      out.push(
-        diagnostic(
-          'invalid-name',
-          `Namespace name '${ns.name}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`,
-          span(ns.location),
-        ),
-      );
-    }
+    if (!isDnsLabel(ns.name)) out.push(notADnsLabel('Namespace name', ns.name, span(ns.location)));
   }
 
   const seen = new Map<string, ServiceModel>();
@@ -89,15 +81,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         ),
       );
     }
-    if (!DNS_1123_LABEL.test(svc.name) || svc.name.length > 63) {
-      out.push(
-        diagnostic(
-          'invalid-name',
-          `Service name '${svc.name}' is not a DNS-1123 label: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.`,
-          at,
-        ),
-      );
-    }
+    if (!isDnsLabel(svc.name)) out.push(notADnsLabel('Service name', svc.name, at));
     if (!DNS_1123_SUBDOMAIN.test(svc.serviceAccount) || svc.serviceAccount.length > 253) {
       out.push(
         diagnostic(
@@ -196,7 +180,8 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
   const services = servicesById(model);
 
   // A kept object name (from \`policyc import\`) names one destination's policy: two destinations of a namespace
-  // cannot share it, and it must be a name Kubernetes accepts.
+  // cannot share it, and it must be a name Kubernetes accepts for the object: a DNS-1123 subdomain, as the
+  // Istio target's kept names are (real policies use dotted names such as \`service-httpbin.default.svc.cluster.local\`).
   const ruleNames = new Map<string, RuleModel>();
   for (const rule of model.rules) {
     if (rule.name === undefined) continue;

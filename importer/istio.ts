@@ -17,9 +17,9 @@
  * rule for a `when`), so it admits less; a DENY loses the condition, so it refuses more. Either way the part
  * is kept as a comment and reported (PC6005), and the equivalence check shows exactly what differs.
  */
-import { diagnostic, type Diagnostic, type Span } from '../diagnostics/diagnostic';
+import type { Span } from '../diagnostics/diagnostic';
 import { parseCidr } from '../model/cidr';
-import { shortHash } from '../model/hash';
+import { compareStrings as compare } from '../model/compare';
 import {
   MODEL_VERSION,
   isHttpProtocol,
@@ -33,7 +33,7 @@ import {
   type ServiceModel,
   type SourceModel,
 } from '../model/model';
-import type { ImportedPolicy, KeptComment } from './imported';
+import { keptParts, mergeRules, uniqueSorted, type ImportedPolicy } from './imported';
 import type { ImportedObject } from './manifests';
 import { namespaceOf, selects, servicesOf, type ImportedService } from './workloads';
 
@@ -54,10 +54,6 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** A condition the language cannot express, with where it is. */
 interface Lost {
   readonly what: string;
@@ -75,19 +71,8 @@ interface Operation {
 }
 
 export function importIstio(objects: readonly ImportedObject[], options: IstioImportOptions): ImportedPolicy {
-  const diagnostics: Diagnostic[] = [];
-  const comments: KeptComment[] = [];
+  const { diagnostics, comments, kept } = keptParts();
   const root = options.rootNamespace;
-  const kept = (
-    object: ImportedObject,
-    span: Span,
-    text: string,
-    place: { namespace: string; destination?: string },
-    id: 'import-inexpressible' | 'import-no-workload' = 'import-inexpressible',
-  ) => {
-    diagnostics.push(diagnostic(id, `${object.ref}: ${text}`, span));
-    comments.push({ ...place, origin: object.ref, text });
-  };
 
   for (const ra of objects.filter((o) => o.object.kind === 'RequestAuthentication')) {
     kept(ra, ra.span, 'JWT validation (request principals) cannot be expressed; requests with an invalid token are no longer refused', {
@@ -439,36 +424,21 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
   }
 
   // Rules with the same content merge (their origins add up); ids as the compiler derives them.
-  const merged = new Map<string, { body: Omit<RuleModel, 'id'>; objects: Set<string> }>();
-  for (const draft of drafts) {
-    const body = {
-      action: draft.rule.action,
-      sources: uniqueSorted(draft.rule.sources),
-      destination: draft.rule.destination,
-      ports: [...new Set(draft.rule.ports)].sort(compare),
-      ...(draft.rule.methods === undefined ? {} : { methods: [...new Set(draft.rule.methods)].sort(compare) }),
-      ...(draft.rule.paths === undefined ? {} : { paths: uniqueSorted(draft.rule.paths) }),
-      ...(draft.rule.name === undefined ? {} : { name: draft.rule.name }),
-    };
-    const key = JSON.stringify(body);
-    const entry = merged.get(key) ?? { body, objects: new Set<string>() };
-    if (draft.origin !== '') entry.objects.add(draft.origin);
-    merged.set(key, entry);
-  }
-  const origins = new Map<string, { objects: readonly string[]; why?: string }>();
-  const rules: RuleModel[] = [...merged]
-    .map(([key, { body, objects: from }]) => {
-      const id = shortHash(key);
-      origins.set(
-        id,
-        from.size > 0
-          ? { objects: [...from].sort(compare) }
-          : { objects: [], why: 'no ALLOW policy applies to this workload, so Istio allows every request that no DENY refuses' },
-      );
-      return { id, ...body, key };
-    })
-    .sort((a, b) => compare(a.destination, b.destination) || compare(a.action, b.action) || compare(a.key, b.key))
-    .map(({ key, ...rule }) => (void key, rule));
+  const { rules, origins } = mergeRules(
+    drafts.map((draft) => ({
+      body: {
+        action: draft.rule.action,
+        sources: uniqueSorted(draft.rule.sources),
+        destination: draft.rule.destination,
+        ports: [...new Set(draft.rule.ports)].sort(compare),
+        ...(draft.rule.methods === undefined ? {} : { methods: [...new Set(draft.rule.methods)].sort(compare) }),
+        ...(draft.rule.paths === undefined ? {} : { paths: uniqueSorted(draft.rule.paths) }),
+        ...(draft.rule.name === undefined ? {} : { name: draft.rule.name }),
+      },
+      origins: draft.origin === '' ? [] : [draft.origin],
+    })),
+    'no ALLOW policy applies to this workload, so Istio allows every request that no DENY refuses',
+  );
 
   const namespaceNames = new Set<string>([...services.map((s) => s.service.namespace), ...namespaceModes.keys()]);
   namespaceNames.delete(root);
@@ -496,9 +466,4 @@ export function importIstio(objects: readonly ImportedObject[], options: IstioIm
     rules,
   };
   return { mesh: 'istio', model, origins, services: services.map((s, i) => ({ ...s, service: modelServices[i] ?? s.service })), comments, diagnostics };
-}
-
-function uniqueSorted<T>(values: readonly T[]): T[] {
-  const byKey = new Map(values.map((v) => [JSON.stringify(v), v]));
-  return [...byKey.keys()].sort(compare).map((k) => byKey.get(k) as T);
 }

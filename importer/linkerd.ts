@@ -18,10 +18,10 @@
  * regex matches, external workloads) is left out, so the import admits less, and it is reported (PC6005).
  * The equivalence check then shows what differs, e.g. where the best-matching route decides alone [§6].
  */
-import { diagnostic, type Diagnostic, type Span } from '../diagnostics/diagnostic';
-import { shortHash } from '../model/hash';
+import type { Span } from '../diagnostics/diagnostic';
+import { compareStrings as compare } from '../model/compare';
 import { MODEL_VERSION, type HttpMethod, type PathMatch, type PolicyModel, type RuleModel, type ServiceModel, type SourceModel } from '../model/model';
-import type { ImportedPolicy, KeptComment } from './imported';
+import { keptParts, mergeRules, uniqueSorted, type ImportedPolicy } from './imported';
 import type { ImportedObject } from './manifests';
 import { namespaceOf, selects, servicesOf, type ImportedService } from './workloads';
 
@@ -38,10 +38,6 @@ function record(value: unknown): Record<string, unknown> {
 
 function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Who a grant admits: a list of sources (ORed), or undefined when the language cannot say it. */
@@ -80,18 +76,7 @@ function labelSelectorMatches(selector: unknown, labels: Readonly<Record<string,
 }
 
 export function importLinkerd(objects: readonly ImportedObject[]): ImportedPolicy {
-  const diagnostics: Diagnostic[] = [];
-  const comments: KeptComment[] = [];
-  const kept = (
-    object: ImportedObject,
-    span: Span,
-    text: string,
-    place: { namespace: string; destination?: string },
-    id: 'import-inexpressible' | 'import-no-workload' = 'import-inexpressible',
-  ) => {
-    diagnostics.push(diagnostic(id, `${object.ref}: ${text}`, span));
-    comments.push({ ...place, origin: object.ref, text });
-  };
+  const { diagnostics, comments, kept } = keptParts();
   const ofKind = (kind: string) => objects.filter((o) => o.object.kind === kind);
   const spec = (o: ImportedObject) => record(o.object['spec']);
   // Where Servers overlap, the oldest wins, then the first by name [§2]: candidates are searched in that order.
@@ -445,34 +430,23 @@ export function importLinkerd(objects: readonly ImportedObject[]): ImportedPolic
   }
 
   const defaultAction = restricted ? 'deny' : 'allow';
-  const merged = new Map<string, { body: Omit<RuleModel, 'id'>; objects: Set<string> }>();
-  for (const draft of drafts) {
-    if (defaultAction === 'allow') continue;
-    const body = {
-      action: draft.rule.action,
-      sources: uniqueSorted(draft.rule.sources),
-      destination: draft.rule.destination,
-      ports: [...draft.rule.ports],
-      ...(draft.rule.methods === undefined ? {} : { methods: [...draft.rule.methods] }),
-      ...(draft.rule.paths === undefined ? {} : { paths: uniqueSorted(draft.rule.paths) }),
-    };
-    const key = JSON.stringify(body);
-    const entry = merged.get(key) ?? { body, objects: new Set<string>() };
-    for (const o of draft.origins) entry.objects.add(o);
-    merged.set(key, entry);
-  }
-  const origins = new Map<string, { objects: readonly string[]; why?: string }>();
-  const rules: RuleModel[] = [...merged]
-    .map(([key, { body, objects: from }]) => {
-      const id = shortHash(key);
-      origins.set(
-        id,
-        from.size > 0 ? { objects: [...from].sort(compare) } : { objects: [], why: 'no Server selects this port, so the default inbound policy decides' },
-      );
-      return { id, ...body, key };
-    })
-    .sort((a, b) => compare(a.destination, b.destination) || compare(a.key, b.key))
-    .map(({ key, ...rule }) => (void key, rule));
+  // Under a default-allow posture no grant narrows anything, so no rule is written.
+  const { rules, origins } = mergeRules(
+    defaultAction === 'allow'
+      ? []
+      : drafts.map((draft) => ({
+          body: {
+            action: draft.rule.action,
+            sources: uniqueSorted(draft.rule.sources),
+            destination: draft.rule.destination,
+            ports: [...draft.rule.ports],
+            ...(draft.rule.methods === undefined ? {} : { methods: [...draft.rule.methods] }),
+            ...(draft.rule.paths === undefined ? {} : { paths: uniqueSorted(draft.rule.paths) }),
+          },
+          origins: draft.origins,
+        })),
+    'no Server selects this port, so the default inbound policy decides',
+  );
   const model: PolicyModel = {
     version: MODEL_VERSION,
     entry: 'policy.ts',
@@ -482,9 +456,4 @@ export function importLinkerd(objects: readonly ImportedObject[]): ImportedPolic
     rules,
   };
   return { mesh: 'linkerd', model, origins, services: services as readonly ImportedService[], comments, diagnostics };
-}
-
-function uniqueSorted<T>(values: readonly T[]): T[] {
-  const byKey = new Map(values.map((v) => [JSON.stringify(v), v]));
-  return [...byKey.keys()].sort(compare).map((k) => byKey.get(k) as T);
 }

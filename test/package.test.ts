@@ -69,6 +69,8 @@ describe('the published package', () => {
       'action.yml',
       'dist/action/run.js',
       'dist/lsp/server.js',
+      // `policyc import` (cli/import.ts loads it when the CLI starts).
+      'dist/importer/import.js',
       'dist/compiler/typecheck-worker.js',
     ]) {
       assert.ok(files.includes(needed), needed);

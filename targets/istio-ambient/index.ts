@@ -22,7 +22,7 @@ import { diagnostic } from '../../diagnostics/diagnostic';
 import { acceptsPlaintext, effectiveMtls, servicesById } from '../../model/model';
 import type { MtlsMode, PathMatch, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
-import { MANAGED_BY, principal } from '../istio';
+import { fromEntries, MANAGED_BY, principal } from '../istio';
 import { objectName } from '../names';
 
 const SECURITY = 'security.istio.io/v1';
@@ -74,52 +74,9 @@ function patternOf(match: PathMatch): string {
   return match.kind === 'exact' ? match.value : `${match.value}*`;
 }
 
-/**
- * The `from` of a rule: undefined when anyone matches. Principals, namespaces and IP blocks are separate
- * entries because fields of one entry are ANDed and entries are ORed.
- */
-function fromOf(model: PolicyModel, rule: RuleModel, services: ReadonlyMap<string, ServiceModel>): AmbientRule['from'] {
-  const principals = new Set<string>();
-  const namespaces = new Set<string>();
-  const ipBlocks = new Set<string>();
-  if (rule.sources.some((s) => s.kind === 'anyone')) return undefined;
-  for (const source of rule.sources) {
-    switch (source.kind) {
-      case 'anyone':
-        break;
-      case 'authenticated':
-        principals.add('*');
-        break;
-      case 'identity':
-        principals.add(principal(model, source.namespace, source.serviceAccount));
-        break;
-      case 'service': {
-        const caller = services.get(source.service);
-        if (caller !== undefined) principals.add(principal(model, caller.namespace, caller.serviceAccount));
-        break;
-      }
-      case 'ipBlock':
-        ipBlocks.add(source.cidr);
-        break;
-      case 'namespace':
-        namespaces.add(source.namespace);
-        break;
-      default:
-        source satisfies never;
-    }
-  }
-  // `*` already admits every identity, so a namespace entry beside it adds nothing.
-  if (principals.has('*')) namespaces.clear();
-  const entries: { source: AmbientSource }[] = [];
-  if (principals.size > 0) entries.push({ source: { principals: principals.has('*') ? ['*'] : [...principals].sort() } });
-  if (namespaces.size > 0) entries.push({ source: { namespaces: [...namespaces].sort() } });
-  if (ipBlocks.size > 0) entries.push({ source: { ipBlocks: [...ipBlocks].sort() } });
-  return entries;
-}
-
 function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, services: ReadonlyMap<string, ServiceModel>): AmbientRule {
   const ports = destination.ports.filter((p) => rule.ports.includes(p.name)).map((p) => String(p.port));
-  const from = fromOf(model, rule, services);
+  const from = fromEntries(model, rule.sources, services);
   const operation = {
     ports,
     ...(rule.methods === undefined ? {} : { methods: [...rule.methods] }),

@@ -67,8 +67,11 @@ export function principal(model: PolicyModel, namespace: string, serviceAccount:
   return `${model.mesh.trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
-/** Istio `from` entries for a rule's sources; undefined when a source is `anyone` (match any client). */
-function fromEntries(model: PolicyModel, sources: readonly SourceModel[], services: ReadonlyMap<string, ServiceModel>): IstioRule['from'] {
+/**
+ * Istio `from` entries for a rule's sources; undefined when a source is `anyone` (match any client). The
+ * sidecar and the ambient targets write the same `from` (its semantics do not depend on who enforces it).
+ */
+export function fromEntries(model: PolicyModel, sources: readonly SourceModel[], services: ReadonlyMap<string, ServiceModel>): IstioRule['from'] {
   if (sources.some((s) => s.kind === 'anyone')) return undefined;
   const principals = new Set<string>();
   const namespaces = new Set<string>();

@@ -35,23 +35,21 @@ type Tri = boolean | Unknown;
 
 const isUnknown = (t: Tri): t is Unknown => typeof t === 'object';
 
-function and(values: readonly Tri[]): Tri {
+/**
+ * Three-valued AND (`settles` false) and OR (`settles` true): one settling value decides; otherwise the first
+ * unknown, so the verdict names what it could not evaluate; otherwise the other value.
+ */
+function combine(values: readonly Tri[], settles: boolean): Tri {
   let firstUnknown: Unknown | undefined;
   for (const v of values) {
-    if (v === false) return false;
+    if (v === settles) return settles;
     if (isUnknown(v)) firstUnknown ??= v;
   }
-  return firstUnknown ?? true;
+  return firstUnknown ?? !settles;
 }
 
-function or(values: readonly Tri[]): Tri {
-  let firstUnknown: Unknown | undefined;
-  for (const v of values) {
-    if (v === true) return true;
-    if (isUnknown(v)) firstUnknown ??= v;
-  }
-  return firstUnknown ?? false;
-}
+const and = (values: readonly Tri[]): Tri => combine(values, false);
+const or = (values: readonly Tri[]): Tri => combine(values, true);
 
 const not = (v: Tri): Tri => (isUnknown(v) ? v : !v);
 
