@@ -4,19 +4,7 @@
  * simulator reading the rendered output).
  */
 import { decide, type Client as DecideClient, type Request } from '../../model/decide';
-import {
-  isHttpProtocol,
-  servicesById,
-  type HttpMethod,
-  type MtlsMode,
-  type PathMatch,
-  type PolicyModel,
-  type PortModel,
-  type Protocol,
-  type RuleModel,
-  type ServiceModel,
-  type SourceModel,
-} from '../../model/model';
+import { isHttpProtocol, servicesById, type HttpMethod, type PolicyModel, type PortModel, type ServiceModel } from '../../model/model';
 import { renderTarget } from '../../compiler/render';
 import type { KubernetesObject, TargetOutput } from '../../model/target';
 import { linkerdTarget } from '../../targets/linkerd';
