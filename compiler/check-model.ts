@@ -64,10 +64,15 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
     const at = span(svc.location);
     const first = seen.get(svc.id);
     if (first !== undefined) {
+      // The same declaration listed twice in `services` is a different mistake from two declarations of one name.
+      const sameDeclaration =
+        first.location !== undefined && svc.location !== undefined && first.location.file === svc.location.file && first.location.start === svc.location.start;
       out.push(
-        diagnostic('duplicate-service', `Service '${svc.id}' is declared twice. Keep one declaration and import it where needed.`, at, [
-          related('The first declaration is here.', first.location),
-        ]),
+        sameDeclaration
+          ? diagnostic('duplicate-service', `Service '${svc.id}' is listed twice in the mesh's \`services\`. Remove one of the two entries.`, at)
+          : diagnostic('duplicate-service', `Service '${svc.id}' is declared twice. Keep one declaration and import it where needed.`, at, [
+              related('The first declaration is here.', first.location),
+            ]),
       );
       continue;
     }

@@ -250,6 +250,18 @@ describe('every diagnostic code', () => {
     assert.deepEqual(missing, []);
   });
 
+  it('GIVEN one service listed twice in services WHEN checked THEN PC3001 says to remove an entry, not to merge declarations', () => {
+    const dir = tempProject({ 'policy.ts': `${head}${web}export default mesh({ services: [web, web], rules: [] });` });
+    const run = runCli(['check', '--format', 'json'], dir);
+    const { diagnostics } = JSON.parse(run.stdout) as { diagnostics: { code: string; message: string }[] };
+    assert.deepEqual(
+      diagnostics.map((d) => d.code),
+      ['PC3001'],
+    );
+    assert.match(diagnostics[0]?.message ?? '', /listed twice in the mesh's `services`\. Remove one/);
+    assert.equal(run.exit, 1);
+  });
+
   it('a duplicate service is the only error: rules refer to the first declaration', () => {
     const dir = tempProject({
       'policy.ts': `${head}${web}${api}export const web2 = service(shop, 'web', { ports: { other: { port: 9000, protocol: 'tcp' } } });\nexport default mesh({ services: [web, api, web2], rules: [allow(api).to(web, { ports: ['http'] })] });`,
