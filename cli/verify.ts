@@ -40,7 +40,7 @@ export function registerVerify(program: Command, context: CommandContext): void 
         io.stdout(
           r === undefined
             ? `${target}: no simulator\n`
-            : `${target}: ${r.checked} requests checked, ${r.mismatches.length} mismatches, ${r.unsupported.length} not simulated\n`,
+            : `${target}: ${r.checked} requests checked, ${r.differing} mismatches, ${r.unsimulated} not simulated\n`,
         );
       }
       if (against?.summary !== undefined) io.stdout(`${against.summary}\n`);

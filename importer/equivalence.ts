@@ -6,7 +6,7 @@
  */
 import type { Request } from '../model/decide';
 import { parseCidr } from '../model/cidr';
-import { servicesById, type HttpMethod, type PathMatch, type PolicyModel, type RuleModel, type SourceModel } from '../model/model';
+import { servicesById, type HttpMethod, type PathMatch, type PolicyModel, type SourceModel } from '../model/model';
 import { requestSpace } from '../model/request-space';
 import { describeRequest, simulatedRequest } from '../verify/compare';
 import type { ManifestObject, MeshSimulator, SimulatedDecision, Workload } from '../verify/simulator';
@@ -97,19 +97,13 @@ export function valuesOfManifests(objects: readonly ManifestObject[]): { sources
   return { sources: [...sources.values()], methods: [...methods].sort(), paths: [...paths.values()] };
 }
 
-/** The model's request space with the original manifests' values added as probes (the added rules decide nothing). */
+/** The model's request space with the original manifests' values added to every destination port. */
 export function widenedRequestSpace(model: PolicyModel, original: readonly ManifestObject[]): Request[] {
   const values = valuesOfManifests(original);
-  const probes: RuleModel[] = model.services.map((service, index) => ({
-    id: `policyc-probe-${index}`,
-    action: 'allow',
-    sources: index === 0 ? values.sources : [],
-    destination: service.id,
-    ports: [],
-    ...(values.methods.length === 0 ? {} : { methods: values.methods }),
-    ...(values.paths.length === 0 ? {} : { paths: values.paths }),
-  }));
-  return requestSpace({ ...model, rules: [...model.rules, ...probes] });
+  const identities = values.sources.flatMap((s) => (s.kind === 'identity' ? [{ namespace: s.namespace, serviceAccount: s.serviceAccount }] : []));
+  const namespaces = values.sources.flatMap((s) => (s.kind === 'namespace' ? [s.namespace] : []));
+  const cidrs = values.sources.flatMap((s) => (s.kind === 'ipBlock' ? [s.cidr] : []));
+  return requestSpace(model, [{ identities, namespaces, cidrs, methods: values.methods, paths: values.paths }]);
 }
 
 /**

@@ -1,20 +1,65 @@
 /**
- * The request space of a model: the finite set of requests that tells every rule apart. Every declared
- * service, an unknown identity in every namespace the policy names, each named external identity, an
- * outsider and a plaintext client, each from an address inside and outside every IP block; × every port;
- * × each method and path the rules use, with near-misses. The verifier, the access matrix and the semantic
- * diff all probe with it, so they agree on what "allowed" means.
+ * The request space: the finite set of requests that tells apart everything that can decide a request.
+ *
+ * It is built per destination port, never as one global cross product. A request to port p of destination d
+ * is decided (by the model, and by a mesh from its objects) only by the values that the rules of d and the
+ * objects that apply to d's pods name. Each such value is one contributor of `DistinguishingValues`: the
+ * model's rules and assertions about d, and each simulator's objects for d's workload and port (see
+ * `verify/simulator.ts`). The space of (d, p) is the cross product, over each request dimension, of:
+ * - callers: every named identity (the declared services that run as it stand for it), a probe identity in
+ *   each named namespace and in d's own, an unnamed declared service in each of those namespaces and one in
+ *   a namespace nothing names, an outsider identity, and a plaintext client;
+ * - addresses: one inside and one just outside every named block, and one that no block holds;
+ * - methods and paths (HTTP ports): every named value, near-misses of each path (`/api` vs `/api/`, `/apix`,
+ *   a deeper path), a method and a path nothing names.
+ * Two requests that agree on every comparison with the named values are decided alike by every contributor,
+ * so one representative per class is enough; the near-misses are there because the contributors compare
+ * differently (a string prefix against a path-segment prefix).
+ *
+ * A new request dimension (a header, a JWT claim, a SPIFFE id, the original client address) is one more
+ * field of `DistinguishingValues`, filled by each contributor that can tell its values apart, and one more
+ * loop in `destinationRequests` over the named values plus a value nothing names.
  */
 import type { Client, Request } from './decide';
-import { isHttpProtocol, type HttpMethod, type PolicyModel, type PortModel } from './model';
+import { HTTP_METHODS, isHttpProtocol, type HttpMethod, type PolicyModel, type PortModel, type RuleModel, type ServiceModel } from './model';
 import { parseCidr } from './cidr';
-import { GRPC_METHOD } from './resolve';
+import { GRPC_METHOD, rulesByDestination, serviceIdentity, sourceIdentity, type WorkloadIdentity } from './resolve';
+import { compareStrings } from './compare';
 
 /** A client IP no rule names: TEST-NET-1. */
 export const DEFAULT_IP = '192.0.2.10';
 export const OUTSIDER = { namespace: 'policyc-outside', serviceAccount: 'policyc-outsider' };
 export const PROBE_ACCOUNT = 'policyc-probe';
 const GRPC_PATH = /^\/[^/]+\/[^/]+$/;
+/** The pod's own loopback traffic: no other workload calls from it, so it is not a client to probe. */
+const LOOPBACK = /^(127\.|::1$|0:0:0:0:0:0:0:1$)/;
+
+/** A path value a contributor compares request paths with. */
+export interface PathValue {
+  readonly kind: 'exact' | 'prefix' | 'suffix';
+  readonly value: string;
+}
+
+/**
+ * What one contributor (the model's rules, or one mesh's objects) can tell apart for one destination port.
+ * Every field is optional: a contributor names what it compares with, nothing else.
+ */
+export interface DistinguishingValues {
+  /** Exact workload identities. */
+  readonly identities?: readonly WorkloadIdentity[];
+  /** Namespaces whose identities are told apart from other namespaces' as a whole. */
+  readonly namespaces?: readonly string[];
+  /** Address blocks (`a.b.c.d/n`, IPv6, or a bare address). */
+  readonly cidrs?: readonly string[];
+  readonly methods?: readonly string[];
+  readonly paths?: readonly PathValue[];
+  /**
+   * Why values are told apart in a way that cannot be listed (a wildcard in the middle of a principal, a
+   * regular expression): then every declared service, a probe identity in every namespace, and every method
+   * are probed.
+   */
+  readonly unlisted?: readonly string[];
+}
 
 /** An address inside a CIDR (its network address + 1 when there is room), and one just outside it. */
 export function addressesAround(cidr: string): string[] {
@@ -35,35 +80,55 @@ export function addressesAround(cidr: string): string[] {
   return [text(inside), ...(parsed.prefix > 0 ? [text(outside)] : [])];
 }
 
-/** Every client kind the model distinguishes, with representative IPs. */
-function clientsOf(model: PolicyModel): Client[] {
-  const clients: Client[] = [];
-  const ips = new Set([DEFAULT_IP]);
-  const namespaces = new Set<string>(model.namespaces.map((n) => n.name));
-  const identities = new Map<string, { namespace: string; serviceAccount: string }>();
-  const callers = [...model.rules.flatMap((r) => r.sources), ...(model.assertions ?? []).map((a) => a.from)];
-  for (const source of callers) {
-    if (source.kind === 'ipBlock') for (const ip of addressesAround(source.cidr)) ips.add(ip);
-    if (source.kind === 'ipBlocks') for (const cidr of source.cidrs) for (const ip of addressesAround(cidr)) ips.add(ip);
-    if (source.kind === 'namespace' || source.kind === 'outside') namespaces.add(source.namespace);
-    if (source.kind === 'identity') identities.set(`${source.namespace}/${source.serviceAccount}`, source);
-  }
-  for (const ns of namespaces) identities.set(`${ns}/${PROBE_ACCOUNT}`, { namespace: ns, serviceAccount: PROBE_ACCOUNT });
-  identities.set(`${OUTSIDER.namespace}/${OUTSIDER.serviceAccount}`, OUTSIDER);
-  for (const ip of [...ips].sort()) {
-    for (const svc of model.services) clients.push({ kind: 'service', service: svc.id, ip, tls: true });
-    for (const id of [...identities.keys()].sort()) {
-      const identity = identities.get(id);
-      if (identity !== undefined) clients.push({ kind: 'identity', ...identity, ip, tls: true });
-    }
-    clients.push({ kind: 'plaintext', ip });
-  }
-  return clients;
-}
-
 export interface Operation {
   readonly method?: HttpMethod;
   readonly path?: string;
+}
+
+/** Request paths at and around each path value: the value, near-misses on both sides, and a path nothing names. */
+function pathProbes(paths: Iterable<PathValue>): Set<string> {
+  const probes = new Set<string>(['/', '/policyc-unmatched']);
+  for (const p of paths) {
+    if (p.kind === 'suffix') {
+      probes.add(`/policyc${p.value}`);
+      probes.add(`/policyc${p.value}x`);
+      continue;
+    }
+    probes.add(p.value);
+    probes.add(`${p.value}x`);
+    if (p.kind === 'prefix') {
+      probes.add(`${p.value}a/b`);
+      if (p.value.endsWith('/') && p.value.length > 1) probes.add(p.value.slice(0, -1));
+      // A whole segment below a prefix written without a slash: string and path-segment prefixes agree on it.
+      else if (!p.value.endsWith('/')) probes.add(`${p.value}/a`);
+    }
+    if (p.value.length > 1) probes.add(p.value.slice(0, -1));
+  }
+  return probes;
+}
+
+/** A gRPC call's path is always /<package.Service>/<Method>: other shapes are not requests a gRPC client sends. */
+function grpcShaped(paths: Iterable<string>): string[] {
+  return [
+    ...new Set(
+      [...paths]
+        .map((p) => (p.endsWith('/') ? `${p}Call` : p))
+        .concat('/policyc.Probe/Call')
+        .filter((p) => GRPC_PATH.test(p)),
+    ),
+  ];
+}
+
+/** Each model's rules by destination, grouped once: the review features ask for thousands of ports. */
+const groupedRules = new WeakMap<PolicyModel, ReadonlyMap<string, readonly RuleModel[]>>();
+
+function rulesOf(model: PolicyModel, destination: string): readonly RuleModel[] {
+  let grouped = groupedRules.get(model);
+  if (grouped === undefined) {
+    grouped = rulesByDestination(model.rules);
+    groupedRules.set(model, grouped);
+  }
+  return grouped.get(destination) ?? [];
 }
 
 /** Methods and paths that exercise every rule's edges on a port: each value, near-misses, and something unmatched. */
@@ -71,38 +136,186 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
   if (!isHttpProtocol(port.protocol)) return [{}];
   const grpc = port.protocol === 'grpc';
   const methods = new Set<HttpMethod>(grpc ? [GRPC_METHOD] : ['GET', 'POST', 'DELETE']);
-  const paths = new Set<string>(['/', '/policyc-unmatched']);
-  for (const rule of models.flatMap((m) => m.rules)) {
-    if (rule.destination !== destination) continue;
+  const paths: PathValue[] = [];
+  for (const rule of models.flatMap((m) => rulesOf(m, destination))) {
     if (!grpc) for (const m of rule.methods ?? []) methods.add(m);
-    for (const p of rule.paths ?? []) {
-      paths.add(p.value);
-      paths.add(`${p.value}x`);
-      if (p.kind === 'prefix') {
-        paths.add(`${p.value}a/b`);
-        if (p.value.endsWith('/') && p.value.length > 1) paths.add(p.value.slice(0, -1));
-      }
-      if (p.value.length > 1) paths.add(p.value.slice(0, -1));
-    }
+    paths.push(...(rule.paths ?? []));
   }
-  // A gRPC call's path is always /<package.Service>/<Method>: other shapes are not requests a gRPC client sends.
-  const shaped = grpc
-    ? [...paths]
-        .map((p) => (p.endsWith('/') ? `${p}Call` : p))
-        .concat('/policyc.Probe/Call')
-        .filter((p) => GRPC_PATH.test(p))
-    : [...paths];
+  const probes = pathProbes(paths);
+  const shaped = grpc ? grpcShaped(probes) : [...probes];
   return [...methods].sort().flatMap((method) => [...new Set(shaped)].sort().map((path) => ({ method, path })));
 }
 
-export function requestSpace(model: PolicyModel): Request[] {
+/** What the model's rules of one destination port, and the assertions about it, tell apart. */
+export function modelValues(model: PolicyModel, destination: ServiceModel, port: PortModel, services: ReadonlyMap<string, ServiceModel>): DistinguishingValues {
+  const identities: WorkloadIdentity[] = [];
+  const namespaces: string[] = [];
+  const cidrs: string[] = [];
+  const methods: string[] = [];
+  const paths: PathValue[] = [];
+  for (const rule of rulesOf(model, destination.id)) {
+    if (!rule.ports.includes(port.name)) continue;
+    for (const source of rule.sources) {
+      const identity = sourceIdentity(source, services);
+      if (identity !== undefined) identities.push(identity);
+      if (source.kind === 'namespace') namespaces.push(source.namespace);
+      if (source.kind === 'ipBlock') cidrs.push(source.cidr);
+    }
+    methods.push(...(rule.methods ?? []));
+    paths.push(...(rule.paths ?? []));
+  }
+  for (const assertion of model.assertions ?? []) {
+    if (assertion.to.kind === 'service' ? assertion.to.service !== destination.id : assertion.to.namespace !== destination.namespace) continue;
+    const from = assertion.from;
+    if (from.kind === 'service' || from.kind === 'identity') {
+      const identity = sourceIdentity(from, services);
+      if (identity !== undefined) identities.push(identity);
+    }
+    if (from.kind === 'namespace' || from.kind === 'outside') namespaces.push(from.namespace);
+    if (from.kind === 'ipBlock') cidrs.push(from.cidr);
+    if (from.kind === 'ipBlocks') cidrs.push(...from.cidrs);
+    if (assertion.method !== undefined) methods.push(assertion.method);
+    if (assertion.path !== undefined) paths.push({ kind: 'exact', value: assertion.path });
+  }
+  return { identities, namespaces, cidrs, methods, paths };
+}
+
+/** The declared services of a model by identity and by namespace, indexed once per model. */
+interface Callers {
+  readonly byIdentity: ReadonlyMap<string, readonly ServiceModel[]>;
+  readonly byNamespace: ReadonlyMap<string, readonly ServiceModel[]>;
+  readonly namespaces: readonly string[];
+}
+
+const callerIndex = new WeakMap<PolicyModel, Callers>();
+const identityKey = (id: WorkloadIdentity): string => `${id.namespace}/${id.serviceAccount}`;
+
+function callersOf(model: PolicyModel): Callers {
+  let callers = callerIndex.get(model);
+  if (callers === undefined) {
+    const byIdentity = new Map<string, ServiceModel[]>();
+    const byNamespace = new Map<string, ServiceModel[]>();
+    for (const service of model.services) {
+      const key = identityKey(serviceIdentity(service));
+      byIdentity.set(key, [...(byIdentity.get(key) ?? []), service]);
+      byNamespace.set(service.namespace, [...(byNamespace.get(service.namespace) ?? []), service]);
+    }
+    const namespaces = [...new Set([...model.namespaces.map((n) => n.name), ...byNamespace.keys()])].sort(compareStrings);
+    callers = { byIdentity, byNamespace, namespaces };
+    callerIndex.set(model, callers);
+  }
+  return callers;
+}
+
+/** The clients of one destination port: one per class of callers × addresses the contributors can tell apart. */
+function clientsFor(model: PolicyModel, destination: ServiceModel, values: readonly DistinguishingValues[]): Client[] {
+  const callers = callersOf(model);
+  const unlisted = values.some((v) => (v.unlisted ?? []).length > 0);
+  const ips = new Set([DEFAULT_IP]);
+  const namespaces = new Set<string>([destination.namespace]);
+  const identities = new Map<string, WorkloadIdentity>();
+  for (const v of values) {
+    for (const cidr of v.cidrs ?? []) for (const ip of addressesAround(cidr)) if (!LOOPBACK.test(ip)) ips.add(ip);
+    for (const ns of v.namespaces ?? []) namespaces.add(ns);
+    for (const id of v.identities ?? []) identities.set(identityKey(id), id);
+  }
+  if (unlisted) for (const ns of callers.namespaces) namespaces.add(ns);
+  const services = new Map<string, ServiceModel>();
+  const named = new Map<string, WorkloadIdentity>();
+  for (const [key, id] of identities) {
+    namespaces.add(id.namespace);
+    const running = callers.byIdentity.get(key);
+    // A declared service that runs as a named identity is that caller as the model and a reviewer name it.
+    if (running === undefined) named.set(key, id);
+    else for (const s of running) services.set(s.id, s);
+  }
+  for (const ns of namespaces) {
+    if (ns !== OUTSIDER.namespace) named.set(`${ns}/${PROBE_ACCOUNT}`, { namespace: ns, serviceAccount: PROBE_ACCOUNT });
+    const declared = callers.byNamespace.get(ns) ?? [];
+    if (unlisted) for (const s of declared) services.set(s.id, s);
+    // An unnamed declared service of the namespace: the class of every service whose identity nothing names.
+    const unnamed = declared.find((s) => !identities.has(identityKey(serviceIdentity(s))));
+    if (unnamed !== undefined) services.set(unnamed.id, unnamed);
+  }
+  // A declared service of a namespace nothing names: the class of every such caller.
+  const elsewhere = callers.namespaces.find((ns) => !namespaces.has(ns));
+  const stranger = elsewhere === undefined ? undefined : callers.byNamespace.get(elsewhere)?.[0];
+  if (stranger !== undefined) services.set(stranger.id, stranger);
+  named.set(identityKey(OUTSIDER), OUTSIDER);
+
+  const clients: Client[] = [];
+  const serviceIds = [...services.keys()].sort(compareStrings);
+  const identityKeys = [...named.keys()].sort(compareStrings);
+  for (const ip of [...ips].sort(compareStrings)) {
+    for (const service of serviceIds) clients.push({ kind: 'service', service, ip, tls: true });
+    for (const key of identityKeys) {
+      const identity = named.get(key) as WorkloadIdentity;
+      clients.push({ kind: 'identity', namespace: identity.namespace, serviceAccount: identity.serviceAccount, ip, tls: true });
+    }
+    clients.push({ kind: 'plaintext', ip });
+  }
+  return clients;
+}
+
+/** The methods and paths of one destination port: named ones, near-misses, and ones nothing names. */
+function operationsOf(port: PortModel, values: readonly DistinguishingValues[]): Operation[] {
+  if (!isHttpProtocol(port.protocol)) return [{}];
+  const grpc = port.protocol === 'grpc';
+  const named = new Set<string>();
+  const paths: PathValue[] = [];
+  for (const v of values) {
+    for (const m of v.methods ?? []) named.add(m);
+    paths.push(...(v.paths ?? []));
+  }
+  const every = values.some((v) => (v.unlisted ?? []).length > 0);
+  const methods = new Set<HttpMethod>(grpc ? [GRPC_METHOD] : ['GET']);
+  if (!grpc) {
+    for (const m of HTTP_METHODS) if (every || named.has(m)) methods.add(m);
+    // One method nothing names stands for all of them.
+    const unnamed = HTTP_METHODS.find((m) => !named.has(m) && m !== 'GET');
+    if (unnamed !== undefined) methods.add(unnamed);
+  }
+  const probes = pathProbes(paths);
+  const shaped = grpc ? grpcShaped(probes) : [...probes];
+  const sortedPaths = shaped.sort(compareStrings);
+  return [...methods].sort(compareStrings).flatMap((method) => sortedPaths.map((path) => ({ method, path })));
+}
+
+/**
+ * The requests of one destination port, streamed: every class of caller × address × method × path that
+ * one of the contributors (`values`, the model's among them) can tell apart.
+ */
+export function* destinationRequests(
+  model: PolicyModel,
+  destination: ServiceModel,
+  port: PortModel,
+  values: readonly DistinguishingValues[],
+): Generator<Request> {
+  const clients = clientsFor(model, destination, values);
+  for (const operation of operationsOf(port, values)) {
+    for (const client of clients) yield { client, destination: destination.id, port: port.port, ...operation };
+  }
+}
+
+/**
+ * The model's own request space over every destination, each port told apart by the values of all the
+ * model's rules (not only its own): the widest space the model alone can name, for a proof whose other
+ * side cannot say what it distinguishes (the import proof, which adds the original manifests' values as
+ * `extra`). `policyc verify` uses `destinationRequests` with the simulators' values instead.
+ */
+export function requestSpace(model: PolicyModel, extra: readonly DistinguishingValues[] = []): Request[] {
+  const services = new Map(model.services.map((s) => [s.id, s] as const));
   const requests: Request[] = [];
-  const clients = clientsOf(model);
+  const global: DistinguishingValues[] = [];
+  for (const service of model.services) for (const port of service.ports) global.push(modelValues(model, service, port, services));
+  const identities = global.flatMap((v) => v.identities ?? []);
+  const namespaces = [...callersOf(model).namespaces, ...global.flatMap((v) => v.namespaces ?? [])];
+  const cidrs = global.flatMap((v) => v.cidrs ?? []);
+  const everyService: DistinguishingValues = { identities: [...identities, ...model.services.map(serviceIdentity)], namespaces, cidrs };
   for (const service of model.services) {
     for (const port of service.ports) {
-      for (const operation of operationsFor([model], service.id, port)) {
-        for (const client of clients) requests.push({ client, destination: service.id, port: port.port, ...operation });
-      }
+      const own = modelValues(model, service, port, services);
+      requests.push(...destinationRequests(model, service, port, [own, everyService, ...extra]));
     }
   }
   return requests;

@@ -5,10 +5,8 @@
 import { ipInCidr } from '../model/cidr';
 import { decide, presentedIdentity, type Client, type Request } from '../model/decide';
 import { servicesById, type AssertionModel, type PolicyModel, type ServiceModel } from '../model/model';
-import type { ManifestObject, MeshSimulator } from './simulator';
-import { requestSpace } from '../model/request-space';
 import { portNumbered } from '../model/resolve';
-import { describeRequest, simulatedRequest } from './compare';
+import { describeRequest, simulatedRequest, spaceOf, type SimulatedTarget } from './compare';
 
 export interface AssertionFailure {
   readonly assertion: AssertionModel;
@@ -45,41 +43,27 @@ function clientMatches(assertion: AssertionModel, client: Client, services: Read
   }
 }
 
-/** The requests an assertion is about: the verifier's request space, with the assertion's concrete path. */
-function assertionRequests(model: PolicyModel, assertion: AssertionModel, space: readonly Request[] = requestSpace(model)): Request[] {
-  const services = servicesById(model);
-  const path = assertion.path;
-  const candidates =
-    path === undefined
-      ? space
-      : [
-          ...new Map(
-            space
-              .filter((r) => r.path !== undefined)
-              .map((r) => ({ ...r, path }))
-              .map((r) => [JSON.stringify(r), r]),
-          ).values(),
-        ];
-  return candidates.filter((request) => {
-    const destination = services.get(request.destination);
-    if (destination === undefined) return false;
-    if (assertion.to.kind === 'service' ? destination.id !== assertion.to.service : destination.namespace !== assertion.to.namespace) return false;
-    if (assertion.port !== undefined && portNumbered(destination, request.port)?.name !== assertion.port) return false;
-    if (assertion.method !== undefined && request.method !== assertion.method) return false;
-    return clientMatches(assertion, request.client, services);
-  });
+/** Whether a request is one the assertion is about: its destination, port, method, path and caller. */
+function isAbout(assertion: AssertionModel, request: Request, services: ReadonlyMap<string, ServiceModel>): boolean {
+  const destination = services.get(request.destination);
+  if (destination === undefined) return false;
+  if (assertion.port !== undefined && portNumbered(destination, request.port)?.name !== assertion.port) return false;
+  if (assertion.method !== undefined && request.method !== assertion.method) return false;
+  if (assertion.path !== undefined && request.path !== assertion.path) return false;
+  return clientMatches(assertion, request.client, services);
 }
 
-/** Failures of every assertion, on the model and on each simulated target. */
-export function checkAssertions(
-  model: PolicyModel,
-  targets: readonly { name: string; objects: readonly ManifestObject[]; simulator: MeshSimulator }[],
-): AssertionFailure[] {
+/**
+ * Failures of every assertion, on the model and on each simulated target, over the verifier's request space
+ * of the destinations the assertion is about (its path is one of the values that space probes).
+ */
+export function checkAssertions(model: PolicyModel, targets: readonly SimulatedTarget[]): AssertionFailure[] {
   const failures: AssertionFailure[] = [];
   const services = servicesById(model);
-  const space = requestSpace(model);
   for (const assertion of model.assertions ?? []) {
-    const requests = assertionRequests(model, assertion, space);
+    const destinations = new Set(
+      model.services.filter((s) => (assertion.to.kind === 'service' ? s.id === assertion.to.service : s.namespace === assertion.to.namespace)).map((s) => s.id),
+    );
     const deciders: { where: string; allowed: (r: Request) => boolean }[] = [
       { where: 'model', allowed: (r) => decide(model, r, services).allowed },
       ...targets.map((t) => ({
@@ -87,11 +71,22 @@ export function checkAssertions(
         allowed: (r: Request) => t.simulator.decide(t.objects, simulatedRequest(r, services)).verdict === 'allow',
       })),
     ];
-    for (const { where, allowed } of deciders) {
+    const reached = new Set<string>();
+    const witnesses = new Map<string, Request>();
+    for (const request of spaceOf(model, targets, { destinations })) {
+      if (!isAbout(assertion, request, services)) continue;
+      for (const { where, allowed } of deciders) {
+        if (assertion.expect === 'reaches' ? reached.has(where) : witnesses.has(where)) continue;
+        if (!allowed(request)) continue;
+        if (assertion.expect === 'reaches') reached.add(where);
+        else witnesses.set(where, request);
+      }
+    }
+    for (const { where } of deciders) {
       if (assertion.expect === 'reaches') {
-        if (!requests.some(allowed)) failures.push({ assertion, where });
+        if (!reached.has(where)) failures.push({ assertion, where });
       } else {
-        const witness = requests.find(allowed);
+        const witness = witnesses.get(where);
         if (witness !== undefined) failures.push({ assertion, where, witness });
       }
     }

@@ -1,12 +1,13 @@
 /**
- * Translation validation: for one build, enumerate the finite request space of the model (every source
- * kind × destination × port × representative methods and paths, near-misses included × mTLS/plaintext)
- * and compare the model's decision with what a mesh simulator decides from the emitted YAML alone.
+ * Translation validation: for one build, enumerate the finite request space, destination port by destination
+ * port (model/request-space.ts: the callers, addresses, methods and paths the model and the simulated objects
+ * tell apart there), and compare the model's decision with what each mesh simulator decides from the emitted
+ * YAML alone.
  */
 import { parseAllDocuments } from 'yaml';
 import { decide, presentedIdentity, type Decision, type Request } from '../model/decide';
 import { servicesById, type PolicyModel, type ServiceModel } from '../model/model';
-import { requestSpace } from '../model/request-space';
+import { destinationRequests, modelValues } from '../model/request-space';
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from './simulator';
 
 export interface Mismatch {
@@ -22,7 +23,13 @@ export interface Mismatch {
 
 export interface VerificationResult {
   readonly checked: number;
+  /** How many requests the simulator decides otherwise than the model. */
+  readonly differing: number;
+  /** How many requests the simulator could not decide. */
+  readonly unsimulated: number;
+  /** The differing requests, breaches first (at most 10,000 kept, breaches before lost access). */
   readonly mismatches: readonly Mismatch[];
+  /** The requests not simulated (at most 10,000 kept). */
   readonly unsupported: readonly { readonly request: Request; readonly reason: string }[];
 }
 
@@ -70,43 +77,97 @@ export function simulatedRequest(request: Request, services: ReadonlyMap<string,
   };
 }
 
-/** A request of the model's request space, with what the model decides for it. */
-export interface ModelDecision {
-  readonly request: Request;
-  readonly expected: Decision;
+/** A target to verify: its emitted objects and the simulator of its mesh. */
+export interface SimulatedTarget {
+  readonly name: string;
+  readonly objects: readonly ManifestObject[];
+  readonly simulator: MeshSimulator;
 }
 
-/** The model's decision on its whole request space: computed once per model, compared with every target. */
-export function modelDecisions(model: PolicyModel): ModelDecision[] {
-  const services = servicesById(model);
-  return requestSpace(model).map((request) => ({ request, expected: decide(model, request, services) }));
+/** How many mismatches and unsupported requests are kept per target; the counts say how many there were. */
+const KEPT = 10_000;
+
+export interface VerifyOptions {
+  /** Only these destinations (service ids); absent: every declared service. */
+  readonly destinations?: ReadonlySet<string>;
 }
 
-export function verify(
-  model: PolicyModel,
-  objects: readonly ManifestObject[],
-  simulator: MeshSimulator,
-  decisions: readonly ModelDecision[] = modelDecisions(model),
-): VerificationResult {
+/**
+ * The requests of each destination port, one port at a time: the values the model names for it and the
+ * values every target's simulator names for it (`MeshSimulator.distinctions`) decide its space, so a value
+ * only a wrong output names (an unrelated caller, a namespace, a block) is probed on every target.
+ */
+export function* spaceOf(model: PolicyModel, targets: readonly SimulatedTarget[], options: VerifyOptions = {}): Generator<Request> {
   const services = servicesById(model);
-  const mismatches: Mismatch[] = [];
-  const unsupported: { request: Request; reason: string }[] = [];
-  let checked = 0;
-  for (const { request, expected } of decisions) {
-    const simulated = simulator.decide(objects, simulatedRequest(request, services));
-    checked++;
-    if (simulated.verdict === 'unsupported') {
-      unsupported.push({ request, reason: simulated.reason });
-      continue;
-    }
-    const allowed = simulated.verdict === 'allow';
-    if (allowed !== expected.allowed) {
-      mismatches.push({ request, expected: expected.allowed, simulated, overPermissive: allowed, modelReason: expected.reason, rules: expected.rules });
+  for (const destination of model.services) {
+    if (options.destinations !== undefined && !options.destinations.has(destination.id)) continue;
+    const workload = workloadOf(destination);
+    for (const port of destination.ports) {
+      const values = [modelValues(model, destination, port, services), ...targets.map((t) => t.simulator.distinctions(t.objects, workload, port.port))];
+      yield* destinationRequests(model, destination, port, values);
     }
   }
-  // Breaches first.
-  mismatches.sort((a, b) => Number(b.overPermissive) - Number(a.overPermissive));
-  return { checked, mismatches, unsupported };
+}
+
+/**
+ * Translation validation of several targets in one pass: each request is enumerated and decided by the
+ * model once, then by every target's simulator, so memory stays flat and the model's work is shared.
+ */
+export function verifyTargets(model: PolicyModel, targets: readonly SimulatedTarget[], options: VerifyOptions = {}): Map<string, VerificationResult> {
+  const services = servicesById(model);
+  const results = targets.map(() => ({
+    checked: 0,
+    differing: 0,
+    unsimulated: 0,
+    mismatches: [] as Mismatch[],
+    unsupported: [] as { request: Request; reason: string }[],
+  }));
+  for (const request of spaceOf(model, targets, options)) {
+    const expected = decide(model, request, services);
+    const simulatedAs = simulatedRequest(request, services);
+    targets.forEach((target, i) => {
+      const result = results[i] as (typeof results)[number];
+      const simulated = target.simulator.decide(target.objects, simulatedAs);
+      result.checked++;
+      if (simulated.verdict === 'unsupported') {
+        result.unsimulated++;
+        if (result.unsupported.length < KEPT) result.unsupported.push({ request, reason: simulated.reason });
+        return;
+      }
+      const allowed = simulated.verdict === 'allow';
+      if (allowed === expected.allowed) return;
+      result.differing++;
+      // Keep every breach up to the cap, and lost access only while there is room.
+      if (result.mismatches.length < KEPT || allowed) {
+        if (result.mismatches.length >= KEPT) {
+          const lost = result.mismatches.findIndex((m) => !m.overPermissive);
+          if (lost < 0) return;
+          result.mismatches.splice(lost, 1);
+        }
+        result.mismatches.push({
+          request,
+          expected: expected.allowed,
+          simulated,
+          overPermissive: allowed,
+          modelReason: expected.reason,
+          rules: expected.rules,
+        });
+      }
+    });
+  }
+  const out = new Map<string, VerificationResult>();
+  targets.forEach((target, i) => {
+    const r = results[i] as (typeof results)[number];
+    // Breaches first.
+    r.mismatches.sort((a, b) => Number(b.overPermissive) - Number(a.overPermissive));
+    out.set(target.name, r);
+  });
+  return out;
+}
+
+/** One target's verification (`verifyTargets` with one target). */
+export function verify(model: PolicyModel, objects: readonly ManifestObject[], simulator: MeshSimulator, options: VerifyOptions = {}): VerificationResult {
+  return verifyTargets(model, [{ name: simulator.name, objects, simulator }], options).get(simulator.name) as VerificationResult;
 }
 
 export function describeRequest(request: Request): string {

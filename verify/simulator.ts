@@ -3,6 +3,7 @@
  * emitted Kubernetes objects (as a cluster receives them: parsed YAML) and the workloads' pod facts.
  * A simulator never imports target code: it is the independent check of the target.
  */
+import type { DistinguishingValues } from '../model/request-space';
 
 /** A manifest as the cluster receives it. */
 export interface ManifestObject {
@@ -51,7 +52,26 @@ export interface SimulatedDecision {
   readonly objects: readonly string[];
 }
 
+/**
+ * What a simulator's objects can tell apart for requests to one port of one workload: every identity,
+ * namespace, address block, method and path that an object able to apply there compares a request with
+ * (an AuthorizationPolicy selecting the pod or its namespace, a root-namespace one, a Server selecting the
+ * port and what authorizes it, the routes attached to it, a default policy's cluster networks, ...).
+ * Catch-alls (`*`, any authenticated client, every address) need no value: the request space always probes
+ * an outsider, a plaintext client and an address no block holds. A comparison whose values cannot be listed
+ * goes in `unlisted`, and the space then probes every declared caller and method.
+ *
+ * This is the simulator's half of the proof's completeness: `verify` probes each destination port only with
+ * the values the model and every simulator name for it (model/request-space.ts), so a value an object
+ * compares with but `distinctions` leaves out is a distinction the proof may miss. Report generously:
+ * an extra value costs requests, a missing one costs soundness. A new request dimension is one more field
+ * of `DistinguishingValues`, reported here by each simulator that reads it.
+ */
+export type Distinctions = DistinguishingValues;
+
 export interface MeshSimulator {
   readonly name: string;
   decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision;
+  /** What the objects that can apply to `destination`'s pods on `port` tell apart (see `Distinctions`). */
+  distinctions(objects: readonly ManifestObject[], destination: Workload, port: number): Distinctions;
 }

@@ -1,6 +1,6 @@
 /**
- * `policyc verify` as a library: for each target of a build, simulate the mesh from the rendered YAML and
- * compare with the model on the whole request space; report each difference as a diagnostic at the rule
+ * `policyc verify` as a library: for the targets of a build, simulate each mesh from the rendered YAML and
+ * compare with the model on the request space of every destination port, all targets in one pass; report each difference as a diagnostic at the rule
  * that decides it (or the destination), naming the emitted objects involved.
  */
 import type { CompileResult } from '../compiler/compile';
@@ -8,8 +8,8 @@ import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 import type { PolicyModel } from '../model/model';
 import type { SourceStore } from '../compiler/sources';
 import { checkAssertions, describeFailure } from './assertions';
-import type { ManifestObject, MeshSimulator } from './simulator';
-import { describeRequest, manifestsFromFiles, modelDecisions, verify, type VerificationResult } from './compare';
+import type { MeshSimulator } from './simulator';
+import { describeRequest, manifestsFromFiles, verifyTargets, type SimulatedTarget, type VerificationResult } from './compare';
 
 export interface TargetVerification {
   readonly target: string;
@@ -27,19 +27,18 @@ export function verifyBuild(result: CompileResult, simulatorFor: SimulatorOf): {
   const diagnostics: Diagnostic[] = [];
   const targets: TargetVerification[] = [];
   if (model === undefined) return { diagnostics, targets };
-  const simulated: { name: string; objects: readonly ManifestObject[]; simulator: MeshSimulator }[] = [];
-  const decisions = modelDecisions(model);
+  const simulated: SimulatedTarget[] = [];
+  const order: string[] = [];
   for (const [target, files] of result.outputs) {
+    order.push(target);
     const simulator = simulatorFor(target, model.mesh);
-    if (simulator === undefined) {
-      targets.push({ target });
-      continue;
-    }
-    const objects = manifestsFromFiles(files);
-    simulated.push({ name: target, objects, simulator });
-    const verification = verify(model, objects, simulator, decisions);
-    targets.push({ target, result: verification });
-    diagnostics.push(...verificationDiagnostics(target, model, verification, result.store));
+    if (simulator !== undefined) simulated.push({ name: target, objects: manifestsFromFiles(files), simulator });
+  }
+  const verified = verifyTargets(model, simulated);
+  for (const target of order) {
+    const verification = verified.get(target);
+    targets.push(verification === undefined ? { target } : { target, result: verification });
+    if (verification !== undefined) diagnostics.push(...verificationDiagnostics(target, model, verification, result.store));
   }
   for (const failure of checkAssertions(model, simulated)) {
     diagnostics.push(
@@ -65,15 +64,15 @@ export function verificationDiagnostics(target: string, model: PolicyModel, veri
       ),
     );
   }
-  if (verification.mismatches.length > SHOWN) {
-    out.push(diagnostic('verification-mismatch', `${target}: ${verification.mismatches.length - SHOWN} more requests differ.`));
+  if (verification.differing > SHOWN) {
+    out.push(diagnostic('verification-mismatch', `${target}: ${verification.differing - SHOWN} more requests differ.`));
   }
-  if (verification.unsupported.length > 0) {
+  if (verification.unsimulated > 0) {
     const reasons = [...new Set(verification.unsupported.map((u) => u.reason))].slice(0, 3).join('; ');
     out.push(
       diagnostic(
         'verification-unsupported',
-        `${target}: ${verification.unsupported.length} of ${verification.checked} requests could not be simulated (${reasons}), so they are not verified.`,
+        `${target}: ${verification.unsimulated} of ${verification.checked} requests could not be simulated (${reasons}), so they are not verified.`,
       ),
     );
   }

@@ -16,7 +16,7 @@ import type { Target } from '../../model/target';
 import { targets } from '../../meshes';
 import { simulatorFor } from '../../meshes';
 import { policyModelArbitrary } from './random-model';
-import { describeRequest, manifestsFromFiles, modelDecisions, verify } from '../../verify/compare';
+import { describeRequest, manifestsFromFiles, verifyTargets, type SimulatedTarget } from '../../verify/compare';
 
 export interface FuzzStats {
   models: number;
@@ -30,7 +30,7 @@ export interface FuzzStats {
 /** Checks one model against every target; throws with a readable report on the first mismatch. */
 export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readonly Target[] = [...targets.values()]): void {
   if (stats !== undefined) stats.models++;
-  const decisions = modelDecisions(model);
+  const compiled: SimulatedTarget[] = [];
   for (const target of chosen) {
     const output = target.compile(model, { spanOf: () => undefined });
     if (hasErrors(output.diagnostics)) {
@@ -39,16 +39,18 @@ export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readon
     }
     const simulator = simulatorFor(target.name, model.mesh);
     if (simulator === undefined) continue;
-    const result = verify(model, manifestsFromFiles(renderTarget(output, model.entry)), simulator, decisions);
+    compiled.push({ name: target.name, objects: manifestsFromFiles(renderTarget(output, model.entry)), simulator });
+  }
+  for (const [name, result] of verifyTargets(model, compiled)) {
     if (stats !== undefined) {
-      stats.verified[target.name] = (stats.verified[target.name] ?? 0) + 1;
+      stats.verified[name] = (stats.verified[name] ?? 0) + 1;
       stats.requests += result.checked;
-      stats.unsupported += result.unsupported.length;
+      stats.unsupported += result.unsimulated;
     }
     const first = result.mismatches[0];
     if (first !== undefined) {
       throw new Error(
-        `${target.name}: ${result.mismatches.length} mismatches; first: ${describeRequest(first.request)}: model ${first.expected ? 'allows' : 'denies'} (${first.modelReason}), simulated ${first.simulated.verdict} (${first.simulated.reason}; ${first.simulated.objects.join(', ')})`,
+        `${name}: ${result.differing} mismatches; first: ${describeRequest(first.request)}: model ${first.expected ? 'allows' : 'denies'} (${first.modelReason}), simulated ${first.simulated.verdict} (${first.simulated.reason}; ${first.simulated.objects.join(', ')})`,
       );
     }
   }

@@ -14,7 +14,7 @@
  * const ambient = createIstioAmbientSimulator({ rootNamespace: 'istio-system', trustDomain: 'cluster.local' });
  * ambient.decide(objects, { client: { ip: '10.0.0.1', identity: { namespace: 'shop', serviceAccount: 'api' } }, destination: web, port: 8080 });
  */
-import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+import type { Distinctions, ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
 
 export interface IstioAmbientSimulatorConfig {
   /** MeshConfig `rootNamespace`: policies there apply to every namespace (§2). */
@@ -198,15 +198,67 @@ interface Waypoint {
   readonly ref: string;
 }
 
+/** The objects by kind and namespace, indexed once per set of objects: a request only looks at its own namespaces. */
+const indexes = new WeakMap<readonly ManifestObject[], Map<string, ManifestObject[]>>();
+
+function indexOf(objects: readonly ManifestObject[]): Map<string, ManifestObject[]> {
+  let index = indexes.get(objects);
+  if (index === undefined) {
+    index = new Map();
+    for (const o of objects) {
+      for (const key of [o.kind, `${o.kind}\u0000${o.metadata.namespace ?? ''}`]) {
+        const list = index.get(key);
+        if (list === undefined) index.set(key, [o]);
+        else list.push(o);
+      }
+    }
+    indexes.set(objects, index);
+  }
+  return index;
+}
+
+/** A view's answers, remembered with the Unsupported they throw (thrown again on every later ask). */
+type Remembered<T> = { readonly value: T } | { readonly error: unknown };
+
+function remember<T>(cache: Map<string, Remembered<unknown>>, key: string, compute: () => T): T {
+  let entry = cache.get(key) as Remembered<T> | undefined;
+  if (entry === undefined) {
+    try {
+      entry = { value: compute() };
+    } catch (error) {
+      entry = { error };
+    }
+    cache.set(key, entry);
+  }
+  if ('error' in entry) throw entry.error;
+  return entry.value;
+}
+
+/** One view per set of objects and destination workload: its answers do not depend on the request. */
+const views = new WeakMap<readonly ManifestObject[], WeakMap<Workload, Map<string, AmbientView>>>();
+
+function viewOf(config: IstioAmbientSimulatorConfig, objects: readonly ManifestObject[], destination: Workload): AmbientView {
+  let byWorkload = views.get(objects);
+  if (byWorkload === undefined) views.set(objects, (byWorkload = new WeakMap()));
+  let byConfig = byWorkload.get(destination);
+  if (byConfig === undefined) byWorkload.set(destination, (byConfig = new Map()));
+  const key = `${config.rootNamespace}\u0000${config.trustDomain}`;
+  let view = byConfig.get(key);
+  if (view === undefined) byConfig.set(key, (view = new AmbientView(config, objects, destination)));
+  return view;
+}
+
 class AmbientView {
+  private readonly memo = new Map<string, Remembered<unknown>>();
+
   constructor(
     private readonly config: IstioAmbientSimulatorConfig,
     private readonly objects: readonly ManifestObject[],
     private readonly destination: Workload,
   ) {}
 
-  private of(kind: string, namespace?: string): ManifestObject[] {
-    return this.objects.filter((o) => o.kind === kind && (namespace === undefined || o.metadata.namespace === namespace));
+  private of(kind: string, namespace?: string): readonly ManifestObject[] {
+    return indexOf(this.objects).get(namespace === undefined ? kind : `${kind}\u0000${namespace}`) ?? [];
   }
 
   private namespaceLabel(label: string): string | undefined {
@@ -222,11 +274,19 @@ class AmbientView {
 
   /** §1: a pod label overrides its namespace's. */
   inAmbient(): boolean {
+    return remember(this.memo, 'ambient', () => this.computeInAmbient());
+  }
+
+  private computeInAmbient(): boolean {
     return (this.destination.labels['istio.io/dataplane-mode'] ?? this.namespaceLabel('istio.io/dataplane-mode')) === 'ambient';
   }
 
   /** §1, §4: Service label, else Namespace label; effective only for a waypoint Gateway that serves services. */
   waypoint(): Waypoint | undefined {
+    return remember(this.memo, 'waypoint', () => this.computeWaypoint());
+  }
+
+  private computeWaypoint(): Waypoint | undefined {
     const service = this.of('Service', this.destination.namespace).find((s) => s.metadata.name === this.destination.name);
     const value = service?.metadata.labels?.['istio.io/use-waypoint'] ?? this.namespaceLabel('istio.io/use-waypoint');
     if (value === undefined || value === 'none') return undefined;
@@ -248,6 +308,10 @@ class AmbientView {
 
   /** §6: workload, then namespace, then mesh PeerAuthentication; DISABLE is ignored (PERMISSIVE); default PERMISSIVE. */
   mtlsMode(port: number): { readonly mode: 'STRICT' | 'PERMISSIVE'; readonly objects: readonly string[] } {
+    return remember(this.memo, `mtls ${port}`, () => this.computeMtlsMode(port));
+  }
+
+  private computeMtlsMode(port: number): { readonly mode: 'STRICT' | 'PERMISSIVE'; readonly objects: readonly string[] } {
     const levels = [
       this.of('PeerAuthentication', this.destination.namespace).filter(
         (p) => this.destination.namespace !== this.config.rootNamespace && selects(specOf(p), this.destination.labels) === true,
@@ -275,37 +339,54 @@ class AmbientView {
   }
 
   /** §2: policies without targetRefs, in the root namespace or the destination's, selecting its pods or the whole namespace. */
-  ztunnelPolicies(): ManifestObject[] {
-    return this.of('AuthorizationPolicy').filter((p) => {
-      const spec = specOf(p);
-      if (spec['targetRefs'] !== undefined || spec['targetRef'] !== undefined) return false;
-      const namespace = p.metadata.namespace;
-      if (namespace !== this.destination.namespace && namespace !== this.config.rootNamespace) return false;
-      return selects(spec, this.destination.labels) !== false;
-    });
+  ztunnelPolicies(): readonly ManifestObject[] {
+    return remember(this.memo, 'ztunnel', () => this.computeZtunnelPolicies());
+  }
+
+  private computeZtunnelPolicies(): ManifestObject[] {
+    const namespaces = [...new Set([this.destination.namespace, this.config.rootNamespace])];
+    return namespaces
+      .flatMap((ns) => this.of('AuthorizationPolicy', ns))
+      .filter((p) => {
+        const spec = specOf(p);
+        if (spec['targetRefs'] !== undefined || spec['targetRef'] !== undefined) return false;
+        const namespace = p.metadata.namespace;
+        if (namespace !== this.destination.namespace && namespace !== this.config.rootNamespace) return false;
+        return selects(spec, this.destination.labels) !== false;
+      });
   }
 
   /** §4: policies attached with targetRefs to the destination's Service or to its waypoint's Gateway. */
-  waypointPolicies(waypoint: Waypoint): ManifestObject[] {
-    return this.of('AuthorizationPolicy').filter((p) => {
-      const spec = specOf(p);
-      const refs = [...(Array.isArray(spec['targetRefs']) ? spec['targetRefs'] : []), ...(isRecord(spec['targetRef']) ? [spec['targetRef']] : [])].filter(
-        isRecord,
-      );
-      return refs.some(
-        (r) =>
-          (r['kind'] === 'Service' &&
-            (r['group'] ?? '') === '' &&
-            r['name'] === this.destination.name &&
-            p.metadata.namespace === this.destination.namespace) ||
-          (r['kind'] === 'Gateway' && r['group'] === 'gateway.networking.k8s.io' && r['name'] === waypoint.name && p.metadata.namespace === waypoint.namespace),
-      );
-    });
+  waypointPolicies(waypoint: Waypoint): readonly ManifestObject[] {
+    return remember(this.memo, `waypoint ${waypoint.ref}`, () => this.computeWaypointPolicies(waypoint));
+  }
+
+  private computeWaypointPolicies(waypoint: Waypoint): ManifestObject[] {
+    const namespaces = [...new Set([this.destination.namespace, waypoint.namespace])];
+    return namespaces
+      .flatMap((ns) => this.of('AuthorizationPolicy', ns))
+      .filter((p) => {
+        const spec = specOf(p);
+        const refs = [...(Array.isArray(spec['targetRefs']) ? spec['targetRefs'] : []), ...(isRecord(spec['targetRef']) ? [spec['targetRef']] : [])].filter(
+          isRecord,
+        );
+        return refs.some(
+          (r) =>
+            (r['kind'] === 'Service' &&
+              (r['group'] ?? '') === '' &&
+              r['name'] === this.destination.name &&
+              p.metadata.namespace === this.destination.namespace) ||
+            (r['kind'] === 'Gateway' &&
+              r['group'] === 'gateway.networking.k8s.io' &&
+              r['name'] === waypoint.name &&
+              p.metadata.namespace === waypoint.namespace),
+        );
+      });
   }
 }
 
 function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision {
-  const view = new AmbientView(config, objects, request.destination);
+  const view = viewOf(config, objects, request.destination);
   const port = request.destination.ports.find((p) => p.port === request.port);
   if (port === undefined) return { verdict: 'deny', reason: `port ${request.port} is not a port of the workload`, objects: [] };
   const call: Call = {
@@ -343,9 +424,73 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
   return { ...atZtunnel, reason: `${atWaypoint.reason}; then ${atZtunnel.reason}`, objects: [...new Set([...atWaypoint.objects, ...atZtunnel.objects])] };
 }
 
+/**
+ * The values the policies able to decide a request to one port of the destination compare it with: the
+ * destination ztunnel's and, when the destination uses a waypoint, the waypoint's (§2, §4).
+ */
+function distinctionsOf(config: IstioAmbientSimulatorConfig, objects: readonly ManifestObject[], destination: Workload, port: number): Distinctions {
+  const view = viewOf(config, objects, destination);
+  const policies: ManifestObject[] = [...view.ztunnelPolicies()];
+  const waypoint = view.waypoint();
+  if (waypoint !== undefined) policies.push(...view.waypointPolicies(waypoint));
+  const identities: { namespace: string; serviceAccount: string }[] = [];
+  const namespaces: string[] = [];
+  const cidrs: string[] = [];
+  const methods: string[] = [];
+  const paths: { kind: 'exact' | 'prefix' | 'suffix'; value: string }[] = [];
+  const unlisted: string[] = [];
+  const pattern = (value: string): { kind: 'exact' | 'prefix' | 'suffix'; value: string } | undefined =>
+    value === '*'
+      ? undefined
+      : value.endsWith('*')
+        ? { kind: 'prefix', value: value.slice(0, -1) }
+        : value.startsWith('*')
+          ? { kind: 'suffix', value: value.slice(1) }
+          : { kind: 'exact', value };
+  for (const policy of policies) {
+    const rules = Array.isArray(specOf(policy)['rules']) ? (specOf(policy)['rules'] as unknown[]).filter(isRecord) : [];
+    for (const rule of rules) {
+      const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord).map((t) => (isRecord(t['operation']) ? t['operation'] : {})) : undefined;
+      // A rule whose every operation lists ports without this one cannot match here.
+      if (to !== undefined && !to.some((o) => o['ports'] === undefined || strings(o['ports']).includes(String(port)))) continue;
+      for (const operation of to ?? []) {
+        for (const m of strings(operation['methods'])) (m.includes('*') ? unlisted : methods).push(m);
+        for (const p of strings(operation['paths'])) {
+          const path = pattern(p);
+          if (path !== undefined) paths.push(path);
+        }
+      }
+      const from = Array.isArray(rule['from']) ? rule['from'].filter(isRecord).map((f) => (isRecord(f['source']) ? f['source'] : {})) : [];
+      for (const source of from) {
+        for (const principal of [...strings(source['principals']), ...strings(source['notPrincipals'])]) {
+          if (principal === '*') continue;
+          const [, nsKey, ns, saKey, sa] = principal.split('/');
+          if (nsKey === 'ns' && saKey === 'sa' && ns !== undefined && sa !== undefined && !ns.includes('*')) {
+            if (sa === '*') namespaces.push(ns);
+            else if (!sa.includes('*')) identities.push({ namespace: ns, serviceAccount: sa });
+            else unlisted.push(`principal pattern ${principal}`);
+          } else unlisted.push(`principal pattern ${principal}`);
+        }
+        for (const ns of strings(source['namespaces'])) if (ns !== '*') (ns.includes('*') ? unlisted : namespaces).push(ns);
+        cidrs.push(...strings(source['ipBlocks']));
+      }
+    }
+  }
+  return { identities, namespaces, cidrs, methods, paths, unlisted };
+}
+
 export function createIstioAmbientSimulator(config: IstioAmbientSimulatorConfig): MeshSimulator {
   return {
     name: 'istio-ambient',
+    distinctions(objects, destination, port) {
+      try {
+        return distinctionsOf(config, objects, destination, port);
+      } catch (error) {
+        // An object the simulator cannot read makes the requests `unsupported`: nothing to tell apart.
+        if (error instanceof Unsupported) return {};
+        throw error;
+      }
+    },
     decide(objects, request) {
       try {
         return decide(config, objects, request);

@@ -11,7 +11,7 @@
  * const istio = createIstioSimulator({ rootNamespace: 'istio-system', trustDomain: 'cluster.local' });
  * istio.decide(objects, { client: { ip: '10.0.0.1' }, destination: web, port: 8080, method: 'GET', path: '/' });
  */
-import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+import type { Distinctions, ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
 import { inBlock, isV4Mapped, parseIp, parseIpBlock, type Ip } from '../ip';
 
 export interface IstioSimulatorConfig {
@@ -690,6 +690,53 @@ function applicablePolicies(aps: readonly Policy[], pod: Workload, root: string,
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// What applies to one pod, read once
+//
+// The verifier decides thousands of requests per pod: the policies of the pod's namespace and of the root
+// namespace are found through an index by namespace, and which of them apply to the pod is worked out once.
+
+/** The security policies by namespace. */
+const policiesByNamespace = remembered((objects: readonly ManifestObject[]): Map<string, Policy[]> => {
+  const byNamespace = new Map<string, Policy[]>();
+  for (const policy of securityPolicies(objects)) {
+    const list = byNamespace.get(policy.namespace);
+    if (list === undefined) byNamespace.set(policy.namespace, [policy]);
+    else list.push(policy);
+  }
+  return byNamespace;
+});
+
+interface PodView {
+  /** PeerAuthentications of the pod's namespace and of the root namespace (no other can apply, §2). */
+  readonly peerAuthentications: readonly Policy[];
+  /** The AuthorizationPolicies that apply to the pod (§1.1, §1.3), with what the reader should know. */
+  readonly authorization: Reading<{ readonly applicable: readonly Applicable[]; readonly notes: readonly string[] }>;
+}
+
+const podViews = new WeakMap<readonly ManifestObject[], WeakMap<Workload, Map<string, PodView>>>();
+
+function podView(objects: readonly ManifestObject[], pod: Workload, root: string): PodView {
+  let byPod = podViews.get(objects);
+  if (byPod === undefined) podViews.set(objects, (byPod = new WeakMap()));
+  let byRoot = byPod.get(pod);
+  if (byRoot === undefined) byPod.set(pod, (byRoot = new Map()));
+  const known = byRoot.get(root);
+  if (known !== undefined) return known;
+  const byNamespace = policiesByNamespace(objects);
+  const candidates = [...(byNamespace.get(pod.namespace) ?? []), ...(pod.namespace === root ? [] : (byNamespace.get(root) ?? []))];
+  const view: PodView = {
+    peerAuthentications: candidates.filter((p) => p.kind === 'PeerAuthentication'),
+    authorization: reading(() => {
+      const notes: string[] = [];
+      const aps = candidates.filter((p) => p.kind === 'AuthorizationPolicy');
+      return { applicable: applicablePolicies(aps, pod, root, notes), notes };
+    }),
+  };
+  byRoot.set(root, view);
+  return view;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // The decision
 
 const GATEWAY_LABELS = ['gateway.networking.k8s.io/gateway-name', 'gateway.istio.io/managed'];
@@ -702,7 +749,7 @@ function refsWhere(items: readonly { policy: Policy; match: Tri }[], pick: (t: T
 }
 
 function decideFor(
-  policies: readonly Policy[],
+  view: PodView,
   request: SimulatedRequest,
   protocol: 'tcp' | 'http' | 'http2' | 'grpc',
   config: Required<IstioSimulatorConfig>,
@@ -712,12 +759,7 @@ function decideFor(
   const notes: string[] = [];
 
   // 1. PeerAuthentication and the connection (§2).
-  const mtls = resolveMtls(
-    policies.filter((p) => p.kind === 'PeerAuthentication'),
-    pod,
-    request.port,
-    root,
-  );
+  const mtls = resolveMtls(view.peerAuthentications, pod, request.port, root);
   const identity = request.client.identity;
   const mutualTls = identity !== undefined && mtls.mode !== 'DISABLE';
   const connection = mutualTls
@@ -735,12 +777,8 @@ function decideFor(
   notes.push(`port ${request.port} is ${mtls.mode} by ${mtls.how}; the connection is ${connection}`);
 
   // 2. AuthorizationPolicies (§1.1, §1.3).
-  const applicable = applicablePolicies(
-    policies.filter((p) => p.kind === 'AuthorizationPolicy'),
-    pod,
-    root,
-    notes,
-  );
+  const { applicable, notes: podNotes } = readingValue(view.authorization);
+  notes.push(...podNotes);
   const custom = applicable.filter((a) => a.action === 'CUSTOM');
   if (custom.length > 0) {
     return unsupported(
@@ -827,6 +865,122 @@ function clientIp(text: string): Ip {
   return ip;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Distinctions: the values the policies that apply to one pod compare a request on one port with
+
+/** Collects one pod port's distinguishing values (see `Distinctions` in verify/simulator.ts). */
+class Collector {
+  readonly identities: { namespace: string; serviceAccount: string }[] = [];
+  readonly namespaces: string[] = [];
+  readonly cidrs: string[] = [];
+  readonly methods: string[] = [];
+  readonly paths: { kind: 'exact' | 'prefix' | 'suffix'; value: string }[] = [];
+  readonly unlisted: string[] = [];
+
+  /** A principal `td/ns/<ns>/sa/<sa>` (§1.4); `*` needs no value; `td/ns/<ns>/*` is the namespace. */
+  principal(value: string): void {
+    if (value === '*') return;
+    const parts = value.split('/');
+    const [, nsKey, ns, saKey, sa] = parts;
+    if (parts.length === 5 && nsKey === 'ns' && saKey === 'sa' && ns !== undefined && sa !== undefined && !ns.includes('*')) {
+      if (!sa.includes('*')) return void this.identities.push({ namespace: ns, serviceAccount: sa });
+      if (sa === '*') return void this.namespaces.push(ns);
+    }
+    if (parts.length === 4 && nsKey === 'ns' && ns !== undefined && !ns.includes('*') && parts[3] === '*') return void this.namespaces.push(ns);
+    this.unlisted.push(`principal pattern "${value}"`);
+  }
+
+  /** A namespace value (§1.2): `*` needs no value; another wildcard cannot be listed. */
+  namespace(value: string): void {
+    if (value === '*') return;
+    if (value.includes('*')) this.unlisted.push(`namespace pattern "${value}"`);
+    else this.namespaces.push(value);
+  }
+
+  /** `serviceAccounts`: `sa` (the policy's namespace) or `ns/sa` (§1.4). */
+  serviceAccount(value: string, policyNamespace: string): void {
+    const [a, b] = value.split('/');
+    if (b === undefined) this.identities.push({ namespace: policyNamespace, serviceAccount: a ?? '' });
+    else this.identities.push({ namespace: a ?? '', serviceAccount: b });
+  }
+
+  method(value: string): void {
+    if (value.includes('*')) this.unlisted.push(`method pattern "${value}"`);
+    else this.methods.push(value);
+  }
+
+  /** A path value: exact, `prefix*`, `*suffix`, or `*` (any path, no value) (§1.8). */
+  path(value: string): void {
+    if (value === '*') return;
+    if (value.endsWith('*')) this.paths.push({ kind: 'prefix', value: value.slice(0, -1) });
+    else if (value.startsWith('*')) this.paths.push({ kind: 'suffix', value: value.slice(1) });
+    else this.paths.push({ kind: 'exact', value });
+  }
+
+  value(key: string, value: string, policyNamespace: string): void {
+    switch (key) {
+      case 'principals':
+      case 'source.principal':
+        return this.principal(value);
+      case 'namespaces':
+      case 'source.namespace':
+        return this.namespace(value);
+      case 'serviceAccounts':
+        return this.serviceAccount(value, policyNamespace);
+      case 'ipBlocks':
+      case 'remoteIpBlocks':
+      case 'source.ip':
+      case 'remote.ip':
+        return void this.cidrs.push(value);
+      case 'methods':
+        return this.method(value);
+      case 'paths':
+        return this.path(value);
+      default:
+        // Ports are the destination's own (every declared port is probed); hosts, JWT fields and the other
+        // keys are not modelled, so requests they could decide are `unsupported`, not mis-decided.
+        return;
+    }
+  }
+}
+
+/** Whether a rule can match on the port: a rule whose every `to` entry lists ports without it cannot (§1.2). */
+function ruleReachesPort(rule: Rule, port: number): boolean {
+  if (rule.to === undefined) return true;
+  return rule.to.some((fields) => {
+    const ports = fields.get('ports');
+    return ports === undefined || ports.some((p) => p === String(port));
+  });
+}
+
+function distinctionsFor(objects: readonly ManifestObject[], pod: Workload, port: number, root: string): Distinctions {
+  const found = new Collector();
+  const authorization = podView(objects, pod, root).authorization;
+  // An object the simulator cannot read makes every request `unsupported`: nothing to tell apart.
+  if ('error' in authorization) return {};
+  for (const { policy } of authorization.value.applicable) {
+    let rules: Reading<Rule>[] | undefined;
+    try {
+      rules = rulesOf(policy);
+    } catch {
+      continue;
+    }
+    for (const r of rules ?? []) {
+      if ('error' in r || !ruleReachesPort(r.value, port)) continue;
+      for (const entries of [r.value.from ?? [], r.value.to ?? []]) {
+        for (const fields of entries) {
+          for (const [field, values] of fields) {
+            const key = /^not[A-Z]/.test(field) ? field[3]!.toLowerCase() + field.slice(4) : field;
+            for (const v of values) found.value(key, v, policy.namespace);
+          }
+        }
+      }
+      for (const c of r.value.when) for (const v of [...c.values, ...c.notValues]) found.value(c.key, v, policy.namespace);
+    }
+  }
+  return found;
+}
+
 /**
  * Creates the Istio sidecar simulator.
  *
@@ -841,9 +995,16 @@ export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulato
   };
   return {
     name: 'istio',
+    distinctions(objects, destination, port) {
+      try {
+        return distinctionsFor(objects, destination, port, full.rootNamespace);
+      } catch (error) {
+        if (error instanceof Unsupported) return {};
+        throw error;
+      }
+    },
     decide(objects, request) {
       try {
-        const policies = securityPolicies(objects);
         const pod = request.destination;
         const gatewayLabel = GATEWAY_LABELS.find((l) => pod.labels[l] !== undefined);
         const classicGateway = pod.labels['istio'] === 'ingressgateway' || pod.labels['istio'] === 'egressgateway';
@@ -858,11 +1019,12 @@ export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulato
           return unsupported(`port ${request.port} is not a port number`, [], []);
         }
         const declared = pod.ports.find((p) => p.port === request.port);
-        if (declared !== undefined) return decideFor(policies, request, declared.protocol, full);
+        const view = podView(objects, pod, full.rootNamespace);
+        if (declared !== undefined) return decideFor(view, request, declared.protocol, full);
         // An undeclared port is still enforced (passthrough chain) but its protocol is sniffed (§1.6): decide only when
         // TCP and HTTP give the same verdict.
-        const asTcp = decideFor(policies, request, 'tcp', full);
-        const asHttp = decideFor(policies, request, 'http', full);
+        const asTcp = decideFor(view, request, 'tcp', full);
+        const asHttp = decideFor(view, request, 'http', full);
         if (asTcp.verdict === asHttp.verdict && asTcp.verdict !== 'unsupported') {
           return { ...asTcp, reason: `port ${request.port} is not declared on ${pod.namespace}/${pod.name}; as TCP and as HTTP alike: ${asTcp.reason}` };
         }

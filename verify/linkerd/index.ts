@@ -8,7 +8,7 @@
  * query-param count, method). Whatever the manifests cannot tell (object age, pod probes, request headers,
  * webhook-dependent outcomes) ends in an `unsupported` verdict with the reason, never in a guess.
  */
-import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+import type { Distinctions, ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
 import { blockWithin, inBlock, isV4Mapped, parseIp, parseIpBlock, type Ip, type IpBlock as Cidr, type IpSyntax } from '../ip';
 
 /** The default inbound policies (linkerd.md §7). */
@@ -89,15 +89,17 @@ const parseCidr = (text: string): Cidr | undefined => parseIpBlock(text, IP_SYNT
 interface Network {
   readonly cidr: Cidr;
   readonly except: readonly Cidr[];
+  /** The blocks as written, for `distinctions`; empty for the built-in every-address and localhost networks. */
+  readonly texts: readonly string[];
 }
 
 const ALL_NETWORKS: readonly Network[] = [
-  { cidr: parseCidr('0.0.0.0/0') as Cidr, except: [] },
-  { cidr: parseCidr('::/0') as Cidr, except: [] },
+  { cidr: parseCidr('0.0.0.0/0') as Cidr, except: [], texts: [] },
+  { cidr: parseCidr('::/0') as Cidr, except: [], texts: [] },
 ];
 const LOCALHOST_NETWORKS: readonly Network[] = [
-  { cidr: parseCidr('127.0.0.1/32') as Cidr, except: [] },
-  { cidr: parseCidr('::1/128') as Cidr, except: [] },
+  { cidr: parseCidr('127.0.0.1/32') as Cidr, except: [], texts: [] },
+  { cidr: parseCidr('::1/128') as Cidr, except: [], texts: [] },
 ];
 
 const inNetworks = (ip: Ip, networks: readonly Network[]): boolean => networks.some((n) => inBlock(ip, n.cidr) && !n.except.some((e) => inBlock(ip, e)));
@@ -112,14 +114,16 @@ function parseNetworks(value: unknown, where: string): Network[] | string {
     const cidr = cidrText === undefined ? undefined : parseCidr(cidrText);
     if (cidr === undefined) return `${where}: "${String(cidrText)}" is not a CIDR`;
     const except: Cidr[] = [];
+    const texts: string[] = [cidrText as string];
     for (const e of arr(isObj(entry) ? entry['except'] : undefined) ?? []) {
       const ex = typeof e === 'string' ? parseCidr(e) : undefined;
       if (ex === undefined) return `${where}: except "${String(e)}" is not a CIDR`;
       if (!blockWithin(ex, cidr)) return `${where}: except ${String(e)} lies outside ${cidrText} (webhook rule 14)`;
       if (ex.prefix <= cidr.prefix) return `${where}: except ${String(e)} covers the whole of ${cidrText} (webhook rule 15)`;
       except.push(ex);
+      texts.push(e as string);
     }
-    out.push({ cidr, except });
+    out.push({ cidr, except, texts });
   }
   return out;
 }
@@ -141,6 +145,8 @@ interface Obj {
 
 interface Index {
   readonly byKind: Map<string, Obj[]>;
+  /** The same objects by kind and namespace: a request looks only at its destination's namespace. */
+  readonly byKindNamespace: Map<string, Obj[]>;
   readonly namespaces: Map<string, { annotations: Map<string, Set<string>>; refs: string[] }>;
   /** Objects the API server would refuse, by namespace. */
   readonly ignored: { readonly namespace: string; readonly why: string }[];
@@ -210,19 +216,25 @@ function buildIndex(objects: readonly ManifestObject[]): Index {
     }
     seen.set(key, { obj, text, conflict: false });
   }
+  const byKindNamespace = new Map<string, Obj[]>();
   for (const { obj, conflict } of seen.values()) {
-    const k = `${obj.group}/${obj.kind}`;
-    let list = byKind.get(k);
-    if (list === undefined) byKind.set(k, (list = []));
-    list.push(conflict ? { ...obj, conflict } : obj);
+    const held = conflict ? { ...obj, conflict } : obj;
+    for (const [map, k] of [
+      [byKind, `${obj.group}/${obj.kind}`],
+      [byKindNamespace, `${obj.group}/${obj.kind}\u0000${obj.namespace}`],
+    ] as const) {
+      let list = map.get(k);
+      if (list === undefined) map.set(k, (list = []));
+      list.push(held);
+    }
   }
-  const index = { byKind, namespaces, ignored };
+  const index = { byKind, byKindNamespace, namespaces, ignored };
   indexCache.set(objects, index);
   return index;
 }
 
-function list(index: Index, group: string, kind: string, namespace?: string): Obj[] {
-  return (index.byKind.get(`${group}/${kind}`) ?? []).filter((o) => namespace === undefined || o.namespace === namespace);
+function list(index: Index, group: string, kind: string, namespace?: string): readonly Obj[] {
+  return (namespace === undefined ? index.byKind.get(`${group}/${kind}`) : index.byKindNamespace.get(`${group}/${kind}\u0000${namespace}`)) ?? [];
 }
 
 function lookup(index: Index, group: string, kind: string, namespace: string, name: string): Obj | undefined {
@@ -330,6 +342,7 @@ interface Ctx {
   readonly clusterDefault: DefaultPolicy;
   /** Things the reader should know (ignored objects and why). */
   readonly notes: string[];
+  readonly cache: PlanCache;
 }
 
 const saIdentity = (ctx: Ctx, ns: string, sa: string): string => `${sa}.${ns}.serviceaccount.identity.${ctx.cp}.${ctx.trustDomain}`;
@@ -768,21 +781,87 @@ function decideDefault(ctx: Ctx, req: SimulatedRequest, client: Client, traffic:
   return decision('deny', `${head}; it does not admit this client${probe}`, objects, ctx);
 }
 
-function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
-  const ip = parseIp(req.client.ip, IP_SYNTAX);
-  if (ip === undefined) throw new Unsupported(`client IP "${req.client.ip}" is not an IP address`);
-  if (isV4Mapped(ip)) throw new Unsupported(`client IP ${req.client.ip} is IPv4-mapped IPv6; how the proxy matches it against networks is not documented`);
-  if (ip.family === 4 && ip.bits >> 24n === 127n && req.client.ip !== '127.0.0.1')
-    throw new Unsupported(`client IP ${req.client.ip} is loopback but not 127.0.0.1; linkerd.md names only 127.0.0.1 and ::1 as localhost`);
-  const identity = req.client.identity === undefined ? undefined : saIdentity(ctx, req.client.identity.namespace, req.client.identity.serviceAccount);
-  const client: Client = identity === undefined ? { ip } : { ip, identity };
-  const dest: Workload = req.destination;
-  const declared = dest.ports.filter((p) => p.port === req.port);
-  const httpHinted = req.method !== undefined || req.path !== undefined;
+/** What decides requests to one port of one workload, whatever the client, method and path (§2, §3, §6, §12). */
+interface Plan {
+  readonly traffic: Traffic;
+  /** Why no Server applies, when none does. */
+  readonly why?: string;
+  readonly server?: Obj;
+  readonly proto?: ProxyProtocol;
+  readonly serverAuthzs?: readonly Authz[];
+  readonly routes?: readonly Route[];
+  readonly connectionLevel?: boolean;
+}
+
+/** A plan, or the Unsupported its reading threw, with the notes written on the way: both replayed on every request. */
+type PlanReading = { readonly plan: Plan; readonly notes: readonly string[] } | { readonly error: unknown; readonly notes: readonly string[] };
+
+/** Plans per simulator: by index, workload, and `port/httpHinted`; route authorizations by route. */
+interface PlanCache {
+  readonly plans: WeakMap<Index, WeakMap<Workload, Map<string, PlanReading>>>;
+  readonly routeAuthzs: WeakMap<
+    Obj,
+    { readonly authzs: readonly Authz[]; readonly notes: readonly string[] } | { readonly error: unknown; readonly notes: readonly string[] }
+  >;
+}
+
+function planOf(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean): Plan {
+  let byWorkload = ctx.cache.plans.get(ctx.index);
+  if (byWorkload === undefined) ctx.cache.plans.set(ctx.index, (byWorkload = new WeakMap()));
+  let byPort = byWorkload.get(dest);
+  if (byPort === undefined) byWorkload.set(dest, (byPort = new Map()));
+  const key = `${port}/${httpHinted}`;
+  let entry = byPort.get(key);
+  if (entry === undefined) {
+    const notes: string[] = [];
+    const own: Ctx = { ...ctx, notes };
+    try {
+      entry = { plan: computePlan(own, dest, port, httpHinted), notes };
+    } catch (error) {
+      entry = { error, notes };
+    }
+    byPort.set(key, entry);
+  }
+  ctx.notes.push(...entry.notes);
+  if ('error' in entry) throw entry.error;
+  return entry.plan;
+}
+
+/** The authorizations that target one route (§3), read once per route. */
+function routeAuthzsOf(ctx: Ctx, r: Obj): readonly Authz[] {
+  let entry = ctx.cache.routeAuthzs.get(r);
+  if (entry === undefined) {
+    const notes: string[] = [];
+    const own: Ctx = { ...ctx, notes };
+    try {
+      const authzs: Authz[] = [];
+      for (const p of list(own.index, POLICY, 'AuthorizationPolicy', r.namespace)) {
+        const t = p.spec['targetRef'];
+        if (!isObj(t) || t['kind'] !== r.kind || t['name'] !== r.name) continue;
+        const group = normGroup(t['group']);
+        // HTTPRoute either group (each its own route); GRPCRoute only the Gateway API group.
+        if (group !== r.group) continue;
+        if (p.conflict) throw new Unsupported(`the manifests hold two different versions of ${p.ref}`, [p.ref]);
+        const a = policyAuthz(own, p);
+        if (a !== undefined) authzs.push(a);
+      }
+      entry = { authzs, notes };
+    } catch (error) {
+      entry = { error, notes };
+    }
+    ctx.cache.routeAuthzs.set(r, entry);
+  }
+  ctx.notes.push(...entry.notes);
+  if ('error' in entry) throw entry.error;
+  return entry.authzs;
+}
+
+function computePlan(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean): Plan {
+  const declared = dest.ports.filter((p) => p.port === port);
   const protocols = new Set(declared.map((p) => p.protocol));
-  if (protocols.size > 1) throw new Unsupported(`port ${req.port} is declared with several protocols`);
+  if (protocols.size > 1) throw new Unsupported(`port ${port} is declared with several protocols`);
   const appProtocol = declared[0]?.protocol;
-  if (appProtocol === 'tcp' && httpHinted) throw new Unsupported(`port ${req.port} is declared as tcp, yet the request has an HTTP method or path`);
+  if (appProtocol === 'tcp' && httpHinted) throw new Unsupported(`port ${port} is declared as tcp, yet the request has an HTTP method or path`);
   const traffic: Traffic = { http: appProtocol === undefined ? httpHinted : appProtocol !== 'tcp' };
 
   // §2: Servers in the pod's namespace that select the pod and the port.
@@ -790,14 +869,16 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
   for (const s of list(ctx.index, POLICY, 'Server', dest.namespace)) {
     if (!present(s.spec['podSelector'])) continue; // externalWorkloadSelector selects no pod
     if (!selectorMatches(s.spec['podSelector'], dest.labels, s.ref)) continue;
-    const port = s.spec['port'];
-    if (typeof port === 'number') {
-      if (port !== req.port) continue;
-    } else if (typeof port === 'string') {
-      if (/^\d+$/.test(port))
-        throw new Unsupported(`${s.ref}: port "${port}" is a number written as a string; whether it is read as a number or a name is not documented`, [s.ref]);
+    const serverPort = s.spec['port'];
+    if (typeof serverPort === 'number') {
+      if (serverPort !== port) continue;
+    } else if (typeof serverPort === 'string') {
+      if (/^\d+$/.test(serverPort))
+        throw new Unsupported(`${s.ref}: port "${serverPort}" is a number written as a string; whether it is read as a number or a name is not documented`, [
+          s.ref,
+        ]);
       // A name resolves against the pod's declared ports; a name the pod lacks means the Server does not apply.
-      if (!dest.ports.some((p) => p.name === port && p.port === req.port)) continue;
+      if (!dest.ports.some((p) => p.name === serverPort && p.port === port)) continue;
     } else continue;
     if (s.conflict) throw new Unsupported(`the manifests hold two different versions of ${s.ref}; which one the cluster keeps depends on apply order`, [s.ref]);
     selecting.push(s);
@@ -805,12 +886,12 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
   if (selecting.length > 1) {
     const refs = selecting.map((s) => s.ref);
     throw new Unsupported(
-      `${refs.join(' and ')} all select port ${req.port} of ${dest.namespace}/${dest.name}; the oldest one wins, and manifests do not tell creation order`,
+      `${refs.join(' and ')} all select port ${port} of ${dest.namespace}/${dest.name}; the oldest one wins, and manifests do not tell creation order`,
       refs,
     );
   }
   const server = selecting[0];
-  if (server === undefined) return decideDefault(ctx, req, client, traffic, `no Server selects port ${req.port} of ${dest.namespace}/${dest.name}`);
+  if (server === undefined) return { traffic, why: `no Server selects port ${port} of ${dest.namespace}/${dest.name}` };
 
   // Server fields.
   const protoValue = present(server.spec['proxyProtocol']) ? server.spec['proxyProtocol'] : 'unknown';
@@ -915,6 +996,22 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
     }
   }
 
+  return { traffic, server, proto, serverAuthzs, routes, connectionLevel };
+}
+
+function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
+  const ip = parseIp(req.client.ip, IP_SYNTAX);
+  if (ip === undefined) throw new Unsupported(`client IP "${req.client.ip}" is not an IP address`);
+  if (isV4Mapped(ip)) throw new Unsupported(`client IP ${req.client.ip} is IPv4-mapped IPv6; how the proxy matches it against networks is not documented`);
+  if (ip.family === 4 && ip.bits >> 24n === 127n && req.client.ip !== '127.0.0.1')
+    throw new Unsupported(`client IP ${req.client.ip} is loopback but not 127.0.0.1; linkerd.md names only 127.0.0.1 and ::1 as localhost`);
+  const identity = req.client.identity === undefined ? undefined : saIdentity(ctx, req.client.identity.namespace, req.client.identity.serviceAccount);
+  const client: Client = identity === undefined ? { ip } : { ip, identity };
+  const dest: Workload = req.destination;
+  const httpHinted = req.method !== undefined || req.path !== undefined;
+  const plan = planOf(ctx, dest, req.port, httpHinted);
+  const { traffic, server, proto, serverAuthzs = [], routes = [], connectionLevel = false } = plan;
+  if (server === undefined || proto === undefined) return decideDefault(ctx, req, client, traffic, plan.why ?? '');
   const head = `${server.ref} (${proto}) selects port ${req.port} of ${dest.namespace}/${dest.name}`;
   if (routes.length === 0) {
     const v = evaluate(serverAuthzs, client);
@@ -956,18 +1053,7 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
   }
   const tied = hits.filter((h) => cmpScore(h.score, top.score) === 0);
   const outcomes = tied.map((h) => {
-    const routeAuthzs: Authz[] = [];
-    const r = h.route.obj;
-    for (const p of list(ctx.index, POLICY, 'AuthorizationPolicy', r.namespace)) {
-      const t = p.spec['targetRef'];
-      if (!isObj(t) || t['kind'] !== r.kind || t['name'] !== r.name) continue;
-      const group = normGroup(t['group']);
-      // HTTPRoute either group (each its own route); GRPCRoute only the Gateway API group.
-      if (group !== r.group) continue;
-      if (p.conflict) throw new Unsupported(`the manifests hold two different versions of ${p.ref}`, [p.ref]);
-      const a = policyAuthz(ctx, p);
-      if (a !== undefined) routeAuthzs.push(a);
-    }
+    const routeAuthzs = routeAuthzsOf(ctx, h.route.obj);
     // Server-level authorizations are appended to every route.
     return { hit: h, verdict: evaluate([...routeAuthzs, ...serverAuthzs], client) };
   });
@@ -1005,17 +1091,107 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
   );
 }
 
+// ─────────────────────────────────────────────────────────────────────────────── distinctions
+
+/**
+ * What decides requests to one port of a workload compares them with (see `Distinctions` in
+ * verify/simulator.ts): the identities and networks of every authorization of the Server that selects the
+ * port and of its routes, the routes' paths and methods, and the cluster networks when a default policy
+ * `cluster-*` decides (linkerd.md §2–§7, §12). Localhost, which the proxy always admits, is the pod's own
+ * traffic and no client's address.
+ */
+function distinctionsOf(ctx: Ctx, dest: Workload, port: number): Distinctions {
+  const declared = dest.ports.find((p) => p.port === port);
+  const identities: { namespace: string; serviceAccount: string }[] = [];
+  const namespaces: string[] = [];
+  const cidrs: string[] = [];
+  const methods: string[] = [];
+  const paths: { kind: 'exact' | 'prefix' | 'suffix'; value: string }[] = [];
+  const unlisted: string[] = [];
+  const tail = `.serviceaccount.identity.${ctx.cp}.${ctx.trustDomain}`;
+  const addAuthz = (a: Authz): void => {
+    for (const n of a.networks) cidrs.push(...n.texts);
+    if (a.identities === undefined || a.identities === 'tls') return;
+    for (const m of a.identities) {
+      if ('any' in m) continue;
+      if ('exact' in m) {
+        // `<sa>.<ns>.serviceaccount.identity.<cp>.<td>`; any other exact name is no identity a meshed pod holds.
+        const [sa, ns, ...rest] = m.exact.endsWith(tail) ? m.exact.slice(0, -tail.length).split('.') : [];
+        if (sa !== undefined && ns !== undefined && rest.length === 0) identities.push({ namespace: ns, serviceAccount: sa });
+        continue;
+      }
+      const [ns, ...rest] = m.suffix.endsWith(tail) ? m.suffix.slice(0, -tail.length).split('.') : [];
+      if (ns !== undefined && rest.length === 0) namespaces.push(ns);
+      else if (!tail.slice(1).endsWith(m.suffix)) unlisted.push(`identity suffix *.${m.suffix}`);
+    }
+  };
+  let plan: Plan;
+  try {
+    plan = planOf({ ...ctx, notes: [] }, dest, port, declared === undefined || declared.protocol !== 'tcp');
+  } catch {
+    return {}; // every request to the port is `unsupported`: nothing to tell apart
+  }
+  if (plan.server === undefined) {
+    let policy = ctx.clusterDefault;
+    try {
+      const annotated = nsAnnotation(ctx, dest.namespace, ANNOTATION_DEFAULT);
+      if (annotated !== undefined && (DEFAULT_POLICIES as readonly string[]).includes(annotated.value)) policy = annotated.value as DefaultPolicy;
+    } catch {
+      return {};
+    }
+    if (policy.startsWith('cluster-')) for (const n of ctx.clusterNetworks) cidrs.push(...n.texts);
+    return { cidrs };
+  }
+  for (const a of plan.serverAuthzs ?? []) addAuthz(a);
+  for (const route of plan.routes ?? []) {
+    try {
+      for (const a of routeAuthzsOf({ ...ctx, notes: [] }, route.obj)) addAuthz(a);
+    } catch {
+      // Requests this route decides are `unsupported`.
+    }
+    for (const rule of arr(route.obj.spec['rules']) ?? []) {
+      for (const match of (isObj(rule) ? arr(rule['matches']) : undefined) ?? []) {
+        if (!isObj(match)) continue;
+        if (route.grpc) {
+          const rpc = isObj(match['method']) ? match['method'] : {};
+          const service = str(rpc['service']);
+          const method = str(rpc['method']);
+          if (service !== undefined && method !== undefined) paths.push({ kind: 'exact', value: `/${service}/${method}` });
+          else if (service !== undefined) paths.push({ kind: 'prefix', value: `/${service}/` });
+          else if (method !== undefined) paths.push({ kind: 'suffix', value: `/${method}` });
+          continue;
+        }
+        const method = str(match['method']);
+        if (method !== undefined) methods.push(method);
+        const path = isObj(match['path']) ? match['path'] : undefined;
+        const value = path === undefined ? undefined : str(path['value']);
+        if (path === undefined || value === undefined) continue;
+        const type = present(path['type']) ? path['type'] : 'PathPrefix';
+        if (type === 'Exact') paths.push({ kind: 'exact', value });
+        else if (type === 'PathPrefix') paths.push({ kind: 'prefix', value });
+        else unlisted.push(`path match ${String(type)} ${value}`);
+      }
+    }
+  }
+  return { identities, namespaces, cidrs, methods, paths, unlisted };
+}
+
 export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimulator {
   const clusterDefault = config.clusterDefaultPolicy ?? 'all-unauthenticated';
   if (!DEFAULT_POLICIES.includes(clusterDefault)) throw new Error(`unknown default inbound policy ${String(clusterDefault)}`);
   const clusterNetworks = (config.clusterNetworks ?? DEFAULT_CLUSTER_NETWORKS).map((c) => {
     const cidr = parseCidr(c);
     if (cidr === undefined) throw new Error(`clusterNetworks: "${c}" is not a CIDR`);
-    return { cidr, except: [] };
+    return { cidr, except: [], texts: [c] };
   });
   const cp = config.controlPlaneNamespace ?? 'linkerd';
+  const cache: PlanCache = { plans: new WeakMap(), routeAuthzs: new WeakMap() };
   return {
     name: 'linkerd',
+    distinctions(objects, destination, port) {
+      const ctx: Ctx = { index: buildIndex(objects), trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, cache, notes: [] };
+      return distinctionsOf(ctx, destination, port);
+    },
     decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision {
       const index = buildIndex(objects);
       const ctx: Ctx = {
@@ -1024,6 +1200,7 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
         cp,
         clusterNetworks,
         clusterDefault,
+        cache,
         notes: index.ignored.filter((i) => i.namespace === request.destination.namespace).map((i) => i.why),
       };
       try {
