@@ -177,7 +177,22 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
       const second = chance(0.15) ? caller() : undefined;
       return [first, second].filter((s): s is GenSource => s !== undefined);
     };
-    const rules = rulesByNs[dest.ns] as GenRule[];
+    const nsRules = rulesByNs[dest.ns] as GenRule[];
+    // Methods and paths cannot decide plaintext clients on an ambient waypoint service (PC4203): on a port that
+    // accepts plaintext, an L7 rule keeps only sources with an identity, so every target compiles the policy.
+    // Filtering here draws no random numbers, so the rest of the policy is the one earlier versions generated.
+    const plaintextPorts = new Set(
+      dest.ports.filter((p) => (p.mtls ?? dest.mtls ?? namespaces[dest.ns]?.mtls ?? 'STRICT') === 'PERMISSIVE').map((p) => p.name),
+    );
+    const rules = {
+      push(rule: GenRule): void {
+        const l7 = rule.methods !== undefined || rule.paths !== undefined;
+        const ports = rule.ports ?? dest.ports.map((p) => p.name);
+        if (!l7 || !ports.some((p) => plaintextPorts.has(p))) return void nsRules.push(rule);
+        const from = rule.from.filter((s) => s.kind !== 'ipBlocks' && s.kind !== 'anyone');
+        if (from.length > 0) nsRules.push({ ...rule, from });
+      },
+    };
     const count = RULES_PER_SERVICE - 2 + Math.floor(random() * 5); // 8..12, about 10
     const portNames = dest.ports.map((p) => p.name);
     const apiPorts = dest.ports.filter((p) => p.name !== 'metrics');

@@ -22,7 +22,7 @@
  */
 import type { Client, Request } from './decide';
 import { HTTP_METHODS, isHttpProtocol, type HttpMethod, type PolicyModel, type PortModel, type RuleModel, type ServiceModel } from './model';
-import { parseCidr } from './cidr';
+import { ipInCidr, parseCidr } from './cidr';
 import { GRPC_METHOD, rulesByDestination, serviceIdentity, sourceIdentity, type WorkloadIdentity } from './resolve';
 import { compareStrings } from './compare';
 
@@ -207,18 +207,58 @@ function callersOf(model: PolicyModel): Callers {
   return callers;
 }
 
+/**
+ * One address per class of addresses the blocks tell apart: candidates inside and just outside every block
+ * and one no block holds, keeping the first of each set of blocks that holds it. Blocks nest or are
+ * disjoint, so the candidates reach every class: inside a block, between a block and the blocks nested in
+ * it (the address just outside a nested block), and outside them all.
+ */
+function addressClasses(cidrs: ReadonlySet<string>): string[] {
+  const blocks = [...cidrs].sort(compareStrings);
+  const candidates = [DEFAULT_IP, ...blocks.flatMap(addressesAround)].filter((ip) => !LOOPBACK.test(ip));
+  const seen = new Map<string, string>();
+  for (const ip of candidates) {
+    const signature = blocks.map((b) => (ipInCidr(ip, b) ? '1' : '0')).join('');
+    if (!seen.has(signature)) seen.set(signature, ip);
+  }
+  return [...seen.values()].sort(compareStrings);
+}
+
+/** Whether `prefix` holds `path` as whole segments (trailing slashes ignored), as route matching compares. */
+function segmentPrefix(prefix: string, path: string): boolean {
+  const p = prefix.replace(/\/+$/, '');
+  const q = path.replace(/\/+$/, '');
+  return q.startsWith(p) && (q.length === p.length || q[p.length] === '/');
+}
+
+/**
+ * One path per class of paths the values tell apart, under every way a contributor compares a path with a
+ * value (equal, string prefix, whole-segment prefix, suffix): two probe paths that compare alike with every
+ * value are decided alike, so the first one stands for both.
+ */
+function pathClasses(probes: Iterable<string>, values: readonly PathValue[]): string[] {
+  const texts = [...new Set(values.map((v) => v.value))];
+  const seen = new Map<string, string>();
+  for (const path of [...probes].sort(compareStrings)) {
+    const signature = texts.map((v) => `${+(path === v)}${+path.startsWith(v)}${+segmentPrefix(v, path)}${+path.endsWith(v)}`).join('');
+    if (!seen.has(signature)) seen.set(signature, path);
+  }
+  return [...seen.values()];
+}
+
 /** The clients of one destination port: one per class of callers × addresses the contributors can tell apart. */
 function clientsFor(model: PolicyModel, destination: ServiceModel, values: readonly DistinguishingValues[]): Client[] {
   const callers = callersOf(model);
   const unlisted = values.some((v) => (v.unlisted ?? []).length > 0);
-  const ips = new Set([DEFAULT_IP]);
+  const cidrs = new Set<string>();
   const namespaces = new Set<string>([destination.namespace]);
   const identities = new Map<string, WorkloadIdentity>();
   for (const v of values) {
-    for (const cidr of v.cidrs ?? []) for (const ip of addressesAround(cidr)) if (!LOOPBACK.test(ip)) ips.add(ip);
+    for (const cidr of v.cidrs ?? []) cidrs.add(cidr);
     for (const ns of v.namespaces ?? []) namespaces.add(ns);
     for (const id of v.identities ?? []) identities.set(identityKey(id), id);
   }
+  const ips = addressClasses(cidrs);
   if (unlisted) for (const ns of callers.namespaces) namespaces.add(ns);
   const services = new Map<string, ServiceModel>();
   const named = new Map<string, WorkloadIdentity>();
@@ -230,12 +270,14 @@ function clientsFor(model: PolicyModel, destination: ServiceModel, values: reado
     else for (const s of running) services.set(s.id, s);
   }
   for (const ns of namespaces) {
-    if (ns !== OUTSIDER.namespace) named.set(`${ns}/${PROBE_ACCOUNT}`, { namespace: ns, serviceAccount: PROBE_ACCOUNT });
     const declared = callers.byNamespace.get(ns) ?? [];
     if (unlisted) for (const s of declared) services.set(s.id, s);
-    // An unnamed declared service of the namespace: the class of every service whose identity nothing names.
+    // The class of every identity of the namespace that nothing names: an unnamed declared service of it, or,
+    // when it has none (or everything is probed), a probe identity. Both present the namespace and an
+    // account nothing names, which is all a contributor can compare.
     const unnamed = declared.find((s) => !identities.has(identityKey(serviceIdentity(s))));
     if (unnamed !== undefined) services.set(unnamed.id, unnamed);
+    if ((unnamed === undefined || unlisted) && ns !== OUTSIDER.namespace) named.set(`${ns}/${PROBE_ACCOUNT}`, { namespace: ns, serviceAccount: PROBE_ACCOUNT });
   }
   // A declared service of a namespace nothing names: the class of every such caller.
   const elsewhere = callers.namespaces.find((ns) => !namespaces.has(ns));
@@ -276,9 +318,8 @@ function operationsOf(port: PortModel, values: readonly DistinguishingValues[]):
     if (unnamed !== undefined) methods.add(unnamed);
   }
   const probes = pathProbes(paths);
-  const shaped = grpc ? grpcShaped(probes) : [...probes];
-  const sortedPaths = shaped.sort(compareStrings);
-  return [...methods].sort(compareStrings).flatMap((method) => sortedPaths.map((path) => ({ method, path })));
+  const classes = pathClasses(grpc ? grpcShaped(probes) : probes, paths);
+  return [...methods].sort(compareStrings).flatMap((method) => classes.map((path) => ({ method, path })));
 }
 
 /**

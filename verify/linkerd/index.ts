@@ -1169,7 +1169,12 @@ function distinctionsOf(ctx: Ctx, dest: Workload, port: number): Distinctions {
         const type = present(path['type']) ? path['type'] : 'PathPrefix';
         if (type === 'Exact') paths.push({ kind: 'exact', value });
         else if (type === 'PathPrefix') paths.push({ kind: 'prefix', value });
-        else unlisted.push(`path match ${String(type)} ${value}`);
+        else {
+          // `^<literal>.*$` is a string prefix and `^<literal>$` an exact path; another expression cannot be listed.
+          const literal = /^\^((?:\\[^A-Za-z0-9]|[^\\.*+?()[\]{}|^$])*)(\.\*)?\$$/.exec(value);
+          if (literal === null) unlisted.push(`path expression ${value}`);
+          else paths.push({ kind: literal[2] === undefined ? 'exact' : 'prefix', value: (literal[1] ?? '').replace(/\\(.)/g, '$1') });
+        }
       }
     }
   }
