@@ -12,6 +12,7 @@ import {
   servicesById,
   type HttpMethod,
   type PolicyModel,
+  type PortModel,
   type RuleModel,
   type ServiceModel,
   type SourceLocation,
@@ -84,6 +85,22 @@ function rulesTo(model: PolicyModel, destination: string): readonly RuleModel[] 
     groupedRules.set(model, grouped);
   }
   return grouped.get(destination) ?? [];
+}
+
+/**
+ * What the model sees of a client on one port: whether it is plaintext there, and which rules of the
+ * destination on that port it is a source of. Two clients with the same key are decided alike on every
+ * request to the port: a rule matches when a source matches the client and its methods and paths the request.
+ */
+export function clientKey(model: PolicyModel, destination: ServiceModel, port: PortModel, client: Client, services: ReadonlyMap<string, ServiceModel>): string {
+  const mode = effectiveMtls(model, destination, port);
+  const plaintext = client.kind === 'plaintext' || !client.tls || !hasPeerIdentity(mode);
+  const identity = plaintext ? undefined : presentedIdentity(client, services);
+  let key = plaintext ? 'p' : 'i';
+  for (const rule of rulesTo(model, destination.id)) {
+    if (rule.ports.includes(port.name)) key += rule.sources.some((s) => sourceMatches(s, identity, client.ip, services)) ? '1' : '0';
+  }
+  return key;
 }
 
 export function decide(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel> = servicesById(model)): Decision {

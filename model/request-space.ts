@@ -247,7 +247,7 @@ function pathClasses(probes: Iterable<string>, values: readonly PathValue[]): st
 }
 
 /** The clients of one destination port: one per class of callers × addresses the contributors can tell apart. */
-function clientsFor(model: PolicyModel, destination: ServiceModel, values: readonly DistinguishingValues[]): Client[] {
+export function clientsFor(model: PolicyModel, destination: ServiceModel, values: readonly DistinguishingValues[]): Client[] {
   const callers = callersOf(model);
   const unlisted = values.some((v) => (v.unlisted ?? []).length > 0);
   const cidrs = new Set<string>();
@@ -300,7 +300,7 @@ function clientsFor(model: PolicyModel, destination: ServiceModel, values: reado
 }
 
 /** The methods and paths of one destination port: named ones, near-misses, and ones nothing names. */
-function operationsOf(port: PortModel, values: readonly DistinguishingValues[]): Operation[] {
+export function operationsOf(port: PortModel, values: readonly DistinguishingValues[]): Operation[] {
   if (!isHttpProtocol(port.protocol)) return [{}];
   const grpc = port.protocol === 'grpc';
   const named = new Set<string>();

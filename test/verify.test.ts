@@ -107,12 +107,22 @@ describe('policyc verify', () => {
       rules: [],
     };
     const store = new SourceStore('/');
-    const unsure = verify(model, [], { name: 'unsure', decide: () => ({ verdict: 'unsupported', reason: 'no idea', objects: [] }), distinctions: () => ({}) });
+    const unsure = verify(model, [], {
+      name: 'unsure',
+      decide: () => ({ verdict: 'unsupported', reason: 'no idea', objects: [] }),
+      distinctions: () => ({}),
+      clientKey: () => '',
+    });
     assert.deepEqual(
       verificationDiagnostics('unsure', model, unsure, store).map((d) => d.code),
       ['PC4003'],
     );
-    const open = verify(model, [], { name: 'open', decide: () => ({ verdict: 'allow', reason: 'allows all', objects: [] }), distinctions: () => ({}) });
+    const open = verify(model, [], {
+      name: 'open',
+      decide: () => ({ verdict: 'allow', reason: 'allows all', objects: [] }),
+      distinctions: () => ({}),
+      clientKey: () => '',
+    });
     const codes = verificationDiagnostics('open', model, open, store);
     assert.ok(codes.length > 0 && codes.every((d) => d.code === 'PC4002'));
     assert.match(codes[0]?.message ?? '', /ALLOWED by the emitted objects .* but the policy denies it .*over-permits/);

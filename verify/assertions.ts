@@ -73,7 +73,7 @@ export function checkAssertions(model: PolicyModel, targets: readonly SimulatedT
     ];
     const reached = new Set<string>();
     const witnesses = new Map<string, Request>();
-    for (const request of spaceOf(model, targets, { destinations })) {
+    for (const request of spaceOf(model, targets, { destinations, everyClient: true })) {
       if (!isAbout(assertion, request, services)) continue;
       for (const { where, allowed } of deciders) {
         if (assertion.expect === 'reaches' ? reached.has(where) : witnesses.has(where)) continue;

@@ -5,9 +5,9 @@
  * YAML alone.
  */
 import { parseAllDocuments } from 'yaml';
-import { decide, presentedIdentity, type Decision, type Request } from '../model/decide';
+import { clientKey, decide, presentedIdentity, type Client, type Decision, type Request } from '../model/decide';
 import { servicesById, type PolicyModel, type ServiceModel } from '../model/model';
-import { destinationRequests, modelValues } from '../model/request-space';
+import { clientsFor, modelValues, operationsOf } from '../model/request-space';
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from './simulator';
 
 export interface Mismatch {
@@ -63,13 +63,17 @@ export function workloadOf(service: ServiceModel): Workload {
   return workload;
 }
 
+/** What a mesh sees of a client: its address and, when it presents one, its identity. */
+export function simulatedClient(client: Client, services: ReadonlyMap<string, ServiceModel>): SimulatedRequest['client'] {
+  const identity = presentedIdentity(client, services);
+  return { ip: client.ip, ...(identity === undefined ? {} : { identity }) };
+}
+
 export function simulatedRequest(request: Request, services: ReadonlyMap<string, ServiceModel>): SimulatedRequest {
   const destination = services.get(request.destination);
   if (destination === undefined) throw new Error(`unknown destination ${request.destination}`);
-  const { client } = request;
-  const identity = presentedIdentity(client, services);
   return {
-    client: { ip: client.ip, ...(identity === undefined ? {} : { identity }) },
+    client: simulatedClient(request.client, services),
     destination: workloadOf(destination),
     port: request.port,
     ...(request.method === undefined ? {} : { method: request.method }),
@@ -90,6 +94,8 @@ const KEPT = 10_000;
 export interface VerifyOptions {
   /** Only these destinations (service ids); absent: every declared service. */
   readonly destinations?: ReadonlySet<string>;
+  /** Every client of the space, not one per combination of keys (an assertion names its own callers). */
+  readonly everyClient?: boolean;
 }
 
 /**
@@ -104,7 +110,22 @@ export function* spaceOf(model: PolicyModel, targets: readonly SimulatedTarget[]
     const workload = workloadOf(destination);
     for (const port of destination.ports) {
       const values = [modelValues(model, destination, port, services), ...targets.map((t) => t.simulator.distinctions(t.objects, workload, port.port))];
-      yield* destinationRequests(model, destination, port, values);
+      // One client per combination of what the model and each simulator see of it on this port.
+      const kept = new Map<string, Client>();
+      for (const client of clientsFor(model, destination, values)) {
+        const simulated = simulatedClient(client, services);
+        const key =
+          options.everyClient === true
+            ? String(kept.size)
+            : [
+                clientKey(model, destination, port, client, services),
+                ...targets.map((t) => t.simulator.clientKey(t.objects, workload, port.port, simulated)),
+              ].join('\u0000');
+        if (!kept.has(key)) kept.set(key, client);
+      }
+      for (const operation of operationsOf(port, values)) {
+        for (const client of kept.values()) yield { client, destination: destination.id, port: port.port, ...operation };
+      }
     }
   }
 }

@@ -74,4 +74,13 @@ export interface MeshSimulator {
   decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision;
   /** What the objects that can apply to `destination`'s pods on `port` tell apart (see `Distinctions`). */
   distinctions(objects: readonly ManifestObject[], destination: Workload, port: number): Distinctions;
+  /**
+   * A key for what this mesh sees of a client on one port, such that two clients with the same key are
+   * decided alike on every request to that port (any method, any path): for each grant or rule that can
+   * apply there, whether its caller part (identities, namespaces, addresses, plaintext or not) admits the
+   * client. The verifier probes one client per combination of keys (the model's and every simulator's), and
+   * each with every method and path: a grant admits a request when its caller part and its request part
+   * both do, so the caller part is all a client can change.
+   */
+  clientKey(objects: readonly ManifestObject[], destination: Workload, port: number, client: SimulatedRequest['client']): string;
 }

@@ -479,6 +479,39 @@ function distinctionsOf(config: IstioAmbientSimulatorConfig, objects: readonly M
   return { identities, namespaces, cidrs, methods, paths, unlisted };
 }
 
+/**
+ * What decides a client on one port (see `MeshSimulator.clientKey`): plaintext or not, and for each rule of
+ * the policies of the enforcement point that sees it (the waypoint for mesh clients of a waypoint service,
+ * else the destination ztunnel, §5, §7), whether its `from` part admits the client. The ztunnel behind a
+ * waypoint sees the waypoint, whoever the client is.
+ */
+function clientKeyOf(
+  config: IstioAmbientSimulatorConfig,
+  objects: readonly ManifestObject[],
+  destination: Workload,
+  client: SimulatedRequest['client'],
+): string {
+  const view = viewOf(config, objects, destination);
+  const { identity, ip } = client;
+  const peer: Peer = {
+    ...(identity === undefined
+      ? {}
+      : { principal: `${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`, namespace: identity.namespace }),
+    ip,
+  };
+  const waypoint = view.waypoint();
+  const policies = waypoint === undefined || identity === undefined ? view.ztunnelPolicies() : view.waypointPolicies(waypoint);
+  let key = identity === undefined ? 'p' : 'm';
+  for (const policy of policies) {
+    key += '|';
+    for (const rule of Array.isArray(specOf(policy)['rules']) ? (specOf(policy)['rules'] as unknown[]).filter(isRecord) : []) {
+      const from = Array.isArray(rule['from']) ? rule['from'].filter(isRecord) : undefined;
+      key += from === undefined || from.some((f) => sourceMatches(isRecord(f['source']) ? f['source'] : {}, peer, refOf(policy))) ? '1' : '0';
+    }
+  }
+  return key;
+}
+
 export function createIstioAmbientSimulator(config: IstioAmbientSimulatorConfig): MeshSimulator {
   return {
     name: 'istio-ambient',
@@ -488,6 +521,14 @@ export function createIstioAmbientSimulator(config: IstioAmbientSimulatorConfig)
       } catch (error) {
         // An object the simulator cannot read makes the requests `unsupported`: nothing to tell apart.
         if (error instanceof Unsupported) return {};
+        throw error;
+      }
+    },
+    clientKey(objects, destination, _port, client) {
+      try {
+        return clientKeyOf(config, objects, destination, client);
+      } catch (error) {
+        if (error instanceof Unsupported) return `unsupported ${error.message}`;
         throw error;
       }
     },

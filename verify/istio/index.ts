@@ -511,12 +511,24 @@ function valueOf(key: string, value: string, ctx: PolicyContext): Tri {
   }
 }
 
+/** A field's key and sense: `notPrincipals` is the negation of `principals` (§1.2); read once per field name. */
+const fieldKeys = new Map<string, { readonly negative: boolean; readonly key: string }>();
+
+function fieldKey(field: string): { readonly negative: boolean; readonly key: string } {
+  let known = fieldKeys.get(field);
+  if (known === undefined) {
+    const negative = /^not[A-Z]/.test(field);
+    known = { negative, key: negative ? field[3]!.toLowerCase() + field.slice(4) : field };
+    fieldKeys.set(field, known);
+  }
+  return known;
+}
+
 /** A field: values OR'ed; a `notX` field is `not(or(values))` (§1.2). Dropped HTTP-only fields count as absent (true). */
 function fieldMatches(field: string, values: readonly string[], ctx: PolicyContext): Tri {
   if (values.length === 0) return true;
   if (ctx.tcp && HTTP_ONLY_FIELDS.has(field)) return true; // DENY on TCP: the HTTP-only condition is dropped (§1.7)
-  const negative = /^not[A-Z]/.test(field);
-  const key = negative ? field[3]!.toLowerCase() + field.slice(4) : field;
+  const { negative, key } = fieldKey(field);
   const matched = or(values.map((v) => valueOf(key, v, ctx)));
   return negative ? not(matched) : matched;
 }
@@ -709,11 +721,19 @@ const policiesByNamespace = remembered((objects: readonly ManifestObject[]): Map
 interface PodView {
   /** PeerAuthentications of the pod's namespace and of the root namespace (no other can apply, §2). */
   readonly peerAuthentications: readonly Policy[];
+  /** The mTLS mode of each port, resolved once. */
+  readonly mtls: Map<number, Reading<ResolvedMtls>>;
   /** The AuthorizationPolicies that apply to the pod (§1.1, §1.3), with what the reader should know. */
   readonly authorization: Reading<{ readonly applicable: readonly Applicable[]; readonly notes: readonly string[] }>;
 }
 
 const podViews = new WeakMap<readonly ManifestObject[], WeakMap<Workload, Map<string, PodView>>>();
+
+function mtlsOf(view: PodView, pod: Workload, port: number, root: string): ResolvedMtls {
+  let known = view.mtls.get(port);
+  if (known === undefined) view.mtls.set(port, (known = reading(() => resolveMtls(view.peerAuthentications, pod, port, root))));
+  return readingValue(known);
+}
 
 function podView(objects: readonly ManifestObject[], pod: Workload, root: string): PodView {
   let byPod = podViews.get(objects);
@@ -726,6 +746,7 @@ function podView(objects: readonly ManifestObject[], pod: Workload, root: string
   const candidates = [...(byNamespace.get(pod.namespace) ?? []), ...(pod.namespace === root ? [] : (byNamespace.get(root) ?? []))];
   const view: PodView = {
     peerAuthentications: candidates.filter((p) => p.kind === 'PeerAuthentication'),
+    mtls: new Map(),
     authorization: reading(() => {
       const notes: string[] = [];
       const aps = candidates.filter((p) => p.kind === 'AuthorizationPolicy');
@@ -759,7 +780,7 @@ function decideFor(
   const notes: string[] = [];
 
   // 1. PeerAuthentication and the connection (§2).
-  const mtls = resolveMtls(view.peerAuthentications, pod, request.port, root);
+  const mtls = mtlsOf(view, pod, request.port, root);
   const identity = request.client.identity;
   const mutualTls = identity !== undefined && mtls.mode !== 'DISABLE';
   const connection = mutualTls
@@ -981,6 +1002,61 @@ function distinctionsFor(objects: readonly ManifestObject[], pod: Workload, port
   return found;
 }
 
+/** One character of a client key: a condition's three values. */
+const triChar = (t: Tri): string => (t === true ? '1' : t === false ? '0' : 'u');
+
+/**
+ * What the sidecar sees of a client on one port (see `MeshSimulator.clientKey`): mTLS or plaintext, and for
+ * each rule of each AuthorizationPolicy that applies to the pod, its `from` part and its `when` conditions on
+ * the source (§1.2); `to` and the HTTP conditions depend on the request alone.
+ */
+function clientKeyFor(
+  objects: readonly ManifestObject[],
+  pod: Workload,
+  port: number,
+  client: SimulatedRequest['client'],
+  config: Required<IstioSimulatorConfig>,
+): string {
+  const view = podView(objects, pod, config.rootNamespace);
+  const mtls = mtlsOf(view, pod, port, config.rootNamespace);
+  const identity = client.identity;
+  const mutualTls = identity !== undefined && mtls.mode !== 'DISABLE';
+  if (mtls.mode === 'STRICT' && !mutualTls) return 'refused';
+  let key = mutualTls ? 'm' : 'p';
+  const { applicable } = readingValue(view.authorization);
+  const declared = pod.ports.find((p) => p.port === port);
+  const base: Context = {
+    tcp: declared?.protocol === 'tcp',
+    port,
+    method: undefined,
+    methodProblem: undefined,
+    path: undefined,
+    peer: mutualTls ? `spiffe://${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}` : undefined,
+    clientIp: clientIp(client.ip),
+    config,
+  };
+  for (const a of applicable) {
+    const rules = rulesOf(a.policy);
+    const ctx: PolicyContext = { ...base, policy: a.policy, action: a.action === 'DENY' ? 'DENY' : 'ALLOW' };
+    key += '|';
+    for (const r of rules ?? []) {
+      if ('error' in r) {
+        key += 'e';
+        continue;
+      }
+      const parts: Tri[] = [];
+      if (r.value.from !== undefined) parts.push(or(r.value.from.map((fields) => fieldsMatch(fields, ctx))));
+      for (const c of r.value.when) {
+        if (isHttpOnlyKey(c.key)) continue;
+        if (c.values.length > 0) parts.push(or(c.values.map((v) => valueOf(c.key, v, ctx))));
+        if (c.notValues.length > 0) parts.push(not(or(c.notValues.map((v) => valueOf(c.key, v, ctx)))));
+      }
+      key += triChar(and(parts));
+    }
+  }
+  return key;
+}
+
 /**
  * Creates the Istio sidecar simulator.
  *
@@ -1000,6 +1076,15 @@ export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulato
         return distinctionsFor(objects, destination, port, full.rootNamespace);
       } catch (error) {
         if (error instanceof Unsupported) return {};
+        throw error;
+      }
+    },
+    clientKey(objects, destination, port, client) {
+      try {
+        return clientKeyFor(objects, destination, port, client, full);
+      } catch (error) {
+        // Requests from this client are all `unsupported` for the same reason.
+        if (error instanceof Unsupported) return `unsupported ${error.message}`;
         throw error;
       }
     },

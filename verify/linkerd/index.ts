@@ -999,14 +999,45 @@ function computePlan(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean
   return { traffic, server, proto, serverAuthzs, routes, connectionLevel };
 }
 
+/** The client as the proxy sees it: its address and, over mTLS, its identity name (§4). */
+function clientOf(ctx: Ctx, request: SimulatedRequest['client']): Client {
+  const ip = parseIp(request.ip, IP_SYNTAX);
+  if (ip === undefined) throw new Unsupported(`client IP "${request.ip}" is not an IP address`);
+  if (isV4Mapped(ip)) throw new Unsupported(`client IP ${request.ip} is IPv4-mapped IPv6; how the proxy matches it against networks is not documented`);
+  if (ip.family === 4 && ip.bits >> 24n === 127n && request.ip !== '127.0.0.1')
+    throw new Unsupported(`client IP ${request.ip} is loopback but not 127.0.0.1; linkerd.md names only 127.0.0.1 and ::1 as localhost`);
+  const identity = request.identity === undefined ? undefined : saIdentity(ctx, request.identity.namespace, request.identity.serviceAccount);
+  return identity === undefined ? { ip } : { ip, identity };
+}
+
+/**
+ * What the proxy sees of a client on one port (see `MeshSimulator.clientKey`): which authorizations of the
+ * Server and of every route attached to it admit the client (§3, §11); the route a request takes depends on
+ * the request alone (§6). Without a Server, whether it has an identity and is in the cluster networks or
+ * localhost, all a default policy reads (§7).
+ */
+function clientKeyOf(ctx: Ctx, dest: Workload, port: number, request: SimulatedRequest['client']): string {
+  const client = clientOf(ctx, request);
+  const declared = dest.ports.find((p) => p.port === port);
+  const plan = planOf(ctx, dest, port, declared === undefined || declared.protocol !== 'tcp');
+  const bit = (a: Authz): string => (a.unsupported !== undefined ? 'x' : authzAdmits(a, client) ? '1' : '0');
+  if (plan.server === undefined) {
+    return `default ${client.identity !== undefined} ${inNetworks(client.ip, ctx.clusterNetworks)} ${inNetworks(client.ip, LOCALHOST_NETWORKS)}`;
+  }
+  let key = (plan.serverAuthzs ?? []).map(bit).join('');
+  for (const route of plan.routes ?? []) {
+    try {
+      key += `|${routeAuthzsOf(ctx, route.obj).map(bit).join('')}`;
+    } catch (error) {
+      if (!(error instanceof Unsupported)) throw error;
+      key += '|e';
+    }
+  }
+  return key;
+}
+
 function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
-  const ip = parseIp(req.client.ip, IP_SYNTAX);
-  if (ip === undefined) throw new Unsupported(`client IP "${req.client.ip}" is not an IP address`);
-  if (isV4Mapped(ip)) throw new Unsupported(`client IP ${req.client.ip} is IPv4-mapped IPv6; how the proxy matches it against networks is not documented`);
-  if (ip.family === 4 && ip.bits >> 24n === 127n && req.client.ip !== '127.0.0.1')
-    throw new Unsupported(`client IP ${req.client.ip} is loopback but not 127.0.0.1; linkerd.md names only 127.0.0.1 and ::1 as localhost`);
-  const identity = req.client.identity === undefined ? undefined : saIdentity(ctx, req.client.identity.namespace, req.client.identity.serviceAccount);
-  const client: Client = identity === undefined ? { ip } : { ip, identity };
+  const client = clientOf(ctx, req.client);
   const dest: Workload = req.destination;
   const httpHinted = req.method !== undefined || req.path !== undefined;
   const plan = planOf(ctx, dest, req.port, httpHinted);
@@ -1196,6 +1227,16 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
     distinctions(objects, destination, port) {
       const ctx: Ctx = { index: buildIndex(objects), trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, cache, notes: [] };
       return distinctionsOf(ctx, destination, port);
+    },
+    clientKey(objects, destination, port, client) {
+      const ctx: Ctx = { index: buildIndex(objects), trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, cache, notes: [] };
+      try {
+        return clientKeyOf(ctx, destination, port, client);
+      } catch (error) {
+        // Requests from this client are all `unsupported` for the same reason.
+        if (error instanceof Unsupported) return `unsupported ${error.why}`;
+        throw error;
+      }
     },
     decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision {
       const index = buildIndex(objects);
