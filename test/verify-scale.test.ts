@@ -1,0 +1,163 @@
+/**
+ * The proof at scale (issue 16): the request space is built per destination port from the values the model
+ * AND every simulator's objects name there, so a mistake that admits a caller no rule of the destination
+ * names (an unrelated service, a namespace) is still probed and found, in a 1,000-service policy as in a
+ * two-service one.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { strict as assert } from 'node:assert';
+import { describe, it } from '@jest/globals';
+import { generate, type BenchModel } from '../bench/generate';
+import { renderTarget } from '../compiler/render';
+import { SourceStore } from '../compiler/sources';
+import { hasErrors } from '../diagnostics/diagnostic';
+import type { PolicyModel, ServiceModel } from '../model/model';
+import { simulatorFor, targets } from '../meshes';
+import { manifestsFromFiles, verify, type VerificationResult } from '../verify/compare';
+import type { ManifestObject } from '../verify/simulator';
+import { verificationDiagnostics } from '../verify/verify-build';
+import { model as buildModel, rule, svc } from './model-builders';
+
+/** The generator's 1,000-service model, with rule ids (the generator's model has none). */
+function benchModel(services: number): PolicyModel {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'policyc-scale-'));
+  try {
+    const repo = generate(services, dir);
+    const bench = JSON.parse(fs.readFileSync(repo.modelFile, 'utf8')) as BenchModel;
+    return { ...bench, version: 1, rules: bench.rules.map((r, index) => ({ ...r, id: `bench-rule-${index}` })) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A target's objects: rendered and parsed as the cluster receives them, or (at 1,000 services, for time) as compiled. */
+function compiled(model: PolicyModel, targetName: string, rendered = true): ManifestObject[] {
+  const target = targets.get(targetName);
+  if (target === undefined) throw new Error(`no target ${targetName}`);
+  const output = target.compile(model, { spanOf: () => undefined });
+  assert.ok(!hasErrors(output.diagnostics), `${targetName} refused the model`);
+  return rendered ? manifestsFromFiles(renderTarget(output, model.entry)) : (output.objects as readonly ManifestObject[] as ManifestObject[]);
+}
+
+type Spec = Record<string, unknown>;
+const specOf = (o: ManifestObject): Spec => o['spec'] as Spec;
+
+/** Istio: one ALLOW AuthorizationPolicy of the destination gets the principal of `intruder` in its first rule. */
+function admitInIstio(objects: readonly ManifestObject[], destination: ServiceModel, intruder: ServiceModel): ManifestObject[] | undefined {
+  const policy = objects.find(
+    (o) =>
+      o.kind === 'AuthorizationPolicy' &&
+      o.metadata.namespace === destination.namespace &&
+      (specOf(o)['selector'] as { matchLabels?: Record<string, string> } | undefined)?.matchLabels?.['app'] === destination.name &&
+      (specOf(o)['action'] ?? 'ALLOW') === 'ALLOW',
+  );
+  if (policy === undefined) return undefined;
+  const [first, ...rest] = specOf(policy)['rules'] as Spec[];
+  const principal = `cluster.local/ns/${intruder.namespace}/sa/${intruder.serviceAccount}`;
+  const widened = { ...first, from: [...((first?.['from'] as Spec[] | undefined) ?? []), { source: { principals: [principal] } }] };
+  const mistaken = { ...policy, spec: { ...specOf(policy), rules: [widened, ...rest] } } as ManifestObject;
+  return objects.map((o) => (o === policy ? mistaken : o));
+}
+
+/** Linkerd: one MeshTLSAuthentication of the destination gets the identity of `intruder`. */
+function admitInLinkerd(objects: readonly ManifestObject[], destination: ServiceModel, intruder: ServiceModel): ManifestObject[] | undefined {
+  const authentication = objects.find(
+    (o) =>
+      o.kind === 'MeshTLSAuthentication' &&
+      o.metadata.namespace === destination.namespace &&
+      o.metadata.name.startsWith(`${destination.name}-`) &&
+      Array.isArray(specOf(o)['identities']) &&
+      !(specOf(o)['identities'] as string[]).includes('*'),
+  );
+  if (authentication === undefined) return undefined;
+  const identity = `${intruder.serviceAccount}.${intruder.namespace}.serviceaccount.identity.linkerd.cluster.local`;
+  const identities = [...(specOf(authentication)['identities'] as string[]), identity];
+  const mistaken = { ...authentication, spec: { ...specOf(authentication), identities } } as ManifestObject;
+  return objects.map((o) => (o === authentication ? mistaken : o));
+}
+
+/** The callers a destination's own rules name, as service ids and namespaces. */
+function namedBy(model: PolicyModel, destination: ServiceModel): { services: Set<string>; namespaces: Set<string> } {
+  const services = new Set<string>();
+  const namespaces = new Set<string>();
+  for (const r of model.rules.filter((x) => x.destination === destination.id)) {
+    for (const s of r.sources) {
+      if (s.kind === 'service') services.add(s.service);
+      if (s.kind === 'namespace') namespaces.add(s.namespace);
+    }
+  }
+  return { services, namespaces };
+}
+
+function assertCaught(result: VerificationResult, model: PolicyModel, target: string, destination: ServiceModel, intruder: ServiceModel): void {
+  assert.ok(result.differing > 0, `${target}: the planted mistake was not found`);
+  for (const m of result.mismatches) {
+    assert.equal(m.request.destination, destination.id);
+    assert.ok(m.overPermissive);
+    assert.deepEqual(m.request.client.kind === 'service' ? m.request.client.service : m.request.client, intruder.id);
+  }
+  const [first] = verificationDiagnostics(target, model, result, new SourceStore('/'));
+  assert.equal(first?.code, 'PC4002');
+  assert.match(first?.message ?? '', new RegExp(`^${target}: ${intruder.id} \\(.*\\) → ${destination.id}:.* is ALLOWED .* but the policy denies it`));
+}
+
+describe('verify at 1,000 services', () => {
+  const model = benchModel(1000);
+  // A destination in the middle of the policy, and a caller from the last namespace, which no rule of the
+  // destination names, neither by service nor by namespace (the generator's sources come from the same or
+  // earlier namespaces only).
+  const destination = model.services[520] as ServiceModel;
+  const intruder = model.services[model.services.length - 1] as ServiceModel;
+  const named = namedBy(model, destination);
+  // The planted destination and its neighbours: the mistake must show on that destination only.
+  const around = new Set(model.services.slice(518, 523).map((s) => s.id));
+
+  it('GIVEN the generated policy THEN the intruder is unrelated to the planted destination', () => {
+    assert.ok(!named.services.has(intruder.id) && !named.namespaces.has(intruder.namespace));
+    assert.notEqual(intruder.namespace, destination.namespace);
+  });
+
+  for (const [target, admit] of [
+    ['istio', admitInIstio],
+    ['linkerd', admitInLinkerd],
+  ] as const) {
+    it(`GIVEN the ${target} output with one object of one destination admitting an unrelated service WHEN verified THEN the breach is reported on that destination`, () => {
+      const simulator = simulatorFor(target, model.mesh);
+      assert.ok(simulator !== undefined);
+      const objects = compiled(model, target, false);
+      const correct = verify(model, objects, simulator, { destinations: around });
+      assert.ok(correct.checked > 0);
+      assert.equal(correct.differing, 0);
+      const mistaken = admit(objects, destination, intruder);
+      assert.ok(mistaken !== undefined, `no ${target} object of ${destination.id} to plant the mistake in`);
+      assertCaught(verify(model, mistaken, simulator, { destinations: around }), model, target, destination, intruder);
+    }, 120_000);
+  }
+});
+
+describe('a caller no rule of the destination names (the flaw of a space built from the rules alone)', () => {
+  // b admits a; c is declared but named by no rule of b, in another namespace. The space's one caller from
+  // a namespace nothing names is archive/z (the first), so c is probed only because the objects name it.
+  const a = svc('front', 'a', { http: { port: 8080, protocol: 'http' } });
+  const b = svc('back', 'b', { http: { port: 8080, protocol: 'http' } });
+  const c = svc('batch', 'c', { http: { port: 8080, protocol: 'http' } });
+  const z = svc('archive', 'z', { http: { port: 8080, protocol: 'http' } });
+  const policy = buildModel([a, b, c, z], [rule('allow', [{ kind: 'service', service: a.id }], b.id, ['http'])]);
+
+  for (const [target, admit] of [
+    ['istio', admitInIstio],
+    ['linkerd', admitInLinkerd],
+  ] as const) {
+    it(`GIVEN ${target} objects of b that also admit c WHEN verified THEN c → b is reported as a breach`, () => {
+      const simulator = simulatorFor(target, policy.mesh);
+      assert.ok(simulator !== undefined);
+      const objects = compiled(policy, target);
+      assert.equal(verify(policy, objects, simulator).differing, 0);
+      const mistaken = admit(objects, b, c);
+      assert.ok(mistaken !== undefined);
+      assertCaught(verify(policy, mistaken, simulator), policy, target, b, c);
+    });
+  }
+});
