@@ -103,6 +103,19 @@ export function clientKey(model: PolicyModel, destination: ServiceModel, port: P
   return key;
 }
 
+/** The mirror of `clientKey`: which rules of the destination on the port a method and path match. */
+export function operationKey(model: PolicyModel, destination: ServiceModel, port: PortModel, method: HttpMethod | undefined, path: string | undefined): string {
+  const http = isHttpProtocol(port.protocol);
+  let key = '';
+  for (const rule of rulesTo(model, destination.id)) {
+    if (!rule.ports.includes(port.name)) continue;
+    const methodOk = rule.methods === undefined || (http && method !== undefined && rule.methods.includes(method));
+    const pathOk = rule.paths === undefined || (http && path !== undefined && rule.paths.some((p) => pathMatches(p, path)));
+    key += methodOk && pathOk ? '1' : '0';
+  }
+  return key;
+}
+
 export function decide(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel> = servicesById(model)): Decision {
   const destination = services.get(request.destination);
   const port = destination === undefined ? undefined : portNumbered(destination, request.port);

@@ -112,6 +112,7 @@ describe('policyc verify', () => {
       decide: () => ({ verdict: 'unsupported', reason: 'no idea', objects: [] }),
       distinctions: () => ({}),
       clientKey: () => '',
+      operationKey: () => '',
     });
     assert.deepEqual(
       verificationDiagnostics('unsure', model, unsure, store).map((d) => d.code),
@@ -122,6 +123,7 @@ describe('policyc verify', () => {
       decide: () => ({ verdict: 'allow', reason: 'allows all', objects: [] }),
       distinctions: () => ({}),
       clientKey: () => '',
+      operationKey: () => '',
     });
     const codes = verificationDiagnostics('open', model, open, store);
     assert.ok(codes.length > 0 && codes.every((d) => d.code === 'PC4002'));

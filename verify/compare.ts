@@ -5,9 +5,9 @@
  * YAML alone.
  */
 import { parseAllDocuments } from 'yaml';
-import { clientKey, decide, presentedIdentity, type Client, type Decision, type Request } from '../model/decide';
+import { clientKey, decide, operationKey, presentedIdentity, type Client, type Decision, type Request } from '../model/decide';
 import { servicesById, type PolicyModel, type ServiceModel } from '../model/model';
-import { clientsFor, modelValues, operationsOf } from '../model/request-space';
+import { clientsFor, modelValues, operationsOf, type Operation } from '../model/request-space';
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from './simulator';
 
 export interface Mismatch {
@@ -94,7 +94,7 @@ const KEPT = 10_000;
 export interface VerifyOptions {
   /** Only these destinations (service ids); absent: every declared service. */
   readonly destinations?: ReadonlySet<string>;
-  /** Every client of the space, not one per combination of keys (an assertion names its own callers). */
+  /** Every client, method and path of the space, not one per combination of keys (an assertion names its own). */
   readonly everyClient?: boolean;
 }
 
@@ -123,7 +123,19 @@ export function* spaceOf(model: PolicyModel, targets: readonly SimulatedTarget[]
               ].join('\u0000');
         if (!kept.has(key)) kept.set(key, client);
       }
+      // One method and path per combination of what the model and each simulator match them with.
+      const operations = new Map<string, Operation>();
       for (const operation of operationsOf(port, values)) {
+        const key =
+          options.everyClient === true
+            ? String(operations.size)
+            : [
+                operationKey(model, destination, port, operation.method, operation.path),
+                ...targets.map((t) => t.simulator.operationKey(t.objects, workload, port.port, operation)),
+              ].join('\u0000');
+        if (!operations.has(key)) operations.set(key, operation);
+      }
+      for (const operation of operations.values()) {
         for (const client of kept.values()) yield { client, destination: destination.id, port: port.port, ...operation };
       }
     }

@@ -83,4 +83,15 @@ export interface MeshSimulator {
    * both do, so the caller part is all a client can change.
    */
   clientKey(objects: readonly ManifestObject[], destination: Workload, port: number, client: SimulatedRequest['client']): string;
+  /**
+   * The request part's key, the mirror of `clientKey`: two method-and-path pairs with the same key are
+   * decided alike for every client (which rules' `to` parts, which route, admit them). The verifier probes
+   * one method and path per combination of keys.
+   */
+  operationKey(
+    objects: readonly ManifestObject[],
+    destination: Workload,
+    port: number,
+    operation: { readonly method?: string; readonly path?: string },
+  ): string;
 }

@@ -512,6 +512,35 @@ function clientKeyOf(
   return key;
 }
 
+/** The mirror of `clientKeyOf`: for each rule of the policies that can apply, whether its `to` part admits the call. */
+function operationKeyOf(
+  config: IstioAmbientSimulatorConfig,
+  objects: readonly ManifestObject[],
+  destination: Workload,
+  port: number,
+  operation: { readonly method?: string; readonly path?: string },
+): string {
+  const view = viewOf(config, objects, destination);
+  const declared = destination.ports.find((p) => p.port === port);
+  const call: Call = {
+    port,
+    http: declared !== undefined && declared.protocol !== 'tcp',
+    ...(operation.method === undefined ? {} : { method: operation.method }),
+    ...(operation.path === undefined ? {} : { path: operation.path }),
+  };
+  const waypoint = view.waypoint();
+  const policies = [...view.ztunnelPolicies(), ...(waypoint === undefined ? [] : view.waypointPolicies(waypoint))];
+  let key = '';
+  for (const policy of policies) {
+    key += '|';
+    for (const rule of Array.isArray(specOf(policy)['rules']) ? (specOf(policy)['rules'] as unknown[]).filter(isRecord) : []) {
+      const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord) : undefined;
+      key += to === undefined || to.some((t) => operationMatches(isRecord(t['operation']) ? t['operation'] : {}, call, refOf(policy))) ? '1' : '0';
+    }
+  }
+  return key;
+}
+
 export function createIstioAmbientSimulator(config: IstioAmbientSimulatorConfig): MeshSimulator {
   return {
     name: 'istio-ambient',
@@ -521,6 +550,14 @@ export function createIstioAmbientSimulator(config: IstioAmbientSimulatorConfig)
       } catch (error) {
         // An object the simulator cannot read makes the requests `unsupported`: nothing to tell apart.
         if (error instanceof Unsupported) return {};
+        throw error;
+      }
+    },
+    operationKey(objects, destination, port, operation) {
+      try {
+        return operationKeyOf(config, objects, destination, port, operation);
+      } catch (error) {
+        if (error instanceof Unsupported) return `unsupported ${error.message}`;
         throw error;
       }
     },

@@ -1057,6 +1057,52 @@ function clientKeyFor(
   return key;
 }
 
+/** The mirror of `clientKeyFor`: for each rule of each applicable policy, its `to` part and HTTP conditions. */
+function operationKeyFor(
+  objects: readonly ManifestObject[],
+  pod: Workload,
+  port: number,
+  operation: { readonly method?: string; readonly path?: string },
+  config: Required<IstioSimulatorConfig>,
+): string {
+  const view = podView(objects, pod, config.rootNamespace);
+  const { applicable } = readingValue(view.authorization);
+  const protocol = pod.ports.find((p) => p.port === port)?.protocol ?? 'http';
+  const isGrpc = protocol === 'grpc';
+  const base: Context = {
+    tcp: protocol === 'tcp',
+    port,
+    method: isGrpc ? 'POST' : operation.method,
+    methodProblem:
+      isGrpc && operation.method !== undefined && operation.method !== 'POST' ? `a gRPC request is always POST, not ${operation.method}` : undefined,
+    path: operation.path,
+    peer: undefined,
+    clientIp: clientIp('192.0.2.1'),
+    config,
+  };
+  let key = '';
+  for (const a of applicable) {
+    const rules = rulesOf(a.policy);
+    const ctx: PolicyContext = { ...base, policy: a.policy, action: a.action === 'DENY' ? 'DENY' : 'ALLOW' };
+    key += '|';
+    for (const r of rules ?? []) {
+      if ('error' in r) {
+        key += 'e';
+        continue;
+      }
+      const parts: Tri[] = [];
+      if (r.value.to !== undefined) parts.push(or(r.value.to.map((fields) => fieldsMatch(fields, ctx))));
+      for (const c of r.value.when) {
+        if (!isHttpOnlyKey(c.key) || ctx.tcp) continue;
+        if (c.values.length > 0) parts.push(or(c.values.map((v) => valueOf(c.key, v, ctx))));
+        if (c.notValues.length > 0) parts.push(not(or(c.notValues.map((v) => valueOf(c.key, v, ctx)))));
+      }
+      key += triChar(and(parts));
+    }
+  }
+  return key;
+}
+
 /**
  * Creates the Istio sidecar simulator.
  *
@@ -1076,6 +1122,14 @@ export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulato
         return distinctionsFor(objects, destination, port, full.rootNamespace);
       } catch (error) {
         if (error instanceof Unsupported) return {};
+        throw error;
+      }
+    },
+    operationKey(objects, destination, port, operation) {
+      try {
+        return operationKeyFor(objects, destination, port, operation, full);
+      } catch (error) {
+        if (error instanceof Unsupported) return `unsupported ${error.message}`;
         throw error;
       }
     },

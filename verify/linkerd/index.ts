@@ -1036,6 +1036,32 @@ function clientKeyOf(ctx: Ctx, dest: Workload, port: number, request: SimulatedR
   return key;
 }
 
+/** The mirror of `clientKeyOf`: the routes a method and path take (the best match and its ties, §6), or none. */
+function operationKeyOf(ctx: Ctx, dest: Workload, port: number, operation: { readonly method?: string; readonly path?: string }): string {
+  const declared = dest.ports.find((p) => p.port === port);
+  const plan = planOf(ctx, dest, port, declared === undefined ? operation.method !== undefined || operation.path !== undefined : declared.protocol !== 'tcp');
+  const routes = plan.routes ?? [];
+  if (plan.server === undefined || routes.length === 0) return '';
+  const req = { client: { ip: '192.0.2.1' }, destination: dest, port, ...operation } as SimulatedRequest;
+  const hits: RouteHit[] = [];
+  const unknowns: { route: Route; why: string; score: Score }[] = [];
+  for (const route of routes) {
+    const s = routeScore(route, req);
+    if (s === undefined) continue;
+    if ('unknown' in s) unknowns.push({ route, why: s.unknown, score: s.score });
+    else hits.push({ route, score: s.score });
+  }
+  hits.sort((a, b) => cmpScore(b.score, a.score));
+  const top = hits[0];
+  const blocking = unknowns.filter((u) => top === undefined || cmpScore(u.score, top.score) >= 0);
+  if (blocking.length > 0) return `unsupported ${blocking.map((u) => u.why).join('; ')}`;
+  if (top === undefined) return 'none';
+  return hits
+    .filter((h) => cmpScore(h.score, top.score) === 0)
+    .map((h) => h.route.obj.ref)
+    .join(' ');
+}
+
 function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
   const client = clientOf(ctx, req.client);
   const dest: Workload = req.destination;
@@ -1227,6 +1253,15 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
     distinctions(objects, destination, port) {
       const ctx: Ctx = { index: buildIndex(objects), trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, cache, notes: [] };
       return distinctionsOf(ctx, destination, port);
+    },
+    operationKey(objects, destination, port, operation) {
+      const ctx: Ctx = { index: buildIndex(objects), trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, cache, notes: [] };
+      try {
+        return operationKeyOf(ctx, destination, port, operation);
+      } catch (error) {
+        if (error instanceof Unsupported) return `unsupported ${error.why}`;
+        throw error;
+      }
     },
     clientKey(objects, destination, port, client) {
       const ctx: Ctx = { index: buildIndex(objects), trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, cache, notes: [] };
