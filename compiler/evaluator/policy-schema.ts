@@ -24,6 +24,9 @@ const PROTOCOLS = ['http', 'http2', 'grpc', 'tcp'];
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
 
 const text = { type: 'string', maxLength: MAX_TEXT };
+const DEFAULT_ACTIONS = ['allow', 'deny'];
+// Keys are checked against the diagnostic catalog by the validator, which can say which code is unknown and where.
+const acknowledge = { type: 'object', maxProperties: 64, propertyNames: text, additionalProperties: text };
 const path = { type: 'string', maxLength: MAX_PATH };
 const site = {
   type: 'object',
@@ -33,7 +36,14 @@ const site = {
 const namespace = {
   type: 'object',
   required: ['kind', 'name'],
-  properties: { kind: { const: 'namespace' }, name: text, mtls: { enum: MTLS }, site },
+  properties: {
+    kind: { const: 'namespace' },
+    name: text,
+    mtls: { enum: MTLS },
+    defaultAction: { enum: DEFAULT_ACTIONS },
+    enforcement: { enum: ['enforce', 'audit'] },
+    site,
+  },
 };
 const service = {
   type: 'object',
@@ -51,10 +61,18 @@ const service = {
       additionalProperties: {
         type: 'object',
         required: ['port', 'protocol'],
-        properties: { port: { type: 'integer' }, protocol: { enum: PROTOCOLS }, mtls: { enum: MTLS } },
+        properties: {
+          port: { type: 'integer' },
+          protocol: { enum: PROTOCOLS },
+          mtls: { enum: MTLS },
+          defaultAction: { enum: DEFAULT_ACTIONS },
+          acknowledge,
+        },
       },
     },
     mtls: { enum: MTLS },
+    defaultAction: { enum: DEFAULT_ACTIONS },
+    enforcement: { enum: ['enforce', 'audit'] },
     site,
   },
 };
@@ -91,8 +109,10 @@ const schemas = {
       kind: { const: 'mesh' },
       trustDomain: text,
       mtls: { enum: MTLS },
-      defaultAction: { enum: ['allow', 'deny'] },
+      defaultAction: { enum: DEFAULT_ACTIONS },
       rootNamespace: text,
+      scope: { enum: ['mesh', 'namespaces'] },
+      everyMeshedNamespaceListed: { type: 'boolean' },
       // Entries are checked one by one (below), so each error points at its own declaration.
       namespaces: { type: 'array' },
       services: { type: 'array' },
@@ -115,6 +135,7 @@ const schemas = {
       methods: list({ enum: METHODS }, 64),
       paths: list(path, 1024),
       name: text,
+      acknowledge,
       site,
     },
   },
