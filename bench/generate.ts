@@ -309,6 +309,7 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
     "  trustDomain: 'cluster.local',",
     "  mtls: 'STRICT',",
     "  defaultAction: 'deny',",
+    '  everyMeshedNamespaceListed: true,',
     `  services: [${namespaces.map((ns) => `...${ns.ident}.services`).join(', ')}],`,
     `  rules: [${namespaces.map((ns) => `...${ns.ident}.rules`).join(', ')}],`,
     '});',
@@ -363,7 +364,7 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
   const model: BenchModel = {
     version: 1,
     entry: 'policy.ts',
-    mesh: { trustDomain: 'cluster.local', mtls: 'STRICT', defaultAction: 'deny', rootNamespace: 'istio-system' },
+    mesh: { trustDomain: 'cluster.local', mtls: 'STRICT', defaultAction: 'deny', rootNamespace: 'istio-system', everyMeshedNamespaceListed: true },
     namespaces: namespaces.map((ns) => ({ name: ns.name, ...(ns.mtls === undefined ? {} : { mtls: ns.mtls }) })).sort((a, b) => compare(a.name, b.name)),
     services: all
       .map((s) => ({

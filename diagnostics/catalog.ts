@@ -222,6 +222,16 @@ export const catalog = {
     severity: 'error',
     summary: "A service runs as the service account 'waypoint' in a namespace where policyc deploys a waypoint of that name.",
   },
+  'ambient-dry-run-version': {
+    code: 'PC4220',
+    severity: 'warning',
+    summary: 'An audited service on ambient: ztunnel ignores dry-run AuthorizationPolicies only from Istio 1.25; older releases enforce them.',
+  },
+  'ambient-port-default-action': {
+    code: 'PC4221',
+    severity: 'error',
+    summary: 'The ports of one service have different defaultActions, which the istio-ambient target does not compile.',
+  },
   'unknown-target': { code: 'PC5001', severity: 'error', summary: 'The requested target does not exist.' },
   // 5xxx CLI
   'output-write-failed': { code: 'PC5002', severity: 'error', summary: 'The output folder could not be written.' },
