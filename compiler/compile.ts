@@ -18,6 +18,7 @@ import { SourceStore } from './sources';
 import { PolicyTypeChecker, type TypecheckResult } from './typecheck';
 import { validateModel } from './check-model';
 import { validateEmitted } from './check-emitted';
+import { ACKNOWLEDGED_FILE, acknowledgedReport, markAcknowledged } from './acknowledge';
 
 export interface CompileOptions {
   /** The entry file (absolute or relative to cwd). */
@@ -147,19 +148,27 @@ function evaluateAndEmit(
   if (built.model === undefined || hasErrors(diagnostics)) return { diagnostics, ...(built.model === undefined ? {} : { model: built.model }), outputs };
   const model = built.model;
   options.onPhase?.(`validating ${model.services.length} services, ${model.rules.length} rules`);
-  diagnostics.push(...timePhase('validate model', () => validateModel(model, store)));
+  const spanOf = (location: Parameters<SourceStore['spanOfLocation']>[0]) => store.spanOfLocation(location);
+  const modelDiagnostics = markAcknowledged(model, timePhase('validate model', () => validateModel(model, store)), spanOf);
+  diagnostics.push(...modelDiagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, model, outputs };
 
   for (const target of options.targets) {
     options.onPhase?.(`compiling ${model.services.length} services for ${target.name}`);
-    const output = timePhase(`target ${target.name}`, () => target.compile(model, { spanOf: (location) => store.spanOfLocation(location) }));
+    const output = timePhase(`target ${target.name}`, () => target.compile(model, { spanOf }));
     const emitted = [...output.objects, ...(output.patches ?? [])];
-    diagnostics.push(...output.diagnostics, ...timePhase(`validate emitted ${target.name}`, () => validateEmitted(target, emitted)));
-    options.onPhase?.(`rendering ${output.objects.length} ${target.name} objects`);
-    outputs.set(
-      target.name,
-      timePhase(`render ${target.name}`, () => renderTarget(output, model.entry)),
+    const targetDiagnostics = markAcknowledged(
+      model,
+      [...output.diagnostics, ...timePhase(`validate emitted ${target.name}`, () => validateEmitted(target, emitted))],
+      spanOf,
     );
+    diagnostics.push(...targetDiagnostics);
+    options.onPhase?.(`rendering ${output.objects.length} ${target.name} objects`);
+    const rendered = timePhase(`render ${target.name}`, () => renderTarget(output, model.entry));
+    // The model's acknowledged warnings hold for every target; a target's own, for its folder only.
+    const report = acknowledgedReport([...modelDiagnostics, ...targetDiagnostics], model.entry, (file) => store.relative(file));
+    const files: [string, string][] = [...rendered, ...(report === undefined ? [] : [[ACKNOWLEDGED_FILE, report] as [string, string]])];
+    outputs.set(target.name, new Map(files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
   }
   return { diagnostics, model, outputs };
 }

@@ -156,11 +156,13 @@ class LinkerdCompilation {
     this.rulesByDestination = rulesByDestination(model.rules);
   }
 
-  report(id: DiagnosticId, message: string, location: RuleModel['location'], related?: readonly RelatedInformation[]): void {
+  /** `port`: the port a warning located at its service is about, so the user can acknowledge it there. */
+  report(id: DiagnosticId, message: string, location: RuleModel['location'], related?: readonly RelatedInformation[], port?: string): void {
     const key = `${id}\u0000${message}`;
     if (this.seenDiagnostics.has(key)) return;
     this.seenDiagnostics.add(key);
-    this.diagnostics.push(diagnostic(id, message, this.context.spanOf(location), related));
+    const made = diagnostic(id, message, this.context.spanOf(location), related);
+    this.diagnostics.push(port === undefined ? made : { ...made, port });
   }
 
   /** Adds an object; the same name with different content is a collision (never silently merged). */
@@ -396,6 +398,8 @@ class LinkerdCompilation {
         `The rules of gRPC ${where} are compiled to Gateway API GRPCRoutes (gateway.networking.k8s.io/v1), the only routes Linkerd applies to ` +
           'a gRPC Server. linkerd-crds installs that CRD only with installGatewayAPI=true: install it (or the Gateway API CRDs) before applying.',
         service.location,
+        undefined,
+        port.name,
       );
     } else {
       this.httpRoutes({ service, port, serverName, used, routeTerms });
@@ -404,6 +408,8 @@ class LinkerdCompilation {
         `${where} gets HTTPRoutes, so Linkerd no longer authorizes kubelet probes on it automatically: ` +
           'a probe on this port would get 404 or 403. Serve probes on a port without method or path rules, or allow the probe path explicitly.',
         service.location,
+        undefined,
+        port.name,
       );
     }
   }
