@@ -1,7 +1,9 @@
 /**
  * Acknowledgements: a warning the policy accepts where it arises (`acknowledge: { PC4106: 'reason' }` on a rule or
  * a port) is marked with the reason instead of being reported as a warning, and every target's output records it
- * in `acknowledged.txt`, so a reviewer of the manifests sees what was accepted and why.
+ * in `acknowledged.yaml`, so a reviewer of the manifests sees what was accepted and why. The file is YAML comments
+ * only (no object): `kubectl apply -f <folder>` and kustomize see an empty document, and the output folder writes
+ * only `.yaml` files.
  *
  * Where an acknowledgement applies: on a rule, to the warnings located at that rule; on a port, to the warnings
  * located at its service that are about that port, or about the whole service (no port named). The validator
@@ -12,7 +14,7 @@ import type { AcknowledgementsModel, PolicyModel, SourceLocation } from '../mode
 import { header } from './render';
 
 /** The file of a target's output folder that lists the acknowledged warnings. */
-export const ACKNOWLEDGED_FILE = 'acknowledged.txt';
+export const ACKNOWLEDGED_FILE = 'acknowledged.yaml';
 
 interface Site {
   readonly file: string;
@@ -51,13 +53,13 @@ export function markAcknowledged(
   });
 }
 
-/** `acknowledged.txt` of a target's folder: one line per acknowledged warning, or undefined when there is none. */
+/** `acknowledged.yaml` of a target's folder: one line per acknowledged warning, or undefined when there is none. */
 export function acknowledgedReport(diagnostics: readonly Diagnostic[], entry: string, relative: (file: string) => string): string | undefined {
   const lines = diagnostics
     .filter((d) => d.acknowledged !== undefined)
     .map((d) => {
       const where = d.span === undefined ? '' : `${relative(d.span.file)}:${d.span.line}:${d.span.column} `;
-      return `${d.code} ${where}acknowledged: ${oneLine(d.acknowledged ?? '')} | warning: ${oneLine(d.message)}\n`;
+      return `# ${d.code} ${where}acknowledged: ${oneLine(d.acknowledged ?? '')} | warning: ${oneLine(d.message)}\n`;
     });
   if (lines.length === 0) return undefined;
   return `${header(entry)}# Warnings the policy acknowledges: code, where, the policy's reason, the warning.\n${[...new Set(lines)].sort().join('')}`;

@@ -149,7 +149,11 @@ function evaluateAndEmit(
   const model = built.model;
   options.onPhase?.(`validating ${model.services.length} services, ${model.rules.length} rules`);
   const spanOf = (location: Parameters<SourceStore['spanOfLocation']>[0]) => store.spanOfLocation(location);
-  const modelDiagnostics = markAcknowledged(model, timePhase('validate model', () => validateModel(model, store)), spanOf);
+  const modelDiagnostics = markAcknowledged(
+    model,
+    timePhase('validate model', () => validateModel(model, store)),
+    spanOf,
+  );
   diagnostics.push(...modelDiagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, model, outputs };
 

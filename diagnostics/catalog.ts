@@ -193,8 +193,7 @@ export const catalog = {
   'linkerd-mesh-scope': {
     code: 'PC4133',
     severity: 'error',
-    summary:
-      "`scope: 'mesh'` on Linkerd, which has no mesh-wide policy object: namespaces the policy does not list would keep accepting plaintext.",
+    summary: "`scope: 'mesh'` on Linkerd, which has no mesh-wide policy object: namespaces the policy does not list would keep accepting plaintext.",
   },
   'linkerd-audit-strict': {
     code: 'PC4134',

@@ -104,11 +104,7 @@ export function decide(model: PolicyModel, request: Request, services: ReadonlyM
   return { allowed: true, audited: true, reason: `would be denied (audit): ${enforced.reason}`, rules: enforced.rules };
 }
 
-function decideEnforced(
-  model: PolicyModel,
-  request: Request,
-  services: ReadonlyMap<string, ServiceModel>,
-): Decision & { readonly beyondAudit?: true } {
+function decideEnforced(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel>): Decision & { readonly beyondAudit?: true } {
   const destination = services.get(request.destination);
   const port = destination === undefined ? undefined : portNumbered(destination, request.port);
   if (destination === undefined || port === undefined) {

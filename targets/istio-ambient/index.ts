@@ -346,7 +346,11 @@ class AmbientCompilation {
       // The namespace's allow-nothing is the service's default-deny only when it is enforced (or audited) as the service is.
       const closedByNamespace = namespaceDenies && namespaceEnforcement(this.model, destination.namespace) === (audit ? 'audit' : 'enforce');
       if (audit && namespaceEnforced) {
-        this.objects.push(authorizationPolicy(objectName(destination.name, 'audit'), destination.namespace, ztunnel, 'ALLOW', [{ to: [{ operation: { ports: portNumbers } }] }]));
+        this.objects.push(
+          authorizationPolicy(objectName(destination.name, 'audit'), destination.namespace, ztunnel, 'ALLOW', [
+            { to: [{ operation: { ports: portNumbers } }] },
+          ]),
+        );
       }
       if (denyByDefault && !closedByNamespace) {
         this.objects.push(authorizationPolicy(objectName(destination.name, 'allow-nothing'), destination.namespace, ztunnel, 'ALLOW', undefined, audit));
@@ -354,7 +358,14 @@ class AmbientCompilation {
       if (!denyByDefault && namespaceDenies && !this.waypointed.has(destination.id)) {
         // An 'allow' service in a 'deny' namespace: its ztunnel admits every client on its ports.
         this.objects.push(
-          authorizationPolicy(objectName(destination.name, 'allow'), destination.namespace, ztunnel, 'ALLOW', [{ to: [{ operation: { ports: portNumbers } }] }], audit),
+          authorizationPolicy(
+            objectName(destination.name, 'allow'),
+            destination.namespace,
+            ztunnel,
+            'ALLOW',
+            [{ to: [{ operation: { ports: portNumbers } }] }],
+            audit,
+          ),
         );
       }
       const rules = this.model.rules.filter((r) => r.destination === destination.id);
@@ -372,7 +383,8 @@ class AmbientCompilation {
           authorizationPolicy(objectName(destination.name, 'allow'), destination.namespace, attachment, 'ALLOW', allows.length > 0 ? allows : undefined, audit),
         );
       }
-      if (denies.length > 0) this.objects.push(authorizationPolicy(objectName(destination.name, 'deny'), destination.namespace, attachment, 'DENY', denies, audit));
+      if (denies.length > 0)
+        this.objects.push(authorizationPolicy(objectName(destination.name, 'deny'), destination.namespace, attachment, 'DENY', denies, audit));
       if (behindWaypoint) {
         // Behind a waypoint the destination ztunnel sees the waypoint's identity, not the caller's (§5): admit
         // it, and plaintext clients as the model says (§7), so a mesh caller that bypasses the waypoint is refused.

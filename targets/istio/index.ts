@@ -168,12 +168,24 @@ function ruleOf(
 function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
   const meshScope = policyScope(model) === 'mesh';
   const out: PeerAuthenticationManifest[] = meshScope
-    ? [{ apiVersion: API_VERSION, kind: 'PeerAuthentication', metadata: metadata('default', model.mesh.rootNamespace), spec: { mtls: { mode: model.mesh.mtls } } }]
+    ? [
+        {
+          apiVersion: API_VERSION,
+          kind: 'PeerAuthentication',
+          metadata: metadata('default', model.mesh.rootNamespace),
+          spec: { mtls: { mode: model.mesh.mtls } },
+        },
+      ]
     : [];
   for (const ns of model.namespaces) {
     // Namespace scope writes nothing mesh-wide, so each governed namespace states its own mode.
     if (ns.mtls === undefined && meshScope) continue;
-    out.push({ apiVersion: API_VERSION, kind: 'PeerAuthentication', metadata: metadata('default', ns.name), spec: { mtls: { mode: namespaceMtls(model, ns.name) } } });
+    out.push({
+      apiVersion: API_VERSION,
+      kind: 'PeerAuthentication',
+      metadata: metadata('default', ns.name),
+      spec: { mtls: { mode: namespaceMtls(model, ns.name) } },
+    });
   }
   for (const svc of model.services) {
     const overriddenPorts = svc.ports.filter((p) => p.mtls !== undefined);

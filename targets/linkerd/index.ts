@@ -196,7 +196,7 @@ class LinkerdCompilation {
         'linkerd-mesh-scope',
         `This policy's scope is 'mesh' (the default), but Linkerd has no mesh-wide policy object: the build would annotate only ` +
           `${this.model.namespaces.map((ns) => ns.name).join(', ') || 'no namespace'}, and every other meshed namespace keeps the install-time ` +
-          "default (proxy.defaultInboundPolicy, all-unauthenticated unless set), accepting plaintext. Either list every meshed namespace in " +
+          'default (proxy.defaultInboundPolicy, all-unauthenticated unless set), accepting plaintext. Either list every meshed namespace in ' +
           "`namespaces` and set `everyMeshedNamespaceListed: true` in mesh({...}), or write `scope: 'namespaces'` to govern only the listed ones.",
         mesh.location,
       );
