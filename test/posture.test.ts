@@ -152,18 +152,17 @@ describe('audit', () => {
   });
 
   it('GIVEN a dry-run policy on ambient THEN the simulator treats it as absent (istio/istio#55414) and the target warns PC4220', () => {
-    const apiAudited = { ...api, enforcement: 'audit' as const };
-    const m = model([web, apiAudited, caller], []);
+    const m = model([web, api, caller], [], {}, [{ name: 'other' }, { name: 'shop', enforcement: 'audit' }]);
     const output = istioAmbientTarget.compile(m, noSpans);
     assert.deepEqual(
       output.diagnostics.map((d) => d.code),
-      ['PC4220'],
+      ['PC4220', 'PC4220'],
     );
     const simulator = createIstioAmbientSimulator({ rootNamespace: 'istio-system', trustDomain: 'cluster.local' });
     const files = renderTarget(output, m.entry);
     const request = {
       client: { ip: '10.0.0.1', identity: { namespace: 'other', serviceAccount: 'caller' } },
-      destination: workloadOf(apiAudited),
+      destination: workloadOf(api),
       port: 9090,
     };
     assert.equal(simulator.decide(manifestsFromFiles(files), request).verdict, 'allow');
