@@ -182,3 +182,11 @@ export const policyModelArbitrary: fc.Arbitrary<PolicyModel> = draftArbitrary
     }),
   )
   .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error'));
+
+/**
+ * The models `policyc import` can read back from their own Istio output: without audit, since the importer drops
+ * dry-run policies (they never change a decision) and so cannot keep their names or their audited scope.
+ */
+export const importableModelArbitrary: fc.Arbitrary<PolicyModel> = policyModelArbitrary.filter(
+  (model) => model.namespaces.every((ns) => ns.enforcement !== 'audit') && model.services.every((s) => s.enforcement !== 'audit'),
+);
