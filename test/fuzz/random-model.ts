@@ -184,9 +184,14 @@ export const policyModelArbitrary: fc.Arbitrary<PolicyModel> = draftArbitrary
   .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error'));
 
 /**
- * The models `policyc import` can read back from their own Istio output: without audit, since the importer drops
- * dry-run policies (they never change a decision) and so cannot keep their names or their audited scope.
+ * The models `policyc import` can read back from their own Istio output with the same object names: mesh scope, one
+ * mesh-wide defaultAction, no audit. The importer infers one mesh-wide posture (so a service's own `allow-nothing`
+ * comes back as its namespace's), drops dry-run policies (they never change a decision), and always writes a
+ * mesh-scope policy (a root-namespace PeerAuthentication), which a namespace-scope build lacks.
  */
 export const importableModelArbitrary: fc.Arbitrary<PolicyModel> = policyModelArbitrary.filter(
-  (model) => model.namespaces.every((ns) => ns.enforcement !== 'audit') && model.services.every((s) => s.enforcement !== 'audit'),
+  (model) =>
+    (model.mesh.scope ?? 'mesh') === 'mesh' &&
+    model.namespaces.every((ns) => ns.enforcement === undefined && ns.defaultAction === undefined) &&
+    model.services.every((s) => s.enforcement === undefined && s.defaultAction === undefined && s.ports.every((p) => p.defaultAction === undefined)),
 );
