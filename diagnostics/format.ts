@@ -85,9 +85,10 @@ function warningSummary(group: readonly Diagnostic[], options: FormatOptions): s
   if (first === undefined) return '';
   if (group.length === 1) return headLine(first, options);
   const summary = catalog[first.id].summary;
-  const located = group.filter((d) => d.span !== undefined);
-  const where = located.slice(0, SUMMARY_LOCATIONS).map((d) => (d.span === undefined ? '' : location(d.span, options)));
-  const more = group.length - where.length;
+  // Distinct places: one service can hold several warnings of a code (one per port), named once.
+  const places = [...new Set(group.flatMap((d) => (d.span === undefined ? [] : [location(d.span, options)])))];
+  const where = places.slice(0, SUMMARY_LOCATIONS);
+  const more = places.length - where.length;
   return `${paint('warning', 'yellow', options)} ${paint(first.code, 'grey', options)} ×${group.length}: ${summary}${
     where.length > 0 ? ` At ${where.join(', ')}${more > 0 ? ` and ${more} more` : ''}.` : ''
   }`;
@@ -106,9 +107,9 @@ function acknowledgedLines(acknowledged: readonly Diagnostic[], options: FormatO
   for (const d of acknowledged) byCode.set(d.code, [...(byCode.get(d.code) ?? []), d]);
   return [...byCode.keys()].sort().map((code) => {
     const group = byCode.get(code) ?? [];
-    const located = group.flatMap((d) => (d.span === undefined ? [] : [location(d.span, options)]));
+    const located = [...new Set(group.flatMap((d) => (d.span === undefined ? [] : [location(d.span, options)])))];
     const shown = located.slice(0, SUMMARY_LOCATIONS);
-    const more = group.length - shown.length;
+    const more = located.length - shown.length;
     return `${paint('acknowledged', 'grey', options)} ${code} ×${group.length} (${group[0]?.acknowledged ?? ''})${
       shown.length > 0 ? ` at ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : ''
     }`;
