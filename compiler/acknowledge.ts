@@ -65,7 +65,10 @@ export function acknowledgedReport(diagnostics: readonly Diagnostic[], entry: st
   return `${header(entry)}# Warnings the policy acknowledges: code, where, the policy's reason, the warning.\n${[...new Set(lines)].sort().join('')}`;
 }
 
-/** The text on one line: a reason or message can never add a line of its own to the report. */
+/**
+ * The text on one comment line: a reason or message can never add a line, a key or a document of its own to the
+ * report (line breaks of YAML 1.1 and 1.2, NEL included, and every other control character become spaces).
+ */
 function oneLine(text: string): string {
-  return text.replace(/[\r\n\u2028\u2029]+/g, ' ');
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
 }

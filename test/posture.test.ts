@@ -19,6 +19,7 @@ import { createIstioAmbientSimulator } from '../verify/istio-ambient';
 import { manifestsFromFiles, workloadOf } from '../verify/compare';
 import type { KubernetesObject, Target } from '../model/target';
 import { checkModel, type FuzzStats } from './fuzz/fuzz';
+import { acknowledgedReport } from '../compiler/acknowledge';
 import { model, rule, svc } from './model-builders';
 import { runCli, tempProject } from './helpers';
 
@@ -274,5 +275,14 @@ export default mesh({
       'acknowledged PC4107 ×10 (CRDs installed) at policy.ts:1:1, policy.ts:2:1, policy.ts:3:1 and 7 more',
       'Found 1000 warnings. Warnings are summarised: --verbose prints each with its source line.',
     ]);
+  });
+});
+
+describe('acknowledged.yaml', () => {
+  it('GIVEN a reason with YAML line breaks (NEL, LS, CR) THEN the report stays comment lines only', () => {
+    const warning = { ...diagnostic('allow-under-default-allow', 'm\u0085x: 1', { file: '/p/policy.ts', line: 1, column: 1, start: 0, length: 1 }) };
+    const text = acknowledgedReport([{ ...warning, acknowledged: 'a\u0085key: value\u2028b\r\n- c' }], 'policy.ts', () => 'policy.ts') ?? '';
+    for (const line of text.split('\n').filter((l) => l !== '')) assert.match(line, /^# /);
+    assert.equal(text.split('\n').length, 4);
   });
 });
