@@ -202,7 +202,9 @@ class LinkerdCompilation {
       );
     }
     for (const ns of this.model.namespaces) {
-      if (namespaceEnforcement(this.model, ns.name) === 'audit' && namespaceMtls(this.model, ns.name) === 'STRICT') {
+      // Only a 'deny' namespace gets the audit default policy (an 'allow' one admits everyone STRICT lets in).
+      const audited = namespaceEnforcement(this.model, ns.name) === 'audit' && namespaceDefaultAction(this.model, ns.name) === 'deny';
+      if (audited && namespaceMtls(this.model, ns.name) === 'STRICT') {
         this.report(
           'linkerd-audit-strict',
           `Namespace ${ns.name} is audited and STRICT, but Linkerd's audit default policy also admits plaintext clients (docs/linkerd.md §11), ` +
