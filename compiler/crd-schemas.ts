@@ -751,11 +751,23 @@ function loadPrecompiled(dir: string, crdText: string): PrecompiledCrd | undefin
 }
 
 /**
+ * A CRD without its documentation: every `description` holding a string (a field named `description` is a
+ * schema, an object, and stays). Validation never reads them, and they are most of a CRD's bytes.
+ */
+function withoutDescriptions(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutDescriptions);
+  if (!isObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) if (!(key === 'description' && typeof item === 'string')) out[key] = withoutDescriptions(item);
+  return out;
+}
+
+/**
  * A CRD file as CommonJS modules: the first holds its documents as JSON and names, per served version, the
  * module of its standalone ajv validator (one each, so a build compiles only the versions it validates).
  */
 export function precompileCrd(file: string, crdText: string, outDir: string): Map<string, string> {
-  const documents = parseCrdDocuments(file, crdText);
+  const documents = parseCrdDocuments(file, crdText).map(withoutDescriptions);
   const name = precompiledName(crdText);
   const ajv = newAjv(outDir);
   const modules = new Map<string, string>();
