@@ -101,6 +101,25 @@ const HTTP_PATHS = ['/api/v1/*', '/api/v2/*', '/healthz', '/orders/*', '/carts/*
 const HTTP_METHOD_SETS: readonly (readonly HttpMethod[])[] = [['GET'], ['GET', 'POST'], ['POST'], ['GET', 'HEAD'], ['PUT', 'DELETE'], ['GET', 'POST', 'PATCH']];
 const GATEWAY = { namespace: 'istio-system', serviceAccount: 'istio-ingressgateway-service-account' };
 
+/**
+ * One policy for every target: in Istio ambient, plaintext clients (IP blocks, anyone) of a PERMISSIVE port skip
+ * the waypoint, so a rule matching them by method or path is an error there (PC4203, targets/istio-ambient). Such
+ * allows match by port only; such denies are left out when an L4 allow admits plaintext clients on that service.
+ */
+function ambientCompatible(rules: readonly GenRule[], dest: GenService, namespaces: readonly GenNamespace[]): GenRule[] {
+  const plaintext = new Set(dest.ports.filter((p) => (p.mtls ?? dest.mtls ?? namespaces[dest.ns]?.mtls ?? 'STRICT') === 'PERMISSIVE').map((p) => p.name));
+  const matchesPlaintext = (r: GenRule): boolean =>
+    (r.ports ?? dest.ports.map((p) => p.name)).some((p) => plaintext.has(p)) && r.from.some((s) => s.kind === 'anyone' || s.kind === 'ipBlocks');
+  const l7 = (r: GenRule): boolean => r.methods !== undefined || r.paths !== undefined;
+  const ported = rules.map((r): GenRule =>
+    r.action === 'allow' && l7(r) && matchesPlaintext(r)
+      ? { action: r.action, from: r.from, to: r.to, ...(r.ports === undefined ? {} : { ports: r.ports }) }
+      : r,
+  );
+  const l4Allow = ported.some((r) => r.action === 'allow' && !l7(r) && matchesPlaintext(r));
+  return ported.filter((r) => !(r.action === 'deny' && l7(r) && matchesPlaintext(r) && l4Allow));
+}
+
 export function generate(services: number, outDir: string, seed = 1): GeneratedRepo {
   if (!Number.isInteger(services) || services < 2) throw new Error(`--services must be an integer >= 2, got ${services}`);
   const random = prng(seed * 1_000_003 + services);
@@ -177,22 +196,7 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
       const second = chance(0.15) ? caller() : undefined;
       return [first, second].filter((s): s is GenSource => s !== undefined);
     };
-    const nsRules = rulesByNs[dest.ns] as GenRule[];
-    // Methods and paths cannot decide plaintext clients on an ambient waypoint service (PC4203): on a port that
-    // accepts plaintext, an L7 rule keeps only sources with an identity, so every target compiles the policy.
-    // Filtering here draws no random numbers, so the rest of the policy is the one earlier versions generated.
-    const plaintextPorts = new Set(
-      dest.ports.filter((p) => (p.mtls ?? dest.mtls ?? namespaces[dest.ns]?.mtls ?? 'STRICT') === 'PERMISSIVE').map((p) => p.name),
-    );
-    const rules = {
-      push(rule: GenRule): void {
-        const l7 = rule.methods !== undefined || rule.paths !== undefined;
-        const ports = rule.ports ?? dest.ports.map((p) => p.name);
-        if (!l7 || !ports.some((p) => plaintextPorts.has(p))) return void nsRules.push(rule);
-        const from = rule.from.filter((s) => s.kind !== 'ipBlocks' && s.kind !== 'anyone');
-        if (from.length > 0) nsRules.push({ ...rule, from });
-      },
-    };
+    const rules: GenRule[] = [];
     const count = RULES_PER_SERVICE - 2 + Math.floor(random() * 5); // 8..12, about 10
     const portNames = dest.ports.map((p) => p.name);
     const apiPorts = dest.ports.filter((p) => p.name !== 'metrics');
@@ -242,6 +246,7 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
         rules.push({ action: 'allow', from, to: dest, ports: chance(0.2) ? portNames.filter((p) => p !== 'sql') : [port.name] });
       }
     }
+    rulesByNs[dest.ns]?.push(...ambientCompatible(rules, dest, namespaces));
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -324,6 +329,7 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
     "  trustDomain: 'cluster.local',",
     "  mtls: 'STRICT',",
     "  defaultAction: 'deny',",
+    '  everyMeshedNamespaceListed: true,',
     `  services: [${namespaces.map((ns) => `...${ns.ident}.services`).join(', ')}],`,
     `  rules: [${namespaces.map((ns) => `...${ns.ident}.rules`).join(', ')}],`,
     '});',
@@ -378,7 +384,7 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
   const model: BenchModel = {
     version: 1,
     entry: 'policy.ts',
-    mesh: { trustDomain: 'cluster.local', mtls: 'STRICT', defaultAction: 'deny', rootNamespace: 'istio-system' },
+    mesh: { trustDomain: 'cluster.local', mtls: 'STRICT', defaultAction: 'deny', rootNamespace: 'istio-system', everyMeshedNamespaceListed: true },
     namespaces: namespaces.map((ns) => ({ name: ns.name, ...(ns.mtls === undefined ? {} : { mtls: ns.mtls }) })).sort((a, b) => compare(a.name, b.name)),
     services: all
       .map((s) => ({
