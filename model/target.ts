@@ -5,6 +5,19 @@
 import type { Diagnostic } from '../diagnostics/diagnostic';
 import type { PolicyModel } from './model';
 
+/**
+ * The label every object a target emits carries (never a patch of an object policyc does not own, such as a
+ * Namespace): what `kubectl apply --prune -l`, and a reader of the cluster, select policyc's objects by.
+ */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY: Readonly<Record<string, string>> = { [MANAGED_BY_LABEL]: 'policyc' };
+/**
+ * The annotation naming the policy lines an object implements, `file:line` relative to the policy's root,
+ * sorted, comma-separated: the rules it grants or refuses, or the declaration (service, namespace, mesh) it
+ * comes from. README "Applying the output" says why lines and not rule ids.
+ */
+export const SOURCE_ANNOTATION = 'policyc.dev/source';
+
 /** A Kubernetes object as plain JSON. */
 export interface KubernetesObject {
   readonly apiVersion: string;
