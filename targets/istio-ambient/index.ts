@@ -22,7 +22,8 @@ import { diagnostic } from '../../diagnostics/diagnostic';
 import { acceptsPlaintext, effectiveMtls, servicesById } from '../../model/model';
 import type { MtlsMode, PathMatch, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
-import { fromEntries, MANAGED_BY, principal } from '../istio';
+import { fromEntries, principal } from '../istio';
+import { objectMetadata } from '../metadata';
 import { objectName } from '../names';
 
 const SECURITY = 'security.istio.io/v1';
@@ -66,10 +67,6 @@ export function waypointServices(model: PolicyModel): ServiceModel[] {
   return model.services.filter((s) => ids.has(s.id));
 }
 
-function meta(name: string, namespace: string, labels: Readonly<Record<string, string>> = {}): KubernetesObject['metadata'] {
-  return { name, namespace, labels: { ...MANAGED_BY, ...labels } };
-}
-
 function patternOf(match: PathMatch): string {
   return match.kind === 'exact' ? match.value : `${match.value}*`;
 }
@@ -90,16 +87,18 @@ function authorizationPolicy(
   namespace: string,
   attachment: Attachment | undefined,
   action: 'ALLOW' | 'DENY' | undefined,
+  from: readonly (SourceLocation | undefined)[],
   rules?: readonly AmbientRule[],
 ): KubernetesObject {
   const spec = { ...attachment, ...(action === undefined ? {} : { action }), ...(rules === undefined ? {} : { rules }) };
-  return { apiVersion: SECURITY, kind: 'AuthorizationPolicy', metadata: meta(name, namespace), spec };
+  return { apiVersion: SECURITY, kind: 'AuthorizationPolicy', metadata: objectMetadata(name, namespace, from), spec };
 }
 
 function peerAuthentication(
   name: string,
   namespace: string,
   mode: MtlsMode | undefined,
+  from: readonly (SourceLocation | undefined)[],
   selector?: Readonly<Record<string, string>>,
   portLevelMtls?: Readonly<Record<string, { readonly mode: MtlsMode }>>,
 ): KubernetesObject {
@@ -108,15 +107,15 @@ function peerAuthentication(
     ...(mode === undefined ? {} : { mtls: { mode } }),
     ...(portLevelMtls === undefined ? {} : { portLevelMtls }),
   };
-  return { apiVersion: SECURITY, kind: 'PeerAuthentication', metadata: meta(name, namespace), spec };
+  return { apiVersion: SECURITY, kind: 'PeerAuthentication', metadata: objectMetadata(name, namespace, from), spec };
 }
 
 /** The waypoint of a namespace, as `istioctl waypoint generate --for service` writes it (§4). */
-function waypointGateway(namespace: string): KubernetesObject {
+function waypointGateway(namespace: string, from: readonly (SourceLocation | undefined)[]): KubernetesObject {
   return {
     apiVersion: GATEWAY_API,
     kind: 'Gateway',
-    metadata: meta(WAYPOINT_NAME, namespace, { 'istio.io/waypoint-for': 'service' }),
+    metadata: objectMetadata(WAYPOINT_NAME, namespace, from, { 'istio.io/waypoint-for': 'service' }),
     spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
   };
 }
@@ -244,15 +243,22 @@ class AmbientCompilation {
 
   private mtls(): void {
     const { mesh } = this.model;
-    this.objects.push(peerAuthentication('default', mesh.rootNamespace, mesh.mtls));
-    for (const ns of this.model.namespaces) if (ns.mtls !== undefined) this.objects.push(peerAuthentication('default', ns.name, ns.mtls));
+    this.objects.push(peerAuthentication('default', mesh.rootNamespace, mesh.mtls, [mesh.location]));
+    for (const ns of this.model.namespaces) if (ns.mtls !== undefined) this.objects.push(peerAuthentication('default', ns.name, ns.mtls, [ns.location]));
     for (const svc of this.model.services) {
       const portExceptions = svc.ports.filter((p) => p.mtls !== undefined);
       if (svc.mtls === undefined && portExceptions.length === 0) continue;
       // Keyed by container port, as for sidecars (§6); each port gets its effective mode.
       const portLevelMtls = Object.fromEntries(portExceptions.map((p) => [String(p.port), { mode: effectiveMtls(this.model, svc, p) }]));
       this.objects.push(
-        peerAuthentication(objectName(svc.name, 'mtls'), svc.namespace, svc.mtls, svc.selector, portExceptions.length > 0 ? portLevelMtls : undefined),
+        peerAuthentication(
+          objectName(svc.name, 'mtls'),
+          svc.namespace,
+          svc.mtls,
+          [svc.location],
+          svc.selector,
+          portExceptions.length > 0 ? portLevelMtls : undefined,
+        ),
       );
     }
   }
@@ -262,23 +268,26 @@ class AmbientCompilation {
     for (const ns of this.model.namespaces) {
       this.patches.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.name, labels: { [DATAPLANE_MODE_LABEL]: 'ambient' } } });
     }
-    const namespaces = new Set<string>();
+    const namespaces = new Map<string, SourceLocation[]>();
     for (const svc of waypointServices(this.model)) {
-      namespaces.add(svc.namespace);
+      // The waypoint exists for the rules with methods or paths of the namespace's services.
+      const l7 = this.model.rules.filter((r) => r.destination === svc.id && needsWaypoint(r)).flatMap((r) => (r.location === undefined ? [] : [r.location]));
+      namespaces.set(svc.namespace, [...(namespaces.get(svc.namespace) ?? []), ...l7]);
       this.patches.push({
         apiVersion: 'v1',
         kind: 'Service',
         metadata: { name: svc.name, namespace: svc.namespace, labels: { [USE_WAYPOINT_LABEL]: WAYPOINT_NAME } },
       });
     }
-    for (const ns of [...namespaces].sort()) this.objects.push(waypointGateway(ns));
+    for (const ns of [...namespaces.keys()].sort()) this.objects.push(waypointGateway(ns, namespaces.get(ns) ?? []));
   }
 
   private authorization(): void {
     const denyByDefault = this.model.mesh.defaultAction === 'deny';
     if (denyByDefault) {
       // No selector: every ztunnel-captured pod of the namespace denies what no ALLOW policy admits (§2).
-      for (const ns of this.model.namespaces) this.objects.push(authorizationPolicy('allow-nothing', ns.name, undefined, undefined));
+      for (const ns of this.model.namespaces)
+        this.objects.push(authorizationPolicy('allow-nothing', ns.name, undefined, undefined, [this.model.mesh.location]));
     }
     for (const destination of this.model.services) {
       const rules = this.model.rules.filter((r) => r.destination === destination.id);
@@ -287,26 +296,37 @@ class AmbientCompilation {
         ? { targetRefs: [{ group: '', kind: 'Service', name: destination.name }] }
         : { selector: { matchLabels: destination.selector } };
       const compiled = (action: RuleModel['action']) => rules.filter((r) => r.action === action).map((r) => ruleOf(this.model, r, destination, this.services));
+      const lines = (action: RuleModel['action']) => rules.filter((r) => r.action === action).map((r) => r.location);
       const allows = denyByDefault ? compiled('allow') : [];
       const denies = compiled('deny');
       // A waypoint enforces only policies attached to it, so the namespace's allow-nothing does not reach it:
       // deny by default needs an ALLOW policy on the waypoint even when it has no rule (§4).
       if (allows.length > 0 || (denyByDefault && behindWaypoint)) {
         this.objects.push(
-          authorizationPolicy(objectName(destination.name, 'allow'), destination.namespace, attachment, 'ALLOW', allows.length > 0 ? allows : undefined),
+          authorizationPolicy(
+            objectName(destination.name, 'allow'),
+            destination.namespace,
+            attachment,
+            'ALLOW',
+            allows.length > 0 ? lines('allow') : [destination.location],
+            allows.length > 0 ? allows : undefined,
+          ),
         );
       }
-      if (denies.length > 0) this.objects.push(authorizationPolicy(objectName(destination.name, 'deny'), destination.namespace, attachment, 'DENY', denies));
+      if (denies.length > 0)
+        this.objects.push(authorizationPolicy(objectName(destination.name, 'deny'), destination.namespace, attachment, 'DENY', lines('deny'), denies));
       if (behindWaypoint) {
         // Behind a waypoint the destination ztunnel sees the waypoint's identity, not the caller's (§5): admit
         // it, and plaintext clients as the model says (§7), so a mesh caller that bypasses the waypoint is refused.
         const selector = { selector: { matchLabels: destination.selector } };
         const waypoint = principal(this.model, destination.namespace, WAYPOINT_NAME);
         const admit = [{ from: [{ source: { principals: [waypoint] } }] }, ...this.plaintextZtunnelRules(destination, 'allow')];
-        this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-admit'), destination.namespace, selector, 'ALLOW', admit));
+        this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-admit'), destination.namespace, selector, 'ALLOW', lines('allow'), admit));
         const refuse = this.plaintextZtunnelRules(destination, 'deny');
         if (refuse.length > 0)
-          this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-refuse'), destination.namespace, selector, 'DENY', refuse));
+          this.objects.push(
+            authorizationPolicy(objectName(destination.name, 'ztunnel-refuse'), destination.namespace, selector, 'DENY', lines('deny'), refuse),
+          );
       }
     }
   }

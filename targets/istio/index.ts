@@ -17,6 +17,7 @@ import { effectiveMtls, pathText, servicesById, type MtlsMode, type PolicyModel,
 import { portNumbers, rulesByDestination, sourceIdentity } from '../../model/resolve';
 import type { KubernetesObject, Target, TargetOutput } from '../../model/target';
 import { objectName } from '../names';
+import { objectMetadata } from '../metadata';
 
 const API_VERSION = 'security.istio.io/v1';
 
@@ -53,13 +54,6 @@ export interface AuthorizationPolicyManifest extends KubernetesObject {
     readonly action?: 'ALLOW' | 'DENY';
     readonly rules?: readonly IstioRule[];
   };
-}
-
-/** The label every object gets, so a cluster operator can find what policyc manages. */
-export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'policyc' } as const;
-
-function metadata(name: string, namespace: string, annotations?: Record<string, string>): KubernetesObject['metadata'] {
-  return { name, namespace, labels: MANAGED_BY, ...(annotations === undefined ? {} : { annotations }) };
 }
 
 /** The Istio principal of a workload identity: `<trust domain>/ns/<namespace>/sa/<service account>`. */
@@ -125,11 +119,21 @@ function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, 
 
 function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
   const out: PeerAuthenticationManifest[] = [
-    { apiVersion: API_VERSION, kind: 'PeerAuthentication', metadata: metadata('default', model.mesh.rootNamespace), spec: { mtls: { mode: model.mesh.mtls } } },
+    {
+      apiVersion: API_VERSION,
+      kind: 'PeerAuthentication',
+      metadata: objectMetadata('default', model.mesh.rootNamespace, [model.mesh.location]),
+      spec: { mtls: { mode: model.mesh.mtls } },
+    },
   ];
   for (const ns of model.namespaces) {
     if (ns.mtls === undefined) continue;
-    out.push({ apiVersion: API_VERSION, kind: 'PeerAuthentication', metadata: metadata('default', ns.name), spec: { mtls: { mode: ns.mtls } } });
+    out.push({
+      apiVersion: API_VERSION,
+      kind: 'PeerAuthentication',
+      metadata: objectMetadata('default', ns.name, [ns.location]),
+      spec: { mtls: { mode: ns.mtls } },
+    });
   }
   for (const svc of model.services) {
     const overriddenPorts = svc.ports.filter((p) => p.mtls !== undefined);
@@ -139,7 +143,7 @@ function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
     out.push({
       apiVersion: API_VERSION,
       kind: 'PeerAuthentication',
-      metadata: metadata(objectName(svc.name, 'mtls'), svc.namespace),
+      metadata: objectMetadata(objectName(svc.name, 'mtls'), svc.namespace, [svc.location]),
       spec: {
         selector: { matchLabels: svc.selector },
         ...(workloadMode === undefined ? {} : { mtls: { mode: workloadMode } }),
@@ -161,7 +165,7 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
   if (model.mesh.defaultAction === 'deny') {
     for (const ns of model.namespaces) {
       // ALLOW with no rules matches nothing: every workload in the namespace denies what no ALLOW admits.
-      out.push({ apiVersion: API_VERSION, kind: 'AuthorizationPolicy', metadata: metadata('allow-nothing', ns.name), spec: {} });
+      out.push({ apiVersion: API_VERSION, kind: 'AuthorizationPolicy', metadata: objectMetadata('allow-nothing', ns.name, [model.mesh.location]), spec: {} });
     }
   }
   for (const [destinationId, rules] of rulesByDestination(model.rules)) {
@@ -170,18 +174,23 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
     for (const action of ['allow', 'deny'] as const) {
       if (action === 'allow' && model.mesh.defaultAction === 'allow') continue;
       // One policy per destination and action, or per name the user kept for some of its rules.
-      const byName = new Map<string, IstioRule[]>();
+      const byName = new Map<string, { rules: IstioRule[]; from: RuleModel[] }>();
       for (const rule of rules.filter((r) => r.action === action)) {
         const istioRule = ruleOf(model, rule, destination, services);
         if (istioRule === undefined) continue;
         const name = rule.name === undefined ? objectName(destination.name, action) : keptName(rule.name);
-        byName.set(name, [...(byName.get(name) ?? []), istioRule]);
+        const entry = byName.get(name) ?? { rules: [], from: [] };
+        byName.set(name, { rules: [...entry.rules, istioRule], from: [...entry.from, rule] });
       }
-      for (const [name, istioRules] of byName) {
+      for (const [name, { rules: istioRules, from }] of byName) {
         out.push({
           apiVersion: API_VERSION,
           kind: 'AuthorizationPolicy',
-          metadata: metadata(name, destination.namespace),
+          metadata: objectMetadata(
+            name,
+            destination.namespace,
+            from.map((r) => r.location),
+          ),
           spec: { selector: { matchLabels: destination.selector }, action: action === 'allow' ? 'ALLOW' : 'DENY', rules: istioRules },
         });
       }

@@ -311,7 +311,7 @@ class LinkerdCompilation {
       return;
     }
     const namespace = service.namespace;
-    const serverName = objectName(service.name, port.name);
+    const serverName = this.names.name('Server', namespace, objectName(service.name, port.name), `${service.id}/${port.name}`);
     const grpcPort = port.protocol === 'grpc';
     const rules = this.portRules(service, port);
     const allowDefault = this.model.mesh.defaultAction === 'allow';
@@ -397,18 +397,21 @@ class LinkerdCompilation {
    * method groups, or gRPC regions), each with the grants of the rules covering it. Only the best-matching
    * route decides a request and its authorizations are the same for every rule of the route (doc §6), so
    * cells with the same grants are one route, with one rule per 8 matches: which match wins can change only
-   * between cells of that route, which decide alike. A cell that grants nothing is left out when every cell
-   * ranking below it for its requests grants nothing too (a request no route matches gets 404, refused as
-   * the 403 of an empty route); the port keeps at least one route, so its probes stay refused as before.
+   * between cells of that route, which decide alike. A cell is left out when every cell ranking below it for
+   * its requests has the same grants (they decide its requests alike), or when nothing ranks below it and it
+   * refuses everyone (a request no route matches gets 404, refused as the 403 of a route without grants). The
+   * port keeps at least one route, so its probes stay refused as before.
    */
   private routes(at: PortRoutes, cells: readonly Cell[], kind: 'HTTPRoute' | 'GRPCRoute'): void {
-    const grants = (c: Cell): boolean => c.terms.length > 0 || at.serverGrants;
-    const dropped = (c: Cell): boolean => !grants(c) && c.lower.every((i) => !grants(cells[i] as Cell));
+    const grantKey = (c: Cell): string => c.terms.map(termKey).join(';');
+    // Left out, a cell's requests go to the best cell below them (all decide as it does), or to no route (404).
+    const dropped = (c: Cell): boolean =>
+      c.lower.length === 0 ? c.terms.length === 0 && !at.serverGrants : c.lower.every((i) => grantKey(cells[i] as Cell) === grantKey(c));
     let kept = cells.filter((c) => !dropped(c));
     if (kept.length === 0) kept = cells.filter((c) => c.fallback);
     const groups = new Map<string, Cell[]>();
     for (const cell of kept) {
-      const key = cell.terms.map(termKey).join(';');
+      const key = grantKey(cell);
       groups.set(key, [...(groups.get(key) ?? []), cell]);
     }
     const group = kind === 'HTTPRoute' ? POLICY_GROUP : GATEWAY_GROUP;
@@ -468,7 +471,14 @@ class LinkerdCompilation {
         const matches = g.methods === null ? [{ path }] : g.methods.map((method: HttpMethod) => ({ path, method }));
         if (region.kind === 'rest') restAt.push(pending.length);
         pending.push({
-          cell: { matches, catchAll: false, terms: at.routeTerms(g.members), members: g.members, words: httpRegionWords(region), fallback: region.kind === 'rest' && g.methods === null },
+          cell: {
+            matches,
+            catchAll: false,
+            terms: at.routeTerms(g.members),
+            members: g.members,
+            words: httpRegionWords(region),
+            fallback: region.kind === 'rest' && g.methods === null,
+          },
           region,
           specific: g.methods !== null,
           anyAt,
@@ -520,7 +530,13 @@ class LinkerdCompilation {
   private grant(service: ServiceModel, target: Ref, terms: readonly Term[]): void {
     const namespace = service.namespace;
     const trustDomain = this.model.mesh.trustDomain;
-    const shared = (kind: 'MeshTLSAuthentication' | 'NetworkAuthentication', words: readonly string[], key: string, spec: object, locations: readonly (SourceLocation | undefined)[]): Ref => {
+    const shared = (
+      kind: 'MeshTLSAuthentication' | 'NetworkAuthentication',
+      words: readonly string[],
+      key: string,
+      spec: object,
+      locations: readonly (SourceLocation | undefined)[],
+    ): Ref => {
       const name = this.names.name(kind, namespace, readableName(words, key), key);
       this.add({ apiVersion: `${POLICY_GROUP}/v1alpha1`, kind, metadata: { name, namespace }, spec }, locations);
       return { group: POLICY_GROUP, kind, name };

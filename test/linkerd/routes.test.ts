@@ -50,7 +50,7 @@ describe('Linkerd target: HTTP routes', () => {
       [rule('allow', [from(x)], api.id, ['http']), rule('allow', [from(y)], api.id, ['http'], { methods: ['GET'], paths: [exact('/healthz')] })],
     );
     const out = compile(m);
-    const catchAll = ofKind(out, 'HTTPRoute').find((r) => r.metadata.name === 'api-http-all')!;
+    const catchAll = ofKind(out, 'HTTPRoute').find((r) => r.metadata.name === 'api-http-default')!;
     assert.deepEqual(spec(catchAll)['rules'], [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }] }]);
     const targets = ofKind(out, 'AuthorizationPolicy').map((p) => spec(p)['targetRef'].kind);
     assert.ok(targets.includes('Server'));
