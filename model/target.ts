@@ -18,6 +18,11 @@ export const MANAGED_BY: Readonly<Record<string, string>> = { [MANAGED_BY_LABEL]
  */
 export const SOURCE_ANNOTATION = 'policyc.dev/source';
 
+/** An object's kind as `--prune-allowlist` names it: `<group>/<version>/<Kind>`, `core/v1/<Kind>` for the core group. */
+export function allowlistKind(object: Pick<KubernetesObject, 'apiVersion' | 'kind'>): string {
+  return `${object.apiVersion.includes('/') ? object.apiVersion : `core/${object.apiVersion}`}/${object.kind}`;
+}
+
 /** A Kubernetes object as plain JSON. */
 export interface KubernetesObject {
   readonly apiVersion: string;
@@ -50,8 +55,17 @@ export interface Target {
    * emits; each emitted object is validated against them, and a missing set is an error.
    */
   readonly crds: readonly string[];
-  /** What to watch when a call to `destination` is revoked: how and when this mesh enforces the revocation. */
-  revocationNote(destination: { readonly id: string; readonly namespace: string; readonly name: string }): string;
+  /**
+   * Every kind of object the target emits (patches are not objects), as `kubectl apply --prune-allowlist` takes
+   * them: `<group>/<version>/<Kind>`. README "Applying the output" lists them; a test checks both.
+   */
+  readonly kinds: readonly string[];
+  /**
+   * What to watch when a call to `destination` is revoked: how and when this mesh enforces the revocation.
+   * `removed` names the target's objects for that destination the change deletes (`Kind namespace/name`):
+   * applying without pruning leaves them in the cluster, where they may keep granting the call.
+   */
+  revocationNote(destination: { readonly id: string; readonly namespace: string; readonly name: string }, removed: readonly string[]): string;
   /**
    * Everything the target cannot express for this model, as diagnostics with what to write instead.
    * Never throws. `resolveSpan` maps a model location to a diagnostic span.

@@ -335,7 +335,11 @@ class AmbientCompilation {
 export const istioAmbientTarget: Target = {
   name: 'istio-ambient',
   crds: ['istio', 'gateway-api'],
-  revocationNote: (destination) =>
+  kinds: [`${SECURITY}/AuthorizationPolicy`, `${SECURITY}/PeerAuthentication`, `${GATEWAY_API}/Gateway`],
+  revocationNote: (destination, removed) =>
+    (removed.length === 0
+      ? ''
+      : `Istio ambient: delete ${removed.join(', ')}: applied without pruning it stays in the cluster and keeps admitting the call (prune it: README "Applying the output"). `) +
     `Istio ambient: enforced by the ztunnel of each node running ${destination.id} pods (rules without methods or paths) or by the waypoint ` +
     `in ${destination.namespace} (rules with them), once istiod pushes the new AuthorizationPolicy; confirm with \`istioctl ztunnel-config workload\` ` +
     `and a fresh call to ${destination.name}.`,

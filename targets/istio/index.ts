@@ -202,7 +202,11 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
 export const istioTarget: Target = {
   name: 'istio',
   crds: ['istio'],
-  revocationNote: (destination) =>
+  kinds: [`${API_VERSION}/AuthorizationPolicy`, `${API_VERSION}/PeerAuthentication`],
+  revocationNote: (destination, removed) =>
+    (removed.length === 0
+      ? ''
+      : `Istio: delete ${removed.join(', ')}: applied without pruning it stays in the cluster and its ALLOW rules keep admitting the call (prune it: README "Applying the output"). `) +
     `Istio: enforced once the sidecars of ${destination.id} receive the new AuthorizationPolicy; confirm with \`istioctl x authz check\` on a ${destination.name} pod.`,
   compile(model: PolicyModel): TargetOutput {
     return { objects: [...peerAuthentications(model), ...authorizationPolicies(model)], diagnostics: [] };

@@ -603,8 +603,19 @@ class LinkerdCompilation {
 export const linkerdTarget: Target = {
   name: 'linkerd',
   crds: ['linkerd'],
-  revocationNote: (destination) =>
-    `Linkerd: a deleted MeshTLSAuthentication or AuthorizationPolicy keeps authorizing until the destination's pods restart (linkerd/linkerd2#15548): after applying, restart ${destination.name} (e.g. \`kubectl -n ${destination.namespace} rollout restart deployment/${destination.name}\`) and check that the call is refused.`,
+  kinds: [
+    `${POLICY_GROUP}/v1beta3/Server`,
+    `${POLICY_GROUP}/v1alpha1/AuthorizationPolicy`,
+    `${POLICY_GROUP}/v1alpha1/MeshTLSAuthentication`,
+    `${POLICY_GROUP}/v1alpha1/NetworkAuthentication`,
+    `${POLICY_GROUP}/v1beta3/HTTPRoute`,
+    `${GATEWAY_GROUP}/v1/GRPCRoute`,
+  ],
+  revocationNote: (destination, removed) =>
+    (removed.length === 0
+      ? 'Linkerd: the revocation edits objects in place (none is deleted). '
+      : `Linkerd: delete ${removed.join(', ')}: applied without pruning they stay in the cluster and keep authorizing the call (prune them: README "Applying the output"). `) +
+    `A deleted MeshTLSAuthentication or AuthorizationPolicy keeps authorizing until the destination's pods restart (linkerd/linkerd2#15548): after applying, restart ${destination.name} (e.g. \`kubectl -n ${destination.namespace} rollout restart deployment/${destination.name}\`) and check that the call is refused.`,
   compile(model: PolicyModel, context: TargetContext): TargetOutput {
     const compilation = new LinkerdCompilation(model, context);
     compilation.compile();
