@@ -99,16 +99,10 @@ function removedObjects(before: PolicyModel, after: PolicyModel, targets: DiffOp
   return out;
 }
 
-/**
- * The removed objects a revocation of a call to `namespace/name` depends on: that namespace's, except those
- * named after another service of it (objects shared by the namespace, named by whom they admit, are kept).
- */
-function removedFor(removed: RemovedObjects, target: string, namespace: string, name: string, services: readonly ServiceModel[]): string[] {
-  const others = services.filter((s) => s.namespace === namespace && s.name !== name && !name.startsWith(`${s.name}-`)).map((s) => s.name);
+/** The removed objects of a revocation of a call to `namespace/name`: those named after that destination. */
+function removedFor(removed: RemovedObjects, target: string, namespace: string, name: string): string[] {
   return (removed.get(target) ?? [])
-    .filter(
-      (o) => o.namespace === namespace && (o.name === name || o.name.startsWith(`${name}-`) || !others.some((s) => o.name === s || o.name.startsWith(`${s}-`))),
-    )
+    .filter((o) => o.namespace === namespace && (o.name === name || o.name.startsWith(`${name}-`)))
     .map((o) => o.text)
     .sort(compareStrings);
 }
@@ -224,7 +218,7 @@ export function diffModels(before: PolicyModel, after: PolicyModel, options: Dif
   };
   const revokes = changes.some((c) => c.lost > 0);
   const removed: RemovedObjects = revokes ? removedObjects(before, after, options.targets) : new Map();
-  return { ...diff, review: reviewItems(changes, oldEdges, options.targets, removed, [...after.services, ...before.services]) };
+  return { ...diff, review: reviewItems(changes, oldEdges, options.targets, removed) };
 }
 
 function modeOf(model: PolicyModel, services: ReadonlyMap<string, ServiceModel>, destination: string, port: PortModel): MtlsMode | undefined {
@@ -246,24 +240,18 @@ function changeCall(change: EdgeChange): string {
   return `${change.source} → ${change.destination}:${change.port} (${change.portNumber})`;
 }
 
-function revocationWatch(change: EdgeChange, targets: DiffOptions['targets'], removed: RemovedObjects, services: readonly ServiceModel[]): string[] {
+function revocationWatch(change: EdgeChange, targets: DiffOptions['targets'], removed: RemovedObjects): string[] {
   const [namespace = '', name = ''] = change.destination.split('/');
   const refusal = change.protocol === 'tcp' ? 'connections are closed' : change.protocol === 'grpc' ? 'calls fail with PERMISSION_DENIED' : 'requests get 403';
   const watch = [
     `Calls from ${describeSource(change.sourceModel)}: ${refusal} after the rollout. Check that no caller still needs it (the access logs or request metrics of ${change.destination} for this source) before merging.`,
   ];
   for (const target of targets)
-    watch.push(target.revocationNote({ id: change.destination, namespace, name }, removedFor(removed, target.name, namespace, name, services)));
+    watch.push(target.revocationNote({ id: change.destination, namespace, name }, removedFor(removed, target.name, namespace, name)));
   return watch;
 }
 
-function reviewItems(
-  changes: readonly EdgeChange[],
-  oldEdges: readonly AccessEdge[],
-  targets: DiffOptions['targets'],
-  removed: RemovedObjects,
-  services: readonly ServiceModel[],
-): ReviewItem[] {
+function reviewItems(changes: readonly EdgeChange[], oldEdges: readonly AccessEdge[], targets: DiffOptions['targets'], removed: RemovedObjects): ReviewItem[] {
   const revocations: ReviewItem[] = [];
   const widenings: ReviewItem[] = [];
   const oldBreadth = new Map<string, number>();
@@ -278,7 +266,7 @@ function reviewItems(
         change.kind === 'revoked'
           ? `was ${changeLimits(change, 'before')}`
           : `narrowed: was ${changeLimits(change, 'before')}; now ${changeLimits(change, 'after')}`;
-      revocations.push({ kind: 'revocation', call, what, watch: revocationWatch(change, targets, removed, services) });
+      revocations.push({ kind: 'revocation', call, what, watch: revocationWatch(change, targets, removed) });
     }
     if (change.gained === 0) continue;
     const reasons: string[] = [];

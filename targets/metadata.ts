@@ -29,3 +29,13 @@ export function objectMetadata(
     ...(source === undefined ? {} : { annotations: { [SOURCE_ANNOTATION]: source } }),
   };
 }
+
+/**
+ * The rollout note's sentence about objects a revocation deletes: `kubectl apply` without pruning leaves
+ * them in the cluster, where they keep granting, so the revocation takes effect only once they are pruned.
+ */
+export function prunedNote(removed: readonly string[]): string {
+  if (removed.length === 0) return '';
+  const it = removed.length === 1 ? 'it is' : 'they are';
+  return ` The change deletes ${removed.join(', ')}: the call stays allowed until ${it} pruned from the cluster (a plain \`kubectl apply\` leaves ${removed.length === 1 ? 'it' : 'them'} in place; see README "Applying the output").`;
+}

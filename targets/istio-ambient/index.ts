@@ -23,7 +23,7 @@ import { acceptsPlaintext, effectiveMtls, servicesById } from '../../model/model
 import type { MtlsMode, PathMatch, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
 import { fromEntries, principal } from '../istio';
-import { objectMetadata } from '../metadata';
+import { objectMetadata, prunedNote } from '../metadata';
 import { objectName } from '../names';
 
 const SECURITY = 'security.istio.io/v1';
@@ -337,12 +337,9 @@ export const istioAmbientTarget: Target = {
   crds: ['istio', 'gateway-api'],
   kinds: [`${SECURITY}/AuthorizationPolicy`, `${SECURITY}/PeerAuthentication`, `${GATEWAY_API}/Gateway`],
   revocationNote: (destination, removed) =>
-    (removed.length === 0
-      ? ''
-      : `Istio ambient: delete ${removed.join(', ')}: applied without pruning it stays in the cluster and keeps admitting the call (prune it: README "Applying the output"). `) +
     `Istio ambient: enforced by the ztunnel of each node running ${destination.id} pods (rules without methods or paths) or by the waypoint ` +
     `in ${destination.namespace} (rules with them), once istiod pushes the new AuthorizationPolicy; confirm with \`istioctl ztunnel-config workload\` ` +
-    `and a fresh call to ${destination.name}.`,
+    `and a fresh call to ${destination.name}.${prunedNote(removed)}`,
   compile(model: PolicyModel, context: TargetContext): TargetOutput {
     return new AmbientCompilation(model, context).compile();
   },

@@ -17,7 +17,7 @@ import { effectiveMtls, pathText, servicesById, type MtlsMode, type PolicyModel,
 import { portNumbers, rulesByDestination, sourceIdentity } from '../../model/resolve';
 import type { KubernetesObject, Target, TargetOutput } from '../../model/target';
 import { objectName } from '../names';
-import { objectMetadata } from '../metadata';
+import { objectMetadata, prunedNote } from '../metadata';
 
 const API_VERSION = 'security.istio.io/v1';
 
@@ -204,10 +204,7 @@ export const istioTarget: Target = {
   crds: ['istio'],
   kinds: [`${API_VERSION}/AuthorizationPolicy`, `${API_VERSION}/PeerAuthentication`],
   revocationNote: (destination, removed) =>
-    (removed.length === 0
-      ? ''
-      : `Istio: delete ${removed.join(', ')}: applied without pruning it stays in the cluster and its ALLOW rules keep admitting the call (prune it: README "Applying the output"). `) +
-    `Istio: enforced once the sidecars of ${destination.id} receive the new AuthorizationPolicy; confirm with \`istioctl x authz check\` on a ${destination.name} pod.`,
+    `Istio: enforced once the sidecars of ${destination.id} receive the new AuthorizationPolicy; confirm with \`istioctl x authz check\` on a ${destination.name} pod.${prunedNote(removed)}`,
   compile(model: PolicyModel): TargetOutput {
     return { objects: [...peerAuthentications(model), ...authorizationPolicies(model)], diagnostics: [] };
   },

@@ -54,7 +54,7 @@ import {
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
 import { grpcAdmitsMethods, narrowsRequests, rulesByDestination } from '../../model/resolve';
 import { objectName } from '../names';
-import { objectMetadata } from '../metadata';
+import { objectMetadata, prunedNote } from '../metadata';
 import { grpcRegionWords, httpRegionWords, identityWords, NameAllocator, networkWords, readableName } from './names';
 import {
   allowTerms,
@@ -612,10 +612,7 @@ export const linkerdTarget: Target = {
     `${GATEWAY_GROUP}/v1/GRPCRoute`,
   ],
   revocationNote: (destination, removed) =>
-    (removed.length === 0
-      ? 'Linkerd: the revocation edits objects in place (none is deleted). '
-      : `Linkerd: delete ${removed.join(', ')}: applied without pruning they stay in the cluster and keep authorizing the call (prune them: README "Applying the output"). `) +
-    `A deleted MeshTLSAuthentication or AuthorizationPolicy keeps authorizing until the destination's pods restart (linkerd/linkerd2#15548): after applying, restart ${destination.name} (e.g. \`kubectl -n ${destination.namespace} rollout restart deployment/${destination.name}\`) and check that the call is refused.`,
+    `Linkerd: ${removed.length === 0 ? 'the revocation edits objects in place; ' : ''}a deleted MeshTLSAuthentication or AuthorizationPolicy keeps authorizing until the destination's pods restart (linkerd/linkerd2#15548): after applying, restart ${destination.name} (e.g. \`kubectl -n ${destination.namespace} rollout restart deployment/${destination.name}\`) and check that the call is refused.${prunedNote(removed)}`,
   compile(model: PolicyModel, context: TargetContext): TargetOutput {
     const compilation = new LinkerdCompilation(model, context);
     compilation.compile();
