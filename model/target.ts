@@ -12,9 +12,9 @@ import type { PolicyModel } from './model';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY: Readonly<Record<string, string>> = { [MANAGED_BY_LABEL]: 'policyc' };
 /**
- * The annotation naming the policy lines an object implements, `file:line` relative to the policy's root,
- * sorted, comma-separated: the rules it grants or refuses, or the declaration (service, namespace, mesh) it
- * comes from. README "Applying the output" says why lines and not rule ids.
+ * The annotation naming the policy declarations an object implements, `file: declaration` (the file relative
+ * to the policy's root; a rule as `allow(shop/frontend) to shop/checkout`, or the service, namespace or mesh
+ * it comes from), sorted, `; `-separated. README "Applying the output" says why not line numbers.
  */
 export const SOURCE_ANNOTATION = 'policyc.dev/source';
 

@@ -2,26 +2,66 @@
  * The metadata every target gives its objects: the managed-by label (one fact, model/target.ts) and the
  * annotation naming the policy lines the object implements.
  */
-import type { SourceLocation } from '../model/model';
+import type { NamespaceModel, PolicyModel, RuleModel, ServiceModel, SourceModel } from '../model/model';
 import { MANAGED_BY, SOURCE_ANNOTATION, type KubernetesObject } from '../model/target';
 
-/** `file:line` of each location, deduplicated, sorted by file then line; undefined when none is known. */
-export function sourceLines(locations: Iterable<SourceLocation | undefined>): string | undefined {
-  const byKey = new Map<string, SourceLocation>();
-  for (const l of locations) if (l !== undefined) byKey.set(`${l.file}:${l.line}`, l);
-  if (byKey.size === 0) return undefined;
-  const sorted = [...byKey.values()].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line));
-  return sorted.map((l) => `${l.file}:${l.line}`).join(', ');
+/** A declaration of the policy an object implements: its file, and the declaration in words. */
+export interface Origin {
+  readonly file: string | undefined;
+  readonly what: string;
+}
+
+function sourceWords(source: SourceModel): string {
+  switch (source.kind) {
+    case 'service':
+      return source.service;
+    case 'namespace':
+      return `namespace ${source.namespace}`;
+    case 'identity':
+      return `identity ${source.namespace}/${source.serviceAccount}`;
+    case 'authenticated':
+    case 'anyone':
+      return source.kind;
+    case 'ipBlock':
+      return source.cidr;
+    default:
+      return source satisfies never;
+  }
+}
+
+/** A rule as `allow(shop/frontend) to shop/checkout`: what it says, not where (line numbers would churn). */
+export function ruleOrigin(rule: RuleModel): Origin {
+  return { file: rule.location?.file, what: `${rule.action}(${rule.sources.map(sourceWords).join(', ')}) to ${rule.destination}` };
+}
+
+export function serviceOrigin(service: ServiceModel): Origin {
+  return { file: service.location?.file, what: `service ${service.id}` };
+}
+
+export function namespaceOrigin(namespace: NamespaceModel): Origin {
+  return { file: namespace.location?.file, what: `namespace ${namespace.name}` };
+}
+
+/** The mesh settings (mTLS, default action) of the entry. */
+export function meshOrigin(model: PolicyModel): Origin {
+  return { file: model.mesh.location?.file, what: 'mesh' };
+}
+
+/** The annotation's value: `file: declaration`, deduplicated, sorted, `; `-separated; undefined when none. */
+export function sourceText(origins: Iterable<Origin | undefined>): string | undefined {
+  const texts = new Set<string>();
+  for (const o of origins) if (o !== undefined) texts.add(o.file === undefined ? o.what : `${o.file}: ${o.what}`);
+  return texts.size === 0 ? undefined : [...texts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join('; ');
 }
 
 /** Metadata of an emitted object: name, namespace, the managed-by label, the source annotation. */
 export function objectMetadata(
   name: string,
   namespace: string | undefined,
-  locations: Iterable<SourceLocation | undefined>,
+  origins: Iterable<Origin | undefined>,
   labels: Readonly<Record<string, string>> = {},
 ): KubernetesObject['metadata'] {
-  const source = sourceLines(locations);
+  const source = sourceText(origins);
   return {
     name,
     ...(namespace === undefined ? {} : { namespace }),

@@ -23,7 +23,7 @@ import { acceptsPlaintext, effectiveMtls, servicesById } from '../../model/model
 import type { MtlsMode, PathMatch, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
 import { fromEntries, principal } from '../istio';
-import { objectMetadata, prunedNote } from '../metadata';
+import { meshOrigin, namespaceOrigin, objectMetadata, prunedNote, ruleOrigin, serviceOrigin, type Origin } from '../metadata';
 import { objectName } from '../names';
 
 const SECURITY = 'security.istio.io/v1';
@@ -87,7 +87,7 @@ function authorizationPolicy(
   namespace: string,
   attachment: Attachment | undefined,
   action: 'ALLOW' | 'DENY' | undefined,
-  from: readonly (SourceLocation | undefined)[],
+  from: readonly Origin[],
   rules?: readonly AmbientRule[],
 ): KubernetesObject {
   const spec = { ...attachment, ...(action === undefined ? {} : { action }), ...(rules === undefined ? {} : { rules }) };
@@ -98,7 +98,7 @@ function peerAuthentication(
   name: string,
   namespace: string,
   mode: MtlsMode | undefined,
-  from: readonly (SourceLocation | undefined)[],
+  from: readonly Origin[],
   selector?: Readonly<Record<string, string>>,
   portLevelMtls?: Readonly<Record<string, { readonly mode: MtlsMode }>>,
 ): KubernetesObject {
@@ -111,7 +111,7 @@ function peerAuthentication(
 }
 
 /** The waypoint of a namespace, as `istioctl waypoint generate --for service` writes it (§4). */
-function waypointGateway(namespace: string, from: readonly (SourceLocation | undefined)[]): KubernetesObject {
+function waypointGateway(namespace: string, from: readonly Origin[]): KubernetesObject {
   return {
     apiVersion: GATEWAY_API,
     kind: 'Gateway',
@@ -243,8 +243,9 @@ class AmbientCompilation {
 
   private mtls(): void {
     const { mesh } = this.model;
-    this.objects.push(peerAuthentication('default', mesh.rootNamespace, mesh.mtls, [mesh.location]));
-    for (const ns of this.model.namespaces) if (ns.mtls !== undefined) this.objects.push(peerAuthentication('default', ns.name, ns.mtls, [ns.location]));
+    this.objects.push(peerAuthentication('default', mesh.rootNamespace, mesh.mtls, [meshOrigin(this.model)]));
+    for (const ns of this.model.namespaces)
+      if (ns.mtls !== undefined) this.objects.push(peerAuthentication('default', ns.name, ns.mtls, [namespaceOrigin(ns)]));
     for (const svc of this.model.services) {
       const portExceptions = svc.ports.filter((p) => p.mtls !== undefined);
       if (svc.mtls === undefined && portExceptions.length === 0) continue;
@@ -255,7 +256,7 @@ class AmbientCompilation {
           objectName(svc.name, 'mtls'),
           svc.namespace,
           svc.mtls,
-          [svc.location],
+          [serviceOrigin(svc)],
           svc.selector,
           portExceptions.length > 0 ? portLevelMtls : undefined,
         ),
@@ -268,11 +269,12 @@ class AmbientCompilation {
     for (const ns of this.model.namespaces) {
       this.patches.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.name, labels: { [DATAPLANE_MODE_LABEL]: 'ambient' } } });
     }
-    const namespaces = new Map<string, SourceLocation[]>();
+    // The waypoint serves the namespace: its origin is the namespace's declaration, not the rules that need it
+    // (which would rewrite it whenever one of them changes).
+    const namespaces = new Map<string, Origin[]>();
     for (const svc of waypointServices(this.model)) {
-      // The waypoint exists for the rules with methods or paths of the namespace's services.
-      const l7 = this.model.rules.filter((r) => r.destination === svc.id && needsWaypoint(r)).flatMap((r) => (r.location === undefined ? [] : [r.location]));
-      namespaces.set(svc.namespace, [...(namespaces.get(svc.namespace) ?? []), ...l7]);
+      const declared = this.model.namespaces.find((n) => n.name === svc.namespace);
+      namespaces.set(svc.namespace, declared === undefined ? [] : [namespaceOrigin(declared)]);
       this.patches.push({
         apiVersion: 'v1',
         kind: 'Service',
@@ -286,8 +288,7 @@ class AmbientCompilation {
     const denyByDefault = this.model.mesh.defaultAction === 'deny';
     if (denyByDefault) {
       // No selector: every ztunnel-captured pod of the namespace denies what no ALLOW policy admits (§2).
-      for (const ns of this.model.namespaces)
-        this.objects.push(authorizationPolicy('allow-nothing', ns.name, undefined, undefined, [this.model.mesh.location]));
+      for (const ns of this.model.namespaces) this.objects.push(authorizationPolicy('allow-nothing', ns.name, undefined, undefined, [meshOrigin(this.model)]));
     }
     for (const destination of this.model.services) {
       const rules = this.model.rules.filter((r) => r.destination === destination.id);
@@ -296,7 +297,7 @@ class AmbientCompilation {
         ? { targetRefs: [{ group: '', kind: 'Service', name: destination.name }] }
         : { selector: { matchLabels: destination.selector } };
       const compiled = (action: RuleModel['action']) => rules.filter((r) => r.action === action).map((r) => ruleOf(this.model, r, destination, this.services));
-      const lines = (action: RuleModel['action']) => rules.filter((r) => r.action === action).map((r) => r.location);
+      const lines = (action: RuleModel['action']) => rules.filter((r) => r.action === action).map(ruleOrigin);
       const allows = denyByDefault ? compiled('allow') : [];
       const denies = compiled('deny');
       // A waypoint enforces only policies attached to it, so the namespace's allow-nothing does not reach it:
@@ -308,7 +309,7 @@ class AmbientCompilation {
             destination.namespace,
             attachment,
             'ALLOW',
-            allows.length > 0 ? lines('allow') : [destination.location],
+            allows.length > 0 ? lines('allow') : [serviceOrigin(destination)],
             allows.length > 0 ? allows : undefined,
           ),
         );

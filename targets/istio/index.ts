@@ -17,7 +17,7 @@ import { effectiveMtls, pathText, servicesById, type MtlsMode, type PolicyModel,
 import { portNumbers, rulesByDestination, sourceIdentity } from '../../model/resolve';
 import type { KubernetesObject, Target, TargetOutput } from '../../model/target';
 import { objectName } from '../names';
-import { objectMetadata, prunedNote } from '../metadata';
+import { meshOrigin, namespaceOrigin, objectMetadata, prunedNote, ruleOrigin, serviceOrigin } from '../metadata';
 
 const API_VERSION = 'security.istio.io/v1';
 
@@ -122,7 +122,7 @@ function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
     {
       apiVersion: API_VERSION,
       kind: 'PeerAuthentication',
-      metadata: objectMetadata('default', model.mesh.rootNamespace, [model.mesh.location]),
+      metadata: objectMetadata('default', model.mesh.rootNamespace, [meshOrigin(model)]),
       spec: { mtls: { mode: model.mesh.mtls } },
     },
   ];
@@ -131,7 +131,7 @@ function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
     out.push({
       apiVersion: API_VERSION,
       kind: 'PeerAuthentication',
-      metadata: objectMetadata('default', ns.name, [ns.location]),
+      metadata: objectMetadata('default', ns.name, [namespaceOrigin(ns)]),
       spec: { mtls: { mode: ns.mtls } },
     });
   }
@@ -143,7 +143,7 @@ function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
     out.push({
       apiVersion: API_VERSION,
       kind: 'PeerAuthentication',
-      metadata: objectMetadata(objectName(svc.name, 'mtls'), svc.namespace, [svc.location]),
+      metadata: objectMetadata(objectName(svc.name, 'mtls'), svc.namespace, [serviceOrigin(svc)]),
       spec: {
         selector: { matchLabels: svc.selector },
         ...(workloadMode === undefined ? {} : { mtls: { mode: workloadMode } }),
@@ -165,7 +165,7 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
   if (model.mesh.defaultAction === 'deny') {
     for (const ns of model.namespaces) {
       // ALLOW with no rules matches nothing: every workload in the namespace denies what no ALLOW admits.
-      out.push({ apiVersion: API_VERSION, kind: 'AuthorizationPolicy', metadata: objectMetadata('allow-nothing', ns.name, [model.mesh.location]), spec: {} });
+      out.push({ apiVersion: API_VERSION, kind: 'AuthorizationPolicy', metadata: objectMetadata('allow-nothing', ns.name, [meshOrigin(model)]), spec: {} });
     }
   }
   for (const [destinationId, rules] of rulesByDestination(model.rules)) {
@@ -186,11 +186,7 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
         out.push({
           apiVersion: API_VERSION,
           kind: 'AuthorizationPolicy',
-          metadata: objectMetadata(
-            name,
-            destination.namespace,
-            from.map((r) => r.location),
-          ),
+          metadata: objectMetadata(name, destination.namespace, from.map(ruleOrigin)),
           spec: { selector: { matchLabels: destination.selector }, action: action === 'allow' ? 'ALLOW' : 'DENY', rules: istioRules },
         });
       }

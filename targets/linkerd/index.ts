@@ -49,12 +49,11 @@ import {
   type PortModel,
   type RuleModel,
   type ServiceModel,
-  type SourceLocation,
 } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
 import { grpcAdmitsMethods, narrowsRequests, rulesByDestination } from '../../model/resolve';
 import { objectName } from '../names';
-import { objectMetadata, prunedNote } from '../metadata';
+import { objectMetadata, prunedNote, ruleOrigin, serviceOrigin, type Origin } from '../metadata';
 import { grpcRegionWords, httpRegionWords, identityWords, NameAllocator, networkWords, readableName } from './names';
 import {
   allowTerms,
@@ -149,7 +148,7 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 
 class LinkerdCompilation {
   /** Objects by kind/namespace/name, with the policy lines each implements (shared objects collect several). */
-  private readonly objects = new Map<string, { object: KubernetesObject; locations: Set<SourceLocation | undefined> }>();
+  private readonly objects = new Map<string, { object: KubernetesObject; origins: Origin[] }>();
   private readonly names = new NameAllocator();
   readonly diagnostics: Diagnostic[] = [];
   private readonly seenDiagnostics = new Set<string>();
@@ -175,11 +174,11 @@ class LinkerdCompilation {
   }
 
   /** Adds an object; the same name with different content is a collision (never silently merged). */
-  add(object: KubernetesObject, locations: readonly (SourceLocation | undefined)[]): void {
+  add(object: KubernetesObject, origins: readonly Origin[]): void {
     const key = `${object.kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`;
     const previous = this.objects.get(key);
-    if (previous === undefined) this.objects.set(key, { object, locations: new Set(locations) });
-    else if (JSON.stringify(previous.object) === JSON.stringify(object)) for (const l of locations) previous.locations.add(l);
+    if (previous === undefined) this.objects.set(key, { object, origins: [...origins] });
+    else if (JSON.stringify(previous.object) === JSON.stringify(object)) previous.origins.push(...origins);
     else
       this.report(
         'linkerd-name-collision',
@@ -191,9 +190,9 @@ class LinkerdCompilation {
 
   /** The emitted objects, each with the shared metadata (managed-by label, source annotation). */
   emitted(): KubernetesObject[] {
-    return [...this.objects.values()].map(({ object, locations }) => ({
+    return [...this.objects.values()].map(({ object, origins }) => ({
       ...object,
-      metadata: objectMetadata(object.metadata.name, object.metadata.namespace, locations),
+      metadata: objectMetadata(object.metadata.name, object.metadata.namespace, origins),
     }));
   }
 
@@ -332,10 +331,10 @@ class LinkerdCompilation {
 
     if (allowDefault && denies.length === 0) {
       // Everything is allowed: the Server's own fallback says so, per the port's mTLS mode.
-      this.add(server(mode === 'STRICT' ? 'all-authenticated' : 'all-unauthenticated'), [service.location]);
+      this.add(server(mode === 'STRICT' ? 'all-authenticated' : 'all-unauthenticated'), [serviceOrigin(service)]);
       return;
     }
-    this.add(server('deny'), [service.location]);
+    this.add(server('deny'), [serviceOrigin(service)]);
 
     const sources: SourceContext = {
       mode,
@@ -424,7 +423,7 @@ class LinkerdCompilation {
       const matches = members.flatMap((c) => c.matches);
       const rules: object[] = chunks(matches, MAX_MATCHES_PER_RULE).map((m) => ({ matches: m }));
       if (members.some((c) => c.catchAll)) rules.push({});
-      const locations = members.flatMap((c) => c.members.map((r) => r.rule.location));
+      const origins = members.flatMap((c) => c.members.map((r) => ruleOrigin(r.rule)));
       chunks(rules, MAX_RULES_PER_ROUTE).forEach((part, i) => {
         // More than 16 rules (128 matches) do not fit one route: the rest go to routes with the same grants.
         const name = i === 0 ? base : this.names.name(kind, at.service.namespace, readableName([base, String(i + 1)], `${key}|${i}`), `${key}|${i}`);
@@ -435,7 +434,7 @@ class LinkerdCompilation {
             metadata: { name, namespace: at.service.namespace },
             spec: { parentRefs: [{ group: POLICY_GROUP, kind: 'Server', name: at.serverName }], rules: part },
           },
-          locations,
+          origins,
         );
         this.grant(at.service, { group, kind, name }, first.terms);
       });
@@ -535,20 +534,23 @@ class LinkerdCompilation {
       words: readonly string[],
       key: string,
       spec: object,
-      locations: readonly (SourceLocation | undefined)[],
+      origins: readonly Origin[],
     ): Ref => {
       const name = this.names.name(kind, namespace, readableName(words, key), key);
-      this.add({ apiVersion: `${POLICY_GROUP}/v1alpha1`, kind, metadata: { name, namespace }, spec }, locations);
+      this.add({ apiVersion: `${POLICY_GROUP}/v1alpha1`, kind, metadata: { name, namespace }, spec }, origins);
       return { group: POLICY_GROUP, kind, name };
     };
     for (const term of terms) {
-      const locations = term.rules.map((id) => this.rulesById.get(id)?.location);
+      const origins = term.rules.flatMap((id) => {
+        const rule = this.rulesById.get(id);
+        return rule === undefined ? [] : [ruleOrigin(rule)];
+      });
       const refs: object[] = [];
       const only = term.ids?.length === 1 ? term.ids[0] : undefined;
       if (only?.kind === 'sa') refs.push({ group: '', kind: 'ServiceAccount', name: only.sa, namespace: only.ns });
       else if (term.ids !== null) {
         const identities = [...new Set(term.ids.map((id) => identityString(id, trustDomain)))].sort(compareStrings);
-        refs.push(shared('MeshTLSAuthentication', identityWords(term.ids), identities.join('\n'), { identities }, locations));
+        refs.push(shared('MeshTLSAuthentication', identityWords(term.ids), identities.join('\n'), { identities }, origins));
       }
       if (term.nets !== null) {
         const entries = [...term.nets].sort((a, b) => compareStrings(netEntryKey(a), netEntryKey(b)));
@@ -556,7 +558,7 @@ class LinkerdCompilation {
           cidr: e.cidr.text,
           ...(e.except.length === 0 ? {} : { except: e.except.map((x) => x.text).sort(compareStrings) }),
         }));
-        refs.push(shared('NetworkAuthentication', networkWords(entries), entries.map(netEntryKey).join('\n'), { networks }, locations));
+        refs.push(shared('NetworkAuthentication', networkWords(entries), entries.map(netEntryKey).join('\n'), { networks }, origins));
       }
       // Never an empty ref list: that would admit anyone from anywhere (§3). Terms always carry one.
       if (refs.length === 0) continue;
@@ -572,7 +574,7 @@ class LinkerdCompilation {
             requiredAuthenticationRefs: refs,
           },
         },
-        locations,
+        origins,
       );
     }
   }
