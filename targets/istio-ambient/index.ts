@@ -296,7 +296,8 @@ class AmbientCompilation {
     const meshScope = policyScope(this.model) === 'mesh';
     if (meshScope) this.objects.push(peerAuthentication('default', mesh.rootNamespace, mesh.mtls, [meshOrigin(this.model)]));
     for (const ns of this.model.namespaces) {
-      if (ns.mtls !== undefined || !meshScope) this.objects.push(peerAuthentication('default', ns.name, namespaceMtls(this.model, ns.name), [namespaceOrigin(ns)]));
+      if (ns.mtls !== undefined || !meshScope)
+        this.objects.push(peerAuthentication('default', ns.name, namespaceMtls(this.model, ns.name), [namespaceOrigin(ns)]));
     }
     for (const svc of this.model.services) {
       const portExceptions = svc.ports.filter((p) => p.mtls !== undefined);
@@ -364,13 +365,28 @@ class AmbientCompilation {
       const closedByNamespace = namespaceDenies && namespaceEnforcement(this.model, destination.namespace) === (audit ? 'audit' : 'enforce');
       if (audit && namespaceEnforced) {
         this.objects.push(
-          authorizationPolicy(objectName(destination.name, 'audit'), destination.namespace, ztunnel, 'ALLOW', [serviceOrigin(destination)], [
-            { to: [{ operation: { ports: portNumbers } }] },
-          ]),
+          authorizationPolicy(
+            objectName(destination.name, 'audit'),
+            destination.namespace,
+            ztunnel,
+            'ALLOW',
+            [serviceOrigin(destination)],
+            [{ to: [{ operation: { ports: portNumbers } }] }],
+          ),
         );
       }
       if (denyByDefault && !closedByNamespace) {
-        this.objects.push(authorizationPolicy(objectName(destination.name, 'allow-nothing'), destination.namespace, ztunnel, 'ALLOW', [serviceOrigin(destination)], undefined, audit));
+        this.objects.push(
+          authorizationPolicy(
+            objectName(destination.name, 'allow-nothing'),
+            destination.namespace,
+            ztunnel,
+            'ALLOW',
+            [serviceOrigin(destination)],
+            undefined,
+            audit,
+          ),
+        );
       }
       if (!denyByDefault && namespaceDenies && !this.waypointed.has(destination.id)) {
         // An 'allow' service in a 'deny' namespace: its ztunnel admits every client on its ports.

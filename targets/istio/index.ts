@@ -222,7 +222,8 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
   });
   for (const ns of model.namespaces) {
     // ALLOW with no rules matches nothing: every workload in the namespace denies what no ALLOW admits.
-    if (namespaceDefaultAction(model, ns.name) === 'deny') out.push(policy('allow-nothing', ns.name, namespaceEnforcement(model, ns.name), [namespaceOrigin(ns), meshOrigin(model)], {}));
+    if (namespaceDefaultAction(model, ns.name) === 'deny')
+      out.push(policy('allow-nothing', ns.name, namespaceEnforcement(model, ns.name), [namespaceOrigin(ns), meshOrigin(model)], {}));
   }
   const rulesOf = rulesByDestination(model.rules);
   for (const destination of model.services) {
@@ -245,7 +246,9 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
       );
     }
     if (denyPorts.length > 0 && !closedByNamespace) {
-      out.push(policy(objectName(destination.name, 'allow-nothing'), destination.namespace, enforcement, [serviceOrigin(destination)], { selector, action: 'ALLOW' }));
+      out.push(
+        policy(objectName(destination.name, 'allow-nothing'), destination.namespace, enforcement, [serviceOrigin(destination)], { selector, action: 'ALLOW' }),
+      );
     }
     const rules = rulesOf.get(destination.id) ?? [];
     for (const action of ['allow', 'deny'] as const) {
