@@ -5,6 +5,24 @@
 import type { Diagnostic } from '../diagnostics/diagnostic';
 import type { PolicyModel } from './model';
 
+/**
+ * The label every object a target emits carries (never a patch of an object policyc does not own, such as a
+ * Namespace): what `kubectl apply --prune -l`, and a reader of the cluster, select policyc's objects by.
+ */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY: Readonly<Record<string, string>> = { [MANAGED_BY_LABEL]: 'policyc' };
+/**
+ * The annotation naming the policy declarations an object implements, `file: declaration` (the file relative
+ * to the policy's root; a rule as `allow(shop/frontend) to shop/checkout`, or the service, namespace or mesh
+ * it comes from), sorted, `; `-separated. README "Applying the output" says why not line numbers.
+ */
+export const SOURCE_ANNOTATION = 'policyc.dev/source';
+
+/** An object's kind as `--prune-allowlist` names it: `<group>/<version>/<Kind>`, `core/v1/<Kind>` for the core group. */
+export function allowlistKind(object: Pick<KubernetesObject, 'apiVersion' | 'kind'>): string {
+  return `${object.apiVersion.includes('/') ? object.apiVersion : `core/${object.apiVersion}`}/${object.kind}`;
+}
+
 /** A Kubernetes object as plain JSON. */
 export interface KubernetesObject {
   readonly apiVersion: string;
@@ -37,8 +55,17 @@ export interface Target {
    * emits; each emitted object is validated against them, and a missing set is an error.
    */
   readonly crds: readonly string[];
-  /** What to watch when a call to `destination` is revoked: how and when this mesh enforces the revocation. */
-  revocationNote(destination: { readonly id: string; readonly namespace: string; readonly name: string }): string;
+  /**
+   * Every kind of object the target emits (patches are not objects), as `kubectl apply --prune-allowlist` takes
+   * them: `<group>/<version>/<Kind>`. README "Applying the output" lists them; a test checks both.
+   */
+  readonly kinds: readonly string[];
+  /**
+   * What to watch when a call to `destination` is revoked: how and when this mesh enforces the revocation.
+   * `removed` names the target's objects for that destination the change deletes (`Kind namespace/name`):
+   * applying without pruning leaves them in the cluster, where they may keep granting the call.
+   */
+  revocationNote(destination: { readonly id: string; readonly namespace: string; readonly name: string }, removed: readonly string[]): string;
   /**
    * Everything the target cannot express for this model, as diagnostics with what to write instead.
    * Never throws. `resolveSpan` maps a model location to a diagnostic span.

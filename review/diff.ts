@@ -5,7 +5,7 @@
  * a rule rewritten into a wider one ("monitoring" → "anyone") is a widening, not a revocation.
  * Revocations and widenings are listed first, with what a rollout should watch.
  */
-import type { Target } from '../model/target';
+import type { KubernetesObject, Target } from '../model/target';
 import { decide } from '../model/decide';
 import {
   accessMatrix,
@@ -79,7 +79,32 @@ export interface DiffOptions {
   readonly base: string;
   readonly head: string;
   /** The targets the policy is compiled for; each gives its rollout note for a revocation. */
-  readonly targets: readonly Pick<Target, 'revocationNote'>[];
+  readonly targets: readonly Pick<Target, 'name' | 'revocationNote' | 'compile'>[];
+}
+
+/** Per target, the objects of the old build the new one no longer has, as `Kind namespace/name`. */
+type RemovedObjects = ReadonlyMap<string, readonly { readonly namespace: string; readonly name: string; readonly text: string }[]>;
+
+function removedObjects(before: PolicyModel, after: PolicyModel, targets: DiffOptions['targets']): RemovedObjects {
+  const out = new Map<string, { namespace: string; name: string; text: string }[]>();
+  const keyOf = (o: KubernetesObject): string => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  for (const target of targets) {
+    const kept = new Set(target.compile(after, { spanOf: () => undefined }).objects.map(keyOf));
+    const gone = target
+      .compile(before, { spanOf: () => undefined })
+      .objects.filter((o) => !kept.has(keyOf(o)))
+      .map((o) => ({ namespace: o.metadata.namespace ?? '', name: o.metadata.name, text: keyOf(o) }));
+    out.set(target.name, gone);
+  }
+  return out;
+}
+
+/** The removed objects of a revocation of a call to `namespace/name`: those named after that destination. */
+function removedFor(removed: RemovedObjects, target: string, namespace: string, name: string): string[] {
+  return (removed.get(target) ?? [])
+    .filter((o) => o.namespace === namespace && (o.name === name || o.name.startsWith(`${name}-`)))
+    .map((o) => o.text)
+    .sort(compareStrings);
 }
 
 /** An empty model (the side of a diff where the policy did not exist yet). */
@@ -191,7 +216,9 @@ export function diffModels(before: PolicyModel, after: PolicyModel, options: Dif
       removed: before.services.filter((s) => !newServices.has(s.id)).map((s) => s.id),
     },
   };
-  return { ...diff, review: reviewItems(changes, oldEdges, options.targets) };
+  const revokes = changes.some((c) => c.lost > 0);
+  const removed: RemovedObjects = revokes ? removedObjects(before, after, options.targets) : new Map();
+  return { ...diff, review: reviewItems(changes, oldEdges, options.targets, removed) };
 }
 
 function modeOf(model: PolicyModel, services: ReadonlyMap<string, ServiceModel>, destination: string, port: PortModel): MtlsMode | undefined {
@@ -213,17 +240,18 @@ function changeCall(change: EdgeChange): string {
   return `${change.source} → ${change.destination}:${change.port} (${change.portNumber})`;
 }
 
-function revocationWatch(change: EdgeChange, targets: DiffOptions['targets']): string[] {
+function revocationWatch(change: EdgeChange, targets: DiffOptions['targets'], removed: RemovedObjects): string[] {
   const [namespace = '', name = ''] = change.destination.split('/');
   const refusal = change.protocol === 'tcp' ? 'connections are closed' : change.protocol === 'grpc' ? 'calls fail with PERMISSION_DENIED' : 'requests get 403';
   const watch = [
     `Calls from ${describeSource(change.sourceModel)}: ${refusal} after the rollout. Check that no caller still needs it (the access logs or request metrics of ${change.destination} for this source) before merging.`,
   ];
-  for (const target of targets) watch.push(target.revocationNote({ id: change.destination, namespace, name }));
+  for (const target of targets)
+    watch.push(target.revocationNote({ id: change.destination, namespace, name }, removedFor(removed, target.name, namespace, name)));
   return watch;
 }
 
-function reviewItems(changes: readonly EdgeChange[], oldEdges: readonly AccessEdge[], targets: DiffOptions['targets']): ReviewItem[] {
+function reviewItems(changes: readonly EdgeChange[], oldEdges: readonly AccessEdge[], targets: DiffOptions['targets'], removed: RemovedObjects): ReviewItem[] {
   const revocations: ReviewItem[] = [];
   const widenings: ReviewItem[] = [];
   const oldBreadth = new Map<string, number>();
@@ -238,7 +266,7 @@ function reviewItems(changes: readonly EdgeChange[], oldEdges: readonly AccessEd
         change.kind === 'revoked'
           ? `was ${changeLimits(change, 'before')}`
           : `narrowed: was ${changeLimits(change, 'before')}; now ${changeLimits(change, 'after')}`;
-      revocations.push({ kind: 'revocation', call, what, watch: revocationWatch(change, targets) });
+      revocations.push({ kind: 'revocation', call, what, watch: revocationWatch(change, targets, removed) });
     }
     if (change.gained === 0) continue;
     const reasons: string[] = [];

@@ -16,7 +16,7 @@ describe('explain', () => {
     assert.equal(lines[1], 'policy: ALLOWED — an allow rule matches');
     assert.equal(lines[2], '  allow rule at shop.ts:31:19');
     assert.match(lines[3] ?? '', /^istio: ALLOW — .*\(AuthorizationPolicy shop\/payments-allow\)$/);
-    assert.match(lines[4] ?? '', /^linkerd: ALLOW — .*GRPCRoute shop\/payments-grpc-route-/);
+    assert.match(lines[4] ?? '', /^linkerd: ALLOW — .*GRPCRoute shop\/payments-grpc-payments; admitted by AuthorizationPolicy shop\/payments-grpc-payments/);
   });
 
   it('GIVEN a plaintext scraper on the PERMISSIVE metrics port THEN denied by the policy and by both meshes', () => {

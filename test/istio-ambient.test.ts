@@ -257,7 +257,7 @@ describe('Istio ambient target', () => {
   });
 
   it('GIVEN a deleted call WHEN its rollout note is read THEN it names both ambient enforcement points', () => {
-    const note = istioAmbientTarget.revocationNote({ id: 'shop/web', namespace: 'shop', name: 'web' });
+    const note = istioAmbientTarget.revocationNote({ id: 'shop/web', namespace: 'shop', name: 'web' }, []);
     assert.match(note, /ztunnel .*shop\/web.*waypoint in shop/);
   });
 

@@ -40,7 +40,8 @@ import {
 } from '../../model/model';
 import type { MtlsMode, PathMatch, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
-import { enforcementAnnotations, fromEntries, MANAGED_BY, principal } from '../istio';
+import { enforcementAnnotations, fromEntries, principal } from '../istio';
+import { meshOrigin, namespaceOrigin, objectMetadata, prunedNote, ruleOrigin, serviceOrigin, type Origin } from '../metadata';
 import { objectName } from '../names';
 
 const SECURITY = 'security.istio.io/v1';
@@ -84,15 +85,6 @@ export function waypointServices(model: PolicyModel): ServiceModel[] {
   return model.services.filter((s) => ids.has(s.id));
 }
 
-function meta(
-  name: string,
-  namespace: string,
-  labels: Readonly<Record<string, string>> = {},
-  annotations?: Readonly<Record<string, string>>,
-): KubernetesObject['metadata'] {
-  return { name, namespace, labels: { ...MANAGED_BY, ...labels }, ...(annotations === undefined ? {} : { annotations }) };
-}
-
 function patternOf(match: PathMatch): string {
   return match.kind === 'exact' ? match.value : `${match.value}*`;
 }
@@ -113,17 +105,24 @@ function authorizationPolicy(
   namespace: string,
   attachment: Attachment | undefined,
   action: 'ALLOW' | 'DENY' | undefined,
+  from: readonly Origin[],
   rules?: readonly AmbientRule[],
   audit = false,
 ): KubernetesObject {
   const spec = { ...attachment, ...(action === undefined ? {} : { action }), ...(rules === undefined ? {} : { rules }) };
-  return { apiVersion: SECURITY, kind: 'AuthorizationPolicy', metadata: meta(name, namespace, {}, enforcementAnnotations(audit ? 'audit' : 'enforce')), spec };
+  return {
+    apiVersion: SECURITY,
+    kind: 'AuthorizationPolicy',
+    metadata: objectMetadata(name, namespace, from, {}, enforcementAnnotations(audit ? 'audit' : 'enforce')),
+    spec,
+  };
 }
 
 function peerAuthentication(
   name: string,
   namespace: string,
   mode: MtlsMode | undefined,
+  from: readonly Origin[],
   selector?: Readonly<Record<string, string>>,
   portLevelMtls?: Readonly<Record<string, { readonly mode: MtlsMode }>>,
 ): KubernetesObject {
@@ -132,15 +131,15 @@ function peerAuthentication(
     ...(mode === undefined ? {} : { mtls: { mode } }),
     ...(portLevelMtls === undefined ? {} : { portLevelMtls }),
   };
-  return { apiVersion: SECURITY, kind: 'PeerAuthentication', metadata: meta(name, namespace), spec };
+  return { apiVersion: SECURITY, kind: 'PeerAuthentication', metadata: objectMetadata(name, namespace, from), spec };
 }
 
 /** The waypoint of a namespace, as `istioctl waypoint generate --for service` writes it (§4). */
-function waypointGateway(namespace: string): KubernetesObject {
+function waypointGateway(namespace: string, from: readonly Origin[]): KubernetesObject {
   return {
     apiVersion: GATEWAY_API,
     kind: 'Gateway',
-    metadata: meta(WAYPOINT_NAME, namespace, { 'istio.io/waypoint-for': 'service' }),
+    metadata: objectMetadata(WAYPOINT_NAME, namespace, from, { 'istio.io/waypoint-for': 'service' }),
     spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
   };
 }
@@ -295,9 +294,10 @@ class AmbientCompilation {
   private mtls(): void {
     const { mesh } = this.model;
     const meshScope = policyScope(this.model) === 'mesh';
-    if (meshScope) this.objects.push(peerAuthentication('default', mesh.rootNamespace, mesh.mtls));
+    if (meshScope) this.objects.push(peerAuthentication('default', mesh.rootNamespace, mesh.mtls, [meshOrigin(this.model)]));
     for (const ns of this.model.namespaces) {
-      if (ns.mtls !== undefined || !meshScope) this.objects.push(peerAuthentication('default', ns.name, namespaceMtls(this.model, ns.name)));
+      if (ns.mtls !== undefined || !meshScope)
+        this.objects.push(peerAuthentication('default', ns.name, namespaceMtls(this.model, ns.name), [namespaceOrigin(ns)]));
     }
     for (const svc of this.model.services) {
       const portExceptions = svc.ports.filter((p) => p.mtls !== undefined);
@@ -305,7 +305,14 @@ class AmbientCompilation {
       // Keyed by container port, as for sidecars (§6); each port gets its effective mode.
       const portLevelMtls = Object.fromEntries(portExceptions.map((p) => [String(p.port), { mode: effectiveMtls(this.model, svc, p) }]));
       this.objects.push(
-        peerAuthentication(objectName(svc.name, 'mtls'), svc.namespace, svc.mtls, svc.selector, portExceptions.length > 0 ? portLevelMtls : undefined),
+        peerAuthentication(
+          objectName(svc.name, 'mtls'),
+          svc.namespace,
+          svc.mtls,
+          [serviceOrigin(svc)],
+          svc.selector,
+          portExceptions.length > 0 ? portLevelMtls : undefined,
+        ),
       );
     }
   }
@@ -315,16 +322,19 @@ class AmbientCompilation {
     for (const ns of this.model.namespaces) {
       this.patches.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.name, labels: { [DATAPLANE_MODE_LABEL]: 'ambient' } } });
     }
-    const namespaces = new Set<string>();
+    // The waypoint serves the namespace: its origin is the namespace's declaration, not the rules that need it
+    // (which would rewrite it whenever one of them changes).
+    const namespaces = new Map<string, Origin[]>();
     for (const svc of waypointServices(this.model)) {
-      namespaces.add(svc.namespace);
+      const declared = this.model.namespaces.find((n) => n.name === svc.namespace);
+      namespaces.set(svc.namespace, declared === undefined ? [] : [namespaceOrigin(declared)]);
       this.patches.push({
         apiVersion: 'v1',
         kind: 'Service',
         metadata: { name: svc.name, namespace: svc.namespace, labels: { [USE_WAYPOINT_LABEL]: WAYPOINT_NAME } },
       });
     }
-    for (const ns of [...namespaces].sort()) this.objects.push(waypointGateway(ns));
+    for (const ns of [...namespaces.keys()].sort()) this.objects.push(waypointGateway(ns, namespaces.get(ns) ?? []));
   }
 
   private authorization(): void {
@@ -332,7 +342,15 @@ class AmbientCompilation {
       // No selector: every ztunnel-captured pod of the namespace denies what no ALLOW policy admits (§2).
       if (namespaceDefaultAction(this.model, ns.name) === 'deny') {
         this.objects.push(
-          authorizationPolicy('allow-nothing', ns.name, undefined, undefined, undefined, namespaceEnforcement(this.model, ns.name) === 'audit'),
+          authorizationPolicy(
+            'allow-nothing',
+            ns.name,
+            undefined,
+            undefined,
+            [namespaceOrigin(ns), meshOrigin(this.model)],
+            undefined,
+            namespaceEnforcement(this.model, ns.name) === 'audit',
+          ),
         );
       }
     }
@@ -347,13 +365,28 @@ class AmbientCompilation {
       const closedByNamespace = namespaceDenies && namespaceEnforcement(this.model, destination.namespace) === (audit ? 'audit' : 'enforce');
       if (audit && namespaceEnforced) {
         this.objects.push(
-          authorizationPolicy(objectName(destination.name, 'audit'), destination.namespace, ztunnel, 'ALLOW', [
-            { to: [{ operation: { ports: portNumbers } }] },
-          ]),
+          authorizationPolicy(
+            objectName(destination.name, 'audit'),
+            destination.namespace,
+            ztunnel,
+            'ALLOW',
+            [serviceOrigin(destination)],
+            [{ to: [{ operation: { ports: portNumbers } }] }],
+          ),
         );
       }
       if (denyByDefault && !closedByNamespace) {
-        this.objects.push(authorizationPolicy(objectName(destination.name, 'allow-nothing'), destination.namespace, ztunnel, 'ALLOW', undefined, audit));
+        this.objects.push(
+          authorizationPolicy(
+            objectName(destination.name, 'allow-nothing'),
+            destination.namespace,
+            ztunnel,
+            'ALLOW',
+            [serviceOrigin(destination)],
+            undefined,
+            audit,
+          ),
+        );
       }
       if (!denyByDefault && namespaceDenies && !this.waypointed.has(destination.id)) {
         // An 'allow' service in a 'deny' namespace: its ztunnel admits every client on its ports.
@@ -363,6 +396,7 @@ class AmbientCompilation {
             destination.namespace,
             ztunnel,
             'ALLOW',
+            [serviceOrigin(destination)],
             [{ to: [{ operation: { ports: portNumbers } }] }],
             audit,
           ),
@@ -374,27 +408,40 @@ class AmbientCompilation {
         ? { targetRefs: [{ group: '', kind: 'Service', name: destination.name }] }
         : { selector: { matchLabels: destination.selector } };
       const compiled = (action: RuleModel['action']) => rules.filter((r) => r.action === action).map((r) => ruleOf(this.model, r, destination, this.services));
+      const lines = (action: RuleModel['action']) => rules.filter((r) => r.action === action).map(ruleOrigin);
       const allows = denyByDefault ? compiled('allow') : [];
       const denies = compiled('deny');
       // A waypoint enforces only policies attached to it, so the namespace's allow-nothing does not reach it:
       // deny by default needs an ALLOW policy on the waypoint even when it has no rule (§4).
       if (allows.length > 0 || (denyByDefault && behindWaypoint)) {
         this.objects.push(
-          authorizationPolicy(objectName(destination.name, 'allow'), destination.namespace, attachment, 'ALLOW', allows.length > 0 ? allows : undefined, audit),
+          authorizationPolicy(
+            objectName(destination.name, 'allow'),
+            destination.namespace,
+            attachment,
+            'ALLOW',
+            allows.length > 0 ? lines('allow') : [serviceOrigin(destination)],
+            allows.length > 0 ? allows : undefined,
+            audit,
+          ),
         );
       }
       if (denies.length > 0)
-        this.objects.push(authorizationPolicy(objectName(destination.name, 'deny'), destination.namespace, attachment, 'DENY', denies, audit));
+        this.objects.push(authorizationPolicy(objectName(destination.name, 'deny'), destination.namespace, attachment, 'DENY', lines('deny'), denies, audit));
       if (behindWaypoint) {
         // Behind a waypoint the destination ztunnel sees the waypoint's identity, not the caller's (§5): admit
         // it, and plaintext clients as the model says (§7), so a mesh caller that bypasses the waypoint is refused.
         const selector = { selector: { matchLabels: destination.selector } };
         const waypoint = principal(this.model, destination.namespace, WAYPOINT_NAME);
         const admit = [{ from: [{ source: { principals: [waypoint] } }] }, ...this.plaintextZtunnelRules(destination, 'allow')];
-        this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-admit'), destination.namespace, selector, 'ALLOW', admit, audit));
+        this.objects.push(
+          authorizationPolicy(objectName(destination.name, 'ztunnel-admit'), destination.namespace, selector, 'ALLOW', lines('allow'), admit, audit),
+        );
         const refuse = this.plaintextZtunnelRules(destination, 'deny');
         if (refuse.length > 0)
-          this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-refuse'), destination.namespace, selector, 'DENY', refuse, audit));
+          this.objects.push(
+            authorizationPolicy(objectName(destination.name, 'ztunnel-refuse'), destination.namespace, selector, 'DENY', lines('deny'), refuse, audit),
+          );
       }
     }
   }
@@ -403,10 +450,11 @@ class AmbientCompilation {
 export const istioAmbientTarget: Target = {
   name: 'istio-ambient',
   crds: ['istio', 'gateway-api'],
-  revocationNote: (destination) =>
+  kinds: [`${SECURITY}/AuthorizationPolicy`, `${SECURITY}/PeerAuthentication`, `${GATEWAY_API}/Gateway`],
+  revocationNote: (destination, removed) =>
     `Istio ambient: enforced by the ztunnel of each node running ${destination.id} pods (rules without methods or paths) or by the waypoint ` +
     `in ${destination.namespace} (rules with them), once istiod pushes the new AuthorizationPolicy; confirm with \`istioctl ztunnel-config workload\` ` +
-    `and a fresh call to ${destination.name}.`,
+    `and a fresh call to ${destination.name}.${prunedNote(removed)}`,
   compile(model: PolicyModel, context: TargetContext): TargetOutput {
     return new AmbientCompilation(model, context).compile();
   },

@@ -42,6 +42,7 @@ import {
 import { portNumbers, rulesByDestination, sourceIdentity } from '../../model/resolve';
 import type { KubernetesObject, Target, TargetOutput } from '../../model/target';
 import { objectName } from '../names';
+import { meshOrigin, namespaceOrigin, objectMetadata, prunedNote, ruleOrigin, serviceOrigin, type Origin } from '../metadata';
 
 const API_VERSION = 'security.istio.io/v1';
 
@@ -78,13 +79,6 @@ export interface AuthorizationPolicyManifest extends KubernetesObject {
     readonly action?: 'ALLOW' | 'DENY';
     readonly rules?: readonly IstioRule[];
   };
-}
-
-/** The label every object gets, so a cluster operator can find what policyc manages. */
-export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'policyc' } as const;
-
-function metadata(name: string, namespace: string, annotations?: Record<string, string>): KubernetesObject['metadata'] {
-  return { name, namespace, labels: MANAGED_BY, ...(annotations === undefined ? {} : { annotations }) };
 }
 
 /** The Istio principal of a workload identity: `<trust domain>/ns/<namespace>/sa/<service account>`. */
@@ -172,7 +166,7 @@ function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
         {
           apiVersion: API_VERSION,
           kind: 'PeerAuthentication',
-          metadata: metadata('default', model.mesh.rootNamespace),
+          metadata: objectMetadata('default', model.mesh.rootNamespace, [meshOrigin(model)]),
           spec: { mtls: { mode: model.mesh.mtls } },
         },
       ]
@@ -183,7 +177,7 @@ function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
     out.push({
       apiVersion: API_VERSION,
       kind: 'PeerAuthentication',
-      metadata: metadata('default', ns.name),
+      metadata: objectMetadata('default', ns.name, [namespaceOrigin(ns)]),
       spec: { mtls: { mode: namespaceMtls(model, ns.name) } },
     });
   }
@@ -195,7 +189,7 @@ function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
     out.push({
       apiVersion: API_VERSION,
       kind: 'PeerAuthentication',
-      metadata: metadata(objectName(svc.name, 'mtls'), svc.namespace),
+      metadata: objectMetadata(objectName(svc.name, 'mtls'), svc.namespace, [serviceOrigin(svc)]),
       spec: {
         selector: { matchLabels: svc.selector },
         ...(workloadMode === undefined ? {} : { mtls: { mode: workloadMode } }),
@@ -214,15 +208,22 @@ function keptName(name: string): string {
 function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[] {
   const out: AuthorizationPolicyManifest[] = [];
   const services = servicesById(model);
-  const policy = (name: string, namespace: string, enforcement: Enforcement, spec: AuthorizationPolicyManifest['spec']): AuthorizationPolicyManifest => ({
+  const policy = (
+    name: string,
+    namespace: string,
+    enforcement: Enforcement,
+    origins: readonly Origin[],
+    spec: AuthorizationPolicyManifest['spec'],
+  ): AuthorizationPolicyManifest => ({
     apiVersion: API_VERSION,
     kind: 'AuthorizationPolicy',
-    metadata: metadata(name, namespace, enforcementAnnotations(enforcement)),
+    metadata: objectMetadata(name, namespace, origins, {}, enforcementAnnotations(enforcement)),
     spec,
   });
   for (const ns of model.namespaces) {
     // ALLOW with no rules matches nothing: every workload in the namespace denies what no ALLOW admits.
-    if (namespaceDefaultAction(model, ns.name) === 'deny') out.push(policy('allow-nothing', ns.name, namespaceEnforcement(model, ns.name), {}));
+    if (namespaceDefaultAction(model, ns.name) === 'deny')
+      out.push(policy('allow-nothing', ns.name, namespaceEnforcement(model, ns.name), [namespaceOrigin(ns), meshOrigin(model)], {}));
   }
   const rulesOf = rulesByDestination(model.rules);
   for (const destination of model.services) {
@@ -237,7 +238,7 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
     const closedByNamespace = namespaceDenies && namespaceEnforcement(model, destination.namespace) === enforcement;
     if (enforcement === 'audit' && namespaceEnforced) {
       out.push(
-        policy(objectName(destination.name, 'audit'), destination.namespace, 'enforce', {
+        policy(objectName(destination.name, 'audit'), destination.namespace, 'enforce', [serviceOrigin(destination)], {
           selector,
           action: 'ALLOW',
           rules: [{ to: [{ operation: { ports: destination.ports.map((p) => String(p.port)) } }] }],
@@ -245,24 +246,29 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
       );
     }
     if (denyPorts.length > 0 && !closedByNamespace) {
-      out.push(policy(objectName(destination.name, 'allow-nothing'), destination.namespace, enforcement, { selector, action: 'ALLOW' }));
+      out.push(
+        policy(objectName(destination.name, 'allow-nothing'), destination.namespace, enforcement, [serviceOrigin(destination)], { selector, action: 'ALLOW' }),
+      );
     }
     const rules = rulesOf.get(destination.id) ?? [];
     for (const action of ['allow', 'deny'] as const) {
       // One policy per destination and action, or per name the user kept for some of its rules.
-      const byName = new Map<string, IstioRule[]>();
-      const add = (name: string, rule: IstioRule): void => void byName.set(name, [...(byName.get(name) ?? []), rule]);
+      const byName = new Map<string, { rules: IstioRule[]; from: Origin[] }>();
+      const add = (name: string, rule: IstioRule, origin: Origin): void => {
+        const entry = byName.get(name) ?? { rules: [], from: [] };
+        byName.set(name, { rules: [...entry.rules, rule], from: [...entry.from, origin] });
+      };
       if (action === 'allow' && allowPorts.length > 0 && (namespaceDenies || denyPorts.length > 0)) {
-        add(objectName(destination.name, 'allow'), { to: [{ operation: { ports: allowPorts.map((p) => String(p.port)) } }] });
+        add(objectName(destination.name, 'allow'), { to: [{ operation: { ports: allowPorts.map((p) => String(p.port)) } }] }, serviceOrigin(destination));
       }
       for (const rule of rules.filter((r) => r.action === action)) {
         // An allow only matters on the destination's 'deny' ports; elsewhere its defaultAction already admits it.
         const istioRule = ruleOf(model, rule, destination, services, action === 'allow' ? denyPorts : rule.ports);
         if (istioRule === undefined) continue;
-        add(rule.name === undefined ? objectName(destination.name, action) : keptName(rule.name), istioRule);
+        add(rule.name === undefined ? objectName(destination.name, action) : keptName(rule.name), istioRule, ruleOrigin(rule));
       }
-      for (const [name, istioRules] of byName) {
-        out.push(policy(name, destination.namespace, enforcement, { selector, action: action === 'allow' ? 'ALLOW' : 'DENY', rules: istioRules }));
+      for (const [name, { rules: istioRules, from }] of byName) {
+        out.push(policy(name, destination.namespace, enforcement, from, { selector, action: action === 'allow' ? 'ALLOW' : 'DENY', rules: istioRules }));
       }
     }
   }
@@ -272,8 +278,9 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
 export const istioTarget: Target = {
   name: 'istio',
   crds: ['istio'],
-  revocationNote: (destination) =>
-    `Istio: enforced once the sidecars of ${destination.id} receive the new AuthorizationPolicy; confirm with \`istioctl x authz check\` on a ${destination.name} pod.`,
+  kinds: [`${API_VERSION}/AuthorizationPolicy`, `${API_VERSION}/PeerAuthentication`],
+  revocationNote: (destination, removed) =>
+    `Istio: enforced once the sidecars of ${destination.id} receive the new AuthorizationPolicy; confirm with \`istioctl x authz check\` on a ${destination.name} pod.${prunedNote(removed)}`,
   compile(model: PolicyModel): TargetOutput {
     return { objects: [...peerAuthentications(model), ...authorizationPolicies(model)], diagnostics: [] };
   },

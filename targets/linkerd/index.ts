@@ -63,9 +63,10 @@ import {
   type ServiceModel,
 } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
-import { shortHash } from '../../model/hash';
 import { grpcAdmitsMethods, narrowsRequests, rulesByDestination } from '../../model/resolve';
 import { objectName } from '../names';
+import { objectMetadata, prunedNote, ruleOrigin, serviceOrigin, type Origin } from '../metadata';
+import { grpcRegionWords, httpRegionWords, identityWords, NameAllocator, networkWords, readableName } from './names';
 import {
   allowTerms,
   denyPieces,
@@ -87,10 +88,8 @@ import {
   httpPathMatch,
   httpRegions,
   methodGroups,
-  regionKey,
   scopeCoversPath,
   type GrpcKey,
-  type GrpcRegion,
   type HttpRegion,
   type Scope,
 } from './routes';
@@ -99,7 +98,9 @@ import { linkerdProblems } from './admission';
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 const DEFAULT_INBOUND_POLICY = 'config.linkerd.io/default-inbound-policy';
+// Route CRD limits (HTTPRoute and GRPCRoute alike): 8 matches per rule, 16 rules per route.
 const MAX_MATCHES_PER_RULE = 8;
+const MAX_RULES_PER_ROUTE = 16;
 
 const PROXY_PROTOCOL = { http: 'HTTP/1', http2: 'HTTP/2', grpc: 'gRPC', tcp: 'opaque' } as const;
 
@@ -120,6 +121,25 @@ interface PortRoutes {
   readonly used: readonly PortRule[];
   /** The grants of a route whose requests these rules cover. */
   readonly routeTerms: (members: readonly PortRule[]) => Term[];
+  /** The Server itself grants something, which every route inherits (doc §6). */
+  readonly serverGrants: boolean;
+}
+
+/** Requests of one port that one route match set covers (./routes.ts), with the route-level grants for them. */
+interface Cell {
+  /** HTTPRoute path/method matches, or GRPCRoute method matches. */
+  readonly matches: readonly object[];
+  /** gRPC's catch-all: a rule without matches. */
+  readonly catchAll: boolean;
+  readonly terms: readonly Term[];
+  /** The rules covering these requests (the route's source annotation). */
+  readonly members: readonly PortRule[];
+  /** The region in words, for the route's name. */
+  readonly words: string;
+  /** The cell kept when a port would otherwise have no route: the catch-all. */
+  readonly fallback: boolean;
+  /** Indexes of the cells that rank below this one for some of its requests. */
+  readonly lower: readonly number[];
 }
 
 interface Ref {
@@ -139,7 +159,9 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 class LinkerdCompilation {
-  readonly objects = new Map<string, KubernetesObject>();
+  /** Objects by kind/namespace/name, with the policy lines each implements (shared objects collect several). */
+  private readonly objects = new Map<string, { object: KubernetesObject; origins: Origin[] }>();
+  private readonly names = new NameAllocator();
   readonly diagnostics: Diagnostic[] = [];
   private readonly seenDiagnostics = new Set<string>();
   private readonly services: ReadonlyMap<string, ServiceModel>;
@@ -166,17 +188,26 @@ class LinkerdCompilation {
   }
 
   /** Adds an object; the same name with different content is a collision (never silently merged). */
-  add(object: KubernetesObject): void {
+  add(object: KubernetesObject, origins: readonly Origin[]): void {
     const key = `${object.kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`;
     const previous = this.objects.get(key);
-    if (previous === undefined) this.objects.set(key, object);
-    else if (JSON.stringify(previous) !== JSON.stringify(object))
+    if (previous === undefined) this.objects.set(key, { object, origins: [...origins] });
+    else if (JSON.stringify(previous.object) === JSON.stringify(object)) previous.origins.push(...origins);
+    else
       this.report(
         'linkerd-name-collision',
         `Two different ${object.kind} objects would both be named ${object.metadata.namespace ?? ''}/${object.metadata.name} ` +
           '(names join service and port names with "-"). Rename one of the services or ports so their joined names differ.',
         undefined,
       );
+  }
+
+  /** The emitted objects, each with the shared metadata (managed-by label, source annotation). */
+  emitted(): KubernetesObject[] {
+    return [...this.objects.values()].map(({ object, origins }) => ({
+      ...object,
+      metadata: objectMetadata(object.metadata.name, object.metadata.namespace, origins, object.metadata.labels, object.metadata.annotations),
+    }));
   }
 
   compile(): void {
@@ -321,7 +352,7 @@ class LinkerdCompilation {
       return;
     }
     const namespace = service.namespace;
-    const serverName = objectName(service.name, port.name);
+    const serverName = this.names.name('Server', namespace, objectName(service.name, port.name), `${service.id}/${port.name}`);
     const grpcPort = port.protocol === 'grpc';
     const rules = this.portRules(service, port);
     const allowDefault = effectiveDefaultAction(this.model, service, port) === 'allow';
@@ -343,7 +374,7 @@ class LinkerdCompilation {
 
     if (allowDefault && denies.length === 0) {
       // Everything is allowed: the Server's own fallback says so, per the port's mTLS mode.
-      this.add(server(mode === 'STRICT' ? 'all-authenticated' : 'all-unauthenticated'));
+      this.add(server(mode === 'STRICT' ? 'all-authenticated' : 'all-unauthenticated'), [serviceOrigin(service)]);
       return;
     }
     if (audit && mode === 'STRICT') {
@@ -356,7 +387,7 @@ class LinkerdCompilation {
       return;
     }
     // Audit: what no AuthorizationPolicy admits is let through and logged, not refused (§11).
-    this.add(server(audit ? 'audit' : 'deny'));
+    this.add(server(audit ? 'audit' : 'deny'), [serviceOrigin(service)]);
 
     const sources: SourceContext = {
       mode,
@@ -381,7 +412,7 @@ class LinkerdCompilation {
     const used = [...allows, ...denies];
 
     if (!used.some(scoped)) {
-      this.grant(service, port, serverRef, resolve(grantsOf(allows), piecesOf(denies)));
+      this.grant(service, serverRef, resolve(grantsOf(allows), piecesOf(denies)));
       return;
     }
 
@@ -389,12 +420,13 @@ class LinkerdCompilation {
     // deny is port-wide too; a deny scoped to some routes must not be bypassed by a grant inherited
     // from the Server, so then every grant is attached to its routes instead.
     const scopedDeny = denies.some(scoped);
-    if (!scopedDeny) this.grant(service, port, serverRef, resolve(grantsOf(allows.filter((r) => !scoped(r))), piecesOf(denies)));
+    const serverTerms = scopedDeny ? [] : resolve(grantsOf(allows.filter((r) => !scoped(r))), piecesOf(denies));
+    this.grant(service, serverRef, serverTerms);
     const routeTerms = (members: readonly PortRule[]): Term[] =>
       scopedDeny ? resolve(grantsOf(members), piecesOf(members)) : resolve(grantsOf(members.filter(scoped)), piecesOf(denies));
 
     if (grpcPort) {
-      this.grpcRoutes({ service, port, serverName, used, routeTerms });
+      this.grpcRoutes({ service, port, serverName, used, routeTerms, serverGrants: serverTerms.length > 0 });
       this.report(
         'linkerd-grpcroute-crd',
         `The rules of gRPC ${where} are compiled to Gateway API GRPCRoutes (gateway.networking.k8s.io/v1), the only routes Linkerd applies to ` +
@@ -404,7 +436,7 @@ class LinkerdCompilation {
         port.name,
       );
     } else {
-      this.httpRoutes({ service, port, serverName, used, routeTerms });
+      this.httpRoutes({ service, port, serverName, used, routeTerms, serverGrants: serverTerms.length > 0 });
       this.report(
         'linkerd-probes-need-route',
         `${where} gets HTTPRoutes, so Linkerd no longer authorizes kubelet probes on it automatically: ` +
@@ -416,20 +448,64 @@ class LinkerdCompilation {
     }
   }
 
-  /** Adds one route of the port's Server, and the grants of the rules covering its requests. */
-  private route(at: PortRoutes, route: Ref, version: string, rules: readonly object[], covering: readonly PortRule[]): void {
-    this.add({
-      apiVersion: `${route.group}/${version}`,
-      kind: route.kind,
-      metadata: { name: route.name, namespace: at.service.namespace },
-      spec: { parentRefs: [{ group: POLICY_GROUP, kind: 'Server', name: at.serverName }], rules },
-    });
-    this.grant(at.service, at.port, route, at.routeTerms(covering));
+  /**
+   * The routes of one port. Its requests are split into disjoint cells (./routes.ts: path regions and
+   * method groups, or gRPC regions), each with the grants of the rules covering it. Only the best-matching
+   * route decides a request and its authorizations are the same for every rule of the route (doc §6), so
+   * cells with the same grants are one route, with one rule per 8 matches: which match wins can change only
+   * between cells of that route, which decide alike. A cell is left out when every cell ranking below it for
+   * its requests has the same grants (they decide its requests alike), or when nothing ranks below it and it
+   * refuses everyone (a request no route matches gets 404, refused as the 403 of a route without grants). The
+   * port keeps at least one route, so its probes stay refused as before.
+   */
+  private routes(at: PortRoutes, cells: readonly Cell[], kind: 'HTTPRoute' | 'GRPCRoute'): void {
+    const grantKey = (c: Cell): string => c.terms.map(termKey).join(';');
+    // Left out, a cell's requests go to the best cell below them (all decide as it does), or to no route (404).
+    const dropped = (c: Cell): boolean =>
+      c.lower.length === 0 ? c.terms.length === 0 && !at.serverGrants : c.lower.every((i) => grantKey(cells[i] as Cell) === grantKey(c));
+    let kept = cells.filter((c) => !dropped(c));
+    if (kept.length === 0) kept = cells.filter((c) => c.fallback);
+    const groups = new Map<string, Cell[]>();
+    for (const cell of kept) {
+      const key = grantKey(cell);
+      groups.set(key, [...(groups.get(key) ?? []), cell]);
+    }
+    const group = kind === 'HTTPRoute' ? POLICY_GROUP : GATEWAY_GROUP;
+    const version = kind === 'HTTPRoute' ? 'v1beta3' : 'v1';
+    for (const [termsKey, members] of groups) {
+      const first = members[0] as Cell;
+      const words = first.terms.length === 0 ? 'default' : first.words;
+      const key = `${at.serverName}|${termsKey}`;
+      const base = this.names.name(kind, at.service.namespace, readableName([at.service.name, at.port.name, words], key), key);
+      const matches = members.flatMap((c) => c.matches);
+      const rules: object[] = chunks(matches, MAX_MATCHES_PER_RULE).map((m) => ({ matches: m }));
+      if (members.some((c) => c.catchAll)) rules.push({});
+      const origins = members.flatMap((c) => c.members.map((r) => ruleOrigin(r.rule)));
+      chunks(rules, MAX_RULES_PER_ROUTE).forEach((part, i) => {
+        // More than 16 rules (128 matches) do not fit one route: the rest go to routes with the same grants.
+        const name = i === 0 ? base : this.names.name(kind, at.service.namespace, readableName([base, String(i + 1)], `${key}|${i}`), `${key}|${i}`);
+        this.add(
+          {
+            apiVersion: `${group}/${version}`,
+            kind,
+            metadata: { name, namespace: at.service.namespace },
+            spec: { parentRefs: [{ group: POLICY_GROUP, kind: 'Server', name: at.serverName }], rules: part },
+          },
+          origins,
+        );
+        this.grant(at.service, { group, kind, name }, first.terms);
+      });
+    }
   }
 
   private httpRoutes(at: PortRoutes): void {
     const { service, port, used } = at;
     const regions = httpRegions(used.map((r) => r.scope));
+    const cells: Cell[] = [];
+    const restAt: number[] = [];
+    // The rest is written as `PathPrefix /` (ranked below every other region) unless a region holds `/` itself.
+    const restOverlaps = httpPathMatch({ kind: 'rest' }, regions).type === 'PathPrefix';
+    const pending: { cell: Omit<Cell, 'lower'>; region: HttpRegion; specific: boolean; anyAt: number }[] = [];
     for (const region of regions) {
       const covering = used.filter((r) => scopeCoversPath(r.scope, region));
       const path = httpPathMatch(region, regions);
@@ -441,65 +517,97 @@ class LinkerdCompilation {
         );
         continue;
       }
-      for (const group of methodGroups(
+      const groups = methodGroups(
         covering,
         (r) => r.scope,
         (r) => r.rule.id,
-      )) {
-        const name = this.routeName(service, port, region, group.methods);
-        const matches = group.methods === null ? [{ path }] : group.methods.map((method: HttpMethod) => ({ path, method }));
-        const rules = chunks(matches, MAX_MATCHES_PER_RULE).map((m) => ({ matches: m }));
-        this.route(at, { group: POLICY_GROUP, kind: 'HTTPRoute', name }, 'v1beta3', rules, group.members);
+      );
+      const anyAt = pending.length + groups.length - 1; // methodGroups lists the any-method group last
+      for (const g of groups) {
+        const matches = g.methods === null ? [{ path }] : g.methods.map((method: HttpMethod) => ({ path, method }));
+        if (region.kind === 'rest') restAt.push(pending.length);
+        pending.push({
+          cell: {
+            matches,
+            catchAll: false,
+            terms: at.routeTerms(g.members),
+            members: g.members,
+            words: httpRegionWords(region),
+            fallback: region.kind === 'rest' && g.methods === null,
+          },
+          region,
+          specific: g.methods !== null,
+          anyAt,
+        });
       }
     }
+    pending.forEach((p, i) => {
+      // What ranks below a cell for its requests: the any-method cell of its region (for a method cell), and
+      // the rest's cells when the rest is the `PathPrefix /` catch-all.
+      const lower = [...(p.specific ? [p.anyAt] : []), ...(p.region.kind !== 'rest' && restOverlaps ? restAt : [])].filter((j) => j !== i);
+      cells.push({ ...p.cell, lower });
+    });
+    this.routes(at, cells, 'HTTPRoute');
   }
 
   private grpcRoutes(at: PortRoutes): void {
-    const { service, port, used } = at;
+    const { used } = at;
     const regions = grpcRegions(used.flatMap((r) => r.grpc ?? []));
-    for (const region of regions) {
-      const covering = used.filter((r) => r.grpc === null || r.grpc.some((k) => grpcKeyCoversRegion(k, region)));
-      const name = this.grpcRouteName(service, port, region);
-      // A rule without matches matches every call: the catch-all, ranked below any service match.
-      const rules =
+    const indexOf = (key: GrpcKey): number => regions.findIndex((r) => r.kind === 'method' && grpcKeyText(r.key) === grpcKeyText(key));
+    const restAt = regions.length - 1;
+    const cells = regions.map((region, i): Cell => {
+      const covering = used.filter((r) => r.grpc === null || (region.kind === 'method' && r.grpc.some((k) => grpcKeyCoversRegion(k, region))));
+      // gRPC matches rank by (service, method) length: a method, then its whole service, then the catch-all.
+      const service = region.kind === 'method' && region.key.method !== undefined ? indexOf({ service: region.key.service }) : -1;
+      const lower = region.kind === 'rest' ? [] : [...(service >= 0 ? [service] : []), restAt];
+      const matches =
         region.kind === 'rest'
-          ? [{}]
-          : [
-              {
-                matches: [
-                  { method: { type: 'Exact', service: region.key.service, ...(region.key.method === undefined ? {} : { method: region.key.method }) } },
-                ],
-              },
-            ];
-      this.route(at, { group: GATEWAY_GROUP, kind: 'GRPCRoute', name }, 'v1', rules, covering);
-    }
+          ? []
+          : [{ method: { type: 'Exact', service: region.key.service, ...(region.key.method === undefined ? {} : { method: region.key.method }) } }];
+      return {
+        matches,
+        catchAll: region.kind === 'rest',
+        terms: at.routeTerms(covering),
+        members: covering,
+        words: grpcRegionWords(region),
+        fallback: region.kind === 'rest',
+        lower: lower.filter((j) => j !== i),
+      };
+    });
+    this.routes(at, cells, 'GRPCRoute');
   }
 
-  private routeName(service: ServiceModel, port: PortModel, region: HttpRegion, methods: readonly HttpMethod[] | null): string {
-    if (region.kind === 'rest' && methods === null) return objectName(service.name, port.name, 'all');
-    return objectName(service.name, port.name, 'route', shortHash(`${regionKey(region)}|${methods?.join(',') ?? '*'}`));
-  }
-
-  private grpcRouteName(service: ServiceModel, port: PortModel, region: GrpcRegion): string {
-    if (region.kind === 'rest') return objectName(service.name, port.name, 'all');
-    return objectName(service.name, port.name, 'route', shortHash(grpcKeyText(region.key)));
-  }
-
-  /** One AuthorizationPolicy per grant on `target`, with its authentication objects. */
-  private grant(service: ServiceModel, port: PortModel, target: Ref, terms: readonly Term[]): void {
+  /**
+   * One AuthorizationPolicy per grant on `target`, named after the target (so a widened grant edits it in
+   * place). Identities: one ServiceAccount ref for a single account (no object), otherwise a
+   * MeshTLSAuthentication shared by every policy of the namespace that admits the same identities; networks:
+   * a NetworkAuthentication shared the same way. Both are named after what they admit.
+   */
+  private grant(service: ServiceModel, target: Ref, terms: readonly Term[]): void {
     const namespace = service.namespace;
     const trustDomain = this.model.mesh.trustDomain;
-    /** Adds one authentication object, named by a hash of what it admits, and returns its ref. */
-    const authentication = (kind: 'MeshTLSAuthentication' | 'NetworkAuthentication', infix: string, key: string, spec: object): Ref => {
-      const name = objectName(service.name, port.name, infix, shortHash(key));
-      this.add({ apiVersion: `${POLICY_GROUP}/v1alpha1`, kind, metadata: { name, namespace }, spec });
+    const shared = (
+      kind: 'MeshTLSAuthentication' | 'NetworkAuthentication',
+      words: readonly string[],
+      key: string,
+      spec: object,
+      origins: readonly Origin[],
+    ): Ref => {
+      const name = this.names.name(kind, namespace, readableName(words, key), key);
+      this.add({ apiVersion: `${POLICY_GROUP}/v1alpha1`, kind, metadata: { name, namespace }, spec }, origins);
       return { group: POLICY_GROUP, kind, name };
     };
     for (const term of terms) {
-      const refs: Ref[] = [];
-      if (term.ids !== null) {
+      const origins = term.rules.flatMap((id) => {
+        const rule = this.rulesById.get(id);
+        return rule === undefined ? [] : [ruleOrigin(rule)];
+      });
+      const refs: object[] = [];
+      const only = term.ids?.length === 1 ? term.ids[0] : undefined;
+      if (only?.kind === 'sa') refs.push({ group: '', kind: 'ServiceAccount', name: only.sa, namespace: only.ns });
+      else if (term.ids !== null) {
         const identities = [...new Set(term.ids.map((id) => identityString(id, trustDomain)))].sort(compareStrings);
-        refs.push(authentication('MeshTLSAuthentication', 'id', identities.join('\n'), { identities }));
+        refs.push(shared('MeshTLSAuthentication', identityWords(term.ids), identities.join('\n'), { identities }, origins));
       }
       if (term.nets !== null) {
         const entries = [...term.nets].sort((a, b) => compareStrings(netEntryKey(a), netEntryKey(b)));
@@ -507,19 +615,24 @@ class LinkerdCompilation {
           cidr: e.cidr.text,
           ...(e.except.length === 0 ? {} : { except: e.except.map((x) => x.text).sort(compareStrings) }),
         }));
-        refs.push(authentication('NetworkAuthentication', 'net', entries.map(netEntryKey).join('\n'), { networks }));
+        refs.push(shared('NetworkAuthentication', networkWords(entries), entries.map(netEntryKey).join('\n'), { networks }, origins));
       }
       // Never an empty ref list: that would admit anyone from anywhere (§3). Terms always carry one.
       if (refs.length === 0) continue;
-      this.add({
-        apiVersion: `${POLICY_GROUP}/v1alpha1`,
-        kind: 'AuthorizationPolicy',
-        metadata: { name: objectName(service.name, port.name, 'authz', shortHash(`${target.kind}/${target.name}|${termKey(term)}`)), namespace },
-        spec: {
-          targetRef: { group: target.group, kind: target.kind, name: target.name },
-          requiredAuthenticationRefs: refs.map((r) => ({ group: r.group, kind: r.kind, name: r.name })),
+      const what = term.ids === null ? 'networks' : term.nets === null ? '' : 'identity-networks';
+      const key = `${target.kind}/${target.name}|${termKey(term)}`;
+      this.add(
+        {
+          apiVersion: `${POLICY_GROUP}/v1alpha1`,
+          kind: 'AuthorizationPolicy',
+          metadata: { name: this.names.name('AuthorizationPolicy', namespace, readableName([target.name, what], key), key), namespace },
+          spec: {
+            targetRef: { group: target.group, kind: target.kind, name: target.name },
+            requiredAuthenticationRefs: refs,
+          },
         },
-      });
+        origins,
+      );
     }
   }
 
@@ -555,12 +668,20 @@ class LinkerdCompilation {
 export const linkerdTarget: Target = {
   name: 'linkerd',
   crds: ['linkerd'],
-  revocationNote: (destination) =>
-    `Linkerd: a deleted MeshTLSAuthentication or AuthorizationPolicy keeps authorizing until the destination's pods restart (linkerd/linkerd2#15548): after applying, restart ${destination.name} (e.g. \`kubectl -n ${destination.namespace} rollout restart deployment/${destination.name}\`) and check that the call is refused.`,
+  kinds: [
+    `${POLICY_GROUP}/v1beta3/Server`,
+    `${POLICY_GROUP}/v1alpha1/AuthorizationPolicy`,
+    `${POLICY_GROUP}/v1alpha1/MeshTLSAuthentication`,
+    `${POLICY_GROUP}/v1alpha1/NetworkAuthentication`,
+    `${POLICY_GROUP}/v1beta3/HTTPRoute`,
+    `${GATEWAY_GROUP}/v1/GRPCRoute`,
+  ],
+  revocationNote: (destination, removed) =>
+    `Linkerd: ${removed.length === 0 ? 'the revocation edits objects in place; ' : ''}a deleted MeshTLSAuthentication or AuthorizationPolicy keeps authorizing until the destination's pods restart (linkerd/linkerd2#15548): after applying, restart ${destination.name} (e.g. \`kubectl -n ${destination.namespace} rollout restart deployment/${destination.name}\`) and check that the call is refused.${prunedNote(removed)}`,
   compile(model: PolicyModel, context: TargetContext): TargetOutput {
     const compilation = new LinkerdCompilation(model, context);
     compilation.compile();
-    const objects = [...compilation.objects.values()];
+    const objects = compilation.emitted();
     for (const problem of linkerdProblems(objects)) compilation.report('linkerd-invalid-object', `Emitted Linkerd object is invalid: ${problem}.`, undefined);
     return { objects, patches: compilation.namespacePatches(), diagnostics: compilation.diagnostics };
   },

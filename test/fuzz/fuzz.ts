@@ -12,7 +12,7 @@ import { PACKAGE_ROOT } from '../../compiler/package-files';
 import { hasErrors } from '../../diagnostics/diagnostic';
 import type { PolicyModel } from '../../model/model';
 import { renderTarget } from '../../compiler/render';
-import type { Target } from '../../model/target';
+import { allowlistKind, MANAGED_BY_LABEL, type Target } from '../../model/target';
 import { targets } from '../../meshes';
 import { simulatorFor } from '../../meshes';
 import { policyModelArbitrary } from './random-model';
@@ -33,6 +33,11 @@ export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readon
   const compiled: SimulatedTarget[] = [];
   for (const target of chosen) {
     const output = target.compile(model, { spanOf: () => undefined });
+    // Every object is one prune can find (README "Applying the output"): labelled, of a kind the target declares.
+    for (const o of output.objects) {
+      if (o.metadata.labels?.[MANAGED_BY_LABEL] !== 'policyc') throw new Error(`${target.name}: ${o.kind} ${o.metadata.name} lacks the managed-by label`);
+      if (!target.kinds.includes(allowlistKind(o))) throw new Error(`${target.name}: ${allowlistKind(o)} is not among the target's kinds`);
+    }
     if (hasErrors(output.diagnostics)) {
       if (stats !== undefined) stats.refused[target.name] = (stats.refused[target.name] ?? 0) + 1;
       continue;

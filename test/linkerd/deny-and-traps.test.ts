@@ -45,9 +45,11 @@ describe('Linkerd target: deny rules', () => {
     const m = model([cart, web, pay], [rule('allow', [from(web), from(pay)], cart.id, ['http']), rule('deny', [from(pay)], cart.id, ['http'])]);
     const out = compile(m);
     assert.deepEqual(errors(out), []);
+    // One account left: a ServiceAccount ref (linkerd.md §3), no MeshTLSAuthentication.
+    assert.deepEqual(ofKind(out, 'MeshTLSAuthentication'), []);
     assert.deepEqual(
-      ofKind(out, 'MeshTLSAuthentication').map((o) => spec(o)['identities']),
-      [['web.shop.serviceaccount.identity.linkerd.cluster.local']],
+      ofKind(out, 'AuthorizationPolicy').map((o) => spec(o)['requiredAuthenticationRefs']),
+      [[{ group: '', kind: 'ServiceAccount', name: 'web', namespace: 'shop' }]],
     );
     assert.deepEqual(disagreements(m, out, cart, 'http', clients, reqs), []);
   });

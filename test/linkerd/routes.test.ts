@@ -34,6 +34,20 @@ describe('Linkerd target: HTTP routes', () => {
     assert.deepEqual(disagreements(m, out, api, 'http', clients, requests(methods, paths)), []);
   });
 
+  it('GIVEN two path regions with the same grants WHEN compiled THEN they are one route with both matches, and refused regions get no route', () => {
+    // linkerd.md §6: only the single best-matching route decides, and a route's authorizations hold for all its
+    // rules; a request no route matches gets 404. So cells that decide alike can share a route.
+    const m = model([api, x, y], [rule('allow', [from(x)], api.id, ['http'], { methods: ['GET'], paths: [exact('/a'), prefix('/b/')] })]);
+    const out = compile(m);
+    const routes = ofKind(out, 'HTTPRoute');
+    assert.deepEqual(
+      routes.map((r) => r.metadata.name),
+      ['api-http-a'],
+    );
+    assert.equal(spec(routes[0]!)['rules'][0].matches.length, 2);
+    assert.deepEqual(disagreements(m, out, api, 'http', clients, requests(methods, [...paths, '/a', '/b/c', '/bx'])), []);
+  });
+
   it('GIVEN a model prefix /api/ WHEN compiled THEN it is a regex, not PathPrefix (which works on segments and would also match /api)', () => {
     const m = model([api, x], [rule('allow', [from(x)], api.id, ['http'], { paths: [prefix('/api/'), prefix('/v1')] })]);
     const out = compile(m);
@@ -50,7 +64,7 @@ describe('Linkerd target: HTTP routes', () => {
       [rule('allow', [from(x)], api.id, ['http']), rule('allow', [from(y)], api.id, ['http'], { methods: ['GET'], paths: [exact('/healthz')] })],
     );
     const out = compile(m);
-    const catchAll = ofKind(out, 'HTTPRoute').find((r) => r.metadata.name === 'api-http-all')!;
+    const catchAll = ofKind(out, 'HTTPRoute').find((r) => r.metadata.name === 'api-http-default')!;
     assert.deepEqual(spec(catchAll)['rules'], [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }] }]);
     const targets = ofKind(out, 'AuthorizationPolicy').map((p) => spec(p)['targetRef'].kind);
     assert.ok(targets.includes('Server'));
