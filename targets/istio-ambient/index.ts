@@ -22,7 +22,7 @@ import { diagnostic } from '../../diagnostics/diagnostic';
 import { acceptsPlaintext, effectiveMtls, servicesById } from '../../model/model';
 import type { MtlsMode, PathMatch, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
-import { fromEntries, MANAGED_BY, principal } from '../istio';
+import { aliasedTrustDomainProblems, fromEntries, MANAGED_BY, principal } from '../istio';
 import { objectName } from '../names';
 
 const SECURITY = 'security.istio.io/v1';
@@ -151,6 +151,16 @@ class AmbientCompilation {
 
   /** What ambient cannot enforce as the model says it. */
   private check(): void {
+    this.diagnostics.push(...aliasedTrustDomainProblems(this.model, this.context));
+    for (const service of this.model.services) {
+      if (service.gateway === undefined) continue;
+      this.report(
+        'ambient-gateway',
+        `${service.id} is a gateway, which the istio-ambient target does not model (a gateway's own Envoy enforces its policies, not ztunnel; ` +
+          'and remoteIpBlocks needs that Envoy). Build the gateway and its rules with --target istio, or leave the gateway out of this build.',
+        service.location,
+      );
+    }
     for (const service of this.model.services) {
       const modes = service.ports.map((port) => effectiveMtls(this.model, service, port));
       if (modes.includes('DISABLE')) {
