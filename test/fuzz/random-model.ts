@@ -1,6 +1,8 @@
 /**
  * Random policy models for property tests: namespaces, services, ports and protocols, mTLS modes at every
- * level, allow and deny rules of every source kind, L7 rules, both default postures. Models the validator
+ * level, allow and deny rules of every source kind (SPIFFE IDs, trust domains, identity AND network, remote
+ * client addresses at gateways included), L7 rules, both default postures, and sometimes a gateway (an Istio
+ * ingress gateway in the root namespace or a Gateway API gateway in an app namespace) with trusted proxies. Models the validator
  * rejects are filtered out, so every generated model is one a user could have written.
  */
 import fc from 'fast-check';
@@ -15,6 +17,7 @@ import {
   type PortModel,
   type Protocol,
   type RuleModel,
+  type IdentitySourceModel,
   type ServiceModel,
   type SourceModel,
 } from '../../model/model';
@@ -70,6 +73,30 @@ const serviceArbitrary = (index: number) =>
       };
     });
 
+/** A gateway, one time in four: its ports carry HTTP (remoteIpBlocks reads X-Forwarded-For). */
+const gatewayArbitrary = fc.oneof(
+  { arbitrary: fc.constant(undefined), weight: 3 },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ kind: fc.constantFrom<'istio-ingress' | 'gateway-api'>('istio-ingress', 'gateway-api'), numTrustedProxies: fc.integer({ min: 0, max: 2 }) })
+      .map(({ kind, numTrustedProxies }): ServiceModel => {
+        const istio = kind === 'istio-ingress';
+        const namespace = istio ? 'istio-system' : 'alpha';
+        const name = istio ? 'istio-ingressgateway' : 'edge';
+        return {
+          id: `${namespace}/${name}`,
+          namespace,
+          name,
+          serviceAccount: istio ? 'istio-ingressgateway-service-account' : 'edge-istio',
+          selector: istio ? { istio: 'ingressgateway' } : { 'gateway.networking.k8s.io/gateway-name': name },
+          ports: [{ name: 'web', port: 8080, protocol: 'http' }],
+          gateway: { kind, numTrustedProxies },
+        };
+      }),
+  },
+);
+
 const draftArbitrary: fc.Arbitrary<Draft> = fc
   .record({
     trustDomain: fc.constantFrom('cluster.local', 'corp.example'),
@@ -77,24 +104,52 @@ const draftArbitrary: fc.Arbitrary<Draft> = fc
     defaultAction: fc.constantFrom('deny', 'deny', 'allow'),
     namespaceModes: fc.tuple(optionalMode, optionalMode, optionalMode),
     serviceCount: fc.integer({ min: 1, max: 4 }),
+    gateway: gatewayArbitrary,
   })
-  .chain(({ trustDomain, mtls, defaultAction, namespaceModes, serviceCount }) =>
-    fc.tuple(...Array.from({ length: serviceCount }, (_, i) => serviceArbitrary(i))).map((services): Draft => ({
-      mesh: { trustDomain, mtls, defaultAction: defaultAction as 'deny' | 'allow', rootNamespace: 'istio-system' },
-      namespaces: NAMESPACES.filter((ns) => services.some((s) => s.namespace === ns)).map((name) => {
-        const mode = namespaceModes[NAMESPACES.indexOf(name)];
-        return { name, ...(mode === undefined ? {} : { mtls: mode }) };
-      }),
-      services,
-    })),
+  .chain(({ trustDomain, mtls, defaultAction, namespaceModes, serviceCount, gateway }) =>
+    fc.tuple(...Array.from({ length: serviceCount }, (_, i) => serviceArbitrary(i))).map((drafted): Draft => {
+      const services = gateway === undefined ? drafted : [...drafted, gateway].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      const names = [...new Set(services.map((s) => s.namespace))].sort();
+      return {
+        mesh: { trustDomain, mtls, defaultAction: defaultAction as 'deny' | 'allow', rootNamespace: 'istio-system' },
+        namespaces: names.map((name) => {
+          const index = (NAMESPACES as readonly string[]).indexOf(name);
+          const mode = index === -1 ? undefined : namespaceModes[index];
+          return { name, ...(mode === undefined ? {} : { mtls: mode }) };
+        }),
+        services,
+      };
+    }),
   );
 
-function sourceArbitrary(draft: Draft): fc.Arbitrary<SourceModel> {
+/** Another trust domain (never the literal cluster.local, which Istio aliases to the mesh's own). */
+const FOREIGN_TRUST_DOMAIN = 'old.example';
+
+function identitySourceArbitrary(draft: Draft): fc.Arbitrary<IdentitySourceModel> {
+  const td = draft.mesh.trustDomain;
   return fc.oneof(
-    fc.constantFrom(...draft.services).map((s): SourceModel => ({ kind: 'service', service: s.id })),
-    fc.constantFrom(...NAMESPACES, 'outside').map((namespace): SourceModel => ({ kind: 'namespace', namespace })),
-    fc.constantFrom<SourceModel>({ kind: 'identity', namespace: 'outside', serviceAccount: 'bot' }, { kind: 'authenticated' }, { kind: 'anyone' }),
+    fc.constantFrom(...draft.services).map((s): IdentitySourceModel => ({ kind: 'service', service: s.id })),
+    fc.constantFrom(...NAMESPACES, 'outside').map((namespace): IdentitySourceModel => ({ kind: 'namespace', namespace })),
+    fc.constantFrom<IdentitySourceModel>({ kind: 'identity', namespace: 'outside', serviceAccount: 'bot' }, { kind: 'authenticated' }),
+    fc.constantFrom<IdentitySourceModel>(
+      { kind: 'spiffe', id: `spiffe://${td}/ns/alpha/sa/svc0` },
+      { kind: 'spiffe', id: `spiffe://${FOREIGN_TRUST_DOMAIN}/ns/alpha/sa/svc0` },
+      { kind: 'spiffe', id: `spiffe://${td}/vm/billing` },
+      { kind: 'trustDomain', trustDomain: FOREIGN_TRUST_DOMAIN },
+      { kind: 'trustDomain', trustDomain: td },
+    ),
+  );
+}
+
+function sourceArbitrary(draft: Draft, destination: ServiceModel): fc.Arbitrary<SourceModel> {
+  return fc.oneof(
+    identitySourceArbitrary(draft),
+    fc.constantFrom<SourceModel>({ kind: 'anyone' }),
     fc.constantFrom(...CIDRS).map((cidr): SourceModel => ({ kind: 'ipBlock', cidr })),
+    fc
+      .record({ identity: identitySourceArbitrary(draft), cidrs: fc.subarray([...CIDRS], { minLength: 1, maxLength: 2 }) })
+      .map(({ identity, cidrs }): SourceModel => ({ kind: 'both', identity, cidrs: [...cidrs].sort() })),
+    ...(destination.gateway === undefined ? [] : [fc.constantFrom(...CIDRS).map((cidr): SourceModel => ({ kind: 'remoteIpBlock', cidr }))]),
   );
 }
 
@@ -103,7 +158,7 @@ function ruleArbitrary(draft: Draft): fc.Arbitrary<Omit<RuleModel, 'id'>> {
     fc
       .record({
         action: fc.constantFrom<'allow' | 'deny'>('allow', 'allow', 'deny'),
-        sources: fc.uniqueArray(sourceArbitrary(draft), { minLength: 1, maxLength: 3, selector: (s) => JSON.stringify(s) }),
+        sources: fc.uniqueArray(sourceArbitrary(draft, destination), { minLength: 1, maxLength: 3, selector: (s) => JSON.stringify(s) }),
         ports: fc.subarray(
           destination.ports.map((p) => p.name),
           { minLength: 1 },
