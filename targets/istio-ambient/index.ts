@@ -162,6 +162,8 @@ class AmbientCompilation {
       );
     }
     for (const service of this.model.services) {
+      // A gateway is refused above (PC4213); its DISABLE-like mode is not the user's.
+      if (service.gateway !== undefined) continue;
       const modes = service.ports.map((port) => effectiveMtls(this.model, service, port));
       if (modes.includes('DISABLE')) {
         this.report(

@@ -106,7 +106,10 @@ function idKey(id: IdPattern): string {
   }
 }
 
-/** Does `outer` match every client `inner` matches? (In the model's terms: a trust domain covers all of its identities.) */
+/**
+ * Does `outer` match every client `inner` matches, as Linkerd matches them? A trust domain's suffix covers its
+ * Kubernetes workloads' DNS-like names, never a SPIFFE URI (the suffix match reads DNS labels, linkerd.md §4).
+ */
 function coversId(outer: IdPattern, inner: IdPattern): boolean {
   if (outer.kind === 'any') return true;
   if (inner.kind === 'any') return false;
@@ -120,7 +123,7 @@ function coversId(outer: IdPattern, inner: IdPattern): boolean {
     case 'td':
       return (
         (inner.kind === 'td' && inner.trustDomain === outer.trustDomain) ||
-        (inner.kind === 'exact' && inner.trustDomain === outer.trustDomain) ||
+        (inner.kind === 'exact' && inner.trustDomain === outer.trustDomain && !inner.id.startsWith('spiffe://')) ||
         (outer.local && (inner.kind === 'ns' || inner.kind === 'sa'))
       );
     default:
