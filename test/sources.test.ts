@@ -21,6 +21,7 @@ import { createIstioSimulator } from '../verify/istio';
 import { createLinkerdSimulator } from '../verify/linkerd';
 import { manifestsFromFiles, verify } from '../verify/compare';
 import { renderTarget } from '../compiler/render';
+import { simulatorFor } from '../meshes';
 import type { ManifestObject, SimulatedRequest, Workload } from '../verify/simulator';
 import { EXAMPLES, tempProject } from './helpers';
 import { model, rule, svc } from './model-builders';
@@ -284,6 +285,24 @@ describe('Istio ambient target', () => {
     const output = istioAmbientTarget.compile(m, NO_SPANS);
     assert.deepEqual(codes(output.diagnostics), []);
     assert.ok(JSON.stringify(output.objects).includes('"principals":["old.example/*"]'));
+  });
+
+  it('GIVEN both(identity, ipBlocks) and a Kubernetes-shaped SPIFFE ID WHEN built for istio-ambient THEN one ztunnel source holds principals AND ipBlocks, and verify finds no mismatch', () => {
+    const m = model(
+      [web, pay],
+      [
+        rule('allow', [{ kind: 'both', identity: { kind: 'service', service: 'shop/web' }, cidrs: ['10.0.0.0/8'] }], 'shop/pay', ['grpc']),
+        rule('allow', [{ kind: 'spiffe', id: 'spiffe://old.example/ns/shop/sa/legacy' }], 'shop/web', ['http']),
+      ],
+    );
+    const output = istioAmbientTarget.compile(m, NO_SPANS);
+    assert.deepEqual(codes(output.diagnostics), []);
+    assert.ok(JSON.stringify(output.objects).includes('{"source":{"principals":["cluster.local/ns/shop/sa/web"],"ipBlocks":["10.0.0.0/8"]}}'));
+    const simulator = simulatorFor('istio-ambient', m.mesh);
+    assert.ok(simulator !== undefined);
+    const result = verify(m, manifestsFromFiles(renderTarget(output, m.entry)), simulator);
+    assert.deepEqual(result.mismatches, []);
+    assert.deepEqual(result.unsupported, []);
   });
 });
 
