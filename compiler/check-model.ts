@@ -357,7 +357,9 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         out.push(
           diagnostic(
             'deny-bypassed-by-plaintext',
-            `This deny names callers by identity, but port '${port.name}' of '${rule.destination}' is ${mode}: plaintext clients carry no identity, so they would pass it. Make the port STRICT (mtls: 'STRICT'), or deny \`anyone\` on it.`,
+            destination.gateway !== undefined
+              ? `This deny names callers by identity, but '${rule.destination}' is a gateway: its callers carry no mesh identity (PeerAuthentication does not apply to gateway pods), so every caller would pass it. Deny by remoteIpBlocks(...) or ipBlocks(...), or deny \`anyone\` on it.`
+              : `This deny names callers by identity, but port '${port.name}' of '${rule.destination}' is ${mode}: plaintext clients carry no identity, so they would pass it. Make the port STRICT (mtls: 'STRICT'), or deny \`anyone\` on it.`,
             at,
           ),
         );
@@ -366,7 +368,9 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         out.push(
           diagnostic(
             'identity-on-plaintext-port',
-            `Port '${port.name}' of '${rule.destination}' has mTLS DISABLE, so no caller there has an identity and this allow never matches on it. Enable mTLS on the port, or allow by IP block.`,
+            destination.gateway !== undefined
+              ? `'${rule.destination}' is a gateway: its callers carry no mesh identity (PeerAuthentication does not apply to gateway pods), so this allow never matches. Allow by remoteIpBlocks(...), ipBlocks(...) or anyone.`
+              : `Port '${port.name}' of '${rule.destination}' has mTLS DISABLE, so no caller there has an identity and this allow never matches on it. Enable mTLS on the port, or allow by IP block.`,
             at,
           ),
         );

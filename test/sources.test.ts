@@ -353,6 +353,7 @@ export default mesh({
     allow(spiffe('not a uri' as SpiffeId)).to(web),
     allow(remoteIpBlocks('203.0.113.0/24')).to(web as unknown as AnyGateway),
     allow(trustDomain('spiffe://x')).to(web),
+    allow(web).to(edge),
   ],
 });
 `,
@@ -361,5 +362,9 @@ export default mesh({
     const located = result.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.code}:${d.span?.line ?? '?'}`);
     assert.deepEqual(located.sort(), ['PC3040:9', 'PC3040:11', 'PC3041:10', 'PC3042:5'].sort());
     assert.ok(!result.diagnostics.some((d) => d.code === 'PC3002' || d.code === 'PC3019'));
+    // An identity allow to a gateway never matches, and the warning says why in gateway terms.
+    const onGateway = result.diagnostics.find((d) => d.code === 'PC3020');
+    assert.equal(onGateway?.span?.line, 12);
+    assert.match(onGateway?.message ?? '', /is a gateway: its callers carry no mesh identity/);
   });
 });
