@@ -23,7 +23,7 @@ import { manifestsFromFiles, verify } from '../verify/compare';
 import { renderTarget } from '../compiler/render';
 import { simulatorFor } from '../meshes';
 import type { ManifestObject, SimulatedRequest, Workload } from '../verify/simulator';
-import { EXAMPLES, tempProject } from './helpers';
+import { EXAMPLES, runCli, tempProject } from './helpers';
 import { model, rule, svc } from './model-builders';
 
 const NO_SPANS = { spanOf: () => undefined };
@@ -316,6 +316,28 @@ describe('review', () => {
 });
 
 describe('through the whole pipeline', () => {
+  it('GIVEN examples/gateway WHEN policyc explain is asked about a partner through the load balancer, a forged X-Forwarded-For, and an old-trust-domain workload THEN it says what the gateway sees and both the model and Istio agree', () => {
+    const dir = path.join(EXAMPLES, 'gateway');
+    const partner = runCli(
+      ['explain', 'plaintext', 'istio-system/istio-ingressgateway', '--ip', '10.1.2.3', '--forwarded-for', '203.0.113.9', '-t', 'istio'],
+      dir,
+    );
+    assert.equal(partner.exit, 0, partner.stderr);
+    assert.match(partner.stdout, /is a gateway \(istio-ingress, numTrustedProxies 1\): no PeerAuthentication applies to it/);
+    assert.match(partner.stdout, /the original client address is 203\.0\.113\.9/);
+    assert.match(partner.stdout, /policy: ALLOWED/);
+    assert.match(partner.stdout, /istio: ALLOW/);
+    const forged = runCli(
+      ['explain', 'plaintext', 'istio-system/istio-ingressgateway', '--ip', '10.1.2.3', '--forwarded-for', '203.0.113.9,192.0.2.1', '-t', 'istio'],
+      dir,
+    );
+    assert.match(forged.stdout, /policy: DENIED/);
+    assert.match(forged.stdout, /istio: DENY/);
+    const old = runCli(['explain', 'spiffe://old.example.org/ns/shop/sa/legacy', 'shop/orders', '-t', 'istio'], dir);
+    assert.match(old.stdout, /policy: ALLOWED/);
+    assert.match(old.stdout, /mTLS as spiffe:\/\/old\.example\.org\/ns\/shop\/sa\/legacy/);
+  });
+
   it('GIVEN examples/gateway WHEN built for Istio THEN no diagnostic, and policyc verify finds 0 mismatches and proves its assertions', () => {
     const result = compile({ entry: path.join(EXAMPLES, 'gateway', 'policy.ts'), targets: [istioTarget] });
     assert.deepEqual(
