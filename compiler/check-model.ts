@@ -257,7 +257,8 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
     }
     for (const source of rule.sources) {
       for (const cidr of source.kind === 'ipBlock' || source.kind === 'remoteIpBlock' ? [source.cidr] : source.kind === 'both' ? source.cidrs : []) {
-        if (!validCidr(cidr)) out.push(diagnostic('invalid-cidr', `'${cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(cidr)}`, at));
+        if (!validCidr(cidr))
+          out.push(diagnostic('invalid-cidr', `'${cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(cidr)}`, at));
       }
       if (source.kind === 'remoteIpBlock' && destination.gateway === undefined) {
         out.push(
@@ -271,7 +272,12 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
       const identity = source.kind === 'both' ? source.identity : source;
       if (identity.kind === 'spiffe') {
         const parsed = parseSpiffeId(identity.id);
-        if (parsed === undefined || !validTrustDomain(parsed.trustDomain) || /\/\/|\/$|\/\.\.?(\/|$)|%/.test(identity.id.slice('spiffe://'.length + parsed.trustDomain.length)) || identity.id.length > 2048) {
+        if (
+          parsed === undefined ||
+          !validTrustDomain(parsed.trustDomain) ||
+          /\/\/|\/$|\/\.\.?(\/|$)|%/.test(identity.id.slice('spiffe://'.length + parsed.trustDomain.length)) ||
+          identity.id.length > 2048
+        ) {
           out.push(
             diagnostic(
               'invalid-spiffe-id',
@@ -403,7 +409,13 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         );
         return;
       }
-      const twin = rules.find((other, j) => other.action === 'allow' && j !== i && covers(other, rule, services, model.mesh.trustDomain) && (!covers(rule, other, services, model.mesh.trustDomain) || j < i));
+      const twin = rules.find(
+        (other, j) =>
+          other.action === 'allow' &&
+          j !== i &&
+          covers(other, rule, services, model.mesh.trustDomain) &&
+          (!covers(rule, other, services, model.mesh.trustDomain) || j < i),
+      );
       if (twin !== undefined) {
         out.push(
           diagnostic('rule-shadowed', `Another allow rule already admits everything this one does. Remove one of them.`, span(rule.location), [
@@ -462,8 +474,7 @@ function suggestCidr(cidr: string): string {
 function sourceCovers(outer: SourceModel, inner: SourceModel, services: ReadonlyMap<string, ServiceModel>, trustDomain: string): boolean {
   if (inner.kind === 'both' && outer.kind !== 'both' && outer.kind !== 'ipBlock') return sourceCovers(outer, inner.identity, services, trustDomain);
   const innerPeer = inner.kind === 'spiffe' ? parseSpiffeId(inner.id) : undefined;
-  const innerLocal = innerPeer?.trustDomain === trustDomain && innerPeer.serviceAccount !== undefined ? (innerPeer as WorkloadIdentity) : undefined;
-  const innerIdentity = sourceIdentity(inner, services) ?? innerLocal;
+  const innerIdentity = sourceIdentity(inner, services) ?? (inner.kind === 'spiffe' ? parseLocal(inner.id, trustDomain) : undefined);
   switch (outer.kind) {
     case 'anyone':
       return true;

@@ -18,18 +18,7 @@ import {
   type SourceLocation,
   type SourceModel,
 } from './model';
-import {
-  parseSpiffeId,
-  peerIdentity,
-  portNumbered,
-  remoteAddress,
-  rulesByDestination,
-  sameIdentity,
-  serviceIdentity,
-  sourceIdentity,
-  type PeerIdentity,
-  type WorkloadIdentity,
-} from './resolve';
+import { parseSpiffeId, peerIdentity, portNumbered, remoteAddress, rulesByDestination, serviceIdentity, sourceIdentity, type PeerIdentity } from './resolve';
 
 /** Who is calling. */
 export type Client =
@@ -88,7 +77,12 @@ interface Origin {
   readonly remoteIp: string;
 }
 
-function identityMatches(source: IdentitySourceModel, identity: PeerIdentity | undefined, trustDomain: string, services: ReadonlyMap<string, ServiceModel>): boolean {
+function identityMatches(
+  source: IdentitySourceModel,
+  identity: PeerIdentity | undefined,
+  trustDomain: string,
+  services: ReadonlyMap<string, ServiceModel>,
+): boolean {
   if (identity === undefined) return false;
   switch (source.kind) {
     case 'authenticated':
@@ -98,7 +92,12 @@ function identityMatches(source: IdentitySourceModel, identity: PeerIdentity | u
     case 'identity':
     case 'service': {
       const named = sourceIdentity(source, services);
-      return identity.trustDomain === trustDomain && identity.serviceAccount !== undefined && sameIdentity(identity as WorkloadIdentity, named);
+      return (
+        named !== undefined &&
+        identity.trustDomain === trustDomain &&
+        identity.namespace === named.namespace &&
+        identity.serviceAccount === named.serviceAccount
+      );
     }
     case 'spiffe':
       return identity.spiffeId === source.id;
