@@ -246,6 +246,11 @@ export const catalog = {
     severity: 'error',
     summary: 'A gateway in an ambient build: the istio-ambient target does not model gateways or remoteIpBlocks.',
   },
+  'ambient-spiffe-path': {
+    code: 'PC4214',
+    severity: 'error',
+    summary: 'A SPIFFE ID that is not `spiffe://<td>/ns/<ns>/sa/<sa>`: ztunnel carries only Kubernetes workload identities.',
+  },
   'unknown-target': { code: 'PC5001', severity: 'error', summary: 'The requested target does not exist.' },
   // 5xxx CLI
   'output-write-failed': { code: 'PC5002', severity: 'error', summary: 'The output folder could not be written.' },

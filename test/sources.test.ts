@@ -278,9 +278,11 @@ describe('Linkerd target', () => {
 });
 
 describe('Istio ambient target', () => {
-  it('GIVEN a gateway WHEN built for istio-ambient THEN PC4213; SPIFFE and trust-domain sources are written as ztunnel principals', () => {
+  it('GIVEN a gateway, or a SPIFFE ID outside Kubernetes, WHEN built for istio-ambient THEN PC4213, PC4214; a trust domain is written as a ztunnel principal', () => {
     const gw = ingressGateway(0);
     assert.deepEqual(codes(istioAmbientTarget.compile(model([gw, web], []), NO_SPANS).diagnostics), ['PC4213']);
+    const vm = model([web, pay], [rule('allow', [{ kind: 'spiffe', id: 'spiffe://cluster.local/vm/billing' }], 'shop/pay', ['grpc'])]);
+    assert.deepEqual(codes(istioAmbientTarget.compile(vm, NO_SPANS).diagnostics), ['PC4214']);
     const m = model([web, pay], [rule('allow', [{ kind: 'trustDomain', trustDomain: 'old.example' }], 'shop/pay', ['grpc'])]);
     const output = istioAmbientTarget.compile(m, NO_SPANS);
     assert.deepEqual(codes(output.diagnostics), []);

@@ -23,6 +23,7 @@ import { acceptsPlaintext, effectiveMtls, servicesById } from '../../model/model
 import type { MtlsMode, PathMatch, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
 import { aliasedTrustDomainProblems, fromEntries, MANAGED_BY, principal } from '../istio';
+import { parseSpiffeId } from '../../model/resolve';
 import { objectName } from '../names';
 
 const SECURITY = 'security.istio.io/v1';
@@ -152,6 +153,19 @@ class AmbientCompilation {
   /** What ambient cannot enforce as the model says it. */
   private check(): void {
     this.diagnostics.push(...aliasedTrustDomainProblems(this.model, this.context));
+    for (const rule of this.model.rules) {
+      for (const source of rule.sources) {
+        const identity = source.kind === 'both' ? source.identity : source;
+        if (identity.kind !== 'spiffe' || parseSpiffeId(identity.id)?.serviceAccount !== undefined) continue;
+        this.report(
+          'ambient-spiffe-path',
+          `${identity.id} is not a Kubernetes workload identity, and ztunnel's identities are always spiffe://<td>/ns/<ns>/sa/<sa> ` +
+            '(istio/ztunnel src/identity.rs): such a workload cannot reach this service through the ambient mesh as that identity. ' +
+            'Build this rule with --target istio (a sidecar verifies any SPIFFE ID), or name the workload by the Kubernetes identity it runs as.',
+          rule.location,
+        );
+      }
+    }
     for (const service of this.model.services) {
       if (service.gateway === undefined) continue;
       this.report(
