@@ -220,8 +220,10 @@ export type GatewayKind = 'istio-ingress' | 'gateway-api';
  * @example
  * const ingress: AnyGateway = gateway(istioSystem, 'istio-ingressgateway', { kind: 'istio-ingress', ports: { http: { port: 8080, protocol: 'http' } } });
  */
-export interface Gateway<TName extends string = string, TPorts extends Readonly<Record<string, PortSpec>> = Readonly<Record<string, PortSpec>>>
-  extends Service<TName, TPorts> {
+export interface Gateway<TName extends string = string, TPorts extends Readonly<Record<string, PortSpec>> = Readonly<Record<string, PortSpec>>> extends Service<
+  TName,
+  TPorts
+> {
   readonly gateway: { readonly kind: GatewayKind; readonly numTrustedProxies: number };
 }
 
@@ -324,13 +326,7 @@ export interface IpBlocks {
  * @example
  * const callers: readonly IdentitySource[] = [checkout, shop, spiffe('spiffe://example.org/vm/billing'), authenticated];
  */
-export type IdentitySource =
-  | AnyService
-  | Namespace
-  | { readonly kind: 'authenticated' }
-  | IdentityPeer
-  | SpiffePeer
-  | TrustDomainPeer;
+export type IdentitySource = AnyService | Namespace | { readonly kind: 'authenticated' } | IdentityPeer | SpiffePeer | TrustDomainPeer;
 
 /**
  * The original client addresses of requests through a gateway. Create with {@link remoteIpBlocks}; only a rule
@@ -354,14 +350,7 @@ export interface RemoteIpBlocks {
  * const callers: readonly PeerSource[] = [authenticated, ipBlocks('10.0.0.0/8'), identity('ingress', 'gateway')];
  */
 export type PeerSource =
-  | { readonly kind: 'anyone' }
-  | { readonly kind: 'authenticated' }
-  | IpBlocks
-  | IdentityPeer
-  | SpiffePeer
-  | TrustDomainPeer
-  | BothPeer
-  | RemoteIpBlocks;
+  { readonly kind: 'anyone' } | { readonly kind: 'authenticated' } | IpBlocks | IdentityPeer | SpiffePeer | TrustDomainPeer | BothPeer | RemoteIpBlocks;
 
 /**
  * An undeclared Kubernetes identity. Create with {@link identity}.

@@ -16,7 +16,14 @@ export {
   trustDomain,
   both,
   remoteIpBlocks,
-  allow, deny, mesh, plaintext, outside, reaches, neverReaches } from './builders';
+  allow,
+  deny,
+  mesh,
+  plaintext,
+  outside,
+  reaches,
+  neverReaches,
+} from './builders';
 export type {
   Namespace,
   NamespaceOptions,

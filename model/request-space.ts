@@ -97,9 +97,9 @@ function clientsOf(model: PolicyModel): Client[] {
     for (const id of foreign.sort()) clients.push({ kind: 'spiffe', id, ip, tls: true });
     clients.push({ kind: 'plaintext', ip });
   }
-  const depths = [...new Set(model.services.flatMap((s) => (s.gateway !== undefined && s.gateway.numTrustedProxies > 0 ? [s.gateway.numTrustedProxies] : [])))].sort(
-    (a, b) => a - b,
-  );
+  const depths = [
+    ...new Set(model.services.flatMap((s) => (s.gateway !== undefined && s.gateway.numTrustedProxies > 0 ? [s.gateway.numTrustedProxies] : []))),
+  ].sort((a, b) => a - b);
   if (remoteIps.size > 0) {
     for (const depth of depths) {
       for (const remote of [...remoteIps, DEFAULT_IP].sort()) {

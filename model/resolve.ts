@@ -53,7 +53,9 @@ export function parseSpiffeId(id: string): PeerIdentity | undefined {
   if (match === null) return undefined;
   const trustDomain = match[1] as string;
   const workload = KUBERNETES_PATH.exec(match[2] ?? '');
-  return workload === null ? { spiffeId: id, trustDomain } : { spiffeId: id, trustDomain, namespace: workload[1] as string, serviceAccount: workload[2] as string };
+  return workload === null
+    ? { spiffeId: id, trustDomain }
+    : { spiffeId: id, trustDomain, namespace: workload[1] as string, serviceAccount: workload[2] as string };
 }
 
 /** The peer identity of a workload identity in a trust domain. */

@@ -60,7 +60,14 @@ function sourceNode(source: SourceModel): GraphNode | undefined {
     case 'trustDomain':
       return { key: sourceKey(source), lines: ['any identity', `of ${source.trustDomain}`], shape: 'open' };
     case 'both':
-      return { key: sourceKey(source), lines: [...(sourceNode(source.identity)?.lines ?? [source.identity.kind === 'service' ? source.identity.service : '']), `AND ip ${source.cidrs.join(', ')}`], shape: 'identity' };
+      return {
+        key: sourceKey(source),
+        lines: [
+          ...(sourceNode(source.identity)?.lines ?? [source.identity.kind === 'service' ? source.identity.service : '']),
+          `AND ip ${source.cidrs.join(', ')}`,
+        ],
+        shape: 'identity',
+      };
     case 'remoteIpBlock':
       return { key: sourceKey(source), lines: [`remote ip ${source.cidr}`, '(via gateway)'], shape: 'open' };
     default:

@@ -244,7 +244,9 @@ function identityOf(source: IdentitySourceModel, ctx: SourceContext): IdPattern[
       // Linkerd's suffix match reads DNS labels, so a URI identity is matched only exactly: list the named ones (§4).
       const uris = ctx.namedSpiffeIds
         .map((id) => spiffeIdentity(id, ctx.trustDomain))
-        .filter((id): id is Extract<IdPattern, { kind: 'exact' }> => id?.kind === 'exact' && id.trustDomain === source.trustDomain && id.id.startsWith('spiffe://'));
+        .filter(
+          (id): id is Extract<IdPattern, { kind: 'exact' }> => id?.kind === 'exact' && id.trustDomain === source.trustDomain && id.id.startsWith('spiffe://'),
+        );
       return [{ kind: 'td', trustDomain: source.trustDomain, local: source.trustDomain === ctx.trustDomain }, ...uris];
     }
     default:

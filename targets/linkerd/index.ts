@@ -167,7 +167,9 @@ class LinkerdCompilation {
 
   /** Every SPIFFE ID outside Kubernetes the model names (a trust domain's identity list also names those of its own). */
   private get namedSpiffeIds(): readonly string[] {
-    return this.model.rules.flatMap((r) => r.sources.flatMap((s) => (s.kind === 'spiffe' ? [s.id] : s.kind === 'both' && s.identity.kind === 'spiffe' ? [s.identity.id] : [])));
+    return this.model.rules.flatMap((r) =>
+      r.sources.flatMap((s) => (s.kind === 'spiffe' ? [s.id] : s.kind === 'both' && s.identity.kind === 'spiffe' ? [s.identity.id] : [])),
+    );
   }
 
   compile(): void {

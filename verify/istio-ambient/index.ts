@@ -332,7 +332,7 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
     ...(identity === undefined
       ? {}
       : {
-          principal: `${"trustDomain" in identity ? identity.trustDomain : config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
+          principal: `${'trustDomain' in identity ? identity.trustDomain : config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
           namespace: identity.namespace,
         }),
     ip,
@@ -354,7 +354,8 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
 function foreignWorkload(spiffeId: string | undefined): { namespace: string; serviceAccount: string; trustDomain: string } | undefined {
   if (spiffeId === undefined) return undefined;
   const workload = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(spiffeId);
-  if (workload === null) throw new Unsupported(`client ${spiffeId} is not a Kubernetes SPIFFE ID, which ztunnel identities always are (ztunnel src/identity.rs)`, []);
+  if (workload === null)
+    throw new Unsupported(`client ${spiffeId} is not a Kubernetes SPIFFE ID, which ztunnel identities always are (ztunnel src/identity.rs)`, []);
   return { trustDomain: workload[1] as string, namespace: workload[2] as string, serviceAccount: workload[3] as string };
 }
 

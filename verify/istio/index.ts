@@ -881,7 +881,11 @@ export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulato
         if (pod.gateway !== undefined) {
           const attached = policies.find((p) => p.kind === 'AuthorizationPolicy' && p.namespace === pod.namespace && p.spec['targetRefs'] !== undefined);
           if (pod.gateway.kind === 'gateway-api' && attached !== undefined) {
-            return unsupported(`${attached.ref} attaches by targetRefs, which the simulator does not model for gateway ${pod.namespace}/${pod.name}`, [attached.ref], []);
+            return unsupported(
+              `${attached.ref} attaches by targetRefs, which the simulator does not model for gateway ${pod.namespace}/${pod.name}`,
+              [attached.ref],
+              [],
+            );
           }
         } else if (gatewayLabel !== undefined || classicGateway) {
           return unsupported(
