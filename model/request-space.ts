@@ -6,9 +6,9 @@
  * diff all probe with it, so they agree on what "allowed" means.
  */
 import type { Client, Request } from './decide';
-import { isHttpProtocol, type HttpMethod, type PolicyModel, type PortModel } from './model';
+import { isHttpProtocol, type CallerModel, type HttpMethod, type PolicyModel, type PortModel } from './model';
 import { parseCidr } from './cidr';
-import { GRPC_METHOD } from './resolve';
+import { GRPC_METHOD, kubernetesSpiffeId, parseSpiffeId } from './resolve';
 
 /** A client IP no rule names: TEST-NET-1. */
 export const DEFAULT_IP = '192.0.2.10';
@@ -35,28 +35,81 @@ export function addressesAround(cidr: string): string[] {
   return [text(inside), ...(parsed.prefix > 0 ? [text(outside)] : [])];
 }
 
-/** Every client kind the model distinguishes, with representative IPs. */
+/** A proxy address in front of a gateway: TEST-NET-2, named by no rule. */
+export const PROXY_IP = '198.51.100.7';
+
+/**
+ * Every client kind the model distinguishes, with representative IPs. Identities of other trust domains: each SPIFFE ID
+ * the policy names, and for each trust domain it names a probe in every namespace (so a namespace source is seen to
+ * stay in the mesh's trust domain). Through gateways: plaintext clients whose X-Forwarded-For puts each remote
+ * address in and out of the blocks at every trusted-proxy depth a gateway declares.
+ */
 function clientsOf(model: PolicyModel): Client[] {
   const clients: Client[] = [];
   const ips = new Set([DEFAULT_IP]);
+  const remoteIps = new Set<string>();
   const namespaces = new Set<string>(model.namespaces.map((n) => n.name));
   const identities = new Map<string, { namespace: string; serviceAccount: string }>();
-  const callers = [...model.rules.flatMap((r) => r.sources), ...(model.assertions ?? []).map((a) => a.from)];
+  const spiffeIds = new Set<string>();
+  const trustDomains = new Set<string>();
+  const callers: CallerModel[] = [
+    ...model.rules.flatMap((r) => r.sources.flatMap((s): CallerModel[] => (s.kind === 'both' ? [s, s.identity] : [s]))),
+    ...(model.assertions ?? []).map((a) => a.from),
+  ];
   for (const source of callers) {
     if (source.kind === 'ipBlock') for (const ip of addressesAround(source.cidr)) ips.add(ip);
-    if (source.kind === 'ipBlocks') for (const cidr of source.cidrs) for (const ip of addressesAround(cidr)) ips.add(ip);
+    if (source.kind === 'ipBlocks' || source.kind === 'both') for (const cidr of source.cidrs) for (const ip of addressesAround(cidr)) ips.add(ip);
+    if (source.kind === 'remoteIpBlock') for (const ip of addressesAround(source.cidr)) remoteIps.add(ip);
     if (source.kind === 'namespace' || source.kind === 'outside') namespaces.add(source.namespace);
     if (source.kind === 'identity') identities.set(`${source.namespace}/${source.serviceAccount}`, source);
+    if (source.kind === 'spiffe') {
+      const peer = parseSpiffeId(source.id);
+      if (peer !== undefined) {
+        spiffeIds.add(source.id);
+        trustDomains.add(peer.trustDomain);
+      }
+    }
+    if (source.kind === 'trustDomain') trustDomains.add(source.trustDomain);
   }
   for (const ns of namespaces) identities.set(`${ns}/${PROBE_ACCOUNT}`, { namespace: ns, serviceAccount: PROBE_ACCOUNT });
   identities.set(`${OUTSIDER.namespace}/${OUTSIDER.serviceAccount}`, OUTSIDER);
-  for (const ip of [...ips].sort()) {
+  trustDomains.delete(model.mesh.trustDomain);
+  for (const td of trustDomains) {
+    for (const ns of [...namespaces, OUTSIDER.namespace]) spiffeIds.add(kubernetesSpiffeId(td, ns, PROBE_ACCOUNT));
+  }
+  // A SPIFFE ID of the mesh's own workloads is the same client as the identity it names.
+  const foreign = [...spiffeIds].filter((id) => {
+    const peer = parseSpiffeId(id);
+    return !(peer?.trustDomain === model.mesh.trustDomain && peer.namespace !== undefined);
+  });
+  for (const id of [...spiffeIds].sort()) {
+    const peer = parseSpiffeId(id);
+    if (peer?.trustDomain === model.mesh.trustDomain && peer.namespace !== undefined && peer.serviceAccount !== undefined) {
+      identities.set(`${peer.namespace}/${peer.serviceAccount}`, { namespace: peer.namespace, serviceAccount: peer.serviceAccount });
+    }
+  }
+  for (const ip of [...ips, ...remoteIps].sort()) {
     for (const svc of model.services) clients.push({ kind: 'service', service: svc.id, ip, tls: true });
     for (const id of [...identities.keys()].sort()) {
       const identity = identities.get(id);
       if (identity !== undefined) clients.push({ kind: 'identity', ...identity, ip, tls: true });
     }
+    for (const id of foreign.sort()) clients.push({ kind: 'spiffe', id, ip, tls: true });
     clients.push({ kind: 'plaintext', ip });
+  }
+  const depths = [
+    ...new Set(model.services.flatMap((s) => (s.gateway !== undefined && s.gateway.numTrustedProxies > 0 ? [s.gateway.numTrustedProxies] : []))),
+  ].sort((a, b) => a - b);
+  if (remoteIps.size > 0) {
+    for (const depth of depths) {
+      for (const remote of [...remoteIps, DEFAULT_IP].sort()) {
+        // The original client, then depth - 1 trusted proxies; the last trusted proxy is the connection's address.
+        const forwardedFor = [remote, ...Array.from({ length: depth - 1 }, () => PROXY_IP)];
+        clients.push({ kind: 'plaintext', ip: PROXY_IP, forwardedFor });
+        // A client that forges X-Forwarded-For: one entry too many, the forged one leftmost.
+        clients.push({ kind: 'plaintext', ip: PROXY_IP, forwardedFor: [remote, DEFAULT_IP, ...forwardedFor.slice(1)] });
+      }
+    }
   }
   return clients;
 }

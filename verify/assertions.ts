@@ -18,16 +18,24 @@ export interface AssertionFailure {
   readonly witness?: Request;
 }
 
-function clientMatches(assertion: AssertionModel, client: Client, services: ReadonlyMap<string, ServiceModel>): boolean {
-  const identity = presentedIdentity(client, services);
+function clientMatches(assertion: AssertionModel, client: Client, services: ReadonlyMap<string, ServiceModel>, trustDomain: string): boolean {
+  const identity = presentedIdentity(client, services, trustDomain);
   const from = assertion.from;
   switch (from.kind) {
     case 'service':
       return client.kind === 'service' && client.service === from.service;
     case 'namespace':
-      return identity?.namespace === from.namespace;
+      return identity?.trustDomain === trustDomain && identity.namespace === from.namespace;
     case 'identity':
-      return identity?.namespace === from.namespace && identity.serviceAccount === from.serviceAccount;
+      return identity?.trustDomain === trustDomain && identity.namespace === from.namespace && identity.serviceAccount === from.serviceAccount;
+    case 'spiffe':
+      return identity?.spiffeId === from.id;
+    case 'trustDomain':
+      return identity?.trustDomain === from.trustDomain;
+    case 'both':
+      return from.cidrs.some((cidr) => ipInCidr(client.ip, cidr)) && clientMatches({ ...assertion, from: from.identity }, client, services, trustDomain);
+    case 'remoteIpBlock':
+      return ipInCidr(client.ip, from.cidr);
     case 'authenticated':
       return identity !== undefined;
     case 'anyone':
@@ -39,7 +47,7 @@ function clientMatches(assertion: AssertionModel, client: Client, services: Read
     case 'ipBlocks':
       return from.cidrs.some((cidr) => ipInCidr(client.ip, cidr));
     case 'outside':
-      return identity?.namespace !== from.namespace;
+      return identity?.trustDomain !== trustDomain || identity.namespace !== from.namespace;
     default:
       return from satisfies never;
   }
@@ -66,7 +74,7 @@ function assertionRequests(model: PolicyModel, assertion: AssertionModel, space:
     if (assertion.to.kind === 'service' ? destination.id !== assertion.to.service : destination.namespace !== assertion.to.namespace) return false;
     if (assertion.port !== undefined && portNumbered(destination, request.port)?.name !== assertion.port) return false;
     if (assertion.method !== undefined && request.method !== assertion.method) return false;
-    return clientMatches(assertion, request.client, services);
+    return clientMatches(assertion, request.client, services, model.mesh.trustDomain);
   });
 }
 
@@ -84,7 +92,7 @@ export function checkAssertions(
       { where: 'model', allowed: (r) => decide(model, r, services).allowed },
       ...targets.map((t) => ({
         where: t.name,
-        allowed: (r: Request) => t.simulator.decide(t.objects, simulatedRequest(r, services)).verdict === 'allow',
+        allowed: (r: Request) => t.simulator.decide(t.objects, simulatedRequest(r, services, model.mesh.trustDomain)).verdict === 'allow',
       })),
     ];
     for (const { where, allowed } of deciders) {

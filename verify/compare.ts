@@ -51,18 +51,28 @@ export function workloadOf(service: ServiceModel): Workload {
     serviceAccount: service.serviceAccount,
     labels: service.selector,
     ports: service.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
+    ...(service.gateway === undefined ? {} : { gateway: { ...service.gateway } }),
   };
   workloads.set(service, workload);
   return workload;
 }
 
-export function simulatedRequest(request: Request, services: ReadonlyMap<string, ServiceModel>): SimulatedRequest {
+export function simulatedRequest(request: Request, services: ReadonlyMap<string, ServiceModel>, trustDomain: string): SimulatedRequest {
   const destination = services.get(request.destination);
   if (destination === undefined) throw new Error(`unknown destination ${request.destination}`);
   const { client } = request;
-  const identity = presentedIdentity(client, services);
+  const identity = presentedIdentity(client, services, trustDomain);
+  const local = identity !== undefined && identity.trustDomain === trustDomain && identity.namespace !== undefined && identity.serviceAccount !== undefined;
   return {
-    client: { ip: client.ip, ...(identity === undefined ? {} : { identity }) },
+    client: {
+      ip: client.ip,
+      ...(identity === undefined
+        ? {}
+        : local
+          ? { identity: { namespace: identity.namespace as string, serviceAccount: identity.serviceAccount as string } }
+          : { spiffeId: identity.spiffeId }),
+      ...(client.forwardedFor === undefined ? {} : { forwardedFor: client.forwardedFor }),
+    },
     destination: workloadOf(destination),
     port: request.port,
     ...(request.method === undefined ? {} : { method: request.method }),
@@ -93,7 +103,7 @@ export function verify(
   const unsupported: { request: Request; reason: string }[] = [];
   let checked = 0;
   for (const { request, expected } of decisions) {
-    const simulated = simulator.decide(objects, simulatedRequest(request, services));
+    const simulated = simulator.decide(objects, simulatedRequest(request, services, model.mesh.trustDomain));
     checked++;
     if (simulated.verdict === 'unsupported') {
       unsupported.push({ request, reason: simulated.reason });
@@ -112,7 +122,14 @@ export function verify(
 export function describeRequest(request: Request): string {
   const { client } = request;
   const who =
-    client.kind === 'service' ? client.service : client.kind === 'identity' ? `identity ${client.namespace}/${client.serviceAccount}` : 'plaintext client';
+    client.kind === 'service'
+      ? client.service
+      : client.kind === 'identity'
+        ? `identity ${client.namespace}/${client.serviceAccount}`
+        : client.kind === 'spiffe'
+          ? client.id
+          : 'plaintext client';
   const http = request.method === undefined ? '' : ` ${request.method} ${request.path ?? ''}`;
-  return `${who} (${client.ip}) → ${request.destination}:${request.port}${http}`;
+  const forwarded = client.forwardedFor === undefined ? '' : `, X-Forwarded-For ${client.forwardedFor.join(', ')}`;
+  return `${who} (${client.ip}${forwarded}) → ${request.destination}:${request.port}${http}`;
 }

@@ -334,7 +334,8 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
   };
   if (!view.inAmbient()) return { verdict: 'allow', reason: 'the destination is not in the ambient mesh, so nothing enforces policy (§1)', objects: [] };
 
-  const { identity, ip } = request.client;
+  const { ip } = request.client;
+  const identity = request.client.identity ?? foreignWorkload(request.client.spiffeId);
   const mtls = view.mtlsMode(request.port);
   if (identity === undefined && mtls.mode === 'STRICT') {
     return { verdict: 'deny', reason: 'ztunnel refuses a plaintext client on a STRICT port (§6, §7)', objects: mtls.objects };
@@ -348,7 +349,10 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
   const client: Peer = {
     ...(identity === undefined
       ? {}
-      : { principal: `${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`, namespace: identity.namespace }),
+      : {
+          principal: `${'trustDomain' in identity ? identity.trustDomain : config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
+          namespace: identity.namespace,
+        }),
     ip,
   };
   // §7: plaintext traffic never reaches a waypoint; the destination ztunnel decides it alone.
@@ -359,6 +363,18 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
   const waypointPeer: Peer = { principal: waypoint.principal, namespace: waypoint.namespace };
   const atZtunnel = evaluate('destination ztunnel (sees the waypoint)', ztunnel, waypointPeer, call);
   return { ...atZtunnel, reason: `${atWaypoint.reason}; then ${atZtunnel.reason}`, objects: [...new Set([...atWaypoint.objects, ...atZtunnel.objects])] };
+}
+
+/**
+ * A client of another trust domain: ztunnel's identities are always `spiffe://<td>/ns/<ns>/sa/<sa>` (istio/ztunnel
+ * `src/identity.rs`, `Identity::Spiffe`), so a certificate with another SPIFFE path is not one ztunnel can carry.
+ */
+function foreignWorkload(spiffeId: string | undefined): { namespace: string; serviceAccount: string; trustDomain: string } | undefined {
+  if (spiffeId === undefined) return undefined;
+  const workload = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(spiffeId);
+  if (workload === null)
+    throw new Unsupported(`client ${spiffeId} is not a Kubernetes SPIFFE ID, which ztunnel identities always are (ztunnel src/identity.rs)`, []);
+  return { trustDomain: workload[1] as string, namespace: workload[2] as string, serviceAccount: workload[3] as string };
 }
 
 export function createIstioAmbientSimulator(config: IstioAmbientSimulatorConfig): MeshSimulator {

@@ -358,6 +358,8 @@ interface Context {
   /** The peer's URI SAN (`spiffe://td/ns/x/sa/y`) when the connection is mTLS; absent on plaintext (§1.5). */
   readonly peer: string | undefined;
   readonly clientIp: Ip;
+  /** The original client address `remoteIpBlocks` reads, or why it is not modelled for this request. */
+  readonly remoteIp: Ip | { readonly unknown: string };
   readonly config: Required<IstioSimulatorConfig>;
 }
 
@@ -499,10 +501,8 @@ function valueOf(key: string, value: string, ctx: PolicyContext): Tri {
     case 'requestPrincipals':
       return { unknown: '`requestPrincipals` depend on the request JWT, which is not modelled', objects: [ctx.policy.ref] };
     case 'remoteIpBlocks':
-      return {
-        unknown: '`remoteIpBlocks` depend on the original client address (PROXY protocol / X-Forwarded-For), which is not modelled',
-        objects: [ctx.policy.ref],
-      };
+      if ('unknown' in ctx.remoteIp) return { unknown: ctx.remoteIp.unknown, objects: [ctx.policy.ref] };
+      return ipMatches(value, ctx.remoteIp, ctx.policy.ref);
     case 'trustDomains':
       return { unknown: '`trustDomains` (extended channel) are not modelled', objects: [ctx.policy.ref] };
     default:
@@ -711,20 +711,28 @@ function decideFor(
   const root = config.rootNamespace;
   const notes: string[] = [];
 
-  // 1. PeerAuthentication and the connection (§2).
-  const mtls = resolveMtls(
-    policies.filter((p) => p.kind === 'PeerAuthentication'),
-    pod,
-    request.port,
-    root,
-  );
+  // 1. PeerAuthentication and the connection (§2). A gateway's pods get no PeerAuthentication at all: their
+  // listeners are the Gateway's servers, and mesh clients do not send them Istio mTLS (istio/istio#23284, #21343).
+  const mtls: ReturnType<typeof resolveMtls> = pod.gateway
+    ? { mode: 'DISABLE', how: 'a gateway (PeerAuthentication does not apply to gateway pods, istio/istio#23284)' }
+    : resolveMtls(
+        policies.filter((p) => p.kind === 'PeerAuthentication'),
+        pod,
+        request.port,
+        root,
+      );
   const identity = request.client.identity;
-  const mutualTls = identity !== undefined && mtls.mode !== 'DISABLE';
+  // The URI SAN of the client's certificate: a workload of this mesh, or a foreign or non-Kubernetes SPIFFE ID.
+  const certificate =
+    identity !== undefined ? `spiffe://${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}` : request.client.spiffeId;
+  const mutualTls = certificate !== undefined && mtls.mode !== 'DISABLE';
   const connection = mutualTls
-    ? `mTLS as ${identity.namespace}/${identity.serviceAccount}`
-    : identity === undefined
+    ? `mTLS as ${certificate}`
+    : certificate === undefined
       ? 'plaintext (the client has no sidecar identity)'
-      : 'plaintext (the port is DISABLE, so auto-mTLS sends plaintext)';
+      : pod.gateway
+        ? 'plaintext (a gateway listener does not verify mesh certificates)'
+        : 'plaintext (the port is DISABLE, so auto-mTLS sends plaintext)';
   if (mtls.mode === 'STRICT' && !mutualTls) {
     return {
       verdict: 'deny',
@@ -760,8 +768,9 @@ function decideFor(
     method: isGrpc ? 'POST' : request.method,
     methodProblem: isGrpc && request.method !== undefined && request.method !== 'POST' ? `a gRPC request is always POST, not ${request.method}` : undefined,
     path: request.path,
-    peer: mutualTls ? `spiffe://${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}` : undefined,
+    peer: mutualTls ? certificate : undefined,
     clientIp: clientIp(request.client.ip),
+    remoteIp: remoteIpOf(request, protocol),
     config,
   };
   const evaluate = (action: Action): { policy: Policy; match: Tri }[] =>
@@ -821,6 +830,25 @@ function unsupported(why: string, objects: readonly string[], notes: readonly st
   return { verdict: 'unsupported', reason: sentence(`unsupported: ${why}`, notes), objects };
 }
 
+/**
+ * The address `remoteIpBlocks` reads (Istio `remote.ip`). At a gateway, Istio turns on Envoy's use_remote_address and
+ * sets xff_num_trusted_hops to the gateway's numTrustedProxies; Envoy then appends the connection's address to
+ * X-Forwarded-For and trusts the (N+1)-th address from the right, falling back to the connection's address when the
+ * list is shorter (https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/headers#x-forwarded-for;
+ * Istio task https://istio.io/latest/docs/tasks/security/authorization/authz-ingress/, "numTrustedProxies").
+ * A sidecar's remote address (PROXY protocol, its own XFF handling) is not modelled.
+ */
+function remoteIpOf(request: SimulatedRequest, protocol: 'tcp' | 'http' | 'http2' | 'grpc'): Ip | { readonly unknown: string } {
+  const gateway = request.destination.gateway;
+  if (gateway === undefined) {
+    return { unknown: '`remoteIpBlocks` at a sidecar depend on PROXY protocol or X-Forwarded-For handling, which is not modelled' };
+  }
+  if (protocol === 'tcp') return { unknown: '`remoteIpBlocks` on a TCP gateway port depend on PROXY protocol, which is not modelled' };
+  const appended = [...(request.client.forwardedFor ?? []), request.client.ip];
+  const trusted = gateway.numTrustedProxies;
+  return clientIp(appended.length >= trusted + 1 ? (appended[appended.length - 1 - trusted] as string) : request.client.ip);
+}
+
 function clientIp(text: string): Ip {
   const ip = parseIp(text);
   if (ip === undefined) throw new Unsupported(`client ip "${text}" is not an IP address`, []);
@@ -847,7 +875,19 @@ export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulato
         const pod = request.destination;
         const gatewayLabel = GATEWAY_LABELS.find((l) => pod.labels[l] !== undefined);
         const classicGateway = pod.labels['istio'] === 'ingressgateway' || pod.labels['istio'] === 'egressgateway';
-        if (gatewayLabel !== undefined || classicGateway) {
+        // A gateway whose pod facts are declared is simulated: its Envoy enforces selector policies like a sidecar's
+        // (for Gateway API gateways while ENABLE_SELECTOR_BASED_K8S_GATEWAY_POLICY is on, the default, §1.3), without
+        // PeerAuthentication (decideFor). Policies attached by targetRefs to a Gateway are not modelled.
+        if (pod.gateway !== undefined) {
+          const attached = policies.find((p) => p.kind === 'AuthorizationPolicy' && p.namespace === pod.namespace && p.spec['targetRefs'] !== undefined);
+          if (pod.gateway.kind === 'gateway-api' && attached !== undefined) {
+            return unsupported(
+              `${attached.ref} attaches by targetRefs, which the simulator does not model for gateway ${pod.namespace}/${pod.name}`,
+              [attached.ref],
+              [],
+            );
+          }
+        } else if (gatewayLabel !== undefined || classicGateway) {
           return unsupported(
             `${pod.namespace}/${pod.name} is a gateway or waypoint, not a sidecar workload (label ${gatewayLabel ?? 'istio'}); only sidecars are modelled`,
             [],

@@ -332,6 +332,17 @@ interface Ctx {
   readonly notes: string[];
 }
 
+/**
+ * The identity a client of another trust domain or outside Kubernetes presents: a Kubernetes workload of another
+ * trust domain has the DNS-like name of its own control plane's scheme (linkerd.md §9; `k8s/index/src/cluster_info.rs`,
+ * assuming the same control-plane namespace); a mesh-expansion workload its SPIFFE URI (linkerd.md §4, §9, the
+ * ExternalWorkload docs' `spiffe://root.linkerd.cluster.local/external-workload`).
+ */
+function foreignIdentity(ctx: Ctx, spiffeId: string): string {
+  const workload = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(spiffeId);
+  return workload === null ? spiffeId : `${workload[3]}.${workload[2]}.serviceaccount.identity.${ctx.cp}.${workload[1]}`;
+}
+
 const saIdentity = (ctx: Ctx, ns: string, sa: string): string => `${sa}.${ns}.serviceaccount.identity.${ctx.cp}.${ctx.trustDomain}`;
 const nsSuffix = (ctx: Ctx, ns: string): string => `${ns}.serviceaccount.identity.${ctx.cp}.${ctx.trustDomain}`;
 
@@ -774,7 +785,12 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
   if (isV4Mapped(ip)) throw new Unsupported(`client IP ${req.client.ip} is IPv4-mapped IPv6; how the proxy matches it against networks is not documented`);
   if (ip.family === 4 && ip.bits >> 24n === 127n && req.client.ip !== '127.0.0.1')
     throw new Unsupported(`client IP ${req.client.ip} is loopback but not 127.0.0.1; linkerd.md names only 127.0.0.1 and ::1 as localhost`);
-  const identity = req.client.identity === undefined ? undefined : saIdentity(ctx, req.client.identity.namespace, req.client.identity.serviceAccount);
+  const identity =
+    req.client.identity !== undefined
+      ? saIdentity(ctx, req.client.identity.namespace, req.client.identity.serviceAccount)
+      : req.client.spiffeId === undefined
+        ? undefined
+        : foreignIdentity(ctx, req.client.spiffeId);
   const client: Client = identity === undefined ? { ip } : { ip, identity };
   const dest: Workload = req.destination;
   const declared = dest.ports.filter((p) => p.port === req.port);
