@@ -5,10 +5,11 @@
 import type { Command } from 'commander';
 import { decide, type Client, type Request } from '../model/decide';
 import { hasErrors } from '../diagnostics/diagnostic';
-import type { HttpMethod, PolicyModel } from '../model/model';
+import { servicesById, type HttpMethod, type PolicyModel } from '../model/model';
 import { simulatorFor } from '../meshes';
 import { verifyBuild } from '../verify/verify-build';
-import { manifestsFromFiles, workloadOf } from '../verify/compare';
+import { manifestsFromFiles, simulatedRequest } from '../verify/compare';
+import { remoteAddress } from '../model/resolve';
 import { verifyAgainstFiles } from '../importer/import';
 import { DEFAULT_ENTRY, EXIT, report, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
 
@@ -52,76 +53,79 @@ export function registerVerify(program: Command, context: CommandContext): void 
     program
       .command('explain')
       .description('is this call allowed, and why: the deciding policy lines and, per target, the emitted objects')
-      .argument('<from>', "the caller: a service ('shop/checkout'), an identity ('identity:ns/sa') or 'plaintext'")
+      .argument('<from>', "the caller: a service ('shop/checkout'), an identity ('identity:ns/sa'), a SPIFFE ID ('spiffe://td/path') or 'plaintext'")
       .argument('<to>', "the destination service ('shop/payments')")
       .option('--entry <file>', 'the policy entry file', DEFAULT_ENTRY)
       .option('--port <port>', 'port name or number (default: the first port)')
       .option('--method <method>', 'HTTP method', 'GET')
       .option('--path <path>', 'HTTP path', '/')
-      .option('--ip <ip>', 'the caller IP', '192.0.2.10'),
+      .option('--ip <ip>', 'the caller IP', '192.0.2.10')
+      .option('--forwarded-for <ips>', 'the X-Forwarded-For addresses the request carries, comma-separated, leftmost first'),
     'all',
-  ).action((from: string, to: string, options: CommonOptions & { entry: string; port?: string; method: string; path: string; ip: string }) => {
-    const { result, exit } = runCompile(options.entry, options, io);
-    if (result?.model === undefined || exit !== EXIT.ok) {
-      if (result !== undefined) report(result.diagnostics, options.format, io, (f) => result.store.read(f), options);
-      return context.setExit(exit === EXIT.ok ? EXIT.policyErrors : exit);
-    }
-    const model = result.model;
-    const request = requestOf(model, from, to, options);
-    if (typeof request === 'string') {
-      io.stderr(`${request}\n`);
-      return context.setExit(EXIT.usage);
-    }
-    const decision = decide(model, request);
-    const lines = [`${from} → ${to}:${request.port}${request.method === undefined ? '' : ` ${request.method} ${request.path ?? ''}`}`];
-    // An audited destination lets the call through; what enforcing would do is the point of auditing, so it is said first.
-    const verdict = decision.audited === true ? 'ALLOWED, would deny (audit)' : decision.allowed ? 'ALLOWED' : 'DENIED';
-    lines.push(`policy: ${verdict} — ${decision.reason}`);
-    for (const rule of decision.rules)
-      lines.push(
-        `  ${rule.action} rule at ${rule.location === undefined ? '(unknown)' : `${rule.location.file}:${rule.location.line}:${rule.location.column}`}`,
-      );
-    for (const [target, files] of result.outputs) {
-      const simulator = simulatorFor(target, model.mesh);
-      if (simulator === undefined) continue;
-      const destination = model.services.find((s) => s.id === request.destination);
-      if (destination === undefined) continue;
-      const identity =
-        request.client.kind === 'plaintext'
-          ? undefined
-          : request.client.kind === 'identity'
-            ? request.client
-            : model.services.find((s) => request.client.kind === 'service' && s.id === request.client.service);
-      const simulated = simulator.decide(manifestsFromFiles(files), {
-        client: {
-          ip: request.client.ip,
-          ...(identity === undefined ? {} : { identity: { namespace: identity.namespace, serviceAccount: identity.serviceAccount } }),
-        },
-        destination: workloadOf(destination),
-        port: request.port,
-        ...(request.method === undefined ? {} : { method: request.method }),
-        ...(request.path === undefined ? {} : { path: request.path }),
-      });
-      lines.push(
-        `${target}: ${simulated.verdict.toUpperCase()} — ${simulated.reason}${simulated.objects.length === 0 ? '' : ` (${simulated.objects.join(', ')})`}`,
-      );
-    }
-    io.stdout(`${lines.join('\n')}\n`);
-  });
+  ).action(
+    (from: string, to: string, options: CommonOptions & { entry: string; port?: string; method: string; path: string; ip: string; forwardedFor?: string }) => {
+      const { result, exit } = runCompile(options.entry, options, io);
+      if (result?.model === undefined || exit !== EXIT.ok) {
+        if (result !== undefined) report(result.diagnostics, options.format, io, (f) => result.store.read(f), options);
+        return context.setExit(exit === EXIT.ok ? EXIT.policyErrors : exit);
+      }
+      const model = result.model;
+      const request = requestOf(model, from, to, options);
+      if (typeof request === 'string') {
+        io.stderr(`${request}\n`);
+        return context.setExit(EXIT.usage);
+      }
+      const decision = decide(model, request);
+      const lines = [`${from} → ${to}:${request.port}${request.method === undefined ? '' : ` ${request.method} ${request.path ?? ''}`}`];
+      const gateway = model.services.find((s) => s.id === request.destination)?.gateway;
+      if (gateway !== undefined) {
+        lines.push(
+          `${to} is a gateway (${gateway.kind}, numTrustedProxies ${gateway.numTrustedProxies}): no PeerAuthentication applies to it, so its callers carry no mesh identity; ` +
+            `the original client address is ${remoteAddress(request.client.ip, request.client.forwardedFor, gateway.numTrustedProxies)}`,
+        );
+      }
+      // An audited destination lets the call through; what enforcing would do is the point of auditing, so it is said first.
+      const verdict = decision.audited === true ? 'ALLOWED, would deny (audit)' : decision.allowed ? 'ALLOWED' : 'DENIED';
+      lines.push(`policy: ${verdict} — ${decision.reason}`);
+      for (const rule of decision.rules)
+        lines.push(
+          `  ${rule.action} rule at ${rule.location === undefined ? '(unknown)' : `${rule.location.file}:${rule.location.line}:${rule.location.column}`}`,
+        );
+      for (const [target, files] of result.outputs) {
+        const simulator = simulatorFor(target, model.mesh);
+        if (simulator === undefined) continue;
+        const destination = model.services.find((s) => s.id === request.destination);
+        if (destination === undefined) continue;
+        const simulated = simulator.decide(manifestsFromFiles(files), simulatedRequest(request, servicesById(model), model.mesh.trustDomain));
+        lines.push(
+          `${target}: ${simulated.verdict.toUpperCase()} — ${simulated.reason}${simulated.objects.length === 0 ? '' : ` (${simulated.objects.join(', ')})`}`,
+        );
+      }
+      io.stdout(`${lines.join('\n')}\n`);
+    },
+  );
 }
 
-function requestOf(model: PolicyModel, from: string, to: string, options: { port?: string; method: string; path: string; ip: string }): Request | string {
+function requestOf(
+  model: PolicyModel,
+  from: string,
+  to: string,
+  options: { port?: string; method: string; path: string; ip: string; forwardedFor?: string },
+): Request | string {
   const destination = model.services.find((s) => s.id === to);
   if (destination === undefined) return `Unknown destination '${to}'. Services: ${model.services.map((s) => s.id).join(', ')}.`;
   const port = options.port === undefined ? destination.ports[0] : destination.ports.find((p) => p.name === options.port || String(p.port) === options.port);
   if (port === undefined) return `'${to}' has no port '${options.port ?? ''}'. Ports: ${destination.ports.map((p) => `${p.name} (${p.port})`).join(', ')}.`;
   let client: Client;
-  if (from === 'plaintext') client = { kind: 'plaintext', ip: options.ip };
+  const forwarded = options.forwardedFor === undefined ? {} : { forwardedFor: options.forwardedFor.split(',').map((a) => a.trim()) };
+  if (from === 'plaintext') client = { kind: 'plaintext', ip: options.ip, ...forwarded };
   else if (from.startsWith('identity:')) {
     const [namespace = '', serviceAccount = ''] = from.slice('identity:'.length).split('/');
-    client = { kind: 'identity', namespace, serviceAccount, ip: options.ip, tls: true };
-  } else if (model.services.some((s) => s.id === from)) client = { kind: 'service', service: from, ip: options.ip, tls: true };
-  else return `Unknown caller '${from}'. Use a service (${model.services.map((s) => s.id).join(', ')}), identity:<ns>/<sa>, or plaintext.`;
+    client = { kind: 'identity', namespace, serviceAccount, ip: options.ip, tls: true, ...forwarded };
+  } else if (from.startsWith('spiffe://')) client = { kind: 'spiffe', id: from, ip: options.ip, tls: true, ...forwarded };
+  else if (model.services.some((s) => s.id === from)) client = { kind: 'service', service: from, ip: options.ip, tls: true, ...forwarded };
+  else
+    return `Unknown caller '${from}'. Use a service (${model.services.map((s) => s.id).join(', ')}), identity:<ns>/<sa>, spiffe://<td>/<path>, or plaintext.`;
   const http = port.protocol !== 'tcp';
   return {
     client,

@@ -3,7 +3,7 @@
  * (values not made by the builders, references to undeclared services) are reported here; everything
  * about meaning is left to the validator.
  */
-import type { AnyService, AssertionCaller, Namespace, Source } from '../dsl';
+import type { AnyGateway, AnyService, AssertionCaller, IdentitySource, Namespace, Source } from '../dsl';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 import {
   MODEL_VERSION,
@@ -12,6 +12,8 @@ import {
   servicesById,
   type AssertionModel,
   type CallerModel,
+  type GatewayModel,
+  type IdentitySourceModel,
   type NamespaceModel,
   type PolicyModel,
   type PortModel,
@@ -149,6 +151,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       ...(svc.mtls === undefined ? {} : { mtls: svc.mtls }),
       ...(svc.defaultAction === undefined ? {} : { defaultAction: svc.defaultAction }),
       ...(svc.enforcement === undefined ? {} : { enforcement: svc.enforcement }),
+      ...gatewayOf(svc),
       ...(location === undefined ? {} : { location }),
     });
   }
@@ -174,29 +177,48 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       continue;
     }
     const sources: SourceModel[] = [];
-    for (const source of rule.from as readonly Source[]) {
+    const identitySource = (source: IdentitySource): IdentitySourceModel | undefined => {
       switch (source.kind) {
         case 'service': {
           const id = `${source.namespace.name}/${source.name}`;
-          if (!declared.has(id)) undeclared(source, 'source');
-          else sources.push({ kind: 'service', service: id });
-          break;
+          if (declared.has(id)) return { kind: 'service', service: id };
+          undeclared(source, 'source');
+          return undefined;
         }
         case 'namespace':
-          sources.push({ kind: 'namespace', namespace: source.name });
-          break;
+          return { kind: 'namespace', namespace: source.name };
         case 'identity':
-          sources.push({ kind: 'identity', namespace: source.namespace, serviceAccount: source.serviceAccount });
-          break;
+          return { kind: 'identity', namespace: source.namespace, serviceAccount: source.serviceAccount };
+        case 'spiffe':
+          return { kind: 'spiffe', id: source.id };
+        case 'trustDomain':
+          return { kind: 'trustDomain', trustDomain: source.trustDomain };
         case 'authenticated':
+          return { kind: 'authenticated' };
+        default:
+          return source satisfies never;
+      }
+    };
+    for (const source of rule.from as readonly Source[]) {
+      switch (source.kind) {
         case 'anyone':
           sources.push({ kind: source.kind });
           break;
         case 'ipBlocks':
           for (const cidr of source.cidrs) sources.push({ kind: 'ipBlock', cidr });
           break;
-        default:
-          source satisfies never;
+        case 'remoteIpBlocks':
+          for (const cidr of source.cidrs) sources.push({ kind: 'remoteIpBlock', cidr });
+          break;
+        case 'both': {
+          const identity = identitySource(source.identity);
+          if (identity !== undefined) sources.push({ kind: 'both', identity, cidrs: [...new Set(source.network.cidrs)].sort(compare) });
+          break;
+        }
+        default: {
+          const identity = identitySource(source);
+          if (identity !== undefined) sources.push(identity);
+        }
       }
     }
     const hasL7 = rule.methods !== undefined || rule.paths !== undefined;
@@ -221,6 +243,16 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
   const assertions: AssertionModel[] = [];
   for (const assertion of declarations('assertion', 'assertions')) {
     const location = locate(assertion.site);
+    if (assertion.from.kind === 'both' || assertion.from.kind === 'remoteIpBlocks') {
+      diagnostics.push(
+        diagnostic(
+          'invalid-policy-value',
+          `An assertion's caller cannot be ${assertion.from.kind === 'both' ? 'both(...)' : 'remoteIpBlocks(...)'}: name the identity or ipBlocks(...) the assertion is about.`,
+          store.spanOfLocation(location),
+        ),
+      );
+      continue;
+    }
     const from = callerOf(assertion.from);
     const to =
       assertion.to.kind === 'service'
@@ -278,7 +310,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
 }
 
 /** An assertion's caller in model terms (services by id). Every CIDR of `ipBlocks(a, b, ...)` is kept. */
-function callerOf(caller: AssertionCaller): CallerModel {
+function callerOf(caller: Exclude<AssertionCaller, { readonly kind: 'both' | 'remoteIpBlocks' }>): CallerModel {
   switch (caller.kind) {
     case 'service':
       return { kind: 'service', service: `${caller.namespace.name}/${caller.name}` };
@@ -286,6 +318,10 @@ function callerOf(caller: AssertionCaller): CallerModel {
       return { kind: 'namespace', namespace: caller.name };
     case 'identity':
       return { kind: 'identity', namespace: caller.namespace, serviceAccount: caller.serviceAccount };
+    case 'spiffe':
+      return { kind: 'spiffe', id: caller.id };
+    case 'trustDomain':
+      return { kind: 'trustDomain', trustDomain: caller.trustDomain };
     case 'authenticated':
     case 'anyone':
     case 'plaintext':
@@ -297,6 +333,12 @@ function callerOf(caller: AssertionCaller): CallerModel {
     default:
       return caller satisfies never;
   }
+}
+
+/** The gateway part of a declaration `gateway(...)` made (the schema checked its shape). */
+function gatewayOf(svc: AnyService): { gateway?: GatewayModel } {
+  const gateway = (svc as Partial<AnyGateway>).gateway;
+  return gateway === undefined ? {} : { gateway: { kind: gateway.kind, numTrustedProxies: gateway.numTrustedProxies } };
 }
 
 /** Identical rules hash alike; the later ones get a counter so ids stay unique (the validator warns about them). */

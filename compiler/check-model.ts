@@ -20,7 +20,17 @@ import {
   type SourceModel,
 } from '../model/model';
 import { compareStrings } from '../model/compare';
-import { GRPC_METHOD, grpcAdmitsMethods, narrowsRequests, portNamed, rulesByDestination, sameIdentity, sourceIdentity } from '../model/resolve';
+import {
+  GRPC_METHOD,
+  grpcAdmitsMethods,
+  narrowsRequests,
+  parseSpiffeId,
+  portNamed,
+  rulesByDestination,
+  sameIdentity,
+  sourceIdentity,
+  type WorkloadIdentity,
+} from '../model/resolve';
 import type { SourceStore } from './sources';
 import { catalogEntryOfCode } from '../diagnostics/catalog';
 
@@ -48,7 +58,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
     return s === undefined ? { message } : { message, span: s };
   };
 
-  if (!DNS_1123_SUBDOMAIN.test(model.mesh.trustDomain) || model.mesh.trustDomain.length > 253) {
+  if (!validTrustDomain(model.mesh.trustDomain)) {
     out.push(
       diagnostic(
         'invalid-trust-domain',
@@ -80,7 +90,20 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
       continue;
     }
     seen.set(svc.id, svc);
-    if (svc.namespace === model.mesh.rootNamespace) {
+    if (svc.gateway !== undefined) {
+      const withMode = svc.ports.filter((p) => p.mtls !== undefined);
+      if (svc.mtls !== undefined || withMode.length > 0) {
+        out.push(
+          diagnostic(
+            'gateway-mtls',
+            `Gateway '${svc.id}' sets an mTLS mode${withMode.length > 0 ? ` on port ${withMode.map((p) => p.name).join(', ')}` : ''}, but Istio applies no PeerAuthentication to gateway pods: their callers arrive without a mesh identity. Remove \`mtls\` from the gateway's ports.`,
+            at,
+          ),
+        );
+      }
+    }
+    // A gateway in the root namespace is the usual place of Istio's ingress gateway, not a misplaced application.
+    if (svc.namespace === model.mesh.rootNamespace && svc.gateway === undefined) {
       out.push(
         diagnostic(
           'service-in-root-namespace',
@@ -171,6 +194,8 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         const [a, b] = [group[i] as ServiceModel, group[j] as ServiceModel].sort(
           (x, y) => compareStrings(x.location?.file ?? '', y.location?.file ?? '') || (x.location?.start ?? 0) - (y.location?.start ?? 0),
         ) as [ServiceModel, ServiceModel];
+        // Gateway pods are made by the gateway's controller with its own labels, not by an application's Deployment.
+        if ((a.gateway === undefined) !== (b.gateway === undefined)) continue;
         if (selectorsOverlap(a.selector, b.selector)) {
           out.push(
             diagnostic(
@@ -234,12 +259,49 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
       }
     }
     for (const source of rule.sources) {
-      if (source.kind === 'ipBlock' && !validCidr(source.cidr)) {
-        out.push(diagnostic('invalid-cidr', `'${source.cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(source.cidr)}`, at));
+      for (const cidr of source.kind === 'ipBlock' || source.kind === 'remoteIpBlock' ? [source.cidr] : source.kind === 'both' ? source.cidrs : []) {
+        if (!validCidr(cidr))
+          out.push(diagnostic('invalid-cidr', `'${cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(cidr)}`, at));
       }
-      if (source.kind === 'identity' && (!DNS_1123_LABEL.test(source.namespace) || !DNS_1123_SUBDOMAIN.test(source.serviceAccount))) {
+      if (source.kind === 'remoteIpBlock' && destination.gateway === undefined) {
         out.push(
-          diagnostic('invalid-name', `identity('${source.namespace}', '${source.serviceAccount}') is not a valid namespace and service account name.`, at),
+          diagnostic(
+            'remote-ip-without-gateway',
+            `remoteIpBlocks('${source.cidr}') reads the original client address a gateway takes from X-Forwarded-For, but '${rule.destination}' is not a declared gateway. Write ipBlocks('${source.cidr}') for the address of the connection, or put this rule on the gateway the traffic comes through (declare it with gateway(...)).`,
+            at,
+          ),
+        );
+      }
+      const identity = source.kind === 'both' ? source.identity : source;
+      if (identity.kind === 'spiffe') {
+        const parsed = parseSpiffeId(identity.id);
+        if (
+          parsed === undefined ||
+          !validTrustDomain(parsed.trustDomain) ||
+          /\/\/|\/$|\/\.\.?(\/|$)|%/.test(identity.id.slice('spiffe://'.length + parsed.trustDomain.length)) ||
+          identity.id.length > 2048
+        ) {
+          out.push(
+            diagnostic(
+              'invalid-spiffe-id',
+              `'${identity.id}' is not a SPIFFE ID: write spiffe://<trust domain>/<path>, the trust domain a lower-case DNS name, the path segments non-empty, without '.', '..' or '%' escapes (https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md).`,
+              at,
+            ),
+          );
+        }
+      }
+      if (identity.kind === 'trustDomain' && !validTrustDomain(identity.trustDomain)) {
+        out.push(
+          diagnostic(
+            'invalid-spiffe-id',
+            `trustDomain('${identity.trustDomain}') is not a trust domain: write the DNS name alone (lower-case letters, digits, '-' and '.'), without 'spiffe://' or a path.`,
+            at,
+          ),
+        );
+      }
+      if (identity.kind === 'identity' && (!DNS_1123_LABEL.test(identity.namespace) || !DNS_1123_SUBDOMAIN.test(identity.serviceAccount))) {
+        out.push(
+          diagnostic('invalid-name', `identity('${identity.namespace}', '${identity.serviceAccount}') is not a valid namespace and service account name.`, at),
         );
       }
     }
@@ -304,7 +366,9 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         out.push(
           diagnostic(
             'deny-bypassed-by-plaintext',
-            `This deny names callers by identity, but port '${port.name}' of '${rule.destination}' is ${mode}: plaintext clients carry no identity, so they would pass it. Make the port STRICT (mtls: 'STRICT'), or deny \`anyone\` on it.`,
+            destination.gateway !== undefined
+              ? `This deny names callers by identity, but '${rule.destination}' is a gateway: its callers carry no mesh identity (PeerAuthentication does not apply to gateway pods), so every caller would pass it. Deny by remoteIpBlocks(...) or ipBlocks(...), or deny \`anyone\` on it.`
+              : `This deny names callers by identity, but port '${port.name}' of '${rule.destination}' is ${mode}: plaintext clients carry no identity, so they would pass it. Make the port STRICT (mtls: 'STRICT'), or deny \`anyone\` on it.`,
             at,
           ),
         );
@@ -313,7 +377,9 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         out.push(
           diagnostic(
             'identity-on-plaintext-port',
-            `Port '${port.name}' of '${rule.destination}' has mTLS DISABLE, so no caller there has an identity and this allow never matches on it. Enable mTLS on the port, or allow by IP block.`,
+            destination.gateway !== undefined
+              ? `'${rule.destination}' is a gateway: its callers carry no mesh identity (PeerAuthentication does not apply to gateway pods), so this allow never matches. Allow by remoteIpBlocks(...), ipBlocks(...) or anyone.`
+              : `Port '${port.name}' of '${rule.destination}' has mTLS DISABLE, so no caller there has an identity and this allow never matches on it. Enable mTLS on the port, or allow by IP block.`,
             at,
           ),
         );
@@ -334,7 +400,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
   for (const rules of rulesByDestination(model.rules).values()) {
     rules.forEach((rule, i) => {
       if (rule.action !== 'allow') return;
-      const deny = rules.find((other) => other.action === 'deny' && covers(other, rule, services));
+      const deny = rules.find((other) => other.action === 'deny' && covers(other, rule, services, model.mesh.trustDomain));
       if (deny !== undefined) {
         out.push(
           diagnostic(
@@ -346,7 +412,13 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         );
         return;
       }
-      const twin = rules.find((other, j) => other.action === 'allow' && j !== i && covers(other, rule, services) && (!covers(rule, other, services) || j < i));
+      const twin = rules.find(
+        (other, j) =>
+          other.action === 'allow' &&
+          j !== i &&
+          covers(other, rule, services, model.mesh.trustDomain) &&
+          (!covers(rule, other, services, model.mesh.trustDomain) || j < i),
+      );
       if (twin !== undefined) {
         out.push(
           diagnostic('rule-shadowed', `Another allow rule already admits everything this one does. Remove one of them.`, span(rule.location), [
@@ -360,7 +432,11 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
 }
 
 function isIdentitySource(source: SourceModel): boolean {
-  return source.kind === 'service' || source.kind === 'namespace' || source.kind === 'identity' || source.kind === 'authenticated';
+  return source.kind !== 'anyone' && source.kind !== 'ipBlock' && source.kind !== 'remoteIpBlock';
+}
+
+function validTrustDomain(name: string): boolean {
+  return DNS_1123_SUBDOMAIN.test(name) && name.length <= 253;
 }
 
 function validLabelKey(key: string): boolean {
@@ -394,23 +470,55 @@ function suggestCidr(cidr: string): string {
   return `: did you mean '${canonicalCidr(parsed)}'?`;
 }
 
-/** Is every client matched by `inner` also matched by `outer`? */
-function sourceCovers(outer: SourceModel, inner: SourceModel, services: ReadonlyMap<string, ServiceModel>): boolean {
+/**
+ * Is every client matched by `inner` also matched by `outer`? Only used to warn about shadowed rules, so a case
+ * it does not work out answers false (no warning), never a wrong true.
+ */
+function sourceCovers(outer: SourceModel, inner: SourceModel, services: ReadonlyMap<string, ServiceModel>, trustDomain: string): boolean {
+  if (inner.kind === 'both' && outer.kind !== 'both' && outer.kind !== 'ipBlock') return sourceCovers(outer, inner.identity, services, trustDomain);
+  const innerPeer = inner.kind === 'spiffe' ? parseSpiffeId(inner.id) : undefined;
+  const innerIdentity = sourceIdentity(inner, services) ?? (inner.kind === 'spiffe' ? parseLocal(inner.id, trustDomain) : undefined);
   switch (outer.kind) {
     case 'anyone':
       return true;
     case 'authenticated':
       return isIdentitySource(inner);
     case 'namespace':
-      return (inner.kind === 'namespace' && inner.namespace === outer.namespace) || sourceIdentity(inner, services)?.namespace === outer.namespace;
+      return (inner.kind === 'namespace' && inner.namespace === outer.namespace) || innerIdentity?.namespace === outer.namespace;
     case 'service':
     case 'identity':
-      return sameIdentity(sourceIdentity(outer, services), sourceIdentity(inner, services));
+      return sameIdentity(sourceIdentity(outer, services), innerIdentity);
+    case 'spiffe':
+      return inner.kind === 'spiffe' ? inner.id === outer.id : innerIdentity !== undefined && sameIdentity(innerIdentity, parseLocal(outer.id, trustDomain));
+    case 'trustDomain':
+      return (
+        (inner.kind === 'trustDomain' && inner.trustDomain === outer.trustDomain) ||
+        innerPeer?.trustDomain === outer.trustDomain ||
+        (outer.trustDomain === trustDomain && (innerIdentity !== undefined || inner.kind === 'namespace'))
+      );
     case 'ipBlock':
-      return inner.kind === 'ipBlock' && cidrContains(outer.cidr, inner.cidr);
+      return (
+        (inner.kind === 'ipBlock' && cidrContains(outer.cidr, inner.cidr)) || (inner.kind === 'both' && inner.cidrs.every((c) => cidrContains(outer.cidr, c)))
+      );
+    case 'both':
+      return (
+        inner.kind === 'both' &&
+        sourceCovers(outer.identity, inner.identity, services, trustDomain) &&
+        inner.cidrs.every((c) => outer.cidrs.some((o) => cidrContains(o, c)))
+      );
+    case 'remoteIpBlock':
+      return inner.kind === 'remoteIpBlock' && cidrContains(outer.cidr, inner.cidr);
     default:
       return outer satisfies never;
   }
+}
+
+/** The Kubernetes identity a SPIFFE ID names in the mesh's trust domain, if it names one. */
+function parseLocal(id: string, trustDomain: string): WorkloadIdentity | undefined {
+  const peer = parseSpiffeId(id);
+  return peer?.trustDomain === trustDomain && peer.namespace !== undefined && peer.serviceAccount !== undefined
+    ? { namespace: peer.namespace, serviceAccount: peer.serviceAccount }
+    : undefined;
 }
 
 function cidrContains(outer: string, inner: string): boolean {
@@ -425,9 +533,9 @@ function pathCovers(outer: PathMatch, inner: PathMatch): boolean {
 }
 
 /** Does `outer` match every request `inner` matches? (Same destination assumed.) */
-function covers(outer: RuleModel, inner: RuleModel, services: ReadonlyMap<string, ServiceModel>): boolean {
+function covers(outer: RuleModel, inner: RuleModel, services: ReadonlyMap<string, ServiceModel>, trustDomain: string): boolean {
   return (
-    inner.sources.every((s) => outer.sources.some((o) => sourceCovers(o, s, services))) &&
+    inner.sources.every((s) => outer.sources.some((o) => sourceCovers(o, s, services, trustDomain))) &&
     inner.ports.every((p) => outer.ports.includes(p)) &&
     (outer.methods === undefined || (inner.methods !== undefined && inner.methods.every((m) => outer.methods?.includes(m)))) &&
     (outer.paths === undefined || (inner.paths !== undefined && inner.paths.every((p) => outer.paths?.some((o) => pathCovers(o, p)))))

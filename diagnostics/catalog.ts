@@ -113,12 +113,32 @@ export const catalog = {
     summary: 'An identity-based allow on a port with mTLS disabled: no client there has an identity.',
   },
   'invalid-trust-domain': { code: 'PC3021', severity: 'error', summary: 'The trust domain is not a valid DNS name.' },
+  'invalid-spiffe-id': {
+    code: 'PC3040',
+    severity: 'error',
+    summary: 'A SPIFFE ID is not a URI `spiffe://<trust domain>/<path>`, or a trust domain source is not a DNS name.',
+  },
+  'remote-ip-without-gateway': {
+    code: 'PC3041',
+    severity: 'error',
+    summary: '`remoteIpBlocks(...)` on a rule whose destination is not a declared gateway: only a gateway sees the original client address.',
+  },
+  'gateway-mtls': {
+    code: 'PC3042',
+    severity: 'error',
+    summary: 'A gateway port sets an mTLS mode, but PeerAuthentication does not apply to gateway pods.',
+  },
   'invalid-acknowledgement': {
     code: 'PC3058',
     severity: 'error',
     summary: 'An acknowledgement names an unknown code or an error, or gives no reason; only warnings can be acknowledged.',
   },
   // 4xxx targets
+  'istio-alias-trust-domain': {
+    code: 'PC4010',
+    severity: 'error',
+    summary: 'A SPIFFE ID or trust domain names cluster.local while the mesh has another trust domain: Istio treats cluster.local as the mesh’s own.',
+  },
   'schema-violation': {
     code: 'PC4001',
     severity: 'error',
@@ -190,6 +210,21 @@ export const catalog = {
     severity: 'error',
     summary: 'The paths of one port need a route match longer than the 1024 characters a route allows.',
   },
+  'linkerd-remote-ip': {
+    code: 'PC4115',
+    severity: 'error',
+    summary: 'Linkerd has no original-client-address (X-Forwarded-For) match: `remoteIpBlocks(...)` cannot be built for Linkerd.',
+  },
+  'linkerd-istio-gateway': {
+    code: 'PC4116',
+    severity: 'error',
+    summary: 'An Istio ingress gateway is an Istio component: Linkerd output cannot name it as a caller or destination.',
+  },
+  'linkerd-both-in-deny': {
+    code: 'PC4117',
+    severity: 'error',
+    summary: 'Linkerd cannot subtract an identity-AND-network deny (`both(...)`) from what it allows.',
+  },
   'linkerd-mesh-scope': {
     code: 'PC4133',
     severity: 'error',
@@ -220,6 +255,16 @@ export const catalog = {
     code: 'PC4204',
     severity: 'error',
     summary: "A service runs as the service account 'waypoint' in a namespace where policyc deploys a waypoint of that name.",
+  },
+  'ambient-gateway': {
+    code: 'PC4213',
+    severity: 'error',
+    summary: 'A gateway in an ambient build: the istio-ambient target does not model gateways or remoteIpBlocks.',
+  },
+  'ambient-spiffe-path': {
+    code: 'PC4214',
+    severity: 'error',
+    summary: 'A SPIFFE ID that is not `spiffe://<td>/ns/<ns>/sa/<sa>`: ztunnel carries only Kubernetes workload identities.',
   },
   'ambient-dry-run-version': {
     code: 'PC4220',

@@ -250,20 +250,210 @@ export function service<const TName extends string, const TPorts extends Readonl
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Gateways
+
+/**
+ * Which gateway: `istio-ingress` is Istio's ingress gateway deployment (pods labelled `istio: ingressgateway`, service
+ * account `istio-ingressgateway-service-account`); `gateway-api` the pods a Gateway API `Gateway` deploys (labelled
+ * `gateway.networking.k8s.io/gateway-name: <name>`, service account `<name>-istio` with Istio's gateway class).
+ *
+ * @example
+ * const kind: GatewayKind = 'istio-ingress';
+ */
+export type GatewayKind = 'istio-ingress' | 'gateway-api';
+
+/**
+ * A gateway: its own proxy, not a sidecar. It can call services and be the destination of rules; PeerAuthentication
+ * does not apply to its pods, so its callers never carry a mesh identity. Create with {@link gateway}.
+ *
+ * @example
+ * const ingress: AnyGateway = gateway(istioSystem, 'istio-ingressgateway', { kind: 'istio-ingress', ports: { http: { port: 8080, protocol: 'http' } } });
+ */
+export interface Gateway<TName extends string = string, TPorts extends Readonly<Record<string, PortSpec>> = Readonly<Record<string, PortSpec>>> extends Service<
+  TName,
+  TPorts
+> {
+  readonly gateway: { readonly kind: GatewayKind; readonly numTrustedProxies: number };
+}
+
+/**
+ * Any declared gateway, whatever its ports.
+ *
+ * @example
+ * const gateways: readonly AnyGateway[] = [ingress];
+ */
+export type AnyGateway = Gateway<string, Readonly<Record<string, PortSpec>>>;
+
+/**
+ * Options of {@link gateway}.
+ *
+ * @example
+ * const options: GatewayOptions<{ http: { port: 8080; protocol: 'http' } }> = { kind: 'gateway-api', numTrustedProxies: 1, ports: { http: { port: 8080, protocol: 'http' } } };
+ */
+export interface GatewayOptions<TPorts extends Readonly<Record<string, PortSpec>>> {
+  readonly kind: GatewayKind;
+  /** The ports the gateway's pods listen on. */
+  readonly ports: TPorts;
+  /**
+   * How many proxies (load balancers) in front of the gateway append to X-Forwarded-For; {@link remoteIpBlocks}
+   * reads the client address that many entries from the right (Istio `numTrustedProxies`).
+   * @default 0
+   */
+  readonly numTrustedProxies?: number;
+  /**
+   * The service account the gateway's pods run as.
+   * @default 'istio-ingressgateway-service-account' (istio-ingress), '<name>-istio' (gateway-api)
+   */
+  readonly serviceAccount?: string;
+  /**
+   * Labels of the gateway's pods.
+   * @default { istio: 'ingressgateway' } (istio-ingress), { 'gateway.networking.k8s.io/gateway-name': <name> } (gateway-api)
+   */
+  readonly selector?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Declares a gateway: an Istio ingress gateway or a Gateway API gateway's pods.
+ *
+ * @example
+ * const ingress = gateway(namespace('istio-system'), 'istio-ingressgateway', {
+ *   kind: 'istio-ingress',
+ *   numTrustedProxies: 1,
+ *   ports: { http: { port: 8080, protocol: 'http' } },
+ * });
+ * allow(remoteIpBlocks('203.0.113.0/24')).to(ingress, { ports: ['http'] });
+ */
+export function gateway<const TName extends string, const TPorts extends Readonly<Record<string, PortSpec>>>(
+  inNamespace: Namespace,
+  name: TName,
+  options: GatewayOptions<TPorts>,
+): Gateway<TName, TPorts> {
+  const site = declarationSite(gateway);
+  const istio = options.kind === 'istio-ingress';
+  return withSite(
+    {
+      kind: 'service' as const,
+      namespace: inNamespace,
+      name,
+      serviceAccount: options.serviceAccount ?? (istio ? 'istio-ingressgateway-service-account' : `${name}-istio`),
+      selector: options.selector ?? (istio ? { istio: 'ingressgateway' } : { 'gateway.networking.k8s.io/gateway-name': name }),
+      ports: options.ports,
+      gateway: { kind: options.kind, numTrustedProxies: options.numTrustedProxies ?? 0 },
+    },
+    site,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Sources
 
 /**
+ * A SPIFFE ID: `spiffe://<trust domain>/<path>`, the identity a workload's certificate carries.
+ *
+ * @example
+ * const billing: SpiffeId = 'spiffe://example.org/ns/billing/sa/billing';
+ */
+export type SpiffeId = `spiffe://${string}`;
+
+/**
+ * Clients whose source IP is in one of the blocks. Create with {@link ipBlocks}.
+ *
+ * @example
+ * const office: IpBlocks = ipBlocks('10.0.0.0/8');
+ */
+export interface IpBlocks {
+  readonly kind: 'ipBlocks';
+  readonly cidrs: readonly string[];
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/**
+ * Callers named by identity alone: a declared service or namespace, {@link identity}, {@link spiffe},
+ * {@link trustDomain} or {@link authenticated}. The first argument of {@link both}.
+ *
+ * @example
+ * const callers: readonly IdentitySource[] = [checkout, shop, spiffe('spiffe://example.org/vm/billing'), authenticated];
+ */
+export type IdentitySource = AnyService | Namespace | { readonly kind: 'authenticated' } | IdentityPeer | SpiffePeer | TrustDomainPeer;
+
+/**
+ * The original client addresses of requests through a gateway. Create with {@link remoteIpBlocks}; only a rule
+ * whose destination is a {@link gateway} accepts it.
+ *
+ * @example
+ * const partners: RemoteIpBlocks = remoteIpBlocks('203.0.113.0/24');
+ */
+export interface RemoteIpBlocks {
+  readonly kind: 'remoteIpBlocks';
+  readonly cidrs: readonly string[];
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/**
  * A caller that is not one declared service or namespace. Create with {@link anyone}, {@link authenticated},
- * {@link ipBlocks} or {@link identity}.
+ * {@link ipBlocks}, {@link identity}, {@link spiffe}, {@link trustDomain}, {@link both} or {@link remoteIpBlocks}.
  *
  * @example
  * const callers: readonly PeerSource[] = [authenticated, ipBlocks('10.0.0.0/8'), identity('ingress', 'gateway')];
  */
 export type PeerSource =
-  | { readonly kind: 'anyone' }
-  | { readonly kind: 'authenticated' }
-  | { readonly kind: 'ipBlocks'; readonly cidrs: readonly string[]; readonly site?: DeclarationSite }
-  | { readonly kind: 'identity'; readonly namespace: string; readonly serviceAccount: string; readonly site?: DeclarationSite };
+  { readonly kind: 'anyone' } | { readonly kind: 'authenticated' } | IpBlocks | IdentityPeer | SpiffePeer | TrustDomainPeer | BothPeer | RemoteIpBlocks;
+
+/**
+ * An undeclared Kubernetes identity. Create with {@link identity}.
+ *
+ * @example
+ * const gatewayIdentity: IdentityPeer = identity('istio-system', 'istio-ingressgateway-service-account');
+ */
+export interface IdentityPeer {
+  readonly kind: 'identity';
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/**
+ * A workload by SPIFFE ID. Create with {@link spiffe}.
+ *
+ * @example
+ * const billing: SpiffePeer = spiffe('spiffe://example.org/vm/billing');
+ */
+export interface SpiffePeer {
+  readonly kind: 'spiffe';
+  readonly id: SpiffeId;
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/**
+ * Every identity of a trust domain. Create with {@link trustDomain}.
+ *
+ * @example
+ * const old: TrustDomainPeer = trustDomain('old.example.org');
+ */
+export interface TrustDomainPeer {
+  readonly kind: 'trustDomain';
+  readonly trustDomain: string;
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/**
+ * An identity that must also come from a network. Create with {@link both}.
+ *
+ * @example
+ * const fromOffice: BothPeer = both(checkout, ipBlocks('10.0.0.0/8'));
+ */
+export interface BothPeer {
+  readonly kind: 'both';
+  readonly identity: IdentitySource;
+  readonly network: IpBlocks;
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
 
 /**
  * Everything a rule can name as its caller: declared services, declared namespaces, and peers.
@@ -280,7 +470,7 @@ export type Source = AnyService | Namespace | PeerSource;
  * @example
  * deny(anyone).to(payments, { ports: ['metrics'], paths: ['/debug/*'] });
  */
-export const anyone: PeerSource = { kind: 'anyone' };
+export const anyone: { readonly kind: 'anyone' } = { kind: 'anyone' };
 
 /**
  * Any client that presents a mesh identity (mutual TLS), whatever its namespace or service account.
@@ -288,7 +478,7 @@ export const anyone: PeerSource = { kind: 'anyone' };
  * @example
  * allow(authenticated).to(frontend, { ports: ['http'] });
  */
-export const authenticated: PeerSource = { kind: 'authenticated' };
+export const authenticated: { readonly kind: 'authenticated' } = { kind: 'authenticated' };
 
 /**
  * Clients whose source IP is in one of these blocks (IPv4 or IPv6 CIDR, or a single address), with or without
@@ -297,7 +487,7 @@ export const authenticated: PeerSource = { kind: 'authenticated' };
  * @example
  * allow(ipBlocks('10.0.0.0/8', '192.168.1.10')).to(frontend, { ports: ['http'] });
  */
-export function ipBlocks(...cidrs: readonly [string, ...string[]]): PeerSource {
+export function ipBlocks(...cidrs: readonly [string, ...string[]]): IpBlocks {
   const site = declarationSite(ipBlocks);
   return withSite({ kind: 'ipBlocks' as const, cidrs }, site);
 }
@@ -309,9 +499,55 @@ export function ipBlocks(...cidrs: readonly [string, ...string[]]): PeerSource {
  * const gateway = identity('istio-system', 'istio-ingressgateway-service-account');
  * allow(gateway).to(frontend, { ports: ['http'] });
  */
-export function identity(inNamespace: string, serviceAccount: string): PeerSource {
+export function identity(inNamespace: string, serviceAccount: string): IdentityPeer {
   const site = declarationSite(identity);
   return withSite({ kind: 'identity' as const, namespace: inNamespace, serviceAccount }, site);
+}
+
+/**
+ * A workload by its SPIFFE ID: one outside Kubernetes (a VM), or one in another trust domain. A SPIFFE ID that is
+ * not a URI `spiffe://<trust domain>/<path>` is a type error here and an error of `policyc build`.
+ *
+ * @example
+ * allow(spiffe('spiffe://example.org/vm/billing')).to(payments, { ports: ['grpc'] });
+ */
+export function spiffe(id: SpiffeId): SpiffePeer {
+  const site = declarationSite(spiffe);
+  return withSite({ kind: 'spiffe' as const, id }, site);
+}
+
+/**
+ * Every identity of a trust domain, for example the old one during a trust-domain migration.
+ *
+ * @example
+ * allow(trustDomain('old.example.org')).to(payments, { ports: ['grpc'] });
+ */
+export function trustDomain(name: string): TrustDomainPeer {
+  const site = declarationSite(trustDomain);
+  return withSite({ kind: 'trustDomain' as const, trustDomain: name }, site);
+}
+
+/**
+ * Callers that match the identity AND come from one of the networks: both must hold.
+ *
+ * @example
+ * allow(both(checkout, ipBlocks('10.0.0.0/8'))).to(payments, { ports: ['grpc'] });
+ */
+export function both(identitySource: IdentitySource, network: IpBlocks): BothPeer {
+  const site = declarationSite(both);
+  return withSite({ kind: 'both' as const, identity: identitySource, network }, site);
+}
+
+/**
+ * The original client address of a request through a gateway (X-Forwarded-For, read as the gateway's
+ * `numTrustedProxies` says), not the address of the last proxy. Only a rule to a {@link gateway} accepts it.
+ *
+ * @example
+ * allow(remoteIpBlocks('203.0.113.0/24')).to(ingress, { ports: ['http'] });
+ */
+export function remoteIpBlocks(...cidrs: readonly [string, ...string[]]): RemoteIpBlocks {
+  const site = declarationSite(remoteIpBlocks);
+  return withSite({ kind: 'remoteIpBlocks' as const, cidrs }, site);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -355,7 +591,7 @@ export interface AccessRule {
  * const fromCheckout: RuleBuilder = allow(checkout);
  * fromCheckout.to(payments, { ports: ['grpc'] });
  */
-export interface RuleBuilder {
+export interface RuleBuilder<TDestination extends AnyService = AnyService> {
   /**
    * Names the destination and, optionally, narrows the rule to some of its ports (by name), HTTP methods and paths.
    * Methods and paths are only allowed together with HTTP, HTTP/2 or gRPC ports. `name` keeps the name of the
@@ -368,7 +604,7 @@ export interface RuleBuilder {
    * allow(productpage).to(details, { methods: ['GET'], name: 'details-viewer' });
    * allow(kubelet).to(web, { ports: ['health'], acknowledge: { PC3020: 'probes carry no identity' } });
    */
-  to<TTo extends AnyService>(
+  to<TTo extends TDestination>(
     destination: TTo,
     scope?:
       | {
@@ -391,8 +627,19 @@ export interface RuleBuilder {
   ): AccessRule;
 }
 
-function ruleBuilder(action: RuleAction, from: readonly Source[]): RuleBuilder {
-  const to: RuleBuilder['to'] = (destination, scope) => {
+/**
+ * The destinations a rule with these sources may name: only gateways when one of them is {@link remoteIpBlocks}
+ * (the original client address exists only for traffic through a gateway).
+ *
+ * @example
+ * const to: DestinationOf<[RemoteIpBlocks]> = ingress;
+ */
+export type DestinationOf<TFrom extends readonly Source[]> = true extends { [K in keyof TFrom]: TFrom[K] extends RemoteIpBlocks ? true : false }[number]
+  ? AnyGateway
+  : AnyService;
+
+function ruleBuilder<TDestination extends AnyService>(action: RuleAction, from: readonly Source[]): RuleBuilder<TDestination> {
+  const to: RuleBuilder<TDestination>['to'] = (destination, scope) => {
     // The rule's site is the `.to(...)` call: several rules may share one `allow(...)`.
     const ruleSite = declarationSite(to);
     return withSite(
@@ -421,7 +668,7 @@ function ruleBuilder(action: RuleAction, from: readonly Source[]): RuleBuilder {
  * allow(checkout, cart).to(payments);
  * allow(monitoring).to(payments, { ports: ['metrics'], methods: ['GET'], paths: ['/metrics'] });
  */
-export function allow(...from: readonly [Source, ...Source[]]): RuleBuilder {
+export function allow<const TFrom extends readonly [Source, ...Source[]]>(...from: TFrom): RuleBuilder<DestinationOf<TFrom>> {
   return ruleBuilder('allow', from);
 }
 
@@ -431,7 +678,7 @@ export function allow(...from: readonly [Source, ...Source[]]): RuleBuilder {
  * @example
  * deny(anyone).to(payments, { ports: ['metrics'], paths: ['/debug/*'] });
  */
-export function deny(...from: readonly [Source, ...Source[]]): RuleBuilder {
+export function deny<const TFrom extends readonly [Source, ...Source[]]>(...from: TFrom): RuleBuilder<DestinationOf<TFrom>> {
   return ruleBuilder('deny', from);
 }
 

@@ -4,7 +4,26 @@
  * @example
  * import { mesh, namespace, service, allow } from 'policyc';
  */
-export { namespace, service, anyone, authenticated, ipBlocks, identity, allow, deny, mesh, plaintext, outside, reaches, neverReaches } from './builders';
+export {
+  namespace,
+  service,
+  gateway,
+  anyone,
+  authenticated,
+  ipBlocks,
+  identity,
+  spiffe,
+  trustDomain,
+  both,
+  remoteIpBlocks,
+  allow,
+  deny,
+  mesh,
+  plaintext,
+  outside,
+  reaches,
+  neverReaches,
+} from './builders';
 export type {
   Namespace,
   NamespaceOptions,
@@ -13,6 +32,19 @@ export type {
   AnyService,
   ServiceOptions,
   PeerSource,
+  SpiffeId,
+  IpBlocks,
+  IdentitySource,
+  IdentityPeer,
+  SpiffePeer,
+  TrustDomainPeer,
+  BothPeer,
+  RemoteIpBlocks,
+  GatewayKind,
+  Gateway,
+  AnyGateway,
+  GatewayOptions,
+  DestinationOf,
   Source,
   RuleAction,
   AccessRule,

@@ -124,7 +124,7 @@ export function compareWithOriginal(
   for (const request of widenedRequestSpace(model, original)) {
     // A CIDR such as ::/0 yields the loopback address as a probe; no other pod calls from it (Linkerd admits it always).
     if (LOOPBACK.test(request.client.ip)) continue;
-    const simulated = simulatedRequest(request, services);
+    const simulated = simulatedRequest(request, services, model.mesh.trustDomain);
     const workload = workloads.get(request.destination);
     const probe = workload === undefined ? simulated : { ...simulated, destination: workload };
     const before = simulator.decide(original, probe);

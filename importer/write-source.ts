@@ -160,6 +160,14 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
         return dsl(file, source.kind);
       case 'ipBlock':
         return `${dsl(file, 'ipBlocks')}(${quote(source.cidr)})`;
+      case 'spiffe':
+        return `${dsl(file, 'spiffe')}(${quote(source.id)})`;
+      case 'trustDomain':
+        return `${dsl(file, 'trustDomain')}(${quote(source.trustDomain)})`;
+      case 'both':
+        return `${dsl(file, 'both')}(${sourceText(file, source.identity)}, ${dsl(file, 'ipBlocks')}(${source.cidrs.map(quote).join(', ')}))`;
+      case 'remoteIpBlock':
+        return `${dsl(file, 'remoteIpBlocks')}(${quote(source.cidr)})`;
     }
   };
   const pathText = (p: PathMatch): string => (p.kind === 'prefix' ? `${p.value}*` : p.value);

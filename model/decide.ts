@@ -14,22 +14,32 @@ import {
   servicesById,
   type HttpMethod,
   type PolicyModel,
+  type IdentitySourceModel,
   type PortModel,
   type RuleModel,
   type ServiceModel,
   type SourceLocation,
   type SourceModel,
 } from './model';
-import { portNumbered, rulesByDestination, sameIdentity, serviceIdentity, sourceIdentity, type WorkloadIdentity } from './resolve';
+import { parseSpiffeId, peerIdentity, portNumbered, remoteAddress, rulesByDestination, serviceIdentity, sourceIdentity, type PeerIdentity } from './resolve';
 
 /** Who is calling. */
 export type Client =
   /** A declared service (its pods use its service account). */
-  | { readonly kind: 'service'; readonly service: string; readonly ip: string; readonly tls: boolean }
+  | { readonly kind: 'service'; readonly service: string; readonly ip: string; readonly tls: boolean; readonly forwardedFor?: readonly string[] }
   /** A workload outside the model with a mesh identity. */
-  | { readonly kind: 'identity'; readonly namespace: string; readonly serviceAccount: string; readonly ip: string; readonly tls: boolean }
-  /** A client outside the mesh: no sidecar, no certificate. */
-  | { readonly kind: 'plaintext'; readonly ip: string };
+  | {
+      readonly kind: 'identity';
+      readonly namespace: string;
+      readonly serviceAccount: string;
+      readonly ip: string;
+      readonly tls: boolean;
+      readonly forwardedFor?: readonly string[];
+    }
+  /** A workload with another SPIFFE ID: another trust domain's, or not a Kubernetes workload's. */
+  | { readonly kind: 'spiffe'; readonly id: string; readonly ip: string; readonly tls: boolean; readonly forwardedFor?: readonly string[] }
+  /** A client outside the mesh: no sidecar, no certificate. `forwardedFor`: the X-Forwarded-For addresses it sends. */
+  | { readonly kind: 'plaintext'; readonly ip: string; readonly forwardedFor?: readonly string[] };
 
 export interface Request {
   readonly client: Client;
@@ -53,29 +63,76 @@ export interface Decision {
   readonly rules: readonly { readonly id: string; readonly action: RuleModel['action']; readonly location?: SourceLocation }[];
 }
 
-/** The identity a client presents: none for a plaintext client or one that does not use mTLS. */
-export function presentedIdentity(client: Client, services: ReadonlyMap<string, ServiceModel>): WorkloadIdentity | undefined {
+/**
+ * The identity a client presents: none for a plaintext client or one that does not use mTLS. Declared services and
+ * undeclared Kubernetes identities are in the mesh's trust domain.
+ */
+export function presentedIdentity(client: Client, services: ReadonlyMap<string, ServiceModel>, trustDomain: string): PeerIdentity | undefined {
   if (client.kind === 'plaintext' || !client.tls) return undefined;
-  if (client.kind === 'identity') return { namespace: client.namespace, serviceAccount: client.serviceAccount };
+  if (client.kind === 'spiffe') return parseSpiffeId(client.id);
+  if (client.kind === 'identity') return peerIdentity(trustDomain, { namespace: client.namespace, serviceAccount: client.serviceAccount });
   const svc = services.get(client.service);
-  return svc === undefined ? undefined : serviceIdentity(svc);
+  return svc === undefined ? undefined : peerIdentity(trustDomain, serviceIdentity(svc));
 }
 
-function sourceMatches(source: SourceModel, identity: WorkloadIdentity | undefined, ip: string, services: ReadonlyMap<string, ServiceModel>): boolean {
+/** Where the request came from: the peer's identity and address, and the original client address a gateway sees. */
+interface Origin {
+  readonly identity: PeerIdentity | undefined;
+  readonly ip: string;
+  readonly remoteIp: string;
+}
+
+function originOf(model: PolicyModel, destination: ServiceModel, client: Client, plaintext: boolean, services: ReadonlyMap<string, ServiceModel>): Origin {
+  return {
+    identity: plaintext ? undefined : presentedIdentity(client, services, model.mesh.trustDomain),
+    ip: client.ip,
+    remoteIp: remoteAddress(client.ip, client.forwardedFor, destination.gateway?.numTrustedProxies ?? 0),
+  };
+}
+
+function identityMatches(
+  source: IdentitySourceModel,
+  identity: PeerIdentity | undefined,
+  trustDomain: string,
+  services: ReadonlyMap<string, ServiceModel>,
+): boolean {
+  if (identity === undefined) return false;
+  switch (source.kind) {
+    case 'authenticated':
+      return true;
+    case 'namespace':
+      return identity.trustDomain === trustDomain && identity.namespace === source.namespace;
+    case 'identity':
+    case 'service': {
+      const named = sourceIdentity(source, services);
+      return (
+        named !== undefined &&
+        identity.trustDomain === trustDomain &&
+        identity.namespace === named.namespace &&
+        identity.serviceAccount === named.serviceAccount
+      );
+    }
+    case 'spiffe':
+      return identity.spiffeId === source.id;
+    case 'trustDomain':
+      return identity.trustDomain === source.trustDomain;
+    default:
+      return source satisfies never;
+  }
+}
+
+function sourceMatches(source: SourceModel, origin: Origin, trustDomain: string, services: ReadonlyMap<string, ServiceModel>): boolean {
   switch (source.kind) {
     case 'anyone':
       return true;
-    case 'authenticated':
-      return identity !== undefined;
-    case 'namespace':
-      return identity?.namespace === source.namespace;
-    case 'identity':
-    case 'service':
-      return sameIdentity(identity, sourceIdentity(source, services));
     case 'ipBlock':
-      return ipInCidr(ip, source.cidr);
+      return ipInCidr(origin.ip, source.cidr);
+    case 'remoteIpBlock':
+      return ipInCidr(origin.remoteIp, source.cidr);
+    case 'both':
+      return identityMatches(source.identity, origin.identity, trustDomain, services) && source.cidrs.some((cidr) => ipInCidr(origin.ip, cidr));
     default:
-      return source satisfies never;
+      return identityMatches(source, origin.identity, trustDomain, services);
   }
 }
 
@@ -99,10 +156,10 @@ function rulesTo(model: PolicyModel, destination: string): readonly RuleModel[] 
 export function clientKey(model: PolicyModel, destination: ServiceModel, port: PortModel, client: Client, services: ReadonlyMap<string, ServiceModel>): string {
   const mode = effectiveMtls(model, destination, port);
   const plaintext = client.kind === 'plaintext' || !client.tls || !hasPeerIdentity(mode);
-  const identity = plaintext ? undefined : presentedIdentity(client, services);
+  const origin = originOf(model, destination, client, plaintext, services);
   let key = plaintext ? 'p' : 'i';
   for (const rule of rulesTo(model, destination.id)) {
-    if (rule.ports.includes(port.name)) key += rule.sources.some((s) => sourceMatches(s, identity, client.ip, services)) ? '1' : '0';
+    if (rule.ports.includes(port.name)) key += rule.sources.some((s) => sourceMatches(s, origin, model.mesh.trustDomain, services)) ? '1' : '0';
   }
   return key;
 }
@@ -145,11 +202,11 @@ function decideEnforced(model: PolicyModel, request: Request, services: Readonly
   if (plaintext && !acceptsPlaintext(mode)) {
     return { allowed: false, beyondAudit: true, reason: `port ${port.name} is STRICT: a plaintext client is refused by mTLS`, rules: [] };
   }
-  const identity = plaintext ? undefined : presentedIdentity(request.client, services);
+  const origin = originOf(model, destination, request.client, plaintext, services);
   const http = isHttpProtocol(port.protocol);
   const matches = (rule: RuleModel): boolean =>
     rule.ports.includes(port.name) &&
-    rule.sources.some((s) => sourceMatches(s, identity, request.client.ip, services)) &&
+    rule.sources.some((s) => sourceMatches(s, origin, model.mesh.trustDomain, services)) &&
     (rule.methods === undefined || (http && request.method !== undefined && rule.methods.includes(request.method))) &&
     (rule.paths === undefined || (http && request.path !== undefined && rule.paths.some((p) => pathMatches(p, request.path as string))));
   const cite = (rule: RuleModel) => ({ id: rule.id, action: rule.action, ...(rule.location === undefined ? {} : { location: rule.location }) });

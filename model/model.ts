@@ -5,15 +5,24 @@
  * What a model means (every target must implement exactly this):
  * A request is (client, destination service, destination port, and for HTTP/gRPC ports a method and a
  * path without query). The client is a declared service (identity: its namespace + service account),
- * an undeclared identity (namespace + service account), or a plaintext client; every client has an IP.
- * 1. The port's mTLS mode is `effectiveMtls` (port, else service, else namespace, else mesh).
+ * an undeclared identity (namespace + service account), a workload with another SPIFFE ID (another trust
+ * domain, or not a Kubernetes workload), or a plaintext client; every client has an IP, and may carry an
+ * X-Forwarded-For list. Every identity is a SPIFFE ID `spiffe://<trust domain>/<path>`; a Kubernetes
+ * workload's path is `ns/<namespace>/sa/<service account>`, a declared service's trust domain the mesh's.
+ * 1. The port's mTLS mode is `effectiveMtls` (port, else service, else namespace, else mesh); a gateway's
+ *    ports are always DISABLE (PeerAuthentication does not apply to gateway pods: callers reach a gateway
+ *    without a mesh identity).
  *    STRICT: a plaintext client is refused. DISABLE: no client has an identity (all traffic is plaintext).
  *    PERMISSIVE: mesh clients have their identity, plaintext clients none.
  * 2. A rule matches when one of its sources matches the client, the port is in `ports`, and (only when set)
  *    the method is in `methods` and the path matches one of `paths`. Sources: `service`/`identity` match
- *    that exact identity; `namespace` any identity in the namespace; `authenticated` any identity;
- *    `anyone` every client; `ipBlock` any client whose IP is in the CIDR, with or without identity.
- *    A client without identity never matches an identity source.
+ *    that exact identity in the mesh's trust domain; `namespace` any identity in the namespace and in the
+ *    mesh's trust domain; `spiffe` that exact SPIFFE ID; `trustDomain` any identity of that trust domain;
+ *    `authenticated` any identity; `anyone` every client; `ipBlock` any client whose IP is in the CIDR,
+ *    with or without identity; `both` a client its `identity` source matches AND whose IP is in one of its
+ *    CIDRs; `remoteIpBlock` (only on a gateway destination) a client whose original IP is in the CIDR: with
+ *    the gateway's `numTrustedProxies` N > 0, the N-th address from the right of X-Forwarded-For when the
+ *    list has at least N, else the client's IP. A client without identity never matches an identity source.
  * 3. If any deny rule matches: denied. Else, if the port's `effectiveDefaultAction` (port, else service, else
  *    namespace, else mesh: the same precedence as mTLS) is 'allow': allowed. Else allowed only if some allow
  *    rule matches.
@@ -95,16 +104,37 @@ export interface ServiceModel {
   readonly mtls?: MtlsMode;
   readonly defaultAction?: DefaultAction;
   readonly enforcement?: Enforcement;
+  /** Present when the workload is a gateway (its own proxy, not a sidecar). */
+  readonly gateway?: GatewayModel;
   readonly location?: SourceLocation;
 }
 
-export type SourceModel =
+/**
+ * A gateway: `istio-ingress` is Istio's ingress gateway deployment (`istio: ingressgateway` pods); `gateway-api`
+ * the pods a Gateway API `Gateway` deploys. `numTrustedProxies`: how many proxies in front of it append to
+ * X-Forwarded-For (0: the connection's address is the original client's).
+ */
+export interface GatewayModel {
+  readonly kind: 'istio-ingress' | 'gateway-api';
+  readonly numTrustedProxies: number;
+}
+
+/** A source that names callers by identity alone. */
+export type IdentitySourceModel =
   | { readonly kind: 'service'; readonly service: string }
   | { readonly kind: 'namespace'; readonly namespace: string }
   | { readonly kind: 'identity'; readonly namespace: string; readonly serviceAccount: string }
-  | { readonly kind: 'authenticated' }
+  | { readonly kind: 'spiffe'; readonly id: string }
+  | { readonly kind: 'trustDomain'; readonly trustDomain: string }
+  | { readonly kind: 'authenticated' };
+
+export type SourceModel =
+  | IdentitySourceModel
   | { readonly kind: 'anyone' }
-  | { readonly kind: 'ipBlock'; readonly cidr: string };
+  | { readonly kind: 'ipBlock'; readonly cidr: string }
+  /** An identity that must also come from one of the networks (AND). */
+  | { readonly kind: 'both'; readonly identity: IdentitySourceModel; readonly cidrs: readonly string[] }
+  | { readonly kind: 'remoteIpBlock'; readonly cidr: string };
 
 export type PathMatch = { readonly kind: 'exact'; readonly value: string } | { readonly kind: 'prefix'; readonly value: string };
 
@@ -166,6 +196,8 @@ export interface PolicyModel {
 
 /** The mTLS mode in force on one port: port, then service, then namespace, then mesh. */
 export function effectiveMtls(model: PolicyModel, service: ServiceModel, port: PortModel): MtlsMode {
+  // Istio applies no PeerAuthentication to gateway pods: their callers arrive without a mesh identity.
+  if (service.gateway !== undefined) return 'DISABLE';
   return port.mtls ?? service.mtls ?? namespaceMtls(model, service.namespace);
 }
 

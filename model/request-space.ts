@@ -8,8 +8,11 @@
  * `verify/simulator.ts`). The space of (d, p) is the cross product, over each request dimension, of:
  * - callers: every named identity (the declared services that run as it stand for it), a probe identity in
  *   each named namespace and in d's own, an unnamed declared service in each of those namespaces and one in
- *   a namespace nothing names, an outsider identity, and a plaintext client;
- * - addresses: one inside and one just outside every named block, and one that no block holds;
+ *   a namespace nothing names, an outsider identity, each named foreign SPIFFE ID and a probe identity of
+ *   each named foreign trust domain in each of those namespaces, and a plaintext client;
+ * - addresses: one inside and one just outside every named block (remote blocks too), and one that no block
+ *   holds; for remote blocks, also plaintext clients behind proxies whose X-Forwarded-For carries each such
+ *   address at each trusted-proxy depth of the model's gateways, honestly and forged;
  * - methods and paths (HTTP ports): every named value, near-misses of each path (`/api` vs `/api/`, `/apix`,
  *   a deeper path), a method and a path nothing names.
  * Two requests that agree on every comparison with the named values are decided alike by every contributor,
@@ -21,9 +24,9 @@
  * loop in `destinationRequests` over the named values plus a value nothing names.
  */
 import type { Client, Request } from './decide';
-import { HTTP_METHODS, isHttpProtocol, type HttpMethod, type PolicyModel, type PortModel, type RuleModel, type ServiceModel } from './model';
+import { HTTP_METHODS, isHttpProtocol, type CallerModel, type HttpMethod, type PolicyModel, type PortModel, type RuleModel, type ServiceModel } from './model';
 import { ipInCidr, parseCidr } from './cidr';
-import { GRPC_METHOD, rulesByDestination, serviceIdentity, sourceIdentity, type WorkloadIdentity } from './resolve';
+import { GRPC_METHOD, kubernetesSpiffeId, parseSpiffeId, rulesByDestination, serviceIdentity, sourceIdentity, type WorkloadIdentity } from './resolve';
 import { compareStrings } from './compare';
 
 /** A client IP no rule names: TEST-NET-1. */
@@ -49,8 +52,17 @@ export interface DistinguishingValues {
   readonly identities?: readonly WorkloadIdentity[];
   /** Namespaces whose identities are told apart from other namespaces' as a whole. */
   readonly namespaces?: readonly string[];
+  /** Exact SPIFFE IDs (any trust domain; a Kubernetes ID of the mesh's own trust domain is that identity). */
+  readonly spiffeIds?: readonly string[];
+  /** Trust domains whose identities are told apart as a whole: a probe identity in each probed namespace of each. */
+  readonly trustDomains?: readonly string[];
   /** Address blocks (`a.b.c.d/n`, IPv6, or a bare address). */
   readonly cidrs?: readonly string[];
+  /**
+   * Blocks the original client address is compared with (a gateway's `remoteIpBlocks`): probed as the connection's
+   * address and as the entry of X-Forwarded-For that each trusted-proxy depth of the model's gateways reads.
+   */
+  readonly remoteCidrs?: readonly string[];
   readonly methods?: readonly string[];
   readonly paths?: readonly PathValue[];
   /**
@@ -79,6 +91,9 @@ export function addressesAround(cidr: string): string[] {
     b.length === 4 ? b.join('.') : Array.from({ length: 8 }, (_, i) => (((b[i * 2] ?? 0) << 8) | (b[i * 2 + 1] ?? 0)).toString(16)).join(':');
   return [text(inside), ...(parsed.prefix > 0 ? [text(outside)] : [])];
 }
+
+/** A proxy address in front of a gateway: TEST-NET-2, named by no rule. */
+export const PROXY_IP = '198.51.100.7';
 
 export interface Operation {
   readonly method?: HttpMethod;
@@ -146,38 +161,69 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
   return [...methods].sort().flatMap((method) => [...new Set(shaped)].sort().map((path) => ({ method, path })));
 }
 
+/** The values one caller (a rule's source or an assertion's `from`) is compared with, added to `into`. */
+function addCallerValues(
+  caller: CallerModel,
+  services: ReadonlyMap<string, ServiceModel>,
+  into: { identities: WorkloadIdentity[]; namespaces: string[]; spiffeIds: string[]; trustDomains: string[]; cidrs: string[]; remoteCidrs: string[] },
+): void {
+  switch (caller.kind) {
+    case 'service':
+    case 'identity': {
+      const identity = sourceIdentity(caller, services);
+      if (identity !== undefined) into.identities.push(identity);
+      return;
+    }
+    case 'namespace':
+    case 'outside':
+      return void into.namespaces.push(caller.namespace);
+    case 'spiffe':
+      return void into.spiffeIds.push(caller.id);
+    case 'trustDomain':
+      return void into.trustDomains.push(caller.trustDomain);
+    case 'ipBlock':
+      return void into.cidrs.push(caller.cidr);
+    case 'ipBlocks':
+      return void into.cidrs.push(...caller.cidrs);
+    case 'both':
+      into.cidrs.push(...caller.cidrs);
+      return addCallerValues(caller.identity, services, into);
+    case 'remoteIpBlock':
+      return void into.remoteCidrs.push(caller.cidr);
+    case 'anyone':
+    case 'authenticated':
+    case 'plaintext':
+      return;
+    default:
+      return caller satisfies never;
+  }
+}
+
 /** What the model's rules of one destination port, and the assertions about it, tell apart. */
 export function modelValues(model: PolicyModel, destination: ServiceModel, port: PortModel, services: ReadonlyMap<string, ServiceModel>): DistinguishingValues {
-  const identities: WorkloadIdentity[] = [];
-  const namespaces: string[] = [];
-  const cidrs: string[] = [];
+  const values = {
+    identities: [] as WorkloadIdentity[],
+    namespaces: [] as string[],
+    spiffeIds: [] as string[],
+    trustDomains: [] as string[],
+    cidrs: [] as string[],
+    remoteCidrs: [] as string[],
+  };
   const methods: string[] = [];
   const paths: PathValue[] = [];
   for (const rule of rulesOf(model, destination.id)) {
     if (!rule.ports.includes(port.name)) continue;
-    for (const source of rule.sources) {
-      const identity = sourceIdentity(source, services);
-      if (identity !== undefined) identities.push(identity);
-      if (source.kind === 'namespace') namespaces.push(source.namespace);
-      if (source.kind === 'ipBlock') cidrs.push(source.cidr);
-    }
+    for (const source of rule.sources) addCallerValues(source, services, values);
     methods.push(...(rule.methods ?? []));
     paths.push(...(rule.paths ?? []));
   }
   for (const assertion of model.assertions ?? []) {
     if (assertion.to.kind === 'service' ? assertion.to.service !== destination.id : assertion.to.namespace !== destination.namespace) continue;
-    const from = assertion.from;
-    if (from.kind === 'service' || from.kind === 'identity') {
-      const identity = sourceIdentity(from, services);
-      if (identity !== undefined) identities.push(identity);
-    }
-    if (from.kind === 'namespace' || from.kind === 'outside') namespaces.push(from.namespace);
-    if (from.kind === 'ipBlock') cidrs.push(from.cidr);
-    if (from.kind === 'ipBlocks') cidrs.push(...from.cidrs);
+    addCallerValues(assertion.from, services, values);
     if (assertion.method !== undefined) methods.push(assertion.method);
     if (assertion.path !== undefined) paths.push({ kind: 'exact', value: assertion.path });
   }
-  return { identities, namespaces, cidrs, methods, paths };
+  return { ...values, methods, paths };
 }
 
 /** The declared services of a model by identity and by namespace, indexed once per model. */
@@ -185,6 +231,8 @@ interface Callers {
   readonly byIdentity: ReadonlyMap<string, readonly ServiceModel[]>;
   readonly byNamespace: ReadonlyMap<string, readonly ServiceModel[]>;
   readonly namespaces: readonly string[];
+  /** The trusted-proxy depths (`numTrustedProxies` > 0) of the model's gateways, ascending. */
+  readonly proxyDepths: readonly number[];
 }
 
 const callerIndex = new WeakMap<PolicyModel, Callers>();
@@ -201,7 +249,10 @@ function callersOf(model: PolicyModel): Callers {
       byNamespace.set(service.namespace, [...(byNamespace.get(service.namespace) ?? []), service]);
     }
     const namespaces = [...new Set([...model.namespaces.map((n) => n.name), ...byNamespace.keys()])].sort(compareStrings);
-    callers = { byIdentity, byNamespace, namespaces };
+    const proxyDepths = [
+      ...new Set(model.services.flatMap((s) => (s.gateway !== undefined && s.gateway.numTrustedProxies > 0 ? [s.gateway.numTrustedProxies] : []))),
+    ].sort((a, b) => a - b);
+    callers = { byIdentity, byNamespace, namespaces, proxyDepths };
     callerIndex.set(model, callers);
   }
   return callers;
@@ -251,14 +302,35 @@ export function clientsFor(model: PolicyModel, destination: ServiceModel, values
   const callers = callersOf(model);
   const unlisted = values.some((v) => (v.unlisted ?? []).length > 0);
   const cidrs = new Set<string>();
+  const remoteCidrs = new Set<string>();
   const namespaces = new Set<string>([destination.namespace]);
   const identities = new Map<string, WorkloadIdentity>();
+  const spiffeIds = new Set<string>();
+  const trustDomains = new Set<string>();
   for (const v of values) {
     for (const cidr of v.cidrs ?? []) cidrs.add(cidr);
+    for (const cidr of v.remoteCidrs ?? []) remoteCidrs.add(cidr);
     for (const ns of v.namespaces ?? []) namespaces.add(ns);
     for (const id of v.identities ?? []) identities.set(identityKey(id), id);
+    for (const id of v.spiffeIds ?? []) spiffeIds.add(id);
+    for (const td of v.trustDomains ?? []) trustDomains.add(td);
   }
-  const ips = addressClasses(cidrs);
+  // A SPIFFE ID of a Kubernetes workload of the mesh's trust domain is that identity; any other is a foreign
+  // client, and its trust domain one whose namespaces are probed.
+  const foreign = new Set<string>();
+  for (const id of spiffeIds) {
+    const peer = parseSpiffeId(id);
+    if (peer === undefined) continue;
+    if (peer.trustDomain === model.mesh.trustDomain && peer.namespace !== undefined && peer.serviceAccount !== undefined) {
+      identities.set(`${peer.namespace}/${peer.serviceAccount}`, { namespace: peer.namespace, serviceAccount: peer.serviceAccount });
+    } else {
+      foreign.add(id);
+      trustDomains.add(peer.trustDomain);
+    }
+  }
+  trustDomains.delete(model.mesh.trustDomain);
+  // The connection's address is compared with the remote blocks too (no X-Forwarded-For, or too short a one).
+  const ips = addressClasses(new Set([...cidrs, ...remoteCidrs]));
   if (unlisted) for (const ns of callers.namespaces) namespaces.add(ns);
   const services = new Map<string, ServiceModel>();
   const named = new Map<string, WorkloadIdentity>();
@@ -284,17 +356,37 @@ export function clientsFor(model: PolicyModel, destination: ServiceModel, values
   const stranger = elsewhere === undefined ? undefined : callers.byNamespace.get(elsewhere)?.[0];
   if (stranger !== undefined) services.set(stranger.id, stranger);
   named.set(identityKey(OUTSIDER), OUTSIDER);
+  // Each other trust domain: a probe in every probed namespace and the outsider's, so a namespace source is
+  // seen to stay in the mesh's trust domain.
+  for (const td of trustDomains) {
+    for (const ns of [...namespaces, OUTSIDER.namespace]) foreign.add(kubernetesSpiffeId(td, ns, PROBE_ACCOUNT));
+  }
 
   const clients: Client[] = [];
   const serviceIds = [...services.keys()].sort(compareStrings);
   const identityKeys = [...named.keys()].sort(compareStrings);
+  const foreignIds = [...foreign].sort(compareStrings);
   for (const ip of [...ips].sort(compareStrings)) {
     for (const service of serviceIds) clients.push({ kind: 'service', service, ip, tls: true });
     for (const key of identityKeys) {
       const identity = named.get(key) as WorkloadIdentity;
       clients.push({ kind: 'identity', namespace: identity.namespace, serviceAccount: identity.serviceAccount, ip, tls: true });
     }
+    for (const id of foreignIds) clients.push({ kind: 'spiffe', id, ip, tls: true });
     clients.push({ kind: 'plaintext', ip });
+  }
+  // Through a gateway: plaintext clients behind proxies whose X-Forwarded-For puts the original address in and out
+  // of the remote blocks at every trusted-proxy depth the model's gateways declare.
+  if (remoteCidrs.size > 0) {
+    for (const depth of callers.proxyDepths) {
+      for (const remote of addressClasses(new Set([...cidrs, ...remoteCidrs]))) {
+        // The original client, then depth - 1 trusted proxies; the last trusted proxy is the connection's address.
+        const forwardedFor = [remote, ...Array.from({ length: depth - 1 }, () => PROXY_IP)];
+        clients.push({ kind: 'plaintext', ip: PROXY_IP, forwardedFor });
+        // A client that forges X-Forwarded-For: one entry too many, the forged one leftmost.
+        clients.push({ kind: 'plaintext', ip: PROXY_IP, forwardedFor: [remote, DEFAULT_IP, ...forwardedFor.slice(1)] });
+      }
+    }
   }
   return clients;
 }
@@ -351,8 +443,14 @@ export function requestSpace(model: PolicyModel, extra: readonly DistinguishingV
   for (const service of model.services) for (const port of service.ports) global.push(modelValues(model, service, port, services));
   const identities = global.flatMap((v) => v.identities ?? []);
   const namespaces = [...callersOf(model).namespaces, ...global.flatMap((v) => v.namespaces ?? [])];
-  const cidrs = global.flatMap((v) => v.cidrs ?? []);
-  const everyService: DistinguishingValues = { identities: [...identities, ...model.services.map(serviceIdentity)], namespaces, cidrs };
+  const everyService: DistinguishingValues = {
+    identities: [...identities, ...model.services.map(serviceIdentity)],
+    namespaces,
+    spiffeIds: global.flatMap((v) => v.spiffeIds ?? []),
+    trustDomains: global.flatMap((v) => v.trustDomains ?? []),
+    cidrs: global.flatMap((v) => v.cidrs ?? []),
+    remoteCidrs: global.flatMap((v) => v.remoteCidrs ?? []),
+  };
   for (const service of model.services) {
     for (const port of service.ports) {
       const own = modelValues(model, service, port, services);

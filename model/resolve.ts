@@ -28,6 +28,48 @@ export function sourceIdentity(source: SourceModel, services: ReadonlyMap<string
   return service === undefined ? undefined : serviceIdentity(service);
 }
 
+/**
+ * A peer identity as its certificate states it: a SPIFFE ID `spiffe://<trust domain>/<path>`, and the namespace
+ * and service account when the path is a Kubernetes workload's (`ns/<namespace>/sa/<service account>`).
+ */
+export interface PeerIdentity {
+  readonly spiffeId: string;
+  readonly trustDomain: string;
+  readonly namespace?: string;
+  readonly serviceAccount?: string;
+}
+
+const SPIFFE_ID = /^spiffe:\/\/([^/?#]+)(\/[^?#]*)?$/;
+const KUBERNETES_PATH = /^\/ns\/([^/]+)\/sa\/([^/]+)$/;
+
+/** The SPIFFE ID of a Kubernetes workload identity. */
+export function kubernetesSpiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
+  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/** A SPIFFE ID read into its parts; undefined when it is not `spiffe://<trust domain>[/<path>]`. */
+export function parseSpiffeId(id: string): PeerIdentity | undefined {
+  const match = SPIFFE_ID.exec(id);
+  if (match === null) return undefined;
+  const trustDomain = match[1] as string;
+  const workload = KUBERNETES_PATH.exec(match[2] ?? '');
+  return workload === null
+    ? { spiffeId: id, trustDomain }
+    : { spiffeId: id, trustDomain, namespace: workload[1] as string, serviceAccount: workload[2] as string };
+}
+
+/** The peer identity of a workload identity in a trust domain. */
+export function peerIdentity(trustDomain: string, identity: WorkloadIdentity): PeerIdentity {
+  return { spiffeId: kubernetesSpiffeId(trustDomain, identity.namespace, identity.serviceAccount), trustDomain, ...identity };
+}
+
+/** The original client address a gateway sees (Envoy `xff_num_trusted_hops`, set by Istio's `numTrustedProxies`). */
+export function remoteAddress(ip: string, forwardedFor: readonly string[] | undefined, numTrustedProxies: number): string {
+  const list = forwardedFor ?? [];
+  if (numTrustedProxies <= 0 || list.length < numTrustedProxies) return ip;
+  return list[list.length - numTrustedProxies] as string;
+}
+
 export function sameIdentity(a: WorkloadIdentity | undefined, b: WorkloadIdentity | undefined): boolean {
   return a !== undefined && b !== undefined && a.namespace === b.namespace && a.serviceAccount === b.serviceAccount;
 }

@@ -30,7 +30,7 @@ import {
   type SourceModel,
 } from '../model/model';
 import { addressesAround, DEFAULT_IP, OUTSIDER, PROBE_ACCOUNT, operationsFor, type Operation } from '../model/request-space';
-import { portNamed } from '../model/resolve';
+import { kubernetesSpiffeId, portNamed } from '../model/resolve';
 
 /** Method and path limits of one grant or one deny. Both absent: every request on the port. */
 export interface Limit {
@@ -66,10 +66,14 @@ export function sourceBreadth(source: SourceModel): number {
   switch (source.kind) {
     case 'service':
     case 'identity':
+    case 'spiffe':
+    case 'both':
       return 0;
     case 'namespace':
     case 'ipBlock':
+    case 'remoteIpBlock':
       return 1;
+    case 'trustDomain':
     case 'authenticated':
       return 2;
     case 'anyone':
@@ -93,6 +97,14 @@ export function sourceKey(source: SourceModel): string {
       return 'anyone';
     case 'ipBlock':
       return `ip:${source.cidr}`;
+    case 'spiffe':
+      return `spiffe:${source.id}`;
+    case 'trustDomain':
+      return `trustDomain:${source.trustDomain}`;
+    case 'both':
+      return `both:${sourceKey(source.identity)}&ip:${source.cidrs.join(',')}`;
+    case 'remoteIpBlock':
+      return `remoteIp:${source.cidr}`;
     default:
       return source satisfies never;
   }
@@ -113,6 +125,14 @@ export function describeSource(source: SourceModel): string {
       return 'anyone, plaintext clients included';
     case 'ipBlock':
       return `clients from ${source.cidr}`;
+    case 'spiffe':
+      return `SPIFFE ID ${source.id}`;
+    case 'trustDomain':
+      return `any identity of trust domain ${source.trustDomain}`;
+    case 'both':
+      return `${describeSource(source.identity)}, only from ${source.cidrs.join(' or ')}`;
+    case 'remoteIpBlock':
+      return `original clients (X-Forwarded-For at the gateway) from ${source.cidr}`;
     default:
       return source satisfies never;
   }
@@ -140,6 +160,19 @@ function clientsFor(source: SourceModel): Client[] {
         { kind: 'plaintext', ip },
         { kind: 'identity', ...OUTSIDER, ip, tls: true },
       ];
+    }
+    case 'spiffe':
+      return [{ kind: 'spiffe', id: source.id, ip: DEFAULT_IP, tls: true }];
+    case 'trustDomain':
+      return [{ kind: 'spiffe', id: kubernetesSpiffeId(source.trustDomain, OUTSIDER.namespace, OUTSIDER.serviceAccount), ip: DEFAULT_IP, tls: true }];
+    case 'both': {
+      const ip = addressesAround(source.cidrs[0] ?? '')[0] ?? DEFAULT_IP;
+      return clientsFor(source.identity).map((client) => ({ ...client, ip }));
+    }
+    case 'remoteIpBlock': {
+      // Through a gateway with no trusted proxy the connection's address is the original client's.
+      const ip = addressesAround(source.cidr)[0] ?? DEFAULT_IP;
+      return [{ kind: 'plaintext', ip }];
     }
     default:
       return source satisfies never;

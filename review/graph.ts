@@ -55,6 +55,21 @@ function sourceNode(source: SourceModel): GraphNode | undefined {
       return { key: sourceKey(source), lines: ['anyone', '(plaintext included)'], shape: 'open' };
     case 'ipBlock':
       return { key: sourceKey(source), lines: [`ip ${source.cidr}`], shape: 'open' };
+    case 'spiffe':
+      return { key: sourceKey(source), lines: [source.id, '(SPIFFE ID)'], shape: 'identity' };
+    case 'trustDomain':
+      return { key: sourceKey(source), lines: ['any identity', `of ${source.trustDomain}`], shape: 'open' };
+    case 'both':
+      return {
+        key: sourceKey(source),
+        lines: [
+          ...(sourceNode(source.identity)?.lines ?? [source.identity.kind === 'service' ? source.identity.service : '']),
+          `AND ip ${source.cidrs.join(', ')}`,
+        ],
+        shape: 'identity',
+      };
+    case 'remoteIpBlock':
+      return { key: sourceKey(source), lines: [`remote ip ${source.cidr}`, '(via gateway)'], shape: 'open' };
     default:
       return source satisfies never;
   }

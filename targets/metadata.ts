@@ -24,6 +24,14 @@ function sourceWords(source: SourceModel): string {
       return source.kind;
     case 'ipBlock':
       return source.cidr;
+    case 'spiffe':
+      return source.id;
+    case 'trustDomain':
+      return `trust domain ${source.trustDomain}`;
+    case 'both':
+      return `${sourceWords(source.identity)} from ${source.cidrs.join(' ')}`;
+    case 'remoteIpBlock':
+      return `client ${source.cidr}`;
     default:
       return source satisfies never;
   }

@@ -72,6 +72,39 @@ const CASES: Readonly<Record<string, PolicyModel>> = {
     [metrics],
     [rule('allow', [{ kind: 'anyone' }], 'shop/metrics', ['prom'], { methods: ['GET'], paths: [exact('/metrics')] })],
   ),
+  'SPIFFE IDs and a trust domain': model(
+    [web, api],
+    [
+      rule(
+        'allow',
+        [
+          { kind: 'spiffe', id: 'spiffe://cluster.local/ns/ops/sa/bot' },
+          { kind: 'spiffe', id: 'spiffe://old.example/ns/shop/sa/web' },
+          { kind: 'trustDomain', trustDomain: 'legacy.example' },
+        ],
+        'shop/api',
+        ['http'],
+      ),
+      rule('allow', [{ kind: 'namespace', namespace: 'shop' }], 'shop/web', ['http']),
+    ],
+  ),
+  'an identity that must also come from a network': model(
+    [web, api],
+    [rule('allow', [{ kind: 'both', identity: { kind: 'service', service: 'shop/web' }, cidrs: ['10.0.0.0/8'] }], 'shop/api', ['http'])],
+  ),
+  'an ingress gateway admitting original client addresses': model(
+    [
+      {
+        ...svc('istio-system', 'ingress', { http: { port: 8080, protocol: 'http' } }, { selector: { istio: 'ingressgateway' } }),
+        gateway: { kind: 'istio-ingress', numTrustedProxies: 1 },
+      },
+      web,
+    ],
+    [
+      rule('allow', [{ kind: 'remoteIpBlock', cidr: '203.0.113.0/24' }], 'istio-system/ingress', ['http']),
+      rule('allow', [{ kind: 'service', service: 'istio-system/ingress' }], 'shop/web', ['http']),
+    ],
+  ),
 };
 
 /**
@@ -85,12 +118,20 @@ const SKIPS: Readonly<Record<string, Readonly<Record<string, { readonly code: st
       code: 'PC4102',
       why: "Linkerd's authorizations only allow, and a namespace wildcard identity cannot leave one identity out.",
     },
+    'an ingress gateway admitting original client addresses': {
+      code: 'PC4115',
+      why: 'Linkerd never reads X-Forwarded-For, and an Istio ingress gateway is an Istio component (PC4116).',
+    },
   },
   'istio-ambient': {
     'a DISABLE port': { code: 'PC4201', why: 'ztunnel always uses mTLS (HBONE); DISABLE is ignored (docs/ambient.md §6).' },
     'HTTP rules that admit plaintext clients': {
       code: 'PC4203',
       why: 'A plaintext client never reaches the waypoint, so its requests cannot be matched by method or path (docs/ambient.md §7).',
+    },
+    'an ingress gateway admitting original client addresses': {
+      code: 'PC4213',
+      why: "A gateway's own Envoy enforces its policy, not ztunnel; the ambient target does not model gateways.",
     },
   },
 };

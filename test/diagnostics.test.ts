@@ -236,6 +236,10 @@ describe('every diagnostic code', () => {
       PC2010: 'test/evaluate.test.ts',
       PC5020: 'test/resolve-import.test.ts',
       PC5021: 'test/init.test.ts',
+      PC3040: 'test/sources.test.ts',
+      PC3041: 'test/sources.test.ts',
+      PC3042: 'test/sources.test.ts',
+      PC4010: 'test/sources.test.ts',
       PC3058: 'test/posture.test.ts',
     };
     const elsewhere = (code: string) =>

@@ -27,7 +27,7 @@ describe('examples', () => {
       });
     } else {
       it(`${example.name}: the committed manifests are up to date`, () => {
-        const run = runCli([...BUILD_ARGS, '--check'], example.dir);
+        const run = runCli([...example.buildArgs, '--check'], example.dir);
         assert.equal(run.exit, 0, `${run.stderr}\n${ACCEPT}`);
       });
     }

@@ -174,7 +174,7 @@ describe('Istio ambient target', () => {
     assert.deepEqual(codes(built), ['PC4204']);
   });
 
-  it('docs/ambient.md §2: GIVEN every source kind WHEN compiled for ztunnel THEN principals, namespaces and IP blocks are separate ORed entries, authenticated is principals ["*"] and anyone has no from', () => {
+  it('docs/ambient.md §2: GIVEN every source kind WHEN compiled for ztunnel THEN principals (a namespace as its trust-domain principal) and IP blocks are separate ORed entries, authenticated is principals ["*"] and anyone has no from', () => {
     const built = ambient(
       `export default mesh({ services: [web, api], rules: [allow(api, namespace('ops'), ipBlocks('10.0.0.0/8')).to(web, { ports: ['db'] }), allow(authenticated).to(api, { ports: ['http'] }), allow(anyone).to(web, { ports: ['http'] })] });`,
     );
@@ -188,11 +188,7 @@ describe('Istio ambient target', () => {
         (r) =>
           JSON.stringify(r) ===
           JSON.stringify({
-            from: [
-              { source: { principals: ['cluster.local/ns/shop/sa/api-sa'] } },
-              { source: { namespaces: ['ops'] } },
-              { source: { ipBlocks: ['10.0.0.0/8'] } },
-            ],
+            from: [{ source: { principals: ['cluster.local/ns/ops/sa/*', 'cluster.local/ns/shop/sa/api-sa'] } }, { source: { ipBlocks: ['10.0.0.0/8'] } }],
             to: [{ operation: { ports: ['5432'] } }],
           }),
       ),

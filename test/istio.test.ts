@@ -64,7 +64,7 @@ describe('Istio target', () => {
     assert.deepEqual(policy.spec['rules'], [{ to: [{ operation: { ports: ['8080'], paths: ['/admin/*'] } }] }]);
   });
 
-  it('maps anyone to a rule without from, authenticated to principals ["*"], namespaces and IP blocks to their fields (trap 6)', () => {
+  it('maps anyone to a rule without from, authenticated to principals ["*"], a namespace to its trust-domain principal and IP blocks to their field (trap 6)', () => {
     const objects = istio(
       `export default mesh({ mtls: 'PERMISSIVE', services: [web, api], rules: [
         allow(anyone).to(web, { ports: ['http'], methods: ['GET'] }),
@@ -76,7 +76,8 @@ describe('Istio target', () => {
     assert.deepEqual(web, [
       { to: [{ operation: { ports: ['8080'], methods: ['GET'] } }] },
       {
-        from: [{ source: { principals: ['cluster.local/ns/ops/sa/bot'] } }, { source: { namespaces: ['shop'] } }, { source: { ipBlocks: ['10.0.0.0/8'] } }],
+        // A namespace is bound to the trust domain (`namespaces: [shop]` would admit shop of any trust domain, istio.md §1.2).
+        from: [{ source: { principals: ['cluster.local/ns/ops/sa/bot', 'cluster.local/ns/shop/sa/*'] } }, { source: { ipBlocks: ['10.0.0.0/8'] } }],
         to: [{ operation: { ports: ['5432'] } }],
       },
     ]);

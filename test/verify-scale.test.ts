@@ -61,21 +61,44 @@ function admitInIstio(objects: readonly ManifestObject[], destination: ServiceMo
   return objects.map((o) => (o === policy ? mistaken : o));
 }
 
-/** Linkerd: one MeshTLSAuthentication of the destination gets the identity of `intruder`. */
+/**
+ * Linkerd: one AuthorizationPolicy of the destination gets its own MeshTLSAuthentication, the identities it required
+ * plus the identity of `intruder` (authentications are shared by who they admit, and one account is a ServiceAccount
+ * ref, so the mistake is planted where it touches this destination only).
+ */
 function admitInLinkerd(objects: readonly ManifestObject[], destination: ServiceModel, intruder: ServiceModel): ManifestObject[] | undefined {
-  const authentication = objects.find(
-    (o) =>
-      o.kind === 'MeshTLSAuthentication' &&
-      o.metadata.namespace === destination.namespace &&
-      o.metadata.name.startsWith(`${destination.name}-`) &&
-      Array.isArray(specOf(o)['identities']) &&
-      !(specOf(o)['identities'] as string[]).includes('*'),
-  );
-  if (authentication === undefined) return undefined;
-  const identity = `${intruder.serviceAccount}.${intruder.namespace}.serviceaccount.identity.linkerd.cluster.local`;
-  const identities = [...(specOf(authentication)['identities'] as string[]), identity];
-  const mistaken = { ...authentication, spec: { ...specOf(authentication), identities } } as ManifestObject;
-  return objects.map((o) => (o === authentication ? mistaken : o));
+  const name = (sa: string, ns: string): string => `${sa}.${ns}.serviceaccount.identity.linkerd.cluster.local`;
+  type Ref = { kind?: string; name?: string; namespace?: string };
+  const identitiesOf = (ref: Ref, policy: ManifestObject): string[] | undefined => {
+    if (ref.kind === 'ServiceAccount') return [name(ref.name ?? '', ref.namespace ?? policy.metadata.namespace ?? '')];
+    if (ref.kind !== 'MeshTLSAuthentication') return undefined;
+    const mta = objects.find(
+      (o) => o.kind === 'MeshTLSAuthentication' && o.metadata.name === ref.name && o.metadata.namespace === (ref.namespace ?? policy.metadata.namespace),
+    );
+    const ids = mta === undefined ? undefined : (specOf(mta)['identities'] as string[] | undefined);
+    return ids === undefined || ids.includes('*') ? undefined : ids;
+  };
+  for (const policy of objects) {
+    if (
+      policy.kind !== 'AuthorizationPolicy' ||
+      policy.metadata.namespace !== destination.namespace ||
+      !policy.metadata.name.startsWith(`${destination.name}-`)
+    )
+      continue;
+    const refs = (specOf(policy)['requiredAuthenticationRefs'] as Ref[] | undefined) ?? [];
+    const index = refs.findIndex((r) => identitiesOf(r, policy) !== undefined);
+    if (index < 0) continue;
+    const planted: ManifestObject = {
+      apiVersion: 'policy.linkerd.io/v1alpha1',
+      kind: 'MeshTLSAuthentication',
+      metadata: { name: `${policy.metadata.name}-planted`, namespace: destination.namespace },
+      spec: { identities: [...(identitiesOf(refs[index] as Ref, policy) ?? []), name(intruder.serviceAccount, intruder.namespace)] },
+    };
+    const replaced = refs.map((r, i) => (i === index ? { group: 'policy.linkerd.io', kind: 'MeshTLSAuthentication', name: planted.metadata.name } : r));
+    const mistaken = { ...policy, spec: { ...specOf(policy), requiredAuthenticationRefs: replaced } } as ManifestObject;
+    return [...objects.map((o) => (o === policy ? mistaken : o)), planted];
+  }
+  return undefined;
 }
 
 /** The callers a destination's own rules name, as service ids and namespaces. */

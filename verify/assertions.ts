@@ -16,16 +16,24 @@ export interface AssertionFailure {
   readonly witness?: Request;
 }
 
-function clientMatches(assertion: AssertionModel, client: Client, services: ReadonlyMap<string, ServiceModel>): boolean {
-  const identity = presentedIdentity(client, services);
+function clientMatches(assertion: AssertionModel, client: Client, services: ReadonlyMap<string, ServiceModel>, trustDomain: string): boolean {
+  const identity = presentedIdentity(client, services, trustDomain);
   const from = assertion.from;
   switch (from.kind) {
     case 'service':
       return client.kind === 'service' && client.service === from.service;
     case 'namespace':
-      return identity?.namespace === from.namespace;
+      return identity?.trustDomain === trustDomain && identity.namespace === from.namespace;
     case 'identity':
-      return identity?.namespace === from.namespace && identity.serviceAccount === from.serviceAccount;
+      return identity?.trustDomain === trustDomain && identity.namespace === from.namespace && identity.serviceAccount === from.serviceAccount;
+    case 'spiffe':
+      return identity?.spiffeId === from.id;
+    case 'trustDomain':
+      return identity?.trustDomain === from.trustDomain;
+    case 'both':
+      return from.cidrs.some((cidr) => ipInCidr(client.ip, cidr)) && clientMatches({ ...assertion, from: from.identity }, client, services, trustDomain);
+    case 'remoteIpBlock':
+      return ipInCidr(client.ip, from.cidr);
     case 'authenticated':
       return identity !== undefined;
     case 'anyone':
@@ -37,20 +45,20 @@ function clientMatches(assertion: AssertionModel, client: Client, services: Read
     case 'ipBlocks':
       return from.cidrs.some((cidr) => ipInCidr(client.ip, cidr));
     case 'outside':
-      return identity?.namespace !== from.namespace;
+      return identity?.trustDomain !== trustDomain || identity.namespace !== from.namespace;
     default:
       return from satisfies never;
   }
 }
 
 /** Whether a request is one the assertion is about: its destination, port, method, path and caller. */
-function isAbout(assertion: AssertionModel, request: Request, services: ReadonlyMap<string, ServiceModel>): boolean {
+function isAbout(assertion: AssertionModel, request: Request, services: ReadonlyMap<string, ServiceModel>, trustDomain: string): boolean {
   const destination = services.get(request.destination);
   if (destination === undefined) return false;
   if (assertion.port !== undefined && portNumbered(destination, request.port)?.name !== assertion.port) return false;
   if (assertion.method !== undefined && request.method !== assertion.method) return false;
   if (assertion.path !== undefined && request.path !== assertion.path) return false;
-  return clientMatches(assertion, request.client, services);
+  return clientMatches(assertion, request.client, services, trustDomain);
 }
 
 /**
@@ -68,13 +76,13 @@ export function checkAssertions(model: PolicyModel, targets: readonly SimulatedT
       { where: 'model', allowed: (r) => decide(model, r, services).allowed },
       ...targets.map((t) => ({
         where: t.name,
-        allowed: (r: Request) => t.simulator.decide(t.objects, simulatedRequest(r, services)).verdict === 'allow',
+        allowed: (r: Request) => t.simulator.decide(t.objects, simulatedRequest(r, services, model.mesh.trustDomain)).verdict === 'allow',
       })),
     ];
     const reached = new Set<string>();
     const witnesses = new Map<string, Request>();
     for (const request of spaceOf(model, targets, { destinations, everyClient: true })) {
-      if (!isAbout(assertion, request, services)) continue;
+      if (!isAbout(assertion, request, services, model.mesh.trustDomain)) continue;
       for (const { where, allowed } of deciders) {
         if (assertion.expect === 'reaches' ? reached.has(where) : witnesses.has(where)) continue;
         if (!allowed(request)) continue;

@@ -58,22 +58,35 @@ export function workloadOf(service: ServiceModel): Workload {
     serviceAccount: service.serviceAccount,
     labels: service.selector,
     ports: service.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
+    ...(service.gateway === undefined ? {} : { gateway: { ...service.gateway } }),
   };
   workloads.set(service, workload);
   return workload;
 }
 
-/** What a mesh sees of a client: its address and, when it presents one, its identity. */
-export function simulatedClient(client: Client, services: ReadonlyMap<string, ServiceModel>): SimulatedRequest['client'] {
-  const identity = presentedIdentity(client, services);
-  return { ip: client.ip, ...(identity === undefined ? {} : { identity }) };
+/**
+ * What a mesh sees of a client: its address, the X-Forwarded-For it sends, and the identity it presents — as
+ * a workload of the mesh's trust domain, or as a SPIFFE ID otherwise.
+ */
+export function simulatedClient(client: Client, services: ReadonlyMap<string, ServiceModel>, trustDomain: string): SimulatedRequest['client'] {
+  const identity = presentedIdentity(client, services, trustDomain);
+  const local = identity !== undefined && identity.trustDomain === trustDomain && identity.namespace !== undefined && identity.serviceAccount !== undefined;
+  return {
+    ip: client.ip,
+    ...(identity === undefined
+      ? {}
+      : local
+        ? { identity: { namespace: identity.namespace as string, serviceAccount: identity.serviceAccount as string } }
+        : { spiffeId: identity.spiffeId }),
+    ...(client.forwardedFor === undefined ? {} : { forwardedFor: client.forwardedFor }),
+  };
 }
 
-export function simulatedRequest(request: Request, services: ReadonlyMap<string, ServiceModel>): SimulatedRequest {
+export function simulatedRequest(request: Request, services: ReadonlyMap<string, ServiceModel>, trustDomain: string): SimulatedRequest {
   const destination = services.get(request.destination);
   if (destination === undefined) throw new Error(`unknown destination ${request.destination}`);
   return {
-    client: simulatedClient(request.client, services),
+    client: simulatedClient(request.client, services, trustDomain),
     destination: workloadOf(destination),
     port: request.port,
     ...(request.method === undefined ? {} : { method: request.method }),
@@ -113,7 +126,7 @@ export function* spaceOf(model: PolicyModel, targets: readonly SimulatedTarget[]
       // One client per combination of what the model and each simulator see of it on this port.
       const kept = new Map<string, Client>();
       for (const client of clientsFor(model, destination, values)) {
-        const simulated = simulatedClient(client, services);
+        const simulated = simulatedClient(client, services, model.mesh.trustDomain);
         const key =
           options.everyClient === true
             ? String(kept.size)
@@ -157,7 +170,7 @@ export function verifyTargets(model: PolicyModel, targets: readonly SimulatedTar
   }));
   for (const request of spaceOf(model, targets, options)) {
     const expected = decide(model, request, services);
-    const simulatedAs = simulatedRequest(request, services);
+    const simulatedAs = simulatedRequest(request, services, model.mesh.trustDomain);
     targets.forEach((target, i) => {
       const result = results[i] as (typeof results)[number];
       const simulated = target.simulator.decide(target.objects, simulatedAs);
@@ -206,7 +219,14 @@ export function verify(model: PolicyModel, objects: readonly ManifestObject[], s
 export function describeRequest(request: Request): string {
   const { client } = request;
   const who =
-    client.kind === 'service' ? client.service : client.kind === 'identity' ? `identity ${client.namespace}/${client.serviceAccount}` : 'plaintext client';
+    client.kind === 'service'
+      ? client.service
+      : client.kind === 'identity'
+        ? `identity ${client.namespace}/${client.serviceAccount}`
+        : client.kind === 'spiffe'
+          ? client.id
+          : 'plaintext client';
   const http = request.method === undefined ? '' : ` ${request.method} ${request.path ?? ''}`;
-  return `${who} (${client.ip}) → ${request.destination}:${request.port}${http}`;
+  const forwarded = client.forwardedFor === undefined ? '' : `, X-Forwarded-For ${client.forwardedFor.join(', ')}`;
+  return `${who} (${client.ip}${forwarded}) → ${request.destination}:${request.port}${http}`;
 }

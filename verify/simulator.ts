@@ -27,14 +27,23 @@ export interface Workload {
   readonly labels: Readonly<Record<string, string>>;
   /** Declared container ports, with a name and the protocol the app speaks. */
   readonly ports: readonly { readonly name: string; readonly port: number; readonly protocol: 'http' | 'http2' | 'grpc' | 'tcp' }[];
+  /**
+   * Present when the pods are a gateway's own proxy (an Istio ingress gateway deployment, or the pods of a Gateway
+   * API Gateway), not an application with a sidecar; `numTrustedProxies` is its proxy configuration.
+   */
+  readonly gateway?: { readonly kind: 'istio-ingress' | 'gateway-api'; readonly numTrustedProxies: number };
 }
 
 export interface SimulatedRequest {
   readonly client: {
-    /** The workload identity its certificate carries, when it has a sidecar. */
+    /** The workload identity its certificate carries, when it has a sidecar of this mesh's trust domain. */
     readonly identity?: { readonly namespace: string; readonly serviceAccount: string };
+    /** The SPIFFE ID its certificate carries when it is not a workload of this mesh's trust domain (then `identity` is absent). */
+    readonly spiffeId?: string;
     /** The client IP as the destination sees it. */
     readonly ip: string;
+    /** The X-Forwarded-For addresses the request carries, leftmost first. */
+    readonly forwardedFor?: readonly string[];
   };
   readonly destination: Workload;
   /** Container port number. */

@@ -77,18 +77,29 @@ const service = {
     mtls: { enum: MTLS },
     defaultAction: { enum: DEFAULT_ACTIONS },
     enforcement: { enum: ['enforce', 'audit'] },
+    gateway: {
+      type: 'object',
+      required: ['kind', 'numTrustedProxies'],
+      properties: { kind: { enum: ['istio-ingress', 'gateway-api'] }, numTrustedProxies: { type: 'integer', minimum: 0, maximum: 64 } },
+    },
     site,
   },
 };
+const cidrList = { type: 'array', minItems: 1, maxItems: 1024, items: { type: 'string', maxLength: 64 } };
+const ipBlocks = { type: 'object', required: ['kind', 'cidrs'], properties: { kind: { const: 'ipBlocks' }, cidrs: cidrList, site } };
+const identityPeers = [
+  { type: 'object', properties: { kind: { const: 'authenticated' } } },
+  { type: 'object', required: ['namespace', 'serviceAccount'], properties: { kind: { const: 'identity' }, namespace: text, serviceAccount: text, site } },
+  { type: 'object', required: ['id'], properties: { kind: { const: 'spiffe' }, id: text, site } },
+  { type: 'object', required: ['trustDomain'], properties: { kind: { const: 'trustDomain' }, trustDomain: text, site } },
+];
+const identitySource = { type: 'object', required: ['kind'], discriminator: { propertyName: 'kind' }, oneOf: [service, namespace, ...identityPeers] };
 const peers = [
   { type: 'object', properties: { kind: { const: 'anyone' } } },
-  { type: 'object', properties: { kind: { const: 'authenticated' } } },
-  {
-    type: 'object',
-    required: ['cidrs'],
-    properties: { kind: { const: 'ipBlocks' }, cidrs: { type: 'array', minItems: 1, maxItems: 1024, items: { type: 'string', maxLength: 64 } }, site },
-  },
-  { type: 'object', required: ['namespace', 'serviceAccount'], properties: { kind: { const: 'identity' }, namespace: text, serviceAccount: text, site } },
+  ipBlocks,
+  ...identityPeers,
+  { type: 'object', required: ['identity', 'network'], properties: { kind: { const: 'both' }, identity: identitySource, network: ipBlocks, site } },
+  { type: 'object', required: ['cidrs'], properties: { kind: { const: 'remoteIpBlocks' }, cidrs: cidrList, site } },
 ];
 const source = { type: 'object', required: ['kind'], discriminator: { propertyName: 'kind' }, oneOf: [service, namespace, ...peers] };
 const caller = {
@@ -261,6 +272,10 @@ export const BUILDER_OF: Readonly<Record<string, string>> = {
   assertion: 'reaches(...) or neverReaches(...)',
   ipBlocks: 'ipBlocks(...)',
   identity: 'identity(...)',
+  spiffe: 'spiffe(...)',
+  trustDomain: 'trustDomain(...)',
+  both: 'both(...)',
+  remoteIpBlocks: 'remoteIpBlocks(...)',
 };
 
 /** The innermost declaration on the way to a field (it has its own site), and the field's path from there. */

@@ -40,8 +40,9 @@ import {
 } from '../../model/model';
 import type { MtlsMode, PathMatch, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
-import { enforcementAnnotations, fromEntries, principal } from '../istio';
+import { aliasedTrustDomainProblems, enforcementAnnotations, fromEntries, principal } from '../istio';
 import { meshOrigin, namespaceOrigin, objectMetadata, prunedNote, ruleOrigin, serviceOrigin, type Origin } from '../metadata';
+import { parseSpiffeId } from '../../model/resolve';
 import { objectName } from '../names';
 
 const SECURITY = 'security.istio.io/v1';
@@ -183,7 +184,32 @@ class AmbientCompilation {
 
   /** What ambient cannot enforce as the model says it. */
   private check(): void {
+    this.diagnostics.push(...aliasedTrustDomainProblems(this.model, this.context));
+    for (const rule of this.model.rules) {
+      for (const source of rule.sources) {
+        const identity = source.kind === 'both' ? source.identity : source;
+        if (identity.kind !== 'spiffe' || parseSpiffeId(identity.id)?.serviceAccount !== undefined) continue;
+        this.report(
+          'ambient-spiffe-path',
+          `${identity.id} is not a Kubernetes workload identity, and ztunnel's identities are always spiffe://<td>/ns/<ns>/sa/<sa> ` +
+            '(istio/ztunnel src/identity.rs): such a workload cannot reach this service through the ambient mesh as that identity. ' +
+            'Build this rule with --target istio (a sidecar verifies any SPIFFE ID), or name the workload by the Kubernetes identity it runs as.',
+          rule.location,
+        );
+      }
+    }
     for (const service of this.model.services) {
+      if (service.gateway === undefined) continue;
+      this.report(
+        'ambient-gateway',
+        `${service.id} is a gateway, which the istio-ambient target does not model (a gateway's own Envoy enforces its policies, not ztunnel; ` +
+          'and remoteIpBlocks needs that Envoy). Build the gateway and its rules with --target istio, or leave the gateway out of this build.',
+        service.location,
+      );
+    }
+    for (const service of this.model.services) {
+      // A gateway is refused above (PC4213); its DISABLE-like mode is not the user's.
+      if (service.gateway !== undefined) continue;
       const actions = new Set(service.ports.map((p) => effectiveDefaultAction(this.model, service, p)));
       if (actions.size > 1) {
         this.report(

@@ -19,8 +19,15 @@
  *   (`<svc>-audit`). https://istio.io/latest/docs/tasks/security/authorization/authz-dry-run/
  * - deny rules: one DENY policy per destination, every rule scoped with `ports` (HTTP-only fields in a DENY
  *   without ports would deny all TCP traffic).
- * - Sources: service/identity → principals `<td>/ns/<ns>/sa/<sa>`; namespace → namespaces; authenticated →
- *   principals ["*"]; ipBlock → ipBlocks; anyone → no `from` at all. Only positive matches are emitted.
+ * - Sources: service/identity → principals `<td>/ns/<ns>/sa/<sa>`; namespace → principals `<td>/ns/<ns>/sa/*`
+ *   (never `namespaces`, which Istio matches as the regex `.*\/ns/<ns>/.*` in any trust domain, §1.2); spiffe →
+ *   its principal (the ID without `spiffe://`); trustDomain → principals `<td>/*`; authenticated → principals
+ *   ["*"]; ipBlock → ipBlocks; both → principals AND ipBlocks in one `source`; remoteIpBlock → remoteIpBlocks;
+ *   anyone → no `from` at all. Only positive matches are emitted.
+ * - Gateways: their ALLOW/DENY policies select the gateway's pods like any workload's (selector policies reach
+ *   Gateway API gateways too, §1.3); no PeerAuthentication is written for them (Istio applies none to gateway
+ *   pods: istio/istio#23284, #21343). In the root namespace no namespace-wide allow-nothing is written (it would be
+ *   mesh-wide, §1.3): a gateway there gets its own ALLOW policy, empty when no rule admits anything.
  */
 import {
   effectiveDefaultAction,
@@ -33,14 +40,16 @@ import {
   policyScope,
   servicesById,
   type Enforcement,
+  type IdentitySourceModel,
   type MtlsMode,
   type PolicyModel,
   type RuleModel,
   type ServiceModel,
   type SourceModel,
 } from '../../model/model';
-import { portNumbers, rulesByDestination, sourceIdentity } from '../../model/resolve';
-import type { KubernetesObject, Target, TargetOutput } from '../../model/target';
+import { parseSpiffeId, portNumbers, rulesByDestination, sourceIdentity } from '../../model/resolve';
+import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
+import { diagnostic, type Diagnostic } from '../../diagnostics/diagnostic';
 import { objectName } from '../names';
 import { meshOrigin, namespaceOrigin, objectMetadata, prunedNote, ruleOrigin, serviceOrigin, type Origin } from '../metadata';
 
@@ -59,6 +68,7 @@ export interface IstioSource {
   readonly principals?: readonly string[];
   readonly namespaces?: readonly string[];
   readonly ipBlocks?: readonly string[];
+  readonly remoteIpBlocks?: readonly string[];
 }
 
 export interface IstioOperation {
@@ -86,6 +96,28 @@ export function principal(model: PolicyModel, namespace: string, serviceAccount:
   return `${model.mesh.trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
+/** The Istio principal a source of identity names (a pattern for a namespace or a trust domain). */
+export function principalOf(model: PolicyModel, source: IdentitySourceModel, services: ReadonlyMap<string, ServiceModel>): string | undefined {
+  switch (source.kind) {
+    case 'service':
+    case 'identity': {
+      const identity = sourceIdentity(source, services);
+      return identity === undefined ? undefined : principal(model, identity.namespace, identity.serviceAccount);
+    }
+    case 'namespace':
+      // Bound to the trust domain: `namespaces: [ns]` would also admit `ns` of every other trust domain (§1.2).
+      return `${model.mesh.trustDomain}/ns/${source.namespace}/sa/*`;
+    case 'spiffe':
+      return source.id.slice('spiffe://'.length);
+    case 'trustDomain':
+      return `${source.trustDomain}/*`;
+    case 'authenticated':
+      return '*';
+    default:
+      return source satisfies never;
+  }
+}
+
 /**
  * Istio `from` entries for a rule's sources; undefined when a source is `anyone` (match any client). The
  * sidecar and the ambient targets write the same `from` (its semantics do not depend on who enforces it).
@@ -93,37 +125,38 @@ export function principal(model: PolicyModel, namespace: string, serviceAccount:
 export function fromEntries(model: PolicyModel, sources: readonly SourceModel[], services: ReadonlyMap<string, ServiceModel>): IstioRule['from'] {
   if (sources.some((s) => s.kind === 'anyone')) return undefined;
   const principals = new Set<string>();
-  const namespaces = new Set<string>();
   const ipBlocks = new Set<string>();
+  const remoteIpBlocks = new Set<string>();
+  const combined: { source: IstioSource }[] = [];
   for (const source of sources) {
     switch (source.kind) {
-      case 'service':
-      case 'identity': {
-        const identity = sourceIdentity(source, services);
-        if (identity !== undefined) principals.add(principal(model, identity.namespace, identity.serviceAccount));
-        break;
-      }
-      case 'authenticated':
-        principals.add('*');
-        break;
-      case 'namespace':
-        namespaces.add(source.namespace);
-        break;
       case 'ipBlock':
         ipBlocks.add(source.cidr);
         break;
+      case 'remoteIpBlock':
+        remoteIpBlocks.add(source.cidr);
+        break;
+      case 'both': {
+        // Fields of one `source` are ANDed (§1.2): the identity and the network must both match.
+        const named = principalOf(model, source.identity, services);
+        if (named !== undefined) combined.push({ source: { principals: [named], ipBlocks: [...source.cidrs] } });
+        break;
+      }
       case 'anyone':
         break;
-      default:
-        source satisfies never;
+      default: {
+        const named = principalOf(model, source, services);
+        if (named !== undefined) principals.add(named);
+      }
     }
   }
   const sorted = (set: Set<string>) => [...set].sort();
   // One `from` entry per field: entries are ORed, fields inside one entry would be ANDed.
   return [
     ...(principals.size > 0 ? [{ source: { principals: principals.has('*') ? ['*'] : sorted(principals) } }] : []),
-    ...(namespaces.size > 0 && !principals.has('*') ? [{ source: { namespaces: sorted(namespaces) } }] : []),
     ...(ipBlocks.size > 0 ? [{ source: { ipBlocks: sorted(ipBlocks) } }] : []),
+    ...(remoteIpBlocks.size > 0 ? [{ source: { remoteIpBlocks: sorted(remoteIpBlocks) } }] : []),
+    ...combined,
   ];
 }
 
@@ -172,8 +205,9 @@ function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
       ]
     : [];
   for (const ns of model.namespaces) {
-    // Namespace scope writes nothing mesh-wide, so each governed namespace states its own mode.
-    if (ns.mtls === undefined && meshScope) continue;
+    // Namespace scope writes nothing mesh-wide, so each governed namespace states its own mode. Not the root
+    // namespace (only a gateway lives there, PC3019): a PeerAuthentication there without selector is mesh-wide.
+    if ((ns.mtls === undefined && meshScope) || ns.name === model.mesh.rootNamespace) continue;
     out.push({
       apiVersion: API_VERSION,
       kind: 'PeerAuthentication',
@@ -183,7 +217,8 @@ function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
   }
   for (const svc of model.services) {
     const overriddenPorts = svc.ports.filter((p) => p.mtls !== undefined);
-    if (svc.mtls === undefined && overriddenPorts.length === 0) continue;
+    // Istio applies no PeerAuthentication to gateway pods (istio/istio#23284); the validator refuses a mode on one.
+    if (svc.gateway !== undefined || (svc.mtls === undefined && overriddenPorts.length === 0)) continue;
     const workloadMode = svc.mtls;
     const portLevelMtls = Object.fromEntries(overriddenPorts.map((p) => [String(p.port), { mode: effectiveMtls(model, svc, p) }]));
     out.push({
@@ -220,9 +255,12 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
     metadata: objectMetadata(name, namespace, origins, {}, enforcementAnnotations(enforcement)),
     spec,
   });
+  // In the root namespace a policy without selector applies to the whole mesh (§1.3): no allow-nothing there, so
+  // a workload there (a gateway) that denies by default gets its own `<svc>-allow-nothing` below.
+  const closesNamespace = (namespace: string): boolean => namespace !== model.mesh.rootNamespace && namespaceDefaultAction(model, namespace) === 'deny';
   for (const ns of model.namespaces) {
     // ALLOW with no rules matches nothing: every workload in the namespace denies what no ALLOW admits.
-    if (namespaceDefaultAction(model, ns.name) === 'deny')
+    if (closesNamespace(ns.name))
       out.push(policy('allow-nothing', ns.name, namespaceEnforcement(model, ns.name), [namespaceOrigin(ns), meshOrigin(model)], {}));
   }
   const rulesOf = rulesByDestination(model.rules);
@@ -232,7 +270,7 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
     const selector = { matchLabels: destination.selector };
     const denyPorts = destination.ports.filter((p) => effectiveDefaultAction(model, destination, p) === 'deny').map((p) => p.name);
     const allowPorts = destination.ports.filter((p) => !denyPorts.includes(p.name));
-    const namespaceDenies = namespaceDefaultAction(model, destination.namespace) === 'deny';
+    const namespaceDenies = closesNamespace(destination.namespace);
     const namespaceEnforced = namespaceDenies && namespaceEnforcement(model, destination.namespace) === 'enforce';
     // The namespace's allow-nothing is this workload's default-deny only when it is enforced (or audited) as the workload is.
     const closedByNamespace = namespaceDenies && namespaceEnforcement(model, destination.namespace) === enforcement;
@@ -275,13 +313,41 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
   return out;
 }
 
+/**
+ * Sources Istio would read differently from the model: a principal whose trust domain is the literal `cluster.local`
+ * is copied to the mesh's own trust domain and its aliases (§1.4), so with another mesh trust domain it would also
+ * admit the mesh's own workloads. Shared with the ambient target (the same istiod writes both).
+ */
+export function aliasedTrustDomainProblems(model: PolicyModel, context: TargetContext): Diagnostic[] {
+  if (model.mesh.trustDomain === 'cluster.local') return [];
+  const out: Diagnostic[] = [];
+  for (const rule of model.rules) {
+    for (const source of rule.sources) {
+      const identity = source.kind === 'both' ? source.identity : source;
+      const named = identity.kind === 'spiffe' ? parseSpiffeId(identity.id)?.trustDomain : identity.kind === 'trustDomain' ? identity.trustDomain : undefined;
+      if (named !== 'cluster.local') continue;
+      out.push(
+        diagnostic(
+          'istio-alias-trust-domain',
+          `This source names trust domain cluster.local, but the mesh's trust domain is ${model.mesh.trustDomain}: istiod treats a cluster.local principal as the mesh's own trust domain (and its aliases), so it would also admit this mesh's workloads. ` +
+            `Name the workloads of this mesh with their services, namespaces or identity(...), or rename the other trust domain.`,
+          context.spanOf(rule.location),
+        ),
+      );
+    }
+  }
+  return out;
+}
+
 export const istioTarget: Target = {
   name: 'istio',
   crds: ['istio'],
   kinds: [`${API_VERSION}/AuthorizationPolicy`, `${API_VERSION}/PeerAuthentication`],
   revocationNote: (destination, removed) =>
     `Istio: enforced once the sidecars of ${destination.id} receive the new AuthorizationPolicy; confirm with \`istioctl x authz check\` on a ${destination.name} pod.${prunedNote(removed)}`,
-  compile(model: PolicyModel): TargetOutput {
+  compile(model: PolicyModel, context: TargetContext): TargetOutput {
+    const diagnostics = aliasedTrustDomainProblems(model, context);
+    if (diagnostics.length > 0) return { objects: [], diagnostics };
     return { objects: [...peerAuthentications(model), ...authorizationPolicies(model)], diagnostics: [] };
   },
 };

@@ -14,6 +14,7 @@ const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 const ACCESS_POLICIES = ['all-unauthenticated', 'cluster-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny', 'audit'];
 const PROXY_PROTOCOLS = ['unknown', 'HTTP/1', 'HTTP/2', 'gRPC', 'opaque', 'TLS'];
 const IDENTITY = /^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SPIFFE_IDENTITY = /^spiffe:\/\/[a-z0-9._-]+(\/[^/]+)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const GRPC_SERVICE = /^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$/i;
 const GRPC_METHOD = /^[A-Za-z_][A-Za-z_0-9]*$/;
@@ -103,7 +104,8 @@ export function linkerdProblems(objects: readonly KubernetesObject[]): string[] 
         if (spec['identityRefs'] !== undefined) report('policyc writes identities, never identityRefs');
         for (const id of identities) {
           const text = str(id) ?? '';
-          if (!IDENTITY.test(text)) report(`identity '${text}' is not a DNS-like name`);
+          // The webhook accepts a DNS-like name or a well-formed SPIFFE ID (linkerd.md §4, runtime/src/validation.rs).
+          if (!IDENTITY.test(text) && !SPIFFE_IDENTITY.test(text)) report(`identity '${text}' is neither a DNS-like name nor a SPIFFE ID`);
         }
         break;
       }

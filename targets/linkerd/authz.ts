@@ -6,14 +6,20 @@
  * subtraction is refused with a reason (Linkerd has no deny).
  * @internal
  */
-import type { MtlsMode, RuleModel, ServiceModel, SourceModel } from '../../model/model';
+import type { IdentitySourceModel, MtlsMode, RuleModel, ServiceModel, SourceModel } from '../../model/model';
 import { compareStrings } from '../../model/compare';
-import { sourceIdentity } from '../../model/resolve';
+import { parseSpiffeId, sourceIdentity } from '../../model/resolve';
 import { parseCidr, type Cidr } from '../../model/cidr';
 import { ALL_NETWORKS, type NetEntry, netEntryKey, subtractBlock } from './cidr';
 
 export type IdPattern =
-  { readonly kind: 'any' } | { readonly kind: 'ns'; readonly ns: string } | { readonly kind: 'sa'; readonly ns: string; readonly sa: string };
+  | { readonly kind: 'any' }
+  | { readonly kind: 'ns'; readonly ns: string }
+  | { readonly kind: 'sa'; readonly ns: string; readonly sa: string }
+  /** A literal identity outside the mesh's trust domain: a SPIFFE URI, or another trust domain's workload name. */
+  | { readonly kind: 'exact'; readonly id: string; readonly trustDomain: string }
+  /** Every Kubernetes workload of a trust domain: `*.serviceaccount.identity.linkerd.<td>` (a label-suffix match). */
+  | { readonly kind: 'td'; readonly trustDomain: string; readonly local: boolean };
 
 export interface Term {
   /** null: no identity needed (plaintext clients pass). Never empty. */
@@ -45,9 +51,24 @@ export function identityString(id: IdPattern, trustDomain: string): string {
       return `*.${id.ns}.serviceaccount.identity.linkerd.${trustDomain}`;
     case 'sa':
       return `${id.sa}.${id.ns}.serviceaccount.identity.linkerd.${trustDomain}`;
+    case 'exact':
+      return id.id;
+    case 'td':
+      return `*.serviceaccount.identity.linkerd.${id.trustDomain}`;
     default:
       return id satisfies never;
   }
+}
+
+/** The Linkerd identity of a SPIFFE ID's holder: a Kubernetes workload's DNS-like name, else the URI itself (doc §4, §9). */
+export function spiffeIdentity(id: string, meshTrustDomain: string): IdPattern | undefined {
+  const peer = parseSpiffeId(id);
+  if (peer === undefined) return undefined;
+  if (peer.namespace !== undefined && peer.serviceAccount !== undefined) {
+    if (peer.trustDomain === meshTrustDomain) return { kind: 'sa', ns: peer.namespace, sa: peer.serviceAccount };
+    return { kind: 'exact', id: `${peer.serviceAccount}.${peer.namespace}.serviceaccount.identity.linkerd.${peer.trustDomain}`, trustDomain: peer.trustDomain };
+  }
+  return { kind: 'exact', id, trustDomain: peer.trustDomain };
 }
 
 /** Human text for an identity pattern, in the model's words. */
@@ -59,21 +80,55 @@ function describeId(id: IdPattern): string {
       return `every identity in namespace ${id.ns}`;
     case 'sa':
       return `identity ${id.ns}/${id.sa}`;
+    case 'exact':
+      return `identity ${id.id}`;
+    case 'td':
+      return `every identity of trust domain ${id.trustDomain}`;
     default:
       return id satisfies never;
   }
 }
 
 function idKey(id: IdPattern): string {
-  return id.kind === 'any' ? '*' : id.kind === 'ns' ? `ns:${id.ns}` : `sa:${id.ns}/${id.sa}`;
+  switch (id.kind) {
+    case 'any':
+      return '*';
+    case 'ns':
+      return `ns:${id.ns}`;
+    case 'sa':
+      return `sa:${id.ns}/${id.sa}`;
+    case 'exact':
+      return `exact:${id.id}`;
+    case 'td':
+      return `td:${id.trustDomain}`;
+    default:
+      return id satisfies never;
+  }
 }
 
-/** Does `outer` match every client `inner` matches? */
+/**
+ * Does `outer` match every client `inner` matches, as Linkerd matches them? A trust domain's suffix covers its
+ * Kubernetes workloads' DNS-like names, never a SPIFFE URI (the suffix match reads DNS labels, linkerd.md §4).
+ */
 function coversId(outer: IdPattern, inner: IdPattern): boolean {
   if (outer.kind === 'any') return true;
   if (inner.kind === 'any') return false;
-  if (outer.kind === 'ns') return inner.ns === outer.ns;
-  return inner.kind === 'sa' && inner.ns === outer.ns && inner.sa === outer.sa;
+  switch (outer.kind) {
+    case 'ns':
+      return (inner.kind === 'ns' || inner.kind === 'sa') && inner.ns === outer.ns;
+    case 'sa':
+      return inner.kind === 'sa' && inner.ns === outer.ns && inner.sa === outer.sa;
+    case 'exact':
+      return inner.kind === 'exact' && inner.id === outer.id;
+    case 'td':
+      return (
+        (inner.kind === 'td' && inner.trustDomain === outer.trustDomain) ||
+        (inner.kind === 'exact' && inner.trustDomain === outer.trustDomain && !inner.id.startsWith('spiffe://')) ||
+        (outer.local && (inner.kind === 'ns' || inner.kind === 'sa'))
+      );
+    default:
+      return outer satisfies never;
+  }
 }
 
 function overlapsId(a: IdPattern, b: IdPattern): boolean {
@@ -102,6 +157,10 @@ function uniqueSorted(values: readonly string[]): string[] {
 
 export interface SourceContext {
   readonly mode: MtlsMode;
+  /** The mesh's trust domain. */
+  readonly trustDomain: string;
+  /** Every SPIFFE ID outside Kubernetes the model names, so that a trust domain also lists those of its own. */
+  readonly namedSpiffeIds: readonly string[];
   readonly services: ReadonlyMap<string, ServiceModel>;
   /** Reports a source that names an undeclared service or an invalid CIDR. */
   readonly invalidSource: (rule: RuleModel, source: SourceModel, why: string) => void;
@@ -117,6 +176,7 @@ export function allowTerms(rule: RuleModel, ctx: SourceContext): Term[] {
   const strict = ctx.mode === 'STRICT';
   const ids: IdPattern[] = [];
   const blocks: Cidr[] = [];
+  const combined: Term[] = [];
   let anyone = false;
   for (const source of rule.sources) {
     switch (source.kind) {
@@ -129,15 +189,27 @@ export function allowTerms(rule: RuleModel, ctx: SourceContext): Term[] {
         else blocks.push(cidr);
         break;
       }
+      case 'remoteIpBlock':
+        // Refused before compiling (PC4115): Linkerd has no original-client-address match.
+        break;
+      case 'both': {
+        // One AuthorizationPolicy whose refs are a MeshTLSAuthentication AND a NetworkAuthentication: all must match (§3).
+        const pattern = identityOf(source.identity, ctx);
+        const cidrs = source.cidrs.map((c) => parseCidr(c));
+        if (pattern === undefined) ctx.invalidSource(rule, source, 'it names a service that is not declared');
+        else if (cidrs.some((c) => c === undefined)) ctx.invalidSource(rule, source, `'${source.cidrs.join(', ')}' holds an invalid CIDR`);
+        else combined.push({ ids: simplifyIds(pattern), nets: (cidrs as Cidr[]).map((cidr) => ({ cidr, except: [] })), rules: [rule.id] });
+        break;
+      }
       default: {
         const id = identityOf(source, ctx);
         if (id === undefined) ctx.invalidSource(rule, source, 'it names a service that is not declared');
-        else ids.push(id);
+        else ids.push(...id);
       }
     }
   }
   const rules = [rule.id];
-  const terms: Term[] = [];
+  const terms: Term[] = [...combined];
   if (anyone) terms.push(strict ? { ids: [{ kind: 'any' }], nets: null, rules } : { ids: null, nets: ALL_NETWORKS, rules });
   if (ids.length > 0) terms.push({ ids: simplifyIds(ids), nets: null, rules });
   if (blocks.length > 0) {
@@ -152,20 +224,31 @@ export function everyoneTerm(mode: MtlsMode): Term {
   return mode === 'STRICT' ? { ids: [{ kind: 'any' }], nets: null, rules: [] } : { ids: null, nets: ALL_NETWORKS, rules: [] };
 }
 
-function identityOf(source: SourceModel, ctx: SourceContext): IdPattern | undefined {
+/** The identity patterns of a source of identity; undefined when it names an undeclared service or no SPIFFE ID. */
+function identityOf(source: IdentitySourceModel, ctx: SourceContext): IdPattern[] | undefined {
   switch (source.kind) {
     case 'service':
     case 'identity': {
       const identity = sourceIdentity(source, ctx.services);
-      return identity === undefined ? undefined : { kind: 'sa', ns: identity.namespace, sa: identity.serviceAccount };
+      return identity === undefined ? undefined : [{ kind: 'sa', ns: identity.namespace, sa: identity.serviceAccount }];
     }
     case 'namespace':
-      return { kind: 'ns', ns: source.namespace };
+      return [{ kind: 'ns', ns: source.namespace }];
     case 'authenticated':
-      return { kind: 'any' };
-    case 'anyone':
-    case 'ipBlock':
-      return undefined;
+      return [{ kind: 'any' }];
+    case 'spiffe': {
+      const id = spiffeIdentity(source.id, ctx.trustDomain);
+      return id === undefined ? undefined : [id];
+    }
+    case 'trustDomain': {
+      // Linkerd's suffix match reads DNS labels, so a URI identity is matched only exactly: list the named ones (§4).
+      const uris = ctx.namedSpiffeIds
+        .map((id) => spiffeIdentity(id, ctx.trustDomain))
+        .filter(
+          (id): id is Extract<IdPattern, { kind: 'exact' }> => id?.kind === 'exact' && id.trustDomain === source.trustDomain && id.id.startsWith('spiffe://'),
+        );
+      return [{ kind: 'td', trustDomain: source.trustDomain, local: source.trustDomain === ctx.trustDomain }, ...uris];
+    }
     default:
       return source satisfies never;
   }
@@ -180,10 +263,12 @@ export function denyPieces(rule: RuleModel, ctx: SourceContext): DenyPiece[] {
       const cidr = parseCidr(source.cidr);
       if (cidr === undefined) ctx.invalidSource(rule, source, `'${source.cidr}' is not a valid IPv4 or IPv6 CIDR`);
       else pieces.push({ kind: 'network', cidr, rule });
+    } else if (source.kind === 'both' || source.kind === 'remoteIpBlock') {
+      // Refused before compiling (PC4115, PC4117).
     } else {
-      const id = identityOf(source, ctx);
-      if (id === undefined) ctx.invalidSource(rule, source, 'it names a service that is not declared');
-      else pieces.push({ kind: 'identity', id, rule });
+      const ids = identityOf(source, ctx);
+      if (ids === undefined) ctx.invalidSource(rule, source, 'it names a service that is not declared');
+      else for (const id of ids) pieces.push({ kind: 'identity', id, rule });
     }
   }
   return pieces;

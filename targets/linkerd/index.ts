@@ -210,11 +210,19 @@ class LinkerdCompilation {
     }));
   }
 
+  /** Every SPIFFE ID outside Kubernetes the model names (a trust domain's identity list also names those of its own). */
+  private get namedSpiffeIds(): readonly string[] {
+    return this.model.rules.flatMap((r) =>
+      r.sources.flatMap((s) => (s.kind === 'spiffe' ? [s.id] : s.kind === 'both' && s.identity.kind === 'spiffe' ? [s.identity.id] : [])),
+    );
+  }
+
   compile(): void {
     this.checkScope();
     this.checkSelectors();
+    const refused = this.checkSources();
     for (const service of this.model.services) {
-      if (Object.keys(service.selector).length === 0) continue;
+      if (Object.keys(service.selector).length === 0 || refused.has(service.id)) continue;
       for (const port of service.ports) this.compilePort(service, port);
     }
   }
@@ -244,6 +252,55 @@ class LinkerdCompilation {
         );
       }
     }
+  }
+
+  /**
+   * What only Istio understands: the original client address (remoteIpBlocks), Istio's ingress gateway, a gateway as
+   * a destination (PeerAuthentication-free gateway pods are an Istio notion), and an identity-AND-network deny.
+   * Returns the destinations not compiled.
+   */
+  private checkSources(): Set<string> {
+    const refused = new Set<string>();
+    for (const service of this.model.services) {
+      if (service.gateway === undefined) continue;
+      refused.add(service.id);
+      this.report(
+        'linkerd-istio-gateway',
+        `${service.id} is declared with gateway(...), and Linkerd has no gateway kind whose callers arrive without identity: ` +
+          (service.gateway.kind === 'istio-ingress'
+            ? "an Istio ingress gateway is an Istio component. Build this policy with --target istio, or declare your Linkerd ingress's pods with service(...) and grant it by identity."
+            : 'declare the meshed gateway pods with service(...) (Linkerd authorizes them like any workload), or build this policy with --target istio.'),
+        service.location,
+      );
+    }
+    for (const rule of this.model.rules) {
+      for (const source of rule.sources) {
+        if (source.kind === 'remoteIpBlock') {
+          this.report(
+            'linkerd-remote-ip',
+            `remoteIpBlocks('${source.cidr}') matches the original client address from X-Forwarded-For, which Linkerd authorization never reads ` +
+              '(a NetworkAuthentication matches the connection address only). Enforce it at your ingress controller, or write ipBlocks(...) for the address of the connection.',
+            rule.location,
+          );
+        }
+        if (source.kind === 'service' && this.services.get(source.service)?.gateway?.kind === 'istio-ingress') {
+          this.report(
+            'linkerd-istio-gateway',
+            `${source.service} is an Istio ingress gateway, an Istio component with no Linkerd identity. Build this policy with --target istio, or name the Linkerd ingress's identity with identity(...).`,
+            rule.location,
+          );
+        }
+        if (source.kind === 'both' && rule.action === 'deny') {
+          this.report(
+            'linkerd-both-in-deny',
+            'Linkerd is allow-only, and an identity-AND-network deny cannot be subtracted from its grants (it would need "identity except from these networks"). ' +
+              'Deny the identity alone, or the network alone with ipBlocks(...), or allow the callers that should get in explicitly.',
+            rule.location,
+          );
+        }
+      }
+    }
+    return refused;
   }
 
   /** Doc §2: an empty selector selects every pod; overlapping Servers are resolved by age. */
@@ -391,6 +448,8 @@ class LinkerdCompilation {
 
     const sources: SourceContext = {
       mode,
+      trustDomain: this.model.mesh.trustDomain,
+      namedSpiffeIds: this.namedSpiffeIds,
       services: this.services,
       invalidSource: (rule, source, why) =>
         this.report(

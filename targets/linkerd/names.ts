@@ -72,9 +72,24 @@ export function grpcRegionWords(region: GrpcRegion): string {
   return clean([service[service.length - 1] ?? 'service', region.key.method ?? '']) || 'service';
 }
 
-/** Who an identity list admits, in a name: `sa-<ns>-<sa>`, `ns-<ns>`, `authenticated`. */
+/** Who an identity list admits, in a name: `sa-<ns>-<sa>`, `ns-<ns>`, `authenticated`, `id-<spiffe id>`, `td-<trust domain>`. */
 export function identityWords(ids: readonly IdPattern[]): string[] {
-  return ids.map((id) => (id.kind === 'any' ? 'authenticated' : id.kind === 'ns' ? `ns-${id.ns}` : `sa-${id.ns}-${id.sa}`));
+  return ids.map((id) => {
+    switch (id.kind) {
+      case 'any':
+        return 'authenticated';
+      case 'ns':
+        return `ns-${id.ns}`;
+      case 'sa':
+        return `sa-${id.ns}-${id.sa}`;
+      case 'exact':
+        return `id-${id.id.replace(/^spiffe:\/\//, '')}`;
+      case 'td':
+        return `td-${id.trustDomain}`;
+      default:
+        return id satisfies never;
+    }
+  });
 }
 
 /** Which addresses a network list admits, in a name: `net-10-0-0-0-8`, `any-address` for every address. */

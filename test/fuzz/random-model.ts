@@ -1,7 +1,9 @@
 /**
  * Random policy models for property tests: namespaces, services, ports and protocols, mTLS modes at every
- * level, allow and deny rules of every source kind, L7 rules, both default postures at every level (mesh,
- * namespace, service, port), audited namespaces and services, both scopes. Models the validator
+ * level, allow and deny rules of every source kind (SPIFFE IDs, trust domains, identity AND network, remote
+ * client addresses at gateways included), L7 rules, both default postures at every level (mesh, namespace,
+ * service, port), audited namespaces and services, both scopes, and sometimes a gateway (an Istio ingress
+ * gateway in the root namespace or a Gateway API gateway in an app namespace) with trusted proxies. Models the validator
  * rejects are filtered out, so every generated model is one a user could have written.
  */
 import fc from 'fast-check';
@@ -18,6 +20,7 @@ import {
   type PortModel,
   type Protocol,
   type RuleModel,
+  type IdentitySourceModel,
   type ServiceModel,
   type SourceModel,
 } from '../../model/model';
@@ -92,58 +95,119 @@ const serviceArbitrary = (index: number) =>
       };
     });
 
-const draftArbitrary: fc.Arbitrary<Draft> = fc
-  .record({
-    trustDomain: fc.constantFrom('cluster.local', 'corp.example'),
-    mtls: modeArbitrary,
-    defaultAction: fc.constantFrom('deny', 'deny', 'allow'),
-    namespaceModes: fc.tuple(optionalMode, optionalMode, optionalMode),
-    namespaceDefaults: fc.tuple(optionalDefaultAction, optionalDefaultAction, optionalDefaultAction),
-    namespaceEnforcements: fc.tuple(optionalEnforcement, optionalEnforcement, optionalEnforcement),
-    namespaceScope: fc.boolean(),
-    serviceCount: fc.integer({ min: 1, max: 4 }),
-  })
-  .chain(({ trustDomain, mtls, defaultAction, namespaceModes, namespaceDefaults, namespaceEnforcements, namespaceScope, serviceCount }) =>
-    fc.tuple(...Array.from({ length: serviceCount }, (_, i) => serviceArbitrary(i))).map((services): Draft => ({
-      mesh: {
-        trustDomain,
-        mtls,
-        defaultAction: defaultAction as 'deny' | 'allow',
-        rootNamespace: 'istio-system',
-        // Mesh scope states that the model lists every meshed namespace, so Linkerd compiles it too.
-        ...(namespaceScope ? { scope: 'namespaces' as const } : { everyMeshedNamespaceListed: true as const }),
-      },
-      namespaces: NAMESPACES.filter((ns) => services.some((s) => s.namespace === ns)).map((name) => {
-        const at = NAMESPACES.indexOf(name);
-        const mode = namespaceModes[at];
-        const namespaceDefault = namespaceDefaults[at];
-        const enforcement = namespaceEnforcements[at];
+/** A gateway, one time in four: its ports carry HTTP (remoteIpBlocks reads X-Forwarded-For). */
+const gatewayArbitrary = fc.oneof(
+  { arbitrary: fc.constant(undefined), weight: 3 },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ kind: fc.constantFrom<'istio-ingress' | 'gateway-api'>('istio-ingress', 'gateway-api'), numTrustedProxies: fc.integer({ min: 0, max: 2 }) })
+      .map(({ kind, numTrustedProxies }): ServiceModel => {
+        const istio = kind === 'istio-ingress';
+        const namespace = istio ? 'istio-system' : 'alpha';
+        const name = istio ? 'istio-ingressgateway' : 'edge';
         return {
+          id: `${namespace}/${name}`,
+          namespace,
           name,
-          ...(mode === undefined ? {} : { mtls: mode }),
-          ...(namespaceDefault === undefined ? {} : { defaultAction: namespaceDefault }),
-          ...(enforcement === undefined ? {} : { enforcement }),
+          serviceAccount: istio ? 'istio-ingressgateway-service-account' : 'edge-istio',
+          selector: istio ? { istio: 'ingressgateway' } : { 'gateway.networking.k8s.io/gateway-name': name },
+          ports: [{ name: 'web', port: 8080, protocol: 'http' }],
+          gateway: { kind, numTrustedProxies },
         };
       }),
-      services,
-    })),
-  );
+  },
+);
 
-function sourceArbitrary(draft: Draft): fc.Arbitrary<SourceModel> {
+const draftArbitrary = (withGateways: boolean): fc.Arbitrary<Draft> =>
+  fc
+    .record({
+      trustDomain: fc.constantFrom('cluster.local', 'corp.example'),
+      mtls: modeArbitrary,
+      defaultAction: fc.constantFrom('deny', 'deny', 'allow'),
+      namespaceModes: fc.tuple(optionalMode, optionalMode, optionalMode),
+      namespaceDefaults: fc.tuple(optionalDefaultAction, optionalDefaultAction, optionalDefaultAction),
+      namespaceEnforcements: fc.tuple(optionalEnforcement, optionalEnforcement, optionalEnforcement),
+      namespaceScope: fc.boolean(),
+      serviceCount: fc.integer({ min: 1, max: 4 }),
+      gateway: withGateways ? gatewayArbitrary : fc.constant(undefined),
+    })
+    .chain(({ trustDomain, mtls, defaultAction, namespaceModes, namespaceDefaults, namespaceEnforcements, namespaceScope, serviceCount, gateway }) =>
+      fc.tuple(...Array.from({ length: serviceCount }, (_, i) => serviceArbitrary(i))).map((drafted): Draft => {
+        const services = gateway === undefined ? drafted : [...drafted, gateway].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        const names = [...new Set(services.map((s) => s.namespace))].sort();
+        return {
+          mesh: {
+            trustDomain,
+            mtls,
+            defaultAction: defaultAction as 'deny' | 'allow',
+            rootNamespace: 'istio-system',
+            // Mesh scope states that the model lists every meshed namespace, so Linkerd compiles it too.
+            ...(namespaceScope ? { scope: 'namespaces' as const } : { everyMeshedNamespaceListed: true as const }),
+          },
+          namespaces: names.map((name) => {
+            const at = (NAMESPACES as readonly string[]).indexOf(name);
+            const mode = at === -1 ? undefined : namespaceModes[at];
+            const namespaceDefault = at === -1 ? undefined : namespaceDefaults[at];
+            const enforcement = at === -1 ? undefined : namespaceEnforcements[at];
+            return {
+              name,
+              ...(mode === undefined ? {} : { mtls: mode }),
+              ...(namespaceDefault === undefined ? {} : { defaultAction: namespaceDefault }),
+              ...(enforcement === undefined ? {} : { enforcement }),
+            };
+          }),
+          services,
+        };
+      }),
+    );
+
+/** Another trust domain (never the literal cluster.local, which Istio aliases to the mesh's own). */
+const FOREIGN_TRUST_DOMAIN = 'old.example';
+
+/** `all`: the sources of issue 15 too (SPIFFE IDs, trust domains, both, remoteIpBlocks); otherwise the classic ones. */
+function identitySourceArbitrary(draft: Draft, all: boolean): fc.Arbitrary<IdentitySourceModel> {
+  const td = draft.mesh.trustDomain;
+  const classic = [
+    fc.constantFrom(...draft.services).map((s): IdentitySourceModel => ({ kind: 'service', service: s.id })),
+    fc.constantFrom(...NAMESPACES, 'outside').map((namespace): IdentitySourceModel => ({ kind: 'namespace', namespace })),
+    fc.constantFrom<IdentitySourceModel>({ kind: 'identity', namespace: 'outside', serviceAccount: 'bot' }, { kind: 'authenticated' }),
+  ];
+  if (!all) return fc.oneof(...classic);
   return fc.oneof(
-    fc.constantFrom(...draft.services).map((s): SourceModel => ({ kind: 'service', service: s.id })),
-    fc.constantFrom(...NAMESPACES, 'outside').map((namespace): SourceModel => ({ kind: 'namespace', namespace })),
-    fc.constantFrom<SourceModel>({ kind: 'identity', namespace: 'outside', serviceAccount: 'bot' }, { kind: 'authenticated' }, { kind: 'anyone' }),
-    fc.constantFrom(...CIDRS).map((cidr): SourceModel => ({ kind: 'ipBlock', cidr })),
+    ...classic,
+    fc.constantFrom<IdentitySourceModel>(
+      { kind: 'spiffe', id: `spiffe://${td}/ns/alpha/sa/svc0` },
+      { kind: 'spiffe', id: `spiffe://${FOREIGN_TRUST_DOMAIN}/ns/alpha/sa/svc0` },
+      { kind: 'spiffe', id: `spiffe://${td}/vm/billing` },
+      { kind: 'trustDomain', trustDomain: FOREIGN_TRUST_DOMAIN },
+      { kind: 'trustDomain', trustDomain: td },
+    ),
   );
 }
 
-function ruleArbitrary(draft: Draft): fc.Arbitrary<Omit<RuleModel, 'id'>> {
+function sourceArbitrary(draft: Draft, destination: ServiceModel, all: boolean): fc.Arbitrary<SourceModel> {
+  const classic = [
+    identitySourceArbitrary(draft, all),
+    fc.constantFrom<SourceModel>({ kind: 'anyone' }),
+    fc.constantFrom(...CIDRS).map((cidr): SourceModel => ({ kind: 'ipBlock', cidr })),
+  ];
+  if (!all) return fc.oneof(...classic);
+  return fc.oneof(
+    ...classic,
+    fc
+      .record({ identity: identitySourceArbitrary(draft, all), cidrs: fc.subarray([...CIDRS], { minLength: 1, maxLength: 2 }) })
+      .map(({ identity, cidrs }): SourceModel => ({ kind: 'both', identity, cidrs: [...cidrs].sort() })),
+    ...(destination.gateway === undefined ? [] : [fc.constantFrom(...CIDRS).map((cidr): SourceModel => ({ kind: 'remoteIpBlock', cidr }))]),
+  );
+}
+
+function ruleArbitrary(draft: Draft, all: boolean): fc.Arbitrary<Omit<RuleModel, 'id'>> {
   return fc.constantFrom(...draft.services).chain((destination) =>
     fc
       .record({
         action: fc.constantFrom<'allow' | 'deny'>('allow', 'allow', 'deny'),
-        sources: fc.uniqueArray(sourceArbitrary(draft), { minLength: 1, maxLength: 3, selector: (s) => JSON.stringify(s) }),
+        sources: fc.uniqueArray(sourceArbitrary(draft, destination, all), { minLength: 1, maxLength: 3, selector: (s) => JSON.stringify(s) }),
         ports: fc.subarray(
           destination.ports.map((p) => p.name),
           { minLength: 1 },
@@ -173,23 +237,28 @@ function ruleArbitrary(draft: Draft): fc.Arbitrary<Omit<RuleModel, 'id'>> {
 
 const NO_STORE = new SourceStore('/');
 
+function modelArbitrary(all: boolean): fc.Arbitrary<PolicyModel> {
+  return draftArbitrary(all)
+    .chain((draft) =>
+      fc.array(ruleArbitrary(draft, all), { maxLength: 6 }).map((rules): PolicyModel => {
+        const withIds = rules.map((r, i) => ({ ...r, id: `${shortHash(JSON.stringify(r))}-${i}` }));
+        return { version: MODEL_VERSION, entry: 'random.ts', mesh: draft.mesh, namespaces: draft.namespaces, services: draft.services, rules: withIds };
+      }),
+    )
+    .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error'));
+}
+
 /** Models a user could write: every one passes the validator without errors. */
-export const policyModelArbitrary: fc.Arbitrary<PolicyModel> = draftArbitrary
-  .chain((draft) =>
-    fc.array(ruleArbitrary(draft), { maxLength: 6 }).map((rules): PolicyModel => {
-      const withIds = rules.map((r, i) => ({ ...r, id: `${shortHash(JSON.stringify(r))}-${i}` }));
-      return { version: MODEL_VERSION, entry: 'random.ts', mesh: draft.mesh, namespaces: draft.namespaces, services: draft.services, rules: withIds };
-    }),
-  )
-  .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error'));
+export const policyModelArbitrary: fc.Arbitrary<PolicyModel> = modelArbitrary(true);
 
 /**
- * The models `policyc import` can read back from their own Istio output with the same object names: mesh scope, one
+ * The models `policyc import` can read back from their own Istio output with the same object names: no gateways,
+ * SPIFFE IDs, trust domains, both(...) or remoteIpBlocks (the importer does not read them back yet); mesh scope, one
  * mesh-wide defaultAction, no audit. The importer infers one mesh-wide posture (so a service's own `allow-nothing`
  * comes back as its namespace's), drops dry-run policies (they never change a decision), and always writes a
  * mesh-scope policy (a root-namespace PeerAuthentication), which a namespace-scope build lacks.
  */
-export const importableModelArbitrary: fc.Arbitrary<PolicyModel> = policyModelArbitrary.filter(
+export const importablePolicyModelArbitrary: fc.Arbitrary<PolicyModel> = modelArbitrary(false).filter(
   (model) =>
     (model.mesh.scope ?? 'mesh') === 'mesh' &&
     model.namespaces.every((ns) => ns.enforcement === undefined && ns.defaultAction === undefined) &&

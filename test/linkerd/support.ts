@@ -92,7 +92,7 @@ export function disagreements(
   const out: string[] = [];
   for (const { label, request } of requestsTo(service, port, clients, operations)) {
     const want = decide(m, request, services);
-    const got = simulator.decide(objects, simulatedRequest(request, services));
+    const got = simulator.decide(objects, simulatedRequest(request, services, m.mesh.trustDomain));
     if (got.verdict === 'unsupported') out.push(`${label}: model ${want.allowed ? 'allows' : 'denies'}, the Linkerd simulator cannot decide: ${got.reason}`);
     else if (want.allowed !== (got.verdict === 'allow')) {
       out.push(

@@ -415,7 +415,8 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
   };
   if (!view.inAmbient()) return { verdict: 'allow', reason: 'the destination is not in the ambient mesh, so nothing enforces policy (§1)', objects: [] };
 
-  const { identity, ip } = request.client;
+  const { ip } = request.client;
+  const identity = request.client.identity ?? foreignWorkload(request.client.spiffeId);
   const mtls = view.mtlsMode(request.port);
   if (identity === undefined && mtls.mode === 'STRICT') {
     return { verdict: 'deny', reason: 'ztunnel refuses a plaintext client on a STRICT port (§6, §7)', objects: mtls.objects };
@@ -429,7 +430,10 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
   const client: Peer = {
     ...(identity === undefined
       ? {}
-      : { principal: `${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`, namespace: identity.namespace }),
+      : {
+          principal: `${'trustDomain' in identity ? identity.trustDomain : config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
+          namespace: identity.namespace,
+        }),
     ip,
   };
   // §7: plaintext traffic never reaches a waypoint; the destination ztunnel decides it alone.
@@ -453,6 +457,8 @@ function distinctionsOf(config: IstioAmbientSimulatorConfig, objects: readonly M
   if (waypoint !== undefined) policies.push(...view.waypointPolicies(waypoint));
   const identities: { namespace: string; serviceAccount: string }[] = [];
   const namespaces: string[] = [];
+  const spiffeIds: string[] = [];
+  const trustDomains: string[] = [];
   const cidrs: string[] = [];
   const methods: string[] = [];
   const paths: { kind: 'exact' | 'prefix' | 'suffix'; value: string }[] = [];
@@ -482,11 +488,16 @@ function distinctionsOf(config: IstioAmbientSimulatorConfig, objects: readonly M
       for (const source of from) {
         for (const principal of [...strings(source['principals']), ...strings(source['notPrincipals'])]) {
           if (principal === '*') continue;
-          const [, nsKey, ns, saKey, sa] = principal.split('/');
+          const [td, nsKey, ns, saKey, sa] = principal.split('/');
           if (nsKey === 'ns' && saKey === 'sa' && ns !== undefined && sa !== undefined && !ns.includes('*')) {
+            // Another trust domain's principal: its workloads are probed as SPIFFE IDs (`foreignWorkload`).
+            const foreign = td !== undefined && td !== config.trustDomain && !td.includes('*') ? td : undefined;
+            if (foreign !== undefined) trustDomains.push(foreign);
             if (sa === '*') namespaces.push(ns);
-            else if (!sa.includes('*')) identities.push({ namespace: ns, serviceAccount: sa });
-            else unlisted.push(`principal pattern ${principal}`);
+            else if (!sa.includes('*')) {
+              identities.push({ namespace: ns, serviceAccount: sa });
+              if (foreign !== undefined) spiffeIds.push(`spiffe://${foreign}/ns/${ns}/sa/${sa}`);
+            } else unlisted.push(`principal pattern ${principal}`);
           } else unlisted.push(`principal pattern ${principal}`);
         }
         for (const ns of strings(source['namespaces'])) if (ns !== '*') (ns.includes('*') ? unlisted : namespaces).push(ns);
@@ -494,7 +505,7 @@ function distinctionsOf(config: IstioAmbientSimulatorConfig, objects: readonly M
       }
     }
   }
-  return { identities, namespaces, cidrs, methods, paths, unlisted };
+  return { identities, namespaces, spiffeIds, trustDomains, cidrs, methods, paths, unlisted };
 }
 
 /**
@@ -510,11 +521,15 @@ function clientKeyOf(
   client: SimulatedRequest['client'],
 ): string {
   const view = viewOf(config, objects, destination);
-  const { identity, ip } = client;
+  const { ip } = client;
+  const identity = client.identity ?? foreignWorkload(client.spiffeId);
   const peer: Peer = {
     ...(identity === undefined
       ? {}
-      : { principal: `${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`, namespace: identity.namespace }),
+      : {
+          principal: `${'trustDomain' in identity ? identity.trustDomain : config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
+          namespace: identity.namespace,
+        }),
     ip,
   };
   const waypoint = view.waypoint();
@@ -557,6 +572,18 @@ function operationKeyOf(
     }
   }
   return key;
+}
+
+/**
+ * A client of another trust domain: ztunnel's identities are always `spiffe://<td>/ns/<ns>/sa/<sa>` (istio/ztunnel
+ * `src/identity.rs`, `Identity::Spiffe`), so a certificate with another SPIFFE path is not one ztunnel can carry.
+ */
+function foreignWorkload(spiffeId: string | undefined): { namespace: string; serviceAccount: string; trustDomain: string } | undefined {
+  if (spiffeId === undefined) return undefined;
+  const workload = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(spiffeId);
+  if (workload === null)
+    throw new Unsupported(`client ${spiffeId} is not a Kubernetes SPIFFE ID, which ztunnel identities always are (ztunnel src/identity.rs)`, []);
+  return { trustDomain: workload[1] as string, namespace: workload[2] as string, serviceAccount: workload[3] as string };
 }
 
 export function createIstioAmbientSimulator(config: IstioAmbientSimulatorConfig): MeshSimulator {

@@ -358,6 +358,8 @@ interface Context {
   /** The peer's URI SAN (`spiffe://td/ns/x/sa/y`) when the connection is mTLS; absent on plaintext (§1.5). */
   readonly peer: string | undefined;
   readonly clientIp: Ip;
+  /** The original client address `remoteIpBlocks` reads, or why it is not modelled for this request. */
+  readonly remoteIp: Ip | { readonly unknown: string };
   readonly config: Required<IstioSimulatorConfig>;
 }
 
@@ -499,10 +501,8 @@ function valueOf(key: string, value: string, ctx: PolicyContext): Tri {
     case 'requestPrincipals':
       return { unknown: '`requestPrincipals` depend on the request JWT, which is not modelled', objects: [ctx.policy.ref] };
     case 'remoteIpBlocks':
-      return {
-        unknown: '`remoteIpBlocks` depend on the original client address (PROXY protocol / X-Forwarded-For), which is not modelled',
-        objects: [ctx.policy.ref],
-      };
+      if ('unknown' in ctx.remoteIp) return { unknown: ctx.remoteIp.unknown, objects: [ctx.policy.ref] };
+      return ipMatches(value, ctx.remoteIp, ctx.policy.ref);
     case 'trustDomains':
       return { unknown: '`trustDomains` (extended channel) are not modelled', objects: [ctx.policy.ref] };
     default:
@@ -729,7 +729,12 @@ interface PodView {
 
 const podViews = new WeakMap<readonly ManifestObject[], WeakMap<Workload, Map<string, PodView>>>();
 
+/**
+ * The mTLS mode of a pod's port. A gateway's pods get no PeerAuthentication at all: their listeners are the
+ * Gateway's servers, and mesh clients do not send them Istio mTLS (istio/istio#23284, #21343).
+ */
 function mtlsOf(view: PodView, pod: Workload, port: number, root: string): ResolvedMtls {
+  if (pod.gateway !== undefined) return { mode: 'DISABLE', how: 'a gateway (PeerAuthentication does not apply to gateway pods, istio/istio#23284)' };
   let known = view.mtls.get(port);
   if (known === undefined) view.mtls.set(port, (known = reading(() => resolveMtls(view.peerAuthentications, pod, port, root))));
   return readingValue(known);
@@ -779,15 +784,17 @@ function decideFor(
   const root = config.rootNamespace;
   const notes: string[] = [];
 
-  // 1. PeerAuthentication and the connection (§2).
+  // 1. PeerAuthentication and the connection (§2); a gateway's pods get none (`mtlsOf`).
   const mtls = mtlsOf(view, pod, request.port, root);
-  const identity = request.client.identity;
-  const mutualTls = identity !== undefined && mtls.mode !== 'DISABLE';
+  const certificate = certificateOf(request.client, config);
+  const mutualTls = certificate !== undefined && mtls.mode !== 'DISABLE';
   const connection = mutualTls
-    ? `mTLS as ${identity.namespace}/${identity.serviceAccount}`
-    : identity === undefined
+    ? `mTLS as ${certificate}`
+    : certificate === undefined
       ? 'plaintext (the client has no sidecar identity)'
-      : 'plaintext (the port is DISABLE, so auto-mTLS sends plaintext)';
+      : pod.gateway
+        ? 'plaintext (a gateway listener does not verify mesh certificates)'
+        : 'plaintext (the port is DISABLE, so auto-mTLS sends plaintext)';
   if (mtls.mode === 'STRICT' && !mutualTls) {
     return {
       verdict: 'deny',
@@ -819,8 +826,9 @@ function decideFor(
     method: isGrpc ? 'POST' : request.method,
     methodProblem: isGrpc && request.method !== undefined && request.method !== 'POST' ? `a gRPC request is always POST, not ${request.method}` : undefined,
     path: request.path,
-    peer: mutualTls ? `spiffe://${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}` : undefined,
+    peer: mutualTls ? certificate : undefined,
     clientIp: clientIp(request.client.ip),
+    remoteIp: remoteIpOf(request.destination, request.client, protocol),
     config,
   };
   const evaluate = (action: Action): { policy: Policy; match: Tri }[] =>
@@ -880,6 +888,31 @@ function unsupported(why: string, objects: readonly string[], notes: readonly st
   return { verdict: 'unsupported', reason: sentence(`unsupported: ${why}`, notes), objects };
 }
 
+/**
+ * The address `remoteIpBlocks` reads (Istio `remote.ip`). At a gateway, Istio turns on Envoy's use_remote_address and
+ * sets xff_num_trusted_hops to the gateway's numTrustedProxies; Envoy then appends the connection's address to
+ * X-Forwarded-For and trusts the (N+1)-th address from the right, falling back to the connection's address when the
+ * list is shorter (https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/headers#x-forwarded-for;
+ * Istio task https://istio.io/latest/docs/tasks/security/authorization/authz-ingress/, "numTrustedProxies").
+ * A sidecar's remote address (PROXY protocol, its own XFF handling) is not modelled.
+ */
+function remoteIpOf(pod: Workload, client: SimulatedRequest['client'], protocol: 'tcp' | 'http' | 'http2' | 'grpc'): Ip | { readonly unknown: string } {
+  const gateway = pod.gateway;
+  if (gateway === undefined) {
+    return { unknown: '`remoteIpBlocks` at a sidecar depend on PROXY protocol or X-Forwarded-For handling, which is not modelled' };
+  }
+  if (protocol === 'tcp') return { unknown: '`remoteIpBlocks` on a TCP gateway port depend on PROXY protocol, which is not modelled' };
+  const appended = [...(client.forwardedFor ?? []), client.ip];
+  const trusted = gateway.numTrustedProxies;
+  return clientIp(appended.length >= trusted + 1 ? (appended[appended.length - 1 - trusted] as string) : client.ip);
+}
+
+/** The URI SAN of the client's certificate: a workload of this mesh, or a foreign or non-Kubernetes SPIFFE ID. */
+function certificateOf(client: SimulatedRequest['client'], config: Required<IstioSimulatorConfig>): string | undefined {
+  const identity = client.identity;
+  return identity !== undefined ? `spiffe://${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}` : client.spiffeId;
+}
+
 function clientIp(text: string): Ip {
   const ip = parseIp(text);
   if (ip === undefined) throw new Unsupported(`client ip "${text}" is not an IP address`, []);
@@ -893,16 +926,28 @@ function clientIp(text: string): Ip {
 class Collector {
   readonly identities: { namespace: string; serviceAccount: string }[] = [];
   readonly namespaces: string[] = [];
+  readonly spiffeIds: string[] = [];
+  readonly trustDomains: string[] = [];
   readonly cidrs: string[] = [];
+  readonly remoteCidrs: string[] = [];
   readonly methods: string[] = [];
   readonly paths: { kind: 'exact' | 'prefix' | 'suffix'; value: string }[] = [];
   readonly unlisted: string[] = [];
 
-  /** A principal `td/ns/<ns>/sa/<sa>` (§1.4); `*` needs no value; `td/ns/<ns>/*` is the namespace. */
+  constructor(private readonly trustDomain: string) {}
+
+  /**
+   * A principal `td/ns/<ns>/sa/<sa>` (§1.4); `*` needs no value; `td/ns/<ns>/*` is the namespace. A principal of
+   * another trust domain is also a SPIFFE ID to probe, and its trust domain one whose namespaces are probed.
+   */
   principal(value: string): void {
     if (value === '*') return;
     const parts = value.split('/');
-    const [, nsKey, ns, saKey, sa] = parts;
+    const [td, nsKey, ns, saKey, sa] = parts;
+    if (td !== undefined && td !== this.trustDomain && !td.includes('*') && td !== '') {
+      this.trustDomains.push(td);
+      if (parts.length > 1 && !value.includes('*')) this.spiffeIds.push(`spiffe://${value}`);
+    }
     if (parts.length === 5 && nsKey === 'ns' && saKey === 'sa' && ns !== undefined && sa !== undefined && !ns.includes('*')) {
       if (!sa.includes('*')) return void this.identities.push({ namespace: ns, serviceAccount: sa });
       if (sa === '*') return void this.namespaces.push(ns);
@@ -949,10 +994,11 @@ class Collector {
       case 'serviceAccounts':
         return this.serviceAccount(value, policyNamespace);
       case 'ipBlocks':
-      case 'remoteIpBlocks':
       case 'source.ip':
-      case 'remote.ip':
         return void this.cidrs.push(value);
+      case 'remoteIpBlocks':
+      case 'remote.ip':
+        return void this.remoteCidrs.push(value);
       case 'methods':
         return this.method(value);
       case 'paths':
@@ -974,9 +1020,9 @@ function ruleReachesPort(rule: Rule, port: number): boolean {
   });
 }
 
-function distinctionsFor(objects: readonly ManifestObject[], pod: Workload, port: number, root: string): Distinctions {
-  const found = new Collector();
-  const authorization = podView(objects, pod, root).authorization;
+function distinctionsFor(objects: readonly ManifestObject[], pod: Workload, port: number, config: Required<IstioSimulatorConfig>): Distinctions {
+  const found = new Collector(config.trustDomain);
+  const authorization = podView(objects, pod, config.rootNamespace).authorization;
   // An object the simulator cannot read makes every request `unsupported`: nothing to tell apart.
   if ('error' in authorization) return {};
   for (const { policy } of authorization.value.applicable) {
@@ -1019,20 +1065,21 @@ function clientKeyFor(
 ): string {
   const view = podView(objects, pod, config.rootNamespace);
   const mtls = mtlsOf(view, pod, port, config.rootNamespace);
-  const identity = client.identity;
-  const mutualTls = identity !== undefined && mtls.mode !== 'DISABLE';
+  const certificate = certificateOf(client, config);
+  const mutualTls = certificate !== undefined && mtls.mode !== 'DISABLE';
   if (mtls.mode === 'STRICT' && !mutualTls) return 'refused';
   let key = mutualTls ? 'm' : 'p';
   const { applicable } = readingValue(view.authorization);
-  const declared = pod.ports.find((p) => p.port === port);
+  const protocol = pod.ports.find((p) => p.port === port)?.protocol ?? 'http';
   const base: Context = {
-    tcp: declared?.protocol === 'tcp',
+    tcp: protocol === 'tcp',
     port,
     method: undefined,
     methodProblem: undefined,
     path: undefined,
-    peer: mutualTls ? `spiffe://${config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}` : undefined,
+    peer: mutualTls ? certificate : undefined,
     clientIp: clientIp(client.ip),
+    remoteIp: remoteIpOf(pod, client, protocol),
     config,
   };
   for (const a of applicable) {
@@ -1078,6 +1125,7 @@ function operationKeyFor(
     path: operation.path,
     peer: undefined,
     clientIp: clientIp('192.0.2.1'),
+    remoteIp: clientIp('192.0.2.1'),
     config,
   };
   let key = '';
@@ -1119,7 +1167,7 @@ export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulato
     name: 'istio',
     distinctions(objects, destination, port) {
       try {
-        return distinctionsFor(objects, destination, port, full.rootNamespace);
+        return distinctionsFor(objects, destination, port, full);
       } catch (error) {
         if (error instanceof Unsupported) return {};
         throw error;
@@ -1147,7 +1195,21 @@ export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulato
         const pod = request.destination;
         const gatewayLabel = GATEWAY_LABELS.find((l) => pod.labels[l] !== undefined);
         const classicGateway = pod.labels['istio'] === 'ingressgateway' || pod.labels['istio'] === 'egressgateway';
-        if (gatewayLabel !== undefined || classicGateway) {
+        // A gateway whose pod facts are declared is simulated: its Envoy enforces selector policies like a sidecar's
+        // (for Gateway API gateways while ENABLE_SELECTOR_BASED_K8S_GATEWAY_POLICY is on, the default, §1.3), without
+        // PeerAuthentication (decideFor). Policies attached by targetRefs to a Gateway are not modelled.
+        if (pod.gateway !== undefined) {
+          const attached = (policiesByNamespace(objects).get(pod.namespace) ?? []).find(
+            (p) => p.kind === 'AuthorizationPolicy' && p.spec['targetRefs'] !== undefined,
+          );
+          if (pod.gateway.kind === 'gateway-api' && attached !== undefined) {
+            return unsupported(
+              `${attached.ref} attaches by targetRefs, which the simulator does not model for gateway ${pod.namespace}/${pod.name}`,
+              [attached.ref],
+              [],
+            );
+          }
+        } else if (gatewayLabel !== undefined || classicGateway) {
           return unsupported(
             `${pod.namespace}/${pod.name} is a gateway or waypoint, not a sidecar workload (label ${gatewayLabel ?? 'istio'}); only sidecars are modelled`,
             [],

@@ -345,6 +345,17 @@ interface Ctx {
   readonly cache: PlanCache;
 }
 
+/**
+ * The identity a client of another trust domain or outside Kubernetes presents: a Kubernetes workload of another
+ * trust domain has the DNS-like name of its own control plane's scheme (linkerd.md §9; `k8s/index/src/cluster_info.rs`,
+ * assuming the same control-plane namespace); a mesh-expansion workload its SPIFFE URI (linkerd.md §4, §9, the
+ * ExternalWorkload docs' `spiffe://root.linkerd.cluster.local/external-workload`).
+ */
+function foreignIdentity(ctx: Ctx, spiffeId: string): string {
+  const workload = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(spiffeId);
+  return workload === null ? spiffeId : `${workload[3]}.${workload[2]}.serviceaccount.identity.${ctx.cp}.${workload[1]}`;
+}
+
 const saIdentity = (ctx: Ctx, ns: string, sa: string): string => `${sa}.${ns}.serviceaccount.identity.${ctx.cp}.${ctx.trustDomain}`;
 const nsSuffix = (ctx: Ctx, ns: string): string => `${ns}.serviceaccount.identity.${ctx.cp}.${ctx.trustDomain}`;
 
@@ -1006,7 +1017,12 @@ function clientOf(ctx: Ctx, request: SimulatedRequest['client']): Client {
   if (isV4Mapped(ip)) throw new Unsupported(`client IP ${request.ip} is IPv4-mapped IPv6; how the proxy matches it against networks is not documented`);
   if (ip.family === 4 && ip.bits >> 24n === 127n && request.ip !== '127.0.0.1')
     throw new Unsupported(`client IP ${request.ip} is loopback but not 127.0.0.1; linkerd.md names only 127.0.0.1 and ::1 as localhost`);
-  const identity = request.identity === undefined ? undefined : saIdentity(ctx, request.identity.namespace, request.identity.serviceAccount);
+  const identity =
+    request.identity !== undefined
+      ? saIdentity(ctx, request.identity.namespace, request.identity.serviceAccount)
+      : request.spiffeId === undefined
+        ? undefined
+        : foreignIdentity(ctx, request.spiffeId);
   return identity === undefined ? { ip } : { ip, identity };
 }
 
@@ -1165,21 +1181,37 @@ function distinctionsOf(ctx: Ctx, dest: Workload, port: number): Distinctions {
   const methods: string[] = [];
   const paths: { kind: 'exact' | 'prefix' | 'suffix'; value: string }[] = [];
   const unlisted: string[] = [];
+  const spiffeIds: string[] = [];
+  const trustDomains: string[] = [];
   const tail = `.serviceaccount.identity.${ctx.cp}.${ctx.trustDomain}`;
+  // A name of this control plane's scheme in any trust domain, `<sa>.<ns>.serviceaccount.identity.<cp>.<td>`
+  // (`foreignIdentity`), and a suffix of every identity of a namespace or of a trust domain.
+  const workloadName = new RegExp(`^([^.]+)\\.([^.]+)\\.serviceaccount\\.identity\\.${ctx.cp.replace(/[.]/g, '\\.')}\\.(.+)$`);
+  const domainSuffix = new RegExp(`^(?:([^.]+)\\.)?serviceaccount\\.identity\\.${ctx.cp.replace(/[.]/g, '\\.')}\\.(.+)$`);
   const addAuthz = (a: Authz): void => {
     for (const n of a.networks) cidrs.push(...n.texts);
     if (a.identities === undefined || a.identities === 'tls') return;
     for (const m of a.identities) {
       if ('any' in m) continue;
       if ('exact' in m) {
-        // `<sa>.<ns>.serviceaccount.identity.<cp>.<td>`; any other exact name is no identity a meshed pod holds.
-        const [sa, ns, ...rest] = m.exact.endsWith(tail) ? m.exact.slice(0, -tail.length).split('.') : [];
-        if (sa !== undefined && ns !== undefined && rest.length === 0) identities.push({ namespace: ns, serviceAccount: sa });
+        // A mesh-expansion workload presents its SPIFFE URI itself (linkerd.md §4, §9).
+        if (m.exact.startsWith('spiffe://')) {
+          spiffeIds.push(m.exact);
+          continue;
+        }
+        const name = workloadName.exec(m.exact);
+        if (name === null) continue; // no identity a client presents
+        const [, sa = '', ns = '', td = ''] = name;
+        if (td === ctx.trustDomain) identities.push({ namespace: ns, serviceAccount: sa });
+        else spiffeIds.push(`spiffe://${td}/ns/${ns}/sa/${sa}`);
         continue;
       }
-      const [ns, ...rest] = m.suffix.endsWith(tail) ? m.suffix.slice(0, -tail.length).split('.') : [];
-      if (ns !== undefined && rest.length === 0) namespaces.push(ns);
-      else if (!tail.slice(1).endsWith(m.suffix)) unlisted.push(`identity suffix *.${m.suffix}`);
+      const suffix = domainSuffix.exec(m.suffix);
+      if (suffix !== null) {
+        const [, ns, td = ''] = suffix;
+        if (td !== ctx.trustDomain) trustDomains.push(td);
+        if (ns !== undefined) namespaces.push(ns);
+      } else if (!tail.slice(1).endsWith(m.suffix)) unlisted.push(`identity suffix *.${m.suffix}`);
     }
   };
   let plan: Plan;
@@ -1235,7 +1267,7 @@ function distinctionsOf(ctx: Ctx, dest: Workload, port: number): Distinctions {
       }
     }
   }
-  return { identities, namespaces, cidrs, methods, paths, unlisted };
+  return { identities, namespaces, spiffeIds, trustDomains, cidrs, methods, paths, unlisted };
 }
 
 export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimulator {
