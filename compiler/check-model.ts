@@ -245,7 +245,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         out.push(
           diagnostic(
             'invalid-path',
-            `Path '${pathText(p)}' is not valid: write '/exact' or '/prefix/*', using only URL path characters, with '*' only at the end, and no '//', '/./' or '/../'.`,
+            `Path '${pathText(p)}' is not valid: write '/exact' or '/prefix/*', using only URL path characters (decoded: no '%' escapes; paths match as the application sees them, normalized), with '*' only at the end, and no '//', '/./' or '/../'.`,
             at,
           ),
         );
@@ -370,13 +370,7 @@ function validLabelKey(key: string): boolean {
 
 function validPath(value: string): boolean {
   return (
-    PATH_CHARS.test(value) &&
-    !value.includes('//') &&
-    !value.includes('/./') &&
-    !value.includes('/../') &&
-    !/\/\.\.?$/.test(value) &&
-    !/%2f/i.test(value) &&
-    !/%(?![0-9a-fA-F]{2})/.test(value)
+    PATH_CHARS.test(value) && !value.includes('//') && !value.includes('/./') && !value.includes('/../') && !/\/\.\.?$/.test(value) && !value.includes('%')
   );
 }
 

@@ -185,6 +185,11 @@ export const catalog = {
     severity: 'error',
     summary: 'The paths of one port need a route match longer than the 1024 characters a route allows.',
   },
+  'linkerd-raw-path-deny': {
+    code: 'PC4125',
+    severity: 'error',
+    summary: 'A deny on a path that Linkerd, which matches the raw path, would let percent-encoded or dot-segment variants past.',
+  },
   // 42xx Istio ambient target
   'ambient-mtls-disable': {
     code: 'PC4201',

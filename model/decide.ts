@@ -17,6 +17,7 @@ import {
   type SourceLocation,
   type SourceModel,
 } from './model';
+import { normalizePath } from './path';
 import { portNumbered, rulesByDestination, sameIdentity, serviceIdentity, sourceIdentity, type WorkloadIdentity } from './resolve';
 
 /** Who is calling. */
@@ -99,11 +100,13 @@ export function decide(model: PolicyModel, request: Request, services: ReadonlyM
   }
   const identity = plaintext ? undefined : presentedIdentity(request.client, services);
   const http = isHttpProtocol(port.protocol);
+  // Paths are matched as the application sees them: normalized (model/path.ts).
+  const path = request.path === undefined ? undefined : normalizePath(request.path);
   const matches = (rule: RuleModel): boolean =>
     rule.ports.includes(port.name) &&
     rule.sources.some((s) => sourceMatches(s, identity, request.client.ip, services)) &&
     (rule.methods === undefined || (http && request.method !== undefined && rule.methods.includes(request.method))) &&
-    (rule.paths === undefined || (http && request.path !== undefined && rule.paths.some((p) => pathMatches(p, request.path as string))));
+    (rule.paths === undefined || (http && path !== undefined && rule.paths.some((p) => pathMatches(p, path))));
   const cite = (rule: RuleModel) => ({ id: rule.id, action: rule.action, ...(rule.location === undefined ? {} : { location: rule.location }) });
 
   const rules = rulesTo(model, destination.id);

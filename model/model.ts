@@ -16,6 +16,12 @@
  *    A client without identity never matches an identity source.
  * 3. If any deny rule matches: denied. Else, with `defaultAction: 'allow'`: allowed. Else allowed only if
  *    some allow rule matches.
+ * 4. Paths are matched as the application sees them: normalized (model/path.ts: percent-encoded unreserved
+ *    characters decoded once, a backslash read as '/', dot segments removed; Istio's default `BASE`
+ *    normalization). So `/%64ebug/x` and `/metrics/../debug/x` are requests for `/debug/x`, and a rule on
+ *    `/debug/*` decides them. A mesh may refuse a request whose path is not in normal form even where the
+ *    model allows its normal form (Linkerd matches the raw path, so policyc routes such variants nowhere
+ *    rather than let one past a rule): the verifier accepts that refusal, and nothing else.
  * The validator guarantees `ports` only lists HTTP ports when methods or paths are set, and that no
  * identity-based deny covers a port that accepts plaintext.
  */

@@ -9,6 +9,7 @@ import type { Client, Request } from './decide';
 import { isHttpProtocol, type HttpMethod, type PolicyModel, type PortModel } from './model';
 import { parseCidr } from './cidr';
 import { GRPC_METHOD } from './resolve';
+import { percentEncodedVariant } from './path';
 
 /** A client IP no rule names: TEST-NET-1. */
 export const DEFAULT_IP = '192.0.2.10';
@@ -83,6 +84,15 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
         if (p.value.endsWith('/') && p.value.length > 1) paths.add(p.value.slice(0, -1));
       }
       if (p.value.length > 1) paths.add(p.value.slice(0, -1));
+      // Variants that normalize to a path of the rule, or out of it (model.ts, 4.): a mesh that matches the
+      // raw path must not let them past the rule. gRPC servers dispatch on the exact path: no variants there.
+      if (!grpc) {
+        const inside = p.kind === 'prefix' ? `${p.value}a/b` : p.value;
+        const encoded = percentEncodedVariant(inside);
+        if (encoded !== undefined) paths.add(encoded);
+        paths.add(`/policyc-unmatched/..${inside}`);
+        paths.add(`${p.value}${p.value.endsWith('/') ? '' : '/'}../policyc-unmatched`);
+      }
     }
   }
   // A gRPC call's path is always /<package.Service>/<Method>: other shapes are not requests a gRPC client sends.

@@ -52,6 +52,7 @@ import {
 } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
 import { shortHash } from '../../model/hash';
+import { percentEncodedVariant } from '../../model/path';
 import { grpcAdmitsMethods, narrowsRequests, rulesByDestination } from '../../model/resolve';
 import { objectName } from '../names';
 import {
@@ -108,6 +109,8 @@ interface PortRoutes {
   readonly used: readonly PortRule[];
   /** The grants of a route whose requests these rules cover. */
   readonly routeTerms: (members: readonly PortRule[]) => Term[];
+  /** The path-scoped denies whose callers these grants admit: a raw-path variant on a route with them gets past those denies. */
+  readonly bypassedDenies: (grants: readonly Term[]) => RuleModel[];
 }
 
 interface Ref {
@@ -340,8 +343,14 @@ class LinkerdCompilation {
     const routeTerms = (members: readonly PortRule[]): Term[] =>
       scopedDeny ? resolve(grantsOf(members), piecesOf(members)) : resolve(grantsOf(members.filter(scoped)), piecesOf(denies));
 
+    const keys = (terms: readonly Term[]): string => terms.map(termKey).sort(compareStrings).join('\n');
+    const bypassedDenies = (grants: readonly Term[]): RuleModel[] => {
+      const unchanged = keys(subtractAll(grants, []).terms);
+      return denies.filter((d) => d.scope.paths !== null && keys(subtractAll(grants, piecesOf([d])).terms) !== unchanged).map((d) => d.rule);
+    };
+
     if (grpcPort) {
-      this.grpcRoutes({ service, port, serverName, used, routeTerms });
+      this.grpcRoutes({ service, port, serverName, used, routeTerms, bypassedDenies });
       this.report(
         'linkerd-grpcroute-crd',
         `The rules of gRPC ${where} are compiled to Gateway API GRPCRoutes (gateway.networking.k8s.io/v1), the only routes Linkerd applies to ` +
@@ -349,7 +358,7 @@ class LinkerdCompilation {
         service.location,
       );
     } else {
-      this.httpRoutes({ service, port, serverName, used, routeTerms });
+      this.httpRoutes({ service, port, serverName, used, routeTerms, bypassedDenies });
       this.report(
         'linkerd-probes-need-route',
         `${where} gets HTTPRoutes, so Linkerd no longer authorizes kubelet probes on it automatically: ` +
@@ -389,6 +398,8 @@ class LinkerdCompilation {
         (r) => r.scope,
         (r) => r.rule.id,
       )) {
+        // The catch-all takes every path not in normal form (./routes.ts): its grants must not reach a path-scoped deny's callers.
+        if (path.type === 'PathPrefix') for (const deny of at.bypassedDenies(at.routeTerms(group.members))) this.refuseRawPathDeny(deny, port, service);
         const name = this.routeName(service, port, region, group.methods);
         const matches = group.methods === null ? [{ path }] : group.methods.map((method: HttpMethod) => ({ path, method }));
         const rules = chunks(matches, MAX_MATCHES_PER_RULE).map((m) => ({ matches: m }));
@@ -464,6 +475,20 @@ class LinkerdCompilation {
         },
       });
     }
+  }
+
+  /** Linkerd matches the raw path: a deny on a path is bypassed by its variants where the catch-all route admits the same callers. */
+  private refuseRawPathDeny(deny: RuleModel, port: PortModel, service: ServiceModel): void {
+    const example = deny.paths?.[0]?.value ?? '/debug/';
+    const encoded = percentEncodedVariant(example) ?? example;
+    this.report(
+      'linkerd-raw-path-deny',
+      `Deny rule ${deny.id} cannot be compiled for Linkerd on port ${port.name} (${port.port}) of ${service.id}: Linkerd matches the raw request path, ` +
+        `so '${encoded}' or '/x/..${example}' (which the application reads as '${example}') would reach the route that admits these callers on every other path. ` +
+        "Instead, with defaultAction 'deny', allow these callers only the paths they need (for example paths: ['/api/*']) rather than the whole port, and drop this deny; " +
+        'or build this service for Istio, which normalizes paths before matching.',
+      deny.location,
+    );
   }
 
   private refuse(refusal: Refusal, where: string): void {

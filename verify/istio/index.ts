@@ -13,6 +13,7 @@
  */
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
 import { inBlock, isV4Mapped, parseIp, parseIpBlock, type Ip } from '../ip';
+import { envoyBasePath } from '../envoy-path';
 
 export interface IstioSimulatorConfig {
   /** MeshConfig `rootNamespace` (Istio's default is `istio-system`). */
@@ -309,8 +310,9 @@ function portMatches(value: string, port: number, ref: string): boolean {
   return n === port;
 }
 
-function pathNeedsNormalization(path: string): boolean {
-  return /\/\/|\\|%|\?|#/.test(path) || /(^|\/)\.\.?(\/|$)/.test(path) || !path.startsWith('/');
+/** What Envoy does with a path beyond `BASE` normalization (../envoy-path.ts) that is not modelled. */
+function pathNotModelled(path: string): boolean {
+  return /\?|#/.test(path) || !/^[/\\]/.test(path);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -464,13 +466,13 @@ function pathMatches(value: string, ctx: PolicyContext): Tri {
     return { unknown: `path template "${value}" (Envoy URI template matching) is not modelled`, objects: [ctx.policy.ref] };
   }
   if (ctx.path === undefined) return { unknown: 'the HTTP request has no path to match `paths` against', objects: [ctx.policy.ref] };
-  if (pathNeedsNormalization(ctx.path)) {
-    return {
-      unknown: `request path "${ctx.path}" would be normalized first (MeshConfig pathNormalization, §1.8), which is not modelled`,
-      objects: [ctx.policy.ref],
-    };
+  if (pathNotModelled(ctx.path)) {
+    return { unknown: `request path "${ctx.path}" (a query, fragment or relative path) is not modelled`, objects: [ctx.policy.ref] };
   }
-  return valueMatches(value, ctx.path);
+  // Policies match the path after the default BASE normalization (MeshConfig pathNormalization, §1.8).
+  const normalized = envoyBasePath(ctx.path);
+  if (normalized === 'rejected') return { unknown: `request path "${ctx.path}" is rejected by Envoy with 400 (%00)`, objects: [ctx.policy.ref] };
+  return valueMatches(value, normalized.path);
 }
 
 /** One value of one field or `when` key. */
