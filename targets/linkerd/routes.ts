@@ -150,20 +150,22 @@ type SegmentState = 'start' | 'inside' | 'dot' | 'dotdot';
 const SEGMENT_CHAR = '[^%\\\\/]';
 /** A character of a segment that is not a dot. */
 const NON_DOT = '[^%\\\\/.]';
-/** Slashes, then a segment that is not '.' or '..' (nor only dots: refused, fail closed), or nothing more. */
-const SEGMENTS = `(?:/*\\.{0,2}${NON_DOT}${SEGMENT_CHAR}*)*/*`;
+/** A segment that is not '.' or '..' (nor only dots: refused, fail closed). */
+const SEGMENT = `\\.{0,2}${NON_DOT}${SEGMENT_CHAR}*`;
+/** Further segments after slashes, then maybe trailing slashes. Written without ambiguity, so a backtracking engine stays linear. */
+const MORE = `(?:/+${SEGMENT})*/*`;
 
 /** Normal-form continuations from a state; `nonEmpty`: at least one character. */
 function tail(state: SegmentState, nonEmpty: boolean): string {
   switch (state) {
     case 'start':
-      return nonEmpty ? `(?:(?:/*\\.{0,2}${NON_DOT}${SEGMENT_CHAR}*)+/*|/+)` : SEGMENTS;
+      return nonEmpty ? `(?:${SEGMENT}${MORE}|/+(?:${SEGMENT}${MORE})?)` : `(?:${SEGMENT})?${MORE}`;
     case 'inside':
-      return nonEmpty ? `(?:${SEGMENT_CHAR}+${SEGMENTS}|${tail('start', true)})` : `${SEGMENT_CHAR}*${SEGMENTS}`;
+      return nonEmpty ? `(?:${SEGMENT_CHAR}+${MORE}|/+(?:${SEGMENT}${MORE})?)` : `${SEGMENT_CHAR}*${MORE}`;
     case 'dot':
-      return `\\.?${NON_DOT}${SEGMENT_CHAR}*${SEGMENTS}`;
+      return `\\.?${NON_DOT}${SEGMENT_CHAR}*${MORE}`;
     case 'dotdot':
-      return `${NON_DOT}${SEGMENT_CHAR}*${SEGMENTS}`;
+      return `${NON_DOT}${SEGMENT_CHAR}*${MORE}`;
     default:
       return state satisfies never;
   }
