@@ -5,10 +5,10 @@
 import type { Command } from 'commander';
 import { decide, type Client, type Request } from '../model/decide';
 import { hasErrors } from '../diagnostics/diagnostic';
-import type { HttpMethod, PolicyModel } from '../model/model';
+import { servicesById, type HttpMethod, type PolicyModel } from '../model/model';
 import { simulatorFor } from '../meshes';
 import { verifyBuild } from '../verify/verify-build';
-import { manifestsFromFiles, workloadOf } from '../verify/compare';
+import { manifestsFromFiles, simulatedRequest } from '../verify/compare';
 import { verifyAgainstFiles } from '../importer/import';
 import { DEFAULT_ENTRY, EXIT, report, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
 
@@ -84,22 +84,7 @@ export function registerVerify(program: Command, context: CommandContext): void 
       if (simulator === undefined) continue;
       const destination = model.services.find((s) => s.id === request.destination);
       if (destination === undefined) continue;
-      const identity =
-        request.client.kind === 'plaintext'
-          ? undefined
-          : request.client.kind === 'identity'
-            ? request.client
-            : model.services.find((s) => request.client.kind === 'service' && s.id === request.client.service);
-      const simulated = simulator.decide(manifestsFromFiles(files), {
-        client: {
-          ip: request.client.ip,
-          ...(identity === undefined ? {} : { identity: { namespace: identity.namespace, serviceAccount: identity.serviceAccount } }),
-        },
-        destination: workloadOf(destination),
-        port: request.port,
-        ...(request.method === undefined ? {} : { method: request.method }),
-        ...(request.path === undefined ? {} : { path: request.path }),
-      });
+      const simulated = simulator.decide(manifestsFromFiles(files), simulatedRequest(request, servicesById(model)));
       lines.push(
         `${target}: ${simulated.verdict.toUpperCase()} — ${simulated.reason}${simulated.objects.length === 0 ? '' : ` (${simulated.objects.join(', ')})`}`,
       );
@@ -115,11 +100,12 @@ function requestOf(model: PolicyModel, from: string, to: string, options: { port
   if (port === undefined) return `'${to}' has no port '${options.port ?? ''}'. Ports: ${destination.ports.map((p) => `${p.name} (${p.port})`).join(', ')}.`;
   let client: Client;
   if (from === 'plaintext') client = { kind: 'plaintext', ip: options.ip };
+  else if (from === 'kubelet') client = { kind: 'kubelet', ip: options.ip };
   else if (from.startsWith('identity:')) {
     const [namespace = '', serviceAccount = ''] = from.slice('identity:'.length).split('/');
     client = { kind: 'identity', namespace, serviceAccount, ip: options.ip, tls: true };
   } else if (model.services.some((s) => s.id === from)) client = { kind: 'service', service: from, ip: options.ip, tls: true };
-  else return `Unknown caller '${from}'. Use a service (${model.services.map((s) => s.id).join(', ')}), identity:<ns>/<sa>, or plaintext.`;
+  else return `Unknown caller '${from}'. Use a service (${model.services.map((s) => s.id).join(', ')}), identity:<ns>/<sa>, plaintext or kubelet.`;
   const http = port.protocol !== 'tcp';
   return {
     client,

@@ -113,6 +113,13 @@ export const catalog = {
     summary: 'An identity-based allow on a port with mTLS disabled: no client there has an identity.',
   },
   'invalid-trust-domain': { code: 'PC3021', severity: 'error', summary: 'The trust domain is not a valid DNS name.' },
+  'probe-path-on-non-http-port': {
+    code: 'PC3050',
+    severity: 'error',
+    summary: 'An HTTP probe (a path) is declared on a port that does not speak HTTP.',
+  },
+  'invalid-probe-path': { code: 'PC3051', severity: 'error', summary: 'A probe path is not an exact request path.' },
+  'tcp-probe-on-http-port': { code: 'PC3052', severity: 'error', summary: 'A TCP probe is declared on a port that speaks HTTP or gRPC.' },
   // 4xxx targets
   'schema-violation': {
     code: 'PC4001',
@@ -189,6 +196,16 @@ export const catalog = {
     code: 'PC4125',
     severity: 'error',
     summary: 'A deny on a path that Linkerd, which matches the raw path, would let percent-encoded or dot-segment variants past.',
+  },
+  'linkerd-tcp-probe': {
+    code: 'PC4126',
+    severity: 'warning',
+    summary: 'A TCP probe on Linkerd always succeeds while the proxy runs: it no longer tests the application.',
+  },
+  'linkerd-probe-networks-open': {
+    code: 'PC4127',
+    severity: 'warning',
+    summary: 'The probe networks cover every address: on Linkerd any client can GET a probe path.',
   },
   // 42xx Istio ambient target
   'ambient-mtls-disable': {

@@ -9,6 +9,8 @@ export type {
   Namespace,
   NamespaceOptions,
   PortSpec,
+  PortProbes,
+  Probe,
   Service,
   AnyService,
   ServiceOptions,

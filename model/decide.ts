@@ -9,7 +9,10 @@ import {
   hasPeerIdentity,
   isHttpProtocol,
   pathMatches,
+  probeNetworksOf,
+  probeOf,
   servicesById,
+  type PortModel,
   type HttpMethod,
   type PolicyModel,
   type RuleModel,
@@ -27,7 +30,9 @@ export type Client =
   /** A workload outside the model with a mesh identity. */
   | { readonly kind: 'identity'; readonly namespace: string; readonly serviceAccount: string; readonly ip: string; readonly tls: boolean }
   /** A client outside the mesh: no sidecar, no certificate. */
-  | { readonly kind: 'plaintext'; readonly ip: string };
+  | { readonly kind: 'plaintext'; readonly ip: string }
+  /** The node's kubelet running the pod's probes: plaintext, from a node (probe) network (model.ts, 5.). */
+  | { readonly kind: 'kubelet'; readonly ip: string };
 
 export interface Request {
   readonly client: Client;
@@ -47,11 +52,13 @@ export interface Decision {
   readonly reason: string;
   /** The rules that decided (the matching deny, or the matching allows). */
   readonly rules: readonly { readonly id: string; readonly action: RuleModel['action']; readonly location?: SourceLocation }[];
+  /** A denial a mesh may answer either way (model.ts, 5.: a probe GET from the probe networks), and why. */
+  readonly meshMayAllow?: string;
 }
 
 /** The identity a client presents: none for a plaintext client or one that does not use mTLS. */
 export function presentedIdentity(client: Client, services: ReadonlyMap<string, ServiceModel>): WorkloadIdentity | undefined {
-  if (client.kind === 'plaintext' || !client.tls) return undefined;
+  if (client.kind === 'plaintext' || client.kind === 'kubelet' || !client.tls) return undefined;
   if (client.kind === 'identity') return { namespace: client.namespace, serviceAccount: client.serviceAccount };
   const svc = services.get(client.service);
   return svc === undefined ? undefined : serviceIdentity(svc);
@@ -93,8 +100,34 @@ export function decide(model: PolicyModel, request: Request, services: ReadonlyM
   if (destination === undefined || port === undefined) {
     return { allowed: false, reason: `${request.destination}:${request.port} is not a declared port`, rules: [] };
   }
+  const probe = probeOf(port, request.method, request.path);
+  if (probe !== undefined && request.client.kind === 'kubelet') {
+    return {
+      allowed: true,
+      reason: `the kubelet's ${probe.probe} probe (${probe.kind === 'http' ? `GET ${probe.path}` : 'TCP'}) on port ${port.name}`,
+      rules: [],
+    };
+  }
+  const decision = decideByRules(model, request, destination, port, services);
+  // Linkerd authorizes HTTP probes by source network: another client from there may get the probe path too (model.ts, 5.).
+  if (!decision.allowed && probe?.kind === 'http' && probeNetworksOf(model.mesh).some((cidr) => ipInCidr(request.client.ip, cidr))) {
+    return {
+      ...decision,
+      meshMayAllow: `a GET on the ${probe.probe} probe path from the probe networks, which a mesh that authorizes probes by network admits`,
+    };
+  }
+  return decision;
+}
+
+function decideByRules(
+  model: PolicyModel,
+  request: Request,
+  destination: ServiceModel,
+  port: PortModel,
+  services: ReadonlyMap<string, ServiceModel>,
+): Decision {
   const mode = effectiveMtls(model, destination, port);
-  const plaintext = request.client.kind === 'plaintext' || !request.client.tls || !hasPeerIdentity(mode);
+  const plaintext = request.client.kind === 'plaintext' || request.client.kind === 'kubelet' || !request.client.tls || !hasPeerIdentity(mode);
   if (plaintext && !acceptsPlaintext(mode)) {
     return { allowed: false, reason: `port ${port.name} is STRICT: a plaintext client is refused by mTLS`, rules: [] };
   }

@@ -6,7 +6,7 @@
  * diff all probe with it, so they agree on what "allowed" means.
  */
 import type { Client, Request } from './decide';
-import { isHttpProtocol, type HttpMethod, type PolicyModel, type PortModel } from './model';
+import { isHttpProtocol, probeNetworksOf, type HttpMethod, type PolicyModel, type PortModel } from './model';
 import { parseCidr } from './cidr';
 import { GRPC_METHOD } from './resolve';
 import { percentEncodedVariant } from './path';
@@ -49,6 +49,9 @@ function clientsOf(model: PolicyModel): Client[] {
     if (source.kind === 'namespace' || source.kind === 'outside') namespaces.add(source.namespace);
     if (source.kind === 'identity') identities.set(`${source.namespace}/${source.serviceAccount}`, source);
   }
+  // With probes, clients inside and outside the probe networks (model.ts, 5.).
+  if (model.services.some((svc) => svc.ports.some((p) => (p.probes ?? []).length > 0)))
+    for (const cidr of probeNetworksOf(model.mesh)) for (const ip of addressesAround(cidr)) ips.add(ip);
   for (const ns of namespaces) identities.set(`${ns}/${PROBE_ACCOUNT}`, { namespace: ns, serviceAccount: PROBE_ACCOUNT });
   identities.set(`${OUTSIDER.namespace}/${OUTSIDER.serviceAccount}`, OUTSIDER);
   for (const ip of [...ips].sort()) {
@@ -73,6 +76,8 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
   const grpc = port.protocol === 'grpc';
   const methods = new Set<HttpMethod>(grpc ? [GRPC_METHOD] : ['GET', 'POST', 'DELETE']);
   const paths = new Set<string>(['/', '/policyc-unmatched']);
+  // Every client is probed on the probe paths: nobody but the kubelet gets them unless a rule says so.
+  for (const probe of port.probes ?? []) if (probe.kind === 'http') paths.add(probe.path);
   for (const rule of models.flatMap((m) => m.rules)) {
     if (rule.destination !== destination) continue;
     if (!grpc) for (const m of rule.methods ?? []) methods.add(m);
@@ -113,7 +118,17 @@ export function requestSpace(model: PolicyModel): Request[] {
       for (const operation of operationsFor([model], service.id, port)) {
         for (const client of clients) requests.push({ client, destination: service.id, port: port.port, ...operation });
       }
+      // The kubelet runs each probe from the probe networks (model.ts, 5.).
+      for (const probe of port.probes ?? []) {
+        const client: Client = { kind: 'kubelet', ip: kubeletAddress(model) };
+        requests.push({ client, destination: service.id, port: port.port, ...(probe.kind === 'http' ? { method: 'GET' as const, path: probe.path } : {}) });
+      }
     }
   }
   return requests;
+}
+
+/** The kubelet's address in the request space: inside the first probe network. */
+export function kubeletAddress(model: Pick<PolicyModel, 'mesh'>): string {
+  return addressesAround(probeNetworksOf(model.mesh)[0] ?? '0.0.0.0/0')[0] ?? DEFAULT_IP;
 }

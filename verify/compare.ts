@@ -52,6 +52,7 @@ export function workloadOf(service: ServiceModel): Workload {
     serviceAccount: service.serviceAccount,
     labels: service.selector,
     ports: service.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
+    probes: service.ports.flatMap((p) => (p.probes ?? []).map((probe) => ({ port: p.port, ...(probe.kind === 'http' ? { path: probe.path } : {}) }))),
   };
   workloads.set(service, workload);
   return workload;
@@ -63,7 +64,7 @@ export function simulatedRequest(request: Request, services: ReadonlyMap<string,
   const { client } = request;
   const identity = presentedIdentity(client, services);
   return {
-    client: { ip: client.ip, ...(identity === undefined ? {} : { identity }) },
+    client: { ip: client.ip, ...(identity === undefined ? {} : { identity }), ...(client.kind === 'kubelet' ? { node: true } : {}) },
     destination: workloadOf(destination),
     port: request.port,
     ...(request.method === undefined ? {} : { method: request.method }),
@@ -103,7 +104,9 @@ export function verify(
     const allowed = simulated.verdict === 'allow';
     // A path not in normal form is the one request a mesh may refuse although the model allows it (model.ts, 4.).
     const refusedVariant = !allowed && request.path !== undefined && !isNormalPath(request.path);
-    if (allowed !== expected.allowed && !refusedVariant) {
+    // A probe GET from the probe networks may be admitted (model.ts, 5.).
+    const admittedProbe = allowed && expected.meshMayAllow !== undefined;
+    if (allowed !== expected.allowed && !refusedVariant && !admittedProbe) {
       mismatches.push({ request, expected: expected.allowed, simulated, overPermissive: allowed, modelReason: expected.reason, rules: expected.rules });
     }
   }
@@ -115,7 +118,13 @@ export function verify(
 export function describeRequest(request: Request): string {
   const { client } = request;
   const who =
-    client.kind === 'service' ? client.service : client.kind === 'identity' ? `identity ${client.namespace}/${client.serviceAccount}` : 'plaintext client';
+    client.kind === 'service'
+      ? client.service
+      : client.kind === 'identity'
+        ? `identity ${client.namespace}/${client.serviceAccount}`
+        : client.kind === 'kubelet'
+          ? 'kubelet'
+          : 'plaintext client';
   const http = request.method === undefined ? '' : ` ${request.method} ${request.path ?? ''}`;
   return `${who} (${client.ip}) → ${request.destination}:${request.port}${http}`;
 }

@@ -26,6 +26,8 @@ export interface Workload {
   readonly labels: Readonly<Record<string, string>>;
   /** Declared container ports, with a name and the protocol the app speaks. */
   readonly ports: readonly { readonly name: string; readonly port: number; readonly protocol: 'http' | 'http2' | 'grpc' | 'tcp' }[];
+  /** The pod spec's kubelet probes: an httpGet (with its path) or a tcpSocket (no path), by container port. */
+  readonly probes?: readonly { readonly port: number; readonly path?: string }[];
 }
 
 export interface SimulatedRequest {
@@ -34,6 +36,8 @@ export interface SimulatedRequest {
     readonly identity?: { readonly namespace: string; readonly serviceAccount: string };
     /** The client IP as the destination sees it. */
     readonly ip: string;
+    /** The node itself (its kubelet running a probe of the pod spec), not a pod. */
+    readonly node?: boolean;
   };
   readonly destination: Workload;
   /** Container port number. */
@@ -54,4 +58,11 @@ export interface SimulatedDecision {
 export interface MeshSimulator {
   readonly name: string;
   decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision;
+}
+
+/** The pod spec probe a request is, if any: a GET on an httpGet probe's path, or anything to a tcpSocket-probed port. */
+export function podProbeOf(request: SimulatedRequest): { readonly port: number; readonly path?: string } | undefined {
+  return (request.destination.probes ?? []).find(
+    (p) => p.port === request.port && (p.path === undefined || (request.method === 'GET' && request.path === p.path)),
+  );
 }

@@ -51,7 +51,26 @@ const service = {
       additionalProperties: {
         type: 'object',
         required: ['port', 'protocol'],
-        properties: { port: { type: 'integer' }, protocol: { enum: PROTOCOLS }, mtls: { enum: MTLS } },
+        properties: {
+          port: { type: 'integer' },
+          protocol: { enum: PROTOCOLS },
+          mtls: { enum: MTLS },
+          probes: {
+            type: 'object',
+            additionalProperties: false,
+            properties: Object.fromEntries(
+              ['readiness', 'liveness', 'startup'].map((kind) => [
+                kind,
+                {
+                  oneOf: [
+                    { type: 'object', required: ['path'], additionalProperties: false, properties: { path: text } },
+                    { type: 'object', required: ['tcp'], additionalProperties: false, properties: { tcp: { const: true } } },
+                  ],
+                },
+              ]),
+            ),
+          },
+        },
       },
     },
     mtls: { enum: MTLS },
@@ -86,13 +105,14 @@ const list = (items: object, maxItems: number) => ({ type: 'array', maxItems, it
 const schemas = {
   mesh: {
     type: 'object',
-    required: ['kind', 'trustDomain', 'mtls', 'defaultAction', 'rootNamespace', 'namespaces', 'services', 'rules', 'assertions'],
+    required: ['kind', 'trustDomain', 'mtls', 'defaultAction', 'rootNamespace', 'probeNetworks', 'namespaces', 'services', 'rules', 'assertions'],
     properties: {
       kind: { const: 'mesh' },
       trustDomain: text,
       mtls: { enum: MTLS },
       defaultAction: { enum: ['allow', 'deny'] },
       rootNamespace: text,
+      probeNetworks: list(text, 1024),
       // Entries are checked one by one (below), so each error points at its own declaration.
       namespaces: { type: 'array' },
       services: { type: 'array' },

@@ -42,6 +42,7 @@ import {
   isHttpProtocol,
   namespaceMtls,
   pathText,
+  probeNetworksOf,
   servicesById,
   type HttpMethod,
   type MtlsMode,
@@ -67,7 +68,8 @@ import {
   type SourceContext,
   type Term,
 } from './authz';
-import { netEntryKey } from './cidr';
+import { netEntryKey, type NetEntry } from './cidr';
+import { parseCidr } from '../../model/cidr';
 import {
   grpcKeyCoversRegion,
   grpcKeyOf,
@@ -98,6 +100,8 @@ interface PortRule {
   readonly scope: Scope;
   /** gRPC ports: the method matches (null: every call). */
   readonly grpc: readonly GrpcKey[] | null;
+  /** A kubelet probe's GET (a rule policyc adds): its route admits the probe networks, whatever else applies. */
+  readonly probe?: true;
 }
 
 /** What the routes of one port are built from. */
@@ -301,7 +305,27 @@ class LinkerdCompilation {
       },
     });
 
-    if (allowDefault && denies.length === 0) {
+    // Kubelet probes (model.ts, 5.): each HTTP probe path gets its own GET route admitting the probe networks,
+    // which replaces Linkerd's automatic probe route (linkerd.md §6) on STRICT ports too.
+    const probePaths =
+      port.protocol === 'http' || port.protocol === 'http2' ? [...new Set((port.probes ?? []).flatMap((p) => (p.kind === 'http' ? [p.path] : [])))] : [];
+    const probes: PortRule[] = probePaths.map((path) => ({
+      rule: {
+        id: `probe:${path}`,
+        action: 'allow',
+        sources: [],
+        destination: service.id,
+        ports: [port.name],
+        methods: ['GET'],
+        paths: [{ kind: 'exact', value: path }],
+      },
+      scope: { methods: ['GET'], paths: [{ kind: 'exact', value: path }] },
+      grpc: null,
+      probe: true,
+    }));
+    this.checkProbes(service, port, probePaths.length > 0);
+
+    if (allowDefault && denies.length === 0 && probes.length === 0) {
       // Everything is allowed: the Server's own fallback says so, per the port's mTLS mode.
       this.add(server(mode === 'STRICT' ? 'all-authenticated' : 'all-unauthenticated'));
       return;
@@ -319,7 +343,10 @@ class LinkerdCompilation {
         ),
     };
     const grantsOf = (rs: readonly PortRule[]): Term[] =>
-      allowDefault ? [everyoneTerm(mode)] : rs.flatMap((r) => (r.rule.action === 'allow' ? allowTerms(r.rule, sources) : []));
+      allowDefault ? [everyoneTerm(mode)] : rs.flatMap((r) => (r.rule.action === 'allow' && r.probe !== true ? allowTerms(r.rule, sources) : []));
+    // Never narrowed by a deny: the kubelet's probe succeeds whatever the rules say (model.ts, 5.).
+    const probeTerms = (rs: readonly PortRule[]): Term[] =>
+      rs.some((r) => r.probe === true) ? [{ ids: null, nets: this.probeNetworks(), rules: rs.filter((r) => r.probe === true).map((r) => r.rule.id) }] : [];
     const piecesOf = (rs: readonly PortRule[]): DenyPiece[] => rs.flatMap((r) => (r.rule.action === 'deny' ? denyPieces(r.rule, sources) : []));
     const resolve = (grants: readonly Term[], pieces: readonly DenyPiece[]): Term[] => {
       const { terms, refusals } = subtractAll(grants, pieces);
@@ -328,7 +355,7 @@ class LinkerdCompilation {
     };
     const serverRef: Ref = { group: POLICY_GROUP, kind: 'Server', name: serverName };
     const scoped = (r: PortRule): boolean => isScoped(r, grpcPort);
-    const used = [...allows, ...denies];
+    const used = [...allows, ...denies, ...probes];
 
     if (!used.some(scoped)) {
       this.grant(service, port, serverRef, resolve(grantsOf(allows), piecesOf(denies)));
@@ -340,8 +367,10 @@ class LinkerdCompilation {
     // from the Server, so then every grant is attached to its routes instead.
     const scopedDeny = denies.some(scoped);
     if (!scopedDeny) this.grant(service, port, serverRef, resolve(grantsOf(allows.filter((r) => !scoped(r))), piecesOf(denies)));
-    const routeTerms = (members: readonly PortRule[]): Term[] =>
-      scopedDeny ? resolve(grantsOf(members), piecesOf(members)) : resolve(grantsOf(members.filter(scoped)), piecesOf(denies));
+    const routeTerms = (members: readonly PortRule[]): Term[] => [
+      ...(scopedDeny ? resolve(grantsOf(members), piecesOf(members)) : resolve(grantsOf(members.filter(scoped)), piecesOf(denies))),
+      ...probeTerms(members),
+    ];
 
     const keys = (terms: readonly Term[]): string => terms.map(termKey).sort(compareStrings).join('\n');
     const bypassedDenies = (grants: readonly Term[]): RuleModel[] => {
@@ -359,13 +388,42 @@ class LinkerdCompilation {
       );
     } else {
       this.httpRoutes({ service, port, serverName, used, routeTerms, bypassedDenies });
+      if (probes.length === 0)
+        this.report(
+          'linkerd-probes-need-route',
+          `${where} gets HTTPRoutes, so Linkerd no longer authorizes kubelet probes on it automatically: ` +
+            "a probe on this port would get 404 or 403. Declare the port's probes (probes: { readiness: { path: '/healthz' } }) and policyc writes their route.",
+          service.location,
+        );
+    }
+  }
+
+  /** The model's probe networks as Linkerd network entries. */
+  private probeNetworks(): NetEntry[] {
+    return probeNetworksOf(this.model.mesh).flatMap((text) => {
+      const cidr = parseCidr(text);
+      return cidr === undefined ? [] : [{ cidr, except: [] }];
+    });
+  }
+
+  /** What Linkerd makes of the port's probes beyond their routes. */
+  private checkProbes(service: ServiceModel, port: PortModel, httpProbes: boolean): void {
+    const where = `port ${port.name} (${port.port}) of ${service.id}`;
+    if ((port.probes ?? []).some((p) => p.kind === 'tcp'))
       this.report(
-        'linkerd-probes-need-route',
-        `${where} gets HTTPRoutes, so Linkerd no longer authorizes kubelet probes on it automatically: ` +
-          'a probe on this port would get 404 or 403. Serve probes on a port without method or path rules, or allow the probe path explicitly.',
+        'linkerd-tcp-probe',
+        `The TCP probe of ${where} always succeeds on Linkerd while the proxy runs: the proxy accepts every inbound connection itself ` +
+          "(linkerd/linkerd2#7777), so the probe no longer tests the application. Use an HTTP probe ({ path: '/healthz' } on an HTTP port) or an exec probe.",
         service.location,
       );
-    }
+    const everywhere = probeNetworksOf(this.model.mesh).some((c) => parseCidr(c)?.prefix === 0);
+    if (httpProbes && everywhere)
+      this.report(
+        'linkerd-probe-networks-open',
+        `The probe route of ${where} admits GET on its probe paths from the probe networks, unauthenticated, and they cover every address: ` +
+          "on Linkerd any client can read those paths (Linkerd cannot tell the kubelet from another plaintext client). Set mesh({ probeNetworks: ['<your node CIDRs>'] }).",
+        this.model.mesh.location,
+      );
   }
 
   /** Adds one route of the port's Server, and the grants of the rules covering its requests. */

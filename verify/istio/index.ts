@@ -11,7 +11,7 @@
  * const istio = createIstioSimulator({ rootNamespace: 'istio-system', trustDomain: 'cluster.local' });
  * istio.decide(objects, { client: { ip: '10.0.0.1' }, destination: web, port: 8080, method: 'GET', path: '/' });
  */
-import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+import { podProbeOf, type ManifestObject, type MeshSimulator, type SimulatedDecision, type SimulatedRequest, type Workload } from '../simulator';
 import { inBlock, isV4Mapped, parseIp, parseIpBlock, type Ip } from '../ip';
 import { envoyBasePath } from '../envoy-path';
 
@@ -858,6 +858,16 @@ export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulato
         }
         if (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535) {
           return unsupported(`port ${request.port} is not a port number`, [], []);
+        }
+        // The sidecar injector rewrites httpGet and tcpSocket probes to the pilot-agent (port 15020), which runs
+        // them from inside the pod: they never pass the inbound policy. Default on; a pod opts out with
+        // sidecar.istio.io/rewriteAppHTTPProbers: "false" (https://istio.io/latest/docs/ops/configuration/mesh/app-health-check/).
+        if (request.client.node === true && podProbeOf(request) !== undefined) {
+          return {
+            verdict: 'allow',
+            reason: `the kubelet's probe of port ${request.port} is rewritten to the sidecar agent, which runs it inside the pod`,
+            objects: [],
+          };
         }
         const declared = pod.ports.find((p) => p.port === request.port);
         if (declared !== undefined) return decideFor(policies, request, declared.protocol, full);
