@@ -51,7 +51,7 @@ function clientsOf(model: PolicyModel): Client[] {
   }
   // With probes, clients inside and outside the probe networks (model.ts, 5.).
   if (model.services.some((svc) => svc.ports.some((p) => (p.probes ?? []).length > 0)))
-    for (const cidr of probeNetworksOf(model.mesh)) for (const ip of addressesAround(cidr)) ips.add(ip);
+    for (const cidr of probeNetworksOf(model.mesh)) if (!coversEverything(cidr)) for (const ip of addressesAround(cidr)) ips.add(ip);
   for (const ns of namespaces) identities.set(`${ns}/${PROBE_ACCOUNT}`, { namespace: ns, serviceAccount: PROBE_ACCOUNT });
   identities.set(`${OUTSIDER.namespace}/${OUTSIDER.serviceAccount}`, OUTSIDER);
   for (const ip of [...ips].sort()) {
@@ -130,5 +130,11 @@ export function requestSpace(model: PolicyModel): Request[] {
 
 /** The kubelet's address in the request space: inside the first probe network. */
 export function kubeletAddress(model: Pick<PolicyModel, 'mesh'>): string {
-  return addressesAround(probeNetworksOf(model.mesh)[0] ?? '0.0.0.0/0')[0] ?? DEFAULT_IP;
+  const first = probeNetworksOf(model.mesh)[0];
+  // A /0 network holds every address: the default client address then (its "+1" address would be ::1, localhost).
+  return first === undefined || coversEverything(first) ? DEFAULT_IP : (addressesAround(first)[0] ?? DEFAULT_IP);
+}
+
+function coversEverything(cidr: string): boolean {
+  return parseCidr(cidr)?.prefix === 0;
 }

@@ -105,7 +105,7 @@ const list = (items: object, maxItems: number) => ({ type: 'array', maxItems, it
 const schemas = {
   mesh: {
     type: 'object',
-    required: ['kind', 'trustDomain', 'mtls', 'defaultAction', 'rootNamespace', 'probeNetworks', 'namespaces', 'services', 'rules', 'assertions'],
+    required: ['kind', 'trustDomain', 'mtls', 'defaultAction', 'rootNamespace', 'namespaces', 'services', 'rules', 'assertions'],
     properties: {
       kind: { const: 'mesh' },
       trustDomain: text,
