@@ -29,6 +29,10 @@ const CIDRS = ['10.0.0.0/8', '10.1.0.0/16', '192.168.1.0/24', '2001:db8::/32'] a
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
 const HTTP_PATHS = ['/api/*', '/api/admin', '/health', '/api/admin/*', '/'] as const;
 const GRPC_PATHS = ['/pkg.Svc/*', '/pkg.Svc/Get', '/other.Svc/Put'] as const;
+/** Probe paths: one a rule may name too, one no rule names. */
+const PROBE_PATHS = ['/health', '/healthz'] as const;
+/** The probe networks: the default (everywhere), or a node network some rule CIDRs overlap. */
+const PROBE_NETWORKS = [undefined, ['10.1.0.0/16'], ['172.16.0.0/12', 'fd00::/8']] as const;
 
 // DISABLE is rarer: Linkerd refuses it, and models it refuses verify nothing for that target.
 const modeArbitrary = fc.constantFrom<MtlsMode>('STRICT', 'STRICT', 'STRICT', 'PERMISSIVE', 'PERMISSIVE', 'DISABLE');
@@ -42,10 +46,35 @@ interface Draft {
 
 const portsArbitrary = fc
   .uniqueArray(fc.integer({ min: 0, max: PORT_NUMBERS.length - 1 }), { minLength: 1, maxLength: 3 })
-  .chain((indexes) => fc.tuple(...indexes.map((i) => fc.record({ protocol: fc.constantFrom(...PROTOCOLS), mtls: optionalMode }).map((p) => ({ i, ...p })))))
+  .chain((indexes) =>
+    fc.tuple(
+      ...indexes.map((i) =>
+        fc
+          .record({
+            protocol: fc.constantFrom(...PROTOCOLS),
+            mtls: optionalMode,
+            probe: fc.option(fc.constantFrom(...PROBE_PATHS), { nil: undefined, freq: 2 }),
+          })
+          .map((p) => ({ i, ...p })),
+      ),
+    ),
+  )
   .map((ports): PortModel[] =>
     ports
-      .map(({ i, protocol, mtls }) => ({ name: PORT_NAMES[i] as string, port: PORT_NUMBERS[i] as number, protocol, ...(mtls === undefined ? {} : { mtls }) }))
+      .map(({ i, protocol, mtls, probe }) => ({
+        name: PORT_NAMES[i] as string,
+        port: PORT_NUMBERS[i] as number,
+        protocol,
+        ...(mtls === undefined ? {} : { mtls }),
+        // Kubelet probes (model.ts, 5.): an HTTP probe on HTTP ports, a TCP probe on TCP ports (gRPC ports get none).
+        ...(probe === undefined || protocol === 'grpc'
+          ? {}
+          : {
+              probes: [
+                protocol === 'tcp' ? { kind: 'tcp' as const, probe: 'liveness' as const } : { kind: 'http' as const, probe: 'readiness' as const, path: probe },
+              ],
+            }),
+      }))
       .sort((a, b) => a.port - b.port),
   );
 
@@ -77,10 +106,17 @@ const draftArbitrary: fc.Arbitrary<Draft> = fc
     defaultAction: fc.constantFrom('deny', 'deny', 'allow'),
     namespaceModes: fc.tuple(optionalMode, optionalMode, optionalMode),
     serviceCount: fc.integer({ min: 1, max: 4 }),
+    probeNetworks: fc.constantFrom(...PROBE_NETWORKS),
   })
-  .chain(({ trustDomain, mtls, defaultAction, namespaceModes, serviceCount }) =>
+  .chain(({ trustDomain, mtls, defaultAction, namespaceModes, serviceCount, probeNetworks }) =>
     fc.tuple(...Array.from({ length: serviceCount }, (_, i) => serviceArbitrary(i))).map((services): Draft => ({
-      mesh: { trustDomain, mtls, defaultAction: defaultAction as 'deny' | 'allow', rootNamespace: 'istio-system' },
+      mesh: {
+        trustDomain,
+        mtls,
+        defaultAction: defaultAction as 'deny' | 'allow',
+        rootNamespace: 'istio-system',
+        ...(probeNetworks === undefined ? {} : { probeNetworks }),
+      },
       namespaces: NAMESPACES.filter((ns) => services.some((s) => s.namespace === ns)).map((name) => {
         const mode = namespaceModes[NAMESPACES.indexOf(name)];
         return { name, ...(mode === undefined ? {} : { mtls: mode }) };
