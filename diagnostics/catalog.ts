@@ -207,6 +207,11 @@ export const catalog = {
     severity: 'warning',
     summary: 'The probe networks cover every address: on Linkerd any client can GET a probe path.',
   },
+  'linkerd-admin-port-closed': {
+    code: 'PC4128',
+    severity: 'warning',
+    summary: "Default deny also closes the Linkerd proxy's admin port 4191, where linkerd-viz's Prometheus scrapes.",
+  },
   // 42xx Istio ambient target
   'ambient-mtls-disable': {
     code: 'PC4201',

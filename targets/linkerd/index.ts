@@ -561,6 +561,24 @@ class LinkerdCompilation {
     );
   }
 
+  /**
+   * The namespaces' `default-inbound-policy: deny` also governs the proxy admin port 4191, which no model
+   * port is: linkerd-viz's Prometheus stops scraping the proxies. `linkerd viz allow-scrapes` writes the
+   * Server and authorization it needs (https://linkerd.io/2.15/reference/cli/viz, allow-scrapes).
+   */
+  checkAdminPort(): void {
+    if (this.model.mesh.defaultAction !== 'deny' || this.model.namespaces.length === 0) return;
+    const names = this.model.namespaces.map((ns) => ns.name);
+    this.report(
+      'linkerd-admin-port-closed',
+      `defaultAction 'deny' annotates namespace${names.length === 1 ? '' : 's'} ${names.join(', ')} with default-inbound-policy: deny, which also closes ` +
+        "the Linkerd proxy's admin port 4191: linkerd-viz's Prometheus can no longer scrape those proxies. If you run linkerd-viz, apply the output of " +
+        names.map((n) => `\`linkerd viz allow-scrapes --namespace ${n}\``).join(', ') +
+        ' next to these manifests.',
+      this.model.mesh.location,
+    );
+  }
+
   namespacePatches(): KubernetesObject[] {
     return this.model.namespaces.map((ns) => {
       const value =
@@ -580,6 +598,7 @@ export const linkerdTarget: Target = {
   compile(model: PolicyModel, context: TargetContext): TargetOutput {
     const compilation = new LinkerdCompilation(model, context);
     compilation.compile();
+    compilation.checkAdminPort();
     const objects = [...compilation.objects.values()];
     for (const problem of linkerdProblems(objects)) compilation.report('linkerd-invalid-object', `Emitted Linkerd object is invalid: ${problem}.`, undefined);
     return { objects, patches: compilation.namespacePatches(), diagnostics: compilation.diagnostics };

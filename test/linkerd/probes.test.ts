@@ -76,4 +76,11 @@ describe('Linkerd target: kubelet probes', () => {
     const m = model([bare, web], [rule('allow', [from(web)], bare.id, ['http'], { paths: [prefix('/v1/')] })]);
     assert.ok(codes(compile(m)).includes('PC4106'));
   });
+
+  it('GIVEN defaultAction deny WHEN compiled THEN PC4128 says the admin port 4191 closes for linkerd-viz and names `linkerd viz allow-scrapes` per namespace (https://linkerd.io/2.15/reference/cli/viz); defaultAction allow does not', () => {
+    const m = model([api, web], [rule('allow', [from(web)], api.id, ['http'])]);
+    const message = compile(m).diagnostics.find((d) => d.code === 'PC4128')?.message ?? '';
+    assert.match(message, /linkerd viz allow-scrapes --namespace shop/);
+    assert.ok(!compile(model([api, web], [], { defaultAction: 'allow' })).diagnostics.some((d) => d.code === 'PC4128'));
+  });
 });
