@@ -120,6 +120,11 @@ export const catalog = {
   },
   'invalid-probe-path': { code: 'PC3051', severity: 'error', summary: 'A probe path is not an exact request path.' },
   'tcp-probe-on-http-port': { code: 'PC3052', severity: 'error', summary: 'A TCP probe is declared on a port that speaks HTTP or gRPC.' },
+  'invalid-acknowledgement': {
+    code: 'PC3058',
+    severity: 'error',
+    summary: 'An acknowledgement names an unknown code or an error, or gives no reason; only warnings can be acknowledged.',
+  },
   // 4xxx targets
   'schema-violation': {
     code: 'PC4001',
@@ -212,6 +217,16 @@ export const catalog = {
     severity: 'warning',
     summary: "Default deny also closes the Linkerd proxy's admin port 4191, where linkerd-viz's Prometheus scrapes.",
   },
+  'linkerd-mesh-scope': {
+    code: 'PC4133',
+    severity: 'error',
+    summary: "`scope: 'mesh'` on Linkerd, which has no mesh-wide policy object: namespaces the policy does not list would keep accepting plaintext.",
+  },
+  'linkerd-audit-strict': {
+    code: 'PC4134',
+    severity: 'error',
+    summary: "An audited port is STRICT; Linkerd's audit policy admits the plaintext clients STRICT refuses.",
+  },
   // 42xx Istio ambient target
   'ambient-mtls-disable': {
     code: 'PC4201',
@@ -232,6 +247,16 @@ export const catalog = {
     code: 'PC4204',
     severity: 'error',
     summary: "A service runs as the service account 'waypoint' in a namespace where policyc deploys a waypoint of that name.",
+  },
+  'ambient-dry-run-version': {
+    code: 'PC4220',
+    severity: 'warning',
+    summary: 'An audited service on ambient: ztunnel ignores dry-run AuthorizationPolicies only from Istio 1.25; older releases enforce them.',
+  },
+  'ambient-port-default-action': {
+    code: 'PC4221',
+    severity: 'error',
+    summary: 'The ports of one service have different defaultActions, which the istio-ambient target does not compile.',
   },
   'unknown-target': { code: 'PC5001', severity: 'error', summary: 'The requested target does not exist.' },
   // 5xxx CLI
@@ -313,3 +338,9 @@ export const catalog = {
 } as const satisfies Record<string, CatalogEntry>;
 
 export type DiagnosticId = keyof typeof catalog;
+
+/** The catalog entry of a code (`PC4106`), if policyc has one: what acknowledgements are checked against. */
+export function catalogEntryOfCode(code: string): (CatalogEntry & { readonly id: DiagnosticId }) | undefined {
+  for (const [id, entry] of Object.entries(catalog) as [DiagnosticId, CatalogEntry][]) if (entry.code === code) return { ...entry, id };
+  return undefined;
+}

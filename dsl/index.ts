@@ -24,4 +24,4 @@ export type {
   AssertionCaller,
   PolicyAssertion,
 } from './builders';
-export type { MtlsMode, Protocol, HttpMethod, PathPattern, DefaultAction, DeclarationSite } from './types';
+export type { MtlsMode, Protocol, HttpMethod, PathPattern, DefaultAction, Enforcement, PolicyScope, Acknowledgements, DeclarationSite } from './types';

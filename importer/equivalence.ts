@@ -141,7 +141,7 @@ export function compareWithOriginal(
       unsupported.push({ request, reason: before.verdict === 'unsupported' ? before.reason : after.reason });
       continue;
     }
-    // policyc's output refuses a path variant not in normal form that a raw-path match let through (model.ts, 4.): fail closed, not a difference.
+    // policyc's output refuses a path variant not in normal form that a raw-path match let through (model.ts, 5.): fail closed, not a difference.
     const refusedVariant = after.verdict === 'deny' && request.path !== undefined && !isNormalPath(request.path);
     if (before.verdict !== after.verdict && !refusedVariant) differences.push({ request, original: before, compiled: after });
   }

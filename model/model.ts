@@ -14,15 +14,25 @@
  *    that exact identity; `namespace` any identity in the namespace; `authenticated` any identity;
  *    `anyone` every client; `ipBlock` any client whose IP is in the CIDR, with or without identity.
  *    A client without identity never matches an identity source.
- * 3. If any deny rule matches: denied. Else, with `defaultAction: 'allow'`: allowed. Else allowed only if
- *    some allow rule matches.
- * 4. Paths are matched as the application sees them: normalized (model/path.ts: percent-encoded unreserved
+ * 3. If any deny rule matches: denied. Else, if the port's `effectiveDefaultAction` (port, else service, else
+ *    namespace, else mesh: the same precedence as mTLS) is 'allow': allowed. Else allowed only if some allow
+ *    rule matches.
+ * 4. Audit: when the destination's `effectiveEnforcement` (service, else namespace; default 'enforce') is
+ *    'audit', a request step 3 denies is allowed instead ("would be denied (audit)"); the mesh reports it.
+ *    Step 1 is not audited: a STRICT port refuses plaintext clients in audit too (mTLS is transport, not
+ *    authorization; Istio's dry-run covers AuthorizationPolicies only).
+ * Scope: with `scope: 'namespaces'` the model governs only its namespaces (its services' and the declared
+ * ones); every other namespace keeps the cluster's defaults and nothing is written there. Inside a governed
+ * namespace, the namespace's posture (mTLS mode, defaultAction, enforcement) applies to every workload,
+ * declared or not: a namespace is adopted whole. With `scope: 'mesh'` (the default) the mesh's mTLS mode
+ * also applies to every namespace the model does not name.
+ * 5. Paths are matched as the application sees them: normalized (model/path.ts: percent-encoded unreserved
  *    characters decoded once, a backslash read as '/', dot segments removed; Istio's default `BASE`
  *    normalization). So `/%64ebug/x` and `/metrics/../debug/x` are requests for `/debug/x`, and a rule on
  *    `/debug/*` decides them. A mesh may refuse a request whose path is not in normal form even where the
  *    model allows its normal form (Linkerd matches the raw path, so policyc routes such variants nowhere
  *    rather than let one past a rule): the verifier accepts that refusal, and nothing else.
- * 5. Platform traffic. A port's probes (`PortModel.probes`) are run by the kubelet, a plaintext client from
+ * 6. Platform traffic. A port's probes (`PortModel.probes`) are run by the kubelet, a plaintext client from
  *    the node (probe) networks: its GET on an HTTP probe path, or its connection for a TCP probe, succeeds
  *    whatever the mTLS mode and the rules (Istio rewrites probes to its sidecar agent, ambient exempts the
  *    kubelet's address, Linkerd gets a probe route policyc writes). Any other request of the kubelet is a
@@ -33,9 +43,12 @@
  * The validator guarantees `ports` only lists HTTP ports when methods or paths are set, and that no
  * identity-based deny covers a port that accepts plaintext.
  */
-import type { DefaultAction, HttpMethod, MtlsMode, Protocol } from '../dsl/types';
+import type { DefaultAction, Enforcement, HttpMethod, MtlsMode, PolicyScope, Protocol } from '../dsl/types';
 
-export type { DefaultAction, HttpMethod, MtlsMode, Protocol };
+export type { DefaultAction, Enforcement, HttpMethod, MtlsMode, PolicyScope, Protocol };
+
+/** Warnings accepted where they arise: code → reason. */
+export type AcknowledgementsModel = Readonly<Record<string, string>>;
 
 export const MODEL_VERSION = 1;
 
@@ -59,8 +72,12 @@ export interface MeshSettings {
   readonly mtls: MtlsMode;
   readonly defaultAction: DefaultAction;
   readonly rootNamespace: string;
-  /** Where kubelet probes come from (model.ts, 5.); absent: `DEFAULT_PROBE_NETWORKS`. */
+  /** Where kubelet probes come from (model.ts, 6.); absent: `DEFAULT_PROBE_NETWORKS`. */
   readonly probeNetworks?: readonly string[];
+  /** Absent: 'mesh'. */
+  readonly scope?: PolicyScope;
+  /** The declared namespaces are every meshed namespace (what Linkerd needs to compile `scope: 'mesh'`). */
+  readonly everyMeshedNamespaceListed?: true;
   readonly location?: SourceLocation;
 }
 
@@ -80,6 +97,8 @@ export type ProbeKind = 'readiness' | 'liveness' | 'startup';
 export interface NamespaceModel {
   readonly name: string;
   readonly mtls?: MtlsMode;
+  readonly defaultAction?: DefaultAction;
+  readonly enforcement?: Enforcement;
   readonly location?: SourceLocation;
 }
 
@@ -90,6 +109,9 @@ export interface PortModel {
   readonly mtls?: MtlsMode;
   /** The kubelet's probes on this port, in readiness, liveness, startup order. */
   readonly probes?: readonly ProbeModel[];
+  readonly defaultAction?: DefaultAction;
+  /** Warnings about this port that the user accepted (located at the service). */
+  readonly acknowledge?: AcknowledgementsModel;
 }
 
 /** The probe of `port` that a request is, if any: a GET on an HTTP probe's path, or any request to a TCP-probed port. */
@@ -107,6 +129,8 @@ export interface ServiceModel {
   /** Sorted by port number. */
   readonly ports: readonly PortModel[];
   readonly mtls?: MtlsMode;
+  readonly defaultAction?: DefaultAction;
+  readonly enforcement?: Enforcement;
   readonly location?: SourceLocation;
 }
 
@@ -135,6 +159,8 @@ export interface RuleModel {
   readonly paths?: readonly PathMatch[];
   /** The mesh object's name the user kept (an imported policy's); absent: targets derive one. */
   readonly name?: string;
+  /** Warnings this rule causes that the user accepted. */
+  readonly acknowledge?: AcknowledgementsModel;
   readonly location?: SourceLocation;
 }
 
@@ -182,6 +208,31 @@ export function effectiveMtls(model: PolicyModel, service: ServiceModel, port: P
 /** The mTLS mode a namespace's workloads get unless they override it. */
 export function namespaceMtls(model: PolicyModel, namespaceName: string): MtlsMode {
   return model.namespaces.find((ns) => ns.name === namespaceName)?.mtls ?? model.mesh.mtls;
+}
+
+/** What a request to the port gets when no rule allows it: port, then service, then namespace, then mesh. */
+export function effectiveDefaultAction(model: PolicyModel, service: ServiceModel, port: PortModel): DefaultAction {
+  return port.defaultAction ?? service.defaultAction ?? namespaceDefaultAction(model, service.namespace);
+}
+
+/** The defaultAction a namespace's workloads get unless they override it. */
+export function namespaceDefaultAction(model: PolicyModel, namespaceName: string): DefaultAction {
+  return model.namespaces.find((ns) => ns.name === namespaceName)?.defaultAction ?? model.mesh.defaultAction;
+}
+
+/** Whether a service's authorization is enforced or audited: service, then namespace; 'enforce' by default. */
+export function effectiveEnforcement(model: PolicyModel, service: ServiceModel): Enforcement {
+  return service.enforcement ?? namespaceEnforcement(model, service.namespace);
+}
+
+/** Whether a namespace's authorization is enforced or audited (its services may override it). */
+export function namespaceEnforcement(model: PolicyModel, namespaceName: string): Enforcement {
+  return model.namespaces.find((ns) => ns.name === namespaceName)?.enforcement ?? 'enforce';
+}
+
+/** Which namespaces the model governs: every one ('mesh') or only its own ('namespaces'). */
+export function policyScope(model: PolicyModel): PolicyScope {
+  return model.mesh.scope ?? 'mesh';
 }
 
 /** Whether the port's protocol carries HTTP requests (so methods and paths can be matched). */

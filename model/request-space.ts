@@ -49,7 +49,7 @@ function clientsOf(model: PolicyModel): Client[] {
     if (source.kind === 'namespace' || source.kind === 'outside') namespaces.add(source.namespace);
     if (source.kind === 'identity') identities.set(`${source.namespace}/${source.serviceAccount}`, source);
   }
-  // With probes, clients inside and outside the probe networks (model.ts, 5.).
+  // With probes, clients inside and outside the probe networks (model.ts, 6.).
   if (model.services.some((svc) => svc.ports.some((p) => (p.probes ?? []).length > 0)))
     for (const cidr of probeNetworksOf(model.mesh)) if (!coversEverything(cidr)) for (const ip of addressesAround(cidr)) ips.add(ip);
   for (const ns of namespaces) identities.set(`${ns}/${PROBE_ACCOUNT}`, { namespace: ns, serviceAccount: PROBE_ACCOUNT });
@@ -89,7 +89,7 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
         if (p.value.endsWith('/') && p.value.length > 1) paths.add(p.value.slice(0, -1));
       }
       if (p.value.length > 1) paths.add(p.value.slice(0, -1));
-      // Variants that normalize to a path of the rule, or out of it (model.ts, 4.): a mesh that matches the
+      // Variants that normalize to a path of the rule, or out of it (model.ts, 5.): a mesh that matches the
       // raw path must not let them past the rule. gRPC servers dispatch on the exact path: no variants there.
       if (!grpc) {
         const inside = p.kind === 'prefix' ? `${p.value}a/b` : p.value;
@@ -118,7 +118,7 @@ export function requestSpace(model: PolicyModel): Request[] {
       for (const operation of operationsFor([model], service.id, port)) {
         for (const client of clients) requests.push({ client, destination: service.id, port: port.port, ...operation });
       }
-      // The kubelet runs each probe from the probe networks (model.ts, 5.).
+      // The kubelet runs each probe from the probe networks (model.ts, 6.).
       for (const probe of port.probes ?? []) {
         const client: Client = { kind: 'kubelet', ip: kubeletAddress(model) };
         requests.push({ client, destination: service.id, port: port.port, ...(probe.kind === 'http' ? { method: 'GET' as const, path: probe.path } : {}) });

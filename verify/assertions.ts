@@ -19,7 +19,7 @@ export interface AssertionFailure {
 }
 
 function clientMatches(assertion: AssertionModel, client: Client, services: ReadonlyMap<string, ServiceModel>): boolean {
-  // Assertions are about workloads' callers: the kubelet's probes are platform traffic (model.ts, 5.).
+  // Assertions are about workloads' callers: the kubelet's probes are platform traffic (model.ts, 6.).
   if (client.kind === 'kubelet') return false;
   const identity = presentedIdentity(client, services);
   const from = assertion.from;

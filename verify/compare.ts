@@ -102,9 +102,9 @@ export function verify(
       continue;
     }
     const allowed = simulated.verdict === 'allow';
-    // A path not in normal form is the one request a mesh may refuse although the model allows it (model.ts, 4.).
+    // A path not in normal form is the one request a mesh may refuse although the model allows it (model.ts, 5.).
     const refusedVariant = !allowed && request.path !== undefined && !isNormalPath(request.path);
-    // A probe GET from the probe networks may be admitted (model.ts, 5.).
+    // A probe GET from the probe networks may be admitted (model.ts, 6.).
     const admittedProbe = allowed && expected.meshMayAllow !== undefined;
     if (allowed !== expected.allowed && !refusedVariant && !admittedProbe) {
       mismatches.push({ request, expected: expected.allowed, simulated, overPermissive: allowed, modelReason: expected.reason, rules: expected.rules });

@@ -28,6 +28,7 @@ const prometheus = identity('monitoring', 'prometheus');
 export default mesh({
   // The nodes' addresses: on Linkerd the probe routes admit exactly these networks.
   probeNetworks: ['10.128.0.0/16'],
+  everyMeshedNamespaceListed: true,
   namespaces: [monitoring],
   services: [api, cache, web],
   rules: [

@@ -136,7 +136,7 @@ function insert(root: TrieNode, suffix: string, kind: 'exact' | 'prefix'): void 
 
 /**
  * Linkerd matches the raw request path (no percent-decoding, no dot-segment removal), while the model
- * matches the normalized one (model.ts, 4.). So a prefix region's regex never matches a path that is not
+ * matches the normalized one (model.ts, 5.). So a prefix region's regex never matches a path that is not
  * in normal form: after the region's own (normal) characters, no `%` at all, no backslash and no `.` or `..`
  * segment (nor a segment of three or more dots only, which no one writes: refused to keep the regex short). Such a variant falls to the catch-all `PathPrefix /`, which carries only port-wide grants (valid
  * for every path); the target refuses a path-scoped deny where that would let a variant past it (PC4125).

@@ -1,6 +1,7 @@
 /**
  * Random policy models for property tests: namespaces, services, ports and protocols, mTLS modes at every
- * level, allow and deny rules of every source kind, L7 rules, both default postures. Models the validator
+ * level, allow and deny rules of every source kind, L7 rules, both default postures at every level (mesh,
+ * namespace, service, port), audited namespaces and services, both scopes. Models the validator
  * rejects are filtered out, so every generated model is one a user could have written.
  */
 import fc from 'fast-check';
@@ -9,6 +10,8 @@ import {
   MODEL_VERSION,
   isHttpProtocol,
   pathMatchOf,
+  type DefaultAction,
+  type Enforcement,
   type HttpMethod,
   type MtlsMode,
   type PolicyModel,
@@ -37,6 +40,9 @@ const PROBE_NETWORKS = [undefined, ['10.1.0.0/16'], ['172.16.0.0/12', 'fd00::/8'
 // DISABLE is rarer: Linkerd refuses it, and models it refuses verify nothing for that target.
 const modeArbitrary = fc.constantFrom<MtlsMode>('STRICT', 'STRICT', 'STRICT', 'PERMISSIVE', 'PERMISSIVE', 'DISABLE');
 const optionalMode = fc.option(modeArbitrary, { nil: undefined, freq: 3 });
+// Mostly inherited, so that most models keep one posture and the overrides stay the exception they are.
+const optionalDefaultAction = fc.constantFrom<DefaultAction | undefined>(undefined, undefined, undefined, undefined, 'allow', 'deny');
+const optionalEnforcement = fc.constantFrom<Enforcement | undefined>(undefined, undefined, undefined, undefined, undefined, undefined, 'audit', 'enforce');
 
 interface Draft {
   readonly mesh: PolicyModel['mesh'];
@@ -53,6 +59,7 @@ const portsArbitrary = fc
           .record({
             protocol: fc.constantFrom(...PROTOCOLS),
             mtls: optionalMode,
+            defaultAction: optionalDefaultAction,
             probe: fc.option(fc.constantFrom(...PROBE_PATHS), { nil: undefined, freq: 2 }),
           })
           .map((p) => ({ i, ...p })),
@@ -61,12 +68,13 @@ const portsArbitrary = fc
   )
   .map((ports): PortModel[] =>
     ports
-      .map(({ i, protocol, mtls, probe }) => ({
+      .map(({ i, protocol, mtls, defaultAction, probe }) => ({
         name: PORT_NAMES[i] as string,
         port: PORT_NUMBERS[i] as number,
         protocol,
         ...(mtls === undefined ? {} : { mtls }),
-        // Kubelet probes (model.ts, 5.): an HTTP probe on HTTP ports, a TCP probe on TCP ports (gRPC ports get none).
+        ...(defaultAction === undefined ? {} : { defaultAction }),
+        // Kubelet probes (model.ts, 6.): an HTTP probe on HTTP ports, a TCP probe on TCP ports (gRPC ports get none).
         ...(probe === undefined || protocol === 'grpc'
           ? {}
           : {
@@ -85,8 +93,10 @@ const serviceArbitrary = (index: number) =>
       sharedAccount: fc.boolean(),
       ports: portsArbitrary,
       mtls: optionalMode,
+      defaultAction: optionalDefaultAction,
+      enforcement: optionalEnforcement,
     })
-    .map(({ namespace, sharedAccount, ports, mtls }): ServiceModel => {
+    .map(({ namespace, sharedAccount, ports, mtls, defaultAction, enforcement }): ServiceModel => {
       const name = `svc${index}`;
       return {
         id: `${namespace}/${name}`,
@@ -96,6 +106,8 @@ const serviceArbitrary = (index: number) =>
         selector: { app: name },
         ports,
         ...(mtls === undefined ? {} : { mtls }),
+        ...(defaultAction === undefined ? {} : { defaultAction }),
+        ...(enforcement === undefined ? {} : { enforcement }),
       };
     });
 
@@ -105,21 +117,34 @@ const draftArbitrary: fc.Arbitrary<Draft> = fc
     mtls: modeArbitrary,
     defaultAction: fc.constantFrom('deny', 'deny', 'allow'),
     namespaceModes: fc.tuple(optionalMode, optionalMode, optionalMode),
+    namespaceDefaults: fc.tuple(optionalDefaultAction, optionalDefaultAction, optionalDefaultAction),
+    namespaceEnforcements: fc.tuple(optionalEnforcement, optionalEnforcement, optionalEnforcement),
+    namespaceScope: fc.boolean(),
     serviceCount: fc.integer({ min: 1, max: 4 }),
     probeNetworks: fc.constantFrom(...PROBE_NETWORKS),
   })
-  .chain(({ trustDomain, mtls, defaultAction, namespaceModes, serviceCount, probeNetworks }) =>
+  .chain(({ trustDomain, mtls, defaultAction, namespaceModes, namespaceDefaults, namespaceEnforcements, namespaceScope, serviceCount, probeNetworks }) =>
     fc.tuple(...Array.from({ length: serviceCount }, (_, i) => serviceArbitrary(i))).map((services): Draft => ({
       mesh: {
         trustDomain,
         mtls,
         defaultAction: defaultAction as 'deny' | 'allow',
         rootNamespace: 'istio-system',
+        // Mesh scope states that the model lists every meshed namespace, so Linkerd compiles it too.
+        ...(namespaceScope ? { scope: 'namespaces' as const } : { everyMeshedNamespaceListed: true as const }),
         ...(probeNetworks === undefined ? {} : { probeNetworks }),
       },
       namespaces: NAMESPACES.filter((ns) => services.some((s) => s.namespace === ns)).map((name) => {
-        const mode = namespaceModes[NAMESPACES.indexOf(name)];
-        return { name, ...(mode === undefined ? {} : { mtls: mode }) };
+        const at = NAMESPACES.indexOf(name);
+        const mode = namespaceModes[at];
+        const namespaceDefault = namespaceDefaults[at];
+        const enforcement = namespaceEnforcements[at];
+        return {
+          name,
+          ...(mode === undefined ? {} : { mtls: mode }),
+          ...(namespaceDefault === undefined ? {} : { defaultAction: namespaceDefault }),
+          ...(enforcement === undefined ? {} : { enforcement }),
+        };
       }),
       services,
     })),
@@ -178,3 +203,16 @@ export const policyModelArbitrary: fc.Arbitrary<PolicyModel> = draftArbitrary
     }),
   )
   .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error'));
+
+/**
+ * The models `policyc import` can read back from their own Istio output with the same object names: mesh scope, one
+ * mesh-wide defaultAction, no audit. The importer infers one mesh-wide posture (so a service's own `allow-nothing`
+ * comes back as its namespace's), drops dry-run policies (they never change a decision), and always writes a
+ * mesh-scope policy (a root-namespace PeerAuthentication), which a namespace-scope build lacks.
+ */
+export const importableModelArbitrary: fc.Arbitrary<PolicyModel> = policyModelArbitrary.filter(
+  (model) =>
+    (model.mesh.scope ?? 'mesh') === 'mesh' &&
+    model.namespaces.every((ns) => ns.enforcement === undefined && ns.defaultAction === undefined) &&
+    model.services.every((s) => s.enforcement === undefined && s.defaultAction === undefined && s.ports.every((p) => p.defaultAction === undefined)),
+);

@@ -1,5 +1,5 @@
 /**
- * Kubelet probes on the Linkerd target (model.ts, 5.): GIVEN ports with probes WHEN compiled THEN each probe
+ * Kubelet probes on the Linkerd target (model.ts, 6.): GIVEN ports with probes WHEN compiled THEN each probe
  * path gets a GET route admitting the probe networks (shared/docs/linkerd.md §6: once a Server has a route the
  * automatic probe route is gone), never narrowed by a deny, and the simulator agrees with the model on the
  * whole request space (the kubelet included); a TCP probe only gets warning PC4126 (linkerd/linkerd2#7777).

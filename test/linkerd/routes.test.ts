@@ -15,7 +15,7 @@ const clients: Client[] = [
   { label: 'plain', ip: '10.0.0.4' },
 ];
 const paths = ['/', '/api', '/api/', '/api/admin', '/api/admin/', '/api/admin/x', '/api/adminx', '/api/users', '/apix', '/other', '/healthz', '/v1', '/v1/a'];
-// Raw-path variants (model.ts, 4.): Linkerd matches them byte for byte, the application reads them normalized.
+// Raw-path variants (model.ts, 5.): Linkerd matches them byte for byte, the application reads them normalized.
 const variants = [
   '/%61pi/admin',
   '/api/%61dmin',

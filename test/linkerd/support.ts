@@ -96,7 +96,7 @@ export function disagreements(
     const want = decide(m, request, services);
     const got = simulator.decide(objects, simulatedRequest(request, services));
     if (got.verdict === 'unsupported') out.push(`${label}: model ${want.allowed ? 'allows' : 'denies'}, the Linkerd simulator cannot decide: ${got.reason}`);
-    // A variant not in normal form may be refused where the model allows its normal form (model.ts, 4.; verify/compare.ts).
+    // A variant not in normal form may be refused where the model allows its normal form (model.ts, 5.; verify/compare.ts).
     else if (want.allowed !== (got.verdict === 'allow') && !(want.allowed && !isNormalPath(request.path ?? '/'))) {
       out.push(
         `${label}: model ${want.allowed ? 'allows' : 'denies'} (${want.reason}), Linkerd ${got.verdict === 'allow' ? 'allows' : 'denies'} (${got.reason})`,
