@@ -107,7 +107,12 @@ export function decide(model: PolicyModel, request: Request, services: ReadonlyM
   const enforced = decideEnforced(model, request, services);
   // mTLS refusals carry no rules and are not authorization: they stay refused in audit (model.ts step 4).
   if (enforced.allowed || enforced.beyondAudit === true || destination === undefined || effectiveEnforcement(model, destination) === 'enforce') {
-    return { allowed: enforced.allowed, reason: enforced.reason, rules: enforced.rules };
+    return {
+      allowed: enforced.allowed,
+      reason: enforced.reason,
+      rules: enforced.rules,
+      ...(enforced.meshMayAllow === undefined ? {} : { meshMayAllow: enforced.meshMayAllow }),
+    };
   }
   return { allowed: true, audited: true, reason: `would be denied (audit): ${enforced.reason}`, rules: enforced.rules };
 }
