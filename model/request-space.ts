@@ -6,9 +6,10 @@
  * diff all probe with it, so they agree on what "allowed" means.
  */
 import type { Client, Request } from './decide';
-import { isHttpProtocol, type CallerModel, type HttpMethod, type PolicyModel, type PortModel } from './model';
+import { isHttpProtocol, probeNetworksOf, type CallerModel, type HttpMethod, type PolicyModel, type PortModel } from './model';
 import { parseCidr } from './cidr';
 import { GRPC_METHOD, kubernetesSpiffeId, parseSpiffeId } from './resolve';
+import { percentEncodedVariant } from './path';
 
 /** A client IP no rule names: TEST-NET-1. */
 export const DEFAULT_IP = '192.0.2.10';
@@ -71,6 +72,9 @@ function clientsOf(model: PolicyModel): Client[] {
     }
     if (source.kind === 'trustDomain') trustDomains.add(source.trustDomain);
   }
+  // With probes, clients inside and outside the probe networks (model.ts, 6.).
+  if (model.services.some((svc) => svc.ports.some((p) => (p.probes ?? []).length > 0)))
+    for (const cidr of probeNetworksOf(model.mesh)) if (!coversEverything(cidr)) for (const ip of addressesAround(cidr)) ips.add(ip);
   for (const ns of namespaces) identities.set(`${ns}/${PROBE_ACCOUNT}`, { namespace: ns, serviceAccount: PROBE_ACCOUNT });
   identities.set(`${OUTSIDER.namespace}/${OUTSIDER.serviceAccount}`, OUTSIDER);
   trustDomains.delete(model.mesh.trustDomain);
@@ -125,6 +129,8 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
   const grpc = port.protocol === 'grpc';
   const methods = new Set<HttpMethod>(grpc ? [GRPC_METHOD] : ['GET', 'POST', 'DELETE']);
   const paths = new Set<string>(['/', '/policyc-unmatched']);
+  // Every client is probed on the probe paths: nobody but the kubelet gets them unless a rule says so.
+  for (const probe of port.probes ?? []) if (probe.kind === 'http') paths.add(probe.path);
   for (const rule of models.flatMap((m) => m.rules)) {
     if (rule.destination !== destination) continue;
     if (!grpc) for (const m of rule.methods ?? []) methods.add(m);
@@ -136,6 +142,15 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
         if (p.value.endsWith('/') && p.value.length > 1) paths.add(p.value.slice(0, -1));
       }
       if (p.value.length > 1) paths.add(p.value.slice(0, -1));
+      // Variants that normalize to a path of the rule, or out of it (model.ts, 5.): a mesh that matches the
+      // raw path must not let them past the rule. gRPC servers dispatch on the exact path: no variants there.
+      if (!grpc) {
+        const inside = p.kind === 'prefix' ? `${p.value}a/b` : p.value;
+        const encoded = percentEncodedVariant(inside);
+        if (encoded !== undefined) paths.add(encoded);
+        paths.add(`/policyc-unmatched/..${inside}`);
+        paths.add(`${p.value}${p.value.endsWith('/') ? '' : '/'}../policyc-unmatched`);
+      }
     }
   }
   // A gRPC call's path is always /<package.Service>/<Method>: other shapes are not requests a gRPC client sends.
@@ -156,7 +171,23 @@ export function requestSpace(model: PolicyModel): Request[] {
       for (const operation of operationsFor([model], service.id, port)) {
         for (const client of clients) requests.push({ client, destination: service.id, port: port.port, ...operation });
       }
+      // The kubelet runs each probe from the probe networks (model.ts, 6.).
+      for (const probe of port.probes ?? []) {
+        const client: Client = { kind: 'kubelet', ip: kubeletAddress(model) };
+        requests.push({ client, destination: service.id, port: port.port, ...(probe.kind === 'http' ? { method: 'GET' as const, path: probe.path } : {}) });
+      }
     }
   }
   return requests;
+}
+
+/** The kubelet's address in the request space: inside the first probe network. */
+export function kubeletAddress(model: Pick<PolicyModel, 'mesh'>): string {
+  const first = probeNetworksOf(model.mesh)[0];
+  // A /0 network holds every address: the default client address then (its "+1" address would be ::1, localhost).
+  return first === undefined || coversEverything(first) ? DEFAULT_IP : (addressesAround(first)[0] ?? DEFAULT_IP);
+}
+
+function coversEverything(cidr: string): boolean {
+  return parseCidr(cidr)?.prefix === 0;
 }

@@ -8,7 +8,7 @@
  * query-param count, method). Whatever the manifests cannot tell (object age, pod probes, request headers,
  * webhook-dependent outcomes) ends in an `unsupported` verdict with the reason, never in a guess.
  */
-import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+import { podProbeOf, type ManifestObject, type MeshSimulator, type SimulatedDecision, type SimulatedRequest, type Workload } from '../simulator';
 import { blockWithin, inBlock, isV4Mapped, parseIp, parseIpBlock, type Ip, type IpBlock as Cidr, type IpSyntax } from '../ip';
 
 /** The default inbound policies (linkerd.md §7). */
@@ -31,6 +31,8 @@ export interface LinkerdSimulatorConfig {
   readonly clusterDefaultPolicy?: DefaultPolicy;
   readonly clusterNetworks?: readonly string[];
   readonly controlPlaneNamespace?: string;
+  /** The install's `proxy.probeNetworks`, which authorize the automatic probe route (linkerd.md §7). Default everywhere. */
+  readonly probeNetworks?: readonly string[];
 }
 
 const POLICY = 'policy.linkerd.io';
@@ -328,6 +330,7 @@ interface Ctx {
   readonly cp: string;
   readonly clusterNetworks: readonly Network[];
   readonly clusterDefault: DefaultPolicy;
+  readonly probeNetworks: readonly Cidr[];
   /** Things the reader should know (ignored objects and why). */
   readonly notes: string[];
 }
@@ -735,7 +738,15 @@ function decision(verdict: SimulatedDecision['verdict'], reason: string, objects
   return { verdict, reason: full, objects: [...new Set(objects)] };
 }
 
-const PROBE_CAVEAT = 'a kubelet probe GET on a declared probe path would be admitted by the automatic probe route, but the pod facts declare no probes';
+/**
+ * linkerd.md §6, §7: while a port has no Server, or a Server without routes, an automatic route admits GET on
+ * each httpGet probe path of the pod spec, unauthenticated, from `proxy.probeNetworks`. Undefined: it does not.
+ */
+function automaticProbeRoute(ctx: Ctx, req: SimulatedRequest, ip: Ip): string | undefined {
+  const probe = podProbeOf(req);
+  if (probe?.path === undefined || !ctx.probeNetworks.some((net) => inBlock(ip, net))) return undefined;
+  return `the automatic probe route admits GET ${probe.path} from proxy.probeNetworks, unauthenticated (no route of its own replaced it)`;
+}
 
 function decideDefault(ctx: Ctx, req: SimulatedRequest, client: Client, traffic: Traffic, why: string): SimulatedDecision {
   const ns = req.destination.namespace;
@@ -775,8 +786,9 @@ function decideDefault(ctx: Ctx, req: SimulatedRequest, client: Client, traffic:
   let opaque = DEFAULT_OPAQUE_PORTS.includes(req.port);
   const opaqueAnnotation = nsAnnotation(ctx, ns, ANNOTATION_OPAQUE);
   if (opaqueAnnotation !== undefined) opaque = portList(opaqueAnnotation.value)?.has(req.port) ?? opaque;
-  const probe = traffic.http && !opaque && (req.method === undefined || req.method === 'GET') ? `; ${PROBE_CAVEAT}` : '';
-  return decision('deny', `${head}; it does not admit this client${probe}`, objects, ctx);
+  const probeRoute = traffic.http && !opaque ? automaticProbeRoute(ctx, req, client.ip) : undefined;
+  if (probeRoute !== undefined) return decision('allow', `${head}; it does not admit this client, but ${probeRoute}`, objects, ctx);
+  return decision('deny', `${head}; it does not admit this client`, objects, ctx);
 }
 
 function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
@@ -793,6 +805,16 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
         : foreignIdentity(ctx, req.client.spiffeId);
   const client: Client = identity === undefined ? { ip } : { ip, identity };
   const dest: Workload = req.destination;
+  // linkerd/linkerd2#7777: the proxy accepts every inbound TCP connection itself, so the kubelet's tcpSocket
+  // probe succeeds while the proxy runs, whatever the policy says (and without testing the application).
+  const tcpProbe = podProbeOf(req);
+  if (req.client.node === true && tcpProbe !== undefined && tcpProbe.path === undefined)
+    return decision(
+      'allow',
+      `the kubelet's TCP probe of port ${req.port} connects to the proxy, which accepts every connection (linkerd/linkerd2#7777)`,
+      [],
+      ctx,
+    );
   const declared = dest.ports.filter((p) => p.port === req.port);
   const httpHinted = req.method !== undefined || req.path !== undefined;
   const protocols = new Set(declared.map((p) => p.protocol));
@@ -943,8 +965,9 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
       const audit = v.by?.audit === true ? '; audit mode lets it through and only logs it' : '';
       return decision('allow', `${head}; ${level}; admitted by ${v.why}${audit}`, [server.ref, ...v.objects], ctx);
     }
-    const probe = !connectionLevel && (req.method === undefined || req.method === 'GET') ? `; ${PROBE_CAVEAT}` : '';
-    return decision('deny', `${head}; ${level}; ${v.why}, so it is denied${probe}`, [server.ref], ctx);
+    const probeRoute = connectionLevel ? undefined : automaticProbeRoute(ctx, req, client.ip);
+    if (probeRoute !== undefined) return decision('allow', `${head}; ${level}; ${v.why}, but ${probeRoute}`, [server.ref], ctx);
+    return decision('deny', `${head}; ${level}; ${v.why}, so it is denied`, [server.ref], ctx);
   }
 
   // §6: the single best-matching route decides.
@@ -1030,6 +1053,11 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
     return { cidr, except: [] };
   });
   const cp = config.controlPlaneNamespace ?? 'linkerd';
+  const probeNetworks = (config.probeNetworks ?? ['0.0.0.0/0', '::/0']).map((c) => {
+    const cidr = parseCidr(c);
+    if (cidr === undefined) throw new Error(`probeNetworks: "${c}" is not a CIDR`);
+    return cidr;
+  });
   return {
     name: 'linkerd',
     decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision {
@@ -1040,6 +1068,7 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
         cp,
         clusterNetworks,
         clusterDefault,
+        probeNetworks,
         notes: index.ignored.filter((i) => i.namespace === request.destination.namespace).map((i) => i.why),
       };
       try {
