@@ -120,6 +120,20 @@ function ambientCompatible(rules: readonly GenRule[], dest: GenService, namespac
   return ported.filter((r) => !(r.action === 'deny' && l7(r) && matchesPlaintext(r) && l4Allow));
 }
 
+/**
+ * One policy for Linkerd too: it matches the raw request path, so a deny by path on a port where an allow admits
+ * callers on every path is refused (PC4125, targets/linkerd). Such allows leave the denied ports out.
+ */
+function linkerdCompatible(rules: readonly GenRule[], dest: GenService): GenRule[] {
+  const denied = new Set(rules.filter((r) => r.action === 'deny' && r.paths !== undefined).flatMap((r) => r.ports ?? dest.ports.map((p) => p.name)));
+  if (denied.size === 0) return [...rules];
+  return rules.flatMap((r): GenRule[] => {
+    if (r.action !== 'allow' || r.paths !== undefined) return [r];
+    const ports = (r.ports ?? dest.ports.map((p) => p.name)).filter((p) => !denied.has(p));
+    return ports.length === 0 ? [] : [{ ...r, ports }];
+  });
+}
+
 export function generate(services: number, outDir: string, seed = 1): GeneratedRepo {
   if (!Number.isInteger(services) || services < 2) throw new Error(`--services must be an integer >= 2, got ${services}`);
   const random = prng(seed * 1_000_003 + services);
@@ -246,7 +260,7 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
         rules.push({ action: 'allow', from, to: dest, ports: chance(0.2) ? portNames.filter((p) => p !== 'sql') : [port.name] });
       }
     }
-    rulesByNs[dest.ns]?.push(...ambientCompatible(rules, dest, namespaces));
+    rulesByNs[dest.ns]?.push(...linkerdCompatible(ambientCompatible(rules, dest, namespaces), dest));
   }
 
   // ---------------------------------------------------------------------------------------------------------

@@ -119,13 +119,14 @@ function requestOf(
   let client: Client;
   const forwarded = options.forwardedFor === undefined ? {} : { forwardedFor: options.forwardedFor.split(',').map((a) => a.trim()) };
   if (from === 'plaintext') client = { kind: 'plaintext', ip: options.ip, ...forwarded };
+  else if (from === 'kubelet') client = { kind: 'kubelet', ip: options.ip };
   else if (from.startsWith('identity:')) {
     const [namespace = '', serviceAccount = ''] = from.slice('identity:'.length).split('/');
     client = { kind: 'identity', namespace, serviceAccount, ip: options.ip, tls: true, ...forwarded };
   } else if (from.startsWith('spiffe://')) client = { kind: 'spiffe', id: from, ip: options.ip, tls: true, ...forwarded };
   else if (model.services.some((s) => s.id === from)) client = { kind: 'service', service: from, ip: options.ip, tls: true, ...forwarded };
   else
-    return `Unknown caller '${from}'. Use a service (${model.services.map((s) => s.id).join(', ')}), identity:<ns>/<sa>, spiffe://<td>/<path>, or plaintext.`;
+    return `Unknown caller '${from}'. Use a service (${model.services.map((s) => s.id).join(', ')}), identity:<ns>/<sa>, spiffe://<td>/<path>, plaintext or kubelet.`;
   const http = port.protocol !== 'tcp';
   return {
     client,

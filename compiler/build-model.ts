@@ -3,9 +3,10 @@
  * (values not made by the builders, references to undeclared services) are reported here; everything
  * about meaning is left to the validator.
  */
-import type { AnyGateway, AnyService, AssertionCaller, IdentitySource, Namespace, Source } from '../dsl';
+import type { AnyGateway, AnyService, AssertionCaller, IdentitySource, Namespace, PortProbes, Source } from '../dsl';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 import {
+  DEFAULT_PROBE_NETWORKS,
   MODEL_VERSION,
   isHttpProtocol,
   pathMatchOf,
@@ -17,6 +18,7 @@ import {
   type NamespaceModel,
   type PolicyModel,
   type PortModel,
+  type ProbeModel,
   type RuleModel,
   type ServiceModel,
   type SourceLocation,
@@ -137,6 +139,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
         port: spec.port,
         protocol: spec.protocol,
         ...(spec.mtls === undefined ? {} : { mtls: spec.mtls }),
+        ...(spec.probes === undefined ? {} : { probes: probesOf(spec.probes) }),
         ...(spec.defaultAction === undefined ? {} : { defaultAction: spec.defaultAction }),
         ...(spec.acknowledge === undefined ? {} : { acknowledge: sortedRecord(spec.acknowledge) }),
       }))
@@ -296,6 +299,8 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       mtls: policy.mtls,
       defaultAction: policy.defaultAction,
       rootNamespace: policy.rootNamespace,
+      // Absent from a policy object built without mesh(): the default.
+      ...(policy.probeNetworks === undefined || sameStrings(policy.probeNetworks, DEFAULT_PROBE_NETWORKS) ? {} : { probeNetworks: [...policy.probeNetworks] }),
       // Absent means 'mesh', so models (and their JSON) written before scopes existed keep their meaning.
       ...((policy.scope ?? 'mesh') === 'mesh' ? {} : { scope: policy.scope }),
       ...(policy.everyMeshedNamespaceListed === true ? { everyMeshedNamespaceListed: true as const } : {}),
@@ -368,4 +373,17 @@ function spanField(span: Diagnostic['span']): { span?: NonNullable<Diagnostic['s
 function uniqueSorted<T>(values: readonly T[]): T[] {
   const byKey = new Map(values.map((v) => [JSON.stringify(v), v]));
   return [...byKey.keys()].sort(compare).map((k) => byKey.get(k) as T);
+}
+
+/** A port's probes in the model's order (readiness, liveness, startup). */
+function probesOf(probes: PortProbes): ProbeModel[] {
+  return (['readiness', 'liveness', 'startup'] as const).flatMap((probe): ProbeModel[] => {
+    const spec = probes[probe];
+    if (spec === undefined) return [];
+    return spec.path !== undefined ? [{ kind: 'http', probe, path: spec.path }] : [{ kind: 'tcp', probe }];
+  });
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

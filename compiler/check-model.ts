@@ -182,7 +182,47 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
           ),
         );
       numbers.set(port.port, port.name);
+      for (const probe of port.probes ?? []) {
+        if (probe.kind === 'tcp' && isHttpProtocol(port.protocol))
+          out.push(
+            diagnostic(
+              'tcp-probe-on-http-port',
+              `The ${probe.probe} probe of port '${port.name}' of '${svc.id}' is a TCP probe, but the port speaks ${port.protocol}: policyc decides requests there, ` +
+                "not bare connections. Use an HTTP probe ({ path: '/healthz' }) on this port, or declare the port as 'tcp'.",
+              at,
+            ),
+          );
+        if (probe.kind !== 'http') continue;
+        if (port.protocol !== 'http' && port.protocol !== 'http2')
+          out.push(
+            diagnostic(
+              'probe-path-on-non-http-port',
+              `The ${probe.probe} probe of port '${port.name}' of '${svc.id}' is an HTTP GET, but the port speaks ${port.protocol}. ` +
+                "Use { tcp: true } for a TCP probe, or declare the probe on an 'http' or 'http2' port.",
+              at,
+            ),
+          );
+        if (!validPath(probe.path) || probe.path.includes('*'))
+          out.push(
+            diagnostic(
+              'invalid-probe-path',
+              `The ${probe.probe} probe path '${probe.path}' of port '${port.name}' of '${svc.id}' is not an exact request path: write the path the pod spec's httpGet uses, ` +
+                "like '/healthz' (URL path characters, no '*', no '%' escapes, no '//', '/./' or '/../').",
+              at,
+            ),
+          );
+      }
     }
+  }
+  for (const cidr of model.mesh.probeNetworks ?? []) {
+    if (!validCidr(cidr))
+      out.push(
+        diagnostic(
+          'invalid-cidr',
+          `probeNetworks entry '${cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(cidr)}`,
+          span(model.mesh.location),
+        ),
+      );
   }
   // Selectors that can select the same pod: no key on which they disagree.
   const byNamespace = new Map<string, ServiceModel[]>();
@@ -310,7 +350,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         out.push(
           diagnostic(
             'invalid-path',
-            `Path '${pathText(p)}' is not valid: write '/exact' or '/prefix/*', using only URL path characters, with '*' only at the end, and no '//', '/./' or '/../'.`,
+            `Path '${pathText(p)}' is not valid: write '/exact' or '/prefix/*', using only URL path characters (decoded: no '%' escapes; paths match as the application sees them, normalized), with '*' only at the end, and no '//', '/./' or '/../'.`,
             at,
           ),
         );
@@ -449,13 +489,7 @@ function validLabelKey(key: string): boolean {
 
 function validPath(value: string): boolean {
   return (
-    PATH_CHARS.test(value) &&
-    !value.includes('//') &&
-    !value.includes('/./') &&
-    !value.includes('/../') &&
-    !/\/\.\.?$/.test(value) &&
-    !/%2f/i.test(value) &&
-    !/%(?![0-9a-fA-F]{2})/.test(value)
+    PATH_CHARS.test(value) && !value.includes('//') && !value.includes('/./') && !value.includes('/../') && !/\/\.\.?$/.test(value) && !value.includes('%')
   );
 }
 

@@ -128,6 +128,13 @@ export const catalog = {
     severity: 'error',
     summary: 'A gateway port sets an mTLS mode, but PeerAuthentication does not apply to gateway pods.',
   },
+  'probe-path-on-non-http-port': {
+    code: 'PC3050',
+    severity: 'error',
+    summary: 'An HTTP probe (a path) is declared on a port that does not speak HTTP.',
+  },
+  'invalid-probe-path': { code: 'PC3051', severity: 'error', summary: 'A probe path is not an exact request path.' },
+  'tcp-probe-on-http-port': { code: 'PC3052', severity: 'error', summary: 'A TCP probe is declared on a port that speaks HTTP or gRPC.' },
   'invalid-acknowledgement': {
     code: 'PC3058',
     severity: 'error',
@@ -224,6 +231,26 @@ export const catalog = {
     code: 'PC4117',
     severity: 'error',
     summary: 'Linkerd cannot subtract an identity-AND-network deny (`both(...)`) from what it allows.',
+  },
+  'linkerd-raw-path-deny': {
+    code: 'PC4125',
+    severity: 'error',
+    summary: 'A deny on a path that Linkerd, which matches the raw path, would let percent-encoded or dot-segment variants past.',
+  },
+  'linkerd-tcp-probe': {
+    code: 'PC4126',
+    severity: 'warning',
+    summary: 'A TCP probe on Linkerd always succeeds while the proxy runs: it no longer tests the application.',
+  },
+  'linkerd-probe-networks-open': {
+    code: 'PC4127',
+    severity: 'warning',
+    summary: 'The probe networks cover every address: on Linkerd any client can GET a probe path.',
+  },
+  'linkerd-admin-port-closed': {
+    code: 'PC4128',
+    severity: 'warning',
+    summary: "Default deny also closes the Linkerd proxy's admin port 4191, where linkerd-viz's Prometheus scrapes.",
   },
   'linkerd-mesh-scope': {
     code: 'PC4133',

@@ -134,6 +134,15 @@ export interface PortSpec {
    */
   readonly mtls?: MtlsMode;
   /**
+   * The kubelet probes the pod spec runs against this port. The kubelet is a plaintext client from the node
+   * (probe) networks: it may GET each HTTP probe path, or connect for a TCP probe, on STRICT ports too, and no
+   * other caller gets a probe path unless a rule allows it (see `mesh({ probeNetworks })` for Linkerd).
+   * @example
+   * const http: PortSpec = { port: 8080, protocol: 'http', probes: { readiness: { path: '/healthz' }, liveness: { path: '/livez' } } };
+   * @default no probes
+   */
+  readonly probes?: PortProbes;
+  /**
    * What happens to a request to this port that no rule allows.
    * @default the service's defaultAction
    */
@@ -143,6 +152,31 @@ export interface PortSpec {
    * @default {}
    */
   readonly acknowledge?: Acknowledgements;
+}
+
+/**
+ * One kubelet probe: an HTTP GET on an exact path (`httpGet` in the pod spec; HTTP ports only), or a TCP
+ * connection (`tcpSocket`).
+ *
+ * @example
+ * const readiness: Probe = { path: '/healthz' };
+ * const liveness: Probe = { tcp: true };
+ */
+export type Probe = { readonly path: `/${string}`; readonly tcp?: never } | { readonly tcp: true; readonly path?: never };
+
+/**
+ * The probes of one port, by kind, as in the pod spec.
+ *
+ * @example
+ * const probes: PortProbes = { readiness: { path: '/ready' }, liveness: { path: '/livez' }, startup: { tcp: true } };
+ */
+export interface PortProbes {
+  /** `readinessProbe`. */
+  readonly readiness?: Probe;
+  /** `livenessProbe`. */
+  readonly liveness?: Probe;
+  /** `startupProbe`. */
+  readonly startup?: Probe;
 }
 
 /**
@@ -697,6 +731,7 @@ export interface MeshPolicy {
   readonly mtls: MtlsMode;
   readonly defaultAction: DefaultAction;
   readonly rootNamespace: string;
+  readonly probeNetworks: readonly string[];
   readonly scope: PolicyScope;
   readonly everyMeshedNamespaceListed: boolean;
   readonly namespaces: readonly Namespace[];
@@ -734,6 +769,16 @@ export interface MeshOptions {
    * @default 'istio-system'
    */
   readonly rootNamespace?: string;
+  /**
+   * The networks kubelet probes come from: your nodes' CIDRs. Linkerd authorizes a probe route by source
+   * network (it cannot tell the kubelet from another plaintext client), so on Linkerd every client from these
+   * networks may GET a declared probe path; Istio rewrites probes to its sidecar agent and ambient exempts the
+   * kubelet, so neither uses them. The default is Linkerd's own `proxy.probeNetworks` default: everywhere.
+   * @example
+   * mesh({ probeNetworks: ['10.0.0.0/16'], services: [], rules: [] })
+   * @default ['0.0.0.0/0', '::/0']
+   */
+  readonly probeNetworks?: readonly string[];
   /**
    * Which namespaces the policy governs: `mesh` (every namespace; mesh-wide objects are written) or `namespaces`
    * (only the declared ones; nothing is written outside them, so namespaces can adopt the policy one at a time).
@@ -783,6 +828,7 @@ export function mesh(options: MeshOptions): MeshPolicy {
       mtls: options.mtls ?? 'STRICT',
       defaultAction: options.defaultAction ?? 'deny',
       rootNamespace: options.rootNamespace ?? 'istio-system',
+      probeNetworks: options.probeNetworks ?? ['0.0.0.0/0', '::/0'],
       scope: options.scope ?? 'mesh',
       everyMeshedNamespaceListed: options.everyMeshedNamespaceListed ?? false,
       namespaces: options.namespaces ?? [],

@@ -28,6 +28,8 @@ export type {
   Namespace,
   NamespaceOptions,
   PortSpec,
+  PortProbes,
+  Probe,
   Service,
   AnyService,
   ServiceOptions,

@@ -11,6 +11,8 @@ import {
   hasPeerIdentity,
   isHttpProtocol,
   pathMatches,
+  probeNetworksOf,
+  probeOf,
   servicesById,
   type HttpMethod,
   type PolicyModel,
@@ -21,6 +23,7 @@ import {
   type SourceLocation,
   type SourceModel,
 } from './model';
+import { isNormalPath, normalizePath } from './path';
 import { parseSpiffeId, peerIdentity, portNumbered, remoteAddress, rulesByDestination, serviceIdentity, sourceIdentity, type PeerIdentity } from './resolve';
 
 /** Who is calling. */
@@ -39,7 +42,9 @@ export type Client =
   /** A workload with another SPIFFE ID: another trust domain's, or not a Kubernetes workload's. */
   | { readonly kind: 'spiffe'; readonly id: string; readonly ip: string; readonly tls: boolean; readonly forwardedFor?: readonly string[] }
   /** A client outside the mesh: no sidecar, no certificate. `forwardedFor`: the X-Forwarded-For addresses it sends. */
-  | { readonly kind: 'plaintext'; readonly ip: string; readonly forwardedFor?: readonly string[] };
+  | { readonly kind: 'plaintext'; readonly ip: string; readonly forwardedFor?: readonly string[] }
+  /** The node's kubelet running the pod's probes: plaintext, from a node (probe) network (model.ts, 6.). */
+  | { readonly kind: 'kubelet'; readonly ip: string; readonly forwardedFor?: undefined };
 
 export interface Request {
   readonly client: Client;
@@ -61,6 +66,8 @@ export interface Decision {
   readonly reason: string;
   /** The rules that decided (the matching deny, or the matching allows). */
   readonly rules: readonly { readonly id: string; readonly action: RuleModel['action']; readonly location?: SourceLocation }[];
+  /** A denial a mesh may answer either way (model.ts, 6.: a probe GET from the probe networks), and why. */
+  readonly meshMayAllow?: string;
 }
 
 /**
@@ -68,7 +75,7 @@ export interface Decision {
  * undeclared Kubernetes identities are in the mesh's trust domain.
  */
 export function presentedIdentity(client: Client, services: ReadonlyMap<string, ServiceModel>, trustDomain: string): PeerIdentity | undefined {
-  if (client.kind === 'plaintext' || !client.tls) return undefined;
+  if (client.kind === 'plaintext' || client.kind === 'kubelet' || !client.tls) return undefined;
   if (client.kind === 'spiffe') return parseSpiffeId(client.id);
   if (client.kind === 'identity') return peerIdentity(trustDomain, { namespace: client.namespace, serviceAccount: client.serviceAccount });
   const svc = services.get(client.service);
@@ -155,9 +162,11 @@ function rulesTo(model: PolicyModel, destination: string): readonly RuleModel[] 
  */
 export function clientKey(model: PolicyModel, destination: ServiceModel, port: PortModel, client: Client, services: ReadonlyMap<string, ServiceModel>): string {
   const mode = effectiveMtls(model, destination, port);
-  const plaintext = client.kind === 'plaintext' || !client.tls || !hasPeerIdentity(mode);
+  const plaintext = client.kind === 'plaintext' || client.kind === 'kubelet' || !client.tls || !hasPeerIdentity(mode);
   const origin = originOf(model, destination, client, plaintext, services);
-  let key = plaintext ? 'p' : 'i';
+  // Whether a probe GET from it is one a mesh may admit (`meshMayAllow`).
+  const probing = (port.probes ?? []).some((p) => p.kind === 'http') && probeNetworksOf(model.mesh).some((cidr) => ipInCidr(client.ip, cidr));
+  let key = `${client.kind === 'kubelet' ? 'k' : plaintext ? 'p' : 'i'}${probing ? 'n' : '-'}`;
   for (const rule of rulesTo(model, destination.id)) {
     if (rule.ports.includes(port.name)) key += rule.sources.some((s) => sourceMatches(s, origin, model.mesh.trustDomain, services)) ? '1' : '0';
   }
@@ -167,11 +176,13 @@ export function clientKey(model: PolicyModel, destination: ServiceModel, port: P
 /** The mirror of `clientKey`: which rules of the destination on the port a method and path match. */
 export function operationKey(model: PolicyModel, destination: ServiceModel, port: PortModel, method: HttpMethod | undefined, path: string | undefined): string {
   const http = isHttpProtocol(port.protocol);
-  let key = '';
+  // Whether it is a probe of the port, and whether its path is in normal form (a variant a mesh may refuse).
+  let key = `${probeOf(port, method, path) === undefined ? '-' : 'p'}${path === undefined || isNormalPath(path) ? '-' : 'v'}`;
+  const normalized = path === undefined ? undefined : normalizePath(path);
   for (const rule of rulesTo(model, destination.id)) {
     if (!rule.ports.includes(port.name)) continue;
     const methodOk = rule.methods === undefined || (http && method !== undefined && rule.methods.includes(method));
-    const pathOk = rule.paths === undefined || (http && path !== undefined && rule.paths.some((p) => pathMatches(p, path)));
+    const pathOk = rule.paths === undefined || (http && normalized !== undefined && rule.paths.some((p) => pathMatches(p, normalized)));
     key += methodOk && pathOk ? '1' : '0';
   }
   return key;
@@ -186,7 +197,12 @@ export function decide(model: PolicyModel, request: Request, services: ReadonlyM
   const enforced = decideEnforced(model, request, services);
   // mTLS refusals carry no rules and are not authorization: they stay refused in audit (model.ts step 4).
   if (enforced.allowed || enforced.beyondAudit === true || destination === undefined || effectiveEnforcement(model, destination) === 'enforce') {
-    return { allowed: enforced.allowed, reason: enforced.reason, rules: enforced.rules };
+    return {
+      allowed: enforced.allowed,
+      reason: enforced.reason,
+      rules: enforced.rules,
+      ...(enforced.meshMayAllow === undefined ? {} : { meshMayAllow: enforced.meshMayAllow }),
+    };
   }
   return { allowed: true, audited: true, reason: `would be denied (audit): ${enforced.reason}`, rules: enforced.rules };
 }
@@ -197,18 +213,46 @@ function decideEnforced(model: PolicyModel, request: Request, services: Readonly
   if (destination === undefined || port === undefined) {
     return { allowed: false, beyondAudit: true, reason: `${request.destination}:${request.port} is not a declared port`, rules: [] };
   }
+  const probe = probeOf(port, request.method, request.path);
+  if (probe !== undefined && request.client.kind === 'kubelet') {
+    return {
+      allowed: true,
+      reason: `the kubelet's ${probe.probe} probe (${probe.kind === 'http' ? `GET ${probe.path}` : 'TCP'}) on port ${port.name}`,
+      rules: [],
+    };
+  }
+  const decision = decideByRules(model, request, destination, port, services);
+  // Linkerd authorizes HTTP probes by source network: another client from there may get the probe path too (model.ts, 6.).
+  if (!decision.allowed && probe?.kind === 'http' && probeNetworksOf(model.mesh).some((cidr) => ipInCidr(request.client.ip, cidr))) {
+    return {
+      ...decision,
+      meshMayAllow: `a GET on the ${probe.probe} probe path from the probe networks, which a mesh that authorizes probes by network admits`,
+    };
+  }
+  return decision;
+}
+
+function decideByRules(
+  model: PolicyModel,
+  request: Request,
+  destination: ServiceModel,
+  port: PortModel,
+  services: ReadonlyMap<string, ServiceModel>,
+): Decision & { readonly beyondAudit?: true } {
   const mode = effectiveMtls(model, destination, port);
-  const plaintext = request.client.kind === 'plaintext' || !request.client.tls || !hasPeerIdentity(mode);
+  const plaintext = request.client.kind === 'plaintext' || request.client.kind === 'kubelet' || !request.client.tls || !hasPeerIdentity(mode);
   if (plaintext && !acceptsPlaintext(mode)) {
     return { allowed: false, beyondAudit: true, reason: `port ${port.name} is STRICT: a plaintext client is refused by mTLS`, rules: [] };
   }
   const origin = originOf(model, destination, request.client, plaintext, services);
   const http = isHttpProtocol(port.protocol);
+  // Paths are matched as the application sees them: normalized (model/path.ts).
+  const path = request.path === undefined ? undefined : normalizePath(request.path);
   const matches = (rule: RuleModel): boolean =>
     rule.ports.includes(port.name) &&
     rule.sources.some((s) => sourceMatches(s, origin, model.mesh.trustDomain, services)) &&
     (rule.methods === undefined || (http && request.method !== undefined && rule.methods.includes(request.method))) &&
-    (rule.paths === undefined || (http && request.path !== undefined && rule.paths.some((p) => pathMatches(p, request.path as string))));
+    (rule.paths === undefined || (http && path !== undefined && rule.paths.some((p) => pathMatches(p, path))));
   const cite = (rule: RuleModel) => ({ id: rule.id, action: rule.action, ...(rule.location === undefined ? {} : { location: rule.location }) });
 
   const rules = rulesTo(model, destination.id);

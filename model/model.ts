@@ -35,6 +35,20 @@
  * namespace, the namespace's posture (mTLS mode, defaultAction, enforcement) applies to every workload,
  * declared or not: a namespace is adopted whole. With `scope: 'mesh'` (the default) the mesh's mTLS mode
  * also applies to every namespace the model does not name.
+ * 5. Paths are matched as the application sees them: normalized (model/path.ts: percent-encoded unreserved
+ *    characters decoded once, a backslash read as '/', dot segments removed; Istio's default `BASE`
+ *    normalization). So `/%64ebug/x` and `/metrics/../debug/x` are requests for `/debug/x`, and a rule on
+ *    `/debug/*` decides them. A mesh may refuse a request whose path is not in normal form even where the
+ *    model allows its normal form (Linkerd matches the raw path, so policyc routes such variants nowhere
+ *    rather than let one past a rule): the verifier accepts that refusal, and nothing else.
+ * 6. Platform traffic. A port's probes (`PortModel.probes`) are run by the kubelet, a plaintext client from
+ *    the node (probe) networks: its GET on an HTTP probe path, or its connection for a TCP probe, succeeds
+ *    whatever the mTLS mode and the rules (Istio rewrites probes to its sidecar agent, ambient exempts the
+ *    kubelet's address, Linkerd gets a probe route policyc writes). Any other request of the kubelet is a
+ *    plaintext client's. Nobody else gets a probe path unless a rule allows it, with one leeway the meshes
+ *    force: Linkerd authorizes probes by source network, so a client from `probeNetworks` may also GET a
+ *    probe path there (the verifier accepts either answer for exactly those requests; narrow
+ *    `probeNetworks` to the nodes' CIDRs to make it moot).
  * The validator guarantees `ports` only lists HTTP ports when methods or paths are set, and that no
  * identity-based deny covers a port that accepts plaintext.
  */
@@ -67,12 +81,27 @@ export interface MeshSettings {
   readonly mtls: MtlsMode;
   readonly defaultAction: DefaultAction;
   readonly rootNamespace: string;
+  /** Where kubelet probes come from (model.ts, 6.); absent: `DEFAULT_PROBE_NETWORKS`. */
+  readonly probeNetworks?: readonly string[];
   /** Absent: 'mesh'. */
   readonly scope?: PolicyScope;
   /** The declared namespaces are every meshed namespace (what Linkerd needs to compile `scope: 'mesh'`). */
   readonly everyMeshedNamespaceListed?: true;
   readonly location?: SourceLocation;
 }
+
+/** Linkerd's `proxy.probeNetworks` default (shared/docs/linkerd.md §7): every address. */
+export const DEFAULT_PROBE_NETWORKS: readonly string[] = ['0.0.0.0/0', '::/0'];
+
+/** The probe networks in force. */
+export function probeNetworksOf(settings: Pick<MeshSettings, 'probeNetworks'>): readonly string[] {
+  return settings.probeNetworks ?? DEFAULT_PROBE_NETWORKS;
+}
+
+/** A kubelet probe of a port: a GET on an exact path, or a TCP connection. */
+export type ProbeModel = { readonly kind: 'http'; readonly probe: ProbeKind; readonly path: string } | { readonly kind: 'tcp'; readonly probe: ProbeKind };
+
+export type ProbeKind = 'readiness' | 'liveness' | 'startup';
 
 export interface NamespaceModel {
   readonly name: string;
@@ -87,9 +116,16 @@ export interface PortModel {
   readonly port: number;
   readonly protocol: Protocol;
   readonly mtls?: MtlsMode;
+  /** The kubelet's probes on this port, in readiness, liveness, startup order. */
+  readonly probes?: readonly ProbeModel[];
   readonly defaultAction?: DefaultAction;
   /** Warnings about this port that the user accepted (located at the service). */
   readonly acknowledge?: AcknowledgementsModel;
+}
+
+/** The probe of `port` that a request is, if any: a GET on an HTTP probe's path, or any request to a TCP-probed port. */
+export function probeOf(port: PortModel, method: HttpMethod | undefined, path: string | undefined): ProbeModel | undefined {
+  return (port.probes ?? []).find((p) => (p.kind === 'tcp' ? true : method === 'GET' && path === p.path));
 }
 
 export interface ServiceModel {

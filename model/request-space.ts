@@ -24,10 +24,21 @@
  * loop in `destinationRequests` over the named values plus a value nothing names.
  */
 import type { Client, Request } from './decide';
-import { HTTP_METHODS, isHttpProtocol, type CallerModel, type HttpMethod, type PolicyModel, type PortModel, type RuleModel, type ServiceModel } from './model';
+import {
+  HTTP_METHODS,
+  isHttpProtocol,
+  probeNetworksOf,
+  type CallerModel,
+  type HttpMethod,
+  type PolicyModel,
+  type PortModel,
+  type RuleModel,
+  type ServiceModel,
+} from './model';
 import { ipInCidr, parseCidr } from './cidr';
 import { GRPC_METHOD, kubernetesSpiffeId, parseSpiffeId, rulesByDestination, serviceIdentity, sourceIdentity, type WorkloadIdentity } from './resolve';
 import { compareStrings } from './compare';
+import { isNormalPath, percentEncodedVariant } from './path';
 
 /** A client IP no rule names: TEST-NET-1. */
 export const DEFAULT_IP = '192.0.2.10';
@@ -100,14 +111,25 @@ export interface Operation {
   readonly path?: string;
 }
 
-/** Request paths at and around each path value: the value, near-misses on both sides, and a path nothing names. */
-function pathProbes(paths: Iterable<PathValue>): Set<string> {
+/**
+ * Request paths at and around each path value: the value, near-misses on both sides, and a path nothing names;
+ * off gRPC, variants that normalize into the value or out of it (model/path.ts): a mesh that matches the raw
+ * path must not let them past a rule (gRPC servers dispatch on the exact path: no variants there).
+ */
+function pathProbes(paths: Iterable<PathValue>, grpc: boolean): Set<string> {
   const probes = new Set<string>(['/', '/policyc-unmatched']);
   for (const p of paths) {
     if (p.kind === 'suffix') {
       probes.add(`/policyc${p.value}`);
       probes.add(`/policyc${p.value}x`);
       continue;
+    }
+    if (!grpc) {
+      const inside = p.kind === 'prefix' ? `${p.value}a/b` : p.value;
+      const encoded = percentEncodedVariant(inside);
+      if (encoded !== undefined) probes.add(encoded);
+      probes.add(`/policyc-unmatched/..${inside}`);
+      probes.add(`${p.value}${p.value.endsWith('/') ? '' : '/'}../policyc-unmatched`);
     }
     probes.add(p.value);
     probes.add(`${p.value}x`);
@@ -156,7 +178,9 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
     if (!grpc) for (const m of rule.methods ?? []) methods.add(m);
     paths.push(...(rule.paths ?? []));
   }
-  const probes = pathProbes(paths);
+  // Every client is probed on the probe paths: nobody but the kubelet gets them unless a rule says so.
+  for (const probe of port.probes ?? []) if (probe.kind === 'http') paths.push({ kind: 'exact', value: probe.path });
+  const probes = pathProbes(paths, grpc);
   const shaped = grpc ? grpcShaped(probes) : [...probes];
   return [...methods].sort().flatMap((method) => [...new Set(shaped)].sort().map((path) => ({ method, path })));
 }
@@ -216,6 +240,14 @@ export function modelValues(model: PolicyModel, destination: ServiceModel, port:
     for (const source of rule.sources) addCallerValues(source, services, values);
     methods.push(...(rule.methods ?? []));
     paths.push(...(rule.paths ?? []));
+  }
+  // The port's probes (model.ts, 6.): the kubelet's GET on each probe path, which a client from the probe
+  // networks may also get from a mesh that authorizes probes by network.
+  for (const probe of port.probes ?? []) {
+    if (probe.kind !== 'http') continue;
+    methods.push('GET');
+    paths.push({ kind: 'exact', value: probe.path });
+    for (const cidr of probeNetworksOf(model.mesh)) if (!coversEverything(cidr)) values.cidrs.push(cidr);
   }
   for (const assertion of model.assertions ?? []) {
     if (assertion.to.kind === 'service' ? assertion.to.service !== destination.id : assertion.to.namespace !== destination.namespace) continue;
@@ -291,6 +323,11 @@ function pathClasses(probes: Iterable<string>, values: readonly PathValue[]): st
   const texts = [...new Set(values.map((v) => v.value))];
   const seen = new Map<string, string>();
   for (const path of [...probes].sort(compareStrings)) {
+    // A path not in normal form is compared after a normalization that differs between contributors: its own class.
+    if (!isNormalPath(path)) {
+      seen.set(path, path);
+      continue;
+    }
     const signature = texts.map((v) => `${+(path === v)}${+path.startsWith(v)}${+segmentPrefix(v, path)}${+path.endsWith(v)}`).join('');
     if (!seen.has(signature)) seen.set(signature, path);
   }
@@ -409,7 +446,7 @@ export function operationsOf(port: PortModel, values: readonly DistinguishingVal
     const unnamed = HTTP_METHODS.find((m) => !named.has(m) && m !== 'GET');
     if (unnamed !== undefined) methods.add(unnamed);
   }
-  const probes = pathProbes(paths);
+  const probes = pathProbes(paths, grpc);
   const classes = pathClasses(grpc ? grpcShaped(probes) : probes, paths);
   return [...methods].sort(compareStrings).flatMap((method) => classes.map((path) => ({ method, path })));
 }
@@ -427,6 +464,15 @@ export function* destinationRequests(
   const clients = clientsFor(model, destination, values);
   for (const operation of operationsOf(port, values)) {
     for (const client of clients) yield { client, destination: destination.id, port: port.port, ...operation };
+  }
+  yield* kubeletRequests(model, destination, port);
+}
+
+/** The kubelet running each probe of one port, from the probe networks (model.ts, 6.). */
+export function* kubeletRequests(model: PolicyModel, destination: ServiceModel, port: PortModel): Generator<Request> {
+  for (const probe of port.probes ?? []) {
+    const client: Client = { kind: 'kubelet', ip: kubeletAddress(model) };
+    yield { client, destination: destination.id, port: port.port, ...(probe.kind === 'http' ? { method: 'GET' as const, path: probe.path } : {}) };
   }
 }
 
@@ -458,4 +504,15 @@ export function requestSpace(model: PolicyModel, extra: readonly DistinguishingV
     }
   }
   return requests;
+}
+
+/** The kubelet's address in the request space: inside the first probe network. */
+export function kubeletAddress(model: Pick<PolicyModel, 'mesh'>): string {
+  const first = probeNetworksOf(model.mesh)[0];
+  // A /0 network holds every address: the default client address then (its "+1" address would be ::1, localhost).
+  return first === undefined || coversEverything(first) ? DEFAULT_IP : (addressesAround(first)[0] ?? DEFAULT_IP);
+}
+
+function coversEverything(cidr: string): boolean {
+  return parseCidr(cidr)?.prefix === 0;
 }

@@ -223,7 +223,7 @@ export function probeRequests(source: SourceModel, destination: string, port: Po
 
 /** Whether the request reaches the port without an identity (as `decide()` reads it). */
 export function isPlaintextRequest(request: Request, mode: MtlsMode): boolean {
-  return request.client.kind === 'plaintext' || !request.client.tls || !hasPeerIdentity(mode);
+  return request.client.kind === 'plaintext' || request.client.kind === 'kubelet' || !request.client.tls || !hasPeerIdentity(mode);
 }
 
 interface Candidate {

@@ -176,6 +176,24 @@ const cases: Case[] = [
     exit: 0,
   },
   { code: 'PC3021', files: { 'policy.ts': `${head}${web}export default ${MARK}mesh({ trustDomain: 'Bad Domain', services: [web], rules: [] });` } },
+  {
+    code: 'PC3050',
+    files: {
+      'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { ports: { db: { port: 5432, protocol: 'tcp', probes: { readiness: { path: '/healthz' } } } } });\nexport default mesh({ services: [s], rules: [] });`,
+    },
+  },
+  {
+    code: 'PC3051',
+    files: {
+      'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { ports: { http: { port: 8080, protocol: 'http', probes: { liveness: { path: '/health*' } } } } });\nexport default mesh({ services: [s], rules: [] });`,
+    },
+  },
+  {
+    code: 'PC3052',
+    files: {
+      'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { ports: { http: { port: 8080, protocol: 'http', probes: { liveness: { tcp: true } } } } });\nexport default mesh({ services: [s], rules: [] });`,
+    },
+  },
   { code: 'PC5001', files: { 'policy.ts': `${head}export default mesh({ services: [], rules: [] });` }, args: ['build', '--target', 'consul'], exit: 2 },
   {
     code: 'PC5002',

@@ -664,10 +664,12 @@ describe('linkerd.md §7: default inbound policies', () => {
     expect(sim.decide(audit, req(plaintext(), 7000)), 'allow');
   });
 
-  it('linkerd.md §7: GIVEN a deny default WHEN a plaintext GET reaches an HTTP port THEN it is denied, and the reason names the automatic probe route the pod facts cannot fill', () => {
-    const d = sim.decide([ns('deny')], get(plaintext(), '/healthz'));
-    expect(d, 'deny');
-    assert.match(d.reason, /probe/);
+  it('linkerd.md §7: GIVEN a deny default WHEN a plaintext GET reaches an HTTP port THEN it is denied, unless it is the GET of a pod probe path, which the automatic probe route admits', () => {
+    expect(sim.decide([ns('deny')], get(plaintext(), '/healthz')), 'deny');
+    const probed = { ...get(plaintext(), '/healthz'), destination: { ...web, probes: [{ port: 8080, path: '/healthz' }] } };
+    const d = sim.decide([ns('deny')], probed);
+    expect(d, 'allow');
+    assert.match(d.reason, /automatic probe route/);
   });
 
   it('linkerd.md §7: GIVEN two Namespace patches with different default policies WHEN a port without Server is called THEN apply order decides: unsupported', () => {

@@ -17,6 +17,8 @@ export interface AssertionFailure {
 }
 
 function clientMatches(assertion: AssertionModel, client: Client, services: ReadonlyMap<string, ServiceModel>, trustDomain: string): boolean {
+  // Assertions are about workloads' callers: the kubelet's probes are platform traffic (model.ts, 6.).
+  if (client.kind === 'kubelet') return false;
   const identity = presentedIdentity(client, services, trustDomain);
   const from = assertion.from;
   switch (from.kind) {

@@ -32,6 +32,8 @@ export interface Workload {
    * API Gateway), not an application with a sidecar; `numTrustedProxies` is its proxy configuration.
    */
   readonly gateway?: { readonly kind: 'istio-ingress' | 'gateway-api'; readonly numTrustedProxies: number };
+  /** The pod spec's kubelet probes: an httpGet (with its path) or a tcpSocket (no path), by container port. */
+  readonly probes?: readonly { readonly port: number; readonly path?: string }[];
 }
 
 export interface SimulatedRequest {
@@ -44,6 +46,8 @@ export interface SimulatedRequest {
     readonly ip: string;
     /** The X-Forwarded-For addresses the request carries, leftmost first. */
     readonly forwardedFor?: readonly string[];
+    /** The node itself (its kubelet running a probe of the pod spec), not a pod. */
+    readonly node?: boolean;
   };
   readonly destination: Workload;
   /** Container port number. */
@@ -103,4 +107,11 @@ export interface MeshSimulator {
     port: number,
     operation: { readonly method?: string; readonly path?: string },
   ): string;
+}
+
+/** The pod spec probe a request is, if any: a GET on an httpGet probe's path, or anything to a tcpSocket-probed port. */
+export function podProbeOf(request: SimulatedRequest): { readonly port: number; readonly path?: string } | undefined {
+  return (request.destination.probes ?? []).find(
+    (p) => p.port === request.port && (p.path === undefined || (request.method === 'GET' && request.path === p.path)),
+  );
 }

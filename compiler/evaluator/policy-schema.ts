@@ -69,6 +69,21 @@ const service = {
           port: { type: 'integer' },
           protocol: { enum: PROTOCOLS },
           mtls: { enum: MTLS },
+          probes: {
+            type: 'object',
+            additionalProperties: false,
+            properties: Object.fromEntries(
+              ['readiness', 'liveness', 'startup'].map((kind) => [
+                kind,
+                {
+                  oneOf: [
+                    { type: 'object', required: ['path'], additionalProperties: false, properties: { path: text } },
+                    { type: 'object', required: ['tcp'], additionalProperties: false, properties: { tcp: { const: true } } },
+                  ],
+                },
+              ]),
+            ),
+          },
           defaultAction: { enum: DEFAULT_ACTIONS },
           acknowledge,
         },
@@ -126,6 +141,7 @@ const schemas = {
       mtls: { enum: MTLS },
       defaultAction: { enum: DEFAULT_ACTIONS },
       rootNamespace: text,
+      probeNetworks: list(text, 1024),
       scope: { enum: ['mesh', 'namespaces'] },
       everyMeshedNamespaceListed: { type: 'boolean' },
       // Entries are checked one by one (below), so each error points at its own declaration.

@@ -54,6 +54,7 @@ import {
   namespaceMtls,
   policyScope,
   pathText,
+  probeNetworksOf,
   servicesById,
   type HttpMethod,
   type MtlsMode,
@@ -63,6 +64,7 @@ import {
   type ServiceModel,
 } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
+import { percentEncodedVariant } from '../../model/path';
 import { grpcAdmitsMethods, narrowsRequests, rulesByDestination } from '../../model/resolve';
 import { objectName } from '../names';
 import { objectMetadata, prunedNote, ruleOrigin, serviceOrigin, type Origin } from '../metadata';
@@ -79,7 +81,8 @@ import {
   type SourceContext,
   type Term,
 } from './authz';
-import { netEntryKey } from './cidr';
+import { netEntryKey, type NetEntry } from './cidr';
+import { parseCidr } from '../../model/cidr';
 import {
   grpcKeyCoversRegion,
   grpcKeyOf,
@@ -110,6 +113,8 @@ interface PortRule {
   readonly scope: Scope;
   /** gRPC ports: the method matches (null: every call). */
   readonly grpc: readonly GrpcKey[] | null;
+  /** A kubelet probe's GET (a rule policyc adds): its route admits the probe networks, whatever else applies. */
+  readonly probe?: true;
 }
 
 /** What the routes of one port are built from. */
@@ -123,6 +128,8 @@ interface PortRoutes {
   readonly routeTerms: (members: readonly PortRule[]) => Term[];
   /** The Server itself grants something, which every route inherits (doc §6). */
   readonly serverGrants: boolean;
+  /** The path-scoped denies whose callers these grants admit: a raw-path variant on a route with them gets past those denies. */
+  readonly bypassedDenies: (grants: readonly Term[]) => RuleModel[];
 }
 
 /** Requests of one port that one route match set covers (./routes.ts), with the route-level grants for them. */
@@ -429,7 +436,27 @@ class LinkerdCompilation {
       },
     });
 
-    if (allowDefault && denies.length === 0) {
+    // Kubelet probes (model.ts, 6.): each HTTP probe path gets its own GET route admitting the probe networks,
+    // which replaces Linkerd's automatic probe route (linkerd.md §6) on STRICT ports too.
+    const probePaths =
+      port.protocol === 'http' || port.protocol === 'http2' ? [...new Set((port.probes ?? []).flatMap((p) => (p.kind === 'http' ? [p.path] : [])))] : [];
+    const probes: PortRule[] = probePaths.map((path) => ({
+      rule: {
+        id: `probe:${path}`,
+        action: 'allow',
+        sources: [],
+        destination: service.id,
+        ports: [port.name],
+        methods: ['GET'],
+        paths: [{ kind: 'exact', value: path }],
+      },
+      scope: { methods: ['GET'], paths: [{ kind: 'exact', value: path }] },
+      grpc: null,
+      probe: true,
+    }));
+    this.checkProbes(service, port, probePaths.length > 0);
+
+    if (allowDefault && denies.length === 0 && probes.length === 0) {
       // Everything is allowed: the Server's own fallback says so, per the port's mTLS mode.
       this.add(server(mode === 'STRICT' ? 'all-authenticated' : 'all-unauthenticated'), [serviceOrigin(service)]);
       return;
@@ -459,7 +486,10 @@ class LinkerdCompilation {
         ),
     };
     const grantsOf = (rs: readonly PortRule[]): Term[] =>
-      allowDefault ? [everyoneTerm(mode)] : rs.flatMap((r) => (r.rule.action === 'allow' ? allowTerms(r.rule, sources) : []));
+      allowDefault ? [everyoneTerm(mode)] : rs.flatMap((r) => (r.rule.action === 'allow' && r.probe !== true ? allowTerms(r.rule, sources) : []));
+    // Never narrowed by a deny: the kubelet's probe succeeds whatever the rules say (model.ts, 6.).
+    const probeTerms = (rs: readonly PortRule[]): Term[] =>
+      rs.some((r) => r.probe === true) ? [{ ids: null, nets: this.probeNetworks(), rules: rs.filter((r) => r.probe === true).map((r) => r.rule.id) }] : [];
     const piecesOf = (rs: readonly PortRule[]): DenyPiece[] => rs.flatMap((r) => (r.rule.action === 'deny' ? denyPieces(r.rule, sources) : []));
     const resolve = (grants: readonly Term[], pieces: readonly DenyPiece[]): Term[] => {
       const { terms, refusals } = subtractAll(grants, pieces);
@@ -468,7 +498,7 @@ class LinkerdCompilation {
     };
     const serverRef: Ref = { group: POLICY_GROUP, kind: 'Server', name: serverName };
     const scoped = (r: PortRule): boolean => isScoped(r, grpcPort);
-    const used = [...allows, ...denies];
+    const used = [...allows, ...denies, ...probes];
 
     if (!used.some(scoped)) {
       this.grant(service, serverRef, resolve(grantsOf(allows), piecesOf(denies)));
@@ -481,11 +511,19 @@ class LinkerdCompilation {
     const scopedDeny = denies.some(scoped);
     const serverTerms = scopedDeny ? [] : resolve(grantsOf(allows.filter((r) => !scoped(r))), piecesOf(denies));
     this.grant(service, serverRef, serverTerms);
-    const routeTerms = (members: readonly PortRule[]): Term[] =>
-      scopedDeny ? resolve(grantsOf(members), piecesOf(members)) : resolve(grantsOf(members.filter(scoped)), piecesOf(denies));
+    const routeTerms = (members: readonly PortRule[]): Term[] => [
+      ...(scopedDeny ? resolve(grantsOf(members), piecesOf(members)) : resolve(grantsOf(members.filter(scoped)), piecesOf(denies))),
+      ...probeTerms(members),
+    ];
+
+    const keys = (terms: readonly Term[]): string => terms.map(termKey).sort(compareStrings).join('\n');
+    const bypassedDenies = (grants: readonly Term[]): RuleModel[] => {
+      const unchanged = keys(subtractAll(grants, []).terms);
+      return denies.filter((d) => d.scope.paths !== null && keys(subtractAll(grants, piecesOf([d])).terms) !== unchanged).map((d) => d.rule);
+    };
 
     if (grpcPort) {
-      this.grpcRoutes({ service, port, serverName, used, routeTerms, serverGrants: serverTerms.length > 0 });
+      this.grpcRoutes({ service, port, serverName, used, routeTerms, serverGrants: serverTerms.length > 0, bypassedDenies });
       this.report(
         'linkerd-grpcroute-crd',
         `The rules of gRPC ${where} are compiled to Gateway API GRPCRoutes (gateway.networking.k8s.io/v1), the only routes Linkerd applies to ` +
@@ -495,16 +533,45 @@ class LinkerdCompilation {
         port.name,
       );
     } else {
-      this.httpRoutes({ service, port, serverName, used, routeTerms, serverGrants: serverTerms.length > 0 });
+      this.httpRoutes({ service, port, serverName, used, routeTerms, serverGrants: serverTerms.length > 0, bypassedDenies });
+      if (probes.length === 0)
+        this.report(
+          'linkerd-probes-need-route',
+          `${where} gets HTTPRoutes, so Linkerd no longer authorizes kubelet probes on it automatically: ` +
+            "a probe on this port would get 404 or 403. Declare the port's probes (probes: { readiness: { path: '/healthz' } }) and policyc writes their route.",
+          service.location,
+        );
+    }
+  }
+
+  /** The model's probe networks as Linkerd network entries. */
+  private probeNetworks(): NetEntry[] {
+    return probeNetworksOf(this.model.mesh).flatMap((text) => {
+      const cidr = parseCidr(text);
+      return cidr === undefined ? [] : [{ cidr, except: [] }];
+    });
+  }
+
+  /** What Linkerd makes of the port's probes beyond their routes. */
+  private checkProbes(service: ServiceModel, port: PortModel, httpProbes: boolean): void {
+    const where = `port ${port.name} (${port.port}) of ${service.id}`;
+    if ((port.probes ?? []).some((p) => p.kind === 'tcp'))
       this.report(
-        'linkerd-probes-need-route',
-        `${where} gets HTTPRoutes, so Linkerd no longer authorizes kubelet probes on it automatically: ` +
-          'a probe on this port would get 404 or 403. Serve probes on a port without method or path rules, or allow the probe path explicitly.',
+        'linkerd-tcp-probe',
+        `The TCP probe of ${where} always succeeds on Linkerd while the proxy runs: the proxy accepts every inbound connection itself ` +
+          "(linkerd/linkerd2#7777), so the probe no longer tests the application. Use an HTTP probe ({ path: '/healthz' } on an HTTP port) or an exec probe.",
         service.location,
         undefined,
         port.name,
       );
-    }
+    const everywhere = probeNetworksOf(this.model.mesh).some((c) => parseCidr(c)?.prefix === 0);
+    if (httpProbes && everywhere)
+      this.report(
+        'linkerd-probe-networks-open',
+        `The probe route of ${where} admits GET on its probe paths from the probe networks, unauthenticated, and they cover every address: ` +
+          "on Linkerd any client can read those paths (Linkerd cannot tell the kubelet from another plaintext client). Set mesh({ probeNetworks: ['<your node CIDRs>'] }).",
+        this.model.mesh.location,
+      );
   }
 
   /**
@@ -583,6 +650,8 @@ class LinkerdCompilation {
       );
       const anyAt = pending.length + groups.length - 1; // methodGroups lists the any-method group last
       for (const g of groups) {
+        // The catch-all takes every path not in normal form (./routes.ts): its grants must not reach a path-scoped deny's callers.
+        if (path.type === 'PathPrefix') for (const deny of at.bypassedDenies(at.routeTerms(g.members))) this.refuseRawPathDeny(deny, port, service);
         const matches = g.methods === null ? [{ path }] : g.methods.map((method: HttpMethod) => ({ path, method }));
         if (region.kind === 'rest') restAt.push(pending.length);
         pending.push({
@@ -695,6 +764,20 @@ class LinkerdCompilation {
     }
   }
 
+  /** Linkerd matches the raw path: a deny on a path is bypassed by its variants where the catch-all route admits the same callers. */
+  private refuseRawPathDeny(deny: RuleModel, port: PortModel, service: ServiceModel): void {
+    const example = deny.paths?.[0]?.value ?? '/debug/';
+    const encoded = percentEncodedVariant(example) ?? example;
+    this.report(
+      'linkerd-raw-path-deny',
+      `Deny rule ${deny.id} cannot be compiled for Linkerd on port ${port.name} (${port.port}) of ${service.id}: Linkerd matches the raw request path, ` +
+        `so '${encoded}' or '/x/..${example}' (which the application reads as '${example}') would reach the route that admits these callers on every other path. ` +
+        "Instead, with defaultAction 'deny', allow these callers only the paths they need (for example paths: ['/api/*']) rather than the whole port, and drop this deny; " +
+        'or build this service for Istio, which normalizes paths before matching.',
+      deny.location,
+    );
+  }
+
   private refuse(refusal: Refusal, where: string): void {
     const deny = refusal.deny;
     this.report(
@@ -704,6 +787,24 @@ class LinkerdCompilation {
         "(services or identities rather than a namespace, 'authenticated' or 'anyone'; with defaultAction 'deny'), and drop this deny.",
       deny.location,
       this.relatedRules(refusal.allowRules, 'the allow it would have to narrow'),
+    );
+  }
+
+  /**
+   * The namespaces' `default-inbound-policy: deny` also governs the proxy admin port 4191, which no model
+   * port is: linkerd-viz's Prometheus stops scraping the proxies. `linkerd viz allow-scrapes` writes the
+   * Server and authorization it needs (https://linkerd.io/2.15/reference/cli/viz, allow-scrapes).
+   */
+  checkAdminPort(): void {
+    if (this.model.mesh.defaultAction !== 'deny' || this.model.namespaces.length === 0) return;
+    const names = this.model.namespaces.map((ns) => ns.name);
+    this.report(
+      'linkerd-admin-port-closed',
+      `defaultAction 'deny' annotates namespace${names.length === 1 ? '' : 's'} ${names.join(', ')} with default-inbound-policy: deny, which also closes ` +
+        "the Linkerd proxy's admin port 4191: linkerd-viz's Prometheus can no longer scrape those proxies. If you run linkerd-viz, apply the output of " +
+        names.map((n) => `\`linkerd viz allow-scrapes --namespace ${n}\``).join(', ') +
+        ' next to these manifests.',
+      this.model.mesh.location,
     );
   }
 
@@ -740,6 +841,7 @@ export const linkerdTarget: Target = {
   compile(model: PolicyModel, context: TargetContext): TargetOutput {
     const compilation = new LinkerdCompilation(model, context);
     compilation.compile();
+    compilation.checkAdminPort();
     const objects = compilation.emitted();
     for (const problem of linkerdProblems(objects)) compilation.report('linkerd-invalid-object', `Emitted Linkerd object is invalid: ${problem}.`, undefined);
     return { objects, patches: compilation.namespacePatches(), diagnostics: compilation.diagnostics };

@@ -134,31 +134,90 @@ function insert(root: TrieNode, suffix: string, kind: 'exact' | 'prefix'): void 
   } else current.endExcluded = true;
 }
 
-/** The language of suffixes accepted below a trie node, as a Rust regex (no lookaround needed). */
-function nodeRegex(n: TrieNode): string {
+/**
+ * Linkerd matches the raw request path (no percent-decoding, no dot-segment removal), while the model
+ * matches the normalized one (model.ts, 5.). So a prefix region's regex never matches a path that is not
+ * in normal form: after the region's own (normal) characters, no `%` at all, no backslash and no `.` or `..`
+ * segment (nor a segment of three or more dots only, which no one writes: refused to keep the regex short). Such a variant falls to the catch-all `PathPrefix /`, which carries only port-wide grants (valid
+ * for every path); the target refuses a path-scoped deny where that would let a variant past it (PC4125).
+ * A normal path with a `%` escape of a reserved character under a prefix rule is refused too (404): fail
+ * closed. The regexes track where the path is in its current segment: at its start, inside it, or after
+ * one or two dots only.
+ */
+type SegmentState = 'start' | 'inside' | 'dot' | 'dotdot';
+
+/** A character of a segment: not '%', '\' or '/'. */
+const SEGMENT_CHAR = '[^%\\\\/]';
+/** A character of a segment that is not a dot. */
+const NON_DOT = '[^%\\\\/.]';
+/** A segment that is not '.' or '..' (nor only dots: refused, fail closed). */
+const SEGMENT = `\\.{0,2}${NON_DOT}${SEGMENT_CHAR}*`;
+/** Further segments after slashes, then maybe trailing slashes. Written without ambiguity, so a backtracking engine stays linear. */
+const MORE = `(?:/+${SEGMENT})*/*`;
+
+/** Normal-form continuations from a state; `nonEmpty`: at least one character. */
+function tail(state: SegmentState, nonEmpty: boolean): string {
+  switch (state) {
+    case 'start':
+      return nonEmpty ? `(?:${SEGMENT}${MORE}|/+(?:${SEGMENT}${MORE})?)` : `(?:${SEGMENT})?${MORE}`;
+    case 'inside':
+      return nonEmpty ? `(?:${SEGMENT_CHAR}+${MORE}|/+(?:${SEGMENT}${MORE})?)` : `${SEGMENT_CHAR}*${MORE}`;
+    case 'dot':
+      return `\\.?${NON_DOT}${SEGMENT_CHAR}*${MORE}`;
+    case 'dotdot':
+      return `${NON_DOT}${SEGMENT_CHAR}*${MORE}`;
+    default:
+      return state satisfies never;
+  }
+}
+
+/** The state after one more character of a normal path; undefined where that character would break normal form. */
+function step(state: SegmentState, c: string): SegmentState | undefined {
+  if (c === '\\') return undefined;
+  if (c === '/') return state === 'dot' || state === 'dotdot' ? undefined : 'start';
+  if (c !== '.') return 'inside';
+  return state === 'start' ? 'dot' : state === 'dot' ? 'dotdot' : 'inside';
+}
+
+/** The language of normal-form suffixes accepted below a trie node, as a Rust regex (no lookaround needed). */
+function nodeRegex(n: TrieNode, state: SegmentState): string {
+  // A path ending after a lone '.' or '..' segment is not in normal form.
+  const mayEnd = !n.endExcluded && state !== 'dot' && state !== 'dotdot';
   const chars = [...n.children.keys()].sort();
-  if (chars.length === 0) return n.endExcluded ? '.+' : '.*';
-  const alternatives = [`[^${chars.map(escapeChar).join('')}].*`];
+  if (chars.length === 0) return tail(state, !mayEnd);
+  const alternatives = [`[^${[...new Set([...chars, '%', '/', '.', '\\'])].map(escapeChar).join('')}]${tail('inside', false)}`];
+  // A third dot in a segment of only dots is refused (fail closed; see tail()).
+  const dot = step(state, '.');
+  if (!chars.includes('.') && dot !== undefined && state !== 'dotdot') alternatives.push(`\\.${tail(dot, false)}`);
+  const slash = step(state, '/');
+  if (!chars.includes('/') && slash !== undefined) alternatives.push(`/${tail(slash, false)}`);
   for (const c of chars) {
     const child = n.children.get(c) as TrieNode;
-    if (!child.subtreeExcluded) alternatives.push(escapeChar(c) + nodeRegex(child));
+    const next = step(state, c);
+    if (!child.subtreeExcluded && next !== undefined) alternatives.push(escapeChar(c) + nodeRegex(child, next));
   }
-  const body = alternatives.length === 1 ? (alternatives[0] as string) : `(?:${alternatives.join('|')})`;
-  if (n.endExcluded) return body;
-  return alternatives.length === 1 ? `(?:${body})?` : `${body}?`;
+  const body = `(?:${alternatives.join('|')})`;
+  return mayEnd ? `${body}?` : body;
+}
+
+/** The segment state after `text`, read from inside a segment (every path starts with '/'). */
+function stateAfter(text: string): SegmentState {
+  let state: SegmentState = 'inside';
+  for (const c of Array.from(text)) state = step(state, c) ?? 'inside';
+  return state;
 }
 
 /**
- * A full-match regex for: every path starting with `base`, except paths starting with one of
- * `excludedPrefixes` and except the `excludedExacts` (all of which start with `base`). Model
- * prefixes are plain string prefixes while Linkerd's PathPrefix matches whole segments (doc §6),
- * so model prefixes are always written as regexes.
+ * A full-match regex for: every normal-form path starting with `base`, except paths starting with one of
+ * `excludedPrefixes` and except the `excludedExacts` (all of which start with `base`). Model prefixes are
+ * plain string prefixes while Linkerd's PathPrefix matches whole segments (doc §6), so model prefixes are
+ * always written as regexes.
  */
 function regionRegex(base: string, excludedPrefixes: readonly string[], excludedExacts: readonly string[]): string {
   const root = node();
   for (const p of [...excludedPrefixes].sort((a, b) => a.length - b.length)) insert(root, p.slice(base.length), 'prefix');
   for (const e of excludedExacts) insert(root, e.slice(base.length), 'exact');
-  return `^${escapeRegex(base)}${nodeRegex(root)}$`;
+  return `^${escapeRegex(base)}${nodeRegex(root, stateAfter(base))}$`;
 }
 
 /** The path match of an HTTP region's route. */

@@ -35,6 +35,10 @@ const CIDRS = ['10.0.0.0/8', '10.1.0.0/16', '192.168.1.0/24', '2001:db8::/32'] a
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
 const HTTP_PATHS = ['/api/*', '/api/admin', '/health', '/api/admin/*', '/'] as const;
 const GRPC_PATHS = ['/pkg.Svc/*', '/pkg.Svc/Get', '/other.Svc/Put'] as const;
+/** Probe paths: one a rule may name too, one no rule names. */
+const PROBE_PATHS = ['/health', '/healthz'] as const;
+/** The probe networks: the default (everywhere), or a node network some rule CIDRs overlap. */
+const PROBE_NETWORKS = [undefined, ['10.1.0.0/16'], ['172.16.0.0/12', 'fd00::/8']] as const;
 
 // DISABLE is rarer: Linkerd refuses it, and models it refuses verify nothing for that target.
 const modeArbitrary = fc.constantFrom<MtlsMode>('STRICT', 'STRICT', 'STRICT', 'PERMISSIVE', 'PERMISSIVE', 'DISABLE');
@@ -54,18 +58,33 @@ const portsArbitrary = fc
   .chain((indexes) =>
     fc.tuple(
       ...indexes.map((i) =>
-        fc.record({ protocol: fc.constantFrom(...PROTOCOLS), mtls: optionalMode, defaultAction: optionalDefaultAction }).map((p) => ({ i, ...p })),
+        fc
+          .record({
+            protocol: fc.constantFrom(...PROTOCOLS),
+            mtls: optionalMode,
+            defaultAction: optionalDefaultAction,
+            probe: fc.option(fc.constantFrom(...PROBE_PATHS), { nil: undefined, freq: 2 }),
+          })
+          .map((p) => ({ i, ...p })),
       ),
     ),
   )
   .map((ports): PortModel[] =>
     ports
-      .map(({ i, protocol, mtls, defaultAction }) => ({
+      .map(({ i, protocol, mtls, defaultAction, probe }) => ({
         name: PORT_NAMES[i] as string,
         port: PORT_NUMBERS[i] as number,
         protocol,
         ...(mtls === undefined ? {} : { mtls }),
         ...(defaultAction === undefined ? {} : { defaultAction }),
+        // Kubelet probes (model.ts, 6.): an HTTP probe on HTTP ports, a TCP probe on TCP ports (gRPC ports get none).
+        ...(probe === undefined || protocol === 'grpc'
+          ? {}
+          : {
+              probes: [
+                protocol === 'tcp' ? { kind: 'tcp' as const, probe: 'liveness' as const } : { kind: 'http' as const, probe: 'readiness' as const, path: probe },
+              ],
+            }),
       }))
       .sort((a, b) => a.port - b.port),
   );
@@ -131,35 +150,38 @@ const draftArbitrary = (withGateways: boolean): fc.Arbitrary<Draft> =>
       namespaceScope: fc.boolean(),
       serviceCount: fc.integer({ min: 1, max: 4 }),
       gateway: withGateways ? gatewayArbitrary : fc.constant(undefined),
+      probeNetworks: fc.constantFrom(...PROBE_NETWORKS),
     })
-    .chain(({ trustDomain, mtls, defaultAction, namespaceModes, namespaceDefaults, namespaceEnforcements, namespaceScope, serviceCount, gateway }) =>
-      fc.tuple(...Array.from({ length: serviceCount }, (_, i) => serviceArbitrary(i))).map((drafted): Draft => {
-        const services = gateway === undefined ? drafted : [...drafted, gateway].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-        const names = [...new Set(services.map((s) => s.namespace))].sort();
-        return {
-          mesh: {
-            trustDomain,
-            mtls,
-            defaultAction: defaultAction as 'deny' | 'allow',
-            rootNamespace: 'istio-system',
-            // Mesh scope states that the model lists every meshed namespace, so Linkerd compiles it too.
-            ...(namespaceScope ? { scope: 'namespaces' as const } : { everyMeshedNamespaceListed: true as const }),
-          },
-          namespaces: names.map((name) => {
-            const at = (NAMESPACES as readonly string[]).indexOf(name);
-            const mode = at === -1 ? undefined : namespaceModes[at];
-            const namespaceDefault = at === -1 ? undefined : namespaceDefaults[at];
-            const enforcement = at === -1 ? undefined : namespaceEnforcements[at];
-            return {
-              name,
-              ...(mode === undefined ? {} : { mtls: mode }),
-              ...(namespaceDefault === undefined ? {} : { defaultAction: namespaceDefault }),
-              ...(enforcement === undefined ? {} : { enforcement }),
-            };
-          }),
-          services,
-        };
-      }),
+    .chain(
+      ({ trustDomain, mtls, defaultAction, namespaceModes, namespaceDefaults, namespaceEnforcements, namespaceScope, serviceCount, gateway, probeNetworks }) =>
+        fc.tuple(...Array.from({ length: serviceCount }, (_, i) => serviceArbitrary(i))).map((drafted): Draft => {
+          const services = gateway === undefined ? drafted : [...drafted, gateway].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+          const names = [...new Set(services.map((s) => s.namespace))].sort();
+          return {
+            mesh: {
+              trustDomain,
+              mtls,
+              defaultAction: defaultAction as 'deny' | 'allow',
+              rootNamespace: 'istio-system',
+              // Mesh scope states that the model lists every meshed namespace, so Linkerd compiles it too.
+              ...(namespaceScope ? { scope: 'namespaces' as const } : { everyMeshedNamespaceListed: true as const }),
+              ...(probeNetworks === undefined ? {} : { probeNetworks }),
+            },
+            namespaces: names.map((name) => {
+              const at = (NAMESPACES as readonly string[]).indexOf(name);
+              const mode = at === -1 ? undefined : namespaceModes[at];
+              const namespaceDefault = at === -1 ? undefined : namespaceDefaults[at];
+              const enforcement = at === -1 ? undefined : namespaceEnforcements[at];
+              return {
+                name,
+                ...(mode === undefined ? {} : { mtls: mode }),
+                ...(namespaceDefault === undefined ? {} : { defaultAction: namespaceDefault }),
+                ...(enforcement === undefined ? {} : { enforcement }),
+              };
+            }),
+            services,
+          };
+        }),
     );
 
 /** Another trust domain (never the literal cluster.local, which Istio aliases to the mesh's own). */

@@ -1,6 +1,8 @@
 import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import type { Client } from './support';
+import { httpPathMatch, httpRegions } from '../../targets/linkerd/routes';
+import { isNormalPath } from '../../model/path';
 import { codes, compile, disagreements, errors, exact, model, ofKind, prefix, requests, rule, spec, svc } from './support';
 
 const api = svc('shop', 'api', { http: { port: 8080, protocol: 'http' }, rpc: { port: 9090, protocol: 'grpc' } });
@@ -13,6 +15,17 @@ const clients: Client[] = [
   { label: 'plain', ip: '10.0.0.4' },
 ];
 const paths = ['/', '/api', '/api/', '/api/admin', '/api/admin/', '/api/admin/x', '/api/adminx', '/api/users', '/apix', '/other', '/healthz', '/v1', '/v1/a'];
+// Raw-path variants (model.ts, 5.): Linkerd matches them byte for byte, the application reads them normalized.
+const variants = [
+  '/%61pi/admin',
+  '/api/%61dmin',
+  '/api/../other',
+  '/api/admin/../../other',
+  '/x/../api/admin',
+  '/api/./admin',
+  '/api/.%2e/other',
+  '/api\\admin',
+];
 const methods = ['GET', 'POST', 'DELETE', 'PROPFIND'];
 const from = (s: { id: string }) => ({ kind: 'service' as const, service: s.id });
 
@@ -52,10 +65,15 @@ describe('Linkerd target: HTTP routes', () => {
     const m = model([api, x], [rule('allow', [from(x)], api.id, ['http'], { paths: [prefix('/api/'), prefix('/v1')] })]);
     const out = compile(m);
     const matches = ofKind(out, 'HTTPRoute').flatMap((r) => spec(r)['rules'].flatMap((rr: { matches: unknown[] }) => rr.matches));
-    assert.ok(matches.some((mm: any) => mm.path.type === 'RegularExpression' && mm.path.value === '^/api/.*$'));
+    // After /api/, only normal-form paths: no '%', no backslash, no segment starting with '.' (targets/linkerd/routes.ts).
+    assert.ok(
+      matches.some(
+        (mm: any) => mm.path.type === 'RegularExpression' && mm.path.value === '^/api/(?:\\.{0,2}[^%\\\\/.][^%\\\\/]*)?(?:/+\\.{0,2}[^%\\\\/.][^%\\\\/]*)*/*$',
+      ),
+    );
     assert.ok(!matches.some((mm: any) => mm.path.type === 'PathPrefix' && mm.path.value !== '/'));
     // /v1 prefix in the model also matches /v1x; /api/ does not match /api.
-    assert.deepEqual(disagreements(m, out, api, 'http', clients, requests(methods, [...paths, '/v1x', '/api'])), []);
+    assert.deepEqual(disagreements(m, out, api, 'http', clients, requests(methods, [...paths, ...variants, '/v1x', '/api'])), []);
   });
 
   it('GIVEN a port-wide grant and a route-level grant WHEN compiled THEN the port-wide grant targets the Server and a catch-all PathPrefix / route keeps every other path reachable', () => {
@@ -87,15 +105,32 @@ describe('Linkerd target: HTTP routes', () => {
     assert.deepEqual(disagreements(m, out, api, 'http', clients, requests([...methods, 'HEAD'], paths)), []);
   });
 
-  it('GIVEN deny scoped to a path under a port-wide allow WHEN compiled THEN grants move to routes so the deny is not bypassed by a Server-level grant', () => {
+  it('GIVEN deny scoped to a path under a port-wide allow of the same caller WHEN compiled THEN PC4125 refuses it: /%61pi/admin and /x/../api/admin would reach the catch-all, which admits y', () => {
     const m = model(
       [api, x, y],
       [rule('allow', [from(x), from(y)], api.id, ['http']), rule('deny', [from(y)], api.id, ['http'], { paths: [prefix('/api/admin')] })],
     );
     const out = compile(m);
+    assert.deepEqual(
+      codes(out).filter((c) => c === 'PC4125'),
+      ['PC4125'],
+    );
+    assert.match(errors(out).join('\n'), /'\/%61pi\/admin' or '\/x\/\.\.\/api\/admin'/);
+  });
+
+  it('GIVEN deny scoped to a path under path-limited allows WHEN compiled THEN grants move to routes, and no raw-path variant gets past the deny', () => {
+    const m = model(
+      [api, x, y],
+      [
+        rule('allow', [from(x)], api.id, ['http']),
+        rule('allow', [from(y)], api.id, ['http'], { paths: [prefix('/api/')] }),
+        rule('deny', [from(y)], api.id, ['http'], { paths: [prefix('/api/admin')] }),
+      ],
+    );
+    const out = compile(m);
     assert.deepEqual(errors(out), []);
     assert.ok(!ofKind(out, 'AuthorizationPolicy').some((p) => spec(p)['targetRef'].kind === 'Server'));
-    assert.deepEqual(disagreements(m, out, api, 'http', clients, requests(methods, paths)), []);
+    assert.deepEqual(disagreements(m, out, api, 'http', clients, requests(methods, [...paths, ...variants])), []);
   });
 
   it('GIVEN model paths that include / itself WHEN compiled THEN no route ties with the catch-all (the rest is a disjoint regex)', () => {
@@ -171,5 +206,28 @@ describe('Linkerd target: gRPC routes', () => {
       codes(out).filter((c) => c !== 'PC4107'),
       ['PC4103'],
     );
+  });
+
+  it('GIVEN every path of up to 6 characters over / a . %61 \\ WHEN a prefix region regex matches THEN the path is in normal form and in the region, and every normal path of the region (bar all-dot segments) matches', () => {
+    const units = ['/', 'a', '.', '%61', '\\'];
+    const all: string[] = [];
+    const grow = (p: string, depth: number): void => {
+      all.push(p);
+      if (depth < 6) for (const u of units) grow(p + u, depth + 1);
+    };
+    grow('/', 1);
+    const regions = httpRegions([{ methods: null, paths: [prefix('/a/'), exact('/a/a'), prefix('/a/a/')] }]);
+    for (const region of regions.filter((r) => r.kind === 'prefix')) {
+      const re = new RegExp(httpPathMatch(region, regions).value, 'u');
+      const others = regions.filter((r) => r !== region && r.kind !== 'rest' && r.value.startsWith((region as { value: string }).value));
+      for (const path of all) {
+        const owned =
+          path.startsWith((region as { value: string }).value) &&
+          !others.some((o) => (o.kind === 'exact' ? path === o.value : path.startsWith((o as { value: string }).value)));
+        const allDots = path.split('/').some((seg) => /^\.{3,}$/.test(seg));
+        if (re.test(path)) assert.ok(owned && isNormalPath(path), `${region.value}: ${path} matched`);
+        else assert.ok(!owned || !isNormalPath(path) || allDots, `${region.value}: ${path} not matched`);
+      }
+    }
   });
 });

@@ -15,6 +15,7 @@
  * ambient.decide(objects, { client: { ip: '10.0.0.1', identity: { namespace: 'shop', serviceAccount: 'api' } }, destination: web, port: 8080 });
  */
 import type { Distinctions, ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+import { envoyBasePath } from '../envoy-path';
 
 export interface IstioAmbientSimulatorConfig {
   /** MeshConfig `rootNamespace`: policies there apply to every namespace (§2). */
@@ -141,7 +142,11 @@ function operationMatches(operation: Json, call: Call, ref: string): boolean {
   if (ports !== undefined && !strings(ports).includes(String(call.port))) return false;
   // On a TCP port there is no request, so a method or path never matches.
   if (methods !== undefined && (!call.http || call.method === undefined || !strings(methods).includes(call.method))) return false;
-  if (paths !== undefined && (!call.http || call.path === undefined || !strings(paths).some((p) => matchesValue(p, call.path as string)))) return false;
+  if (paths !== undefined) {
+    // The waypoint is Envoy with Istio's default BASE path normalization (../envoy-path.ts cites the source).
+    const normalized = call.http && call.path !== undefined ? envoyBasePath(call.path) : 'rejected';
+    if (normalized === 'rejected' || !strings(paths).some((p) => matchesValue(p, normalized.path))) return false;
+  }
   return true;
 }
 
@@ -615,6 +620,11 @@ export function createIstioAmbientSimulator(config: IstioAmbientSimulatorConfig)
       }
     },
     decide(objects, request) {
+      // The istio-cni node agent SNATs the node's own traffic to the pod (the kubelet's probes) to 169.254.7.127,
+      // and the pod's redirection rules let that address past ztunnel: no policy applies to it
+      // (https://istio.io/latest/docs/ambient/usage/networkpolicy, "Ambient, health probes, and Kubernetes NetworkPolicy").
+      if (request.client.node === true)
+        return { verdict: 'allow', reason: 'traffic from the node (the kubelet) is SNATed to 169.254.7.127 and bypasses ztunnel', objects: [] };
       try {
         return decide(config, objects, request);
       } catch (error) {

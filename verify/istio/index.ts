@@ -11,8 +11,17 @@
  * const istio = createIstioSimulator({ rootNamespace: 'istio-system', trustDomain: 'cluster.local' });
  * istio.decide(objects, { client: { ip: '10.0.0.1' }, destination: web, port: 8080, method: 'GET', path: '/' });
  */
-import type { Distinctions, ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+import {
+  podProbeOf,
+  type Distinctions,
+  type ManifestObject,
+  type MeshSimulator,
+  type SimulatedDecision,
+  type SimulatedRequest,
+  type Workload,
+} from '../simulator';
 import { inBlock, isV4Mapped, parseIp, parseIpBlock, type Ip } from '../ip';
+import { envoyBasePath } from '../envoy-path';
 
 export interface IstioSimulatorConfig {
   /** MeshConfig `rootNamespace` (Istio's default is `istio-system`). */
@@ -309,8 +318,9 @@ function portMatches(value: string, port: number, ref: string): boolean {
   return n === port;
 }
 
-function pathNeedsNormalization(path: string): boolean {
-  return /\/\/|\\|%|\?|#/.test(path) || /(^|\/)\.\.?(\/|$)/.test(path) || !path.startsWith('/');
+/** What Envoy does with a path beyond `BASE` normalization (../envoy-path.ts) that is not modelled. */
+function pathNotModelled(path: string): boolean {
+  return /\?|#/.test(path) || !/^[/\\]/.test(path);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -466,13 +476,13 @@ function pathMatches(value: string, ctx: PolicyContext): Tri {
     return { unknown: `path template "${value}" (Envoy URI template matching) is not modelled`, objects: [ctx.policy.ref] };
   }
   if (ctx.path === undefined) return { unknown: 'the HTTP request has no path to match `paths` against', objects: [ctx.policy.ref] };
-  if (pathNeedsNormalization(ctx.path)) {
-    return {
-      unknown: `request path "${ctx.path}" would be normalized first (MeshConfig pathNormalization, §1.8), which is not modelled`,
-      objects: [ctx.policy.ref],
-    };
+  if (pathNotModelled(ctx.path)) {
+    return { unknown: `request path "${ctx.path}" (a query, fragment or relative path) is not modelled`, objects: [ctx.policy.ref] };
   }
-  return valueMatches(value, ctx.path);
+  // Policies match the path after the default BASE normalization (MeshConfig pathNormalization, §1.8).
+  const normalized = envoyBasePath(ctx.path);
+  if (normalized === 'rejected') return { unknown: `request path "${ctx.path}" is rejected by Envoy with 400 (%00)`, objects: [ctx.policy.ref] };
+  return valueMatches(value, normalized.path);
 }
 
 /** One value of one field or `when` key. */
@@ -1218,6 +1228,16 @@ export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulato
         }
         if (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535) {
           return unsupported(`port ${request.port} is not a port number`, [], []);
+        }
+        // The sidecar injector rewrites httpGet and tcpSocket probes to the pilot-agent (port 15020), which runs
+        // them from inside the pod: they never pass the inbound policy. Default on; a pod opts out with
+        // sidecar.istio.io/rewriteAppHTTPProbers: "false" (https://istio.io/latest/docs/ops/configuration/mesh/app-health-check/).
+        if (request.client.node === true && podProbeOf(request) !== undefined) {
+          return {
+            verdict: 'allow',
+            reason: `the kubelet's probe of port ${request.port} is rewritten to the sidecar agent, which runs it inside the pod`,
+            objects: [],
+          };
         }
         const declared = pod.ports.find((p) => p.port === request.port);
         const view = podView(objects, pod, full.rootNamespace);

@@ -8,7 +8,15 @@
  * query-param count, method). Whatever the manifests cannot tell (object age, pod probes, request headers,
  * webhook-dependent outcomes) ends in an `unsupported` verdict with the reason, never in a guess.
  */
-import type { Distinctions, ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+import {
+  podProbeOf,
+  type Distinctions,
+  type ManifestObject,
+  type MeshSimulator,
+  type SimulatedDecision,
+  type SimulatedRequest,
+  type Workload,
+} from '../simulator';
 import { blockWithin, inBlock, isV4Mapped, parseIp, parseIpBlock, type Ip, type IpBlock as Cidr, type IpSyntax } from '../ip';
 
 /** The default inbound policies (linkerd.md §7). */
@@ -31,6 +39,8 @@ export interface LinkerdSimulatorConfig {
   readonly clusterDefaultPolicy?: DefaultPolicy;
   readonly clusterNetworks?: readonly string[];
   readonly controlPlaneNamespace?: string;
+  /** The install's `proxy.probeNetworks`, which authorize the automatic probe route (linkerd.md §7). Default everywhere. */
+  readonly probeNetworks?: readonly string[];
 }
 
 const POLICY = 'policy.linkerd.io';
@@ -340,6 +350,9 @@ interface Ctx {
   readonly cp: string;
   readonly clusterNetworks: readonly Network[];
   readonly clusterDefault: DefaultPolicy;
+  readonly probeNetworks: readonly Cidr[];
+  /** The probe networks as written, for `distinctions`. */
+  readonly probeNetworkTexts: readonly string[];
   /** Things the reader should know (ignored objects and why). */
   readonly notes: string[];
   readonly cache: PlanCache;
@@ -748,7 +761,15 @@ function decision(verdict: SimulatedDecision['verdict'], reason: string, objects
   return { verdict, reason: full, objects: [...new Set(objects)] };
 }
 
-const PROBE_CAVEAT = 'a kubelet probe GET on a declared probe path would be admitted by the automatic probe route, but the pod facts declare no probes';
+/**
+ * linkerd.md §6, §7: while a port has no Server, or a Server without routes, an automatic route admits GET on
+ * each httpGet probe path of the pod spec, unauthenticated, from `proxy.probeNetworks`. Undefined: it does not.
+ */
+function automaticProbeRoute(ctx: Ctx, req: SimulatedRequest, ip: Ip): string | undefined {
+  const probe = podProbeOf(req);
+  if (probe?.path === undefined || !ctx.probeNetworks.some((net) => inBlock(ip, net))) return undefined;
+  return `the automatic probe route admits GET ${probe.path} from proxy.probeNetworks, unauthenticated (no route of its own replaced it)`;
+}
 
 function decideDefault(ctx: Ctx, req: SimulatedRequest, client: Client, traffic: Traffic, why: string): SimulatedDecision {
   const ns = req.destination.namespace;
@@ -788,8 +809,9 @@ function decideDefault(ctx: Ctx, req: SimulatedRequest, client: Client, traffic:
   let opaque = DEFAULT_OPAQUE_PORTS.includes(req.port);
   const opaqueAnnotation = nsAnnotation(ctx, ns, ANNOTATION_OPAQUE);
   if (opaqueAnnotation !== undefined) opaque = portList(opaqueAnnotation.value)?.has(req.port) ?? opaque;
-  const probe = traffic.http && !opaque && (req.method === undefined || req.method === 'GET') ? `; ${PROBE_CAVEAT}` : '';
-  return decision('deny', `${head}; it does not admit this client${probe}`, objects, ctx);
+  const probeRoute = traffic.http && !opaque ? automaticProbeRoute(ctx, req, client.ip) : undefined;
+  if (probeRoute !== undefined) return decision('allow', `${head}; it does not admit this client, but ${probeRoute}`, objects, ctx);
+  return decision('deny', `${head}; it does not admit this client`, objects, ctx);
 }
 
 /** What decides requests to one port of one workload, whatever the client, method and path (§2, §3, §6, §12). */
@@ -1037,10 +1059,12 @@ function clientKeyOf(ctx: Ctx, dest: Workload, port: number, request: SimulatedR
   const declared = dest.ports.find((p) => p.port === port);
   const plan = planOf(ctx, dest, port, declared === undefined || declared.protocol !== 'tcp');
   const bit = (a: Authz): string => (a.unsupported !== undefined ? 'x' : authzAdmits(a, client) ? '1' : '0');
+  // Whether the automatic probe route would admit it (`automaticProbeRoute`).
+  const probing = ctx.probeNetworks.some((net) => inBlock(client.ip, net)) ? 'n' : '-';
   if (plan.server === undefined) {
-    return `default ${client.identity !== undefined} ${inNetworks(client.ip, ctx.clusterNetworks)} ${inNetworks(client.ip, LOCALHOST_NETWORKS)}`;
+    return `default ${client.identity !== undefined} ${inNetworks(client.ip, ctx.clusterNetworks)} ${inNetworks(client.ip, LOCALHOST_NETWORKS)} ${probing}`;
   }
-  let key = (plan.serverAuthzs ?? []).map(bit).join('');
+  let key = probing + (plan.serverAuthzs ?? []).map(bit).join('');
   for (const route of plan.routes ?? []) {
     try {
       key += `|${routeAuthzsOf(ctx, route.obj).map(bit).join('')}`;
@@ -1057,8 +1081,9 @@ function operationKeyOf(ctx: Ctx, dest: Workload, port: number, operation: { rea
   const declared = dest.ports.find((p) => p.port === port);
   const plan = planOf(ctx, dest, port, declared === undefined ? operation.method !== undefined || operation.path !== undefined : declared.protocol !== 'tcp');
   const routes = plan.routes ?? [];
-  if (plan.server === undefined || routes.length === 0) return '';
   const req = { client: { ip: '192.0.2.1' }, destination: dest, port, ...operation } as SimulatedRequest;
+  // Without routes, the automatic probe route admits a GET on a pod probe path (`automaticProbeRoute`).
+  if (plan.server === undefined || routes.length === 0) return podProbeOf(req)?.path === undefined ? '' : 'probe';
   const hits: RouteHit[] = [];
   const unknowns: { route: Route; why: string; score: Score }[] = [];
   for (const route of routes) {
@@ -1081,6 +1106,16 @@ function operationKeyOf(ctx: Ctx, dest: Workload, port: number, operation: { rea
 function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
   const client = clientOf(ctx, req.client);
   const dest: Workload = req.destination;
+  // linkerd/linkerd2#7777: the proxy accepts every inbound TCP connection itself, so the kubelet's tcpSocket
+  // probe succeeds while the proxy runs, whatever the policy says (and without testing the application).
+  const tcpProbe = podProbeOf(req);
+  if (req.client.node === true && tcpProbe !== undefined && tcpProbe.path === undefined)
+    return decision(
+      'allow',
+      `the kubelet's TCP probe of port ${req.port} connects to the proxy, which accepts every connection (linkerd/linkerd2#7777)`,
+      [],
+      ctx,
+    );
   const httpHinted = req.method !== undefined || req.path !== undefined;
   const plan = planOf(ctx, dest, req.port, httpHinted);
   const { traffic, server, proto, serverAuthzs = [], routes = [], connectionLevel = false } = plan;
@@ -1097,8 +1132,9 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
       const audit = v.by?.audit === true ? '; audit mode lets it through and only logs it' : '';
       return decision('allow', `${head}; ${level}; admitted by ${v.why}${audit}`, [server.ref, ...v.objects], ctx);
     }
-    const probe = !connectionLevel && (req.method === undefined || req.method === 'GET') ? `; ${PROBE_CAVEAT}` : '';
-    return decision('deny', `${head}; ${level}; ${v.why}, so it is denied${probe}`, [server.ref], ctx);
+    const probeRoute = connectionLevel ? undefined : automaticProbeRoute(ctx, req, client.ip);
+    if (probeRoute !== undefined) return decision('allow', `${head}; ${level}; ${v.why}, but ${probeRoute}`, [server.ref], ctx);
+    return decision('deny', `${head}; ${level}; ${v.why}, so it is denied`, [server.ref], ctx);
   }
 
   // §6: the single best-matching route decides.
@@ -1220,6 +1256,13 @@ function distinctionsOf(ctx: Ctx, dest: Workload, port: number): Distinctions {
   } catch {
     return {}; // every request to the port is `unsupported`: nothing to tell apart
   }
+  // The automatic probe route (`automaticProbeRoute`): a GET on each probe path from the probe networks.
+  for (const probe of dest.probes ?? []) {
+    if (probe.port !== port || probe.path === undefined) continue;
+    paths.push({ kind: 'exact', value: probe.path });
+    methods.push('GET');
+    cidrs.push(...ctx.probeNetworkTexts);
+  }
   if (plan.server === undefined) {
     let policy = ctx.clusterDefault;
     try {
@@ -1229,7 +1272,7 @@ function distinctionsOf(ctx: Ctx, dest: Workload, port: number): Distinctions {
       return {};
     }
     if (policy.startsWith('cluster-')) for (const n of ctx.clusterNetworks) cidrs.push(...n.texts);
-    return { cidrs };
+    return { cidrs, methods, paths };
   }
   for (const a of plan.serverAuthzs ?? []) addAuthz(a);
   for (const route of plan.routes ?? []) {
@@ -1279,15 +1322,41 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
     return { cidr, except: [], texts: [c] };
   });
   const cp = config.controlPlaneNamespace ?? 'linkerd';
+  const probeNetworks = (config.probeNetworks ?? ['0.0.0.0/0', '::/0']).map((c) => {
+    const cidr = parseCidr(c);
+    if (cidr === undefined) throw new Error(`probeNetworks: "${c}" is not a CIDR`);
+    return cidr;
+  });
+  const probeNetworkTexts = config.probeNetworks ?? ['0.0.0.0/0', '::/0'];
   const cache: PlanCache = { plans: new WeakMap(), routeAuthzs: new WeakMap() };
   return {
     name: 'linkerd',
     distinctions(objects, destination, port) {
-      const ctx: Ctx = { index: buildIndex(objects), trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, cache, notes: [] };
+      const ctx: Ctx = {
+        index: buildIndex(objects),
+        trustDomain: config.trustDomain,
+        cp,
+        clusterNetworks,
+        clusterDefault,
+        cache,
+        probeNetworks,
+        probeNetworkTexts,
+        notes: [],
+      };
       return distinctionsOf(ctx, destination, port);
     },
     operationKey(objects, destination, port, operation) {
-      const ctx: Ctx = { index: buildIndex(objects), trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, cache, notes: [] };
+      const ctx: Ctx = {
+        index: buildIndex(objects),
+        trustDomain: config.trustDomain,
+        cp,
+        clusterNetworks,
+        clusterDefault,
+        cache,
+        probeNetworks,
+        probeNetworkTexts,
+        notes: [],
+      };
       try {
         return operationKeyOf(ctx, destination, port, operation);
       } catch (error) {
@@ -1296,7 +1365,17 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
       }
     },
     clientKey(objects, destination, port, client) {
-      const ctx: Ctx = { index: buildIndex(objects), trustDomain: config.trustDomain, cp, clusterNetworks, clusterDefault, cache, notes: [] };
+      const ctx: Ctx = {
+        index: buildIndex(objects),
+        trustDomain: config.trustDomain,
+        cp,
+        clusterNetworks,
+        clusterDefault,
+        cache,
+        probeNetworks,
+        probeNetworkTexts,
+        notes: [],
+      };
       try {
         return clientKeyOf(ctx, destination, port, client);
       } catch (error) {
@@ -1314,6 +1393,8 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
         clusterNetworks,
         clusterDefault,
         cache,
+        probeNetworks,
+        probeNetworkTexts,
         notes: index.ignored.filter((i) => i.namespace === request.destination.namespace).map((i) => i.why),
       };
       try {
