@@ -420,7 +420,6 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
   };
   if (!view.inAmbient()) return { verdict: 'allow', reason: 'the destination is not in the ambient mesh, so nothing enforces policy (§1)', objects: [] };
 
-  const { ip } = request.client;
   const identity = request.client.identity ?? foreignWorkload(request.client.spiffeId);
   const mtls = view.mtlsMode(request.port);
   if (identity === undefined && mtls.mode === 'STRICT') {
@@ -432,15 +431,7 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
   if (l7.length > 0) {
     return { verdict: 'deny', reason: 'a ztunnel policy has HTTP fields, so ztunnel drops all traffic to the workload (§3)', objects: l7.map(refOf) };
   }
-  const client: Peer = {
-    ...(identity === undefined
-      ? {}
-      : {
-          principal: `${'trustDomain' in identity ? identity.trustDomain : config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
-          namespace: identity.namespace,
-        }),
-    ip,
-  };
+  const client = peerOf(config, request.client);
   // §7: plaintext traffic never reaches a waypoint; the destination ztunnel decides it alone.
   if (waypoint === undefined || identity === undefined) return evaluate('destination ztunnel', ztunnel, client, call);
   const atWaypoint = evaluate(`waypoint ${waypoint.namespace}/${waypoint.name}`, view.waypointPolicies(waypoint), client, call);
@@ -526,17 +517,8 @@ function clientKeyOf(
   client: SimulatedRequest['client'],
 ): string {
   const view = viewOf(config, objects, destination);
-  const { ip } = client;
   const identity = client.identity ?? foreignWorkload(client.spiffeId);
-  const peer: Peer = {
-    ...(identity === undefined
-      ? {}
-      : {
-          principal: `${'trustDomain' in identity ? identity.trustDomain : config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
-          namespace: identity.namespace,
-        }),
-    ip,
-  };
+  const peer = peerOf(config, client);
   const waypoint = view.waypoint();
   const policies = waypoint === undefined || identity === undefined ? view.ztunnelPolicies() : view.waypointPolicies(waypoint);
   let key = identity === undefined ? 'p' : 'm';
@@ -583,6 +565,20 @@ function operationKeyOf(
  * A client of another trust domain: ztunnel's identities are always `spiffe://<td>/ns/<ns>/sa/<sa>` (istio/ztunnel
  * `src/identity.rs`, `Identity::Spiffe`), so a certificate with another SPIFFE path is not one ztunnel can carry.
  */
+/** The client as a policy sees it: its principal (of this or another trust domain) and namespace, and its address. */
+function peerOf(config: IstioAmbientSimulatorConfig, client: SimulatedRequest['client']): Peer {
+  const identity = client.identity ?? foreignWorkload(client.spiffeId);
+  return {
+    ...(identity === undefined
+      ? {}
+      : {
+          principal: `${'trustDomain' in identity ? identity.trustDomain : config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
+          namespace: identity.namespace,
+        }),
+    ip: client.ip,
+  };
+}
+
 function foreignWorkload(spiffeId: string | undefined): { namespace: string; serviceAccount: string; trustDomain: string } | undefined {
   if (spiffeId === undefined) return undefined;
   const workload = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(spiffeId);
