@@ -113,6 +113,27 @@ export const catalog = {
     summary: 'An identity-based allow on a port with mTLS disabled: no client there has an identity.',
   },
   'invalid-trust-domain': { code: 'PC3021', severity: 'error', summary: 'The trust domain is not a valid DNS name.' },
+  'invalid-header-name': {
+    code: 'PC3030',
+    severity: 'error',
+    summary: 'A header condition names a header that is not a lower-case HTTP token (or a pseudo-header such as `:authority`).',
+  },
+  'invalid-header-value': {
+    code: 'PC3031',
+    severity: 'error',
+    summary: 'A header condition value is empty, holds `*`, or holds characters other than visible ASCII and spaces.',
+  },
+  'invalid-jwt-issuer': {
+    code: 'PC3032',
+    severity: 'error',
+    summary: 'A JWT issuer is empty or holds `*`, or its keys are not exactly one of an http(s) `jwksUri` and an inline JSON `jwks` with `keys`.',
+  },
+  'conflicting-jwt-issuer': { code: 'PC3033', severity: 'error', summary: 'One JWT issuer is declared twice with different keys.' },
+  'invalid-request-identity': {
+    code: 'PC3034',
+    severity: 'error',
+    summary: 'A request identity has an empty subject or claim, a `*` in it, or a claim name that is not a plain name.',
+  },
   // 4xxx targets
   'schema-violation': {
     code: 'PC4001',
@@ -185,6 +206,16 @@ export const catalog = {
     severity: 'error',
     summary: 'The paths of one port need a route match longer than the 1024 characters a route allows.',
   },
+  'linkerd-request-identity': {
+    code: 'PC4111',
+    severity: 'error',
+    summary: "A rule names a request identity (end-user JWT); Linkerd authorizes only the calling workload, never a request's token.",
+  },
+  'linkerd-header-condition': {
+    code: 'PC4112',
+    severity: 'error',
+    summary: 'A rule has header conditions, which policyc cannot yet compile exactly into Linkerd routes.',
+  },
   // 42xx Istio ambient target
   'ambient-mtls-disable': {
     code: 'PC4201',
@@ -205,6 +236,11 @@ export const catalog = {
     code: 'PC4204',
     severity: 'error',
     summary: "A service runs as the service account 'waypoint' in a namespace where policyc deploys a waypoint of that name.",
+  },
+  'ambient-request-identity': {
+    code: 'PC4210',
+    severity: 'error',
+    summary: 'A rule names a request identity (end-user JWT), which the ambient target does not compile yet.',
   },
   'unknown-target': { code: 'PC5001', severity: 'error', summary: 'The requested target does not exist.' },
   // 5xxx CLI

@@ -4,7 +4,26 @@
  * @example
  * import { mesh, namespace, service, allow } from 'policyc';
  */
-export { namespace, service, anyone, authenticated, ipBlocks, identity, allow, deny, mesh, plaintext, outside, reaches, neverReaches } from './builders';
+export {
+  namespace,
+  service,
+  anyone,
+  authenticated,
+  ipBlocks,
+  identity,
+  jwtIssuer,
+  requestIdentity,
+  exact,
+  prefix,
+  present,
+  allow,
+  deny,
+  mesh,
+  plaintext,
+  outside,
+  reaches,
+  neverReaches,
+} from './builders';
 export type {
   Namespace,
   NamespaceOptions,
@@ -17,9 +36,16 @@ export type {
   RuleAction,
   AccessRule,
   RuleBuilder,
+  HttpScope,
+  AnyPortScope,
+  JwtIssuer,
+  JwtIssuerOptions,
+  RequestIdentity,
+  HeaderCondition,
+  HeaderConditions,
   MeshPolicy,
   MeshOptions,
   AssertionCaller,
   PolicyAssertion,
 } from './builders';
-export type { MtlsMode, Protocol, HttpMethod, PathPattern, DefaultAction, DeclarationSite } from './types';
+export type { MtlsMode, Protocol, HttpMethod, PathPattern, HeaderName, DefaultAction, DeclarationSite } from './types';

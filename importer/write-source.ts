@@ -160,6 +160,9 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
         return dsl(file, source.kind);
       case 'ipBlock':
         return `${dsl(file, 'ipBlocks')}(${quote(source.cidr)})`;
+      case 'requestIdentity':
+        // The importer reads no RequestAuthentication, so an imported model never names a request identity.
+        throw new Error('policyc import does not read request identities');
     }
   };
   const pathText = (p: PathMatch): string => (p.kind === 'prefix' ? `${p.value}*` : p.value);

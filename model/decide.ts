@@ -7,11 +7,14 @@ import {
   acceptsPlaintext,
   effectiveMtls,
   hasPeerIdentity,
+  headerMatches,
   isHttpProtocol,
+  tokenIssuersAt,
   pathMatches,
   servicesById,
   type HttpMethod,
   type PolicyModel,
+  type RequestIdentitySourceModel,
   type RuleModel,
   type ServiceModel,
   type SourceLocation,
@@ -38,6 +41,23 @@ export interface Request {
   readonly method?: HttpMethod;
   /** Path without query; only for HTTP, HTTP/2 and gRPC ports. */
   readonly path?: string;
+  /** Request headers as sent (names in any case; meshes compare them case-insensitively). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The end-user JWT the request carries; absent: none. */
+  readonly token?: RequestToken;
+}
+
+/** An end-user JWT: `valid` when signed by the issuer's key and unexpired; then its issuer, subject and claims. */
+export type RequestToken =
+  | { readonly kind: 'valid'; readonly issuer: string; readonly subject: string; readonly claims: Readonly<Record<string, string>> }
+  /** A token of `issuer` that fails verification (wrong key, expired). */
+  | { readonly kind: 'invalid'; readonly issuer: string };
+
+/** The request's value of a header, its name compared case-insensitively (the model's names are lower-case). */
+export function headerValue(headers: Readonly<Record<string, string>> | undefined, name: string): string | undefined {
+  if (headers === undefined) return undefined;
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
+  return undefined;
 }
 
 export interface Decision {
@@ -56,7 +76,23 @@ export function presentedIdentity(client: Client, services: ReadonlyMap<string, 
   return svc === undefined ? undefined : serviceIdentity(svc);
 }
 
-function sourceMatches(source: SourceModel, identity: WorkloadIdentity | undefined, ip: string, services: ReadonlyMap<string, ServiceModel>): boolean {
+/** Whether a request's token is a valid one of the source's issuer, with its subject and claims when set. */
+export function requestIdentityMatches(source: RequestIdentitySourceModel, token: RequestToken | undefined): boolean {
+  return (
+    token?.kind === 'valid' &&
+    token.issuer === source.issuer &&
+    (source.subject === undefined || token.subject === source.subject) &&
+    Object.entries(source.claims ?? {}).every(([name, value]) => token.claims[name] === value)
+  );
+}
+
+function sourceMatches(
+  source: SourceModel,
+  identity: WorkloadIdentity | undefined,
+  ip: string,
+  token: RequestToken | undefined,
+  services: ReadonlyMap<string, ServiceModel>,
+): boolean {
   switch (source.kind) {
     case 'anyone':
       return true;
@@ -69,6 +105,8 @@ function sourceMatches(source: SourceModel, identity: WorkloadIdentity | undefin
       return sameIdentity(identity, sourceIdentity(source, services));
     case 'ipBlock':
       return ipInCidr(ip, source.cidr);
+    case 'requestIdentity':
+      return requestIdentityMatches(source, token);
     default:
       return source satisfies never;
   }
@@ -99,14 +137,26 @@ export function decide(model: PolicyModel, request: Request, services: ReadonlyM
   }
   const identity = plaintext ? undefined : presentedIdentity(request.client, services);
   const http = isHttpProtocol(port.protocol);
+  // A destination that validates tokens refuses a bad one on its HTTP ports before any rule; elsewhere a token is not read.
+  const rules = rulesTo(model, destination.id);
+  const issuers = http ? tokenIssuersAt({ rules }, destination.id) : [];
+  const token = request.token;
+  if (token !== undefined && issuers.length > 0 && (token.kind === 'invalid' || !issuers.includes(token.issuer))) {
+    return {
+      allowed: false,
+      reason: `${destination.id} validates JWTs of ${issuers.join(', ')}: a request with ${token.kind === 'invalid' ? 'an invalid token' : `a token of another issuer (${token.issuer})`} is refused (401)`,
+      rules: [],
+    };
+  }
+  const readToken = issuers.length > 0 ? token : undefined;
   const matches = (rule: RuleModel): boolean =>
     rule.ports.includes(port.name) &&
-    rule.sources.some((s) => sourceMatches(s, identity, request.client.ip, services)) &&
+    rule.sources.some((s) => sourceMatches(s, identity, request.client.ip, readToken, services)) &&
+    (rule.headers === undefined || (http && rule.headers.every((h) => headerMatches(h.match, headerValue(request.headers, h.name))))) &&
     (rule.methods === undefined || (http && request.method !== undefined && rule.methods.includes(request.method))) &&
     (rule.paths === undefined || (http && request.path !== undefined && rule.paths.some((p) => pathMatches(p, request.path as string))));
   const cite = (rule: RuleModel) => ({ id: rule.id, action: rule.action, ...(rule.location === undefined ? {} : { location: rule.location }) });
 
-  const rules = rulesTo(model, destination.id);
   const denies = rules.filter((r) => r.action === 'deny' && matches(r));
   if (denies.length > 0) return { allowed: false, reason: 'a deny rule matches', rules: denies.map(cite) };
   if (model.mesh.defaultAction === 'allow') return { allowed: true, reason: "no deny rule matches and the mesh's defaultAction is allow", rules: [] };

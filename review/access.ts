@@ -7,16 +7,19 @@
  * use (a deny covers it completely, or the port refuses every such client) is not an edge. The semantic
  * diff compares two matrices with the same probes, so "granted" and "revoked" mean what `decide()` means.
  */
-import { decide, type Client, type Request } from '../model/decide';
+import { decide, headerValue, requestIdentityMatches, type Client, type Request } from '../model/decide';
 import { compareStrings } from '../model/compare';
 import {
   effectiveMtls,
   hasPeerIdentity,
+  headerMatches,
+  headerMatchText,
   isHttpProtocol,
   pathMatchOf,
   pathMatches,
   pathText,
   servicesById,
+  type HeaderCondition,
   type HttpMethod,
   type MtlsMode,
   type PolicyModel,
@@ -35,6 +38,8 @@ export interface Limit {
   readonly methods?: readonly HttpMethod[];
   /** As the user writes them: `/exact` or `/prefix/*`. */
   readonly paths?: readonly string[];
+  /** Header conditions, every one required; sorted by name. */
+  readonly headers?: readonly HeaderCondition[];
 }
 
 export interface AccessEdge {
@@ -65,6 +70,8 @@ export function sourceBreadth(source: SourceModel): number {
     case 'service':
     case 'identity':
       return 0;
+    case 'requestIdentity':
+      return source.subject === undefined ? 1 : 0;
     case 'namespace':
     case 'ipBlock':
       return 1;
@@ -91,9 +98,17 @@ export function sourceKey(source: SourceModel): string {
       return 'anyone';
     case 'ipBlock':
       return `ip:${source.cidr}`;
+    case 'requestIdentity':
+      return `jwt:${source.issuer}/${source.subject ?? '*'}${claimsText(source.claims)}`;
     default:
       return source satisfies never;
   }
+}
+
+/** ` {role=admin, team=x}`, or nothing without claims. */
+function claimsText(claims: Readonly<Record<string, string>> | undefined): string {
+  const entries = Object.entries(claims ?? {});
+  return entries.length === 0 ? '' : ` {${entries.map(([k, v]) => `${k}=${v}`).join(', ')}}`;
 }
 
 /** The source in words, for sentences. */
@@ -111,6 +126,8 @@ export function describeSource(source: SourceModel): string {
       return 'anyone, plaintext clients included';
     case 'ipBlock':
       return `clients from ${source.cidr}`;
+    case 'requestIdentity':
+      return `end users with a valid JWT of ${source.issuer}${source.subject === undefined ? '' : ` for subject ${source.subject}`}${claimsText(source.claims)}`;
     default:
       return source satisfies never;
   }
@@ -139,6 +156,11 @@ function clientsFor(source: SourceModel): Client[] {
         { kind: 'identity', ...OUTSIDER, ip, tls: true },
       ];
     }
+    case 'requestIdentity': // the end user is in the token (the operation); any client may carry it
+      return [
+        { kind: 'plaintext', ip: DEFAULT_IP },
+        { kind: 'identity', ...OUTSIDER, ip: DEFAULT_IP, tls: true },
+      ];
     default:
       return source satisfies never;
   }
@@ -148,16 +170,22 @@ function limitOf(rule: RuleModel): Limit {
   return {
     ...(rule.methods === undefined ? {} : { methods: [...rule.methods].sort(compareStrings) }),
     ...(rule.paths === undefined ? {} : { paths: rule.paths.map(pathText).sort(compareStrings) }),
+    ...(rule.headers === undefined ? {} : { headers: rule.headers }),
   };
 }
 
+/** `x-env: prefix("prod-"), x-debug: present`. */
+function headersText(headers: readonly HeaderCondition[]): string {
+  return headers.map((h) => `${h.name}: ${headerMatchText(h.match)}`).join(', ');
+}
+
 export function limitKey(limit: Limit): string {
-  return `${(limit.methods ?? ['*']).join(',')} ${(limit.paths ?? ['*']).join(',')}`;
+  return `${(limit.methods ?? ['*']).join(',')} ${(limit.paths ?? ['*']).join(',')}${limit.headers === undefined ? '' : ` [${headersText(limit.headers)}]`}`;
 }
 
 /** Merged, de-duplicated, sorted; an unrestricted limit absorbs the others. */
 function mergeLimits(limits: readonly Limit[]): Limit[] {
-  if (limits.some((l) => l.methods === undefined && l.paths === undefined)) return [{}];
+  if (limits.some((l) => l.methods === undefined && l.paths === undefined && l.headers === undefined)) return [{}];
   const byKey = new Map(limits.map((l) => [limitKey(l), l]));
   return [...byKey.keys()].sort(compareStrings).map((k) => byKey.get(k) as Limit);
 }
@@ -168,13 +196,15 @@ export function describeLimits(limits: readonly Limit[], protocol: Protocol): st
   if (!isHttpProtocol(protocol)) return 'any connection';
   return limits
     .map((l) => {
-      if (l.methods === undefined && l.paths === undefined) return 'any request';
-      return [l.methods?.join(','), l.paths?.join(', ')].filter((s) => s !== undefined).join(' ');
+      if (l.methods === undefined && l.paths === undefined && l.headers === undefined) return 'any request';
+      const headers = l.headers === undefined ? undefined : `with ${headersText(l.headers)}`;
+      return [l.methods?.join(','), l.paths?.join(', '), headers].filter((s) => s !== undefined).join(' ');
     })
     .join('; ');
 }
 
 function limitAdmits(limit: Limit, operation: Operation): boolean {
+  if (limit.headers !== undefined && !limit.headers.every((h) => headerMatches(h.match, headerValue(operation.headers, h.name)))) return false;
   if (limit.methods !== undefined && (operation.method === undefined || !limit.methods.includes(operation.method))) return false;
   if (limit.paths === undefined) return true;
   const path = operation.path;
@@ -183,8 +213,11 @@ function limitAdmits(limit: Limit, operation: Operation): boolean {
 
 /** The requests that probe one edge: its source's clients × the operations of the port. */
 export function probeRequests(source: SourceModel, destination: string, port: PortModel, operations: readonly Operation[]): Request[] {
-  return clientsFor(source).flatMap((client) => operations.map((op) => ({ client, destination, port: port.port, ...op })));
+  // A request identity is probed with the tokens it accepts; every other source without a token.
+  const own = operations.filter((op) => (source.kind === 'requestIdentity' ? requestIdentityMatches(source, op.token) : op.token === undefined));
+  return clientsFor(source).flatMap((client) => own.map((op) => ({ client, destination, port: port.port, ...op })));
 }
+
 
 /** Whether the request reaches the port without an identity (as `decide()` reads it). */
 export function isPlaintextRequest(request: Request, mode: MtlsMode): boolean {

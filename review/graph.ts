@@ -55,6 +55,12 @@ function sourceNode(source: SourceModel): GraphNode | undefined {
       return { key: sourceKey(source), lines: ['anyone', '(plaintext included)'], shape: 'open' };
     case 'ipBlock':
       return { key: sourceKey(source), lines: [`ip ${source.cidr}`], shape: 'open' };
+    case 'requestIdentity':
+      return {
+        key: sourceKey(source),
+        lines: [`jwt ${source.issuer}`, source.subject === undefined ? '(any subject)' : `sub ${source.subject}`, ...Object.entries(source.claims ?? {}).map(([k, v]) => `${k}=${v}`)],
+        shape: 'open',
+      };
     default:
       return source satisfies never;
   }

@@ -20,9 +20,10 @@
 import type { Diagnostic } from '../../diagnostics/diagnostic';
 import { diagnostic } from '../../diagnostics/diagnostic';
 import { acceptsPlaintext, effectiveMtls, servicesById } from '../../model/model';
-import type { MtlsMode, PathMatch, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
+import type { MtlsMode, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
-import { fromEntries, MANAGED_BY, principal } from '../istio';
+import { fromEntries, istioRulesOf, MANAGED_BY, principal, type IstioCondition } from '../istio';
+import { narrowsRequests } from '../../model/resolve';
 import { objectName } from '../names';
 
 const SECURITY = 'security.istio.io/v1';
@@ -41,6 +42,7 @@ interface AmbientSource {
 
 interface AmbientRule {
   readonly from?: readonly { readonly source: AmbientSource }[];
+  readonly when?: readonly IstioCondition[];
   readonly to?: readonly {
     readonly operation: { readonly ports: readonly string[]; readonly methods?: readonly string[]; readonly paths?: readonly string[] };
   }[];
@@ -55,9 +57,9 @@ interface ServiceRef {
   readonly name: string;
 }
 
-/** A model rule has HTTP fields, so only a waypoint can enforce it (§3). */
+/** A model rule has HTTP fields (methods, paths, headers), so only a waypoint can enforce it (§3). */
 export function needsWaypoint(rule: RuleModel): boolean {
-  return rule.methods !== undefined || rule.paths !== undefined;
+  return narrowsRequests(rule);
 }
 
 /** The services that get a waypoint: those with at least one rule using methods or paths. */
@@ -70,19 +72,20 @@ function meta(name: string, namespace: string, labels: Readonly<Record<string, s
   return { name, namespace, labels: { ...MANAGED_BY, ...labels } };
 }
 
-function patternOf(match: PathMatch): string {
-  return match.kind === 'exact' ? match.value : `${match.value}*`;
-}
-
-function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, services: ReadonlyMap<string, ServiceModel>): AmbientRule {
-  const ports = destination.ports.filter((p) => rule.ports.includes(p.name)).map((p) => String(p.port));
-  const from = fromEntries(model, rule.sources, services);
-  const operation = {
-    ports,
-    ...(rule.methods === undefined ? {} : { methods: [...rule.methods] }),
-    ...(rule.paths === undefined ? {} : { paths: rule.paths.map(patternOf) }),
-  };
-  return { ...(from === undefined ? {} : { from }), to: [{ operation }] };
+function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, services: ReadonlyMap<string, ServiceModel>): AmbientRule[] {
+  if (!needsWaypoint(rule)) {
+    // An L4 rule, possibly for a ztunnel: peer sources and ports only.
+    const ports = destination.ports.filter((p) => rule.ports.includes(p.name)).map((p) => String(p.port));
+    const from = fromEntries(model, rule.sources, services);
+    return [{ ...(from === undefined ? {} : { from }), to: [{ operation: { ports } }] }];
+  }
+  // The waypoint reads rules as a sidecar does: the Istio target's rules (header conditions as `when`).
+  return istioRulesOf(
+    model,
+    rule,
+    destination.ports.filter((p) => rule.ports.includes(p.name)).map((p) => String(p.port)),
+    services,
+  );
 }
 
 function authorizationPolicy(
@@ -151,6 +154,18 @@ class AmbientCompilation {
 
   /** What ambient cannot enforce as the model says it. */
   private check(): void {
+    for (const rule of this.model.rules) {
+      const identity = rule.sources.find((s) => s.kind === 'requestIdentity');
+      if (identity === undefined) continue;
+      // A waypoint validates JWTs only with a RequestAuthentication attached by targetRefs, whose semantics the
+      // ambient simulator does not model yet: refused rather than emitted unproved.
+      this.report(
+        'ambient-request-identity',
+        `Rule ${rule.id} names a request identity (JWT of ${identity.issuer}); policyc does not yet emit the waypoint RequestAuthentication ` +
+          'that ambient needs for it. Build this policy with --target istio (sidecars), or write the rule by workload identity for ambient.',
+        rule.location,
+      );
+    }
     for (const service of this.model.services) {
       const modes = service.ports.map((port) => effectiveMtls(this.model, service, port));
       if (modes.includes('DISABLE')) {
@@ -286,7 +301,7 @@ class AmbientCompilation {
       const attachment: Attachment = behindWaypoint
         ? { targetRefs: [{ group: '', kind: 'Service', name: destination.name }] }
         : { selector: { matchLabels: destination.selector } };
-      const compiled = (action: RuleModel['action']) => rules.filter((r) => r.action === action).map((r) => ruleOf(this.model, r, destination, this.services));
+      const compiled = (action: RuleModel['action']) => rules.filter((r) => r.action === action).flatMap((r) => ruleOf(this.model, r, destination, this.services));
       const allows = denyByDefault ? compiled('allow') : [];
       const denies = compiled('deny');
       // A waypoint enforces only policies attached to it, so the namespace's allow-nothing does not reach it:

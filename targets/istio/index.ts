@@ -12,8 +12,27 @@
  *   without ports would deny all TCP traffic).
  * - Sources: service/identity → principals `<td>/ns/<ns>/sa/<sa>`; namespace → namespaces; authenticated →
  *   principals ["*"]; ipBlock → ipBlocks; anyone → no `from` at all. Only positive matches are emitted.
+ * - Header conditions → `when: request.headers[<name>]` with `v` (exact), `v*` (prefix) or `*` (present); the
+ *   validator keeps `*` out of values, so each value means exactly one match form.
+ * - Request identities: one RequestAuthentication per destination whose rules name one, with a jwtRule per issuer
+ *   (it refuses invalid tokens and tokens of other issuers, and lets requests without a token through). Each
+ *   request identity source becomes its own Istio rule, `requestPrincipals: ["<iss>/<sub>"]` (or `<iss>/*`) with its
+ *   claims as `when: request.auth.claims[<name>]`: rules are ORed, and a `when` would otherwise also bind the
+ *   rule's peer sources.
  */
-import { effectiveMtls, pathText, servicesById, type MtlsMode, type PolicyModel, type RuleModel, type ServiceModel, type SourceModel } from '../../model/model';
+import {
+  effectiveMtls,
+  pathText,
+  servicesById,
+  tokenIssuersAt,
+  type HeaderCondition,
+  type MtlsMode,
+  type PolicyModel,
+  type RequestIdentitySourceModel,
+  type RuleModel,
+  type ServiceModel,
+  type SourceModel,
+} from '../../model/model';
 import { portNumbers, rulesByDestination, sourceIdentity } from '../../model/resolve';
 import type { KubernetesObject, Target, TargetOutput } from '../../model/target';
 import { objectName } from '../names';
@@ -31,6 +50,7 @@ export interface PeerAuthenticationManifest extends KubernetesObject {
 
 export interface IstioSource {
   readonly principals?: readonly string[];
+  readonly requestPrincipals?: readonly string[];
   readonly namespaces?: readonly string[];
   readonly ipBlocks?: readonly string[];
 }
@@ -41,9 +61,23 @@ export interface IstioOperation {
   readonly paths?: readonly string[];
 }
 
+export interface IstioCondition {
+  readonly key: string;
+  readonly values: readonly string[];
+}
+
 export interface IstioRule {
   readonly from?: readonly { readonly source: IstioSource }[];
   readonly to: readonly { readonly operation: IstioOperation }[];
+  readonly when?: readonly IstioCondition[];
+}
+
+export interface RequestAuthenticationManifest extends KubernetesObject {
+  readonly kind: 'RequestAuthentication';
+  readonly spec: {
+    readonly selector: { readonly matchLabels: Readonly<Record<string, string>> };
+    readonly jwtRules: readonly { readonly issuer: string; readonly jwksUri?: string; readonly jwks?: string }[];
+  };
 }
 
 export interface AuthorizationPolicyManifest extends KubernetesObject {
@@ -94,6 +128,7 @@ export function fromEntries(model: PolicyModel, sources: readonly SourceModel[],
         ipBlocks.add(source.cidr);
         break;
       case 'anyone':
+      case 'requestIdentity': // its own Istio rule (requestIdentityRules)
         break;
       default:
         source satisfies never;
@@ -108,19 +143,76 @@ export function fromEntries(model: PolicyModel, sources: readonly SourceModel[],
   ];
 }
 
-function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, services: ReadonlyMap<string, ServiceModel>): IstioRule | undefined {
-  const ports = portNumbers(destination, rule.ports).map(String);
+/** `when` conditions for a rule's headers: `v` exact, `v*` prefix, `*` present (Istio's value forms). */
+export function headerConditions(headers: readonly HeaderCondition[] | undefined): IstioCondition[] {
+  return (headers ?? []).map(({ name, match }) => ({
+    key: `request.headers[${name}]`,
+    values: [match.kind === 'present' ? '*' : match.kind === 'prefix' ? `${match.value}*` : match.value],
+  }));
+}
+
+/** The Istio request principal of a request identity: `<iss>/<sub>`, or `<iss>/*` for any subject. */
+export function requestPrincipal(source: RequestIdentitySourceModel): string {
+  return `${source.issuer}/${source.subject ?? '*'}`;
+}
+
+/** A request identity's claims as `when` conditions (exact values: the validator keeps `*` out). */
+export function claimConditions(source: RequestIdentitySourceModel): IstioCondition[] {
+  return Object.entries(source.claims ?? {}).map(([name, value]) => ({ key: `request.auth.claims[${name}]`, values: [value] }));
+}
+
+/**
+ * The Istio rules of one model rule (ORed in one policy): one for its peer sources, one per request identity source.
+ * Shared with the ambient target, whose waypoint reads rules the same way.
+ */
+export function istioRulesOf(model: PolicyModel, rule: RuleModel, ports: readonly string[], services: ReadonlyMap<string, ServiceModel>): IstioRule[] {
   // An empty list would widen the rule to every port or client: such a rule is dropped (it matches nothing).
-  if (ports.length === 0 || rule.sources.length === 0) return undefined;
-  if (rule.methods?.length === 0 || rule.paths?.length === 0) return undefined;
-  const from = fromEntries(model, rule.sources, services);
-  if (from !== undefined && from.length === 0) return undefined;
+  if (ports.length === 0 || rule.sources.length === 0) return [];
+  if (rule.methods?.length === 0 || rule.paths?.length === 0) return [];
   const operation: IstioOperation = {
-    ports,
+    ports: [...ports],
     ...(rule.methods === undefined ? {} : { methods: [...rule.methods] }),
     ...(rule.paths === undefined ? {} : { paths: rule.paths.map(pathText) }),
   };
-  return { ...(from === undefined ? {} : { from }), to: [{ operation }] };
+  const headers = headerConditions(rule.headers);
+  const withWhen = (when: readonly IstioCondition[]) => (when.length === 0 ? {} : { when });
+  const out: IstioRule[] = [];
+  const from = fromEntries(model, rule.sources, services);
+  if (from === undefined) return [{ to: [{ operation }], ...withWhen(headers) }];
+  if (from.length > 0) out.push({ from, to: [{ operation }], ...withWhen(headers) });
+  for (const source of rule.sources) {
+    if (source.kind !== 'requestIdentity') continue;
+    out.push({ from: [{ source: { requestPrincipals: [requestPrincipal(source)] } }], to: [{ operation }], ...withWhen([...claimConditions(source), ...headers]) });
+  }
+  return out;
+}
+
+function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, services: ReadonlyMap<string, ServiceModel>): IstioRule[] {
+  return istioRulesOf(model, rule, portNumbers(destination, rule.ports).map(String), services);
+}
+
+/** One RequestAuthentication per destination whose rules name request identities: a jwtRule per issuer. */
+export function requestAuthentications(model: PolicyModel): RequestAuthenticationManifest[] {
+  const out: RequestAuthenticationManifest[] = [];
+  for (const destination of model.services) {
+    const issuers = tokenIssuersAt(model, destination.id);
+    if (issuers.length === 0) continue;
+    const jwtRules = issuers.map((issuer) => {
+      const declared = model.jwtIssuers?.find((i) => i.issuer === issuer);
+      return {
+        issuer,
+        ...(declared?.jwksUri === undefined ? {} : { jwksUri: declared.jwksUri }),
+        ...(declared?.jwks === undefined ? {} : { jwks: declared.jwks }),
+      };
+    });
+    out.push({
+      apiVersion: API_VERSION,
+      kind: 'RequestAuthentication',
+      metadata: metadata(objectName(destination.name, 'jwt'), destination.namespace),
+      spec: { selector: { matchLabels: destination.selector }, jwtRules },
+    });
+  }
+  return out;
 }
 
 function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
@@ -172,10 +264,10 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
       // One policy per destination and action, or per name the user kept for some of its rules.
       const byName = new Map<string, IstioRule[]>();
       for (const rule of rules.filter((r) => r.action === action)) {
-        const istioRule = ruleOf(model, rule, destination, services);
-        if (istioRule === undefined) continue;
+        const istioRules = ruleOf(model, rule, destination, services);
+        if (istioRules.length === 0) continue;
         const name = rule.name === undefined ? objectName(destination.name, action) : keptName(rule.name);
-        byName.set(name, [...(byName.get(name) ?? []), istioRule]);
+        byName.set(name, [...(byName.get(name) ?? []), ...istioRules]);
       }
       for (const [name, istioRules] of byName) {
         out.push({
@@ -196,6 +288,6 @@ export const istioTarget: Target = {
   revocationNote: (destination) =>
     `Istio: enforced once the sidecars of ${destination.id} receive the new AuthorizationPolicy; confirm with \`istioctl x authz check\` on a ${destination.name} pod.`,
   compile(model: PolicyModel): TargetOutput {
-    return { objects: [...peerAuthentications(model), ...authorizationPolicies(model)], diagnostics: [] };
+    return { objects: [...peerAuthentications(model), ...requestAuthentications(model), ...authorizationPolicies(model)], diagnostics: [] };
   },
 };

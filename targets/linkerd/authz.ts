@@ -165,6 +165,7 @@ function identityOf(source: SourceModel, ctx: SourceContext): IdPattern | undefi
       return { kind: 'any' };
     case 'anyone':
     case 'ipBlock':
+    case 'requestIdentity': // refused before any term is built (PC4111)
       return undefined;
     default:
       return source satisfies never;
