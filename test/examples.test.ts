@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { listCrdFiles, loadCrdValidator } from '../compiler/crd-schemas';
-import { BUILD_ARGS, DIAGNOSTICS_BASELINE, examples } from './golden';
+import { BUILD_ARGS, buildArgs, DIAGNOSTICS_BASELINE, examples } from './golden';
 import { readTree, REPO, runCli, SHARED, tempProject } from './helpers';
 
 const ACCEPT = 'run `npm run accept` and review the diff if the change is intended';
@@ -27,7 +27,7 @@ describe('examples', () => {
       });
     } else {
       it(`${example.name}: the committed manifests are up to date`, () => {
-        const run = runCli([...BUILD_ARGS, '--check'], example.dir);
+        const run = runCli([...buildArgs(example), '--check'], example.dir);
         assert.equal(run.exit, 0, `${run.stderr}\n${ACCEPT}`);
       });
     }
