@@ -5,7 +5,7 @@
  * × each method and path the rules use, with near-misses. The verifier, the access matrix and the semantic
  * diff all probe with it, so they agree on what "allowed" means.
  */
-import type { Client, Request, RequestToken } from './decide';
+import { requestIdentityMatches, type Client, type Request, type RequestToken } from './decide';
 import { isHttpProtocol, tokenIssuersAt, type HttpMethod, type PolicyModel, type PortModel, type RuleModel } from './model';
 import { parseCidr } from './cidr';
 import { GRPC_METHOD } from './resolve';
@@ -87,7 +87,8 @@ function headerVariants(rules: readonly RuleModel[]): (Readonly<Record<string, s
       values.add(value).add(`${value}x`);
       if (value.length > 1) values.add(value.slice(0, -1));
       probes.set(name, values);
-      if (!satisfying.has(name)) satisfying.set(name, value);
+      // The satisfying set satisfies allow rules; a header only deny rules name stays out of it.
+      if (!satisfying.has(name) && rule.action === 'allow') satisfying.set(name, value);
     }
   }
   if (probes.size === 0) return [undefined];
@@ -145,10 +146,11 @@ function requestConditions(model: PolicyModel, destination: string): { headers?:
   });
   if (headers.length * tokens.length <= 64) return headers.flatMap((h) => tokens.map((t) => pair(h, t)));
   const baseHeaders = headers[1];
-  const matchingTokens = tokens.filter((t) => t?.kind === 'valid' && t.subject !== PROBE_SUBJECT);
+  const identities = rules.flatMap((r) => r.sources).filter((s) => s.kind === 'requestIdentity');
+  const matchingTokens = tokens.filter((t) => identities.some((s) => requestIdentityMatches(s, t)));
   return [
     ...headers.flatMap((h) => [undefined, ...matchingTokens].map((t) => pair(h, t))),
-    ...tokens.map((t) => pair(baseHeaders, t)),
+    ...[undefined, baseHeaders].flatMap((h) => tokens.map((t) => pair(h, t))),
   ];
 }
 
