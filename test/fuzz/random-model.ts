@@ -1,6 +1,7 @@
 /**
  * Random policy models for property tests: namespaces, services, ports and protocols, mTLS modes at every
- * level, allow and deny rules of every source kind, L7 rules, both default postures. Models the validator
+ * level, allow and deny rules of every source kind, L7 rules, header conditions and request identities (JWT),
+ * both default postures. Models the validator
  * rejects are filtered out, so every generated model is one a user could have written.
  */
 import fc from 'fast-check';
@@ -9,6 +10,7 @@ import {
   MODEL_VERSION,
   isHttpProtocol,
   pathMatchOf,
+  type HeaderCondition,
   type HttpMethod,
   type MtlsMode,
   type PolicyModel,
@@ -29,6 +31,33 @@ const CIDRS = ['10.0.0.0/8', '10.1.0.0/16', '192.168.1.0/24', '2001:db8::/32'] a
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'DELETE'];
 const HTTP_PATHS = ['/api/*', '/api/admin', '/health', '/api/admin/*', '/'] as const;
 const GRPC_PATHS = ['/pkg.Svc/*', '/pkg.Svc/Get', '/other.Svc/Put'] as const;
+const ISSUERS = ['https://idp.example', 'https://other.example/realm'] as const;
+
+const headerConditionArbitrary: fc.Arbitrary<HeaderCondition> = fc.record({
+  name: fc.constantFrom('x-env', 'x-token', 'x-debug'),
+  match: fc.oneof(
+    fc.constantFrom('prod', 'prod-1', 'admin').map((value) => ({ kind: 'exact' as const, value })),
+    fc.constantFrom('prod', 'prod-', 'a').map((value) => ({ kind: 'prefix' as const, value })),
+    fc.constant({ kind: 'present' as const }),
+  ),
+});
+/** The value one time in four, else undefined. */
+const rarely = <T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary, weight: 1 });
+const headersArbitrary = fc.uniqueArray(headerConditionArbitrary, { minLength: 1, maxLength: 2, selector: (h) => h.name });
+
+const requestIdentityArbitrary: fc.Arbitrary<SourceModel> = fc
+  .record({
+    issuer: fc.constantFrom(...ISSUERS),
+    subject: fc.option(fc.constantFrom('alice', 'bob'), { nil: undefined }),
+    claims: fc.option(fc.constantFrom<Record<string, string>>({ role: 'admin' }, { role: 'viewer' }, { role: 'admin', team: 'x' }), { nil: undefined }),
+  })
+  .map(({ issuer, subject, claims }) => ({
+    kind: 'requestIdentity' as const,
+    issuer,
+    ...(subject === undefined ? {} : { subject }),
+    ...(claims === undefined ? {} : { claims }),
+  }));
 
 // DISABLE is rarer: Linkerd refuses it, and models it refuses verify nothing for that target.
 const modeArbitrary = fc.constantFrom<MtlsMode>('STRICT', 'STRICT', 'STRICT', 'PERMISSIVE', 'PERMISSIVE', 'DISABLE');
@@ -112,20 +141,26 @@ function ruleArbitrary(draft: Draft): fc.Arbitrary<Omit<RuleModel, 'id'>> {
         methods: fc.option(fc.subarray([...METHODS], { minLength: 1 }), { nil: undefined }),
         paths: fc.option(fc.subarray([...HTTP_PATHS], { minLength: 1 }), { nil: undefined }),
         grpcPaths: fc.option(fc.subarray([...GRPC_PATHS], { minLength: 1 }), { nil: undefined }),
+        // About one rule in four reads headers, one in four names an end user.
+        headers: rarely(headersArbitrary),
+        users: rarely(fc.uniqueArray(requestIdentityArbitrary, { minLength: 1, maxLength: 2, selector: (s) => JSON.stringify(s) })),
       })
-      .map(({ action, sources, ports, l7, methods, paths, grpcPaths }) => {
+      .map(({ action, sources, ports, l7, methods, paths, grpcPaths, headers, users }) => {
         const chosen = destination.ports.filter((p) => ports.includes(p.name));
         const allHttp = chosen.every((p) => isHttpProtocol(p.protocol));
         const allGrpc = chosen.every((p) => p.protocol === 'grpc');
         const useL7 = l7 && allHttp;
         const pathList = allGrpc ? grpcPaths : paths;
+        // Header conditions and request identities only on HTTP ports (the validator refuses them on TCP).
+        const allSources = allHttp && users !== undefined ? [...sources, ...users] : sources;
         return {
           action,
-          sources: [...sources].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b), 'en')),
+          sources: [...allSources].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b), 'en')),
           destination: destination.id,
           ports: [...ports].sort(),
           ...(useL7 && methods !== undefined ? { methods: allGrpc ? (['POST'] as HttpMethod[]) : [...methods].sort() } : {}),
           ...(useL7 && pathList !== undefined ? { paths: pathList.map(pathMatchOf) } : {}),
+          ...(allHttp && headers !== undefined ? { headers: [...headers].sort((a, b) => (a.name < b.name ? -1 : 1)) } : {}),
         };
       }),
   );
@@ -138,7 +173,16 @@ export const policyModelArbitrary: fc.Arbitrary<PolicyModel> = draftArbitrary
   .chain((draft) =>
     fc.array(ruleArbitrary(draft), { maxLength: 6 }).map((rules): PolicyModel => {
       const withIds = rules.map((r, i) => ({ ...r, id: `${shortHash(JSON.stringify(r))}-${i}` }));
-      return { version: MODEL_VERSION, entry: 'random.ts', mesh: draft.mesh, namespaces: draft.namespaces, services: draft.services, rules: withIds };
+      const issuers = [...new Set(withIds.flatMap((r) => r.sources.flatMap((s) => (s.kind === 'requestIdentity' ? [s.issuer] : []))))].sort();
+      return {
+        version: MODEL_VERSION,
+        entry: 'random.ts',
+        mesh: draft.mesh,
+        namespaces: draft.namespaces,
+        services: draft.services,
+        rules: withIds,
+        ...(issuers.length === 0 ? {} : { jwtIssuers: issuers.map((issuer) => ({ issuer, jwksUri: `${issuer}/jwks.json` })) }),
+      };
     }),
   )
   .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error'));
