@@ -70,7 +70,7 @@ export const catalog = {
   'http-constraint-on-tcp': {
     code: 'PC3008',
     severity: 'error',
-    summary: 'A rule narrows by HTTP method or path on a TCP port, where no HTTP request is ever seen.',
+    summary: 'A rule narrows by HTTP method, path, header or request identity on a TCP port, where no HTTP request is ever seen.',
   },
   'unknown-port': { code: 'PC3009', severity: 'error', summary: 'A rule names a port its destination does not declare.' },
   'undeclared-service': {
