@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { compiledFile } from '../compiler/package-files';
 import { readTree, REPO, runCli, SHARED, tempProject } from './helpers';
 import { roundTrip, roundTripFailure } from './fuzz/import-round-trip';
-import { policyModelArbitrary } from './fuzz/random-model';
+import { importableModelArbitrary } from './fuzz/random-model';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'import');
 const EXAMPLES = path.join(SHARED, 'mesh-examples');
@@ -192,7 +192,7 @@ describe('policyc import', () => {
     const root = tempProject({});
     let compared = 0;
     fc.assert(
-      fc.property(policyModelArbitrary, (model) => {
+      fc.property(importableModelArbitrary, (model) => {
         const result = roundTrip(model, path.join(root, String(compared++)));
         assert.equal(roundTripFailure(result), undefined);
       }),

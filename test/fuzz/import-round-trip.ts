@@ -19,7 +19,7 @@ import { describeDifference } from '../../importer/equivalence';
 import { manifestsFromFiles } from '../../verify/compare';
 import { targets } from '../../meshes';
 import type { PolicyModel } from '../../model/model';
-import { policyModelArbitrary } from './random-model';
+import { importableModelArbitrary } from './random-model';
 
 /** The Deployments and Services a cluster running the model's services has (ports by appProtocol). */
 export function workloadObjects(model: PolicyModel): object[] {
@@ -103,7 +103,7 @@ export function fuzzRoundTrip(count: number, seed: number): RoundTripStats {
   const checker = new PolicyTypeChecker();
   try {
     fc.assert(
-      fc.property(policyModelArbitrary, (model) => {
+      fc.property(importableModelArbitrary, (model) => {
         const dir = path.join(root, String(stats.models));
         stats.models++;
         const result = roundTrip(model, dir, checker);
