@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { commentMarker, runAction, type ActionEnvironment, type ActionInputs, type GitHubApi } from '../action/run';
 import { parse } from 'yaml';
 import { DEFAULT_ENTRY, DEFAULT_OUT } from '../cli/main';
+import { targets } from '../meshes';
 import { REPO, runCli, tempProject } from './helpers';
 
 const REPOSITORY = 'platform/mesh-policy';
@@ -102,12 +103,14 @@ function environment(repo: string, base: string): ActionEnvironment & { output: 
 describe('the CI action', () => {
   it("GIVEN action.yml WHEN read THEN its defaults are the CLI's and every input reaches the script", () => {
     const action = parse(fs.readFileSync(path.join(REPO, 'action.yml'), 'utf8')) as {
-      inputs: Record<string, { default?: string }>;
+      inputs: Record<string, { default?: string; description?: string }>;
       runs: { using: string; steps: { id?: string; env?: Record<string, string>; run?: string }[] };
     };
     assert.equal(action.runs.using, 'composite');
     assert.equal(action.inputs['entry']?.default, DEFAULT_ENTRY);
     assert.equal(action.inputs['out']?.default, DEFAULT_OUT);
+    // The targets input names every mesh of the registry, so a new target cannot be missing from its help.
+    for (const name of targets.keys()) assert.ok((action.inputs['targets']?.description ?? '').includes(name), name);
     const step = action.runs.steps.find((s) => s.id === 'policyc');
     assert.equal(step?.run, 'node "$GITHUB_ACTION_PATH/dist/action/run.js"');
     for (const input of Object.keys(action.inputs).filter((i) => i !== 'working-directory' && i !== 'token')) {
