@@ -364,9 +364,7 @@ export function requestIdentity(
  * const conditions: readonly HeaderCondition[] = [exact('admin'), prefix('prod-'), present];
  */
 export type HeaderCondition =
-  | { readonly kind: 'headerExact'; readonly value: string }
-  | { readonly kind: 'headerPrefix'; readonly value: string }
-  | { readonly kind: 'headerPresent' };
+  { readonly kind: 'headerExact'; readonly value: string } | { readonly kind: 'headerPrefix'; readonly value: string } | { readonly kind: 'headerPresent' };
 
 /**
  * Header conditions of a rule: lower-case header name → condition. Every condition must hold.
@@ -493,7 +491,11 @@ export interface AnyPortScope<TTo extends AnyService> {
 }
 
 /** Whether a source list names an end user's JWT, which only HTTP ports see. */
-type NamesRequestIdentity<TFrom extends readonly Source[]> = RequestIdentity extends TFrom[number] ? true : TFrom[number] extends RequestIdentity ? true : false;
+type NamesRequestIdentity<TFrom extends readonly Source[]> = RequestIdentity extends TFrom[number]
+  ? true
+  : TFrom[number] extends RequestIdentity
+    ? true
+    : false;
 
 function ruleBuilder<THttpOnly extends boolean>(action: RuleAction, from: readonly Source[]): RuleBuilder<THttpOnly> {
   const to: RuleBuilder<THttpOnly>['to'] = (destination, scope) => {

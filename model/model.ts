@@ -113,7 +113,8 @@ export interface JwtIssuerModel {
 }
 
 /** How a header's value must look: equal, starting with, or merely sent (any value, even empty). */
-export type HeaderMatch = { readonly kind: 'exact'; readonly value: string } | { readonly kind: 'prefix'; readonly value: string } | { readonly kind: 'present' };
+export type HeaderMatch =
+  { readonly kind: 'exact'; readonly value: string } | { readonly kind: 'prefix'; readonly value: string } | { readonly kind: 'present' };
 
 /** One header condition of a rule; `name` is lower-case. */
 export interface HeaderCondition {

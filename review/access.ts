@@ -218,7 +218,6 @@ export function probeRequests(source: SourceModel, destination: string, port: Po
   return clientsFor(source).flatMap((client) => own.map((op) => ({ client, destination, port: port.port, ...op })));
 }
 
-
 /** Whether the request reaches the port without an identity (as `decide()` reads it). */
 export function isPlaintextRequest(request: Request, mode: MtlsMode): boolean {
   return request.client.kind === 'plaintext' || !request.client.tls || !hasPeerIdentity(mode);

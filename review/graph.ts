@@ -58,7 +58,11 @@ function sourceNode(source: SourceModel): GraphNode | undefined {
     case 'requestIdentity':
       return {
         key: sourceKey(source),
-        lines: [`jwt ${source.issuer}`, source.subject === undefined ? '(any subject)' : `sub ${source.subject}`, ...Object.entries(source.claims ?? {}).map(([k, v]) => `${k}=${v}`)],
+        lines: [
+          `jwt ${source.issuer}`,
+          source.subject === undefined ? '(any subject)' : `sub ${source.subject}`,
+          ...Object.entries(source.claims ?? {}).map(([k, v]) => `${k}=${v}`),
+        ],
         shape: 'open',
       };
     default:

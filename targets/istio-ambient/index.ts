@@ -301,7 +301,8 @@ class AmbientCompilation {
       const attachment: Attachment = behindWaypoint
         ? { targetRefs: [{ group: '', kind: 'Service', name: destination.name }] }
         : { selector: { matchLabels: destination.selector } };
-      const compiled = (action: RuleModel['action']) => rules.filter((r) => r.action === action).flatMap((r) => ruleOf(this.model, r, destination, this.services));
+      const compiled = (action: RuleModel['action']) =>
+        rules.filter((r) => r.action === action).flatMap((r) => ruleOf(this.model, r, destination, this.services));
       const allows = denyByDefault ? compiled('allow') : [];
       const denies = compiled('deny');
       // A waypoint enforces only policies attached to it, so the namespace's allow-nothing does not reach it:

@@ -182,7 +182,11 @@ export function istioRulesOf(model: PolicyModel, rule: RuleModel, ports: readonl
   if (from.length > 0) out.push({ from, to: [{ operation }], ...withWhen(headers) });
   for (const source of rule.sources) {
     if (source.kind !== 'requestIdentity') continue;
-    out.push({ from: [{ source: { requestPrincipals: [requestPrincipal(source)] } }], to: [{ operation }], ...withWhen([...claimConditions(source), ...headers]) });
+    out.push({
+      from: [{ source: { requestPrincipals: [requestPrincipal(source)] } }],
+      to: [{ operation }],
+      ...withWhen([...claimConditions(source), ...headers]),
+    });
   }
   return out;
 }
