@@ -238,6 +238,24 @@ describe('the targets', () => {
       ra.map((o) => [o.metadata.namespace, o.metadata.name, o['spec']]),
       [['shop', 'api-jwt', { selector: { matchLabels: { app: 'api' } }, jwtRules: [{ issuer: ISSUER, jwksUri: `${ISSUER}/jwks.json` }] }]],
     );
+    const allowRules = (objects.find((o) => o.kind === 'AuthorizationPolicy' && o.metadata.name === 'api-allow')?.['spec'] as { rules: unknown[] }).rules;
+    assert.deepEqual(allowRules, [
+      {
+        from: [{ source: { requestPrincipals: [`${ISSUER}/*`] } }],
+        to: [{ operation: { ports: ['8080'], paths: ['/admin/*'] } }],
+        when: [{ key: 'request.auth.claims[role]', values: ['admin'] }],
+      },
+      {
+        from: [{ source: { principals: ['cluster.local/ns/shop/sa/web'] } }],
+        to: [{ operation: { ports: ['8080'] } }],
+        when: [
+          { key: 'request.headers[x-env]', values: ['prod-*'] },
+          { key: 'request.headers[x-token]', values: ['t'] },
+        ],
+      },
+    ]);
+    const denyRules = (objects.find((o) => o.kind === 'AuthorizationPolicy' && o.metadata.name === 'api-deny')?.['spec'] as { rules: unknown[] }).rules;
+    assert.deepEqual(denyRules, [{ to: [{ operation: { ports: ['8080'] } }], when: [{ key: 'request.headers[x-debug]', values: ['*'] }] }]);
     const good = verify(m, objects, istio);
     assert.equal(good.mismatches.length, 0, JSON.stringify(good.mismatches[0]));
     assert.equal(good.unsupported.length, 0);
