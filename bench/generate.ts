@@ -101,6 +101,25 @@ const HTTP_PATHS = ['/api/v1/*', '/api/v2/*', '/healthz', '/orders/*', '/carts/*
 const HTTP_METHOD_SETS: readonly (readonly HttpMethod[])[] = [['GET'], ['GET', 'POST'], ['POST'], ['GET', 'HEAD'], ['PUT', 'DELETE'], ['GET', 'POST', 'PATCH']];
 const GATEWAY = { namespace: 'istio-system', serviceAccount: 'istio-ingressgateway-service-account' };
 
+/**
+ * One policy for every target: in Istio ambient, plaintext clients (IP blocks, anyone) of a PERMISSIVE port skip
+ * the waypoint, so a rule matching them by method or path is an error there (PC4203, targets/istio-ambient). Such
+ * allows match by port only; such denies are left out when an L4 allow admits plaintext clients on that service.
+ */
+function ambientCompatible(rules: readonly GenRule[], dest: GenService, namespaces: readonly GenNamespace[]): GenRule[] {
+  const plaintext = new Set(dest.ports.filter((p) => (p.mtls ?? dest.mtls ?? namespaces[dest.ns]?.mtls ?? 'STRICT') === 'PERMISSIVE').map((p) => p.name));
+  const matchesPlaintext = (r: GenRule): boolean =>
+    (r.ports ?? dest.ports.map((p) => p.name)).some((p) => plaintext.has(p)) && r.from.some((s) => s.kind === 'anyone' || s.kind === 'ipBlocks');
+  const l7 = (r: GenRule): boolean => r.methods !== undefined || r.paths !== undefined;
+  const ported = rules.map((r): GenRule =>
+    r.action === 'allow' && l7(r) && matchesPlaintext(r)
+      ? { action: r.action, from: r.from, to: r.to, ...(r.ports === undefined ? {} : { ports: r.ports }) }
+      : r,
+  );
+  const l4Allow = ported.some((r) => r.action === 'allow' && !l7(r) && matchesPlaintext(r));
+  return ported.filter((r) => !(r.action === 'deny' && l7(r) && matchesPlaintext(r) && l4Allow));
+}
+
 export function generate(services: number, outDir: string, seed = 1): GeneratedRepo {
   if (!Number.isInteger(services) || services < 2) throw new Error(`--services must be an integer >= 2, got ${services}`);
   const random = prng(seed * 1_000_003 + services);
@@ -177,7 +196,7 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
       const second = chance(0.15) ? caller() : undefined;
       return [first, second].filter((s): s is GenSource => s !== undefined);
     };
-    const rules = rulesByNs[dest.ns] as GenRule[];
+    const rules: GenRule[] = [];
     const count = RULES_PER_SERVICE - 2 + Math.floor(random() * 5); // 8..12, about 10
     const portNames = dest.ports.map((p) => p.name);
     const apiPorts = dest.ports.filter((p) => p.name !== 'metrics');
@@ -227,6 +246,7 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
         rules.push({ action: 'allow', from, to: dest, ports: chance(0.2) ? portNames.filter((p) => p !== 'sql') : [port.name] });
       }
     }
+    rulesByNs[dest.ns]?.push(...ambientCompatible(rules, dest, namespaces));
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -309,6 +329,7 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
     "  trustDomain: 'cluster.local',",
     "  mtls: 'STRICT',",
     "  defaultAction: 'deny',",
+    '  everyMeshedNamespaceListed: true,',
     `  services: [${namespaces.map((ns) => `...${ns.ident}.services`).join(', ')}],`,
     `  rules: [${namespaces.map((ns) => `...${ns.ident}.rules`).join(', ')}],`,
     '});',
@@ -363,7 +384,7 @@ export function generate(services: number, outDir: string, seed = 1): GeneratedR
   const model: BenchModel = {
     version: 1,
     entry: 'policy.ts',
-    mesh: { trustDomain: 'cluster.local', mtls: 'STRICT', defaultAction: 'deny', rootNamespace: 'istio-system' },
+    mesh: { trustDomain: 'cluster.local', mtls: 'STRICT', defaultAction: 'deny', rootNamespace: 'istio-system', everyMeshedNamespaceListed: true },
     namespaces: namespaces.map((ns) => ({ name: ns.name, ...(ns.mtls === undefined ? {} : { mtls: ns.mtls }) })).sort((a, b) => compare(a.name, b.name)),
     services: all
       .map((s) => ({

@@ -13,13 +13,15 @@
  * all` (the compiler prints them on stderr under `POLICYC_PHASES=1`, see `timePhase` in compiler/compile.ts),
  * medians over the runs. Then the editor latency through `PolicyTypeChecker` (compiler/typecheck.ts): after a
  * one-line edit of one namespace file, the time to re-check and the time to get completions inside `ports: ['`.
+ * Then the watch latency (bench/watch.ts): `policyc build --watch --target all`, one-line edit → changed output
+ * file on disk, the median of `--watch-edits` edits (10 by default).
  *
  * Memory: "tree RSS" is the peak of the summed RSS of the command and all its descendants (tsgo runs as a
  * child process of policyc and of TS7's tsc), sampled from /proc every SAMPLE_MS; "max RSS" is GNU time's
  * %M, the peak RSS of the single largest process of the tree.
  *
  * Usage: npm run build && node dist/bench/run.js [--sizes 100,1000,5000] [--runs 5] [--verify-bound 180]
- *          [--verify-memory-bound 4096] [--editor-sizes 1000,5000] [--edits 5] [--readme]
+ *          [--verify-memory-bound 4096] [--editor-sizes 1000,5000] [--edits 5] [--watch-edits 10] [--readme]
  * Prints Markdown tables (stdout) and writes bench/out/results.json (written again after every size);
  * `--readme` also replaces the block between the `bench:speed` markers of README.md with them.
  */
@@ -32,6 +34,7 @@ import { parseAllDocuments } from 'yaml';
 import { SourceStore } from '../compiler/sources';
 import { PolicyTypeChecker } from '../compiler/typecheck';
 import { generate, REPO_ROOT, type GeneratedRepo } from './generate';
+import { watchLatency, type WatchLatency } from './watch';
 
 const OUT = path.join(REPO_ROOT, 'bench/out');
 const NODE = process.execPath;
@@ -44,6 +47,7 @@ interface Options {
   readonly runs: number;
   readonly editorSizes: readonly number[];
   readonly edits: number;
+  readonly watchEdits: number;
   /** Seconds after which a `verify` run is killed and reported as "> bound". */
   readonly verifyBoundS: number;
   /** MiB of tree RSS past which a `verify` run is killed (a verifier that does not scale must not starve the machine). */
@@ -76,6 +80,7 @@ function parseArgs(argv: readonly string[]): Options {
     runs: Math.max(1, Number(value('--runs') ?? '5')),
     editorSizes: editor !== undefined ? list(editor) : sizes.filter((n) => n >= 1000),
     edits: Math.max(1, Number(value('--edits') ?? '5')),
+    watchEdits: Math.max(1, Number(value('--watch-edits') ?? '10')),
     verifyBoundS: positive(value('--verify-bound') ?? '180', '--verify-bound'),
     verifyMemoryBoundMiB: positive(value('--verify-memory-bound') ?? '4096', '--verify-memory-bound'),
     readme: argv.includes('--readme'),
@@ -617,9 +622,16 @@ function editorTable(results: readonly EditorResult[]): string {
   return rows.join('\n');
 }
 
+function watchTable(results: readonly WatchLatency[]): string {
+  const rows = ['| N | first build s | edit → changed file ms, median | every edit ms | file polled |', '| ---: | ---: | ---: | --- | --- |'];
+  for (const r of results) rows.push(`| ${r.services} | ${seconds(r.firstBuildMs)} | ${Math.round(r.medianMs)} | ${r.editsMs.join(' ')} | ${r.polled} |`);
+  return rows.join('\n');
+}
+
 /** The README's Speed block: what this run measured, then its tables. */
 function speedReport(
   sizes: readonly SizeResult[],
+  watch: readonly WatchLatency[],
   machine: Record<string, unknown>,
   startedAt: string,
   loadAtEnd: readonly number[],
@@ -642,6 +654,14 @@ function speedReport(
       '"type-check start" on, beside evaluation, validation and rendering; "type-check wait" is what the main thread still waited for it.',
     '',
     phaseTable(sizes),
+    ...(watch.length === 0
+      ? []
+      : [
+          '',
+          '`policyc build --watch --target all` (bench/watch.ts): one-line edit of a namespace file → the changed output file on disk, polled every 2 ms.',
+          '',
+          watchTable(watch),
+        ]),
   ].join('\n');
 }
 
@@ -671,6 +691,7 @@ async function main(): Promise<void> {
     runs: options.runs,
     sizes: [] as SizeResult[],
     editor: [] as EditorResult[],
+    watch: [] as WatchLatency[],
     loadAverageAtEnd: [] as number[],
   };
   const save = (): void => fs.writeFileSync(path.join(OUT, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -687,10 +708,13 @@ async function main(): Promise<void> {
     const repo = repos.get(n) ?? generate(n, path.join(OUT, `gen-${n}`));
     results.editor.push(editorLatency(repo, options.edits, log));
     save();
+    log(`\n## watch latency, N = ${n}\n`);
+    results.watch.push(await watchLatency(repo, options.watchEdits, 'all', log));
+    save();
   }
   results.loadAverageAtEnd = os.loadavg().map((l) => round(l, 2));
   save();
-  const report = speedReport(results.sizes, results.machine, results.startedAt, results.loadAverageAtEnd, options);
+  const report = speedReport(results.sizes, results.watch, results.machine, results.startedAt, results.loadAverageAtEnd, options);
   process.stdout.write(`\n${report}\n\n${results.editor.length > 0 ? `${editorTable(results.editor)}\n\n` : ''}`);
   if (options.readme) {
     writeReadmeBlock(report);

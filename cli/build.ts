@@ -135,7 +135,11 @@ export function registerBuild(program: Command, context: CommandContext): void {
     if (result === undefined) return;
     report(result.diagnostics, options.format, io, (f) => result.store.read(f), options);
     if (code === EXIT.ok && options.format === 'text') {
-      io.stdout(`ok: ${result.model?.services.length ?? 0} services, ${result.model?.rules.length ?? 0} rules, ${result.diagnostics.length} warnings\n`);
+      const acknowledged = result.diagnostics.filter((d) => d.acknowledged !== undefined).length;
+      io.stdout(
+        `ok: ${result.model?.services.length ?? 0} services, ${result.model?.rules.length ?? 0} rules, ${result.diagnostics.length - acknowledged} warnings` +
+          `${acknowledged === 0 ? '' : ` (${acknowledged} acknowledged)`}\n`,
+      );
     }
   });
 }

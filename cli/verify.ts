@@ -80,7 +80,9 @@ export function registerVerify(program: Command, context: CommandContext): void 
     }
     const decision = decide(model, request);
     const lines = [`${describeRequest(request).replace(/^.*? → /, `${from} → `)}`];
-    lines.push(`policy: ${decision.allowed ? 'ALLOWED' : 'DENIED'} — ${decision.reason}`);
+    // An audited destination lets the call through; what enforcing would do is the point of auditing, so it is said first.
+    const verdict = decision.audited === true ? 'ALLOWED, would deny (audit)' : decision.allowed ? 'ALLOWED' : 'DENIED';
+    lines.push(`policy: ${verdict} — ${decision.reason}`);
     for (const rule of decision.rules)
       lines.push(
         `  ${rule.action} rule at ${rule.location === undefined ? '(unknown)' : `${rule.location.file}:${rule.location.line}:${rule.location.column}`}`,

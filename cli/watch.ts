@@ -1,6 +1,7 @@
 /**
  * `policyc build --watch`: one type-checker session kept open; on every save, re-check the changed files,
- * re-evaluate, and write only the output files whose bytes changed. Prints the result of each change.
+ * re-evaluate, validate and serialise only the objects whose content changed (EmitMemo), and write only the
+ * output files whose bytes changed. Prints the result of each change.
  */
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -8,6 +9,7 @@ import { compile } from '../compiler/compile';
 import { hasErrors, type Diagnostic } from '../diagnostics/diagnostic';
 import { OutputFolderError, writeOutputs, type WrittenTarget } from '../compiler/write';
 import { PolicyTypeChecker } from '../compiler/typecheck';
+import { EmitMemo } from '../compiler/emit-memo';
 import type { Target } from '../model/target';
 import { report, type CommonOptions, type Io } from './common';
 
@@ -24,6 +26,7 @@ export interface WatchSession {
 /** Starts watching; the returned session is also what tests and the benchmark drive directly. */
 export function startWatch(entry: string, outDir: string, chosen: readonly Target[], options: WatchOptions, io: Io, listen = true): WatchSession {
   const checker = new PolicyTypeChecker();
+  const memo = new EmitMemo();
   const watchers = new Map<string, fs.FSWatcher>();
   const pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
@@ -31,7 +34,7 @@ export function startWatch(entry: string, outDir: string, chosen: readonly Targe
 
   const rebuild = (changed: readonly string[]) => {
     const started = performance.now();
-    const result = compile({ entry, targets: chosen, checker, changedFiles: changed });
+    const result = compile({ entry, targets: chosen, checker, changedFiles: changed, memo });
     const diagnostics: Diagnostic[] = [...result.diagnostics];
     let ok = !hasErrors(diagnostics);
     let touched: string[] = [];

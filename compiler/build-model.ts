@@ -107,15 +107,18 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
     const model: NamespaceModel = {
       name: ns.name,
       ...(ns.mtls === undefined ? {} : { mtls: ns.mtls }),
+      ...(ns.defaultAction === undefined ? {} : { defaultAction: ns.defaultAction }),
+      ...(ns.enforcement === undefined ? {} : { enforcement: ns.enforcement }),
       ...(location === undefined ? {} : { location }),
     };
+    const setting = (['mtls', 'defaultAction', 'enforcement'] as const).find((key) => existing !== undefined && existing[key] !== model[key]);
     if (existing === undefined) {
       namespaces.set(ns.name, model);
-    } else if (existing.mtls !== model.mtls) {
+    } else if (setting !== undefined) {
       diagnostics.push(
         diagnostic(
           'conflicting-namespace',
-          `Namespace '${ns.name}' is declared twice with different mTLS modes (${existing.mtls ?? 'inherited'} and ${model.mtls ?? 'inherited'}). Declare it once and import it where needed.`,
+          `Namespace '${ns.name}' is declared twice with different ${setting === 'mtls' ? 'mTLS modes' : `${setting} settings`} (${existing[setting] ?? 'inherited'} and ${model[setting] ?? 'inherited'}). Declare it once and import it where needed.`,
           store.spanOfLocation(model.location),
           [{ message: 'The other declaration is here.', ...spanField(store.spanOfLocation(existing.location)) }],
         ),
@@ -134,6 +137,8 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
         port: spec.port,
         protocol: spec.protocol,
         ...(spec.mtls === undefined ? {} : { mtls: spec.mtls }),
+        ...(spec.defaultAction === undefined ? {} : { defaultAction: spec.defaultAction }),
+        ...(spec.acknowledge === undefined ? {} : { acknowledge: sortedRecord(spec.acknowledge) }),
       }))
       .sort((a, b) => a.port - b.port || compare(a.name, b.name));
     services.push({
@@ -144,6 +149,8 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       selector: Object.fromEntries(Object.entries(svc.selector).sort(([a], [b]) => compare(a, b))),
       ports,
       ...(svc.mtls === undefined ? {} : { mtls: svc.mtls }),
+      ...(svc.defaultAction === undefined ? {} : { defaultAction: svc.defaultAction }),
+      ...(svc.enforcement === undefined ? {} : { enforcement: svc.enforcement }),
       ...(location === undefined ? {} : { location }),
     });
   }
@@ -253,7 +260,9 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       ...(typeof rule.name === 'string' ? { name: rule.name } : {}),
     };
     const key = JSON.stringify(body);
-    rules.push({ key, model: { id: shortHash(key), ...body, ...(location === undefined ? {} : { location }) } });
+    // Acknowledgements are not part of the id: accepting a warning does not rename the rule's objects.
+    const acknowledge = rule.acknowledge === undefined ? {} : { acknowledge: sortedRecord(rule.acknowledge) };
+    rules.push({ key, model: { id: shortHash(key), ...body, ...acknowledge, ...(location === undefined ? {} : { location }) } });
   }
   rules.sort((a, b) => compare(a.model.destination, b.model.destination) || compare(a.model.action, b.model.action) || compare(a.key, b.key));
 
@@ -303,6 +312,9 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       mtls: policy.mtls,
       defaultAction: policy.defaultAction,
       rootNamespace: policy.rootNamespace,
+      // Absent means 'mesh', so models (and their JSON) written before scopes existed keep their meaning.
+      ...((policy.scope ?? 'mesh') === 'mesh' ? {} : { scope: policy.scope }),
+      ...(policy.everyMeshedNamespaceListed === true ? { everyMeshedNamespaceListed: true as const } : {}),
       ...(meshLocation === undefined ? {} : { location: meshLocation }),
     },
     namespaces: [...namespaces.values()].sort((a, b) => compare(a.name, b.name)),
@@ -344,6 +356,15 @@ function withUniqueIds(rules: readonly RuleModel[]): RuleModel[] {
     seen.set(rule.id, count);
     return count === 1 ? rule : { ...rule, id: `${rule.id}-${count}` };
   });
+}
+
+/** A user's record of strings (acknowledgements) with its keys sorted, so the model does not depend on their order. */
+function sortedRecord(record: Readonly<Partial<Record<string, string>>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(record)
+      .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+      .sort(([a], [b]) => compare(a, b)),
+  );
 }
 
 function spanField(span: Diagnostic['span']): { span?: NonNullable<Diagnostic['span']> } {

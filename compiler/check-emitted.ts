@@ -9,6 +9,7 @@ import type { KubernetesObject, Target } from '../model/target';
 import { VENDORED_CRDS } from './package-files';
 import { loadCrdValidator, type CrdValidator } from './crd-schemas';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
+import type { EmitMemo } from './emit-memo';
 
 const validators = new Map<string, CrdValidator | undefined>();
 
@@ -31,7 +32,8 @@ function isCustomResource(object: KubernetesObject): boolean {
   return object.apiVersion.includes('.');
 }
 
-export function validateEmitted(target: Pick<Target, 'name' | 'crds'>, objects: readonly KubernetesObject[]): Diagnostic[] {
+/** Violations of every custom resource of `objects`; `memo` (a watch session's) skips objects validated before, unchanged. */
+export function validateEmitted(target: Pick<Target, 'name' | 'crds'>, objects: readonly KubernetesObject[], memo?: EmitMemo): Diagnostic[] {
   const targetName = target.name;
   const out: Diagnostic[] = [];
   for (const set of target.crds) {
@@ -46,19 +48,23 @@ export function validateEmitted(target: Pick<Target, 'name' | 'crds'>, objects: 
   }
   if (out.length > 0) return out;
   for (const object of objects.filter(isCustomResource)) {
-    const file = target.crds.map((set) => crdFileOf(set, object)).find((f) => fs.existsSync(f));
-    const validator = file === undefined ? undefined : validatorFor(file);
-    // A kind with no vendored CRD is a policyc bug too: the validator says so.
-    const violations =
-      validator === undefined ? [{ path: '', message: `no vendored CRD for ${object.apiVersion} ${object.kind}` }] : validator.validate(object);
-    for (const violation of violations) {
-      out.push(
-        diagnostic(
-          'schema-violation',
-          `${targetName}: ${object.kind} ${object.metadata.namespace ?? ''}/${object.metadata.name} fails its CRD at ${violation.path || '/'}: ${violation.message}. This is a policyc bug; please report it with your policy.`,
-        ),
-      );
-    }
+    const entry = memo?.entry(targetName, object);
+    const found = (entry?.violations as Diagnostic[] | undefined) ?? validateObject(target, object);
+    if (entry !== undefined) entry.violations = found;
+    out.push(...found);
   }
   return out;
+}
+
+function validateObject(target: Pick<Target, 'name' | 'crds'>, object: KubernetesObject): Diagnostic[] {
+  const file = target.crds.map((set) => crdFileOf(set, object)).find((f) => fs.existsSync(f));
+  const validator = file === undefined ? undefined : validatorFor(file);
+  // A kind with no vendored CRD is a policyc bug too: the validator says so.
+  const violations = validator === undefined ? [{ path: '', message: `no vendored CRD for ${object.apiVersion} ${object.kind}` }] : validator.validate(object);
+  return violations.map((violation) =>
+    diagnostic(
+      'schema-violation',
+      `${target.name}: ${object.kind} ${object.metadata.namespace ?? ''}/${object.metadata.name} fails its CRD at ${violation.path || '/'}: ${violation.message}. This is a policyc bug; please report it with your policy.`,
+    ),
+  );
 }

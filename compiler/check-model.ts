@@ -6,6 +6,7 @@ import { canonicalCidr, containsCidr, parseCidr, validCidr } from '../model/cidr
 import { diagnostic, type Diagnostic, type RelatedInformation, type Span } from '../diagnostics/diagnostic';
 import {
   acceptsPlaintext,
+  effectiveDefaultAction,
   effectiveMtls,
   hasPeerIdentity,
   headerMatchText,
@@ -13,6 +14,7 @@ import {
   pathText,
   servicesById,
   type HeaderCondition,
+  type AcknowledgementsModel,
   type PathMatch,
   type PolicyModel,
   type RuleModel,
@@ -22,6 +24,7 @@ import {
 import { compareStrings } from '../model/compare';
 import { GRPC_METHOD, grpcAdmitsMethods, narrowsRequests, portNamed, rulesByDestination, sameIdentity, sourceIdentity } from '../model/resolve';
 import type { SourceStore } from './sources';
+import { catalogEntryOfCode } from '../diagnostics/catalog';
 
 const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const isDnsLabel = (name: string): boolean => DNS_1123_LABEL.test(name) && name.length <= 63;
@@ -45,7 +48,7 @@ const HEADER_VALUE = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/;
 const CLAIM_NAME = /^[A-Za-z0-9_-]+$/;
 
 export function validateModel(model: PolicyModel, store: SourceStore): Diagnostic[] {
-  const out: Diagnostic[] = [];
+  const out: Diagnostic[] = [...checkAcknowledgements(model, store)];
   const span = (location: RuleModel['location']) => store.spanOfLocation(location);
   const related = (message: string, location: RuleModel['location']): RelatedInformation => {
     const s = span(location);
@@ -347,11 +350,11 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         );
       }
     }
-    if (rule.action === 'allow' && model.mesh.defaultAction === 'allow') {
+    if (rule.action === 'allow' && known.length > 0 && known.every((port) => effectiveDefaultAction(model, destination, port) === 'allow')) {
       out.push(
         diagnostic(
           'allow-under-default-allow',
-          `The mesh's defaultAction is 'allow', so this allow rule changes nothing (only deny rules restrict). Remove it, or set defaultAction: 'deny'.`,
+          `The defaultAction of ${known.length === 1 ? 'port' : 'ports'} ${known.map((p) => `'${p.name}'`).join(', ')} of '${rule.destination}' is 'allow' (set on the port, service, namespace or mesh), so this allow rule changes nothing (only deny rules restrict). Remove it, or set defaultAction: 'deny' there.`,
           at,
         ),
       );
@@ -527,4 +530,29 @@ function headerCovers(outer: HeaderCondition, inner: HeaderCondition): boolean {
   return outer.match.kind === 'exact'
     ? inner.match.kind === 'exact' && inner.match.value === outer.match.value
     : inner.match.value.startsWith(outer.match.value);
+}
+
+/**
+ * Every acknowledgement names a catalogued warning and gives a reason: an unknown code would silence nothing (a
+ * typo hides the warning it meant to accept from review), and errors are never acknowledged (they stop the build).
+ */
+function checkAcknowledgements(model: PolicyModel, store: SourceStore): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const check = (acknowledge: AcknowledgementsModel | undefined, where: string, location: RuleModel['location']): void => {
+    for (const [code, reason] of Object.entries(acknowledge ?? {})) {
+      const entry = catalogEntryOfCode(code);
+      const problem =
+        entry === undefined
+          ? `${code} is not a policyc diagnostic code (see the Diagnostics table of the README)`
+          : entry.severity === 'error'
+            ? `${code} is an error, and errors cannot be acknowledged: fix what it reports`
+            : reason.trim() === ''
+              ? `the acknowledgement of ${code} gives no reason: say why the warning is accepted`
+              : undefined;
+      if (problem !== undefined) out.push(diagnostic('invalid-acknowledgement', `In ${where}, ${problem}.`, store.spanOfLocation(location)));
+    }
+  };
+  for (const rule of model.rules) check(rule.acknowledge, `rule ${rule.id}`, rule.location);
+  for (const service of model.services) for (const port of service.ports) check(port.acknowledge, `port '${port.name}' of '${service.id}'`, service.location);
+  return out;
 }

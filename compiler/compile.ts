@@ -8,16 +8,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Target } from '../model/target';
+import type { KubernetesObject, Target } from '../model/target';
 import { buildModel } from './build-model';
 import { diagnostic, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics/diagnostic';
 import { evaluate } from './evaluate';
 import type { PolicyModel } from '../model/model';
-import { renderTarget, type RenderedFiles } from './render';
+import { renderTarget, toYaml, type RenderedFiles } from './render';
+import type { EmitMemo } from './emit-memo';
 import { SourceStore } from './sources';
 import { PolicyTypeChecker, type TypecheckResult } from './typecheck';
 import { validateModel } from './check-model';
 import { validateEmitted } from './check-emitted';
+import { ACKNOWLEDGED_FILE, acknowledgedReport, markAcknowledged } from './acknowledge';
 
 export interface CompileOptions {
   /** The entry file (absolute or relative to cwd). */
@@ -34,6 +36,8 @@ export interface CompileOptions {
   readonly overlay?: ReadonlyMap<string, string>;
   /** Type errors of these files only (an editor's open and changed files); every file's when absent. */
   readonly typecheckOnly?: readonly string[];
+  /** Kept across builds by a long-lived session (watch): objects an edit did not change are not validated or serialised again. */
+  readonly memo?: EmitMemo;
   /** Told when each phase starts (the CLI's progress line). */
   readonly onPhase?: (phase: string) => void;
 }
@@ -147,19 +151,41 @@ function evaluateAndEmit(
   if (built.model === undefined || hasErrors(diagnostics)) return { diagnostics, ...(built.model === undefined ? {} : { model: built.model }), outputs };
   const model = built.model;
   options.onPhase?.(`validating ${model.services.length} services, ${model.rules.length} rules`);
-  diagnostics.push(...timePhase('validate model', () => validateModel(model, store)));
+  const spanOf = (location: Parameters<SourceStore['spanOfLocation']>[0]) => store.spanOfLocation(location);
+  const modelDiagnostics = markAcknowledged(
+    model,
+    timePhase('validate model', () => validateModel(model, store)),
+    spanOf,
+  );
+  diagnostics.push(...modelDiagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, model, outputs };
 
   for (const target of options.targets) {
     options.onPhase?.(`compiling ${model.services.length} services for ${target.name}`);
-    const output = timePhase(`target ${target.name}`, () => target.compile(model, { spanOf: (location) => store.spanOfLocation(location) }));
+    const output = timePhase(`target ${target.name}`, () => target.compile(model, { spanOf }));
     const emitted = [...output.objects, ...(output.patches ?? [])];
-    diagnostics.push(...output.diagnostics, ...timePhase(`validate emitted ${target.name}`, () => validateEmitted(target, emitted)));
-    options.onPhase?.(`rendering ${output.objects.length} ${target.name} objects`);
-    outputs.set(
-      target.name,
-      timePhase(`render ${target.name}`, () => renderTarget(output, model.entry)),
+    const { memo } = options;
+    const targetDiagnostics = markAcknowledged(
+      model,
+      [...output.diagnostics, ...timePhase(`validate emitted ${target.name}`, () => validateEmitted(target, emitted, memo))],
+      spanOf,
     );
+    diagnostics.push(...targetDiagnostics);
+    options.onPhase?.(`rendering ${output.objects.length} ${target.name} objects`);
+    const yamlOf =
+      memo === undefined
+        ? toYaml
+        : (object: KubernetesObject): string => {
+            const entry = memo.entry(target.name, object);
+            entry.yaml ??= toYaml(object);
+            return entry.yaml;
+          };
+    const rendered = timePhase(`render ${target.name}`, () => renderTarget(output, model.entry, yamlOf));
+    // The model's acknowledged warnings hold for every target; a target's own, for its folder only.
+    const report = acknowledgedReport([...modelDiagnostics, ...targetDiagnostics], model.entry, (file) => store.relative(file));
+    const files: [string, string][] = [...rendered, ...(report === undefined ? [] : [[ACKNOWLEDGED_FILE, report] as [string, string]])];
+    outputs.set(target.name, new Map(files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
   }
+  options.memo?.endBuild();
   return { diagnostics, model, outputs };
 }

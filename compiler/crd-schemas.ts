@@ -14,15 +14,23 @@
  *
  * Everything is compiled once per validator: CEL programs at load time (a rule that cannot be
  * compiled is recorded in `celRules` and reported on every object that reaches it), ajv
- * validators lazily, once per kind.
+ * validators lazily, once per kind. The build precompiles each vendored CRD file
+ * (compiler/crd-precompile.ts): its documents as JSON and its ajv validators as standalone code, under
+ * `dist/compiler/crd-precompiled/<key>.js`, where the key hashes the CRD text and this compiler's own
+ * code, so a precompiled file is used only for exactly the CRD and converter that made it; any other
+ * file is parsed and compiled here, as before (about a second of every build otherwise).
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Ajv } from 'ajv';
+import { Ajv, _ } from 'ajv';
+import standaloneCode from 'ajv/dist/standalone';
 import type { ErrorObject, SchemaObject, ValidateFunction } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { CelScalar, celEnv, celFunc, celMethod, isCelError, isCelMap, listType, mapType, parse as celParse, plan as celPlan } from '@bufbuild/cel';
 import type { CelInput, CelMap, CelValue } from '@bufbuild/cel';
+import { CRD_FORMATS } from './crd-formats';
+import { compiledFile } from './package-files';
 
 export interface CrdViolation {
   /** JSON pointer-ish location in the object, e.g. `/spec/rules/0/from`; `` for the object. */
@@ -564,23 +572,20 @@ function rootAjvSchema(root: JsonObject): SchemaObject {
   return toAjv(withImplicit, false);
 }
 
-const INT32 = { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -2147483648 && n <= 2147483647 } as const;
-const INT64 = { type: 'number', validate: (n: number) => Number.isInteger(n) } as const;
-
-function newAjv(): Ajv {
+/**
+ * One ajv configuration for the runtime compile and the precompiled code; `standaloneFrom` (the folder the
+ * generated module lives in) makes it keep the code's source and import the formats by relative path.
+ */
+function newAjv(standaloneFrom?: string): Ajv {
+  const formatsModule = standaloneFrom === undefined ? '' : path.relative(standaloneFrom, compiledFile('compiler/crd-formats.js')).split(path.sep).join('/');
   return new Ajv({
     allErrors: true,
     strict: false,
     unicodeRegExp: false,
-    formats: {
-      int32: INT32,
-      int64: INT64,
-      float: { type: 'number', validate: () => true },
-      double: { type: 'number', validate: () => true },
-      byte: /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/,
-      'date-time': /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/,
-      duration: /^[-+]?(?:0|(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))*$/,
-    },
+    formats: CRD_FORMATS,
+    ...(standaloneFrom === undefined
+      ? {}
+      : { code: { source: true, formats: _`require(${formatsModule.startsWith('.') ? formatsModule : `./${formatsModule}`}).CRD_FORMATS` } }),
   });
 }
 
@@ -668,54 +673,156 @@ function validateMetadata(md: unknown, out: CrdViolation[]): void {
 
 interface KindEntry {
   readonly key: string;
-  readonly ajvSchema: SchemaObject;
+  readonly root: JsonObject;
+  /** The precompiled validator, loaded on first use. */
+  readonly precompiled: (() => ValidateFunction) | undefined;
   validator: ValidateFunction | undefined;
-  readonly celRoot: SchemaNode;
+  /** Compiled on first use: a build compiles the CEL rules of the kinds it emits only. */
+  celRoot: SchemaNode | undefined;
 }
 
-export function loadCrdValidator(crdFiles: readonly string[]): CrdValidator {
-  const entries = new Map<string, KindEntry>();
-  const celRules: CrdCelRule[] = [];
-  for (const file of crdFiles) {
-    const text = fs.readFileSync(file, 'utf8');
-    for (const doc of parseAllDocuments(text)) {
-      if (!('errors' in doc) || doc.errors.length > 0) {
-        const err = 'errors' in doc ? doc.errors[0]?.message : 'not a YAML document';
-        throw new Error(`${file}: cannot parse YAML: ${err ?? 'unknown error'}`);
-      }
-      const crd: unknown = doc.toJS();
-      if (!isObject(crd) || crd['kind'] !== 'CustomResourceDefinition') continue;
-      const spec = crd['spec'];
-      if (!isObject(spec)) continue;
-      const group = str(spec['group']);
-      const names = spec['names'];
-      const kind = isObject(names) ? str(names['kind']) : undefined;
-      const versions = spec['versions'];
-      if (group === undefined || kind === undefined || !Array.isArray(versions)) continue;
-      const sharedSchema = isObject(spec['validation']) ? spec['validation']['openAPIV3Schema'] : undefined;
-      for (const v of versions) {
-        if (!isObject(v) || v['served'] === false) continue;
-        const version = str(v['name']);
-        if (version === undefined) continue;
-        const schemaHolder = v['schema'];
-        const root = isObject(schemaHolder) ? schemaHolder['openAPIV3Schema'] : sharedSchema;
-        if (!isObject(root)) continue;
-        const key = `${group}/${version}/${kind}`;
-        entries.set(key, {
-          key,
-          ajvSchema: rootAjvSchema(root),
-          validator: undefined,
-          celRoot: compileNode(root, key, '', celRules),
-        });
-      }
+/** Every served version of every CRD among `documents`, as `group/version/Kind` and its OpenAPI schema. */
+function servedVersions(documents: readonly unknown[]): { key: string; root: JsonObject }[] {
+  const out: { key: string; root: JsonObject }[] = [];
+  for (const crd of documents) {
+    if (!isObject(crd) || crd['kind'] !== 'CustomResourceDefinition') continue;
+    const spec = crd['spec'];
+    if (!isObject(spec)) continue;
+    const group = str(spec['group']);
+    const names = spec['names'];
+    const kind = isObject(names) ? str(names['kind']) : undefined;
+    const versions = spec['versions'];
+    if (group === undefined || kind === undefined || !Array.isArray(versions)) continue;
+    const sharedSchema = isObject(spec['validation']) ? spec['validation']['openAPIV3Schema'] : undefined;
+    for (const v of versions) {
+      if (!isObject(v) || v['served'] === false) continue;
+      const version = str(v['name']);
+      if (version === undefined) continue;
+      const schemaHolder = v['schema'];
+      const root = isObject(schemaHolder) ? schemaHolder['openAPIV3Schema'] : sharedSchema;
+      if (isObject(root)) out.push({ key: `${group}/${version}/${kind}`, root });
     }
   }
-  const ajv = newAjv();
+  return out;
+}
+
+function parseCrdDocuments(file: string, text: string): unknown[] {
+  return parseAllDocuments(text).map((doc) => {
+    if (!('errors' in doc) || doc.errors.length > 0) {
+      const err = 'errors' in doc ? doc.errors[0]?.message : 'not a YAML document';
+      throw new Error(`${file}: cannot parse YAML: ${err ?? 'unknown error'}`);
+    }
+    return doc.toJS() as unknown;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// precompiled CRD files
+
+/** Where the build puts precompiled CRD files (compiler/crd-precompile.ts). */
+export const PRECOMPILED_CRDS = compiledFile('compiler/crd-precompiled');
+
+interface PrecompiledCrd {
+  readonly documents: readonly unknown[];
+  /** Per `group/version/Kind`, the module of its validator, beside this one. */
+  readonly validators: Readonly<Record<string, string>>;
+}
+
+let converterFingerprint: string | undefined;
+/** This compiler's code and formats: a precompiled file made by other code is not used. */
+function converter(): string {
+  converterFingerprint ??= createHash('sha256')
+    .update(fs.readFileSync(__filename))
+    .update(fs.readFileSync(require.resolve('./crd-formats')))
+    .update(fs.readFileSync(require.resolve('ajv/package.json')))
+    .digest('hex');
+  return converterFingerprint;
+}
+
+/** The name of a CRD file's precompiled module: its text and the converter, hashed. */
+export function precompiledName(crdText: string): string {
+  return `crd-${createHash('sha256').update(converter()).update(crdText).digest('hex').slice(0, 32)}.js`;
+}
+
+function loadPrecompiled(dir: string, crdText: string): PrecompiledCrd | undefined {
+  const file = path.join(dir, precompiledName(crdText));
+  if (!fs.existsSync(file)) return undefined;
+  return require(file) as PrecompiledCrd;
+}
+
+/**
+ * A CRD without its documentation: every `description` holding a string (a field named `description` is a
+ * schema, an object, and stays). Validation never reads them, and they are most of a CRD's bytes.
+ */
+function withoutDescriptions(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutDescriptions);
+  if (!isObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) if (!(key === 'description' && typeof item === 'string')) out[key] = withoutDescriptions(item);
+  return out;
+}
+
+/**
+ * A CRD file as CommonJS modules: the first holds its documents as JSON and names, per served version, the
+ * module of its standalone ajv validator (one each, so a build compiles only the versions it validates).
+ */
+export function precompileCrd(file: string, crdText: string, outDir: string): Map<string, string> {
+  const documents = parseCrdDocuments(file, crdText).map(withoutDescriptions);
+  const name = precompiledName(crdText);
+  const ajv = newAjv(outDir);
+  const modules = new Map<string, string>();
+  const validators: Record<string, string> = {};
+  servedVersions(documents).forEach(({ key, root }, index) => {
+    const module = `${name.slice(0, -'.js'.length)}-${index}.js`;
+    validators[key] = module;
+    modules.set(module, `${standaloneCode(ajv, ajv.compile(rootAjvSchema(root)))}\n`);
+  });
+  modules.set(
+    name,
+    [
+      '"use strict";',
+      `exports.documents = JSON.parse(${JSON.stringify(JSON.stringify(documents))});`,
+      `exports.validators = ${JSON.stringify(validators)};`,
+      '',
+    ].join('\n'),
+  );
+  return modules;
+}
+
+/**
+ * A validator for the CRDs of these files. `precompiledDir` is where precompiled CRD files are looked
+ * up (the build's, by default); a file without one is parsed and compiled here.
+ */
+export function loadCrdValidator(crdFiles: readonly string[], precompiledDir = PRECOMPILED_CRDS): CrdValidator {
+  const entries = new Map<string, KindEntry>();
+  for (const file of crdFiles) {
+    const text = fs.readFileSync(file, 'utf8');
+    const precompiled = loadPrecompiled(precompiledDir, text);
+    for (const { key, root } of servedVersions(precompiled?.documents ?? parseCrdDocuments(file, text))) {
+      const module = precompiled?.validators[key];
+      entries.set(key, {
+        key,
+        root,
+        precompiled: module === undefined ? undefined : () => require(path.join(precompiledDir, module)) as ValidateFunction,
+        validator: undefined,
+        celRoot: undefined,
+      });
+    }
+  }
+  let celRules: CrdCelRule[] | undefined;
+  const celRootOf = (entry: KindEntry): SchemaNode => (entry.celRoot ??= compileNode(entry.root, entry.key, '', []));
+  let ajv: Ajv | undefined;
   const kinds = [...entries.keys()].sort();
 
   return {
     kinds,
-    celRules,
+    get celRules() {
+      if (celRules === undefined) {
+        celRules = [];
+        for (const entry of entries.values()) entry.celRoot = compileNode(entry.root, entry.key, '', celRules);
+      }
+      return celRules;
+    },
     validate(object) {
       const apiVersion: unknown = object.apiVersion;
       const kind: unknown = object.kind;
@@ -726,11 +833,18 @@ export function loadCrdValidator(crdFiles: readonly string[]): CrdValidator {
           typeof apiVersion !== 'string' ? 'missing apiVersion' : typeof kind !== 'string' ? 'missing kind' : `unknown apiVersion/kind ${apiVersion} ${kind}`;
         return [{ path: '', message: `${what}: no CustomResourceDefinition loaded for it (known: ${kinds.join(', ')})` }];
       }
-      entry.validator ??= ajv.compile(entry.ajvSchema);
+      if (entry.validator === undefined) {
+        if (entry.precompiled !== undefined) entry.validator = entry.precompiled();
+        else {
+          ajv ??= newAjv();
+          entry.validator = ajv.compile(rootAjvSchema(entry.root));
+        }
+      }
       const out: CrdViolation[] = [];
       if (!entry.validator(object)) out.push(...ajvViolations(entry.validator.errors ?? []));
       validateMetadata(object['metadata'], out);
-      if (entry.celRoot.hasWork) walk(entry.celRoot, toCel(object, entry.celRoot), '', out);
+      const celRoot = celRootOf(entry);
+      if (celRoot.hasWork) walk(celRoot, toCel(object, celRoot), '', out);
       return out;
     },
   };

@@ -51,13 +51,14 @@ export function header(entry: string): string {
   return `${HEADER_PREFIX}${headerName(entry)}. Do not edit: change the policy and run \`policyc build\`.\n`;
 }
 
-/** Every file of one target's output folder. */
-export function renderTarget(output: TargetOutput, entry: string): RenderedFiles {
+/** Every file of one target's output folder; `yamlOf` serialises an object (a watch session's remembers them). */
+export function renderTarget(output: TargetOutput, entry: string, yamlOf: (object: KubernetesObject) => string = toYaml): RenderedFiles {
   const files = new Map<string, string>();
   const objects = [...output.objects].sort(compareObjects);
   const patches = [...(output.patches ?? [])].sort(compareObjects);
-  for (const object of objects) files.set(fileName(object), header(entry) + toYaml(object));
-  for (const patch of patches) files.set(`patches/${patchFileName(patch)}`, header(entry) + toYaml(patch));
+  const head = header(entry);
+  for (const object of objects) files.set(fileName(object), head + yamlOf(object));
+  for (const patch of patches) files.set(`patches/${patchFileName(patch)}`, head + yamlOf(patch));
   files.set(
     'kustomization.yaml',
     header(entry) + stringifyYaml({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: objects.map(fileName).sort(compare) }),

@@ -46,11 +46,11 @@ function write(value: unknown, indent: string, out: string[], order: KeyOrder | 
   if (Array.isArray(value)) {
     for (const item of value) {
       if (typeof item === 'object' && item !== null && !isEmpty(item)) {
-        // The first line of the item shares the dash; the rest are indented under it.
-        const lines: string[] = [];
-        write(item, `${indent}  `, lines, order === undefined ? undefined : order(''));
-        const first = lines[0] ?? '';
-        out.push(`${indent}- ${first.slice(indent.length + 2)}`, ...lines.slice(1));
+        // The first line of the item shares the dash; the rest are indented under it. Written in place and the
+        // first line rewritten: no array per item (serialising allocated more than anything else in a build).
+        const first = out.length;
+        write(item, `${indent}  `, out, order === undefined ? undefined : order(''));
+        out[first] = `${indent}- ${(out[first] ?? '').slice(indent.length + 2)}`;
       } else {
         out.push(`${indent}- ${inline(item)}`);
       }

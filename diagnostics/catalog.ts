@@ -134,6 +134,11 @@ export const catalog = {
     severity: 'error',
     summary: 'A request identity has an empty subject or claim, a `*` in it, or a claim name that is not a plain name.',
   },
+  'invalid-acknowledgement': {
+    code: 'PC3058',
+    severity: 'error',
+    summary: 'An acknowledgement names an unknown code or an error, or gives no reason; only warnings can be acknowledged.',
+  },
   // 4xxx targets
   'schema-violation': {
     code: 'PC4001',
@@ -216,6 +221,16 @@ export const catalog = {
     severity: 'error',
     summary: 'A rule has header conditions, which policyc cannot yet compile exactly into Linkerd routes.',
   },
+  'linkerd-mesh-scope': {
+    code: 'PC4133',
+    severity: 'error',
+    summary: "`scope: 'mesh'` on Linkerd, which has no mesh-wide policy object: namespaces the policy does not list would keep accepting plaintext.",
+  },
+  'linkerd-audit-strict': {
+    code: 'PC4134',
+    severity: 'error',
+    summary: "An audited port is STRICT; Linkerd's audit policy admits the plaintext clients STRICT refuses.",
+  },
   // 42xx Istio ambient target
   'ambient-mtls-disable': {
     code: 'PC4201',
@@ -241,6 +256,16 @@ export const catalog = {
     code: 'PC4210',
     severity: 'error',
     summary: 'A rule names a request identity (end-user JWT), which the ambient target does not compile yet.',
+  },
+  'ambient-dry-run-version': {
+    code: 'PC4220',
+    severity: 'warning',
+    summary: 'An audited service on ambient: ztunnel ignores dry-run AuthorizationPolicies only from Istio 1.25; older releases enforce them.',
+  },
+  'ambient-port-default-action': {
+    code: 'PC4221',
+    severity: 'error',
+    summary: 'The ports of one service have different defaultActions, which the istio-ambient target does not compile.',
   },
   'unknown-target': { code: 'PC5001', severity: 'error', summary: 'The requested target does not exist.' },
   // 5xxx CLI
@@ -322,3 +347,9 @@ export const catalog = {
 } as const satisfies Record<string, CatalogEntry>;
 
 export type DiagnosticId = keyof typeof catalog;
+
+/** The catalog entry of a code (`PC4106`), if policyc has one: what acknowledgements are checked against. */
+export function catalogEntryOfCode(code: string): (CatalogEntry & { readonly id: DiagnosticId }) | undefined {
+  for (const [id, entry] of Object.entries(catalog) as [DiagnosticId, CatalogEntry][]) if (entry.code === code) return { ...entry, id };
+  return undefined;
+}

@@ -29,6 +29,10 @@ export interface Diagnostic {
   readonly message: string;
   readonly span?: Span;
   readonly related?: readonly RelatedInformation[];
+  /** The destination port (by name) a warning located at a service is about, so it can be acknowledged at that port. */
+  readonly port?: string;
+  /** A warning the policy acknowledged, with the user's reason: listed, never counted as a warning. */
+  readonly acknowledged?: string;
 }
 
 /** Makes a diagnostic of a catalogued kind. */
@@ -42,6 +46,11 @@ export function diagnostic(id: DiagnosticId, message: string, span?: Span, relat
     ...(span === undefined ? {} : { span }),
     ...(related === undefined || related.length === 0 ? {} : { related }),
   };
+}
+
+/** Warnings not acknowledged by the policy: the ones to show and count as warnings. */
+export function isUnacknowledgedWarning(d: Diagnostic): boolean {
+  return d.severity === 'warning' && d.acknowledged === undefined;
 }
 
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {

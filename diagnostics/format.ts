@@ -85,17 +85,42 @@ function warningSummary(group: readonly Diagnostic[], options: FormatOptions): s
   if (first === undefined) return '';
   if (group.length === 1) return headLine(first, options);
   const summary = catalog[first.id].summary;
-  const located = group.filter((d) => d.span !== undefined);
-  const where = located.slice(0, SUMMARY_LOCATIONS).map((d) => (d.span === undefined ? '' : location(d.span, options)));
-  const more = group.length - where.length;
+  // Distinct places: one service can hold several warnings of a code (one per port), named once.
+  const places = [...new Set(group.flatMap((d) => (d.span === undefined ? [] : [location(d.span, options)])))];
+  const where = places.slice(0, SUMMARY_LOCATIONS);
+  const more = places.length - where.length;
   return `${paint('warning', 'yellow', options)} ${paint(first.code, 'grey', options)} ×${group.length}: ${summary}${
     where.length > 0 ? ` At ${where.join(', ')}${more > 0 ? ` and ${more} more` : ''}.` : ''
   }`;
 }
 
+/**
+ * Acknowledged warnings: one line per code when summarising (count, the first reason, the first locations),
+ * otherwise one line each with its reason and message.
+ */
+function acknowledgedLines(acknowledged: readonly Diagnostic[], options: FormatOptions): string[] {
+  const where = (d: Diagnostic): string => (d.span === undefined ? '' : `${location(d.span, options)} - `);
+  if (options.summariseWarnings !== true) {
+    return acknowledged.map((d) => `${where(d)}${paint('acknowledged', 'grey', options)} ${d.code} (${d.acknowledged ?? ''}): ${d.message}`);
+  }
+  const byCode = new Map<string, Diagnostic[]>();
+  for (const d of acknowledged) byCode.set(d.code, [...(byCode.get(d.code) ?? []), d]);
+  return [...byCode.keys()].sort().map((code) => {
+    const group = byCode.get(code) ?? [];
+    const located = [...new Set(group.flatMap((d) => (d.span === undefined ? [] : [location(d.span, options)])))];
+    const shown = located.slice(0, SUMMARY_LOCATIONS);
+    const more = located.length - shown.length;
+    return `${paint('acknowledged', 'grey', options)} ${code} ×${group.length} (${group[0]?.acknowledged ?? ''})${
+      shown.length > 0 ? ` at ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : ''
+    }`;
+  });
+}
+
 /** Every diagnostic (or every error and a summary of the warnings), then a count line as tsc prints it. */
-export function formatDiagnostics(diagnostics: readonly Diagnostic[], options: FormatOptions): string {
-  if (diagnostics.length === 0) return '';
+export function formatDiagnostics(all: readonly Diagnostic[], options: FormatOptions): string {
+  const acknowledged = all.filter((d) => d.acknowledged !== undefined);
+  const diagnostics = all.filter((d) => d.acknowledged === undefined);
+  if (diagnostics.length === 0) return acknowledged.length === 0 ? '' : `${acknowledgedLines(acknowledged, options).join('\n')}\n`;
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = diagnostics.length - errors;
   let parts: string[];
@@ -116,7 +141,8 @@ export function formatDiagnostics(diagnostics: readonly Diagnostic[], options: F
     (s) => s !== '',
   );
   const hint = options.summariseWarnings === true && warnings > 0 ? ' Warnings are summarised: --verbose prints each with its source line.' : '';
-  return `${parts.join('\n\n')}\n\nFound ${counts.join(' and ')}.${hint}\n`;
+  const listed = acknowledged.length === 0 ? '' : `${acknowledgedLines(acknowledged, options).join('\n')}\n`;
+  return `${parts.join('\n\n')}\n\n${listed}Found ${counts.join(' and ')}.${hint}\n`;
 }
 
 /** Diagnostics as data, paths relative to cwd, for `--format json`. */

@@ -50,13 +50,15 @@ export function annotationOf(d: Diagnostic, cwd: string, readSource: (file: stri
     const where = r.span === undefined ? '' : `${displayPath(r.span.file, cwd)}:${r.span.line}:${r.span.column}: `;
     return `\n${where}${r.message}`;
   });
-  const message = `${d.message}${related.join('')}`;
-  if (d.span === undefined) return { level: d.severity, title: d.code, message };
+  const message = `${d.acknowledged === undefined ? '' : `Acknowledged (${d.acknowledged}): `}${d.message}${related.join('')}`;
+  // An acknowledged warning stays visible in the pull request, as a notice rather than a warning.
+  const level: AnnotationLevel = d.acknowledged === undefined ? d.severity : 'notice';
+  if (d.span === undefined) return { level, title: d.code, message };
   const text = readSource(d.span.file);
   const end = text === undefined ? { line: d.span.line, column: d.span.column + d.span.length } : lineAndColumn(text, d.span.start + d.span.length);
   const sameLine = end.line === d.span.line;
   return {
-    level: d.severity,
+    level,
     title: d.code,
     message,
     file: displayPath(d.span.file, cwd),

@@ -46,6 +46,8 @@ export function sarifLog(diagnostics: readonly Diagnostic[], cwd: string, readSo
           ruleIndex: ids.indexOf(d.id),
           level: d.severity,
           message: { text: d.message },
+          // SARIF's own record of a result accepted in the source, with the user's reason (§3.35 suppression).
+          ...(d.acknowledged === undefined ? {} : { suppressions: [{ kind: 'inSource', justification: d.acknowledged }] }),
           ...(d.span === undefined ? {} : { locations: [location(d.span, cwd, readSource)] }),
           ...(d.related === undefined || d.related.every((r) => r.span === undefined)
             ? {}

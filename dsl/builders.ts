@@ -1,4 +1,15 @@
-import type { DeclarationSite, DefaultAction, HeaderName, HttpMethod, MtlsMode, PathPattern, Protocol } from './types';
+import type {
+  Acknowledgements,
+  DeclarationSite,
+  DefaultAction,
+  Enforcement,
+  HeaderName,
+  HttpMethod,
+  MtlsMode,
+  PathPattern,
+  PolicyScope,
+  Protocol,
+} from './types';
 
 /**
  * Records where the caller of `builder` stands in the policy source. V8 call sites are structured data,
@@ -57,6 +68,10 @@ export interface Namespace<TName extends string = string> {
   readonly name: TName;
   /** Overrides the mesh-wide mTLS mode for every workload in this namespace. */
   readonly mtls?: MtlsMode;
+  /** Overrides the mesh's defaultAction for every workload in this namespace. */
+  readonly defaultAction?: DefaultAction;
+  /** Audits instead of enforcing authorization in this namespace. */
+  readonly enforcement?: Enforcement;
   /** @internal */
   readonly site?: DeclarationSite;
 }
@@ -73,6 +88,16 @@ export interface NamespaceOptions {
    * @default the mesh's mode
    */
   readonly mtls?: MtlsMode;
+  /**
+   * What happens to a request no rule allows, for every workload in the namespace unless a service or port overrides it.
+   * @default the mesh's defaultAction
+   */
+  readonly defaultAction?: DefaultAction;
+  /**
+   * `audit`: requests the policy would deny in this namespace are allowed and reported, not refused (a gradual rollout).
+   * @default 'enforce'
+   */
+  readonly enforcement?: Enforcement;
 }
 
 /**
@@ -80,12 +105,22 @@ export interface NamespaceOptions {
  *
  * @example
  * const shop = namespace('shop');
- * const legacy = namespace('legacy', { mtls: 'PERMISSIVE' });
+ * const legacy = namespace('legacy', { mtls: 'PERMISSIVE', defaultAction: 'allow' });
+ * const adopting = namespace('orders', { mtls: 'PERMISSIVE', enforcement: 'audit' });
  * allow(shop).to(payments, { ports: ['grpc'] });
  */
 export function namespace<const TName extends string>(name: TName, options: NamespaceOptions = {}): Namespace<TName> {
   const site = declarationSite(namespace);
-  return withSite({ kind: 'namespace' as const, name, ...(options.mtls === undefined ? {} : { mtls: options.mtls }) }, site);
+  return withSite(
+    {
+      kind: 'namespace' as const,
+      name,
+      ...(options.mtls === undefined ? {} : { mtls: options.mtls }),
+      ...(options.defaultAction === undefined ? {} : { defaultAction: options.defaultAction }),
+      ...(options.enforcement === undefined ? {} : { enforcement: options.enforcement }),
+    },
+    site,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -97,6 +132,7 @@ export function namespace<const TName extends string>(name: TName, options: Name
  * @example
  * const http: PortSpec = { port: 8080, protocol: 'http' };
  * const metrics: PortSpec = { port: 9102, protocol: 'http', mtls: 'PERMISSIVE' };
+ * const health: PortSpec = { port: 8081, protocol: 'http', defaultAction: 'allow', acknowledge: { PC4106: 'kubelet only' } };
  */
 export interface PortSpec {
   /** The container (target) port, 1–65535: meshes enforce policy on the port the pod listens on, not the Service port. */
@@ -108,6 +144,16 @@ export interface PortSpec {
    * @default the service's mode
    */
   readonly mtls?: MtlsMode;
+  /**
+   * What happens to a request to this port that no rule allows.
+   * @default the service's defaultAction
+   */
+  readonly defaultAction?: DefaultAction;
+  /**
+   * Warnings about this port that are accepted, by code, each with its reason.
+   * @default {}
+   */
+  readonly acknowledge?: Acknowledgements;
 }
 
 /**
@@ -127,6 +173,8 @@ export interface Service<TName extends string = string, TPorts extends Readonly<
   readonly selector: Readonly<Record<string, string>>;
   readonly ports: TPorts;
   readonly mtls?: MtlsMode;
+  readonly defaultAction?: DefaultAction;
+  readonly enforcement?: Enforcement;
   /** @internal */
   readonly site?: DeclarationSite;
 }
@@ -166,6 +214,16 @@ export interface ServiceOptions<TPorts extends Readonly<Record<string, PortSpec>
    * @default the namespace's mode
    */
   readonly mtls?: MtlsMode;
+  /**
+   * What happens to a request to this service that no rule allows, unless a port overrides it.
+   * @default the namespace's defaultAction
+   */
+  readonly defaultAction?: DefaultAction;
+  /**
+   * `audit`: requests the policy would deny to this service are allowed and reported, not refused.
+   * @default the namespace's enforcement
+   */
+  readonly enforcement?: Enforcement;
 }
 
 /**
@@ -195,6 +253,8 @@ export function service<const TName extends string, const TPorts extends Readonl
       selector: options.selector ?? { app: name },
       ports: options.ports,
       ...(options.mtls === undefined ? {} : { mtls: options.mtls }),
+      ...(options.defaultAction === undefined ? {} : { defaultAction: options.defaultAction }),
+      ...(options.enforcement === undefined ? {} : { enforcement: options.enforcement }),
     },
     site,
   );
@@ -432,6 +492,8 @@ export interface AccessRule {
   readonly headers?: HeaderConditions;
   /** The name of the mesh object the rule is written into, kept from an existing cluster policy (see {@link RuleBuilder}). */
   readonly name?: string;
+  /** Warnings this rule causes that are accepted, by code, each with its reason. */
+  readonly acknowledge?: Acknowledgements;
   /** @internal */
   readonly site?: DeclarationSite;
 }
@@ -450,11 +512,13 @@ export interface RuleBuilder<THttpOnly extends boolean = boolean> {
    * with HTTP, HTTP/2 or gRPC ports. `name` keeps the name of the
    * cluster object the rule replaces (an Istio AuthorizationPolicy), so applying the output replaces that object
    * instead of adding one beside it; rules of one destination and action with the same name share that object.
+   * `acknowledge` accepts warnings this rule causes, by code, each with its reason (they are then listed, not warned).
    *
    * @example
    * allow(checkout).to(payments, { ports: ['grpc'], methods: ['POST'], paths: ['/payments.v1.Payments/*'] });
    * allow(productpage).to(details, { methods: ['GET'], name: 'details-viewer' });
    * allow(web).to(api, { ports: ['http'], headers: { 'x-token': exact('admin'), 'x-debug': present } });
+   * allow(kubelet).to(web, { ports: ['health'], acknowledge: { PC3020: 'probes carry no identity' } });
    */
   to<TTo extends AnyService>(destination: TTo, scope?: HttpScope<TTo> | (true extends THttpOnly ? never : AnyPortScope<TTo>)): AccessRule;
 }
@@ -474,6 +538,7 @@ export interface HttpScope<TTo extends AnyService> {
   readonly paths?: readonly PathPattern[];
   readonly headers?: HeaderConditions;
   readonly name?: string;
+  readonly acknowledge?: Acknowledgements;
 }
 
 /**
@@ -488,6 +553,7 @@ export interface AnyPortScope<TTo extends AnyService> {
   readonly paths?: undefined;
   readonly headers?: undefined;
   readonly name?: string;
+  readonly acknowledge?: Acknowledgements;
 }
 
 /** Whether a source list names an end user's JWT, which only HTTP ports see. */
@@ -512,6 +578,7 @@ function ruleBuilder<THttpOnly extends boolean>(action: RuleAction, from: readon
         ...(scope?.paths === undefined ? {} : { paths: scope.paths }),
         ...(scope?.headers === undefined ? {} : { headers: scope.headers }),
         ...(scope?.name === undefined ? {} : { name: scope.name }),
+        ...(scope?.acknowledge === undefined ? {} : { acknowledge: scope.acknowledge }),
       },
       ruleSite,
     );
@@ -556,6 +623,8 @@ export interface MeshPolicy {
   readonly mtls: MtlsMode;
   readonly defaultAction: DefaultAction;
   readonly rootNamespace: string;
+  readonly scope: PolicyScope;
+  readonly everyMeshedNamespaceListed: boolean;
   readonly namespaces: readonly Namespace[];
   readonly services: readonly AnyService[];
   readonly rules: readonly AccessRule[];
@@ -592,6 +661,19 @@ export interface MeshOptions {
    */
   readonly rootNamespace?: string;
   /**
+   * Which namespaces the policy governs: `mesh` (every namespace; mesh-wide objects are written) or `namespaces`
+   * (only the declared ones; nothing is written outside them, so namespaces can adopt the policy one at a time).
+   * @default 'mesh'
+   */
+  readonly scope?: PolicyScope;
+  /**
+   * Linkerd only: states that the declared namespaces (`namespaces` and the services' namespaces) are every meshed
+   * namespace of the cluster. Linkerd has no mesh-wide policy object, so `scope: 'mesh'` compiles for Linkerd only
+   * with this set (each listed namespace gets the mesh's posture).
+   * @default false
+   */
+  readonly everyMeshedNamespaceListed?: boolean;
+  /**
    * Namespaces to manage even if no service is declared in them (the namespaces of the services are included anyway).
    * @default []
    */
@@ -627,6 +709,8 @@ export function mesh(options: MeshOptions): MeshPolicy {
       mtls: options.mtls ?? 'STRICT',
       defaultAction: options.defaultAction ?? 'deny',
       rootNamespace: options.rootNamespace ?? 'istio-system',
+      scope: options.scope ?? 'mesh',
+      everyMeshedNamespaceListed: options.everyMeshedNamespaceListed ?? false,
       namespaces: options.namespaces ?? [],
       services: options.services,
       rules: options.rules,

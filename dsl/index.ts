@@ -48,4 +48,15 @@ export type {
   AssertionCaller,
   PolicyAssertion,
 } from './builders';
-export type { MtlsMode, Protocol, HttpMethod, PathPattern, HeaderName, DefaultAction, DeclarationSite } from './types';
+export type {
+  MtlsMode,
+  Protocol,
+  HttpMethod,
+  PathPattern,
+  HeaderName,
+  DefaultAction,
+  Enforcement,
+  PolicyScope,
+  Acknowledgements,
+  DeclarationSite,
+} from './types';

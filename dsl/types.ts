@@ -50,6 +50,40 @@ export type PathPattern = `/${string}`;
 export type DefaultAction = 'allow' | 'deny';
 
 /**
+ * Whether a namespace's or service's authorization is enforced, or only audited: in `audit`, a request the policy
+ * would deny is allowed and reported (Istio logs it as a dry-run denial, Linkerd as an audit decision). The mTLS
+ * mode is never audited: a STRICT port still refuses plaintext clients.
+ *
+ * @example
+ * namespace('shop', { enforcement: 'audit' })
+ * @default 'enforce'
+ */
+export type Enforcement = 'enforce' | 'audit';
+
+/**
+ * Which namespaces a policy governs.
+ * - `mesh`: every namespace of the mesh. Mesh-wide objects are written (Istio's root-namespace PeerAuthentication), so
+ *   a namespace the policy does not name gets the mesh's mTLS mode.
+ * - `namespaces`: only the namespaces the policy declares (its services' and `namespaces`). Nothing is written
+ *   outside them; every other namespace keeps the cluster's defaults.
+ *
+ * @example
+ * mesh({ scope: 'namespaces', namespaces: [shop], services: [], rules: [] })
+ * @default 'mesh'
+ */
+export type PolicyScope = 'mesh' | 'namespaces';
+
+/**
+ * Warnings acknowledged where they arise, by code, each with the reason it is accepted. An acknowledged warning is not
+ * printed as a warning; the build lists it as acknowledged and records it in the output (`acknowledged.txt`).
+ * Errors cannot be acknowledged.
+ *
+ * @example
+ * const ack: Acknowledgements = { PC4106: 'kubelet only; probes are plaintext' };
+ */
+export type Acknowledgements = Readonly<Partial<Record<`PC${number}`, string>>>;
+
+/**
  * Where in the user's policy source a declaration was made. Filled in by the DSL from the call site,
  * then mapped back to the TypeScript source by the compiler.
  *

@@ -450,7 +450,9 @@ export function importLinkerd(objects: readonly ImportedObject[]): ImportedPolic
   const model: PolicyModel = {
     version: MODEL_VERSION,
     entry: 'policy.ts',
-    mesh: { trustDomain, mtls: 'PERMISSIVE', defaultAction, rootNamespace: 'istio-system' },
+    // Linkerd policy is per namespace: the imported policy governs the namespaces it read, no more (a mesh-scope
+    // policy would claim every meshed namespace, which these manifests do not describe).
+    mesh: { trustDomain, mtls: 'PERMISSIVE', defaultAction, rootNamespace: 'istio-system', scope: 'namespaces' },
     namespaces: [...new Set(services.map((s) => s.service.namespace))].sort(compare).map((name) => ({ name })),
     services: services.map((s) => s.service),
     rules,

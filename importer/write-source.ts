@@ -346,6 +346,8 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
         writer.writeLine(`mtls: ${quote(mesh.mtls)},`);
         writer.writeLine(`defaultAction: ${quote(mesh.defaultAction)},`);
         if (mesh.rootNamespace !== 'istio-system') writer.writeLine(`rootNamespace: ${quote(mesh.rootNamespace)},`);
+        if ((mesh.scope ?? 'mesh') !== 'mesh') writer.writeLine(`scope: ${quote(mesh.scope ?? 'mesh')},`);
+        if (mesh.everyMeshedNamespaceListed === true) writer.writeLine('everyMeshedNamespaceListed: true,');
         if (extraNamespaces.length > 0) writer.writeLine(`namespaces: [${extraNamespaces.join(', ')}],`);
         writer.writeLine(`services: [${serviceIds.join(', ')}],`);
         writer.writeLine(`rules: [${[...ruleLists, ...(entryRules.length === 0 ? [] : ['...crossNamespaceRules'])].join(', ')}],`);

@@ -43,7 +43,8 @@ type Range = {
 };
 interface LspDiagnostic {
   readonly range: Range;
-  readonly severity: 1 | 2;
+  /** 1 error, 2 warning, 4 hint (an acknowledged warning: still visible, never a squiggle). */
+  readonly severity: 1 | 2 | 4;
   readonly code: string;
   readonly source: 'policyc';
   readonly message: string;
@@ -315,10 +316,10 @@ export class PolicyLanguageServer {
     );
     return {
       range,
-      severity: d.severity === 'error' ? 1 : 2,
+      severity: d.severity === 'error' ? 1 : d.acknowledged === undefined ? 2 : 4,
       code: d.code,
       source: 'policyc',
-      message: d.message,
+      message: d.acknowledged === undefined ? d.message : `Acknowledged (${d.acknowledged}): ${d.message}`,
       ...(related.length === 0 ? {} : { relatedInformation: related }),
     };
   }

@@ -5,6 +5,8 @@
 import { ipInCidr } from './cidr';
 import {
   acceptsPlaintext,
+  effectiveDefaultAction,
+  effectiveEnforcement,
   effectiveMtls,
   hasPeerIdentity,
   headerMatches,
@@ -62,6 +64,8 @@ export function headerValue(headers: Readonly<Record<string, string>> | undefine
 
 export interface Decision {
   readonly allowed: boolean;
+  /** Set when the destination is audited and enforcing would have denied the request (which is allowed and reported). */
+  readonly audited?: true;
   /** Why, in words. */
   readonly reason: string;
   /** The rules that decided (the matching deny, or the matching allows). */
@@ -124,16 +128,30 @@ function rulesTo(model: PolicyModel, destination: string): readonly RuleModel[] 
   return grouped.get(destination) ?? [];
 }
 
+/**
+ * Steps 1–4 of model.ts: mTLS, deny rules, the port's effective defaultAction (port, service, namespace, mesh),
+ * allow rules; then audit, which turns a denial by the rules or the defaultAction into "would be denied (audit)".
+ */
 export function decide(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel> = servicesById(model)): Decision {
+  const destination = services.get(request.destination);
+  const enforced = decideEnforced(model, request, services);
+  // mTLS refusals carry no rules and are not authorization: they stay refused in audit (model.ts step 4).
+  if (enforced.allowed || enforced.beyondAudit === true || destination === undefined || effectiveEnforcement(model, destination) === 'enforce') {
+    return { allowed: enforced.allowed, reason: enforced.reason, rules: enforced.rules };
+  }
+  return { allowed: true, audited: true, reason: `would be denied (audit): ${enforced.reason}`, rules: enforced.rules };
+}
+
+function decideEnforced(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel>): Decision & { readonly beyondAudit?: true } {
   const destination = services.get(request.destination);
   const port = destination === undefined ? undefined : portNumbered(destination, request.port);
   if (destination === undefined || port === undefined) {
-    return { allowed: false, reason: `${request.destination}:${request.port} is not a declared port`, rules: [] };
+    return { allowed: false, beyondAudit: true, reason: `${request.destination}:${request.port} is not a declared port`, rules: [] };
   }
   const mode = effectiveMtls(model, destination, port);
   const plaintext = request.client.kind === 'plaintext' || !request.client.tls || !hasPeerIdentity(mode);
   if (plaintext && !acceptsPlaintext(mode)) {
-    return { allowed: false, reason: `port ${port.name} is STRICT: a plaintext client is refused by mTLS`, rules: [] };
+    return { allowed: false, beyondAudit: true, reason: `port ${port.name} is STRICT: a plaintext client is refused by mTLS`, rules: [] };
   }
   const identity = plaintext ? undefined : presentedIdentity(request.client, services);
   const http = isHttpProtocol(port.protocol);
@@ -159,7 +177,9 @@ export function decide(model: PolicyModel, request: Request, services: ReadonlyM
 
   const denies = rules.filter((r) => r.action === 'deny' && matches(r));
   if (denies.length > 0) return { allowed: false, reason: 'a deny rule matches', rules: denies.map(cite) };
-  if (model.mesh.defaultAction === 'allow') return { allowed: true, reason: "no deny rule matches and the mesh's defaultAction is allow", rules: [] };
+  if (effectiveDefaultAction(model, destination, port) === 'allow') {
+    return { allowed: true, reason: `no deny rule matches and the defaultAction of port ${port.name} is allow`, rules: [] };
+  }
   const allows = rules.filter((r) => r.action === 'allow' && matches(r));
   if (allows.length > 0) return { allowed: true, reason: 'an allow rule matches', rules: allows.map(cite) };
   return { allowed: false, reason: 'no allow rule matches (defaultAction deny)', rules: [] };

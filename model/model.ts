@@ -14,13 +14,23 @@
  *    that exact identity; `namespace` any identity in the namespace; `authenticated` any identity;
  *    `anyone` every client; `ipBlock` any client whose IP is in the CIDR, with or without identity.
  *    A client without identity never matches an identity source.
- * 3. If any deny rule matches: denied. Else, with `defaultAction: 'allow'`: allowed. Else allowed only if
- *    some allow rule matches.
+ * 3. If any deny rule matches: denied. Else, if the port's `effectiveDefaultAction` (port, else service, else
+ *    namespace, else mesh: the same precedence as mTLS) is 'allow': allowed. Else allowed only if some allow
+ *    rule matches.
+ * 4. Audit: when the destination's `effectiveEnforcement` (service, else namespace; default 'enforce') is
+ *    'audit', a request step 3 denies is allowed instead ("would be denied (audit)"); the mesh reports it.
+ *    Step 1 is not audited: a STRICT port refuses plaintext clients in audit too (mTLS is transport, not
+ *    authorization; Istio's dry-run covers AuthorizationPolicies only).
+ * Scope: with `scope: 'namespaces'` the model governs only its namespaces (its services' and the declared
+ * ones); every other namespace keeps the cluster's defaults and nothing is written there. Inside a governed
+ * namespace, the namespace's posture (mTLS mode, defaultAction, enforcement) applies to every workload,
+ * declared or not: a namespace is adopted whole. With `scope: 'mesh'` (the default) the mesh's mTLS mode
+ * also applies to every namespace the model does not name.
  * Request conditions (HTTP, HTTP/2 and gRPC ports only):
- * 4. Headers: a rule with `headers` matches only when every condition holds; header names compare
+ * 5. Headers: a rule with `headers` matches only when every condition holds; header names compare
  *    case-insensitively (the model keeps them lower-case), values exactly: `exact` equal, `prefix` starts
  *    with, `present` the header is sent (even empty: Istio's presence match).
- * 5. Request identity (end-user JWT): a request carries no token, a valid token (issuer, subject, string
+ * 6. Request identity (end-user JWT): a request carries no token, a valid token (issuer, subject, string
  *    claims) or an invalid one. A destination *validates tokens* when any rule to it has a
  *    `requestIdentity` source; its issuers are the issuers those sources name (`tokenIssuersAt`). On an HTTP
  *    port of such a destination, a request whose token is invalid or from another issuer is refused before
@@ -30,9 +40,12 @@
  * The validator guarantees `ports` only lists HTTP ports when methods, paths, headers or request identities
  * are set, and that no identity-based deny covers a port that accepts plaintext.
  */
-import type { DefaultAction, HttpMethod, MtlsMode, Protocol } from '../dsl/types';
+import type { DefaultAction, Enforcement, HttpMethod, MtlsMode, PolicyScope, Protocol } from '../dsl/types';
 
-export type { DefaultAction, HttpMethod, MtlsMode, Protocol };
+export type { DefaultAction, Enforcement, HttpMethod, MtlsMode, PolicyScope, Protocol };
+
+/** Warnings accepted where they arise: code → reason. */
+export type AcknowledgementsModel = Readonly<Record<string, string>>;
 
 export const MODEL_VERSION = 1;
 
@@ -56,12 +69,18 @@ export interface MeshSettings {
   readonly mtls: MtlsMode;
   readonly defaultAction: DefaultAction;
   readonly rootNamespace: string;
+  /** Absent: 'mesh'. */
+  readonly scope?: PolicyScope;
+  /** The declared namespaces are every meshed namespace (what Linkerd needs to compile `scope: 'mesh'`). */
+  readonly everyMeshedNamespaceListed?: true;
   readonly location?: SourceLocation;
 }
 
 export interface NamespaceModel {
   readonly name: string;
   readonly mtls?: MtlsMode;
+  readonly defaultAction?: DefaultAction;
+  readonly enforcement?: Enforcement;
   readonly location?: SourceLocation;
 }
 
@@ -70,6 +89,9 @@ export interface PortModel {
   readonly port: number;
   readonly protocol: Protocol;
   readonly mtls?: MtlsMode;
+  readonly defaultAction?: DefaultAction;
+  /** Warnings about this port that the user accepted (located at the service). */
+  readonly acknowledge?: AcknowledgementsModel;
 }
 
 export interface ServiceModel {
@@ -82,6 +104,8 @@ export interface ServiceModel {
   /** Sorted by port number. */
   readonly ports: readonly PortModel[];
   readonly mtls?: MtlsMode;
+  readonly defaultAction?: DefaultAction;
+  readonly enforcement?: Enforcement;
   readonly location?: SourceLocation;
 }
 
@@ -141,6 +165,8 @@ export interface RuleModel {
   readonly headers?: readonly HeaderCondition[];
   /** The mesh object's name the user kept (an imported policy's); absent: targets derive one. */
   readonly name?: string;
+  /** Warnings this rule causes that the user accepted. */
+  readonly acknowledge?: AcknowledgementsModel;
   readonly location?: SourceLocation;
 }
 
@@ -190,6 +216,31 @@ export function effectiveMtls(model: PolicyModel, service: ServiceModel, port: P
 /** The mTLS mode a namespace's workloads get unless they override it. */
 export function namespaceMtls(model: PolicyModel, namespaceName: string): MtlsMode {
   return model.namespaces.find((ns) => ns.name === namespaceName)?.mtls ?? model.mesh.mtls;
+}
+
+/** What a request to the port gets when no rule allows it: port, then service, then namespace, then mesh. */
+export function effectiveDefaultAction(model: PolicyModel, service: ServiceModel, port: PortModel): DefaultAction {
+  return port.defaultAction ?? service.defaultAction ?? namespaceDefaultAction(model, service.namespace);
+}
+
+/** The defaultAction a namespace's workloads get unless they override it. */
+export function namespaceDefaultAction(model: PolicyModel, namespaceName: string): DefaultAction {
+  return model.namespaces.find((ns) => ns.name === namespaceName)?.defaultAction ?? model.mesh.defaultAction;
+}
+
+/** Whether a service's authorization is enforced or audited: service, then namespace; 'enforce' by default. */
+export function effectiveEnforcement(model: PolicyModel, service: ServiceModel): Enforcement {
+  return service.enforcement ?? namespaceEnforcement(model, service.namespace);
+}
+
+/** Whether a namespace's authorization is enforced or audited (its services may override it). */
+export function namespaceEnforcement(model: PolicyModel, namespaceName: string): Enforcement {
+  return model.namespaces.find((ns) => ns.name === namespaceName)?.enforcement ?? 'enforce';
+}
+
+/** Which namespaces the model governs: every one ('mesh') or only its own ('namespaces'). */
+export function policyScope(model: PolicyModel): PolicyScope {
+  return model.mesh.scope ?? 'mesh';
 }
 
 /** Whether the port's protocol carries HTTP requests (so methods and paths can be matched). */

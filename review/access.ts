@@ -10,6 +10,8 @@
 import { decide, headerValue, requestIdentityMatches, type Client, type Request } from '../model/decide';
 import { compareStrings } from '../model/compare';
 import {
+  effectiveDefaultAction,
+  effectiveEnforcement,
   effectiveMtls,
   hasPeerIdentity,
   headerMatches,
@@ -242,18 +244,18 @@ export function accessMatrix(model: PolicyModel): AccessEdge[] {
     if (rule !== undefined) candidate.rules.push(rule);
     candidates.set(key, candidate);
   };
-  if (model.mesh.defaultAction === 'allow') {
-    for (const service of model.services) for (const port of service.ports) add({ kind: 'anyone' }, service, port, {});
-  } else {
-    for (const rule of model.rules) {
-      if (rule.action !== 'allow') continue;
-      const service = services.get(rule.destination);
-      if (service === undefined) continue;
-      for (const portName of rule.ports) {
-        const port = portNamed(service, portName);
-        if (port === undefined) continue;
-        for (const source of rule.sources) add(source, service, port, limitOf(rule), rule);
-      }
+  // Ports open to anyone but the denies: defaultAction 'allow' (port, service, namespace, mesh) or an audited destination.
+  const open = (service: ServiceModel, port: PortModel): boolean =>
+    effectiveDefaultAction(model, service, port) === 'allow' || effectiveEnforcement(model, service) === 'audit';
+  for (const service of model.services) for (const port of service.ports) if (open(service, port)) add({ kind: 'anyone' }, service, port, {});
+  for (const rule of model.rules) {
+    if (rule.action !== 'allow') continue;
+    const service = services.get(rule.destination);
+    if (service === undefined) continue;
+    for (const portName of rule.ports) {
+      const port = portNamed(service, portName);
+      if (port === undefined || open(service, port)) continue;
+      for (const source of rule.sources) add(source, service, port, limitOf(rule), rule);
     }
   }
 

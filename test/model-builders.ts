@@ -56,7 +56,7 @@ export function model(
   return {
     version: 1,
     entry: 'policy/mesh.ts',
-    mesh: { trustDomain: 'cluster.local', mtls: 'STRICT', defaultAction: 'deny', rootNamespace: 'istio-system', ...mesh },
+    mesh: { trustDomain: 'cluster.local', mtls: 'STRICT', defaultAction: 'deny', rootNamespace: 'istio-system', everyMeshedNamespaceListed: true, ...mesh },
     namespaces: namespaces ?? names.map((name) => ({ name })),
     services: [...services].sort((a, b) => (a.id < b.id ? -1 : 1)),
     rules,

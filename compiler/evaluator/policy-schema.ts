@@ -6,7 +6,11 @@
  * Sizes are bounds against abuse, not the rules of Kubernetes names: those (DNS labels, label syntax, CIDR
  * syntax, paths) are the validator's (compiler/check-model.ts), which reads only values that passed here.
  */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import standaloneCode from 'ajv/dist/standalone';
+import { compiledFile } from '../package-files';
 import type { AccessRule, AnyService, MeshPolicy, Namespace, PolicyAssertion } from '../../dsl';
 
 /** A value the evaluator could not carry as JSON (a function, `undefined` in an array, NaN, a symbol...). */
@@ -26,6 +30,9 @@ const PROTOCOLS = ['http', 'http2', 'grpc', 'tcp'];
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
 
 const text = { type: 'string', maxLength: MAX_TEXT };
+const DEFAULT_ACTIONS = ['allow', 'deny'];
+// Keys are checked against the diagnostic catalog by the validator, which can say which code is unknown and where.
+const acknowledge = { type: 'object', maxProperties: 64, propertyNames: text, additionalProperties: text };
 const path = { type: 'string', maxLength: MAX_PATH };
 const site = {
   type: 'object',
@@ -35,7 +42,14 @@ const site = {
 const namespace = {
   type: 'object',
   required: ['kind', 'name'],
-  properties: { kind: { const: 'namespace' }, name: text, mtls: { enum: MTLS }, site },
+  properties: {
+    kind: { const: 'namespace' },
+    name: text,
+    mtls: { enum: MTLS },
+    defaultAction: { enum: DEFAULT_ACTIONS },
+    enforcement: { enum: ['enforce', 'audit'] },
+    site,
+  },
 };
 const service = {
   type: 'object',
@@ -53,10 +67,18 @@ const service = {
       additionalProperties: {
         type: 'object',
         required: ['port', 'protocol'],
-        properties: { port: { type: 'integer' }, protocol: { enum: PROTOCOLS }, mtls: { enum: MTLS } },
+        properties: {
+          port: { type: 'integer' },
+          protocol: { enum: PROTOCOLS },
+          mtls: { enum: MTLS },
+          defaultAction: { enum: DEFAULT_ACTIONS },
+          acknowledge,
+        },
       },
     },
     mtls: { enum: MTLS },
+    defaultAction: { enum: DEFAULT_ACTIONS },
+    enforcement: { enum: ['enforce', 'audit'] },
     site,
   },
 };
@@ -121,8 +143,10 @@ const schemas = {
       kind: { const: 'mesh' },
       trustDomain: text,
       mtls: { enum: MTLS },
-      defaultAction: { enum: ['allow', 'deny'] },
+      defaultAction: { enum: DEFAULT_ACTIONS },
       rootNamespace: text,
+      scope: { enum: ['mesh', 'namespaces'] },
+      everyMeshedNamespaceListed: { type: 'boolean' },
       // Entries are checked one by one (below), so each error points at its own declaration.
       namespaces: { type: 'array' },
       services: { type: 'array' },
@@ -146,6 +170,7 @@ const schemas = {
       paths: list(path, 1024),
       headers: { type: 'object', maxProperties: 64, propertyNames: text, additionalProperties: headerCondition },
       name: text,
+      acknowledge,
       site,
     },
   },
@@ -174,18 +199,49 @@ export interface DeclarationTypes {
 }
 export type DeclarationKind = keyof DeclarationTypes;
 
-let compiled: { [K in DeclarationKind]: ValidateFunction } | undefined;
-function validators(): { [K in DeclarationKind]: ValidateFunction } {
+type Validators = { [K in DeclarationKind]: ValidateFunction };
+
+const KINDS: readonly DeclarationKind[] = ['mesh', 'namespace', 'service', 'rule', 'assertion'];
+
+/** Precompiled by the build (compiler/crd-precompile.ts), used only while its key matches these schemas. */
+export const PRECOMPILED_POLICY_SCHEMA = compiledFile('compiler/evaluator/policy-schema-precompiled.js');
+
+function newAjv(source: boolean): Ajv {
+  // Opaque values (functions, NaN, undefined in an array) are objects here; no schema accepts them.
+  return new Ajv({ discriminator: true, strict: false, allErrors: false, ...(source ? { code: { source: true } } : {}) });
+}
+
+/** The schemas and the ajv that compiles them, hashed: a precompiled module of other schemas is not used. */
+function schemaKey(): string {
+  return createHash('sha256')
+    .update(JSON.stringify(schemas))
+    .update(fs.readFileSync(require.resolve('ajv/package.json')))
+    .digest('hex');
+}
+
+/** The validators as one CommonJS module of standalone ajv code, with the key of the schemas it was made from. */
+export function precompilePolicySchema(): string {
+  const ajv = newAjv(true);
+  for (const kind of KINDS) ajv.addSchema(schemas[kind], kind);
+  const code = standaloneCode(ajv, Object.fromEntries(KINDS.map((kind) => [kind, kind])));
+  return `${code}\nexports.key = ${JSON.stringify(schemaKey())};\n`;
+}
+
+let compiled: Validators | undefined;
+function validators(): Validators {
   if (compiled === undefined) {
-    // Opaque values (functions, NaN, undefined in an array) are objects here; no schema accepts them.
-    const ajv = new Ajv({ discriminator: true, strict: false, allErrors: false });
-    compiled = {
-      mesh: ajv.compile(schemas.mesh),
-      namespace: ajv.compile(schemas.namespace),
-      service: ajv.compile(schemas.service),
-      rule: ajv.compile(schemas.rule),
-      assertion: ajv.compile(schemas.assertion),
-    };
+    const precompiled = fs.existsSync(PRECOMPILED_POLICY_SCHEMA) ? (require(PRECOMPILED_POLICY_SCHEMA) as Validators & { key?: unknown }) : undefined;
+    if (precompiled !== undefined && precompiled.key === schemaKey()) compiled = precompiled;
+    else {
+      const ajv = newAjv(false);
+      compiled = {
+        mesh: ajv.compile(schemas.mesh),
+        namespace: ajv.compile(schemas.namespace),
+        service: ajv.compile(schemas.service),
+        rule: ajv.compile(schemas.rule),
+        assertion: ajv.compile(schemas.assertion),
+      };
+    }
   }
   return compiled;
 }

@@ -12,6 +12,8 @@ export default mesh({
   trustDomain: 'cluster.local',
   mtls: 'STRICT',
   defaultAction: 'deny',
+  // Mesh scope on Linkerd: the services' namespaces are every meshed namespace of this example's cluster.
+  everyMeshedNamespaceListed: true,
   services: [...shopServices, postgres, prometheus],
   rules: [...shopRules, ...monitoringRules],
   // Proved by `policyc verify` on the model and on the Istio and Linkerd output.

@@ -17,6 +17,8 @@ export const payments = service(shop, 'payments', {
 export default mesh({
   mtls: 'STRICT',
   defaultAction: 'deny',
+  // Mesh scope on Linkerd: shop is the only meshed namespace of this example's cluster.
+  everyMeshedNamespaceListed: true,
   services: [checkout, payments],
   rules: [allow(checkout).to(payments, { ports: ['grpc'] })],
 });

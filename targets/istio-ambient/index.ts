@@ -16,13 +16,31 @@
  *   identity, which is what the destination ztunnel sees (§5).
  * - mTLS: PeerAuthentication at mesh, namespace and workload level as in sidecar Istio, but DISABLE (ignored
  *   by ambient, §6), port-level modes (§6) and plaintext clients of a waypoint service (§7) are errors.
+ *   `scope: 'namespaces'`: no root-namespace object, one PeerAuthentication per governed namespace.
+ * - defaultAction per namespace and service (one for all ports of a service; a port of its own is refused,
+ *   PC4221): a 'deny' namespace gets `allow-nothing`; a 'deny' service elsewhere gets its own; an 'allow'
+ *   service in a 'deny' namespace gets an ALLOW of its ports at its ztunnel.
+ * - audit: every AuthorizationPolicy of an audited service carries `istio.io/dry-run: "true"`. istiod treats a
+ *   dry-run policy as absent for ztunnel from Istio 1.25 (istio/istio#55414; earlier ztunnels enforced it,
+ *   hence warning PC4220), and a waypoint (Envoy) evaluates it as shadow rules only. An audited service whose
+ *   namespace enforces `allow-nothing` gets an enforced ALLOW of its ports (`<svc>-audit`).
  */
 import type { Diagnostic } from '../../diagnostics/diagnostic';
 import { diagnostic } from '../../diagnostics/diagnostic';
-import { acceptsPlaintext, effectiveMtls, servicesById } from '../../model/model';
+import {
+  acceptsPlaintext,
+  effectiveDefaultAction,
+  effectiveEnforcement,
+  effectiveMtls,
+  namespaceDefaultAction,
+  namespaceEnforcement,
+  namespaceMtls,
+  policyScope,
+  servicesById,
+} from '../../model/model';
 import type { MtlsMode, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
-import { fromEntries, istioRulesOf, MANAGED_BY, principal, type IstioCondition } from '../istio';
+import { enforcementAnnotations, fromEntries, istioRulesOf, MANAGED_BY, principal, type IstioCondition } from '../istio';
 import { narrowsRequests } from '../../model/resolve';
 import { objectName } from '../names';
 
@@ -68,8 +86,13 @@ export function waypointServices(model: PolicyModel): ServiceModel[] {
   return model.services.filter((s) => ids.has(s.id));
 }
 
-function meta(name: string, namespace: string, labels: Readonly<Record<string, string>> = {}): KubernetesObject['metadata'] {
-  return { name, namespace, labels: { ...MANAGED_BY, ...labels } };
+function meta(
+  name: string,
+  namespace: string,
+  labels: Readonly<Record<string, string>> = {},
+  annotations?: Readonly<Record<string, string>>,
+): KubernetesObject['metadata'] {
+  return { name, namespace, labels: { ...MANAGED_BY, ...labels }, ...(annotations === undefined ? {} : { annotations }) };
 }
 
 function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, services: ReadonlyMap<string, ServiceModel>): AmbientRule[] {
@@ -94,9 +117,10 @@ function authorizationPolicy(
   attachment: Attachment | undefined,
   action: 'ALLOW' | 'DENY' | undefined,
   rules?: readonly AmbientRule[],
+  audit = false,
 ): KubernetesObject {
   const spec = { ...attachment, ...(action === undefined ? {} : { action }), ...(rules === undefined ? {} : { rules }) };
-  return { apiVersion: SECURITY, kind: 'AuthorizationPolicy', metadata: meta(name, namespace), spec };
+  return { apiVersion: SECURITY, kind: 'AuthorizationPolicy', metadata: meta(name, namespace, {}, enforcementAnnotations(audit ? 'audit' : 'enforce')), spec };
 }
 
 function peerAuthentication(
@@ -152,6 +176,15 @@ class AmbientCompilation {
     return { objects: this.objects, patches: this.patches, diagnostics: this.diagnostics };
   }
 
+  /** Whether requests to the service that no rule allows are denied (one defaultAction for all its ports, see check()). */
+  private denyByDefault(service: ServiceModel): boolean {
+    return service.ports.some((p) => effectiveDefaultAction(this.model, service, p) === 'deny');
+  }
+
+  private audited(service: ServiceModel): boolean {
+    return effectiveEnforcement(this.model, service) === 'audit';
+  }
+
   /** What ambient cannot enforce as the model says it. */
   private check(): void {
     for (const rule of this.model.rules) {
@@ -167,6 +200,23 @@ class AmbientCompilation {
       );
     }
     for (const service of this.model.services) {
+      const actions = new Set(service.ports.map((p) => effectiveDefaultAction(this.model, service, p)));
+      if (actions.size > 1) {
+        this.report(
+          'ambient-port-default-action',
+          `The ports of ${service.id} have different defaultActions, which this target does not compile: ambient policies are written per ` +
+            `service, at its ztunnel or its waypoint. Set defaultAction on the service (or its namespace) instead of on its ports when building for istio-ambient.`,
+          service.location,
+        );
+      }
+      if (this.audited(service)) {
+        this.report(
+          'ambient-dry-run-version',
+          `${service.id} is audited: its AuthorizationPolicies are written with istio.io/dry-run. istiod withholds dry-run policies from ztunnel ` +
+            'only from Istio 1.25 (istio/istio#55414); an older ztunnel enforces them as if they were not dry-run. Check your Istio version before applying.',
+          service.location,
+        );
+      }
       const modes = service.ports.map((port) => effectiveMtls(this.model, service, port));
       if (modes.includes('DISABLE')) {
         this.report(
@@ -231,7 +281,7 @@ class AmbientCompilation {
    * anything where plaintext clients are denied anyway: deny by default with no L4 allow that admits them.
    */
   private plaintextDependsOn(rule: RuleModel, service: ServiceModel): boolean {
-    if (rule.action === 'allow' || this.model.mesh.defaultAction === 'allow') return true;
+    if (rule.action === 'allow' || !this.denyByDefault(service)) return true;
     return this.plaintextRules(service).some((r) => r.action === 'allow' && !needsWaypoint(r));
   }
 
@@ -245,7 +295,7 @@ class AmbientCompilation {
     if (ports.length === 0) return [];
     const portsOf = (names: readonly string[]) => ports.filter((p) => names.includes(p.name)).map((p) => String(p.port));
     const unauthenticated = { notPrincipals: ['*'] };
-    if (action === 'allow' && this.model.mesh.defaultAction === 'allow') {
+    if (action === 'allow' && !this.denyByDefault(service)) {
       return [{ from: [{ source: unauthenticated }], to: [{ operation: { ports: ports.map((p) => String(p.port)) } }] }];
     }
     return this.plaintextRules(service)
@@ -259,8 +309,11 @@ class AmbientCompilation {
 
   private mtls(): void {
     const { mesh } = this.model;
-    this.objects.push(peerAuthentication('default', mesh.rootNamespace, mesh.mtls));
-    for (const ns of this.model.namespaces) if (ns.mtls !== undefined) this.objects.push(peerAuthentication('default', ns.name, ns.mtls));
+    const meshScope = policyScope(this.model) === 'mesh';
+    if (meshScope) this.objects.push(peerAuthentication('default', mesh.rootNamespace, mesh.mtls));
+    for (const ns of this.model.namespaces) {
+      if (ns.mtls !== undefined || !meshScope) this.objects.push(peerAuthentication('default', ns.name, namespaceMtls(this.model, ns.name)));
+    }
     for (const svc of this.model.services) {
       const portExceptions = svc.ports.filter((p) => p.mtls !== undefined);
       if (svc.mtls === undefined && portExceptions.length === 0) continue;
@@ -290,12 +343,46 @@ class AmbientCompilation {
   }
 
   private authorization(): void {
-    const denyByDefault = this.model.mesh.defaultAction === 'deny';
-    if (denyByDefault) {
+    for (const ns of this.model.namespaces) {
       // No selector: every ztunnel-captured pod of the namespace denies what no ALLOW policy admits (§2).
-      for (const ns of this.model.namespaces) this.objects.push(authorizationPolicy('allow-nothing', ns.name, undefined, undefined));
+      if (namespaceDefaultAction(this.model, ns.name) === 'deny') {
+        this.objects.push(
+          authorizationPolicy('allow-nothing', ns.name, undefined, undefined, undefined, namespaceEnforcement(this.model, ns.name) === 'audit'),
+        );
+      }
     }
     for (const destination of this.model.services) {
+      const denyByDefault = this.denyByDefault(destination);
+      const audit = this.audited(destination);
+      const ztunnel = { selector: { matchLabels: destination.selector } };
+      const portNumbers = destination.ports.map((p) => String(p.port));
+      const namespaceDenies = namespaceDefaultAction(this.model, destination.namespace) === 'deny';
+      const namespaceEnforced = namespaceDenies && namespaceEnforcement(this.model, destination.namespace) === 'enforce';
+      // The namespace's allow-nothing is the service's default-deny only when it is enforced (or audited) as the service is.
+      const closedByNamespace = namespaceDenies && namespaceEnforcement(this.model, destination.namespace) === (audit ? 'audit' : 'enforce');
+      if (audit && namespaceEnforced) {
+        this.objects.push(
+          authorizationPolicy(objectName(destination.name, 'audit'), destination.namespace, ztunnel, 'ALLOW', [
+            { to: [{ operation: { ports: portNumbers } }] },
+          ]),
+        );
+      }
+      if (denyByDefault && !closedByNamespace) {
+        this.objects.push(authorizationPolicy(objectName(destination.name, 'allow-nothing'), destination.namespace, ztunnel, 'ALLOW', undefined, audit));
+      }
+      if (!denyByDefault && namespaceDenies && !this.waypointed.has(destination.id)) {
+        // An 'allow' service in a 'deny' namespace: its ztunnel admits every client on its ports.
+        this.objects.push(
+          authorizationPolicy(
+            objectName(destination.name, 'allow'),
+            destination.namespace,
+            ztunnel,
+            'ALLOW',
+            [{ to: [{ operation: { ports: portNumbers } }] }],
+            audit,
+          ),
+        );
+      }
       const rules = this.model.rules.filter((r) => r.destination === destination.id);
       const behindWaypoint = this.waypointed.has(destination.id);
       const attachment: Attachment = behindWaypoint
@@ -309,20 +396,21 @@ class AmbientCompilation {
       // deny by default needs an ALLOW policy on the waypoint even when it has no rule (§4).
       if (allows.length > 0 || (denyByDefault && behindWaypoint)) {
         this.objects.push(
-          authorizationPolicy(objectName(destination.name, 'allow'), destination.namespace, attachment, 'ALLOW', allows.length > 0 ? allows : undefined),
+          authorizationPolicy(objectName(destination.name, 'allow'), destination.namespace, attachment, 'ALLOW', allows.length > 0 ? allows : undefined, audit),
         );
       }
-      if (denies.length > 0) this.objects.push(authorizationPolicy(objectName(destination.name, 'deny'), destination.namespace, attachment, 'DENY', denies));
+      if (denies.length > 0)
+        this.objects.push(authorizationPolicy(objectName(destination.name, 'deny'), destination.namespace, attachment, 'DENY', denies, audit));
       if (behindWaypoint) {
         // Behind a waypoint the destination ztunnel sees the waypoint's identity, not the caller's (§5): admit
         // it, and plaintext clients as the model says (§7), so a mesh caller that bypasses the waypoint is refused.
         const selector = { selector: { matchLabels: destination.selector } };
         const waypoint = principal(this.model, destination.namespace, WAYPOINT_NAME);
         const admit = [{ from: [{ source: { principals: [waypoint] } }] }, ...this.plaintextZtunnelRules(destination, 'allow')];
-        this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-admit'), destination.namespace, selector, 'ALLOW', admit));
+        this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-admit'), destination.namespace, selector, 'ALLOW', admit, audit));
         const refuse = this.plaintextZtunnelRules(destination, 'deny');
         if (refuse.length > 0)
-          this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-refuse'), destination.namespace, selector, 'DENY', refuse));
+          this.objects.push(authorizationPolicy(objectName(destination.name, 'ztunnel-refuse'), destination.namespace, selector, 'DENY', refuse, audit));
       }
     }
   }

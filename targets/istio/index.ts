@@ -3,11 +3,20 @@
  * grant exactly the model's access, for sidecar workloads (selector-based, never targetRefs).
  *
  * How the model maps (see shared/docs/istio.md §3 for the traps each choice avoids):
- * - mTLS: one mesh-wide PA in the root namespace (no selector), one per namespace that overrides the
- *   mode, one per workload that overrides it (ports keyed by container port in `portLevelMtls`).
- * - defaultAction 'deny': an `allow-nothing` ALLOW policy with no rules in every managed namespace, plus one
- *   ALLOW policy per destination with one rule per model rule. defaultAction 'allow': no ALLOW policy at all
- *   (any ALLOW policy would flip the workload to default-deny).
+ * - mTLS: `scope: 'mesh'`: one mesh-wide PA in the root namespace (no selector), one per namespace that
+ *   overrides the mode; `scope: 'namespaces'`: no root-namespace object, one PA per governed namespace with
+ *   its mode. One PA per workload that overrides it (ports keyed by container port in `portLevelMtls`).
+ * - defaultAction, per port (port, service, namespace, mesh): a namespace whose defaultAction is 'deny' gets
+ *   an `allow-nothing` ALLOW policy with no rules (it flips every workload there, declared or not, to
+ *   default-deny). Per destination, one ALLOW policy with one rule per allow rule on its 'deny' ports, plus
+ *   one rule admitting its 'allow' ports when something else makes the workload default-deny; a workload
+ *   with 'deny' ports that its namespace does not close gets its own `<svc>-allow-nothing`. Where nothing
+ *   is 'deny', no ALLOW policy at all (any ALLOW policy would flip the workload to default-deny).
+ * - audit: every AuthorizationPolicy of an audited namespace or service carries `istio.io/dry-run: "true"`:
+ *   Istio evaluates and logs it (shadow rules) but does not enforce it, for DENY and ALLOW alike, and a
+ *   dry-run ALLOW policy does not make the workload default-deny. An audited service in a namespace whose
+ *   enforced `allow-nothing` would still close it gets an enforced ALLOW of its declared ports
+ *   (`<svc>-audit`). https://istio.io/latest/docs/tasks/security/authorization/authz-dry-run/
  * - deny rules: one DENY policy per destination, every rule scoped with `ports` (HTTP-only fields in a DENY
  *   without ports would deny all TCP traffic).
  * - Sources: service/identity → principals `<td>/ns/<ns>/sa/<sa>`; namespace → namespaces; authenticated →
@@ -21,10 +30,17 @@
  *   rule's peer sources.
  */
 import {
+  effectiveDefaultAction,
+  effectiveEnforcement,
   effectiveMtls,
+  namespaceDefaultAction,
+  namespaceEnforcement,
+  namespaceMtls,
   pathText,
+  policyScope,
   servicesById,
   tokenIssuersAt,
+  type Enforcement,
   type HeaderCondition,
   type MtlsMode,
   type PolicyModel,
@@ -143,6 +159,14 @@ export function fromEntries(model: PolicyModel, sources: readonly SourceModel[],
   ];
 }
 
+/** Istio's dry-run annotation: the policy is evaluated and logged, never enforced. */
+export const DRY_RUN = { 'istio.io/dry-run': 'true' } as const;
+
+/** The annotations of an AuthorizationPolicy under the given enforcement (none when enforced). */
+export function enforcementAnnotations(enforcement: Enforcement): Record<string, string> | undefined {
+  return enforcement === 'audit' ? { ...DRY_RUN } : undefined;
+}
+
 /** `when` conditions for a rule's headers: `v` exact, `v*` prefix, `*` present (Istio's value forms). */
 export function headerConditions(headers: readonly HeaderCondition[] | undefined): IstioCondition[] {
   return (headers ?? []).map(({ name, match }) => ({
@@ -191,8 +215,18 @@ export function istioRulesOf(model: PolicyModel, rule: RuleModel, ports: readonl
   return out;
 }
 
-function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, services: ReadonlyMap<string, ServiceModel>): IstioRule[] {
-  return istioRulesOf(model, rule, portNumbers(destination, rule.ports).map(String), services);
+function ruleOf(
+  model: PolicyModel,
+  rule: RuleModel,
+  destination: ServiceModel,
+  services: ReadonlyMap<string, ServiceModel>,
+  onPorts: readonly string[] = rule.ports,
+): IstioRule[] {
+  const ports = portNumbers(
+    destination,
+    rule.ports.filter((p) => onPorts.includes(p)),
+  ).map(String);
+  return istioRulesOf(model, rule, ports, services);
 }
 
 /** One RequestAuthentication per destination whose rules name request identities: a jwtRule per issuer. */
@@ -220,12 +254,26 @@ export function requestAuthentications(model: PolicyModel): RequestAuthenticatio
 }
 
 function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
-  const out: PeerAuthenticationManifest[] = [
-    { apiVersion: API_VERSION, kind: 'PeerAuthentication', metadata: metadata('default', model.mesh.rootNamespace), spec: { mtls: { mode: model.mesh.mtls } } },
-  ];
+  const meshScope = policyScope(model) === 'mesh';
+  const out: PeerAuthenticationManifest[] = meshScope
+    ? [
+        {
+          apiVersion: API_VERSION,
+          kind: 'PeerAuthentication',
+          metadata: metadata('default', model.mesh.rootNamespace),
+          spec: { mtls: { mode: model.mesh.mtls } },
+        },
+      ]
+    : [];
   for (const ns of model.namespaces) {
-    if (ns.mtls === undefined) continue;
-    out.push({ apiVersion: API_VERSION, kind: 'PeerAuthentication', metadata: metadata('default', ns.name), spec: { mtls: { mode: ns.mtls } } });
+    // Namespace scope writes nothing mesh-wide, so each governed namespace states its own mode.
+    if (ns.mtls === undefined && meshScope) continue;
+    out.push({
+      apiVersion: API_VERSION,
+      kind: 'PeerAuthentication',
+      metadata: metadata('default', ns.name),
+      spec: { mtls: { mode: namespaceMtls(model, ns.name) } },
+    });
   }
   for (const svc of model.services) {
     const overriddenPorts = svc.ports.filter((p) => p.mtls !== undefined);
@@ -254,32 +302,55 @@ function keptName(name: string): string {
 function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[] {
   const out: AuthorizationPolicyManifest[] = [];
   const services = servicesById(model);
-  if (model.mesh.defaultAction === 'deny') {
-    for (const ns of model.namespaces) {
-      // ALLOW with no rules matches nothing: every workload in the namespace denies what no ALLOW admits.
-      out.push({ apiVersion: API_VERSION, kind: 'AuthorizationPolicy', metadata: metadata('allow-nothing', ns.name), spec: {} });
-    }
+  const policy = (name: string, namespace: string, enforcement: Enforcement, spec: AuthorizationPolicyManifest['spec']): AuthorizationPolicyManifest => ({
+    apiVersion: API_VERSION,
+    kind: 'AuthorizationPolicy',
+    metadata: metadata(name, namespace, enforcementAnnotations(enforcement)),
+    spec,
+  });
+  for (const ns of model.namespaces) {
+    // ALLOW with no rules matches nothing: every workload in the namespace denies what no ALLOW admits.
+    if (namespaceDefaultAction(model, ns.name) === 'deny') out.push(policy('allow-nothing', ns.name, namespaceEnforcement(model, ns.name), {}));
   }
-  for (const [destinationId, rules] of rulesByDestination(model.rules)) {
-    const destination = services.get(destinationId);
-    if (destination === undefined) continue;
+  const rulesOf = rulesByDestination(model.rules);
+  for (const destination of model.services) {
+    if (services.get(destination.id) !== destination) continue;
+    const enforcement = effectiveEnforcement(model, destination);
+    const selector = { matchLabels: destination.selector };
+    const denyPorts = destination.ports.filter((p) => effectiveDefaultAction(model, destination, p) === 'deny').map((p) => p.name);
+    const allowPorts = destination.ports.filter((p) => !denyPorts.includes(p.name));
+    const namespaceDenies = namespaceDefaultAction(model, destination.namespace) === 'deny';
+    const namespaceEnforced = namespaceDenies && namespaceEnforcement(model, destination.namespace) === 'enforce';
+    // The namespace's allow-nothing is this workload's default-deny only when it is enforced (or audited) as the workload is.
+    const closedByNamespace = namespaceDenies && namespaceEnforcement(model, destination.namespace) === enforcement;
+    if (enforcement === 'audit' && namespaceEnforced) {
+      out.push(
+        policy(objectName(destination.name, 'audit'), destination.namespace, 'enforce', {
+          selector,
+          action: 'ALLOW',
+          rules: [{ to: [{ operation: { ports: destination.ports.map((p) => String(p.port)) } }] }],
+        }),
+      );
+    }
+    if (denyPorts.length > 0 && !closedByNamespace) {
+      out.push(policy(objectName(destination.name, 'allow-nothing'), destination.namespace, enforcement, { selector, action: 'ALLOW' }));
+    }
+    const rules = rulesOf.get(destination.id) ?? [];
     for (const action of ['allow', 'deny'] as const) {
-      if (action === 'allow' && model.mesh.defaultAction === 'allow') continue;
       // One policy per destination and action, or per name the user kept for some of its rules.
       const byName = new Map<string, IstioRule[]>();
+      const add = (name: string, rule: IstioRule): void => void byName.set(name, [...(byName.get(name) ?? []), rule]);
+      if (action === 'allow' && allowPorts.length > 0 && (namespaceDenies || denyPorts.length > 0)) {
+        add(objectName(destination.name, 'allow'), { to: [{ operation: { ports: allowPorts.map((p) => String(p.port)) } }] });
+      }
       for (const rule of rules.filter((r) => r.action === action)) {
-        const istioRules = ruleOf(model, rule, destination, services);
-        if (istioRules.length === 0) continue;
+        // An allow only matters on the destination's 'deny' ports; elsewhere its defaultAction already admits it.
+        const istioRules = ruleOf(model, rule, destination, services, action === 'allow' ? denyPorts : rule.ports);
         const name = rule.name === undefined ? objectName(destination.name, action) : keptName(rule.name);
-        byName.set(name, [...(byName.get(name) ?? []), ...istioRules]);
+        for (const istioRule of istioRules) add(name, istioRule);
       }
       for (const [name, istioRules] of byName) {
-        out.push({
-          apiVersion: API_VERSION,
-          kind: 'AuthorizationPolicy',
-          metadata: metadata(name, destination.namespace),
-          spec: { selector: { matchLabels: destination.selector }, action: action === 'allow' ? 'ALLOW' : 'DENY', rules: istioRules },
-        });
+        out.push(policy(name, destination.namespace, enforcement, { selector, action: action === 'allow' ? 'ALLOW' : 'DENY', rules: istioRules }));
       }
     }
   }

@@ -31,16 +31,28 @@
  *
  * Default posture: `config.linkerd.io/default-inbound-policy` on every namespace of the model, as a
  * strategic-merge patch. Pods read it only when they are created (§7): pods must be restarted for
- * the annotation to take effect.
+ * the annotation to take effect. Each port's own defaultAction (port, service, namespace, mesh) decides
+ * its Server's fallback. Linkerd has no mesh-wide policy object (the cluster default is the install value
+ * `proxy.defaultInboundPolicy`), so `scope: 'mesh'` is compiled only when the user states that the policy
+ * lists every meshed namespace (`everyMeshedNamespaceListed`), else refused (PC4133).
+ *
+ * Audit: an audited service's Servers get `accessPolicy: audit`, an audited namespace the `audit` default
+ * inbound policy: a request no AuthorizationPolicy admits is let through and logged (`authz.name=audit`,
+ * §11). Audit also lets plaintext through (§8), so an audited STRICT port or namespace is refused (PC4134).
  */
 import type { Diagnostic, RelatedInformation } from '../../diagnostics/diagnostic';
 import { diagnostic } from '../../diagnostics/diagnostic';
 import type { DiagnosticId } from '../../diagnostics/catalog';
 import { compareStrings } from '../../model/compare';
 import {
+  effectiveDefaultAction,
+  effectiveEnforcement,
   effectiveMtls,
   isHttpProtocol,
+  namespaceDefaultAction,
+  namespaceEnforcement,
   namespaceMtls,
+  policyScope,
   pathText,
   servicesById,
   type HttpMethod,
@@ -174,11 +186,13 @@ class LinkerdCompilation {
     return true;
   }
 
-  report(id: DiagnosticId, message: string, location: RuleModel['location'], related?: readonly RelatedInformation[]): void {
+  /** `port`: the port a warning located at its service is about, so the user can acknowledge it there. */
+  report(id: DiagnosticId, message: string, location: RuleModel['location'], related?: readonly RelatedInformation[], port?: string): void {
     const key = `${id}\u0000${message}`;
     if (this.seenDiagnostics.has(key)) return;
     this.seenDiagnostics.add(key);
-    this.diagnostics.push(diagnostic(id, message, this.context.spanOf(location), related));
+    const made = diagnostic(id, message, this.context.spanOf(location), related);
+    this.diagnostics.push(port === undefined ? made : { ...made, port });
   }
 
   /** Adds an object; the same name with different content is a collision (never silently merged). */
@@ -196,10 +210,38 @@ class LinkerdCompilation {
   }
 
   compile(): void {
+    this.checkScope();
     this.checkSelectors();
     for (const service of this.model.services) {
       if (Object.keys(service.selector).length === 0) continue;
       for (const port of service.ports) this.compilePort(service, port);
+    }
+  }
+
+  /** Linkerd has no mesh-wide object: a mesh-scope policy must say that it names every meshed namespace. */
+  private checkScope(): void {
+    const { mesh } = this.model;
+    if (policyScope(this.model) === 'mesh' && mesh.everyMeshedNamespaceListed !== true) {
+      this.report(
+        'linkerd-mesh-scope',
+        `This policy's scope is 'mesh' (the default), but Linkerd has no mesh-wide policy object: the build would annotate only ` +
+          `${this.model.namespaces.map((ns) => ns.name).join(', ') || 'no namespace'}, and every other meshed namespace keeps the install-time ` +
+          'default (proxy.defaultInboundPolicy, all-unauthenticated unless set), accepting plaintext. Either list every meshed namespace in ' +
+          "`namespaces` and set `everyMeshedNamespaceListed: true` in mesh({...}), or write `scope: 'namespaces'` to govern only the listed ones.",
+        mesh.location,
+      );
+    }
+    for (const ns of this.model.namespaces) {
+      // Only a 'deny' namespace gets the audit default policy (an 'allow' one admits everyone STRICT lets in).
+      const audited = namespaceEnforcement(this.model, ns.name) === 'audit' && namespaceDefaultAction(this.model, ns.name) === 'deny';
+      if (audited && namespaceMtls(this.model, ns.name) === 'STRICT') {
+        this.report(
+          'linkerd-audit-strict',
+          `Namespace ${ns.name} is audited and STRICT, but Linkerd's audit default policy also admits plaintext clients (docs/linkerd.md §11), ` +
+            "which STRICT refuses. While auditing, give the namespace mtls: 'PERMISSIVE' (and make it STRICT when you enforce).",
+          ns.location,
+        );
+      }
     }
   }
 
@@ -312,7 +354,8 @@ class LinkerdCompilation {
     const serverName = objectName(service.name, port.name);
     const grpcPort = port.protocol === 'grpc';
     const rules = this.portRules(service, port);
-    const allowDefault = this.model.mesh.defaultAction === 'allow';
+    const allowDefault = effectiveDefaultAction(this.model, service, port) === 'allow';
+    const audit = effectiveEnforcement(this.model, service) === 'audit';
     const allows = allowDefault ? [] : rules.filter((r) => r.rule.action === 'allow');
     const denies = rules.filter((r) => r.rule.action === 'deny');
 
@@ -333,7 +376,17 @@ class LinkerdCompilation {
       this.add(server(mode === 'STRICT' ? 'all-authenticated' : 'all-unauthenticated'));
       return;
     }
-    this.add(server('deny'));
+    if (audit && mode === 'STRICT') {
+      this.report(
+        'linkerd-audit-strict',
+        `${where} is audited and STRICT, but a Linkerd Server with accessPolicy: audit admits every client, plaintext ones included ` +
+          "(docs/linkerd.md §11), which STRICT refuses. While auditing, give the service (or port) mtls: 'PERMISSIVE', and make it STRICT when you enforce.",
+        service.location,
+      );
+      return;
+    }
+    // Audit: what no AuthorizationPolicy admits is let through and logged, not refused (§11).
+    this.add(server(audit ? 'audit' : 'deny'));
 
     const sources: SourceContext = {
       mode,
@@ -377,6 +430,8 @@ class LinkerdCompilation {
         `The rules of gRPC ${where} are compiled to Gateway API GRPCRoutes (gateway.networking.k8s.io/v1), the only routes Linkerd applies to ` +
           'a gRPC Server. linkerd-crds installs that CRD only with installGatewayAPI=true: install it (or the Gateway API CRDs) before applying.',
         service.location,
+        undefined,
+        port.name,
       );
     } else {
       this.httpRoutes({ service, port, serverName, used, routeTerms });
@@ -385,6 +440,8 @@ class LinkerdCompilation {
         `${where} gets HTTPRoutes, so Linkerd no longer authorizes kubelet probes on it automatically: ` +
           'a probe on this port would get 404 or 403. Serve probes on a port without method or path rules, or allow the probe path explicitly.',
         service.location,
+        undefined,
+        port.name,
       );
     }
   }
@@ -511,7 +568,13 @@ class LinkerdCompilation {
   namespacePatches(): KubernetesObject[] {
     return this.model.namespaces.map((ns) => {
       const value =
-        this.model.mesh.defaultAction === 'deny' ? 'deny' : namespaceMtls(this.model, ns.name) === 'STRICT' ? 'all-authenticated' : 'all-unauthenticated';
+        namespaceDefaultAction(this.model, ns.name) === 'allow'
+          ? namespaceMtls(this.model, ns.name) === 'STRICT'
+            ? 'all-authenticated'
+            : 'all-unauthenticated'
+          : namespaceEnforcement(this.model, ns.name) === 'audit'
+            ? 'audit'
+            : 'deny';
       // Pods copy this annotation when they are created: existing pods must be restarted (§7).
       return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.name, annotations: { [DEFAULT_INBOUND_POLICY]: value } } };
     });

@@ -1,7 +1,8 @@
 /**
  * Random policy models for property tests: namespaces, services, ports and protocols, mTLS modes at every
  * level, allow and deny rules of every source kind, L7 rules, header conditions and request identities (JWT),
- * both default postures. Models the validator
+ * both default postures at every level (mesh, namespace, service, port), audited namespaces and services, both
+ * scopes. Models the validator
  * rejects are filtered out, so every generated model is one a user could have written.
  */
 import fc from 'fast-check';
@@ -11,6 +12,8 @@ import {
   isHttpProtocol,
   pathMatchOf,
   type HeaderCondition,
+  type DefaultAction,
+  type Enforcement,
   type HttpMethod,
   type MtlsMode,
   type PolicyModel,
@@ -62,6 +65,9 @@ const requestIdentityArbitrary: fc.Arbitrary<SourceModel> = fc
 // DISABLE is rarer: Linkerd refuses it, and models it refuses verify nothing for that target.
 const modeArbitrary = fc.constantFrom<MtlsMode>('STRICT', 'STRICT', 'STRICT', 'PERMISSIVE', 'PERMISSIVE', 'DISABLE');
 const optionalMode = fc.option(modeArbitrary, { nil: undefined, freq: 3 });
+// Mostly inherited, so that most models keep one posture and the overrides stay the exception they are.
+const optionalDefaultAction = fc.constantFrom<DefaultAction | undefined>(undefined, undefined, undefined, undefined, 'allow', 'deny');
+const optionalEnforcement = fc.constantFrom<Enforcement | undefined>(undefined, undefined, undefined, undefined, undefined, undefined, 'audit', 'enforce');
 
 interface Draft {
   readonly mesh: PolicyModel['mesh'];
@@ -71,10 +77,22 @@ interface Draft {
 
 const portsArbitrary = fc
   .uniqueArray(fc.integer({ min: 0, max: PORT_NUMBERS.length - 1 }), { minLength: 1, maxLength: 3 })
-  .chain((indexes) => fc.tuple(...indexes.map((i) => fc.record({ protocol: fc.constantFrom(...PROTOCOLS), mtls: optionalMode }).map((p) => ({ i, ...p })))))
+  .chain((indexes) =>
+    fc.tuple(
+      ...indexes.map((i) =>
+        fc.record({ protocol: fc.constantFrom(...PROTOCOLS), mtls: optionalMode, defaultAction: optionalDefaultAction }).map((p) => ({ i, ...p })),
+      ),
+    ),
+  )
   .map((ports): PortModel[] =>
     ports
-      .map(({ i, protocol, mtls }) => ({ name: PORT_NAMES[i] as string, port: PORT_NUMBERS[i] as number, protocol, ...(mtls === undefined ? {} : { mtls }) }))
+      .map(({ i, protocol, mtls, defaultAction }) => ({
+        name: PORT_NAMES[i] as string,
+        port: PORT_NUMBERS[i] as number,
+        protocol,
+        ...(mtls === undefined ? {} : { mtls }),
+        ...(defaultAction === undefined ? {} : { defaultAction }),
+      }))
       .sort((a, b) => a.port - b.port),
   );
 
@@ -85,8 +103,10 @@ const serviceArbitrary = (index: number) =>
       sharedAccount: fc.boolean(),
       ports: portsArbitrary,
       mtls: optionalMode,
+      defaultAction: optionalDefaultAction,
+      enforcement: optionalEnforcement,
     })
-    .map(({ namespace, sharedAccount, ports, mtls }): ServiceModel => {
+    .map(({ namespace, sharedAccount, ports, mtls, defaultAction, enforcement }): ServiceModel => {
       const name = `svc${index}`;
       return {
         id: `${namespace}/${name}`,
@@ -96,6 +116,8 @@ const serviceArbitrary = (index: number) =>
         selector: { app: name },
         ports,
         ...(mtls === undefined ? {} : { mtls }),
+        ...(defaultAction === undefined ? {} : { defaultAction }),
+        ...(enforcement === undefined ? {} : { enforcement }),
       };
     });
 
@@ -105,14 +127,32 @@ const draftArbitrary: fc.Arbitrary<Draft> = fc
     mtls: modeArbitrary,
     defaultAction: fc.constantFrom('deny', 'deny', 'allow'),
     namespaceModes: fc.tuple(optionalMode, optionalMode, optionalMode),
+    namespaceDefaults: fc.tuple(optionalDefaultAction, optionalDefaultAction, optionalDefaultAction),
+    namespaceEnforcements: fc.tuple(optionalEnforcement, optionalEnforcement, optionalEnforcement),
+    namespaceScope: fc.boolean(),
     serviceCount: fc.integer({ min: 1, max: 4 }),
   })
-  .chain(({ trustDomain, mtls, defaultAction, namespaceModes, serviceCount }) =>
+  .chain(({ trustDomain, mtls, defaultAction, namespaceModes, namespaceDefaults, namespaceEnforcements, namespaceScope, serviceCount }) =>
     fc.tuple(...Array.from({ length: serviceCount }, (_, i) => serviceArbitrary(i))).map((services): Draft => ({
-      mesh: { trustDomain, mtls, defaultAction: defaultAction as 'deny' | 'allow', rootNamespace: 'istio-system' },
+      mesh: {
+        trustDomain,
+        mtls,
+        defaultAction: defaultAction as 'deny' | 'allow',
+        rootNamespace: 'istio-system',
+        // Mesh scope states that the model lists every meshed namespace, so Linkerd compiles it too.
+        ...(namespaceScope ? { scope: 'namespaces' as const } : { everyMeshedNamespaceListed: true as const }),
+      },
       namespaces: NAMESPACES.filter((ns) => services.some((s) => s.namespace === ns)).map((name) => {
-        const mode = namespaceModes[NAMESPACES.indexOf(name)];
-        return { name, ...(mode === undefined ? {} : { mtls: mode }) };
+        const at = NAMESPACES.indexOf(name);
+        const mode = namespaceModes[at];
+        const namespaceDefault = namespaceDefaults[at];
+        const enforcement = namespaceEnforcements[at];
+        return {
+          name,
+          ...(mode === undefined ? {} : { mtls: mode }),
+          ...(namespaceDefault === undefined ? {} : { defaultAction: namespaceDefault }),
+          ...(enforcement === undefined ? {} : { enforcement }),
+        };
       }),
       services,
     })),
@@ -188,9 +228,16 @@ export const policyModelArbitrary: fc.Arbitrary<PolicyModel> = draftArbitrary
   .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error'));
 
 /**
- * Models `policyc import` can read back: `policyc import` reads neither RequestAuthentication nor `when`
- * conditions, so models with header conditions or request identities are left out of its round trips.
+ * The models `policyc import` can read back from their own Istio output with the same object names: mesh scope, one
+ * mesh-wide defaultAction, no audit, no header conditions or request identities. The importer infers one mesh-wide
+ * posture (so a service's own `allow-nothing` comes back as its namespace's), drops dry-run policies (they never
+ * change a decision), always writes a mesh-scope policy (a root-namespace PeerAuthentication), which a
+ * namespace-scope build lacks, and reads neither RequestAuthentication nor `when` conditions.
  */
-export const importableModelArbitrary: fc.Arbitrary<PolicyModel> = policyModelArbitrary.filter((model) =>
-  model.rules.every((r) => r.headers === undefined && r.sources.every((s) => s.kind !== 'requestIdentity')),
+export const importableModelArbitrary: fc.Arbitrary<PolicyModel> = policyModelArbitrary.filter(
+  (model) =>
+    (model.mesh.scope ?? 'mesh') === 'mesh' &&
+    model.namespaces.every((ns) => ns.enforcement === undefined && ns.defaultAction === undefined) &&
+    model.services.every((s) => s.enforcement === undefined && s.defaultAction === undefined && s.ports.every((p) => p.defaultAction === undefined)) &&
+    model.rules.every((r) => r.headers === undefined && r.sources.every((s) => s.kind !== 'requestIdentity')),
 );

@@ -109,3 +109,15 @@ requestIdentity(accounts, { claims: { admin: true } });
 const typed: Service<'checkout', { http: { port: 8080; protocol: 'http' } }> = checkout;
 void typed;
 export default mesh({ services: [checkout, payments], rules });
+
+// Posture per scope: closed vocabularies for scope, enforcement and defaultAction at every level; acknowledgements by code.
+namespace('orders', { enforcement: 'audit', defaultAction: 'allow' });
+service(shop, 'audited', { enforcement: 'audit', defaultAction: 'deny', ports: { http: { port: 8080, protocol: 'http', defaultAction: 'allow' } } });
+mesh({ scope: 'namespaces', services: [], rules: [] });
+allow(checkout).to(payments, { ports: ['grpc'], acknowledge: { PC4106: 'kubelet only' } });
+// @ts-expect-error: 'dry-run' is not an enforcement (audit | enforce)
+namespace('orders', { enforcement: 'dry-run' });
+// @ts-expect-error: a scope is 'mesh' or 'namespaces'
+mesh({ scope: 'cluster', services: [], rules: [] });
+// @ts-expect-error: an acknowledgement is keyed by a PC code
+allow(checkout).to(payments, { acknowledge: { probes: 'kubelet only' } });

@@ -266,6 +266,24 @@ class AmbientView {
     };
   }
 
+  /**
+   * AuthorizationPolicies that are enforced. A dry-run one (`istio.io/dry-run: "true"`) is never enforced: istiod
+   * treats it as absent for ztunnel (istio/istio#55414, "ambient: do not process dry-run rules", Istio 1.25) and a
+   * waypoint, an Envoy, builds it into shadow rules that only log (istio pilot/pkg/security/authz/builder, see
+   * https://istio.io/latest/docs/tasks/security/authorization/authz-dry-run/). A value that is not a bool is
+   * rejected by the webhook: not modelled.
+   */
+  enforced(): ManifestObject[] {
+    return this.of('AuthorizationPolicy').filter((p) => {
+      const dryRun = p.metadata.annotations?.['istio.io/dry-run'];
+      if (dryRun === undefined) return true;
+      // Go's strconv.ParseBool, which istiod applies to the annotation.
+      if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(dryRun)) return false;
+      if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(dryRun)) return true;
+      throw new Unsupported(`${refOf(p)}: istio.io/dry-run "${dryRun}" is not a bool (rejected by the webhook)`, [refOf(p)]);
+    });
+  }
+
   /** §6: workload, then namespace, then mesh PeerAuthentication; DISABLE is ignored (PERMISSIVE); default PERMISSIVE. */
   mtlsMode(port: number): { readonly mode: 'STRICT' | 'PERMISSIVE'; readonly objects: readonly string[] } {
     const levels = [
@@ -296,7 +314,7 @@ class AmbientView {
 
   /** §2: policies without targetRefs, in the root namespace or the destination's, selecting its pods or the whole namespace. */
   ztunnelPolicies(): ManifestObject[] {
-    return this.of('AuthorizationPolicy').filter((p) => {
+    return this.enforced().filter((p) => {
       const spec = specOf(p);
       if (spec['targetRefs'] !== undefined || spec['targetRef'] !== undefined) return false;
       const namespace = p.metadata.namespace;
@@ -307,7 +325,7 @@ class AmbientView {
 
   /** §4: policies attached with targetRefs to the destination's Service or to its waypoint's Gateway. */
   waypointPolicies(waypoint: Waypoint): ManifestObject[] {
-    return this.of('AuthorizationPolicy').filter((p) => {
+    return this.enforced().filter((p) => {
       const spec = specOf(p);
       const refs = [...(Array.isArray(spec['targetRefs']) ? spec['targetRefs'] : []), ...(isRecord(spec['targetRef']) ? [spec['targetRef']] : [])].filter(
         isRecord,
