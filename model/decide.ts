@@ -135,7 +135,7 @@ function rulesTo(model: PolicyModel, destination: string): readonly RuleModel[] 
 export function decide(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel> = servicesById(model)): Decision {
   const destination = services.get(request.destination);
   const enforced = decideEnforced(model, request, services);
-  // mTLS refusals carry no rules and are not authorization: they stay refused in audit (model.ts step 4).
+  // mTLS refusals and 401s for bad tokens are not authorization: they stay refused in audit (model.ts steps 4, 6).
   if (enforced.allowed || enforced.beyondAudit === true || destination === undefined || effectiveEnforcement(model, destination) === 'enforce') {
     return { allowed: enforced.allowed, reason: enforced.reason, rules: enforced.rules };
   }
@@ -164,6 +164,8 @@ function decideEnforced(model: PolicyModel, request: Request, services: Readonly
       allowed: false,
       reason: `${destination.id} validates JWTs of ${issuers.join(', ')}: a request with ${token.kind === 'invalid' ? 'an invalid token' : `a token of another issuer (${token.issuer})`} is refused (401)`,
       rules: [],
+      // Token validation is authentication, not authorization: Istio's dry-run covers AuthorizationPolicies only.
+      beyondAudit: true,
     };
   }
   const readToken = issuers.length > 0 ? token : undefined;

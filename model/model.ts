@@ -34,7 +34,8 @@
  *    claims) or an invalid one. A destination *validates tokens* when any rule to it has a
  *    `requestIdentity` source; its issuers are the issuers those sources name (`tokenIssuersAt`). On an HTTP
  *    port of such a destination, a request whose token is invalid or from another issuer is refused before
- *    any rule (the mesh answers 401); a request without a token is not refused by that alone. A
+ *    any rule (the mesh answers 401; not audited: it is authentication); a request without a token is not
+ *    refused by that alone. A
  *    `requestIdentity` source matches a valid token of its issuer whose subject (when set) and claims (when
  *    set) are equal; it never matches a request without a token, and it does not depend on the peer.
  * The validator guarantees `ports` only lists HTTP ports when methods, paths, headers or request identities
