@@ -5,8 +5,8 @@
  * × each method and path the rules use, with near-misses. The verifier, the access matrix and the semantic
  * diff all probe with it, so they agree on what "allowed" means.
  */
-import type { Client, Request } from './decide';
-import { isHttpProtocol, probeNetworksOf, type CallerModel, type HttpMethod, type PolicyModel, type PortModel } from './model';
+import { requestIdentityMatches, type Client, type Request, type RequestToken } from './decide';
+import { isHttpProtocol, probeNetworksOf, tokenIssuersAt, type CallerModel, type HttpMethod, type PolicyModel, type PortModel, type RuleModel } from './model';
 import { parseCidr } from './cidr';
 import { GRPC_METHOD, kubernetesSpiffeId, parseSpiffeId } from './resolve';
 import { percentEncodedVariant } from './path';
@@ -54,7 +54,7 @@ function clientsOf(model: PolicyModel): Client[] {
   const spiffeIds = new Set<string>();
   const trustDomains = new Set<string>();
   const callers: CallerModel[] = [
-    ...model.rules.flatMap((r) => r.sources.flatMap((s): CallerModel[] => (s.kind === 'both' ? [s, s.identity] : [s]))),
+    ...model.rules.flatMap((r) => r.sources.flatMap((s): CallerModel[] => (s.kind === 'both' ? [s, s.identity] : s.kind === 'requestIdentity' ? [] : [s]))),
     ...(model.assertions ?? []).map((a) => a.from),
   ];
   for (const source of callers) {
@@ -121,6 +121,94 @@ function clientsOf(model: PolicyModel): Client[] {
 export interface Operation {
   readonly method?: HttpMethod;
   readonly path?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly token?: RequestToken;
+}
+
+/** A subject no request identity names, and an issuer no policy declares. */
+export const PROBE_SUBJECT = 'policyc-probe-subject';
+export const UNKNOWN_ISSUER = 'https://policyc-unknown-issuer.example';
+
+/**
+ * Header sets that probe every header condition of the rules to a destination: none; every named header at a
+ * satisfying value; then one header at a time at each edge (absent, empty, the value, one character more, one
+ * less); and the satisfying set with upper-cased names (names compare case-insensitively).
+ */
+function headerVariants(rules: readonly RuleModel[]): (Readonly<Record<string, string>> | undefined)[] {
+  const probes = new Map<string, Set<string>>();
+  const satisfying = new Map<string, string>();
+  for (const rule of rules) {
+    for (const { name, match } of rule.headers ?? []) {
+      const values = probes.get(name) ?? new Set<string>(['']);
+      const value = match.kind === 'present' ? 'policyc' : match.value;
+      values.add(value).add(`${value}x`);
+      if (value.length > 1) values.add(value.slice(0, -1));
+      probes.set(name, values);
+      // The satisfying set satisfies allow rules; a header only deny rules name stays out of it.
+      if (!satisfying.has(name) && rule.action === 'allow') satisfying.set(name, value);
+    }
+  }
+  if (probes.size === 0) return [undefined];
+  const base = Object.fromEntries([...satisfying].sort());
+  const variants: (Readonly<Record<string, string>> | undefined)[] = [undefined, base];
+  for (const [name, values] of [...probes].sort()) {
+    const { [name]: _dropped, ...without } = base;
+    variants.push(without);
+    for (const value of [...values].sort()) variants.push({ ...base, [name]: value });
+  }
+  variants.push(Object.fromEntries(Object.entries(base).map(([name, value]) => [name.toUpperCase(), value])));
+  return variants;
+}
+
+/**
+ * Tokens that probe every request identity of the rules to a destination: none; an invalid token of each issuer;
+ * a valid token of another issuer; for each request identity a token that matches it, then one with another
+ * subject, one per claim left out and one per claim with another value.
+ */
+function tokenVariants(model: PolicyModel, rules: readonly RuleModel[], destination: string): (RequestToken | undefined)[] {
+  const issuers = tokenIssuersAt({ rules }, destination);
+  if (issuers.length === 0) return [undefined];
+  const tokens: (RequestToken | undefined)[] = [undefined];
+  const others = [UNKNOWN_ISSUER, ...(model.jwtIssuers ?? []).map((i) => i.issuer).filter((i) => !issuers.includes(i))];
+  for (const issuer of others) tokens.push({ kind: 'valid', issuer, subject: PROBE_SUBJECT, claims: {} });
+  for (const issuer of issuers) {
+    tokens.push({ kind: 'invalid', issuer }, { kind: 'valid', issuer, subject: PROBE_SUBJECT, claims: {} });
+  }
+  for (const rule of rules) {
+    for (const source of rule.sources) {
+      if (source.kind !== 'requestIdentity') continue;
+      const claims = source.claims ?? {};
+      const subject = source.subject ?? PROBE_SUBJECT;
+      tokens.push({ kind: 'valid', issuer: source.issuer, subject, claims });
+      if (source.subject !== undefined) tokens.push({ kind: 'valid', issuer: source.issuer, subject: `${subject}x`, claims });
+      for (const name of Object.keys(claims)) {
+        const { [name]: value, ...without } = claims;
+        tokens.push({ kind: 'valid', issuer: source.issuer, subject, claims: without });
+        tokens.push({ kind: 'valid', issuer: source.issuer, subject, claims: { ...claims, [name]: `${value ?? ''}x` } });
+      }
+    }
+  }
+  const unique = new Map(tokens.map((t) => [JSON.stringify(t ?? null), t]));
+  return [...unique.values()];
+}
+
+/** Header sets × tokens: all pairs when few, else each header set with a matching token and each token with the satisfying headers. */
+function requestConditions(model: PolicyModel, destination: string): { headers?: Readonly<Record<string, string>>; token?: RequestToken }[] {
+  const rules = model.rules.filter((r) => r.destination === destination);
+  const headers = headerVariants(rules);
+  const tokens = tokenVariants(model, rules, destination);
+  const pair = (h: Readonly<Record<string, string>> | undefined, t: RequestToken | undefined) => ({
+    ...(h === undefined ? {} : { headers: h }),
+    ...(t === undefined ? {} : { token: t }),
+  });
+  if (headers.length * tokens.length <= 64) return headers.flatMap((h) => tokens.map((t) => pair(h, t)));
+  const baseHeaders = headers[1];
+  const identities = rules.flatMap((r) => r.sources).filter((s) => s.kind === 'requestIdentity');
+  const matchingTokens = tokens.filter((t) => identities.some((s) => requestIdentityMatches(s, t)));
+  return [
+    ...headers.flatMap((h) => [undefined, ...matchingTokens].map((t) => pair(h, t))),
+    ...[undefined, baseHeaders].flatMap((h) => tokens.map((t) => pair(h, t))),
+  ];
 }
 
 /** Methods and paths that exercise every rule's edges on a port: each value, near-misses, and something unmatched. */
@@ -160,7 +248,14 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
         .concat('/policyc.Probe/Call')
         .filter((p) => GRPC_PATH.test(p))
     : [...paths];
-  return [...methods].sort().flatMap((method) => [...new Set(shaped)].sort().map((path) => ({ method, path })));
+  const conditions = models.length === 1 && models[0] !== undefined ? requestConditions(models[0], destination) : mergedConditions(models, destination);
+  return [...methods].sort().flatMap((method) => [...new Set(shaped)].sort().flatMap((path) => conditions.map((c) => ({ method, path, ...c }))));
+}
+
+/** The request conditions of several models (a semantic diff's before and after), without repeats. */
+function mergedConditions(models: readonly PolicyModel[], destination: string): { headers?: Readonly<Record<string, string>>; token?: RequestToken }[] {
+  const all = models.flatMap((m) => requestConditions(m, destination));
+  return [...new Map(all.map((c) => [JSON.stringify(c), c])).values()];
 }
 
 export function requestSpace(model: PolicyModel): Request[] {

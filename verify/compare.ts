@@ -80,6 +80,15 @@ export function simulatedRequest(request: Request, services: ReadonlyMap<string,
     port: request.port,
     ...(request.method === undefined ? {} : { method: request.method }),
     ...(request.path === undefined ? {} : { path: request.path }),
+    ...(request.headers === undefined ? {} : { headers: request.headers }),
+    ...(request.token === undefined
+      ? {}
+      : {
+          jwt:
+            request.token.kind === 'valid'
+              ? { iss: request.token.issuer, sub: request.token.subject, claims: request.token.claims, signedByIssuer: true }
+              : { iss: request.token.issuer, sub: 'policyc-probe-subject', claims: {}, signedByIssuer: false },
+        }),
   };
 }
 
@@ -140,5 +149,14 @@ export function describeRequest(request: Request): string {
             : 'plaintext client';
   const http = request.method === undefined ? '' : ` ${request.method} ${request.path ?? ''}`;
   const forwarded = client.forwardedFor === undefined ? '' : `, X-Forwarded-For ${client.forwardedFor.join(', ')}`;
-  return `${who} (${client.ip}${forwarded}) → ${request.destination}:${request.port}${http}`;
+  const headers = Object.entries(request.headers ?? {})
+    .map(([name, value]) => ` ${name}: ${JSON.stringify(value)}`)
+    .join(',');
+  const token =
+    request.token === undefined
+      ? ''
+      : request.token.kind === 'invalid'
+        ? ` with an invalid JWT of ${request.token.issuer}`
+        : ` with a JWT of ${request.token.issuer} for ${request.token.subject}${Object.keys(request.token.claims).length === 0 ? '' : ` ${JSON.stringify(request.token.claims)}`}`;
+  return `${who} (${client.ip}${forwarded}) → ${request.destination}:${request.port}${http}${headers === '' ? '' : ` [${headers.trim()}]`}${token}`;
 }
