@@ -3,12 +3,12 @@
  * `policyc explain` (allowed or denied, and why, for one call).
  */
 import type { Command } from 'commander';
-import { decide, type Client, type Request } from '../model/decide';
+import { decide, type Client, type Request, type RequestToken } from '../model/decide';
 import { hasErrors } from '../diagnostics/diagnostic';
 import { servicesById, type HttpMethod, type PolicyModel } from '../model/model';
 import { simulatorFor } from '../meshes';
 import { verifyBuild } from '../verify/verify-build';
-import { manifestsFromFiles, simulatedRequest } from '../verify/compare';
+import { describeRequest, manifestsFromFiles, simulatedRequest } from '../verify/compare';
 import { remoteAddress } from '../model/resolve';
 import { verifyAgainstFiles } from '../importer/import';
 import { DEFAULT_ENTRY, EXIT, report, runCompile, withCommonOptions, type CommandContext, type CommonOptions } from './common';
@@ -60,58 +60,94 @@ export function registerVerify(program: Command, context: CommandContext): void 
       .option('--method <method>', 'HTTP method', 'GET')
       .option('--path <path>', 'HTTP path', '/')
       .option('--ip <ip>', 'the caller IP', '192.0.2.10')
-      .option('--forwarded-for <ips>', 'the X-Forwarded-For addresses the request carries, comma-separated, leftmost first'),
+      .option('--forwarded-for <ips>', 'the X-Forwarded-For addresses the request carries, comma-separated, leftmost first')
+      .option('--header <name:value...>', "request headers, e.g. --header 'x-env: prod-1'")
+      .option(
+        '--jwt <issuer/subject>',
+        "the end user's valid JWT, e.g. --jwt https://accounts.example.com/alice; 'invalid:<issuer>' for one that fails verification",
+      )
+      .option('--claim <name=value...>', 'string claims of the --jwt token'),
     'all',
-  ).action(
-    (from: string, to: string, options: CommonOptions & { entry: string; port?: string; method: string; path: string; ip: string; forwardedFor?: string }) => {
-      const { result, exit } = runCompile(options.entry, options, io);
-      if (result?.model === undefined || exit !== EXIT.ok) {
-        if (result !== undefined) report(result.diagnostics, options.format, io, (f) => result.store.read(f), options);
-        return context.setExit(exit === EXIT.ok ? EXIT.policyErrors : exit);
-      }
-      const model = result.model;
-      const request = requestOf(model, from, to, options);
-      if (typeof request === 'string') {
-        io.stderr(`${request}\n`);
-        return context.setExit(EXIT.usage);
-      }
-      const decision = decide(model, request);
-      const lines = [`${from} → ${to}:${request.port}${request.method === undefined ? '' : ` ${request.method} ${request.path ?? ''}`}`];
-      const gateway = model.services.find((s) => s.id === request.destination)?.gateway;
-      if (gateway !== undefined) {
-        lines.push(
-          `${to} is a gateway (${gateway.kind}, numTrustedProxies ${gateway.numTrustedProxies}): no PeerAuthentication applies to it, so its callers carry no mesh identity; ` +
-            `the original client address is ${remoteAddress(request.client.ip, request.client.forwardedFor, gateway.numTrustedProxies)}`,
-        );
-      }
-      // An audited destination lets the call through; what enforcing would do is the point of auditing, so it is said first.
-      const verdict = decision.audited === true ? 'ALLOWED, would deny (audit)' : decision.allowed ? 'ALLOWED' : 'DENIED';
-      lines.push(`policy: ${verdict} — ${decision.reason}`);
-      for (const rule of decision.rules)
-        lines.push(
-          `  ${rule.action} rule at ${rule.location === undefined ? '(unknown)' : `${rule.location.file}:${rule.location.line}:${rule.location.column}`}`,
-        );
-      for (const [target, files] of result.outputs) {
-        const simulator = simulatorFor(target, model.mesh);
-        if (simulator === undefined) continue;
-        const destination = model.services.find((s) => s.id === request.destination);
-        if (destination === undefined) continue;
-        const simulated = simulator.decide(manifestsFromFiles(files), simulatedRequest(request, servicesById(model), model.mesh.trustDomain));
-        lines.push(
-          `${target}: ${simulated.verdict.toUpperCase()} — ${simulated.reason}${simulated.objects.length === 0 ? '' : ` (${simulated.objects.join(', ')})`}`,
-        );
-      }
-      io.stdout(`${lines.join('\n')}\n`);
-    },
-  );
+  ).action((from: string, to: string, options: CommonOptions & ExplainOptions & { entry: string }) => {
+    const { result, exit } = runCompile(options.entry, options, io);
+    if (result?.model === undefined || exit !== EXIT.ok) {
+      if (result !== undefined) report(result.diagnostics, options.format, io, (f) => result.store.read(f), options);
+      return context.setExit(exit === EXIT.ok ? EXIT.policyErrors : exit);
+    }
+    const model = result.model;
+    const request = requestOf(model, from, to, options);
+    if (typeof request === 'string') {
+      io.stderr(`${request}\n`);
+      return context.setExit(EXIT.usage);
+    }
+    const decision = decide(model, request);
+    const lines = [`${describeRequest(request).replace(/^.*? → /, `${from} → `)}`];
+    const gateway = model.services.find((s) => s.id === request.destination)?.gateway;
+    if (gateway !== undefined) {
+      lines.push(
+        `${to} is a gateway (${gateway.kind}, numTrustedProxies ${gateway.numTrustedProxies}): no PeerAuthentication applies to it, so its callers carry no mesh identity; ` +
+          `the original client address is ${remoteAddress(request.client.ip, request.client.forwardedFor, gateway.numTrustedProxies)}`,
+      );
+    }
+    // An audited destination lets the call through; what enforcing would do is the point of auditing, so it is said first.
+    const verdict = decision.audited === true ? 'ALLOWED, would deny (audit)' : decision.allowed ? 'ALLOWED' : 'DENIED';
+    lines.push(`policy: ${verdict} — ${decision.reason}`);
+    for (const rule of decision.rules)
+      lines.push(
+        `  ${rule.action} rule at ${rule.location === undefined ? '(unknown)' : `${rule.location.file}:${rule.location.line}:${rule.location.column}`}`,
+      );
+    for (const [target, files] of result.outputs) {
+      const simulator = simulatorFor(target, model.mesh);
+      if (simulator === undefined) continue;
+      const destination = model.services.find((s) => s.id === request.destination);
+      if (destination === undefined) continue;
+      const simulated = simulator.decide(manifestsFromFiles(files), simulatedRequest(request, servicesById(model), model.mesh.trustDomain));
+      lines.push(
+        `${target}: ${simulated.verdict.toUpperCase()} — ${simulated.reason}${simulated.objects.length === 0 ? '' : ` (${simulated.objects.join(', ')})`}`,
+      );
+    }
+    io.stdout(`${lines.join('\n')}\n`);
+  });
 }
 
-function requestOf(
-  model: PolicyModel,
-  from: string,
-  to: string,
-  options: { port?: string; method: string; path: string; ip: string; forwardedFor?: string },
-): Request | string {
+interface ExplainOptions {
+  readonly port?: string;
+  readonly method: string;
+  readonly path: string;
+  readonly ip: string;
+  readonly forwardedFor?: string;
+  readonly header?: readonly string[];
+  readonly jwt?: string;
+  readonly claim?: readonly string[];
+}
+
+/** The request's headers and token from `--header`, `--jwt` and `--claim`; a string says what is malformed. */
+function conditionsOf(options: ExplainOptions): Pick<Request, 'headers' | 'token'> | string {
+  const headers: Record<string, string> = {};
+  for (const header of options.header ?? []) {
+    const colon = header.indexOf(':');
+    if (colon <= 0) return `--header '${header}' is not 'name: value'.`;
+    headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
+  }
+  const claims: Record<string, string> = {};
+  for (const claim of options.claim ?? []) {
+    const equals = claim.indexOf('=');
+    if (equals <= 0) return `--claim '${claim}' is not 'name=value'.`;
+    claims[claim.slice(0, equals)] = claim.slice(equals + 1);
+  }
+  let token: RequestToken | undefined;
+  if (options.jwt !== undefined) {
+    if (options.jwt.startsWith('invalid:')) token = { kind: 'invalid', issuer: options.jwt.slice('invalid:'.length) };
+    else {
+      const slash = options.jwt.lastIndexOf('/');
+      if (slash <= 0) return `--jwt '${options.jwt}' is not '<issuer>/<subject>'.`;
+      token = { kind: 'valid', issuer: options.jwt.slice(0, slash), subject: options.jwt.slice(slash + 1), claims };
+    }
+  }
+  return { ...(options.header === undefined ? {} : { headers }), ...(token === undefined ? {} : { token }) };
+}
+
+function requestOf(model: PolicyModel, from: string, to: string, options: ExplainOptions): Request | string {
   const destination = model.services.find((s) => s.id === to);
   if (destination === undefined) return `Unknown destination '${to}'. Services: ${model.services.map((s) => s.id).join(', ')}.`;
   const port = options.port === undefined ? destination.ports[0] : destination.ports.find((p) => p.name === options.port || String(p.port) === options.port);
@@ -128,10 +164,12 @@ function requestOf(
   else
     return `Unknown caller '${from}'. Use a service (${model.services.map((s) => s.id).join(', ')}), identity:<ns>/<sa>, spiffe://<td>/<path>, plaintext or kubelet.`;
   const http = port.protocol !== 'tcp';
+  const conditions = conditionsOf(options);
+  if (typeof conditions === 'string') return conditions;
   return {
     client,
     destination: destination.id,
     port: port.port,
-    ...(http ? { method: (port.protocol === 'grpc' ? 'POST' : options.method.toUpperCase()) as HttpMethod, path: options.path } : {}),
+    ...(http ? { method: (port.protocol === 'grpc' ? 'POST' : options.method.toUpperCase()) as HttpMethod, path: options.path, ...conditions } : {}),
   };
 }

@@ -3,7 +3,7 @@
  * (values not made by the builders, references to undeclared services) are reported here; everything
  * about meaning is left to the validator.
  */
-import type { AnyGateway, AnyService, AssertionCaller, IdentitySource, Namespace, PortProbes, Source } from '../dsl';
+import type { AnyGateway, AnyService, AssertionCaller, IdentitySource, JwtIssuer, Namespace, PortProbes, Source } from '../dsl';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 import {
   DEFAULT_PROBE_NETWORKS,
@@ -15,6 +15,8 @@ import {
   type CallerModel,
   type GatewayModel,
   type IdentitySourceModel,
+  type HeaderCondition,
+  type JwtIssuerModel,
   type NamespaceModel,
   type PolicyModel,
   type PortModel,
@@ -161,6 +163,30 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
   services.sort((a, b) => compare(a.id, b.id));
   const declared = servicesById({ services });
 
+  // JWT issuers, by issuer: one declaration (or several with the same keys) per issuer.
+  const jwtIssuers = new Map<string, JwtIssuerModel>();
+  const addIssuer = (declared: JwtIssuer, ruleSpan: Diagnostic['span']): void => {
+    const location = locate(declared.site);
+    const model: JwtIssuerModel = {
+      issuer: declared.issuer,
+      ...(declared.jwksUri === undefined ? {} : { jwksUri: declared.jwksUri }),
+      ...(declared.jwks === undefined ? {} : { jwks: declared.jwks }),
+      ...(location === undefined ? {} : { location }),
+    };
+    const existing = jwtIssuers.get(declared.issuer);
+    if (existing === undefined) jwtIssuers.set(declared.issuer, model);
+    else if (existing.jwksUri !== model.jwksUri || existing.jwks !== model.jwks) {
+      diagnostics.push(
+        diagnostic(
+          'conflicting-jwt-issuer',
+          `JWT issuer '${declared.issuer}' is declared twice with different keys. Declare it once with jwtIssuer({...}) and import it where needed.`,
+          store.spanOfLocation(location) ?? ruleSpan,
+          [{ message: 'The other declaration is here.', ...spanField(store.spanOfLocation(existing.location)) }],
+        ),
+      );
+    }
+  };
+
   const rules: { model: RuleModel; key: string }[] = [];
   for (const rule of declarations('rule', 'rules')) {
     const location = locate(rule.site);
@@ -218,13 +244,34 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
           if (identity !== undefined) sources.push({ kind: 'both', identity, cidrs: [...new Set(source.network.cidrs)].sort(compare) });
           break;
         }
+        case 'requestIdentity':
+          addIssuer(source.issuer, span);
+          sources.push({
+            kind: 'requestIdentity',
+            issuer: source.issuer.issuer,
+            ...(source.subject === undefined ? {} : { subject: source.subject }),
+            ...(source.claims === undefined ? {} : { claims: Object.fromEntries(Object.entries(source.claims).sort(([a], [b]) => compare(a, b))) }),
+          });
+          break;
         default: {
           const identity = identitySource(source);
           if (identity !== undefined) sources.push(identity);
         }
       }
     }
-    const hasL7 = rule.methods !== undefined || rule.paths !== undefined;
+    const headers: HeaderCondition[] | undefined =
+      rule.headers === undefined || Object.keys(rule.headers).length === 0
+        ? undefined
+        : Object.entries(rule.headers)
+            .map(([name, condition]) => ({
+              name,
+              match:
+                condition.kind === 'headerPresent'
+                  ? { kind: 'present' as const }
+                  : { kind: condition.kind === 'headerExact' ? ('exact' as const) : ('prefix' as const), value: condition.value },
+            }))
+            .sort((a, b) => compare(a.name, b.name));
+    const hasL7 = rule.methods !== undefined || rule.paths !== undefined || headers !== undefined || sources.some((s) => s.kind === 'requestIdentity');
     // "All ports" is made explicit here; with methods or paths it means all ports that carry HTTP.
     const ports = rule.ports !== undefined ? [...rule.ports] : destination.ports.filter((p) => !hasL7 || isHttpProtocol(p.protocol)).map((p) => p.name);
     const body = {
@@ -234,6 +281,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       ports: [...new Set(ports)].sort(compare),
       ...(rule.methods === undefined ? {} : { methods: [...new Set(rule.methods)].sort(compare) }),
       ...(rule.paths === undefined ? {} : { paths: uniqueSorted(rule.paths.map((p) => pathMatchOf(p))) }),
+      ...(headers === undefined ? {} : { headers }),
       ...(typeof rule.name === 'string' ? { name: rule.name } : {}),
     };
     const key = JSON.stringify(body);
@@ -310,6 +358,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
     services,
     rules: withUniqueIds(rules.map((r) => r.model)),
     ...(assertions.length === 0 ? {} : { assertions }),
+    ...(jwtIssuers.size === 0 ? {} : { jwtIssuers: [...jwtIssuers.values()].sort((a, b) => compare(a.issuer, b.issuer)) }),
   };
   return { model, diagnostics };
 }

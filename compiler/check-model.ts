@@ -9,9 +9,11 @@ import {
   effectiveDefaultAction,
   effectiveMtls,
   hasPeerIdentity,
+  headerMatchText,
   isHttpProtocol,
   pathText,
   servicesById,
+  type HeaderCondition,
   type AcknowledgementsModel,
   type PathMatch,
   type PolicyModel,
@@ -49,6 +51,11 @@ const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const PORT_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 // RFC 3986 path characters that both meshes match literally after normalisation.
 const PATH_CHARS = /^\/[A-Za-z0-9\-._~!$&'()+,;=:@/%]*$/;
+// RFC 9110 §5.1 token characters, lower-case letters only.
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+// A field value as both meshes compare it: visible ASCII and inner spaces (HTTP strips outer whitespace).
+const HEADER_VALUE = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/;
+const CLAIM_NAME = /^[A-Za-z0-9_-]+$/;
 
 export function validateModel(model: PolicyModel, store: SourceStore): Diagnostic[] {
   const out: Diagnostic[] = [...checkAcknowledgements(model, store)];
@@ -250,6 +257,11 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
     }
   }
 
+  for (const issuer of model.jwtIssuers ?? []) {
+    const problem = jwtIssuerProblem(issuer);
+    if (problem !== undefined) out.push(diagnostic('invalid-jwt-issuer', `JWT issuer '${issuer.issuer}': ${problem}`, span(issuer.location)));
+  }
+
   const services = servicesById(model);
 
   // A kept object name (from \`policyc import\`) names one destination's policy: two destinations of a namespace
@@ -302,6 +314,24 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
       for (const cidr of source.kind === 'ipBlock' || source.kind === 'remoteIpBlock' ? [source.cidr] : source.kind === 'both' ? source.cidrs : []) {
         if (!validCidr(cidr))
           out.push(diagnostic('invalid-cidr', `'${cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(cidr)}`, at));
+      }
+      if (source.kind === 'requestIdentity') {
+        const wrong = [
+          ...(source.subject === undefined || HEADER_VALUE.test(source.subject) ? [] : [`subject ${JSON.stringify(source.subject)}`]),
+          ...Object.entries(source.claims ?? {}).flatMap(([name, value]) => [
+            ...(CLAIM_NAME.test(name) ? [] : [`claim name ${JSON.stringify(name)}`]),
+            ...(HEADER_VALUE.test(value) && !value.includes('*') ? [] : [`claim ${name} value ${JSON.stringify(value)}`]),
+          ]),
+          ...(source.subject?.includes('*') === true ? [`subject ${JSON.stringify(source.subject)}`] : []),
+        ];
+        if (wrong.length > 0)
+          out.push(
+            diagnostic(
+              'invalid-request-identity',
+              `requestIdentity(...) has ${[...new Set(wrong)].join(', ')}: write a non-empty subject and claim values of visible characters without '*' (meshes read '*' as a wildcard), and claim names of letters, digits, '_' and '-'. Leave \`subject\` out to accept any subject.`,
+              at,
+            ),
+          );
       }
       if (source.kind === 'remoteIpBlock' && destination.gateway === undefined) {
         out.push(
@@ -356,6 +386,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         );
       }
     }
+    for (const header of rule.headers ?? []) out.push(...headerProblems(header, at));
     const ports = rule.ports.map((name) => portNamed(destination, name));
     rule.ports.forEach((name, i) => {
       if (ports[i] === undefined)
@@ -373,7 +404,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         out.push(
           diagnostic(
             'http-constraint-on-tcp',
-            `Port '${port.name}' of '${rule.destination}' is TCP, so methods and paths can never be seen there. Remove methods/paths, or name only HTTP, HTTP/2 or gRPC ports.`,
+            `Port '${port.name}' of '${rule.destination}' is TCP, so methods, paths, headers and request identities (JWT) can never be seen there. Remove them, or name only HTTP, HTTP/2 or gRPC ports.`,
             at,
           ),
         );
@@ -382,7 +413,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         out.push(
           diagnostic(
             'rule-never-matches',
-            `The ${describe} narrows by method or path, but '${rule.destination}' has no HTTP, HTTP/2 or gRPC port: it can never match.`,
+            `The ${describe} narrows by method, path, header or request identity, but '${rule.destination}' has no HTTP, HTTP/2 or gRPC port: it can never match.`,
             at,
           ),
         );
@@ -479,6 +510,56 @@ function validTrustDomain(name: string): boolean {
   return DNS_1123_SUBDOMAIN.test(name) && name.length <= 253;
 }
 
+/** PC3030/PC3031 for one header condition. */
+function headerProblems(header: HeaderCondition, at: Span | undefined): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  if (!HEADER_NAME.test(header.name) || header.name === 'host' || header.name === 'authorization') {
+    const lower = header.name.toLowerCase();
+    out.push(
+      diagnostic(
+        'invalid-header-name',
+        lower === 'authorization'
+          ? `Header 'authorization' carries the end user's JWT, which the mesh validates: name the caller with requestIdentity(issuer, { subject, claims }) instead.`
+          : lower === 'host'
+            ? `Header 'host' is not matched as a header: meshes see it as the ':authority' pseudo-header. Leave it out (a Host condition is a route's job).`
+            : `Header name '${header.name}' is not a lower-case HTTP token${HEADER_NAME.test(lower) ? `: write '${lower}' (header names compare case-insensitively)` : ": use letters, digits and !#$%&'*+.^_`|~-"}.`,
+        at,
+      ),
+    );
+  }
+  if (header.match.kind !== 'present' && (!HEADER_VALUE.test(header.match.value) || header.match.value.includes('*'))) {
+    out.push(
+      diagnostic(
+        'invalid-header-value',
+        `Header '${header.name}' condition ${headerMatchText(header.match)} is not valid: the value must be non-empty visible characters (inner spaces allowed) without '*', which meshes read as a wildcard. Write \`present\` to require only that the header is sent.`,
+        at,
+      ),
+    );
+  }
+  return out;
+}
+
+/** Why a JWT issuer declaration cannot be compiled, or undefined. */
+function jwtIssuerProblem(issuer: { issuer: string; jwksUri?: string; jwks?: string }): string | undefined {
+  if (!HEADER_VALUE.test(issuer.issuer) || issuer.issuer.includes('*') || issuer.issuer.includes(' ')) {
+    return "the issuer must be non-empty visible characters without spaces or '*' (it is matched exactly against the token's `iss`).";
+  }
+  if ((issuer.jwksUri === undefined) === (issuer.jwks === undefined)) return 'give exactly one of `jwksUri` and `jwks`.';
+  if (issuer.jwksUri !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(issuer.jwksUri)) {
+    return `jwksUri '${issuer.jwksUri}' is not an http(s) URL: write 'https://<host>/<path to the key set>'.`;
+  }
+  if (issuer.jwks !== undefined) {
+    let keys: unknown;
+    try {
+      keys = (JSON.parse(issuer.jwks) as { keys?: unknown } | null)?.keys;
+    } catch {
+      keys = undefined;
+    }
+    if (!Array.isArray(keys) || keys.length === 0) return 'jwks must be the JSON text of a key set with a non-empty `keys` list (`{"keys":[...]}`).';
+  }
+  return undefined;
+}
+
 function validLabelKey(key: string): boolean {
   const slash = key.lastIndexOf('/');
   const prefix = slash === -1 ? undefined : key.slice(0, slash);
@@ -542,6 +623,13 @@ function sourceCovers(outer: SourceModel, inner: SourceModel, services: Readonly
       );
     case 'remoteIpBlock':
       return inner.kind === 'remoteIpBlock' && cidrContains(outer.cidr, inner.cidr);
+    case 'requestIdentity':
+      return (
+        inner.kind === 'requestIdentity' &&
+        inner.issuer === outer.issuer &&
+        (outer.subject === undefined || inner.subject === outer.subject) &&
+        Object.entries(outer.claims ?? {}).every(([name, value]) => inner.claims?.[name] === value)
+      );
     default:
       return outer satisfies never;
   }
@@ -572,8 +660,18 @@ function covers(outer: RuleModel, inner: RuleModel, services: ReadonlyMap<string
     inner.sources.every((s) => outer.sources.some((o) => sourceCovers(o, s, services, trustDomain))) &&
     inner.ports.every((p) => outer.ports.includes(p)) &&
     (outer.methods === undefined || (inner.methods !== undefined && inner.methods.every((m) => outer.methods?.includes(m)))) &&
-    (outer.paths === undefined || (inner.paths !== undefined && inner.paths.every((p) => outer.paths?.some((o) => pathCovers(o, p)))))
+    (outer.paths === undefined || (inner.paths !== undefined && inner.paths.every((p) => outer.paths?.some((o) => pathCovers(o, p))))) &&
+    (outer.headers ?? []).every((o) => inner.headers?.some((i) => i.name === o.name && headerCovers(o, i)) === true)
   );
+}
+
+/** Does every value that satisfies `inner` satisfy `outer` (same header)? */
+function headerCovers(outer: HeaderCondition, inner: HeaderCondition): boolean {
+  if (outer.match.kind === 'present') return true;
+  if (inner.match.kind === 'present') return false;
+  return outer.match.kind === 'exact'
+    ? inner.match.kind === 'exact' && inner.match.value === outer.match.value
+    : inner.match.value.startsWith(outer.match.value);
 }
 
 /**

@@ -70,7 +70,7 @@ export const catalog = {
   'http-constraint-on-tcp': {
     code: 'PC3008',
     severity: 'error',
-    summary: 'A rule narrows by HTTP method or path on a TCP port, where no HTTP request is ever seen.',
+    summary: 'A rule narrows by HTTP method, path, header or request identity on a TCP port, where no HTTP request is ever seen.',
   },
   'unknown-port': { code: 'PC3009', severity: 'error', summary: 'A rule names a port its destination does not declare.' },
   'undeclared-service': {
@@ -113,6 +113,27 @@ export const catalog = {
     summary: 'An identity-based allow on a port with mTLS disabled: no client there has an identity.',
   },
   'invalid-trust-domain': { code: 'PC3021', severity: 'error', summary: 'The trust domain is not a valid DNS name.' },
+  'invalid-header-name': {
+    code: 'PC3030',
+    severity: 'error',
+    summary: 'A header condition names a header that is not a lower-case HTTP token (or a pseudo-header such as `:authority`).',
+  },
+  'invalid-header-value': {
+    code: 'PC3031',
+    severity: 'error',
+    summary: 'A header condition value is empty, holds `*`, or holds characters other than visible ASCII and spaces.',
+  },
+  'invalid-jwt-issuer': {
+    code: 'PC3032',
+    severity: 'error',
+    summary: 'A JWT issuer is empty or holds `*`, or its keys are not exactly one of an http(s) `jwksUri` and an inline JSON `jwks` with `keys`.',
+  },
+  'conflicting-jwt-issuer': { code: 'PC3033', severity: 'error', summary: 'One JWT issuer is declared twice with different keys.' },
+  'invalid-request-identity': {
+    code: 'PC3034',
+    severity: 'error',
+    summary: 'A request identity has an empty subject or claim, a `*` in it, or a claim name that is not a plain name.',
+  },
   'invalid-spiffe-id': {
     code: 'PC3040',
     severity: 'error',
@@ -252,6 +273,16 @@ export const catalog = {
     severity: 'warning',
     summary: "Default deny also closes the Linkerd proxy's admin port 4191, where linkerd-viz's Prometheus scrapes.",
   },
+  'linkerd-request-identity': {
+    code: 'PC4111',
+    severity: 'error',
+    summary: "A rule names a request identity (end-user JWT); Linkerd authorizes only the calling workload, never a request's token.",
+  },
+  'linkerd-header-condition': {
+    code: 'PC4112',
+    severity: 'error',
+    summary: 'A rule has header conditions, which policyc cannot yet compile exactly into Linkerd routes.',
+  },
   'linkerd-mesh-scope': {
     code: 'PC4133',
     severity: 'error',
@@ -292,6 +323,11 @@ export const catalog = {
     code: 'PC4214',
     severity: 'error',
     summary: 'A SPIFFE ID that is not `spiffe://<td>/ns/<ns>/sa/<sa>`: ztunnel carries only Kubernetes workload identities.',
+  },
+  'ambient-request-identity': {
+    code: 'PC4210',
+    severity: 'error',
+    summary: 'A rule names a request identity (end-user JWT), which the ambient target does not compile yet.',
   },
   'ambient-dry-run-version': {
     code: 'PC4220',

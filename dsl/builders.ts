@@ -1,4 +1,15 @@
-import type { Acknowledgements, DeclarationSite, DefaultAction, Enforcement, HttpMethod, MtlsMode, PathPattern, PolicyScope, Protocol } from './types';
+import type {
+  Acknowledgements,
+  DeclarationSite,
+  DefaultAction,
+  Enforcement,
+  HeaderName,
+  HttpMethod,
+  MtlsMode,
+  PathPattern,
+  PolicyScope,
+  Protocol,
+} from './types';
 
 /**
  * Records where the caller of `builder` stands in the policy source. V8 call sites are structured data,
@@ -495,7 +506,7 @@ export interface BothPeer {
  * @example
  * const from: readonly Source[] = [checkout, monitoring, authenticated];
  */
-export type Source = AnyService | Namespace | PeerSource;
+export type Source = AnyService | Namespace | PeerSource | RequestIdentity;
 
 /**
  * Any client at all, including plaintext clients outside the mesh. Only meaningful on ports that accept
@@ -585,6 +596,143 @@ export function remoteIpBlocks(...cidrs: readonly [string, ...string[]]): Remote
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Request identity (end-user JWT) and header conditions
+
+/**
+ * A JWT issuer and the keys that verify its tokens. Create with {@link jwtIssuer}; name it in
+ * {@link requestIdentity}.
+ *
+ * @example
+ * const accounts: JwtIssuer = jwtIssuer({ issuer: 'https://accounts.example.com', jwksUri: 'https://accounts.example.com/jwks.json' });
+ */
+export interface JwtIssuer {
+  readonly kind: 'jwtIssuer';
+  /** The `iss` claim of the issuer's tokens. */
+  readonly issuer: string;
+  readonly jwksUri?: string;
+  readonly jwks?: string;
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/**
+ * Options of {@link jwtIssuer}: the issuer, and where its keys are: a JWKS URL or an inline JWKS (JSON text).
+ *
+ * @example
+ * const options: JwtIssuerOptions = { issuer: 'https://accounts.example.com', jwksUri: 'https://accounts.example.com/jwks.json' };
+ */
+export type JwtIssuerOptions =
+  | { readonly issuer: string; readonly jwksUri: string; readonly jwks?: undefined }
+  | { readonly issuer: string; readonly jwks: string; readonly jwksUri?: undefined };
+
+/**
+ * Declares a JWT issuer once, with its key set. A destination that a rule names with a {@link requestIdentity} of
+ * this issuer validates every token it receives: an invalid token is refused (401) whatever the rules say; a request
+ * without a token is not refused by that alone.
+ *
+ * @example
+ * export const accounts = jwtIssuer({ issuer: 'https://accounts.example.com', jwksUri: 'https://accounts.example.com/.well-known/jwks.json' });
+ */
+export function jwtIssuer(options: JwtIssuerOptions): JwtIssuer {
+  const site = declarationSite(jwtIssuer);
+  return withSite(
+    {
+      kind: 'jwtIssuer' as const,
+      issuer: options.issuer,
+      ...(options.jwksUri === undefined ? {} : { jwksUri: options.jwksUri }),
+      ...(options.jwks === undefined ? {} : { jwks: options.jwks }),
+    },
+    site,
+  );
+}
+
+/**
+ * An end user, by the JWT the request carries (not by the calling workload). Create with {@link requestIdentity}.
+ * Only HTTP, HTTP/2 and gRPC ports see it.
+ *
+ * @example
+ * const admins: RequestIdentity = requestIdentity(accounts, { claims: { role: 'admin' } });
+ */
+export interface RequestIdentity {
+  readonly kind: 'requestIdentity';
+  readonly issuer: JwtIssuer;
+  readonly subject?: string;
+  readonly claims?: Readonly<Record<string, string>>;
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/**
+ * Requests that carry a valid JWT of `issuer`, with this subject (`sub`) and these claims (string values, equal)
+ * when given. A request without a token never matches. Usable in `allow(...)` and `deny(...)`; the rule then
+ * applies only to HTTP, HTTP/2 and gRPC ports.
+ *
+ * @example
+ * allow(requestIdentity(accounts)).to(api, { ports: ['http'] });
+ * allow(requestIdentity(accounts, { subject: 'alice', claims: { role: 'admin' } })).to(api, { ports: ['http'], paths: ['/admin/*'] });
+ */
+export function requestIdentity(
+  issuer: JwtIssuer,
+  options: { readonly subject?: string; readonly claims?: Readonly<Record<string, string>> } = {},
+): RequestIdentity {
+  const site = declarationSite(requestIdentity);
+  return withSite(
+    {
+      kind: 'requestIdentity' as const,
+      issuer,
+      ...(options.subject === undefined ? {} : { subject: options.subject }),
+      ...(options.claims === undefined ? {} : { claims: options.claims }),
+    },
+    site,
+  );
+}
+
+/**
+ * A condition on one request header's value. Create with {@link exact}, {@link prefix} or {@link present}.
+ *
+ * @example
+ * const conditions: readonly HeaderCondition[] = [exact('admin'), prefix('prod-'), present];
+ */
+export type HeaderCondition =
+  { readonly kind: 'headerExact'; readonly value: string } | { readonly kind: 'headerPrefix'; readonly value: string } | { readonly kind: 'headerPresent' };
+
+/**
+ * Header conditions of a rule: lower-case header name → condition. Every condition must hold.
+ *
+ * @example
+ * const headers: HeaderConditions = { 'x-token': exact('admin'), 'x-env': prefix('prod-'), 'x-debug': present };
+ */
+export type HeaderConditions = { readonly [name: HeaderName]: HeaderCondition };
+
+/**
+ * The header's value is exactly `value` (case-sensitive; no `*`).
+ *
+ * @example
+ * allow(web).to(api, { ports: ['http'], headers: { 'x-token': exact('admin') } });
+ */
+export function exact(value: string): HeaderCondition {
+  return { kind: 'headerExact', value };
+}
+
+/**
+ * The header's value starts with `value` (non-empty; no `*`).
+ *
+ * @example
+ * allow(web).to(api, { ports: ['http'], headers: { 'x-env': prefix('prod-') } });
+ */
+export function prefix(value: string): HeaderCondition {
+  return { kind: 'headerPrefix', value };
+}
+
+/**
+ * The header is sent, whatever its value (even empty).
+ *
+ * @example
+ * deny(anyone).to(api, { ports: ['http'], headers: { 'x-debug': present } });
+ */
+export const present: HeaderCondition = { kind: 'headerPresent' };
+
+// ---------------------------------------------------------------------------------------------------------------
 // Rules
 
 /**
@@ -610,6 +758,8 @@ export interface AccessRule {
   readonly ports?: readonly string[];
   readonly methods?: readonly HttpMethod[];
   readonly paths?: readonly PathPattern[];
+  /** Header conditions (lower-case names); every one must hold. */
+  readonly headers?: HeaderConditions;
   /** The name of the mesh object the rule is written into, kept from an existing cluster policy (see {@link RuleBuilder}). */
   readonly name?: string;
   /** Warnings this rule causes that are accepted, by code, each with its reason. */
@@ -625,10 +775,11 @@ export interface AccessRule {
  * const fromCheckout: RuleBuilder = allow(checkout);
  * fromCheckout.to(payments, { ports: ['grpc'] });
  */
-export interface RuleBuilder<TDestination extends AnyService = AnyService> {
+export interface RuleBuilder<TDestination extends AnyService = AnyService, THttpOnly extends boolean = boolean> {
   /**
-   * Names the destination and, optionally, narrows the rule to some of its ports (by name), HTTP methods and paths.
-   * Methods and paths are only allowed together with HTTP, HTTP/2 or gRPC ports. `name` keeps the name of the
+   * Names the destination and, optionally, narrows the rule to some of its ports (by name), HTTP methods, paths and
+   * header conditions. Methods, paths and headers (and a {@link requestIdentity} source) are only allowed together
+   * with HTTP, HTTP/2 or gRPC ports. `name` keeps the name of the
    * cluster object the rule replaces (an Istio AuthorizationPolicy), so applying the output replaces that object
    * instead of adding one beside it; rules of one destination and action with the same name share that object.
    * `acknowledge` accepts warnings this rule causes, by code, each with its reason (they are then listed, not warned).
@@ -636,30 +787,51 @@ export interface RuleBuilder<TDestination extends AnyService = AnyService> {
    * @example
    * allow(checkout).to(payments, { ports: ['grpc'], methods: ['POST'], paths: ['/payments.v1.Payments/*'] });
    * allow(productpage).to(details, { methods: ['GET'], name: 'details-viewer' });
+   * allow(web).to(api, { ports: ['http'], headers: { 'x-token': exact('admin'), 'x-debug': present } });
    * allow(kubelet).to(web, { ports: ['health'], acknowledge: { PC3020: 'probes carry no identity' } });
    */
-  to<TTo extends TDestination>(
-    destination: TTo,
-    scope?:
-      | {
-          readonly ports?: readonly ({
-            [K in keyof TTo['ports']]: TTo['ports'][K]['protocol'] extends 'tcp' ? never : K;
-          }[keyof TTo['ports']] &
-            string)[];
-          readonly methods?: readonly HttpMethod[];
-          readonly paths?: readonly PathPattern[];
-          readonly name?: string;
-          readonly acknowledge?: Acknowledgements;
-        }
-      | {
-          readonly ports?: readonly (keyof TTo['ports'] & string)[];
-          readonly methods?: undefined;
-          readonly paths?: undefined;
-          readonly name?: string;
-          readonly acknowledge?: Acknowledgements;
-        },
-  ): AccessRule;
+  to<TTo extends TDestination>(destination: TTo, scope?: HttpScope<TTo> | (true extends THttpOnly ? never : AnyPortScope<TTo>)): AccessRule;
 }
+
+/**
+ * The scope of a rule that sees HTTP (methods, paths, headers, or a request identity source): HTTP ports only.
+ *
+ * @example
+ * const scope: HttpScope<typeof api> = { ports: ['http'], headers: { 'x-env': prefix('prod-') } };
+ */
+export interface HttpScope<TTo extends AnyService> {
+  readonly ports?: readonly ({
+    [K in keyof TTo['ports']]: TTo['ports'][K]['protocol'] extends 'tcp' ? never : K;
+  }[keyof TTo['ports']] &
+    string)[];
+  readonly methods?: readonly HttpMethod[];
+  readonly paths?: readonly PathPattern[];
+  readonly headers?: HeaderConditions;
+  readonly name?: string;
+  readonly acknowledge?: Acknowledgements;
+}
+
+/**
+ * The scope of a rule without HTTP conditions: any of the destination's ports.
+ *
+ * @example
+ * const scope: AnyPortScope<typeof db> = { ports: ['sql'] };
+ */
+export interface AnyPortScope<TTo extends AnyService> {
+  readonly ports?: readonly (keyof TTo['ports'] & string)[];
+  readonly methods?: undefined;
+  readonly paths?: undefined;
+  readonly headers?: undefined;
+  readonly name?: string;
+  readonly acknowledge?: Acknowledgements;
+}
+
+/** Whether a source list names an end user's JWT, which only HTTP ports see. */
+type NamesRequestIdentity<TFrom extends readonly Source[]> = RequestIdentity extends TFrom[number]
+  ? true
+  : TFrom[number] extends RequestIdentity
+    ? true
+    : false;
 
 /**
  * The destinations a rule with these sources may name: only gateways when one of them is {@link remoteIpBlocks}
@@ -672,8 +844,11 @@ export type DestinationOf<TFrom extends readonly Source[]> = true extends { [K i
   ? AnyGateway
   : AnyService;
 
-function ruleBuilder<TDestination extends AnyService>(action: RuleAction, from: readonly Source[]): RuleBuilder<TDestination> {
-  const to: RuleBuilder<TDestination>['to'] = (destination, scope) => {
+function ruleBuilder<TDestination extends AnyService, THttpOnly extends boolean>(
+  action: RuleAction,
+  from: readonly Source[],
+): RuleBuilder<TDestination, THttpOnly> {
+  const to: RuleBuilder<TDestination, THttpOnly>['to'] = (destination, scope) => {
     // The rule's site is the `.to(...)` call: several rules may share one `allow(...)`.
     const ruleSite = declarationSite(to);
     return withSite(
@@ -685,6 +860,7 @@ function ruleBuilder<TDestination extends AnyService>(action: RuleAction, from: 
         ...(scope?.ports === undefined ? {} : { ports: scope.ports }),
         ...(scope?.methods === undefined ? {} : { methods: scope.methods }),
         ...(scope?.paths === undefined ? {} : { paths: scope.paths }),
+        ...(scope?.headers === undefined ? {} : { headers: scope.headers }),
         ...(scope?.name === undefined ? {} : { name: scope.name }),
         ...(scope?.acknowledge === undefined ? {} : { acknowledge: scope.acknowledge }),
       },
@@ -702,7 +878,7 @@ function ruleBuilder<TDestination extends AnyService>(action: RuleAction, from: 
  * allow(checkout, cart).to(payments);
  * allow(monitoring).to(payments, { ports: ['metrics'], methods: ['GET'], paths: ['/metrics'] });
  */
-export function allow<const TFrom extends readonly [Source, ...Source[]]>(...from: TFrom): RuleBuilder<DestinationOf<TFrom>> {
+export function allow<const TFrom extends readonly [Source, ...Source[]]>(...from: TFrom): RuleBuilder<DestinationOf<TFrom>, NamesRequestIdentity<TFrom>> {
   return ruleBuilder('allow', from);
 }
 
@@ -712,7 +888,7 @@ export function allow<const TFrom extends readonly [Source, ...Source[]]>(...fro
  * @example
  * deny(anyone).to(payments, { ports: ['metrics'], paths: ['/debug/*'] });
  */
-export function deny<const TFrom extends readonly [Source, ...Source[]]>(...from: TFrom): RuleBuilder<DestinationOf<TFrom>> {
+export function deny<const TFrom extends readonly [Source, ...Source[]]>(...from: TFrom): RuleBuilder<DestinationOf<TFrom>, NamesRequestIdentity<TFrom>> {
   return ruleBuilder('deny', from);
 }
 
@@ -867,7 +1043,7 @@ export function outside(inNamespace: Namespace): { readonly kind: 'outside'; rea
  * @example
  * const callers: readonly AssertionCaller[] = [checkout, shop, plaintext, outside(shop), authenticated];
  */
-export type AssertionCaller = Source | typeof plaintext | ReturnType<typeof outside>;
+export type AssertionCaller = Exclude<Source, RequestIdentity> | typeof plaintext | ReturnType<typeof outside>;
 
 /**
  * A statement about access that `policyc verify` proves on the model and on every target's emitted objects.

@@ -98,3 +98,12 @@ export interface DeclarationSite {
   /** 1-based. */
   readonly column: number;
 }
+
+/**
+ * An HTTP header name as a rule names it: lower-case, because meshes compare header names case-insensitively and
+ * policyc writes them lower-case (`'X-Token'` is a type error; write `'x-token'`).
+ *
+ * @example
+ * allow(web).to(api, { ports: ['http'], headers: { 'x-env': prefix('prod-') } })
+ */
+export type HeaderName = Lowercase<string>;

@@ -168,6 +168,9 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
         return `${dsl(file, 'both')}(${sourceText(file, source.identity)}, ${dsl(file, 'ipBlocks')}(${source.cidrs.map(quote).join(', ')}))`;
       case 'remoteIpBlock':
         return `${dsl(file, 'remoteIpBlocks')}(${quote(source.cidr)})`;
+      case 'requestIdentity':
+        // The importer reads no RequestAuthentication, so an imported model never names a request identity.
+        throw new Error('policyc import does not read request identities');
     }
   };
   const pathText = (p: PathMatch): string => (p.kind === 'prefix' ? `${p.value}*` : p.value);

@@ -9,7 +9,9 @@ import {
   effectiveEnforcement,
   effectiveMtls,
   hasPeerIdentity,
+  headerMatches,
   isHttpProtocol,
+  tokenIssuersAt,
   pathMatches,
   probeNetworksOf,
   probeOf,
@@ -18,6 +20,7 @@ import {
   type PolicyModel,
   type IdentitySourceModel,
   type PortModel,
+  type RequestIdentitySourceModel,
   type RuleModel,
   type ServiceModel,
   type SourceLocation,
@@ -56,6 +59,23 @@ export interface Request {
   readonly method?: HttpMethod;
   /** Path without query; only for HTTP, HTTP/2 and gRPC ports. */
   readonly path?: string;
+  /** Request headers as sent (names in any case; meshes compare them case-insensitively). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The end-user JWT the request carries; absent: none. */
+  readonly token?: RequestToken;
+}
+
+/** An end-user JWT: `valid` when signed by the issuer's key and unexpired; then its issuer, subject and claims. */
+export type RequestToken =
+  | { readonly kind: 'valid'; readonly issuer: string; readonly subject: string; readonly claims: Readonly<Record<string, string>> }
+  /** A token of `issuer` that fails verification (wrong key, expired). */
+  | { readonly kind: 'invalid'; readonly issuer: string };
+
+/** The request's value of a header, its name compared case-insensitively (the model's names are lower-case). */
+export function headerValue(headers: Readonly<Record<string, string>> | undefined, name: string): string | undefined {
+  if (headers === undefined) return undefined;
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
+  return undefined;
 }
 
 export interface Decision {
@@ -128,7 +148,23 @@ function identityMatches(
   }
 }
 
-function sourceMatches(source: SourceModel, origin: Origin, trustDomain: string, services: ReadonlyMap<string, ServiceModel>): boolean {
+/** Whether a request's token is a valid one of the source's issuer, with its subject and claims when set. */
+export function requestIdentityMatches(source: RequestIdentitySourceModel, token: RequestToken | undefined): boolean {
+  return (
+    token?.kind === 'valid' &&
+    token.issuer === source.issuer &&
+    (source.subject === undefined || token.subject === source.subject) &&
+    Object.entries(source.claims ?? {}).every(([name, value]) => token.claims[name] === value)
+  );
+}
+
+function sourceMatches(
+  source: SourceModel,
+  origin: Origin,
+  token: RequestToken | undefined,
+  trustDomain: string,
+  services: ReadonlyMap<string, ServiceModel>,
+): boolean {
   switch (source.kind) {
     case 'anyone':
       return true;
@@ -138,6 +174,8 @@ function sourceMatches(source: SourceModel, origin: Origin, trustDomain: string,
       return ipInCidr(origin.remoteIp, source.cidr);
     case 'both':
       return identityMatches(source.identity, origin.identity, trustDomain, services) && source.cidrs.some((cidr) => ipInCidr(origin.ip, cidr));
+    case 'requestIdentity':
+      return requestIdentityMatches(source, token);
     default:
       return identityMatches(source, origin.identity, trustDomain, services);
   }
@@ -168,7 +206,7 @@ export function clientKey(model: PolicyModel, destination: ServiceModel, port: P
   const probing = (port.probes ?? []).some((p) => p.kind === 'http') && probeNetworksOf(model.mesh).some((cidr) => ipInCidr(client.ip, cidr));
   let key = `${client.kind === 'kubelet' ? 'k' : plaintext ? 'p' : 'i'}${probing ? 'n' : '-'}`;
   for (const rule of rulesTo(model, destination.id)) {
-    if (rule.ports.includes(port.name)) key += rule.sources.some((s) => sourceMatches(s, origin, model.mesh.trustDomain, services)) ? '1' : '0';
+    if (rule.ports.includes(port.name)) key += rule.sources.some((s) => sourceMatches(s, origin, undefined, model.mesh.trustDomain, services)) ? '1' : '0';
   }
   return key;
 }
@@ -195,7 +233,7 @@ export function operationKey(model: PolicyModel, destination: ServiceModel, port
 export function decide(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel> = servicesById(model)): Decision {
   const destination = services.get(request.destination);
   const enforced = decideEnforced(model, request, services);
-  // mTLS refusals carry no rules and are not authorization: they stay refused in audit (model.ts step 4).
+  // mTLS refusals and 401s for bad tokens are not authorization: they stay refused in audit (model.ts steps 4, 8).
   if (enforced.allowed || enforced.beyondAudit === true || destination === undefined || effectiveEnforcement(model, destination) === 'enforce') {
     return {
       allowed: enforced.allowed,
@@ -248,14 +286,28 @@ function decideByRules(
   const http = isHttpProtocol(port.protocol);
   // Paths are matched as the application sees them: normalized (model/path.ts).
   const path = request.path === undefined ? undefined : normalizePath(request.path);
+  // A destination that validates tokens refuses a bad one on its HTTP ports before any rule; elsewhere a token is not read.
+  const rules = rulesTo(model, destination.id);
+  const issuers = http ? tokenIssuersAt({ rules }, destination.id) : [];
+  const token = request.token;
+  if (token !== undefined && issuers.length > 0 && (token.kind === 'invalid' || !issuers.includes(token.issuer))) {
+    return {
+      allowed: false,
+      reason: `${destination.id} validates JWTs of ${issuers.join(', ')}: a request with ${token.kind === 'invalid' ? 'an invalid token' : `a token of another issuer (${token.issuer})`} is refused (401)`,
+      rules: [],
+      // Token validation is authentication, not authorization: Istio's dry-run covers AuthorizationPolicies only.
+      beyondAudit: true,
+    };
+  }
+  const readToken = issuers.length > 0 ? token : undefined;
   const matches = (rule: RuleModel): boolean =>
     rule.ports.includes(port.name) &&
-    rule.sources.some((s) => sourceMatches(s, origin, model.mesh.trustDomain, services)) &&
+    rule.sources.some((s) => sourceMatches(s, origin, readToken, model.mesh.trustDomain, services)) &&
+    (rule.headers === undefined || (http && rule.headers.every((h) => headerMatches(h.match, headerValue(request.headers, h.name))))) &&
     (rule.methods === undefined || (http && request.method !== undefined && rule.methods.includes(request.method))) &&
     (rule.paths === undefined || (http && path !== undefined && rule.paths.some((p) => pathMatches(p, path))));
   const cite = (rule: RuleModel) => ({ id: rule.id, action: rule.action, ...(rule.location === undefined ? {} : { location: rule.location }) });
 
-  const rules = rulesTo(model, destination.id);
   const denies = rules.filter((r) => r.action === 'deny' && matches(r));
   if (denies.length > 0) return { allowed: false, reason: 'a deny rule matches', rules: denies.map(cite) };
   if (effectiveDefaultAction(model, destination, port) === 'allow') {

@@ -49,8 +49,20 @@
  *    force: Linkerd authorizes probes by source network, so a client from `probeNetworks` may also GET a
  *    probe path there (the verifier accepts either answer for exactly those requests; narrow
  *    `probeNetworks` to the nodes' CIDRs to make it moot).
- * The validator guarantees `ports` only lists HTTP ports when methods or paths are set, and that no
- * identity-based deny covers a port that accepts plaintext.
+ * Request conditions (HTTP, HTTP/2 and gRPC ports only):
+ * 7. Headers: a rule with `headers` matches only when every condition holds; header names compare
+ *    case-insensitively (the model keeps them lower-case), values exactly: `exact` equal, `prefix` starts
+ *    with, `present` the header is sent (even empty: Istio's presence match).
+ * 8. Request identity (end-user JWT): a request carries no token, a valid token (issuer, subject, string
+ *    claims) or an invalid one. A destination *validates tokens* when any rule to it has a
+ *    `requestIdentity` source; its issuers are the issuers those sources name (`tokenIssuersAt`). On an HTTP
+ *    port of such a destination, a request whose token is invalid or from another issuer is refused before
+ *    any rule (the mesh answers 401; not audited: it is authentication); a request without a token is not
+ *    refused by that alone. A
+ *    `requestIdentity` source matches a valid token of its issuer whose subject (when set) and claims (when
+ *    set) are equal; it never matches a request without a token, and it does not depend on the peer.
+ * The validator guarantees `ports` only lists HTTP ports when methods, paths, headers or request identities
+ * are set, and that no identity-based deny covers a port that accepts plaintext.
  */
 import type { DefaultAction, Enforcement, HttpMethod, MtlsMode, PolicyScope, Protocol } from '../dsl/types';
 
@@ -170,7 +182,36 @@ export type SourceModel =
   | { readonly kind: 'ipBlock'; readonly cidr: string }
   /** An identity that must also come from one of the networks (AND). */
   | { readonly kind: 'both'; readonly identity: IdentitySourceModel; readonly cidrs: readonly string[] }
-  | { readonly kind: 'remoteIpBlock'; readonly cidr: string };
+  | { readonly kind: 'remoteIpBlock'; readonly cidr: string }
+  /** An end user's JWT: a valid token of `issuer`, with this subject and these claims when set. */
+  | RequestIdentitySourceModel;
+
+export interface RequestIdentitySourceModel {
+  readonly kind: 'requestIdentity';
+  readonly issuer: string;
+  readonly subject?: string;
+  /** Claim name → the exact string value the token must carry. Sorted by name. */
+  readonly claims?: Readonly<Record<string, string>>;
+}
+
+/** A JWT issuer and the keys that verify its tokens (exactly one of `jwksUri` and `jwks`). */
+export interface JwtIssuerModel {
+  readonly issuer: string;
+  readonly jwksUri?: string;
+  /** An inline JSON Web Key Set (the JSON text). */
+  readonly jwks?: string;
+  readonly location?: SourceLocation;
+}
+
+/** How a header's value must look: equal, starting with, or merely sent (any value, even empty). */
+export type HeaderMatch =
+  { readonly kind: 'exact'; readonly value: string } | { readonly kind: 'prefix'; readonly value: string } | { readonly kind: 'present' };
+
+/** One header condition of a rule; `name` is lower-case. */
+export interface HeaderCondition {
+  readonly name: string;
+  readonly match: HeaderMatch;
+}
 
 export type PathMatch = { readonly kind: 'exact'; readonly value: string } | { readonly kind: 'prefix'; readonly value: string };
 
@@ -187,6 +228,8 @@ export interface RuleModel {
   readonly methods?: readonly HttpMethod[];
   /** Absent: any path. */
   readonly paths?: readonly PathMatch[];
+  /** Absent: any headers. Every condition must hold; sorted by name, one per name. */
+  readonly headers?: readonly HeaderCondition[];
   /** The mesh object's name the user kept (an imported policy's); absent: targets derive one. */
   readonly name?: string;
   /** Warnings this rule causes that the user accepted. */
@@ -196,7 +239,7 @@ export interface RuleModel {
 
 /** Who an assertion is about: a rule source, plaintext clients, or every caller outside a namespace. */
 export type CallerModel =
-  | SourceModel
+  | Exclude<SourceModel, RequestIdentitySourceModel>
   /** A client whose IP is in any of the blocks (`ipBlocks(a, b, ...)` in an assertion). */
   | { readonly kind: 'ipBlocks'; readonly cidrs: readonly string[] }
   | { readonly kind: 'plaintext' }
@@ -228,6 +271,8 @@ export interface PolicyModel {
   readonly rules: readonly RuleModel[];
   /** In declaration order; they do not change what targets emit. */
   readonly assertions?: readonly AssertionModel[];
+  /** The JWT issuers the rules' request identities name, sorted by issuer. */
+  readonly jwtIssuers?: readonly JwtIssuerModel[];
 }
 
 /** The mTLS mode in force on one port: port, then service, then namespace, then mesh. */
@@ -305,4 +350,34 @@ export function pathText(match: PathMatch): string {
 /** Does the request path (query already stripped) match? */
 export function pathMatches(match: PathMatch, path: string): boolean {
   return match.kind === 'exact' ? path === match.value : path.startsWith(match.value);
+}
+
+/** Does a request header (absent: undefined) satisfy the match? */
+export function headerMatches(match: HeaderMatch, value: string | undefined): boolean {
+  if (value === undefined) return false;
+  switch (match.kind) {
+    case 'exact':
+      return value === match.value;
+    case 'prefix':
+      return value.startsWith(match.value);
+    case 'present':
+      return true;
+    default:
+      return match satisfies never;
+  }
+}
+
+/** A header match as the DSL writes it: `exact('v')`, `prefix('v')`, `present`. */
+export function headerMatchText(match: HeaderMatch): string {
+  return match.kind === 'present' ? 'present' : `${match.kind}(${JSON.stringify(match.value)})`;
+}
+
+/** The issuers whose tokens a destination validates: those its rules' request identities name, sorted. */
+export function tokenIssuersAt(model: Pick<PolicyModel, 'rules'>, destination: string): string[] {
+  const issuers = new Set<string>();
+  for (const rule of model.rules) {
+    if (rule.destination !== destination) continue;
+    for (const source of rule.sources) if (source.kind === 'requestIdentity') issuers.add(source.issuer);
+  }
+  return [...issuers].sort();
 }

@@ -23,11 +23,12 @@
  * field of `DistinguishingValues`, filled by each contributor that can tell its values apart, and one more
  * loop in `destinationRequests` over the named values plus a value nothing names.
  */
-import type { Client, Request } from './decide';
+import { requestIdentityMatches, type Client, type Request, type RequestToken } from './decide';
 import {
   HTTP_METHODS,
   isHttpProtocol,
   probeNetworksOf,
+  tokenIssuersAt,
   type CallerModel,
   type HttpMethod,
   type PolicyModel,
@@ -109,6 +110,8 @@ export const PROXY_IP = '198.51.100.7';
 export interface Operation {
   readonly method?: HttpMethod;
   readonly path?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly token?: RequestToken;
 }
 
 /**
@@ -182,7 +185,14 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
   for (const probe of port.probes ?? []) if (probe.kind === 'http') paths.push({ kind: 'exact', value: probe.path });
   const probes = pathProbes(paths, grpc);
   const shaped = grpc ? grpcShaped(probes) : [...probes];
-  return [...methods].sort().flatMap((method) => [...new Set(shaped)].sort().map((path) => ({ method, path })));
+  const conditions = models.length === 1 && models[0] !== undefined ? requestConditions(models[0], destination) : mergedConditions(models, destination);
+  return [...methods].sort().flatMap((method) => [...new Set(shaped)].sort().flatMap((path) => conditions.map((c) => ({ method, path, ...c }))));
+}
+
+/** The request conditions of several models (a semantic diff's before and after), without repeats. */
+function mergedConditions(models: readonly PolicyModel[], destination: string): RequestConditions[] {
+  const all = models.flatMap((m) => requestConditions(m, destination));
+  return [...new Map(all.map((c) => [JSON.stringify(c), c])).values()];
 }
 
 /** The values one caller (a rule's source or an assertion's `from`) is compared with, added to `into`. */
@@ -237,7 +247,8 @@ export function modelValues(model: PolicyModel, destination: ServiceModel, port:
   const paths: PathValue[] = [];
   for (const rule of rulesOf(model, destination.id)) {
     if (!rule.ports.includes(port.name)) continue;
-    for (const source of rule.sources) addCallerValues(source, services, values);
+    // A request identity is the token's, a request condition (`requestConditions`), not the caller's.
+    for (const source of rule.sources) if (source.kind !== 'requestIdentity') addCallerValues(source, services, values);
     methods.push(...(rule.methods ?? []));
     paths.push(...(rule.paths ?? []));
   }
@@ -428,8 +439,100 @@ export function clientsFor(model: PolicyModel, destination: ServiceModel, values
   return clients;
 }
 
+/** A subject no request identity names, and an issuer no policy declares. */
+export const PROBE_SUBJECT = 'policyc-probe-subject';
+export const UNKNOWN_ISSUER = 'https://policyc-unknown-issuer.example';
+
+/**
+ * Header sets that probe every header condition of the rules to a destination: none; every named header at a
+ * satisfying value; then one header at a time at each edge (absent, empty, the value, one character more, one
+ * less); and the satisfying set with upper-cased names (names compare case-insensitively).
+ */
+function headerVariants(rules: readonly RuleModel[]): (Readonly<Record<string, string>> | undefined)[] {
+  const probes = new Map<string, Set<string>>();
+  const satisfying = new Map<string, string>();
+  for (const rule of rules) {
+    for (const { name, match } of rule.headers ?? []) {
+      const values = probes.get(name) ?? new Set<string>(['']);
+      const value = match.kind === 'present' ? 'policyc' : match.value;
+      values.add(value).add(`${value}x`);
+      if (value.length > 1) values.add(value.slice(0, -1));
+      probes.set(name, values);
+      // The satisfying set satisfies allow rules; a header only deny rules name stays out of it.
+      if (!satisfying.has(name) && rule.action === 'allow') satisfying.set(name, value);
+    }
+  }
+  if (probes.size === 0) return [undefined];
+  const base = Object.fromEntries([...satisfying].sort());
+  const variants: (Readonly<Record<string, string>> | undefined)[] = [undefined, base];
+  for (const [name, values] of [...probes].sort()) {
+    const { [name]: _dropped, ...without } = base;
+    variants.push(without);
+    for (const value of [...values].sort()) variants.push({ ...base, [name]: value });
+  }
+  variants.push(Object.fromEntries(Object.entries(base).map(([name, value]) => [name.toUpperCase(), value])));
+  return variants;
+}
+
+/**
+ * Tokens that probe every request identity of the rules to a destination: none; an invalid token of each issuer;
+ * a valid token of another issuer; for each request identity a token that matches it, then one with another
+ * subject, one per claim left out and one per claim with another value.
+ */
+function tokenVariants(model: PolicyModel, rules: readonly RuleModel[], destination: string): (RequestToken | undefined)[] {
+  const issuers = tokenIssuersAt({ rules }, destination);
+  if (issuers.length === 0) return [undefined];
+  const tokens: (RequestToken | undefined)[] = [undefined];
+  const others = [UNKNOWN_ISSUER, ...(model.jwtIssuers ?? []).map((i) => i.issuer).filter((i) => !issuers.includes(i))];
+  for (const issuer of others) tokens.push({ kind: 'valid', issuer, subject: PROBE_SUBJECT, claims: {} });
+  for (const issuer of issuers) {
+    tokens.push({ kind: 'invalid', issuer }, { kind: 'valid', issuer, subject: PROBE_SUBJECT, claims: {} });
+  }
+  for (const rule of rules) {
+    for (const source of rule.sources) {
+      if (source.kind !== 'requestIdentity') continue;
+      const claims = source.claims ?? {};
+      const subject = source.subject ?? PROBE_SUBJECT;
+      tokens.push({ kind: 'valid', issuer: source.issuer, subject, claims });
+      if (source.subject !== undefined) tokens.push({ kind: 'valid', issuer: source.issuer, subject: `${subject}x`, claims });
+      for (const name of Object.keys(claims)) {
+        const { [name]: value, ...without } = claims;
+        tokens.push({ kind: 'valid', issuer: source.issuer, subject, claims: without });
+        tokens.push({ kind: 'valid', issuer: source.issuer, subject, claims: { ...claims, [name]: `${value ?? ''}x` } });
+      }
+    }
+  }
+  const unique = new Map(tokens.map((t) => [JSON.stringify(t ?? null), t]));
+  return [...unique.values()];
+}
+
+/** The headers and token of a request, as the model's rules to its destination tell them apart. */
+export interface RequestConditions {
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly token?: RequestToken;
+}
+
+/** Header sets × tokens: all pairs when few, else each header set with a matching token and each token with the satisfying headers. */
+export function requestConditions(model: PolicyModel, destination: string): RequestConditions[] {
+  const rules = model.rules.filter((r) => r.destination === destination);
+  const headers = headerVariants(rules);
+  const tokens = tokenVariants(model, rules, destination);
+  const pair = (h: Readonly<Record<string, string>> | undefined, t: RequestToken | undefined) => ({
+    ...(h === undefined ? {} : { headers: h }),
+    ...(t === undefined ? {} : { token: t }),
+  });
+  if (headers.length * tokens.length <= 64) return headers.flatMap((h) => tokens.map((t) => pair(h, t)));
+  const baseHeaders = headers[1];
+  const identities = rules.flatMap((r) => r.sources).filter((s) => s.kind === 'requestIdentity');
+  const matchingTokens = tokens.filter((t) => identities.some((s) => requestIdentityMatches(s, t)));
+  return [
+    ...headers.flatMap((h) => [undefined, ...matchingTokens].map((t) => pair(h, t))),
+    ...[undefined, baseHeaders].flatMap((h) => tokens.map((t) => pair(h, t))),
+  ];
+}
+
 /** The methods and paths of one destination port: named ones, near-misses, and ones nothing names. */
-export function operationsOf(port: PortModel, values: readonly DistinguishingValues[]): Operation[] {
+export function operationsOf(port: PortModel, values: readonly DistinguishingValues[], conditions: readonly RequestConditions[] = [{}]): Operation[] {
   if (!isHttpProtocol(port.protocol)) return [{}];
   const grpc = port.protocol === 'grpc';
   const named = new Set<string>();
@@ -448,7 +551,7 @@ export function operationsOf(port: PortModel, values: readonly DistinguishingVal
   }
   const probes = pathProbes(paths, grpc);
   const classes = pathClasses(grpc ? grpcShaped(probes) : probes, paths);
-  return [...methods].sort(compareStrings).flatMap((method) => classes.map((path) => ({ method, path })));
+  return [...methods].sort(compareStrings).flatMap((method) => classes.flatMap((path) => conditions.map((c) => ({ method, path, ...c }))));
 }
 
 /**
@@ -462,7 +565,7 @@ export function* destinationRequests(
   values: readonly DistinguishingValues[],
 ): Generator<Request> {
   const clients = clientsFor(model, destination, values);
-  for (const operation of operationsOf(port, values)) {
+  for (const operation of operationsOf(port, values, requestConditions(model, destination.id))) {
     for (const client of clients) yield { client, destination: destination.id, port: port.port, ...operation };
   }
   yield* kubeletRequests(model, destination, port);

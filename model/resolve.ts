@@ -104,11 +104,11 @@ export function rulesByDestination(rules: readonly RuleModel[]): Map<string, Rul
 }
 
 /**
- * Whether a rule narrows by method or path. Such a rule can only match on a port that carries HTTP: the
- * validator refuses it on a TCP port, so a target never has to handle that case again.
+ * Whether a rule narrows by method, path, header or request identity (JWT). Such a rule can only match on a
+ * port that carries HTTP: the validator refuses it on a TCP port, so a target never has to handle that case again.
  */
-export function narrowsRequests(rule: Pick<RuleModel, 'methods' | 'paths'>): boolean {
-  return rule.methods !== undefined || rule.paths !== undefined;
+export function narrowsRequests(rule: Pick<RuleModel, 'methods' | 'paths'> & Partial<Pick<RuleModel, 'headers' | 'sources'>>): boolean {
+  return rule.methods !== undefined || rule.paths !== undefined || rule.headers !== undefined || (rule.sources ?? []).some((s) => s.kind === 'requestIdentity');
 }
 
 /** Every gRPC call is an HTTP/2 POST. */

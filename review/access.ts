@@ -7,18 +7,21 @@
  * use (a deny covers it completely, or the port refuses every such client) is not an edge. The semantic
  * diff compares two matrices with the same probes, so "granted" and "revoked" mean what `decide()` means.
  */
-import { decide, type Client, type Request } from '../model/decide';
+import { decide, headerValue, requestIdentityMatches, type Client, type Request } from '../model/decide';
 import { compareStrings } from '../model/compare';
 import {
   effectiveDefaultAction,
   effectiveEnforcement,
   effectiveMtls,
   hasPeerIdentity,
+  headerMatches,
+  headerMatchText,
   isHttpProtocol,
   pathMatchOf,
   pathMatches,
   pathText,
   servicesById,
+  type HeaderCondition,
   type HttpMethod,
   type MtlsMode,
   type PolicyModel,
@@ -37,6 +40,8 @@ export interface Limit {
   readonly methods?: readonly HttpMethod[];
   /** As the user writes them: `/exact` or `/prefix/*`. */
   readonly paths?: readonly string[];
+  /** Header conditions, every one required; sorted by name. */
+  readonly headers?: readonly HeaderCondition[];
 }
 
 export interface AccessEdge {
@@ -69,6 +74,8 @@ export function sourceBreadth(source: SourceModel): number {
     case 'spiffe':
     case 'both':
       return 0;
+    case 'requestIdentity':
+      return source.subject === undefined ? 1 : 0;
     case 'namespace':
     case 'ipBlock':
     case 'remoteIpBlock':
@@ -105,9 +112,17 @@ export function sourceKey(source: SourceModel): string {
       return `both:${sourceKey(source.identity)}&ip:${source.cidrs.join(',')}`;
     case 'remoteIpBlock':
       return `remoteIp:${source.cidr}`;
+    case 'requestIdentity':
+      return `jwt:${source.issuer}/${source.subject ?? '*'}${claimsText(source.claims)}`;
     default:
       return source satisfies never;
   }
+}
+
+/** ` {role=admin, team=x}`, or nothing without claims. */
+function claimsText(claims: Readonly<Record<string, string>> | undefined): string {
+  const entries = Object.entries(claims ?? {});
+  return entries.length === 0 ? '' : ` {${entries.map(([k, v]) => `${k}=${v}`).join(', ')}}`;
 }
 
 /** The source in words, for sentences. */
@@ -133,6 +148,8 @@ export function describeSource(source: SourceModel): string {
       return `${describeSource(source.identity)}, only from ${source.cidrs.join(' or ')}`;
     case 'remoteIpBlock':
       return `original clients (X-Forwarded-For at the gateway) from ${source.cidr}`;
+    case 'requestIdentity':
+      return `end users with a valid JWT of ${source.issuer}${source.subject === undefined ? '' : ` for subject ${source.subject}`}${claimsText(source.claims)}`;
     default:
       return source satisfies never;
   }
@@ -174,6 +191,11 @@ function clientsFor(source: SourceModel): Client[] {
       const ip = addressesAround(source.cidr)[0] ?? DEFAULT_IP;
       return [{ kind: 'plaintext', ip }];
     }
+    case 'requestIdentity': // the end user is in the token (the operation); any client may carry it
+      return [
+        { kind: 'plaintext', ip: DEFAULT_IP },
+        { kind: 'identity', ...OUTSIDER, ip: DEFAULT_IP, tls: true },
+      ];
     default:
       return source satisfies never;
   }
@@ -183,16 +205,22 @@ function limitOf(rule: RuleModel): Limit {
   return {
     ...(rule.methods === undefined ? {} : { methods: [...rule.methods].sort(compareStrings) }),
     ...(rule.paths === undefined ? {} : { paths: rule.paths.map(pathText).sort(compareStrings) }),
+    ...(rule.headers === undefined ? {} : { headers: rule.headers }),
   };
 }
 
+/** `x-env: prefix("prod-"), x-debug: present`. */
+function headersText(headers: readonly HeaderCondition[]): string {
+  return headers.map((h) => `${h.name}: ${headerMatchText(h.match)}`).join(', ');
+}
+
 export function limitKey(limit: Limit): string {
-  return `${(limit.methods ?? ['*']).join(',')} ${(limit.paths ?? ['*']).join(',')}`;
+  return `${(limit.methods ?? ['*']).join(',')} ${(limit.paths ?? ['*']).join(',')}${limit.headers === undefined ? '' : ` [${headersText(limit.headers)}]`}`;
 }
 
 /** Merged, de-duplicated, sorted; an unrestricted limit absorbs the others. */
 function mergeLimits(limits: readonly Limit[]): Limit[] {
-  if (limits.some((l) => l.methods === undefined && l.paths === undefined)) return [{}];
+  if (limits.some((l) => l.methods === undefined && l.paths === undefined && l.headers === undefined)) return [{}];
   const byKey = new Map(limits.map((l) => [limitKey(l), l]));
   return [...byKey.keys()].sort(compareStrings).map((k) => byKey.get(k) as Limit);
 }
@@ -203,13 +231,15 @@ export function describeLimits(limits: readonly Limit[], protocol: Protocol): st
   if (!isHttpProtocol(protocol)) return 'any connection';
   return limits
     .map((l) => {
-      if (l.methods === undefined && l.paths === undefined) return 'any request';
-      return [l.methods?.join(','), l.paths?.join(', ')].filter((s) => s !== undefined).join(' ');
+      if (l.methods === undefined && l.paths === undefined && l.headers === undefined) return 'any request';
+      const headers = l.headers === undefined ? undefined : `with ${headersText(l.headers)}`;
+      return [l.methods?.join(','), l.paths?.join(', '), headers].filter((s) => s !== undefined).join(' ');
     })
     .join('; ');
 }
 
 function limitAdmits(limit: Limit, operation: Operation): boolean {
+  if (limit.headers !== undefined && !limit.headers.every((h) => headerMatches(h.match, headerValue(operation.headers, h.name)))) return false;
   if (limit.methods !== undefined && (operation.method === undefined || !limit.methods.includes(operation.method))) return false;
   if (limit.paths === undefined) return true;
   const path = operation.path;
@@ -218,7 +248,9 @@ function limitAdmits(limit: Limit, operation: Operation): boolean {
 
 /** The requests that probe one edge: its source's clients × the operations of the port. */
 export function probeRequests(source: SourceModel, destination: string, port: PortModel, operations: readonly Operation[]): Request[] {
-  return clientsFor(source).flatMap((client) => operations.map((op) => ({ client, destination, port: port.port, ...op })));
+  // A request identity is probed with the tokens it accepts; every other source without a token.
+  const own = operations.filter((op) => (source.kind === 'requestIdentity' ? requestIdentityMatches(source, op.token) : op.token === undefined));
+  return clientsFor(source).flatMap((client) => own.map((op) => ({ client, destination, port: port.port, ...op })));
 }
 
 /** Whether the request reaches the port without an identity (as `decide()` reads it). */

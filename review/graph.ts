@@ -70,6 +70,16 @@ function sourceNode(source: SourceModel): GraphNode | undefined {
       };
     case 'remoteIpBlock':
       return { key: sourceKey(source), lines: [`remote ip ${source.cidr}`, '(via gateway)'], shape: 'open' };
+    case 'requestIdentity':
+      return {
+        key: sourceKey(source),
+        lines: [
+          `jwt ${source.issuer}`,
+          source.subject === undefined ? '(any subject)' : `sub ${source.subject}`,
+          ...Object.entries(source.claims ?? {}).map(([k, v]) => `${k}=${v}`),
+        ],
+        shape: 'open',
+      };
     default:
       return source satisfies never;
   }

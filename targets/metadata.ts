@@ -3,6 +3,7 @@
  * annotation naming the policy lines the object implements.
  */
 import type { NamespaceModel, PolicyModel, RuleModel, ServiceModel, SourceModel } from '../model/model';
+import { escapeInvisible, printableName } from '../model/printable';
 import { MANAGED_BY, SOURCE_ANNOTATION, type KubernetesObject } from '../model/target';
 
 /** A declaration of the policy an object implements: its file, and the declaration in words. */
@@ -32,6 +33,8 @@ function sourceWords(source: SourceModel): string {
       return `${sourceWords(source.identity)} from ${source.cidrs.join(' ')}`;
     case 'remoteIpBlock':
       return `client ${source.cidr}`;
+    case 'requestIdentity':
+      return `jwt ${source.issuer}/${source.subject ?? '*'}`;
     default:
       return source satisfies never;
   }
@@ -58,8 +61,9 @@ export function meshOrigin(model: PolicyModel): Origin {
 /** The annotation's value: `file: declaration`, deduplicated, sorted, `; `-separated; undefined when none. */
 export function sourceText(origins: Iterable<Origin | undefined>): string | undefined {
   const texts = new Set<string>();
-  for (const o of origins) if (o !== undefined) texts.add(o.file === undefined ? o.what : `${o.file}: ${o.what}`);
-  return texts.size === 0 ? undefined : [...texts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join('; ');
+  for (const o of origins) if (o !== undefined) texts.add(o.file === undefined ? o.what : `${printableName(o.file)}: ${o.what}`);
+  // Names in rules are validated, but the annotation is output text: nothing in it may break a line.
+  return texts.size === 0 ? undefined : escapeInvisible([...texts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join('; '));
 }
 
 /** Metadata of an emitted object: name, namespace, the managed-by label, the target's own annotations and the source annotation. */

@@ -17,6 +17,9 @@ const MARK = '/*@*/';
 const head = `import { allow, deny, anyone, authenticated, identity, ipBlocks, mesh, namespace, service } from 'policyc';
 const shop = namespace('shop');
 `;
+const requestHead = `import { allow, exact, jwtIssuer, mesh, namespace, prefix, requestIdentity, service } from 'policyc';
+const shop = namespace('shop');
+`;
 const web = `export const web = service(shop, 'web', { ports: { http: { port: 8080, protocol: 'http' }, db: { port: 5432, protocol: 'tcp' } } });\n`;
 const api = `export const api = service(shop, 'api', { ports: { http: { port: 8080, protocol: 'http' } } });\n`;
 
@@ -192,6 +195,41 @@ const cases: Case[] = [
     code: 'PC3052',
     files: {
       'policy.ts': `${head}export const s = ${MARK}service(shop, 's', { ports: { http: { port: 8080, protocol: 'http', probes: { liveness: { tcp: true } } } } });\nexport default mesh({ services: [s], rules: [] });`,
+    },
+  },
+  // Header conditions and request identities: a cast (\`as\`) gets past the type checker, never past the validator.
+  {
+    code: 'PC3030',
+    files: {
+      'policy.ts': `${requestHead}${web}${api}export default mesh({ services: [web, api], rules: [allow(api).${MARK}to(web, { ports: ['http'], headers: { ['X-Token' as 'x-token']: exact('a') } })] });`,
+    },
+  },
+  {
+    code: 'PC3031',
+    files: {
+      'policy.ts': `${requestHead}${web}${api}export default mesh({ services: [web, api], rules: [allow(api).${MARK}to(web, { ports: ['http'], headers: { 'x-env': prefix('prod-*') } })] });`,
+    },
+  },
+  {
+    code: 'PC3032',
+    files: {
+      'policy.ts': `${requestHead}${web}const idp = ${MARK}jwtIssuer({ issuer: 'https://idp.example', jwksUri: 'ftp://idp.example/keys' });
+export default mesh({ services: [web], rules: [allow(requestIdentity(idp)).to(web, { ports: ['http'] })] });`,
+    },
+  },
+  {
+    code: 'PC3033',
+    files: {
+      'policy.ts': `${requestHead}${web}const idp = jwtIssuer({ issuer: 'https://idp.example', jwksUri: 'https://idp.example/keys' });
+const idp2 = ${MARK}jwtIssuer({ issuer: 'https://idp.example', jwksUri: 'https://idp.example/other-keys' });
+export default mesh({ services: [web], rules: [allow(requestIdentity(idp)).to(web, { ports: ['http'] }), allow(requestIdentity(idp2)).to(web, { ports: ['http'], paths: ['/a'] })] });`,
+    },
+  },
+  {
+    code: 'PC3034',
+    files: {
+      'policy.ts': `${requestHead}${web}const idp = jwtIssuer({ issuer: 'https://idp.example', jwksUri: 'https://idp.example/keys' });
+export default mesh({ services: [web], rules: [allow(requestIdentity(idp, { subject: 'team-*' })).${MARK}to(web, { ports: ['http'] })] });`,
     },
   },
   { code: 'PC5001', files: { 'policy.ts': `${head}export default mesh({ services: [], rules: [] });` }, args: ['build', '--target', 'consul'], exit: 2 },

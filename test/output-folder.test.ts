@@ -5,6 +5,7 @@
  * fails, and the next build repairs the folder; GIVEN any entry file name, THEN no output file gains a
  * document or a key.
  */
+import { printableName } from '../model/printable';
 import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -164,7 +165,11 @@ describe('entry file names cannot inject YAML', () => {
       for (const version of ['1.1', '1.2'] as const) {
         const parsed = parseAllDocuments(text, { version });
         assert.equal(parsed.length, 1, `${file} (YAML ${version})`);
-        assert.deepEqual(parsed[0]?.toJS(), parseAllDocuments(expected.get(file) ?? '')[0]?.toJS(), `${file} (YAML ${version})`);
+        // The name reaches the objects only as the escaped text of the source annotation.
+        const named = JSON.stringify(parsed[0]?.toJS())
+          .split(JSON.stringify(printableName(name)).slice(1, -1))
+          .join('policy.ts');
+        assert.equal(named, JSON.stringify(parseAllDocuments(expected.get(file) ?? '')[0]?.toJS()), `${file} (YAML ${version})`);
       }
     }
   });

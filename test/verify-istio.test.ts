@@ -332,11 +332,10 @@ describe('istio.md §1.7 HTTP-only attributes on TCP', () => {
   it('istio.md §1.7: GIVEN a DENY whose only condition is a request.headers `when` WHEN TCP arrives THEN it denies all TCP (no webhook warning covers this)', () => {
     const deny = ap('foo', 'p', { action: 'DENY', rules: [{ when: [{ key: 'request.headers[x-token]', notValues: ['admin'] }] }] });
     expect(istio.decide([deny], tcp(client, tcpEcho, 9001)), 'deny');
-    // On an HTTP port the header is not modelled.
-    expect(
-      istio.decide([ap('shop', 'p', { action: 'DENY', rules: [{ when: [{ key: 'request.headers[x-token]', notValues: ['admin'] }] }] })], get(client)),
-      'unsupported',
-    );
+    // On an HTTP port the header decides (notValues: denied unless the header is `admin`; names compare case-insensitively).
+    const onHttp = [ap('shop', 'p', { action: 'DENY', rules: [{ when: [{ key: 'request.headers[x-token]', notValues: ['admin'] }] }] })];
+    expect(istio.decide(onHttp, get(client)), 'deny');
+    expect(istio.decide(onHttp, { ...get(client), headers: { 'X-Token': 'admin' } }), 'allow');
   });
 
   it('istio.md §1.7: GIVEN a DENY with notRequestPrincipals ["*"] and a `from` namespace WHEN TCP arrives THEN only the namespace condition stays (the rule widens)', () => {
@@ -644,9 +643,10 @@ function loadExample(file: string): ManifestObject[] {
     const denyGet = loadExample('istio-authz-deny/01-deny-method-get.yaml');
     expect(istio.decide(denyGet, request(sleep, httpbin, 8000, 'GET', '/get')), 'deny');
     expect(istio.decide(denyGet, request(sleep, httpbin, 8000, 'POST', '/post')), 'allow');
-    // Step 2 depends on a request header: not modelled for GET, decided for POST.
+    // Step 2 (the authz-deny task: deny GET unless `x-token: admin`): the request header decides GET.
     const step2 = loadExample('istio-authz-deny/02-deny-get-unless-admin.yaml');
-    expect(istio.decide(step2, request(sleep, httpbin, 8000, 'GET', '/get')), 'unsupported');
+    expect(istio.decide(step2, request(sleep, httpbin, 8000, 'GET', '/get')), 'deny');
+    expect(istio.decide(step2, { ...request(sleep, httpbin, 8000, 'GET', '/get'), headers: { 'x-token': 'admin' } }), 'allow');
     expect(istio.decide(step2, request(sleep, httpbin, 8000, 'POST', '/post')), 'allow');
   });
 });

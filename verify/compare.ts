@@ -6,9 +6,9 @@
  */
 import { parseAllDocuments } from 'yaml';
 import { clientKey, decide, operationKey, presentedIdentity, type Client, type Decision, type Request } from '../model/decide';
-import { servicesById, type PolicyModel, type ServiceModel } from '../model/model';
+import { isHttpProtocol, servicesById, type PolicyModel, type ServiceModel } from '../model/model';
 import { isNormalPath } from '../model/path';
-import { clientsFor, kubeletRequests, modelValues, operationsOf, type Operation } from '../model/request-space';
+import { clientsFor, kubeletRequests, modelValues, operationsOf, requestConditions, type Operation } from '../model/request-space';
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from './simulator';
 
 export interface Mismatch {
@@ -94,6 +94,15 @@ export function simulatedRequest(request: Request, services: ReadonlyMap<string,
     port: request.port,
     ...(request.method === undefined ? {} : { method: request.method }),
     ...(request.path === undefined ? {} : { path: request.path }),
+    ...(request.headers === undefined ? {} : { headers: request.headers }),
+    ...(request.token === undefined
+      ? {}
+      : {
+          jwt:
+            request.token.kind === 'valid'
+              ? { iss: request.token.issuer, sub: request.token.subject, claims: request.token.claims, signedByIssuer: true }
+              : { iss: request.token.issuer, sub: 'policyc-probe-subject', claims: {}, signedByIssuer: false },
+        }),
   };
 }
 
@@ -126,29 +135,31 @@ export function* spaceOf(model: PolicyModel, targets: readonly SimulatedTarget[]
     const workload = workloadOf(destination);
     for (const port of destination.ports) {
       const values = [modelValues(model, destination, port, services), ...targets.map((t) => t.simulator.distinctions(t.objects, workload, port.port))];
+      // Headers and tokens (the model's request conditions for the destination) are not part of the client and
+      // operation keys: where the rules name any, every client, method, path and condition is probed.
+      const conditions = isHttpProtocol(port.protocol) ? requestConditions(model, destination.id) : [{}];
+      const exhaustive = options.everyClient === true || conditions.length > 1;
       // One client per combination of what the model and each simulator see of it on this port.
       const kept = new Map<string, Client>();
       for (const client of clientsFor(model, destination, values)) {
         const simulated = simulatedClient(client, services, model.mesh.trustDomain);
-        const key =
-          options.everyClient === true
-            ? String(kept.size)
-            : [
-                clientKey(model, destination, port, client, services),
-                ...targets.map((t) => t.simulator.clientKey(t.objects, workload, port.port, simulated)),
-              ].join('\u0000');
+        const key = exhaustive
+          ? String(kept.size)
+          : [
+              clientKey(model, destination, port, client, services),
+              ...targets.map((t) => t.simulator.clientKey(t.objects, workload, port.port, simulated)),
+            ].join('\u0000');
         if (!kept.has(key)) kept.set(key, client);
       }
       // One method and path per combination of what the model and each simulator match them with.
       const operations = new Map<string, Operation>();
-      for (const operation of operationsOf(port, values)) {
-        const key =
-          options.everyClient === true
-            ? String(operations.size)
-            : [
-                operationKey(model, destination, port, operation.method, operation.path),
-                ...targets.map((t) => t.simulator.operationKey(t.objects, workload, port.port, operation)),
-              ].join('\u0000');
+      for (const operation of operationsOf(port, values, conditions)) {
+        const key = exhaustive
+          ? String(operations.size)
+          : [
+              operationKey(model, destination, port, operation.method, operation.path),
+              ...targets.map((t) => t.simulator.operationKey(t.objects, workload, port.port, operation)),
+            ].join('\u0000');
         if (!operations.has(key)) operations.set(key, operation);
       }
       for (const operation of operations.values()) {
@@ -239,5 +250,14 @@ export function describeRequest(request: Request): string {
             : 'plaintext client';
   const http = request.method === undefined ? '' : ` ${request.method} ${request.path ?? ''}`;
   const forwarded = client.forwardedFor === undefined ? '' : `, X-Forwarded-For ${client.forwardedFor.join(', ')}`;
-  return `${who} (${client.ip}${forwarded}) → ${request.destination}:${request.port}${http}`;
+  const headers = Object.entries(request.headers ?? {})
+    .map(([name, value]) => ` ${name}: ${JSON.stringify(value)}`)
+    .join(',');
+  const token =
+    request.token === undefined
+      ? ''
+      : request.token.kind === 'invalid'
+        ? ` with an invalid JWT of ${request.token.issuer}`
+        : ` with a JWT of ${request.token.issuer} for ${request.token.subject}${Object.keys(request.token.claims).length === 0 ? '' : ` ${JSON.stringify(request.token.claims)}`}`;
+  return `${who} (${client.ip}${forwarded}) → ${request.destination}:${request.port}${http}${headers === '' ? '' : ` [${headers.trim()}]`}${token}`;
 }

@@ -55,6 +55,18 @@ export interface SimulatedRequest {
   readonly method?: string;
   /** Path without query string. */
   readonly path?: string;
+  /** Request headers as sent (names in any case). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * The end-user JWT in the `Authorization: Bearer` header: its claims, and whether it is signed by a key of its
+   * issuer's published key set and unexpired (a simulator cannot check signatures, so the request says).
+   */
+  readonly jwt?: {
+    readonly iss: string;
+    readonly sub: string;
+    readonly claims: Readonly<Record<string, string>>;
+    readonly signedByIssuer: boolean;
+  };
 }
 
 export interface SimulatedDecision {

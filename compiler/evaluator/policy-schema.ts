@@ -22,6 +22,8 @@ export class OpaqueValue {
 export const MAX_TEXT = 1024;
 /** Longest request path accepted. */
 export const MAX_PATH = 4096;
+/** Longest inline JSON Web Key Set accepted. */
+export const MAX_JWKS = 65536;
 
 const MTLS = ['STRICT', 'PERMISSIVE', 'DISABLE'];
 const PROTOCOLS = ['http', 'http2', 'grpc', 'tcp'];
@@ -116,7 +118,35 @@ const peers = [
   { type: 'object', required: ['identity', 'network'], properties: { kind: { const: 'both' }, identity: identitySource, network: ipBlocks, site } },
   { type: 'object', required: ['cidrs'], properties: { kind: { const: 'remoteIpBlocks' }, cidrs: cidrList, site } },
 ];
-const source = { type: 'object', required: ['kind'], discriminator: { propertyName: 'kind' }, oneOf: [service, namespace, ...peers] };
+const jwtIssuer = {
+  type: 'object',
+  required: ['kind', 'issuer'],
+  additionalProperties: false,
+  properties: { kind: { const: 'jwtIssuer' }, issuer: text, jwksUri: text, jwks: { type: 'string', maxLength: MAX_JWKS }, site },
+};
+const requestIdentity = {
+  type: 'object',
+  required: ['kind', 'issuer'],
+  additionalProperties: false,
+  properties: {
+    kind: { const: 'requestIdentity' },
+    issuer: jwtIssuer,
+    subject: text,
+    claims: { type: 'object', maxProperties: 64, propertyNames: text, additionalProperties: text },
+    site,
+  },
+};
+const headerCondition = {
+  type: 'object',
+  required: ['kind'],
+  discriminator: { propertyName: 'kind' },
+  oneOf: [
+    { type: 'object', required: ['value'], additionalProperties: false, properties: { kind: { const: 'headerExact' }, value: text } },
+    { type: 'object', required: ['value'], additionalProperties: false, properties: { kind: { const: 'headerPrefix' }, value: text } },
+    { type: 'object', additionalProperties: false, properties: { kind: { const: 'headerPresent' } } },
+  ],
+};
+const source = { type: 'object', required: ['kind'], discriminator: { propertyName: 'kind' }, oneOf: [service, namespace, ...peers, requestIdentity] };
 const caller = {
   type: 'object',
   required: ['kind'],
@@ -165,6 +195,7 @@ const schemas = {
       ports: list(text, 1024),
       methods: list({ enum: METHODS }, 64),
       paths: list(path, 1024),
+      headers: { type: 'object', maxProperties: 64, propertyNames: text, additionalProperties: headerCondition },
       name: text,
       acknowledge,
       site,
@@ -292,6 +323,8 @@ export const BUILDER_OF: Readonly<Record<string, string>> = {
   trustDomain: 'trustDomain(...)',
   both: 'both(...)',
   remoteIpBlocks: 'remoteIpBlocks(...)',
+  jwtIssuer: 'jwtIssuer({...})',
+  requestIdentity: 'requestIdentity(...)',
 };
 
 /** The innermost declaration on the way to a field (it has its own site), and the field's path from there. */

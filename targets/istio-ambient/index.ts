@@ -38,11 +38,11 @@ import {
   policyScope,
   servicesById,
 } from '../../model/model';
-import type { MtlsMode, PathMatch, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
+import type { MtlsMode, PolicyModel, RuleModel, ServiceModel, SourceLocation } from '../../model/model';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
-import { aliasedTrustDomainProblems, enforcementAnnotations, fromEntries, principal } from '../istio';
+import { aliasedTrustDomainProblems, enforcementAnnotations, fromEntries, istioRulesOf, principal, type IstioCondition } from '../istio';
 import { meshOrigin, namespaceOrigin, objectMetadata, prunedNote, ruleOrigin, serviceOrigin, type Origin } from '../metadata';
-import { parseSpiffeId } from '../../model/resolve';
+import { narrowsRequests, parseSpiffeId } from '../../model/resolve';
 import { objectName } from '../names';
 
 const SECURITY = 'security.istio.io/v1';
@@ -61,6 +61,7 @@ interface AmbientSource {
 
 interface AmbientRule {
   readonly from?: readonly { readonly source: AmbientSource }[];
+  readonly when?: readonly IstioCondition[];
   readonly to?: readonly {
     readonly operation: { readonly ports: readonly string[]; readonly methods?: readonly string[]; readonly paths?: readonly string[] };
   }[];
@@ -75,9 +76,9 @@ interface ServiceRef {
   readonly name: string;
 }
 
-/** A model rule has HTTP fields, so only a waypoint can enforce it (§3). */
+/** A model rule has HTTP fields (methods, paths, headers), so only a waypoint can enforce it (§3). */
 export function needsWaypoint(rule: RuleModel): boolean {
-  return rule.methods !== undefined || rule.paths !== undefined;
+  return narrowsRequests(rule);
 }
 
 /** The services that get a waypoint: those with at least one rule using methods or paths. */
@@ -86,19 +87,20 @@ export function waypointServices(model: PolicyModel): ServiceModel[] {
   return model.services.filter((s) => ids.has(s.id));
 }
 
-function patternOf(match: PathMatch): string {
-  return match.kind === 'exact' ? match.value : `${match.value}*`;
-}
-
-function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, services: ReadonlyMap<string, ServiceModel>): AmbientRule {
-  const ports = destination.ports.filter((p) => rule.ports.includes(p.name)).map((p) => String(p.port));
-  const from = fromEntries(model, rule.sources, services);
-  const operation = {
-    ports,
-    ...(rule.methods === undefined ? {} : { methods: [...rule.methods] }),
-    ...(rule.paths === undefined ? {} : { paths: rule.paths.map(patternOf) }),
-  };
-  return { ...(from === undefined ? {} : { from }), to: [{ operation }] };
+function ruleOf(model: PolicyModel, rule: RuleModel, destination: ServiceModel, services: ReadonlyMap<string, ServiceModel>): AmbientRule[] {
+  if (!needsWaypoint(rule)) {
+    // An L4 rule, possibly for a ztunnel: peer sources and ports only.
+    const ports = destination.ports.filter((p) => rule.ports.includes(p.name)).map((p) => String(p.port));
+    const from = fromEntries(model, rule.sources, services);
+    return [{ ...(from === undefined ? {} : { from }), to: [{ operation: { ports } }] }];
+  }
+  // The waypoint reads rules as a sidecar does: the Istio target's rules (header conditions as `when`).
+  return istioRulesOf(
+    model,
+    rule,
+    destination.ports.filter((p) => rule.ports.includes(p.name)).map((p) => String(p.port)),
+    services,
+  );
 }
 
 function authorizationPolicy(
@@ -197,6 +199,18 @@ class AmbientCompilation {
           rule.location,
         );
       }
+    }
+    for (const rule of this.model.rules) {
+      const identity = rule.sources.find((s) => s.kind === 'requestIdentity');
+      if (identity === undefined) continue;
+      // A waypoint validates JWTs only with a RequestAuthentication attached by targetRefs, whose semantics the
+      // ambient simulator does not model yet: refused rather than emitted unproved.
+      this.report(
+        'ambient-request-identity',
+        `Rule ${rule.id} names a request identity (JWT of ${identity.issuer}); policyc does not yet emit the waypoint RequestAuthentication ` +
+          'that ambient needs for it. Build this policy with --target istio (sidecars), or write the rule by workload identity for ambient.',
+        rule.location,
+      );
     }
     for (const service of this.model.services) {
       if (service.gateway === undefined) continue;
@@ -433,7 +447,8 @@ class AmbientCompilation {
       const attachment: Attachment = behindWaypoint
         ? { targetRefs: [{ group: '', kind: 'Service', name: destination.name }] }
         : { selector: { matchLabels: destination.selector } };
-      const compiled = (action: RuleModel['action']) => rules.filter((r) => r.action === action).map((r) => ruleOf(this.model, r, destination, this.services));
+      const compiled = (action: RuleModel['action']) =>
+        rules.filter((r) => r.action === action).flatMap((r) => ruleOf(this.model, r, destination, this.services));
       const lines = (action: RuleModel['action']) => rules.filter((r) => r.action === action).map(ruleOrigin);
       const allows = denyByDefault ? compiled('allow') : [];
       const denies = compiled('deny');

@@ -28,6 +28,13 @@
  *   Gateway API gateways too, §1.3); no PeerAuthentication is written for them (Istio applies none to gateway
  *   pods: istio/istio#23284, #21343). In the root namespace no namespace-wide allow-nothing is written (it would be
  *   mesh-wide, §1.3): a gateway there gets its own ALLOW policy, empty when no rule admits anything.
+ * - Header conditions → `when: request.headers[<name>]` with `v` (exact), `v*` (prefix) or `*` (present); the
+ *   validator keeps `*` out of values, so each value means exactly one match form.
+ * - Request identities: one RequestAuthentication per destination whose rules name one, with a jwtRule per issuer
+ *   (it refuses invalid tokens and tokens of other issuers, and lets requests without a token through). Each
+ *   request identity source becomes its own Istio rule, `requestPrincipals: ["<iss>/<sub>"]` (or `<iss>/*`) with its
+ *   claims as `when: request.auth.claims[<name>]`: rules are ORed, and a `when` would otherwise also bind the
+ *   rule's peer sources.
  */
 import {
   effectiveDefaultAction,
@@ -39,10 +46,13 @@ import {
   pathText,
   policyScope,
   servicesById,
+  tokenIssuersAt,
   type Enforcement,
   type IdentitySourceModel,
+  type HeaderCondition,
   type MtlsMode,
   type PolicyModel,
+  type RequestIdentitySourceModel,
   type RuleModel,
   type ServiceModel,
   type SourceModel,
@@ -66,6 +76,7 @@ export interface PeerAuthenticationManifest extends KubernetesObject {
 
 export interface IstioSource {
   readonly principals?: readonly string[];
+  readonly requestPrincipals?: readonly string[];
   readonly namespaces?: readonly string[];
   readonly ipBlocks?: readonly string[];
   readonly remoteIpBlocks?: readonly string[];
@@ -77,9 +88,23 @@ export interface IstioOperation {
   readonly paths?: readonly string[];
 }
 
+export interface IstioCondition {
+  readonly key: string;
+  readonly values: readonly string[];
+}
+
 export interface IstioRule {
   readonly from?: readonly { readonly source: IstioSource }[];
   readonly to: readonly { readonly operation: IstioOperation }[];
+  readonly when?: readonly IstioCondition[];
+}
+
+export interface RequestAuthenticationManifest extends KubernetesObject {
+  readonly kind: 'RequestAuthentication';
+  readonly spec: {
+    readonly selector: { readonly matchLabels: Readonly<Record<string, string>> };
+    readonly jwtRules: readonly { readonly issuer: string; readonly jwksUri?: string; readonly jwks?: string }[];
+  };
 }
 
 export interface AuthorizationPolicyManifest extends KubernetesObject {
@@ -143,6 +168,7 @@ export function fromEntries(model: PolicyModel, sources: readonly SourceModel[],
         break;
       }
       case 'anyone':
+      case 'requestIdentity': // its own Istio rule (requestIdentityRules)
         break;
       default: {
         const named = principalOf(model, source, services);
@@ -168,28 +194,94 @@ export function enforcementAnnotations(enforcement: Enforcement): Record<string,
   return enforcement === 'audit' ? { ...DRY_RUN } : undefined;
 }
 
+/** `when` conditions for a rule's headers: `v` exact, `v*` prefix, `*` present (Istio's value forms). */
+export function headerConditions(headers: readonly HeaderCondition[] | undefined): IstioCondition[] {
+  return (headers ?? []).map(({ name, match }) => ({
+    key: `request.headers[${name}]`,
+    values: [match.kind === 'present' ? '*' : match.kind === 'prefix' ? `${match.value}*` : match.value],
+  }));
+}
+
+/** The Istio request principal of a request identity: `<iss>/<sub>`, or `<iss>/*` for any subject. */
+export function requestPrincipal(source: RequestIdentitySourceModel): string {
+  return `${source.issuer}/${source.subject ?? '*'}`;
+}
+
+/** A request identity's claims as `when` conditions (exact values: the validator keeps `*` out). */
+export function claimConditions(source: RequestIdentitySourceModel): IstioCondition[] {
+  return Object.entries(source.claims ?? {}).map(([name, value]) => ({ key: `request.auth.claims[${name}]`, values: [value] }));
+}
+
+/**
+ * The Istio rules of one model rule (ORed in one policy): one for its peer sources, one per request identity source.
+ * Shared with the ambient target, whose waypoint reads rules the same way.
+ */
+export function istioRulesOf(model: PolicyModel, rule: RuleModel, ports: readonly string[], services: ReadonlyMap<string, ServiceModel>): IstioRule[] {
+  // An empty list would widen the rule to every port or client: such a rule is dropped (it matches nothing).
+  if (ports.length === 0 || rule.sources.length === 0) return [];
+  if (rule.methods?.length === 0 || rule.paths?.length === 0) return [];
+  const operation: IstioOperation = {
+    ports: [...ports],
+    ...(rule.methods === undefined ? {} : { methods: [...rule.methods] }),
+    ...(rule.paths === undefined ? {} : { paths: rule.paths.map(pathText) }),
+  };
+  const headers = headerConditions(rule.headers);
+  const withWhen = (when: readonly IstioCondition[]) => (when.length === 0 ? {} : { when });
+  const out: IstioRule[] = [];
+  const from = fromEntries(model, rule.sources, services);
+  if (from === undefined) return [{ to: [{ operation }], ...withWhen(headers) }];
+  if (from.length > 0) out.push({ from, to: [{ operation }], ...withWhen(headers) });
+  for (const source of rule.sources) {
+    if (source.kind !== 'requestIdentity') continue;
+    out.push({
+      from: [{ source: { requestPrincipals: [requestPrincipal(source)] } }],
+      to: [{ operation }],
+      ...withWhen([...claimConditions(source), ...headers]),
+    });
+  }
+  return out;
+}
+
 function ruleOf(
   model: PolicyModel,
   rule: RuleModel,
   destination: ServiceModel,
   services: ReadonlyMap<string, ServiceModel>,
   onPorts: readonly string[] = rule.ports,
-): IstioRule | undefined {
+): IstioRule[] {
   const ports = portNumbers(
     destination,
     rule.ports.filter((p) => onPorts.includes(p)),
   ).map(String);
-  // An empty list would widen the rule to every port or client: such a rule is dropped (it matches nothing).
-  if (ports.length === 0 || rule.sources.length === 0) return undefined;
-  if (rule.methods?.length === 0 || rule.paths?.length === 0) return undefined;
-  const from = fromEntries(model, rule.sources, services);
-  if (from !== undefined && from.length === 0) return undefined;
-  const operation: IstioOperation = {
-    ports,
-    ...(rule.methods === undefined ? {} : { methods: [...rule.methods] }),
-    ...(rule.paths === undefined ? {} : { paths: rule.paths.map(pathText) }),
-  };
-  return { ...(from === undefined ? {} : { from }), to: [{ operation }] };
+  return istioRulesOf(model, rule, ports, services);
+}
+
+/** One RequestAuthentication per destination whose rules name request identities: a jwtRule per issuer. */
+export function requestAuthentications(model: PolicyModel): RequestAuthenticationManifest[] {
+  const out: RequestAuthenticationManifest[] = [];
+  for (const destination of model.services) {
+    const issuers = tokenIssuersAt(model, destination.id);
+    if (issuers.length === 0) continue;
+    const jwtRules = issuers.map((issuer) => {
+      const declared = model.jwtIssuers?.find((i) => i.issuer === issuer);
+      return {
+        issuer,
+        ...(declared?.jwksUri === undefined ? {} : { jwksUri: declared.jwksUri }),
+        ...(declared?.jwks === undefined ? {} : { jwks: declared.jwks }),
+      };
+    });
+    out.push({
+      apiVersion: API_VERSION,
+      kind: 'RequestAuthentication',
+      metadata: objectMetadata(
+        objectName(destination.name, 'jwt'),
+        destination.namespace,
+        model.rules.filter((r) => r.destination === destination.id && r.sources.some((s) => s.kind === 'requestIdentity')).map(ruleOrigin),
+      ),
+      spec: { selector: { matchLabels: destination.selector }, jwtRules },
+    });
+  }
+  return out;
 }
 
 function peerAuthentications(model: PolicyModel): PeerAuthenticationManifest[] {
@@ -301,9 +393,9 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
       }
       for (const rule of rules.filter((r) => r.action === action)) {
         // An allow only matters on the destination's 'deny' ports; elsewhere its defaultAction already admits it.
-        const istioRule = ruleOf(model, rule, destination, services, action === 'allow' ? denyPorts : rule.ports);
-        if (istioRule === undefined) continue;
-        add(rule.name === undefined ? objectName(destination.name, action) : keptName(rule.name), istioRule, ruleOrigin(rule));
+        const istioRules = ruleOf(model, rule, destination, services, action === 'allow' ? denyPorts : rule.ports);
+        const name = rule.name === undefined ? objectName(destination.name, action) : keptName(rule.name);
+        for (const istioRule of istioRules) add(name, istioRule, ruleOrigin(rule));
       }
       for (const [name, { rules: istioRules, from }] of byName) {
         out.push(policy(name, destination.namespace, enforcement, from, { selector, action: action === 'allow' ? 'ALLOW' : 'DENY', rules: istioRules }));
@@ -342,12 +434,12 @@ export function aliasedTrustDomainProblems(model: PolicyModel, context: TargetCo
 export const istioTarget: Target = {
   name: 'istio',
   crds: ['istio'],
-  kinds: [`${API_VERSION}/AuthorizationPolicy`, `${API_VERSION}/PeerAuthentication`],
+  kinds: [`${API_VERSION}/AuthorizationPolicy`, `${API_VERSION}/PeerAuthentication`, `${API_VERSION}/RequestAuthentication`],
   revocationNote: (destination, removed) =>
     `Istio: enforced once the sidecars of ${destination.id} receive the new AuthorizationPolicy; confirm with \`istioctl x authz check\` on a ${destination.name} pod.${prunedNote(removed)}`,
   compile(model: PolicyModel, context: TargetContext): TargetOutput {
     const diagnostics = aliasedTrustDomainProblems(model, context);
     if (diagnostics.length > 0) return { objects: [], diagnostics };
-    return { objects: [...peerAuthentications(model), ...authorizationPolicies(model)], diagnostics: [] };
+    return { objects: [...peerAuthentications(model), ...requestAuthentications(model), ...authorizationPolicies(model)], diagnostics: [] };
   },
 };

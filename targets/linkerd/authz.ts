@@ -192,6 +192,9 @@ export function allowTerms(rule: RuleModel, ctx: SourceContext): Term[] {
       case 'remoteIpBlock':
         // Refused before compiling (PC4115): Linkerd has no original-client-address match.
         break;
+      case 'requestIdentity':
+        // Refused before compiling (PC4111): Linkerd authorizes the calling workload, never a request's token.
+        break;
       case 'both': {
         // One AuthorizationPolicy whose refs are a MeshTLSAuthentication AND a NetworkAuthentication: all must match (§3).
         const pattern = identityOf(source.identity, ctx);
@@ -263,8 +266,8 @@ export function denyPieces(rule: RuleModel, ctx: SourceContext): DenyPiece[] {
       const cidr = parseCidr(source.cidr);
       if (cidr === undefined) ctx.invalidSource(rule, source, `'${source.cidr}' is not a valid IPv4 or IPv6 CIDR`);
       else pieces.push({ kind: 'network', cidr, rule });
-    } else if (source.kind === 'both' || source.kind === 'remoteIpBlock') {
-      // Refused before compiling (PC4115, PC4117).
+    } else if (source.kind === 'both' || source.kind === 'remoteIpBlock' || source.kind === 'requestIdentity') {
+      // Refused before compiling (PC4115, PC4117, PC4111).
     } else {
       const ids = identityOf(source, ctx);
       if (ids === undefined) ctx.invalidSource(rule, source, 'it names a service that is not declared');

@@ -182,7 +182,37 @@ class LinkerdCompilation {
   ) {
     this.services = servicesById(model);
     this.rulesById = new Map(model.rules.map((r) => [r.id, r]));
-    this.rulesByDestination = rulesByDestination(model.rules);
+    this.rulesByDestination = rulesByDestination(model.rules.filter((r) => this.expressible(r)));
+  }
+
+  /**
+   * Linkerd has no end-user (JWT) authentication at all: its AuthorizationPolicy authenticates only the peer
+   * (MeshTLSAuthentication, NetworkAuthentication; linkerd.io/2/reference/authorization-policy/), so a request
+   * identity is refused (PC4111). Header conditions are refused too (PC4112): an HTTPRoute's header matches
+   * (policy.linkerd.io HTTPRoute `matches[].headers`, Exact or RegularExpression) change which route is the best
+   * match for a request (more header matches win), so every route of the port would have to be split by every
+   * combination of conditions to keep the grants exact; policyc does not do that yet and refuses instead of
+   * guessing. Both refusals are errors located at the rule; refused rules are left out of the output.
+   */
+  private expressible(rule: RuleModel): boolean {
+    const identity = rule.sources.find((s) => s.kind === 'requestIdentity');
+    if (identity !== undefined) {
+      this.report(
+        'linkerd-request-identity',
+        `Rule ${rule.id} names a request identity (JWT of ${identity.issuer}), but Linkerd authorizes only the calling workload, never an end user's token. Build this policy with --target istio, or write the rule by the caller's workload identity (a service, namespace or identity(...)) for Linkerd.`,
+        rule.location,
+      );
+      return false;
+    }
+    if (rule.headers !== undefined) {
+      this.report(
+        'linkerd-header-condition',
+        `Rule ${rule.id} has header conditions (${rule.headers.map((h) => h.name).join(', ')}), which policyc cannot compile exactly into Linkerd routes (a header match changes which route wins for every request of the port). Build this policy with --target istio, or narrow the rule by methods and paths only for Linkerd.`,
+        rule.location,
+      );
+      return false;
+    }
+    return true;
   }
 
   /** `port`: the port a warning located at its service is about, so the user can acknowledge it there. */

@@ -1,9 +1,10 @@
 /**
  * Random policy models for property tests: namespaces, services, ports and protocols, mTLS modes at every
  * level, allow and deny rules of every source kind (SPIFFE IDs, trust domains, identity AND network, remote
- * client addresses at gateways included), L7 rules, both default postures at every level (mesh, namespace,
- * service, port), audited namespaces and services, both scopes, and sometimes a gateway (an Istio ingress
- * gateway in the root namespace or a Gateway API gateway in an app namespace) with trusted proxies. Models the validator
+ * client addresses at gateways included), L7 rules, header conditions and request identities (JWT), both default
+ * postures at every level (mesh, namespace, service, port), audited namespaces and services, both scopes, and
+ * sometimes a gateway (an Istio ingress gateway in the root namespace or a Gateway API gateway in an app
+ * namespace) with trusted proxies. Models the validator
  * rejects are filtered out, so every generated model is one a user could have written.
  */
 import fc from 'fast-check';
@@ -12,6 +13,7 @@ import {
   MODEL_VERSION,
   isHttpProtocol,
   pathMatchOf,
+  type HeaderCondition,
   type DefaultAction,
   type Enforcement,
   type HttpMethod,
@@ -39,6 +41,33 @@ const GRPC_PATHS = ['/pkg.Svc/*', '/pkg.Svc/Get', '/other.Svc/Put'] as const;
 const PROBE_PATHS = ['/health', '/healthz'] as const;
 /** The probe networks: the default (everywhere), or a node network some rule CIDRs overlap. */
 const PROBE_NETWORKS = [undefined, ['10.1.0.0/16'], ['172.16.0.0/12', 'fd00::/8']] as const;
+const ISSUERS = ['https://idp.example', 'https://other.example/realm'] as const;
+
+const headerConditionArbitrary: fc.Arbitrary<HeaderCondition> = fc.record({
+  name: fc.constantFrom('x-env', 'x-token', 'x-debug'),
+  match: fc.oneof(
+    fc.constantFrom('prod', 'prod-1', 'admin').map((value) => ({ kind: 'exact' as const, value })),
+    fc.constantFrom('prod', 'prod-', 'a').map((value) => ({ kind: 'prefix' as const, value })),
+    fc.constant({ kind: 'present' as const }),
+  ),
+});
+/** The value one time in four, else undefined. */
+const rarely = <T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary, weight: 1 });
+const headersArbitrary = fc.uniqueArray(headerConditionArbitrary, { minLength: 1, maxLength: 2, selector: (h) => h.name });
+
+const requestIdentityArbitrary: fc.Arbitrary<SourceModel> = fc
+  .record({
+    issuer: fc.constantFrom(...ISSUERS),
+    subject: fc.option(fc.constantFrom('alice', 'bob'), { nil: undefined }),
+    claims: fc.option(fc.constantFrom<Record<string, string>>({ role: 'admin' }, { role: 'viewer' }, { role: 'admin', team: 'x' }), { nil: undefined }),
+  })
+  .map(({ issuer, subject, claims }) => ({
+    kind: 'requestIdentity' as const,
+    issuer,
+    ...(subject === undefined ? {} : { subject }),
+    ...(claims === undefined ? {} : { claims }),
+  }));
 
 // DISABLE is rarer: Linkerd refuses it, and models it refuses verify nothing for that target.
 const modeArbitrary = fc.constantFrom<MtlsMode>('STRICT', 'STRICT', 'STRICT', 'PERMISSIVE', 'PERMISSIVE', 'DISABLE');
@@ -238,20 +267,26 @@ function ruleArbitrary(draft: Draft, all: boolean): fc.Arbitrary<Omit<RuleModel,
         methods: fc.option(fc.subarray([...METHODS], { minLength: 1 }), { nil: undefined }),
         paths: fc.option(fc.subarray([...HTTP_PATHS], { minLength: 1 }), { nil: undefined }),
         grpcPaths: fc.option(fc.subarray([...GRPC_PATHS], { minLength: 1 }), { nil: undefined }),
+        // About one rule in four reads headers, one in four names an end user.
+        headers: rarely(headersArbitrary),
+        users: rarely(fc.uniqueArray(requestIdentityArbitrary, { minLength: 1, maxLength: 2, selector: (s) => JSON.stringify(s) })),
       })
-      .map(({ action, sources, ports, l7, methods, paths, grpcPaths }) => {
+      .map(({ action, sources, ports, l7, methods, paths, grpcPaths, headers, users }) => {
         const chosen = destination.ports.filter((p) => ports.includes(p.name));
         const allHttp = chosen.every((p) => isHttpProtocol(p.protocol));
         const allGrpc = chosen.every((p) => p.protocol === 'grpc');
         const useL7 = l7 && allHttp;
         const pathList = allGrpc ? grpcPaths : paths;
+        // Header conditions and request identities only on HTTP ports (the validator refuses them on TCP).
+        const allSources = allHttp && users !== undefined ? [...sources, ...users] : sources;
         return {
           action,
-          sources: [...sources].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b), 'en')),
+          sources: [...allSources].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b), 'en')),
           destination: destination.id,
           ports: [...ports].sort(),
           ...(useL7 && methods !== undefined ? { methods: allGrpc ? (['POST'] as HttpMethod[]) : [...methods].sort() } : {}),
           ...(useL7 && pathList !== undefined ? { paths: pathList.map(pathMatchOf) } : {}),
+          ...(allHttp && headers !== undefined ? { headers: [...headers].sort((a, b) => (a.name < b.name ? -1 : 1)) } : {}),
         };
       }),
   );
@@ -264,7 +299,16 @@ function modelArbitrary(all: boolean): fc.Arbitrary<PolicyModel> {
     .chain((draft) =>
       fc.array(ruleArbitrary(draft, all), { maxLength: 6 }).map((rules): PolicyModel => {
         const withIds = rules.map((r, i) => ({ ...r, id: `${shortHash(JSON.stringify(r))}-${i}` }));
-        return { version: MODEL_VERSION, entry: 'random.ts', mesh: draft.mesh, namespaces: draft.namespaces, services: draft.services, rules: withIds };
+        const issuers = [...new Set(withIds.flatMap((r) => r.sources.flatMap((s) => (s.kind === 'requestIdentity' ? [s.issuer] : []))))].sort();
+        return {
+          version: MODEL_VERSION,
+          entry: 'random.ts',
+          mesh: draft.mesh,
+          namespaces: draft.namespaces,
+          services: draft.services,
+          rules: withIds,
+          ...(issuers.length === 0 ? {} : { jwtIssuers: issuers.map((issuer) => ({ issuer, jwksUri: `${issuer}/jwks.json` })) }),
+        };
       }),
     )
     .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error'));
@@ -275,14 +319,16 @@ export const policyModelArbitrary: fc.Arbitrary<PolicyModel> = modelArbitrary(tr
 
 /**
  * The models `policyc import` can read back from their own Istio output with the same object names: no gateways,
- * SPIFFE IDs, trust domains, both(...) or remoteIpBlocks (the importer does not read them back yet); mesh scope, one
- * mesh-wide defaultAction, no audit. The importer infers one mesh-wide posture (so a service's own `allow-nothing`
- * comes back as its namespace's), drops dry-run policies (they never change a decision), and always writes a
- * mesh-scope policy (a root-namespace PeerAuthentication), which a namespace-scope build lacks.
+ * SPIFFE IDs, trust domains, both(...) or remoteIpBlocks, no header conditions or request identities (the importer
+ * reads none of them back yet); mesh scope, one mesh-wide defaultAction, no audit. The importer infers one mesh-wide
+ * posture (so a service's own `allow-nothing` comes back as its namespace's), drops dry-run policies (they never
+ * change a decision), and always writes a mesh-scope policy (a root-namespace PeerAuthentication), which a
+ * namespace-scope build lacks.
  */
 export const importablePolicyModelArbitrary: fc.Arbitrary<PolicyModel> = modelArbitrary(false).filter(
   (model) =>
     (model.mesh.scope ?? 'mesh') === 'mesh' &&
     model.namespaces.every((ns) => ns.enforcement === undefined && ns.defaultAction === undefined) &&
-    model.services.every((s) => s.enforcement === undefined && s.defaultAction === undefined && s.ports.every((p) => p.defaultAction === undefined)),
+    model.services.every((s) => s.enforcement === undefined && s.defaultAction === undefined && s.ports.every((p) => p.defaultAction === undefined)) &&
+    model.rules.every((r) => r.headers === undefined && r.sources.every((s) => s.kind !== 'requestIdentity')),
 );

@@ -2,7 +2,22 @@
  * Type tests of the DSL, compiled by `tsc` in `npm test` (never run): each `@ts-expect-error` line must be
  * a type error, and each `expectType` must hold, or the build of the tests fails.
  */
-import { allow, anyone, authenticated, deny, identity, ipBlocks, mesh, namespace, service } from '../../dsl';
+import {
+  allow,
+  anyone,
+  authenticated,
+  deny,
+  exact,
+  identity,
+  ipBlocks,
+  jwtIssuer,
+  mesh,
+  namespace,
+  prefix,
+  present,
+  requestIdentity,
+  service,
+} from '../../dsl';
 import type { AccessRule, HttpMethod, MtlsMode, Protocol, Service } from '../../dsl';
 
 /** Compiles only when `TActual` and `TExpected` are the same type. */
@@ -62,6 +77,34 @@ mesh({ defaultAction: 'permit', services: [], rules: [] });
 service(shop, 'y', { ports: { web: { protocol: 'http' } } });
 // @ts-expect-error ipBlocks needs at least one block
 ipBlocks();
+
+// Header conditions and request identity (JWT).
+const accounts = jwtIssuer({ issuer: 'https://accounts.example.com', jwksUri: 'https://accounts.example.com/jwks.json' });
+const requestRules: AccessRule[] = [
+  allow(checkout).to(payments, { ports: ['metrics'], headers: { 'x-token': exact('admin'), 'x-env': prefix('prod-'), 'x-debug': present } }),
+  allow(requestIdentity(accounts, { subject: 'alice', claims: { role: 'admin' } })).to(payments, { ports: ['metrics'] }),
+  deny(requestIdentity(accounts)).to(payments, { ports: ['grpc'], paths: ['/payments.v1.Payments/*'] }),
+  allow(checkout, requestIdentity(accounts)).to(payments),
+];
+void requestRules;
+// @ts-expect-error header conditions are not allowed on a TCP port
+allow(checkout).to(payments, { ports: ['db'], headers: { 'x-token': exact('admin') } });
+// @ts-expect-error header names are lower-case (they compare case-insensitively; policyc writes them lower-case)
+allow(checkout).to(payments, { ports: ['metrics'], headers: { 'X-Token': exact('admin') } });
+// @ts-expect-error a header condition is exact(...), prefix(...) or present, not a bare string
+allow(checkout).to(payments, { ports: ['metrics'], headers: { 'x-token': 'admin' } });
+// @ts-expect-error a request identity only applies to HTTP ports: a TCP port is a type error
+allow(requestIdentity(accounts)).to(payments, { ports: ['db'] });
+// @ts-expect-error a request identity among other sources still needs HTTP ports
+allow(checkout, requestIdentity(accounts)).to(payments, { ports: ['grpc', 'db'] });
+// @ts-expect-error a JWT source needs its issuer (declared with jwtIssuer)
+requestIdentity({ subject: 'alice' });
+// @ts-expect-error an issuer string is not an issuer declaration: declare it once with jwtIssuer({ issuer, jwksUri })
+requestIdentity('https://accounts.example.com');
+// @ts-expect-error a JWT issuer needs its keys: jwksUri or jwks
+jwtIssuer({ issuer: 'https://accounts.example.com' });
+// @ts-expect-error claim values are strings
+requestIdentity(accounts, { claims: { admin: true } });
 
 const typed: Service<'checkout', { http: { port: 8080; protocol: 'http' } }> = checkout;
 void typed;

@@ -101,6 +101,8 @@ interface Call {
   readonly http: boolean;
   readonly method?: string;
   readonly path?: string;
+  /** Request headers by lower-case name (Envoy lower-cases header names, so matching ignores their case). */
+  readonly headers: ReadonlyMap<string, string>;
 }
 
 /** Istio string matching: exact, `*`, `prefix*` or `*suffix`. */
@@ -150,8 +152,25 @@ function operationMatches(operation: Json, call: Call, ref: string): boolean {
   return true;
 }
 
+/**
+ * `when` conditions: only `request.headers[<name>]` with `values` is modelled. A waypoint is an Envoy that reads
+ * AuthorizationPolicy as a sidecar does (istio.io/latest/docs/ambient/usage/l7-features/), so the header forms are
+ * the sidecar's: `*` present (even empty), `v*` prefix, `*v` suffix, else exact (istio
+ * pilot/pkg/security/authz/matcher/header.go). On TCP there is no header to match.
+ */
+function whenMatches(conditions: unknown, call: Call, ref: string): boolean {
+  if (!Array.isArray(conditions)) throw new Unsupported('`when` is not a list', [ref]);
+  return conditions.every((condition) => {
+    if (!isRecord(condition) || condition['notValues'] !== undefined) throw new Unsupported('a `when` entry other than key + values is not modelled', [ref]);
+    const name = /^request\.headers\[(.+)\]$/.exec(String(condition['key']))?.[1];
+    if (name === undefined) throw new Unsupported(`\`when\` key ${String(condition['key'])} is not modelled`, [ref]);
+    const actual = call.http ? call.headers.get(name.toLowerCase()) : undefined;
+    return actual !== undefined && strings(condition['values']).some((v) => (v === '*' ? true : matchesValue(v, actual)));
+  });
+}
+
 function ruleMatches(rule: Json, peer: Peer, call: Call, ref: string): boolean {
-  if (rule['when'] !== undefined) throw new Unsupported('`when` conditions are not modelled', [ref]);
+  if (rule['when'] !== undefined && !whenMatches(rule['when'], call, ref)) return false;
   const from = Array.isArray(rule['from']) ? rule['from'].filter(isRecord) : undefined;
   const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord) : undefined;
   const fromOk = from === undefined || from.some((f) => sourceMatches(isRecord(f['source']) ? f['source'] : {}, peer, ref));
@@ -168,7 +187,8 @@ function hasL7Field(spec: Json): boolean {
       ...to.flatMap((t) => (isRecord(t['operation']) ? Object.keys(t['operation']) : [])),
       ...from.flatMap((f) => (isRecord(f['source']) ? Object.keys(f['source']) : [])),
     ];
-    return fields.some((f) => L7_FIELDS.has(f));
+    const when = Array.isArray(rule['when']) ? rule['when'].filter(isRecord) : [];
+    return fields.some((f) => L7_FIELDS.has(f)) || when.some((c) => String(c['key']).startsWith('request.'));
   });
 }
 
@@ -417,6 +437,7 @@ function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestO
     http: port.protocol !== 'tcp',
     ...(request.method === undefined ? {} : { method: request.method }),
     ...(request.path === undefined ? {} : { path: request.path }),
+    headers: new Map(Object.entries(request.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
   };
   if (!view.inAmbient()) return { verdict: 'allow', reason: 'the destination is not in the ambient mesh, so nothing enforces policy (§1)', objects: [] };
 
@@ -545,6 +566,7 @@ function operationKeyOf(
   const call: Call = {
     port,
     http: declared !== undefined && declared.protocol !== 'tcp',
+    headers: new Map(),
     ...(operation.method === undefined ? {} : { method: operation.method }),
     ...(operation.path === undefined ? {} : { path: operation.path }),
   };

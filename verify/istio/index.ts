@@ -113,7 +113,7 @@ function remembered<K extends object, V>(read: (key: K) => V): (key: K) => V {
 type Json = Record<string, unknown>;
 
 interface Policy {
-  readonly kind: 'AuthorizationPolicy' | 'PeerAuthentication';
+  readonly kind: 'AuthorizationPolicy' | 'PeerAuthentication' | 'RequestAuthentication';
   readonly namespace: string;
   readonly name: string;
   readonly ref: string;
@@ -136,9 +136,7 @@ const securityPolicies = remembered((objects: readonly ManifestObject[]): Policy
     if (!SERVED_VERSIONS.has(version ?? '')) {
       throw new Unsupported(`${ref0} uses ${object.apiVersion}; the security.istio.io CRDs serve only v1 and v1beta1`, [ref0]);
     }
-    // RequestAuthentication only rejects requests that carry an invalid JWT (§2); simulated requests carry no JWT.
-    if (object.kind === 'RequestAuthentication') continue;
-    if (object.kind !== 'AuthorizationPolicy' && object.kind !== 'PeerAuthentication') {
+    if (object.kind !== 'AuthorizationPolicy' && object.kind !== 'PeerAuthentication' && object.kind !== 'RequestAuthentication') {
       throw new Unsupported(`${ref0}: unknown security.istio.io kind ${object.kind}`, [ref0]);
     }
     const namespace = object.metadata.namespace;
@@ -370,6 +368,10 @@ interface Context {
   readonly clientIp: Ip;
   /** The original client address `remoteIpBlocks` reads, or why it is not modelled for this request. */
   readonly remoteIp: Ip | { readonly unknown: string };
+  /** Request headers by lower-case name: Envoy stores and matches header names lower-cased. */
+  readonly headers: ReadonlyMap<string, string>;
+  /** The verified JWT's `<iss>/<sub>` and claims, when a RequestAuthentication validated one. */
+  readonly requestAuth: { readonly principal: string; readonly claims: Readonly<Record<string, string>> } | undefined;
   readonly config: Required<IstioSimulatorConfig>;
 }
 
@@ -509,15 +511,35 @@ function valueOf(key: string, value: string, ctx: PolicyContext): Tri {
     case 'hosts':
       return { unknown: '`hosts` match the Host header, which a simulated request does not carry', objects: [ctx.policy.ref] };
     case 'requestPrincipals':
-      return { unknown: '`requestPrincipals` depend on the request JWT, which is not modelled', objects: [ctx.policy.ref] };
+    case 'request.auth.principal':
+      // `<iss>/<sub>` of the JWT a RequestAuthentication validated; none without a token or without a
+      // RequestAuthentication on the workload, so such an ALLOW admits no one
+      // (istio.io/latest/docs/reference/config/security/authorization-policy/ Source.requestPrincipals;
+      // istio.io/latest/docs/tasks/security/authentication/authn-policy/ "Require a valid token").
+      return ctx.requestAuth !== undefined && valueMatches(value, ctx.requestAuth.principal);
     case 'remoteIpBlocks':
       if ('unknown' in ctx.remoteIp) return { unknown: ctx.remoteIp.unknown, objects: [ctx.policy.ref] };
       return ipMatches(value, ctx.remoteIp, ctx.policy.ref);
     case 'trustDomains':
       return { unknown: '`trustDomains` (extended channel) are not modelled', objects: [ctx.policy.ref] };
-    default:
-      if (isHttpOnlyKey(key)) return { unknown: `condition \`${key}\` needs request headers or JWT claims, which are not modelled`, objects: [ctx.policy.ref] };
+    default: {
+      // request.headers[<name>]: the header name matches case-insensitively (Envoy lower-cases both); `*` is
+      // Envoy's present_match, true for a header sent with an empty value (istio pilot/pkg/security/authz/matcher/header.go;
+      // istio.io/latest/docs/reference/config/security/conditions/).
+      const header = /^request\.headers\[(.+)\]$/.exec(key)?.[1];
+      if (header !== undefined) {
+        const actual = ctx.headers.get(header.toLowerCase());
+        return actual !== undefined && (value === '*' || valueMatches(value, actual));
+      }
+      // request.auth.claims[<name>]: a claim of the validated JWT (conditions reference); no token, no claims.
+      const claim = /^request\.auth\.claims\[([^\][]+)\]$/.exec(key)?.[1];
+      if (claim !== undefined) {
+        const actual = ctx.requestAuth?.claims[claim];
+        return actual !== undefined && valueMatches(value, actual);
+      }
+      if (isHttpOnlyKey(key)) return { unknown: `condition \`${key}\` is not modelled`, objects: [ctx.policy.ref] };
       return { unknown: `condition \`${key}\` is not modelled`, objects: [ctx.policy.ref] };
+    }
   }
 }
 
@@ -731,6 +753,8 @@ const policiesByNamespace = remembered((objects: readonly ManifestObject[]): Map
 interface PodView {
   /** PeerAuthentications of the pod's namespace and of the root namespace (no other can apply, §2). */
   readonly peerAuthentications: readonly Policy[];
+  /** RequestAuthentications of the pod's namespace and of the root namespace (`requestAuthenticationRules`). */
+  readonly requestAuthentications: readonly Policy[];
   /** The mTLS mode of each port, resolved once. */
   readonly mtls: Map<number, Reading<ResolvedMtls>>;
   /** The AuthorizationPolicies that apply to the pod (§1.1, §1.3), with what the reader should know. */
@@ -761,6 +785,7 @@ function podView(objects: readonly ManifestObject[], pod: Workload, root: string
   const candidates = [...(byNamespace.get(pod.namespace) ?? []), ...(pod.namespace === root ? [] : (byNamespace.get(root) ?? []))];
   const view: PodView = {
     peerAuthentications: candidates.filter((p) => p.kind === 'PeerAuthentication'),
+    requestAuthentications: candidates.filter((p) => p.kind === 'RequestAuthentication'),
     mtls: new Map(),
     authorization: reading(() => {
       const notes: string[] = [];
@@ -770,6 +795,63 @@ function podView(objects: readonly ManifestObject[], pod: Workload, root: string
   };
   byRoot.set(root, view);
   return view;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// RequestAuthentication
+
+interface JwtRule {
+  readonly issuer: string;
+  readonly policy: Policy;
+}
+
+const JWT_RULE_FIELDS = [
+  'issuer',
+  'audiences',
+  'jwksUri',
+  'jwks',
+  'fromHeaders',
+  'fromParams',
+  'outputPayloadToHeader',
+  'forwardOriginalToken',
+  'outputClaimToHeaders',
+  'fromCookies',
+  'timeout',
+] as const;
+/** jwtRule fields that change which tokens are read or accepted; the simulator does not model them. */
+const UNMODELLED_JWT_FIELDS = ['audiences', 'fromHeaders', 'fromParams', 'fromCookies'];
+
+/**
+ * The jwtRules of every RequestAuthentication on the workload: selector-matching or namespace-wide ones of its
+ * namespace and mesh-wide ones of the root namespace, all combined (request_authentication reference: "the
+ * policies are merged"); targetRefs policies are for gateways and waypoints, not sidecars.
+ */
+function requestAuthenticationRules(ras: readonly Policy[], pod: Workload, root: string, notes: string[]): JwtRule[] {
+  const rules: JwtRule[] = [];
+  for (const ra of ras) {
+    if (ra.namespace !== pod.namespace && ra.namespace !== root) continue;
+    checkKeys(ra.spec, ['selector', 'targetRef', 'targetRefs', 'jwtRules'], 'spec', ra.ref);
+    if (ra.spec['targetRef'] !== undefined || ra.spec['targetRefs'] !== undefined) {
+      notes.push(`${ra.ref} has targetRefs and is ignored by sidecars`);
+      continue;
+    }
+    const labels = matchLabels(ra);
+    if (ra.namespace === root && ra.namespace !== pod.namespace && labels !== undefined) continue;
+    if (labels !== undefined && !selects(labels, pod)) continue;
+    const list = ra.spec['jwtRules'];
+    if (list === undefined || list === null) continue;
+    if (!Array.isArray(list)) throw new Unsupported(`${ra.ref}: jwtRules is not a list`, [ra.ref]);
+    for (const rule of list) {
+      if (!isRecord(rule)) throw new Unsupported(`${ra.ref}: a jwtRule is not an object`, [ra.ref]);
+      checkKeys(rule, JWT_RULE_FIELDS, 'jwtRule', ra.ref);
+      const issuer = rule['issuer'];
+      if (typeof issuer !== 'string' || issuer === '') throw new Unsupported(`${ra.ref}: a jwtRule has no issuer (required by the CRD)`, [ra.ref]);
+      const unmodelled = UNMODELLED_JWT_FIELDS.find((f) => rule[f] !== undefined);
+      if (unmodelled !== undefined) throw new Unsupported(`${ra.ref}: jwtRule \`${unmodelled}\` is not modelled`, [ra.ref]);
+      rules.push({ issuer, policy: ra });
+    }
+  }
+  return rules;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -814,7 +896,31 @@ function decideFor(
   }
   notes.push(`port ${request.port} is ${mtls.mode} by ${mtls.how}; the connection is ${connection}`);
 
-  // 2. AuthorizationPolicies (§1.1, §1.3).
+  // 2. RequestAuthentication: on HTTP only, a JWT is validated against the issuers of every RequestAuthentication
+  // on the workload; an invalid one, or one of an issuer no jwtRule names, is refused with 401; a request without
+  // a token passes without a request identity (istio.io/latest/docs/reference/config/security/request_authentication/;
+  // envoyproxy/envoy#15194: a token of an unknown issuer is rejected, not treated as missing).
+  let requestAuth: Context['requestAuth'];
+  if (protocol !== 'tcp') {
+    const jwtRules = requestAuthenticationRules(view.requestAuthentications, pod, root, notes);
+    const jwt = request.jwt;
+    if (jwt !== undefined && jwtRules.length > 0) {
+      const rule = jwtRules.find((r) => r.issuer === jwt.iss);
+      if (rule === undefined || !jwt.signedByIssuer) {
+        return {
+          verdict: 'deny',
+          reason: sentence(
+            `401: the JWT ${rule === undefined ? `of issuer ${jwt.iss} matches no jwtRule` : `of ${jwt.iss} fails verification`} of the RequestAuthentications on the workload`,
+            notes,
+          ),
+          objects: [...new Set(jwtRules.map((r) => r.policy.ref))].sort(),
+        };
+      }
+      requestAuth = { principal: `${jwt.iss}/${jwt.sub}`, claims: jwt.claims };
+    } else if (jwt !== undefined) notes.push('no RequestAuthentication applies, so the JWT is not read');
+  }
+
+  // 3. AuthorizationPolicies (§1.1, §1.3).
   const { applicable, notes: podNotes } = readingValue(view.authorization);
   notes.push(...podNotes);
   const custom = applicable.filter((a) => a.action === 'CUSTOM');
@@ -839,6 +945,8 @@ function decideFor(
     peer: mutualTls ? certificate : undefined,
     clientIp: clientIp(request.client.ip),
     remoteIp: remoteIpOf(request.destination, request.client, protocol),
+    headers: new Map(Object.entries(request.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
+    requestAuth,
     config,
   };
   const evaluate = (action: Action): { policy: Policy; match: Tri }[] =>
@@ -1090,6 +1198,8 @@ function clientKeyFor(
     peer: mutualTls ? certificate : undefined,
     clientIp: clientIp(client.ip),
     remoteIp: remoteIpOf(pod, client, protocol),
+    headers: new Map(),
+    requestAuth: undefined,
     config,
   };
   for (const a of applicable) {
@@ -1136,6 +1246,8 @@ function operationKeyFor(
     peer: undefined,
     clientIp: clientIp('192.0.2.1'),
     remoteIp: clientIp('192.0.2.1'),
+    headers: new Map(),
+    requestAuth: undefined,
     config,
   };
   let key = '';
