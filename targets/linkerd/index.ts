@@ -128,6 +128,8 @@ interface PortRoutes {
   readonly routeTerms: (members: readonly PortRule[]) => Term[];
   /** The Server itself grants something, which every route inherits (doc §6). */
   readonly serverGrants: boolean;
+  /** The Server is audited: a route without grants lets its requests through (logged), where no route would answer 404. */
+  readonly audited: boolean;
   /** The path-scoped denies whose callers these grants admit: a raw-path variant on a route with them gets past those denies. */
   readonly bypassedDenies: (grants: readonly Term[]) => RuleModel[];
 }
@@ -553,7 +555,7 @@ class LinkerdCompilation {
     };
 
     if (grpcPort) {
-      this.grpcRoutes({ service, port, serverName, used, routeTerms, serverGrants: serverTerms.length > 0, bypassedDenies });
+      this.grpcRoutes({ service, port, serverName, used, routeTerms, serverGrants: serverTerms.length > 0, audited: audit, bypassedDenies });
       this.report(
         'linkerd-grpcroute-crd',
         `The rules of gRPC ${where} are compiled to Gateway API GRPCRoutes (gateway.networking.k8s.io/v1), the only routes Linkerd applies to ` +
@@ -563,7 +565,7 @@ class LinkerdCompilation {
         port.name,
       );
     } else {
-      this.httpRoutes({ service, port, serverName, used, routeTerms, serverGrants: serverTerms.length > 0, bypassedDenies });
+      this.httpRoutes({ service, port, serverName, used, routeTerms, serverGrants: serverTerms.length > 0, audited: audit, bypassedDenies });
       if (probes.length === 0)
         this.report(
           'linkerd-probes-need-route',
@@ -611,14 +613,15 @@ class LinkerdCompilation {
    * cells with the same grants are one route, with one rule per 8 matches: which match wins can change only
    * between cells of that route, which decide alike. A cell is left out when every cell ranking below it for
    * its requests has the same grants (they decide its requests alike), or when nothing ranks below it and it
-   * refuses everyone (a request no route matches gets 404, refused as the 403 of a route without grants). The
+   * refuses everyone (a request no route matches gets 404, refused as the 403 of a route without grants), unless
+   * the Server is audited: there the route without grants lets its requests through, a 404 would not (§11). The
    * port keeps at least one route, so its probes stay refused as before.
    */
   private routes(at: PortRoutes, cells: readonly Cell[], kind: 'HTTPRoute' | 'GRPCRoute'): void {
     const grantKey = (c: Cell): string => c.terms.map(termKey).join(';');
     // Left out, a cell's requests go to the best cell below them (all decide as it does), or to no route (404).
     const dropped = (c: Cell): boolean =>
-      c.lower.length === 0 ? c.terms.length === 0 && !at.serverGrants : c.lower.every((i) => grantKey(cells[i] as Cell) === grantKey(c));
+      c.lower.length === 0 ? c.terms.length === 0 && !at.serverGrants && !at.audited : c.lower.every((i) => grantKey(cells[i] as Cell) === grantKey(c));
     let kept = cells.filter((c) => !dropped(c));
     if (kept.length === 0) kept = cells.filter((c) => c.fallback);
     const groups = new Map<string, Cell[]>();
