@@ -35,6 +35,23 @@ function mismatches(m: ReturnType<typeof model>): string[] {
 }
 
 describe('Linkerd target: kubelet probes', () => {
+  it('linkerd.md §11: GIVEN an audited PERMISSIVE service whose only route is its probe route WHEN a path no rule names is called THEN it is let through (audit), as the model says: the Server keeps its route without grants, never a 404', () => {
+    // Found by the fuzz (seeds 4242, 1, 99): the probe route gave the Server routes, and a dropped grant-less route
+    // left every other path to Linkerd's 404, which audit does not let through.
+    const audited = {
+      ...withProbes(svc('shop', 'api', { http: { port: 8080, protocol: 'http' } }), 'http', [{ kind: 'http', probe: 'readiness', path: '/healthz' }]),
+      mtls: 'PERMISSIVE' as const,
+      enforcement: 'audit' as const,
+    };
+    const m = model([audited, web], [rule('allow', [from(web)], audited.id, ['http'], { paths: [prefix('/v1/')] })]);
+    const routes = ofKind(compile(m), 'HTTPRoute');
+    assert.ok(
+      routes.some((r) => JSON.stringify(spec(r)['rules']).includes('"value":"/"')),
+      'a catch-all route remains',
+    );
+    assert.deepEqual(mismatches(m), []);
+  });
+
   it('GIVEN a STRICT port with probes and only a port-wide allow WHEN compiled THEN a GET route per probe path with a NetworkAuthentication of the probe networks, and no mismatch anywhere', () => {
     const m = model([api, web], [rule('allow', [from(web)], api.id, ['http'])], { probeNetworks: ['10.128.0.0/16'] });
     const out = compile(m);
