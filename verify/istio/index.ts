@@ -1202,26 +1202,7 @@ function clientKeyFor(
     requestAuth: undefined,
     config,
   };
-  for (const a of applicable) {
-    const rules = rulesOf(a.policy);
-    const ctx: PolicyContext = { ...base, policy: a.policy, action: a.action === 'DENY' ? 'DENY' : 'ALLOW' };
-    key += '|';
-    for (const r of rules ?? []) {
-      if ('error' in r) {
-        key += 'e';
-        continue;
-      }
-      const parts: Tri[] = [];
-      if (r.value.from !== undefined) parts.push(or(r.value.from.map((fields) => fieldsMatch(fields, ctx))));
-      for (const c of r.value.when) {
-        if (isHttpOnlyKey(c.key)) continue;
-        if (c.values.length > 0) parts.push(or(c.values.map((v) => valueOf(c.key, v, ctx))));
-        if (c.notValues.length > 0) parts.push(not(or(c.notValues.map((v) => valueOf(c.key, v, ctx)))));
-      }
-      key += triChar(and(parts));
-    }
-  }
-  return key;
+  return key + rulePartsKey(applicable, base, 'from');
 }
 
 /** The mirror of `clientKeyFor`: for each rule of each applicable policy, its `to` part and HTTP conditions. */
@@ -1250,20 +1231,28 @@ function operationKeyFor(
     requestAuth: undefined,
     config,
   };
+  return rulePartsKey(applicable, base, 'to');
+}
+
+/**
+ * For each rule of each applicable policy, how one side of it decides under `base`: `from` with the `when`
+ * conditions on the source, or `to` with the HTTP conditions (on TCP those never match). `e`: the rule is invalid.
+ */
+function rulePartsKey(applicable: readonly Applicable[], base: Context, side: 'from' | 'to'): string {
   let key = '';
   for (const a of applicable) {
-    const rules = rulesOf(a.policy);
     const ctx: PolicyContext = { ...base, policy: a.policy, action: a.action === 'DENY' ? 'DENY' : 'ALLOW' };
     key += '|';
-    for (const r of rules ?? []) {
+    for (const r of rulesOf(a.policy) ?? []) {
       if ('error' in r) {
         key += 'e';
         continue;
       }
       const parts: Tri[] = [];
-      if (r.value.to !== undefined) parts.push(or(r.value.to.map((fields) => fieldsMatch(fields, ctx))));
+      const fields = r.value[side];
+      if (fields !== undefined) parts.push(or(fields.map((f) => fieldsMatch(f, ctx))));
       for (const c of r.value.when) {
-        if (!isHttpOnlyKey(c.key) || ctx.tcp) continue;
+        if (side === 'from' ? isHttpOnlyKey(c.key) : !isHttpOnlyKey(c.key) || ctx.tcp) continue;
         if (c.values.length > 0) parts.push(or(c.values.map((v) => valueOf(c.key, v, ctx))));
         if (c.notValues.length > 0) parts.push(not(or(c.notValues.map((v) => valueOf(c.key, v, ctx)))));
       }

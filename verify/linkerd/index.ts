@@ -1329,74 +1329,38 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
   });
   const probeNetworkTexts = config.probeNetworks ?? ['0.0.0.0/0', '::/0'];
   const cache: PlanCache = { plans: new WeakMap(), routeAuthzs: new WeakMap() };
+  // One simulation context per object set (its index is cached), with the notes a decision reports.
+  const contextFor = (objects: readonly ManifestObject[], notes: string[] = []): Ctx => ({
+    index: buildIndex(objects),
+    trustDomain: config.trustDomain,
+    cp,
+    clusterNetworks,
+    clusterDefault,
+    cache,
+    probeNetworks,
+    probeNetworkTexts,
+    notes,
+  });
+  // A key for requests that are all `unsupported` for the same reason.
+  const keyOrUnsupported = (key: () => string): string => {
+    try {
+      return key();
+    } catch (error) {
+      if (error instanceof Unsupported) return `unsupported ${error.why}`;
+      throw error;
+    }
+  };
   return {
     name: 'linkerd',
-    distinctions(objects, destination, port) {
-      const ctx: Ctx = {
-        index: buildIndex(objects),
-        trustDomain: config.trustDomain,
-        cp,
-        clusterNetworks,
-        clusterDefault,
-        cache,
-        probeNetworks,
-        probeNetworkTexts,
-        notes: [],
-      };
-      return distinctionsOf(ctx, destination, port);
-    },
-    operationKey(objects, destination, port, operation) {
-      const ctx: Ctx = {
-        index: buildIndex(objects),
-        trustDomain: config.trustDomain,
-        cp,
-        clusterNetworks,
-        clusterDefault,
-        cache,
-        probeNetworks,
-        probeNetworkTexts,
-        notes: [],
-      };
-      try {
-        return operationKeyOf(ctx, destination, port, operation);
-      } catch (error) {
-        if (error instanceof Unsupported) return `unsupported ${error.why}`;
-        throw error;
-      }
-    },
-    clientKey(objects, destination, port, client) {
-      const ctx: Ctx = {
-        index: buildIndex(objects),
-        trustDomain: config.trustDomain,
-        cp,
-        clusterNetworks,
-        clusterDefault,
-        cache,
-        probeNetworks,
-        probeNetworkTexts,
-        notes: [],
-      };
-      try {
-        return clientKeyOf(ctx, destination, port, client);
-      } catch (error) {
-        // Requests from this client are all `unsupported` for the same reason.
-        if (error instanceof Unsupported) return `unsupported ${error.why}`;
-        throw error;
-      }
-    },
+    distinctions: (objects, destination, port) => distinctionsOf(contextFor(objects), destination, port),
+    operationKey: (objects, destination, port, operation) => keyOrUnsupported(() => operationKeyOf(contextFor(objects), destination, port, operation)),
+    clientKey: (objects, destination, port, client) => keyOrUnsupported(() => clientKeyOf(contextFor(objects), destination, port, client)),
     decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision {
       const index = buildIndex(objects);
-      const ctx: Ctx = {
-        index,
-        trustDomain: config.trustDomain,
-        cp,
-        clusterNetworks,
-        clusterDefault,
-        cache,
-        probeNetworks,
-        probeNetworkTexts,
-        notes: index.ignored.filter((i) => i.namespace === request.destination.namespace).map((i) => i.why),
-      };
+      const ctx = contextFor(
+        objects,
+        index.ignored.filter((i) => i.namespace === request.destination.namespace).map((i) => i.why),
+      );
       try {
         return decideRequest(ctx, request);
       } catch (e) {
