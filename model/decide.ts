@@ -27,7 +27,7 @@ import {
   type SourceModel,
 } from './model';
 import { isNormalPath, normalizePath } from './path';
-import { parseSpiffeId, peerIdentity, portNumbered, remoteAddress, rulesByDestination, serviceIdentity, sourceIdentity, type PeerIdentity } from './resolve';
+import { parseSpiffeId, peerIdentity, portNumbered, remoteAddress, rulesTo, serviceIdentity, sourceIdentity, type PeerIdentity } from './resolve';
 
 /** Who is calling. */
 export type Client =
@@ -179,18 +179,6 @@ function sourceMatches(
     default:
       return identityMatches(source, origin.identity, trustDomain, services);
   }
-}
-
-/** Each model's rules by destination, grouped once: the verifier decides thousands of requests per model. */
-const groupedRules = new WeakMap<PolicyModel, ReadonlyMap<string, readonly RuleModel[]>>();
-
-function rulesTo(model: PolicyModel, destination: string): readonly RuleModel[] {
-  let grouped = groupedRules.get(model);
-  if (grouped === undefined) {
-    grouped = rulesByDestination(model.rules);
-    groupedRules.set(model, grouped);
-  }
-  return grouped.get(destination) ?? [];
 }
 
 /**

@@ -37,7 +37,7 @@ import {
   type ServiceModel,
 } from './model';
 import { ipInCidr, parseCidr } from './cidr';
-import { GRPC_METHOD, kubernetesSpiffeId, parseSpiffeId, rulesByDestination, serviceIdentity, sourceIdentity, type WorkloadIdentity } from './resolve';
+import { GRPC_METHOD, kubernetesSpiffeId, parseSpiffeId, rulesTo, serviceIdentity, sourceIdentity, type WorkloadIdentity } from './resolve';
 import { compareStrings } from './compare';
 import { isNormalPath, percentEncodedVariant } from './path';
 
@@ -159,25 +159,13 @@ function grpcShaped(paths: Iterable<string>): string[] {
   ];
 }
 
-/** Each model's rules by destination, grouped once: the review features ask for thousands of ports. */
-const groupedRules = new WeakMap<PolicyModel, ReadonlyMap<string, readonly RuleModel[]>>();
-
-function rulesOf(model: PolicyModel, destination: string): readonly RuleModel[] {
-  let grouped = groupedRules.get(model);
-  if (grouped === undefined) {
-    grouped = rulesByDestination(model.rules);
-    groupedRules.set(model, grouped);
-  }
-  return grouped.get(destination) ?? [];
-}
-
 /** Methods and paths that exercise every rule's edges on a port: each value, near-misses, and something unmatched. */
 export function operationsFor(models: readonly PolicyModel[], destination: string, port: PortModel): Operation[] {
   if (!isHttpProtocol(port.protocol)) return [{}];
   const grpc = port.protocol === 'grpc';
   const methods = new Set<HttpMethod>(grpc ? [GRPC_METHOD] : ['GET', 'POST', 'DELETE']);
   const paths: PathValue[] = [];
-  for (const rule of models.flatMap((m) => rulesOf(m, destination))) {
+  for (const rule of models.flatMap((m) => rulesTo(m, destination))) {
     if (!grpc) for (const m of rule.methods ?? []) methods.add(m);
     paths.push(...(rule.paths ?? []));
   }
@@ -245,7 +233,7 @@ export function modelValues(model: PolicyModel, destination: ServiceModel, port:
   };
   const methods: string[] = [];
   const paths: PathValue[] = [];
-  for (const rule of rulesOf(model, destination.id)) {
+  for (const rule of rulesTo(model, destination.id)) {
     if (!rule.ports.includes(port.name)) continue;
     // A request identity is the token's, a request condition (`requestConditions`), not the caller's.
     for (const source of rule.sources) if (source.kind !== 'requestIdentity') addCallerValues(source, services, values);

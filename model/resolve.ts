@@ -4,7 +4,7 @@
  * function, the targets and the review features all resolve through here, so they cannot disagree.
  * (The simulators under verify/ do not: they are the independent check.)
  */
-import type { HttpMethod, PortModel, RuleModel, ServiceModel, SourceModel } from './model';
+import type { HttpMethod, PolicyModel, PortModel, RuleModel, ServiceModel, SourceModel } from './model';
 
 /** A workload identity: what a mesh certificate says about its holder. */
 export interface WorkloadIdentity {
@@ -101,6 +101,19 @@ export function rulesByDestination(rules: readonly RuleModel[]): Map<string, Rul
     else list.push(rule);
   }
   return byDestination;
+}
+
+/** Each model's rules by destination, grouped once: the verifier and the review features ask for thousands of ports. */
+const groupedRules = new WeakMap<PolicyModel, ReadonlyMap<string, readonly RuleModel[]>>();
+
+/** The rules of one destination of a model, in model order (grouped once per model). */
+export function rulesTo(model: PolicyModel, destination: string): readonly RuleModel[] {
+  let grouped = groupedRules.get(model);
+  if (grouped === undefined) {
+    grouped = rulesByDestination(model.rules);
+    groupedRules.set(model, grouped);
+  }
+  return grouped.get(destination) ?? [];
 }
 
 /**
