@@ -27,13 +27,19 @@ export function compareObjects(a: KubernetesObject, b: KubernetesObject): number
 
 /**
  * The file an object is written to: its destination service's (README "Applying the output"), else its
- * namespace's. `_` cannot start a Kubernetes name, so `_namespace` and `_cluster` never meet a service's file.
+ * namespace's. `_` cannot start a Kubernetes name, so the names given here to what could meet a file of
+ * policyc's own never meet a service's or a namespace's: the namespace file `_namespace.yaml`, `_cluster.yaml`,
+ * a service named `kustomization` (`_service-kustomization.yaml`), and the folder of a namespace named
+ * `patches` (`_namespace-patches/`, beside the patches' own folder).
  */
 export function fileOf(object: KubernetesObject): string {
   const { namespace } = object.metadata;
   if (namespace === undefined) return '_cluster.yaml';
+  const folder = namespace === 'patches' ? '_namespace-patches' : namespace;
   const service = serviceOfSource(object);
-  return service?.startsWith(`${namespace}/`) === true ? `${service}.yaml` : `${namespace}/_namespace.yaml`;
+  if (service === undefined || !service.startsWith(`${namespace}/`)) return `${folder}/_namespace.yaml`;
+  const name = service.slice(namespace.length + 1);
+  return `${folder}/${name === 'kustomization' ? '_service-kustomization' : name}.yaml`;
 }
 
 function patchFileName(object: KubernetesObject): string {

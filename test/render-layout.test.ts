@@ -11,6 +11,7 @@ import type { SourceLocation } from '../model/model';
 import type { KubernetesObject } from '../model/target';
 import { serviceOfSource } from '../model/target';
 import { namespaceOrigin, objectMetadata, ruleOrigin, serviceOrigin, type Origin } from '../targets/metadata';
+import { manifestsFromFiles } from '../verify/compare';
 import { rule, svc } from './model-builders';
 
 const checkout = svc('shop', 'checkout', { http: { port: 8080, protocol: 'http' } });
@@ -39,6 +40,36 @@ describe('one file per destination service', () => {
     expect(fileOf(object('PeerAuthentication', 'default', 'istio-system', []))).toBe('istio-system/_namespace.yaml');
     expect(fileOf(object('MeshTLSAuthentication', 'sa-shop-checkout', 'data', [ruleOrigin(toCheckout)]))).toBe('data/_namespace.yaml');
     expect(fileOf(object('ClusterThing', 'x', undefined, [ruleOrigin(toCheckout)]))).toBe('_cluster.yaml');
+  });
+
+  it('GIVEN a service named kustomization, or a namespace named patches THEN its file meets none of policyc’s own files', () => {
+    const named = (namespace: string, name: string) =>
+      fileOf(object('Server', `${name}-http`, namespace, [serviceOrigin({ ...svc(namespace, name, { http: { port: 80, protocol: 'http' } }) })]));
+    expect(named('shop', 'kustomization')).toBe('shop/_service-kustomization.yaml');
+    // `patches/namespace-shop.yaml` is the patch of the Namespace shop, `patches/kustomization.yaml` its Component.
+    expect(named('patches', 'namespace-shop')).toBe('_namespace-patches/namespace-shop.yaml');
+    expect(named('patches', 'kustomization')).toBe('_namespace-patches/_service-kustomization.yaml');
+    const files = renderTarget(
+      {
+        objects: [object('Server', 'x', 'patches', [serviceOrigin(svc('patches', 'namespace-shop', {}))])],
+        patches: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }],
+        diagnostics: [],
+      },
+      'policy.ts',
+    );
+    expect([...files.keys()]).toEqual([
+      '_namespace-patches/namespace-shop.yaml',
+      'kustomization.yaml',
+      'patches/kustomization.yaml',
+      'patches/namespace-shop.yaml',
+    ]);
+  });
+
+  it('GIVEN a service whose name ends in kustomization WHEN its file is read back for verify THEN its objects are read, the kustomization files are not', () => {
+    const objects = [object('Server', 'shop-kustomization-http', 'shop', [serviceOrigin(svc('shop', 'shop-kustomization', {}))])];
+    const files = renderTarget({ objects, diagnostics: [] }, 'policy.ts');
+    expect(files.has('shop/shop-kustomization.yaml')).toBe(true);
+    expect(manifestsFromFiles(files).map((o) => `${o.kind} ${o.metadata.name}`)).toEqual(['Server shop-kustomization-http']);
   });
 
   it('GIVEN a policy file whose name reads like another declaration THEN the object is not filed under the service it spells', () => {
