@@ -27,9 +27,11 @@ export interface FuzzStats {
   unsupported: number;
 }
 
-/** Checks one model against every target; throws with a readable report on the first mismatch. */
-export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readonly Target[] = [...targets.values()]): void {
-  if (stats !== undefined) stats.models++;
+/**
+ * Compiles one model for each target and returns, for each target that compiles it and has a simulator, the
+ * objects a cluster receives: the rendered YAML files the user gets, parsed back.
+ */
+export function compiledTargets(model: PolicyModel, stats?: FuzzStats, chosen: readonly Target[] = [...targets.values()]): SimulatedTarget[] {
   const compiled: SimulatedTarget[] = [];
   for (const target of chosen) {
     const output = target.compile(model, { spanOf: () => undefined });
@@ -46,6 +48,13 @@ export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readon
     if (simulator === undefined) continue;
     compiled.push({ name: target.name, objects: manifestsFromFiles(renderTarget(output, model.entry)), simulator });
   }
+  return compiled;
+}
+
+/** Checks one model against every target; throws with a readable report on the first mismatch. */
+export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readonly Target[] = [...targets.values()]): void {
+  if (stats !== undefined) stats.models++;
+  const compiled = compiledTargets(model, stats, chosen);
   for (const [name, result] of verifyTargets(model, compiled)) {
     if (stats !== undefined) {
       stats.verified[name] = (stats.verified[name] ?? 0) + 1;
