@@ -522,7 +522,7 @@ export function requestConditions(model: PolicyModel, destination: string): Requ
 
 /**
  * The model's key for a request's headers and token on one port, the third part of its decision beside
- * `clientKey` and `operationKey` (model/decide.ts): whether the token is refused (401) before any rule, else for
+ * `clientKey` and `operationKey` (model/decide.ts): whether the token is refused (401) before any rule and why, else for
  * each rule on the port whether one of its request-identity sources admits the token (a rule admits a request
  * when one of its sources does: its other sources are in `clientKey`, which reads no token) and whether its
  * header conditions hold. Two requests whose three keys agree are decided alike.
@@ -532,7 +532,9 @@ export function requestConditionsKey(model: PolicyModel, destination: ServiceMod
   const rules = rulesTo(model, destination.id);
   const issuers = http ? tokenIssuersAt({ rules }, destination.id) : [];
   const token = conditions.token;
-  if (token !== undefined && issuers.length > 0 && (token.kind === 'invalid' || !issuers.includes(token.issuer))) return '401';
+  // Refused as invalid or as another issuer's (two reasons, each probed: a mesh may refuse only one of them).
+  if (token !== undefined && issuers.length > 0 && token.kind === 'invalid') return '401 invalid';
+  if (token !== undefined && issuers.length > 0 && !issuers.includes(token.issuer)) return '401 issuer';
   const read = issuers.length > 0 ? token : undefined;
   let key = '';
   for (const rule of rules) {

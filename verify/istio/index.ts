@@ -1227,7 +1227,8 @@ function operationKeyFor(
   if (protocol !== 'tcp' && jwt !== undefined) {
     const jwtRules = requestAuthenticationRules(view.requestAuthentications, pod, config.rootNamespace, []);
     if (jwtRules.length > 0) {
-      if (!jwtRules.some((r) => r.issuer === jwt.iss) || !jwt.signedByIssuer) return '401';
+      if (!jwtRules.some((r) => r.issuer === jwt.iss)) return '401 issuer';
+      if (!jwt.signedByIssuer) return '401 invalid';
       requestAuth = { principal: `${jwt.iss}/${jwt.sub}`, claims: jwt.claims };
     }
   }
