@@ -8,7 +8,16 @@ import { parseAllDocuments } from 'yaml';
 import { clientKey, decide, operationKey, presentedIdentity, type Client, type Decision, type Request } from '../model/decide';
 import { isHttpProtocol, servicesById, type PolicyModel, type ServiceModel } from '../model/model';
 import { isNormalPath } from '../model/path';
-import { clientsFor, kubeletRequests, modelValues, operationsOf, requestConditions, requestConditionsKey, type Operation } from '../model/request-space';
+import {
+  clientsFor,
+  kubeletRequests,
+  modelValues,
+  operationsOf,
+  PROBE_SUBJECT,
+  requestConditions,
+  requestConditionsKey,
+  type Operation,
+} from '../model/request-space';
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedOperation, SimulatedRequest, Workload } from './simulator';
 
 export interface Mismatch {
@@ -109,7 +118,7 @@ export function simulatedOperation(operation: Operation): SimulatedOperation {
           jwt:
             token.kind === 'valid'
               ? { iss: token.issuer, sub: token.subject, claims: token.claims, signedByIssuer: true }
-              : { iss: token.issuer, sub: 'policyc-probe-subject', claims: {}, signedByIssuer: false },
+              : { iss: token.issuer, sub: PROBE_SUBJECT, claims: {}, signedByIssuer: false },
         }),
   };
 }
