@@ -43,14 +43,16 @@ export interface VerificationResult {
   readonly unsupported: readonly { readonly request: Request; readonly reason: string }[];
 }
 
-/** Objects as the cluster receives them, from rendered YAML files (kustomization files are not objects). */
+/**
+ * Objects as the cluster receives them, from rendered YAML files. Kustomization files are not objects: known by
+ * their apiVersion, not their file name (a service named `…kustomization` has a file whose name ends like one).
+ */
 export function manifestsFromFiles(files: ReadonlyMap<string, string>): ManifestObject[] {
   const objects: ManifestObject[] = [];
-  for (const [file, text] of files) {
-    if (file.endsWith('kustomization.yaml')) continue;
+  for (const text of files.values()) {
     for (const doc of parseAllDocuments(text)) {
       const value = doc.toJS() as ManifestObject | null;
-      if (value !== null) objects.push(value);
+      if (value !== null && !String(value.apiVersion).startsWith('kustomize.config.k8s.io/')) objects.push(value);
     }
   }
   return objects;
