@@ -1,0 +1,138 @@
+/**
+ * Gateway API gateways on Linkerd (targets/linkerd/gateway.ts). Facts: a Gateway API implementation's pods are
+ * meshed like any workload (`linkerd.io/inject` through the Gateway's `spec.infrastructure.annotations`,
+ * https://gateway-api.sigs.k8s.io/guides/infrastructure); a meshed ingress has an inbound side, where Linkerd
+ * enforces Servers and authorizations, and an outbound side whose calls carry the pod's identity over mTLS
+ * (https://linkerd.io/2/tasks/using-ingress); Istio names a Gateway's pods' account `<name>-<class>`
+ * (istio/istio#43103), so `<name>-istio` means nothing on Linkerd.
+ */
+import { describe, it } from '@jest/globals';
+import * as assert from 'node:assert/strict';
+import { decide, type Request } from '../model/decide';
+import type { PolicyModel, ServiceModel } from '../model/model';
+import { linkerdTarget } from '../targets/linkerd';
+import { createLinkerdSimulator } from '../verify/linkerd';
+import { manifestsFromFiles, simulatedRequest, verify } from '../verify/compare';
+import { renderTarget } from '../compiler/render';
+import { servicesById } from '../model/model';
+import { model, rule, svc } from './model-builders';
+
+const NO_SPANS = { spanOf: () => undefined };
+const errors = (diagnostics: readonly { code: string; severity: string }[]) =>
+  diagnostics
+    .filter((d) => d.severity === 'error')
+    .map((d) => d.code)
+    .sort();
+
+function gatewayApi(serviceAccount: string): ServiceModel {
+  return {
+    ...svc('ingress', 'edge', { http: { port: 8080, protocol: 'http' } }, { serviceAccount, selector: { 'gateway.networking.k8s.io/gateway-name': 'edge' } }),
+    gateway: { kind: 'gateway-api', numTrustedProxies: 0 },
+  };
+}
+
+const web = svc('shop', 'web', { http: { port: 8080, protocol: 'http' } });
+const linkerd = createLinkerdSimulator({ trustDomain: 'cluster.local' });
+
+/** The gateway admits the partners' network and anyone on /public/*, and calls web; web admits only the gateway. */
+function edgeModel(serviceAccount: string): PolicyModel {
+  const edge = gatewayApi(serviceAccount);
+  return model(
+    [edge, web],
+    [
+      rule('allow', [{ kind: 'ipBlock', cidr: '203.0.113.0/24' }], edge.id, ['http']),
+      rule('allow', [{ kind: 'anyone' }], edge.id, ['http'], { paths: [{ kind: 'prefix', value: '/public/' }] }),
+      // Never matches (a gateway's callers carry no identity, model.ts 1.): it must not admit a meshed web either.
+      rule('allow', [{ kind: 'service', service: 'shop/web' }], edge.id, ['http']),
+      rule('allow', [{ kind: 'service', service: edge.id }], 'shop/web', ['http']),
+    ],
+  );
+}
+
+describe('Gateway API gateways on Linkerd', () => {
+  const m = edgeModel('edge');
+  const output = linkerdTarget.compile(m, NO_SPANS);
+  const objects = manifestsFromFiles(renderTarget(output, m.entry));
+  const services = servicesById(m);
+  const on = (request: Request) => ({
+    model: decide(m, request).allowed,
+    linkerd: linkerd.decide(objects, simulatedRequest(request, services, 'cluster.local')).verdict,
+  });
+
+  it('GIVEN a gateway-api gateway as destination and caller WHEN built for Linkerd THEN no error, and verify finds no mismatch and nothing unsimulated', () => {
+    assert.deepEqual(errors(output.diagnostics), []);
+    // Every client, method and path of the space, not one per combination of keys.
+    const result = verify(m, objects, linkerd, { everyClient: true });
+    assert.ok(result.checked > 100, String(result.checked));
+    assert.deepEqual(result.mismatches, []);
+    assert.deepEqual(result.unsupported, []);
+  });
+
+  it("GIVEN the gateway's listener WHEN compiled THEN its Server's grants are by network only (never mTLS), and its outbound calls are authorized by its ServiceAccount", () => {
+    const ingress = objects.filter((o) => o.metadata.namespace === 'ingress');
+    const refs = ingress
+      .filter((o) => o.kind === 'AuthorizationPolicy')
+      .flatMap((o) => (o['spec'] as { requiredAuthenticationRefs: { kind: string }[] }).requiredAuthenticationRefs);
+    assert.ok(refs.length >= 2);
+    assert.deepEqual([...new Set(refs.map((r) => r.kind))], ['NetworkAuthentication']);
+    assert.ok(!ingress.some((o) => o.kind === 'MeshTLSAuthentication'));
+    const shopRefs = objects
+      .filter((o) => o.metadata.namespace === 'shop' && o.kind === 'AuthorizationPolicy')
+      .flatMap((o) => (o['spec'] as { requiredAuthenticationRefs: object[] }).requiredAuthenticationRefs);
+    assert.deepEqual(shopRefs, [{ group: '', kind: 'ServiceAccount', name: 'edge', namespace: 'ingress' }]);
+  });
+
+  it('GIVEN callers of the gateway WHEN decided THEN by address alone: a partner in plaintext passes, a meshed web from elsewhere does not, even though a rule names it', () => {
+    const partner = on({ client: { kind: 'plaintext', ip: '203.0.113.9' }, destination: 'ingress/edge', port: 8080, method: 'GET', path: '/' });
+    assert.deepEqual(partner, { model: true, linkerd: 'allow' });
+    const meshedWeb = on({
+      client: { kind: 'service', service: 'shop/web', ip: '10.1.2.3', tls: true },
+      destination: 'ingress/edge',
+      port: 8080,
+      method: 'GET',
+      path: '/',
+    });
+    assert.deepEqual(meshedWeb, { model: false, linkerd: 'deny' });
+    const publicPath = on({ client: { kind: 'plaintext', ip: '198.51.100.1' }, destination: 'ingress/edge', port: 8080, method: 'GET', path: '/public/x' });
+    assert.deepEqual(publicPath, { model: true, linkerd: 'allow' });
+  });
+
+  it('GIVEN the gateway calling web WHEN decided THEN its mTLS identity is admitted, another identity is not', () => {
+    const fromEdge = on({
+      client: { kind: 'service', service: 'ingress/edge', ip: '10.1.2.3', tls: true },
+      destination: 'shop/web',
+      port: 8080,
+      method: 'GET',
+      path: '/',
+    });
+    assert.deepEqual(fromEdge, { model: true, linkerd: 'allow' });
+    const other = on({
+      client: { kind: 'identity', namespace: 'ingress', serviceAccount: 'other', ip: '10.1.2.3', tls: true },
+      destination: 'shop/web',
+      port: 8080,
+      method: 'GET',
+      path: '/',
+    });
+    assert.deepEqual(other, { model: false, linkerd: 'deny' });
+  });
+
+  it("GIVEN a gateway-api gateway with Istio's default account `<name>-istio` WHEN it is a caller on Linkerd THEN PC4140; only a destination, it compiles", () => {
+    assert.deepEqual(errors(linkerdTarget.compile(edgeModel('edge-istio'), NO_SPANS).diagnostics), ['PC4140']);
+    const edge = gatewayApi('edge-istio');
+    const destinationOnly = model([edge, web], [rule('allow', [{ kind: 'anyone' }], edge.id, ['http'])]);
+    assert.deepEqual(errors(linkerdTarget.compile(destinationOnly, NO_SPANS).diagnostics), []);
+  });
+
+  it('GIVEN an Istio ingress gateway pod WHEN the Linkerd simulator is asked THEN it does not guess (Istio proxy, not a Linkerd-meshed pod)', () => {
+    const istioGw = {
+      ...svc('istio-system', 'istio-ingressgateway', { http: { port: 8080, protocol: 'http' } }),
+      gateway: { kind: 'istio-ingress' as const, numTrustedProxies: 0 },
+    };
+    const request = simulatedRequest(
+      { client: { kind: 'plaintext', ip: '203.0.113.9' }, destination: istioGw.id, port: 8080, method: 'GET', path: '/' },
+      servicesById({ services: [istioGw] }),
+      'cluster.local',
+    );
+    assert.equal(linkerd.decide([], request).verdict, 'unsupported');
+  });
+});
