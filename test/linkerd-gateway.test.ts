@@ -16,6 +16,10 @@ import { manifestsFromFiles, simulatedRequest, verify } from '../verify/compare'
 import { renderTarget } from '../compiler/render';
 import { servicesById } from '../model/model';
 import { model, rule, svc } from './model-builders';
+import fc from 'fast-check';
+import { hasErrors } from '../diagnostics/diagnostic';
+import { checkModel, type FuzzStats } from './fuzz/fuzz';
+import { policyModelArbitrary } from './fuzz/random-model';
 
 const NO_SPANS = { spanOf: () => undefined };
 const errors = (diagnostics: readonly { code: string; severity: string }[]) =>
@@ -134,5 +138,21 @@ describe('Gateway API gateways on Linkerd', () => {
       'cluster.local',
     );
     assert.equal(linkerd.decide([], request).verdict, 'unsupported');
+  });
+});
+
+describe('Gateway API gateways on Linkerd, fuzzed (test/fuzz/random-model.ts)', () => {
+  it('GIVEN random models with a gateway-api gateway WHEN built for Linkerd THEN every one it compiles agrees with the model on the whole request space', () => {
+    const stats: FuzzStats = { models: 0, verified: {}, refused: {}, requests: 0, unsupported: 0 };
+    // Models with a gateway-api gateway that Linkerd compiles (most random models use something it refuses).
+    const withGateway = policyModelArbitrary.filter(
+      (m) => m.services.some((s) => s.gateway?.kind === 'gateway-api') && !hasErrors(linkerdTarget.compile(m, NO_SPANS).diagnostics),
+    );
+    fc.assert(
+      fc.property(withGateway, (m) => checkModel(m, stats, [linkerdTarget])),
+      { numRuns: 30, seed: 10 },
+    );
+    assert.equal(stats.verified['linkerd'], 30, JSON.stringify(stats));
+    assert.ok(stats.requests > 300, JSON.stringify(stats));
   });
 });
