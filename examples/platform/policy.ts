@@ -1,14 +1,34 @@
 /**
- * Platform traffic: kubelet probes on STRICT and PERMISSIVE ports, next to path-limited rules.
- * `policyc explain kubelet shop/api --port http --path /healthz --entry examples/platform/policy.ts` shows
- * the probe allowed on every target; any other caller gets the probe paths only where a rule allows them.
+ * The platform around a policy, for Istio and Linkerd (examples/platform/README.md says what each object does):
+ * kubelet probes on STRICT and PERMISSIVE ports next to path-limited rules, Prometheus scraping an app's metrics,
+ * a Gateway API ingress gateway calling the app, and one namespace adopted in audit mode.
+ * `policyc explain kubelet shop/api --port http --path /healthz --ip 10.128.0.1 --entry examples/platform/policy.ts`
+ * shows the probe allowed on every target; any other caller gets the probe paths only where a rule allows them.
+ * Built for istio and linkerd (`targets`): the ambient target refuses gateways (PC4213).
  */
-import { allow, anyone, deny, identity, mesh, namespace, service } from 'policyc';
+import { allow, anyone, deny, gateway, identity, mesh, namespace, neverReaches, reaches, service } from 'policyc';
 
 const shop = namespace('shop');
 const monitoring = namespace('monitoring');
+const ingress = namespace('ingress');
+/** Being adopted: what the policy would deny here is logged, not refused (PERMISSIVE while auditing: Linkerd's audit admits plaintext). */
+const staging = namespace('staging', { mtls: 'PERMISSIVE', enforcement: 'audit' });
 
-/** STRICT HTTP port with path-limited rules and readiness/liveness probes on it. */
+/**
+ * The Gateway API gateway `ingress/edge`: its own proxy, reached from outside the mesh. Its pods run as `edge` on both
+ * meshes (on Istio, annotate the Gateway `gateway.istio.io/service-account: edge`; on Linkerd, mesh the pods with
+ * `linkerd.io/inject: enabled` in the Gateway's `spec.infrastructure.annotations` and run them as `edge`).
+ */
+export const edge = gateway(ingress, 'edge', {
+  kind: 'gateway-api',
+  serviceAccount: 'edge',
+  ports: { http: { port: 8080, protocol: 'http' } },
+});
+
+/** The storefront the gateway calls: STRICT, with a readiness probe. */
+export const web = service(shop, 'web', { ports: { http: { port: 8080, protocol: 'http', probes: { readiness: { path: '/healthz' } } } } });
+
+/** STRICT HTTP port with path-limited rules and readiness/liveness probes; a PERMISSIVE metrics port with a startup probe. */
 export const api = service(shop, 'api', {
   ports: {
     http: { port: 8080, protocol: 'http', probes: { readiness: { path: '/healthz' }, liveness: { path: '/livez' } } },
@@ -21,8 +41,12 @@ export const cache = service(shop, 'cache', {
   ports: { redis: { port: 6379, protocol: 'tcp', probes: { liveness: { tcp: true } } } },
 });
 
-export const web = service(shop, 'web', { ports: { http: { port: 8080, protocol: 'http', probes: { readiness: { path: '/healthz' } } } } });
+/** A service of the audited namespace. */
+export const preview = service(staging, 'preview', {
+  ports: { http: { port: 8080, protocol: 'http', probes: { readiness: { path: '/healthz' } } } },
+});
 
+/** Prometheus, which scrapes the app's metrics with its own mesh identity. */
 const prometheus = identity('monitoring', 'prometheus');
 
 export default mesh({
@@ -30,11 +54,25 @@ export default mesh({
   probeNetworks: ['10.128.0.0/16'],
   everyMeshedNamespaceListed: true,
   namespaces: [monitoring],
-  services: [api, cache, web],
+  services: [edge, web, api, cache, preview],
   rules: [
+    // The public listener: callers from outside the mesh, by address.
+    allow(anyone).to(edge, { ports: ['http'] }),
+    // The gateway calls the app with its own identity.
+    allow(edge).to(web, { ports: ['http'], methods: ['GET', 'POST'] }),
     allow(web).to(api, { ports: ['http'], methods: ['GET', 'POST'], paths: ['/v1/*'] }),
     allow(prometheus).to(api, { ports: ['metrics'], methods: ['GET'], paths: ['/metrics'] }),
     deny(anyone).to(api, { ports: ['metrics'], paths: ['/debug/*'] }),
     allow(api).to(cache, { ports: ['redis'] }),
+    allow(web).to(preview, { ports: ['http'], paths: ['/v1/*'] }),
+  ],
+  assertions: [
+    reaches(edge, web, { port: 'http', method: 'GET', path: '/' }),
+    // Not the api's probe paths: on Linkerd a client from the probe networks may GET those (README, Platform traffic).
+    neverReaches(edge, api, { port: 'http', method: 'POST', path: '/v1/orders' }),
+    neverReaches(edge, cache),
+    reaches(prometheus, api, { port: 'metrics', method: 'GET', path: '/metrics' }),
+    // Audited: a call the rules do not allow is let through (and reported) until staging is enforced.
+    reaches(api, preview, { port: 'http', method: 'GET', path: '/' }),
   ],
 });
