@@ -16,6 +16,7 @@ import { manifestsFromFiles, simulatedRequest, verify } from '../verify/compare'
 import { renderTarget } from '../compiler/render';
 import { servicesById } from '../model/model';
 import { model, rule, svc } from './model-builders';
+import { runCli, tempProject } from './helpers';
 import fc from 'fast-check';
 import { hasErrors } from '../diagnostics/diagnostic';
 import { checkModel, type FuzzStats } from './fuzz/fuzz';
@@ -154,5 +155,29 @@ describe('Gateway API gateways on Linkerd, fuzzed (test/fuzz/random-model.ts)', 
     );
     assert.equal(stats.verified['linkerd'], 30, JSON.stringify(stats));
     assert.ok(stats.requests > 300, JSON.stringify(stats));
+  });
+});
+
+describe('PC4140 through the CLI', () => {
+  it("GIVEN a gateway-api gateway without serviceAccount calling a service WHEN built for Linkerd THEN PC4140 at the gateway's declaration, saying what to write; with its account written, the build succeeds", () => {
+    const policy = (account: string) =>
+      [
+        "import { allow, anyone, gateway, mesh, namespace, service } from 'policyc';",
+        "const ingress = namespace('ingress');",
+        `export const edge = gateway(ingress, 'edge', { kind: 'gateway-api',${account} ports: { http: { port: 8080, protocol: 'http' } } });`,
+        "export const web = service(namespace('shop'), 'web', { ports: { http: { port: 8080, protocol: 'http' } } });",
+        'export default mesh({ everyMeshedNamespaceListed: true, services: [edge, web], rules: [allow(anyone).to(edge), allow(edge).to(web)] });',
+        '',
+      ].join('\n');
+    const run = runCli(['build', '--target', 'linkerd', '--format', 'json'], tempProject({ 'policy.ts': policy('') }));
+    const { diagnostics } = JSON.parse(run.stdout) as {
+      diagnostics: { code: string; message: string; span?: { file: string; line: number; column: number } }[];
+    };
+    const found = diagnostics.filter((d) => d.code === 'PC4140');
+    assert.equal(found.length, 1);
+    assert.deepEqual(found[0]?.span && [found[0].span.file, found[0].span.line, found[0].span.column], ['policy.ts', 3, 21]);
+    assert.match(found[0]?.message ?? '', /serviceAccount: '<the account of the gateway's pods>'/);
+    assert.equal(run.exit, 1);
+    assert.equal(runCli(['build', '--target', 'linkerd,istio'], tempProject({ 'policy.ts': policy(" serviceAccount: 'edge',") })).exit, 0);
   });
 });
