@@ -277,11 +277,36 @@ export function denyPieces(rule: RuleModel, ctx: SourceContext): DenyPiece[] {
   return pieces;
 }
 
+/** One network list admitting what any of the lists admits (entries are ORed, linkerd.md §5); null (every address) absorbs the rest. */
+function unionNets(lists: readonly (readonly NetEntry[] | null)[]): NetEntry[] | null {
+  if (lists.some((list) => list === null)) return null;
+  const nets = new Map<string, NetEntry>();
+  for (const list of lists) for (const entry of list ?? []) nets.set(netEntryKey(entry), entry);
+  return [...nets.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, e]) => e);
+}
+
 /**
  * Merges grants without changing what they admit: terms with the same network set share one
- * identity list; terms without identity share one network list. Fewer, stable objects.
+ * identity list; terms with the same identity list (none included) share one network list, since
+ * (ids AND n1) OR (ids AND n2) is ids AND (n1 OR n2) (refs ANDed, policies ORed: linkerd.md §3, §5).
+ * Fewer, stable objects.
  */
 function mergeTerms(terms: readonly Term[]): Term[] {
+  const byIds = new Map<string, Term>();
+  for (const merged of mergeByNets(terms)) {
+    // A grant without identity always names its networks (every address written out), as before the merge.
+    const term = merged.ids === null && merged.nets === null ? { ...merged, nets: ALL_NETWORKS } : merged;
+    const key = term.ids === null ? '-' : term.ids.map(idKey).join(',');
+    const previous = byIds.get(key);
+    byIds.set(
+      key,
+      previous === undefined ? term : { ids: term.ids, nets: unionNets([previous.nets, term.nets]), rules: uniqueSorted([...previous.rules, ...term.rules]) },
+    );
+  }
+  return [...byIds.values()].sort((a, b) => compareStrings(termKey(a), termKey(b)));
+}
+
+function mergeByNets(terms: readonly Term[]): Term[] {
   const byNets = new Map<string, Term>();
   for (const term of terms) {
     const key = netsKey(term.nets);
@@ -294,19 +319,7 @@ function mergeTerms(terms: readonly Term[]): Term[] {
         rules: uniqueSorted([...previous.rules, ...term.rules]),
       });
   }
-  const withIds = [...byNets.values()].filter((t) => t.ids !== null);
-  const plain = [...byNets.values()].filter((t) => t.ids === null);
-  const merged: Term[] = [...withIds];
-  if (plain.length > 0) {
-    const nets = new Map<string, NetEntry>();
-    for (const term of plain) for (const entry of term.nets ?? ALL_NETWORKS) nets.set(netEntryKey(entry), entry);
-    merged.push({
-      ids: null,
-      nets: [...nets.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, e]) => e),
-      rules: uniqueSorted(plain.flatMap((t) => t.rules)),
-    });
-  }
-  return merged.sort((a, b) => compareStrings(termKey(a), termKey(b)));
+  return [...byNets.values()];
 }
 
 /**
