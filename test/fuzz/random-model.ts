@@ -17,6 +17,7 @@ import {
   type DefaultAction,
   type Enforcement,
   type HttpMethod,
+  type LinkerdSettings,
   type MtlsMode,
   type PolicyModel,
   type PortModel,
@@ -41,6 +42,22 @@ const GRPC_PATHS = ['/pkg.Svc/*', '/pkg.Svc/Get', '/other.Svc/Put'] as const;
 const PROBE_PATHS = ['/health', '/healthz'] as const;
 /** The probe networks: the default (everywhere), or a node network some rule CIDRs overlap. */
 const PROBE_NETWORKS = [undefined, ['10.1.0.0/16'], ['172.16.0.0/12', 'fd00::/8']] as const;
+/** Linkerd-only settings (model.ts, 9.): the defaults, another control plane, the admin port opened to scrapers. */
+const LINKERD_SETTINGS: readonly (LinkerdSettings | undefined)[] = [
+  undefined,
+  undefined,
+  { controlPlaneNamespace: 'linkerd-cp' },
+  { proxyAdmin: { scrapedBy: [{ kind: 'identity', namespace: 'linkerd-viz', serviceAccount: 'prometheus' }] } },
+  {
+    controlPlaneNamespace: 'l5d',
+    proxyAdmin: {
+      scrapedBy: [
+        { kind: 'identity', namespace: 'alpha', serviceAccount: 'prometheus' },
+        { kind: 'ipBlock', cidr: '10.1.0.0/16' },
+      ],
+    },
+  },
+];
 const ISSUERS = ['https://idp.example', 'https://other.example/realm'] as const;
 
 const headerConditionArbitrary: fc.Arbitrary<HeaderCondition> = fc.record({
@@ -180,9 +197,22 @@ const draftArbitrary = (withGateways: boolean): fc.Arbitrary<Draft> =>
       serviceCount: fc.integer({ min: 1, max: 4 }),
       gateway: withGateways ? gatewayArbitrary : fc.constant(undefined),
       probeNetworks: fc.constantFrom(...PROBE_NETWORKS),
+      linkerd: fc.constantFrom(...LINKERD_SETTINGS),
     })
     .chain(
-      ({ trustDomain, mtls, defaultAction, namespaceModes, namespaceDefaults, namespaceEnforcements, namespaceScope, serviceCount, gateway, probeNetworks }) =>
+      ({
+        trustDomain,
+        mtls,
+        defaultAction,
+        namespaceModes,
+        namespaceDefaults,
+        namespaceEnforcements,
+        namespaceScope,
+        serviceCount,
+        gateway,
+        probeNetworks,
+        linkerd,
+      }) =>
         fc.tuple(...Array.from({ length: serviceCount }, (_, i) => serviceArbitrary(i))).map((drafted): Draft => {
           const services = gateway === undefined ? drafted : [...drafted, gateway].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
           const names = [...new Set(services.map((s) => s.namespace))].sort();
@@ -195,6 +225,7 @@ const draftArbitrary = (withGateways: boolean): fc.Arbitrary<Draft> =>
               // Mesh scope states that the model lists every meshed namespace, so Linkerd compiles it too.
               ...(namespaceScope ? { scope: 'namespaces' as const } : { everyMeshedNamespaceListed: true as const }),
               ...(probeNetworks === undefined ? {} : { probeNetworks }),
+              ...(linkerd === undefined ? {} : { linkerd }),
             },
             namespaces: names.map((name) => {
               const at = (NAMESPACES as readonly string[]).indexOf(name);
