@@ -27,7 +27,7 @@ import { linkerdTarget } from '../targets/linkerd';
 import { createLinkerdSimulator } from '../verify/linkerd';
 import { manifestsFromFiles, simulatedRequest, verify, verifyTargets } from '../verify/compare';
 import type { ManifestObject } from '../verify/simulator';
-import { tempProject } from './helpers';
+import { runCli, tempProject } from './helpers';
 
 const HEAD = `import { allow, identity, ipBlocks, linkerdVizPrometheus, mesh, namespace, prometheus, service } from 'policyc';
 const shop = namespace('shop');
@@ -178,6 +178,20 @@ describe('the Linkerd proxy admin port (linkerd.proxyAdmin)', () => {
       assert.ok(a.length > 0);
       assert.deepEqual(b, a, target);
     }
+  });
+});
+
+describe('policyc explain on the proxy admin port', () => {
+  it('GIVEN --port linkerd-admin WHEN explained THEN the model and Linkerd decide it, and the Istio meshes say they have no such port', () => {
+    const dir = tempProject({
+      'policy.ts': `${HEAD}export default mesh({ scope: 'namespaces', probeNetworks: ['10.128.0.0/16'], ${ADMIN} services: [api, web], ${RULES} });\n`,
+    });
+    const run = runCli(['explain', 'identity:linkerd-viz/prometheus', 'shop/api', '--port', 'linkerd-admin', '--path', '/metrics', '--target', 'all'], dir);
+    assert.equal(run.exit, 0, run.stderr);
+    assert.match(run.stdout, /policy: ALLOWED — a scraper's GET \/metrics on the proxy admin port/);
+    assert.match(run.stdout, /linkerd: ALLOW — Server shop\/linkerd-proxy-admin/);
+    assert.match(run.stdout, /istio: no proxy admin port 4191/);
+    assert.match(run.stdout, /istio-ambient: no proxy admin port 4191/);
   });
 });
 
