@@ -197,22 +197,9 @@ const draftArbitrary = (withGateways: boolean): fc.Arbitrary<Draft> =>
       serviceCount: fc.integer({ min: 1, max: 4 }),
       gateway: withGateways ? gatewayArbitrary : fc.constant(undefined),
       probeNetworks: fc.constantFrom(...PROBE_NETWORKS),
-      linkerd: fc.constantFrom(...LINKERD_SETTINGS),
     })
     .chain(
-      ({
-        trustDomain,
-        mtls,
-        defaultAction,
-        namespaceModes,
-        namespaceDefaults,
-        namespaceEnforcements,
-        namespaceScope,
-        serviceCount,
-        gateway,
-        probeNetworks,
-        linkerd,
-      }) =>
+      ({ trustDomain, mtls, defaultAction, namespaceModes, namespaceDefaults, namespaceEnforcements, namespaceScope, serviceCount, gateway, probeNetworks }) =>
         fc.tuple(...Array.from({ length: serviceCount }, (_, i) => serviceArbitrary(i))).map((drafted): Draft => {
           const services = gateway === undefined ? drafted : [...drafted, gateway].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
           const names = [...new Set(services.map((s) => s.namespace))].sort();
@@ -225,7 +212,6 @@ const draftArbitrary = (withGateways: boolean): fc.Arbitrary<Draft> =>
               // Mesh scope states that the model lists every meshed namespace, so Linkerd compiles it too.
               ...(namespaceScope ? { scope: 'namespaces' as const } : { everyMeshedNamespaceListed: true as const }),
               ...(probeNetworks === undefined ? {} : { probeNetworks }),
-              ...(linkerd === undefined ? {} : { linkerd }),
             },
             namespaces: names.map((name) => {
               const at = (NAMESPACES as readonly string[]).indexOf(name);
@@ -342,7 +328,17 @@ function modelArbitrary(all: boolean): fc.Arbitrary<PolicyModel> {
         };
       }),
     )
+    .map(withLinkerdSettings)
     .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error'));
+}
+
+/**
+ * The Linkerd settings of a model, chosen by a hash of the rest of it rather than drawn: the random stream stays
+ * what it was before they existed, so the same seeds still give the same models.
+ */
+function withLinkerdSettings(model: PolicyModel): PolicyModel {
+  const linkerd = LINKERD_SETTINGS[parseInt(shortHash(JSON.stringify(model)), 16) % LINKERD_SETTINGS.length];
+  return linkerd === undefined ? model : { ...model, mesh: { ...model.mesh, linkerd } };
 }
 
 /** Models a user could write: every one passes the validator without errors. */
