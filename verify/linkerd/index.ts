@@ -14,6 +14,7 @@ import {
   type ManifestObject,
   type MeshSimulator,
   type SimulatedDecision,
+  type SimulatedOperation,
   type SimulatedRequest,
   type Workload,
 } from '../simulator';
@@ -1085,8 +1086,8 @@ function clientKeyOf(ctx: Ctx, dest: Workload, port: number, request: SimulatedR
   return key;
 }
 
-/** The mirror of `clientKeyOf`: the routes a method and path take (the best match and its ties, §6), or none. */
-function operationKeyOf(ctx: Ctx, dest: Workload, port: number, operation: { readonly method?: string; readonly path?: string }): string {
+/** The mirror of `clientKeyOf`: the routes an operation (method, path, headers) takes (the best match and its ties, §6), or none. */
+function operationKeyOf(ctx: Ctx, dest: Workload, port: number, operation: SimulatedOperation): string {
   const declared = dest.ports.find((p) => p.port === port);
   const plan = planOf(ctx, dest, port, declared === undefined ? operation.method !== undefined || operation.path !== undefined : declared.protocol !== 'tcp');
   const routes = plan.routes ?? [];
