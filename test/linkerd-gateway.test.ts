@@ -121,6 +121,29 @@ describe('Gateway API gateways on Linkerd', () => {
     assert.deepEqual(other, { model: false, linkerd: 'deny' });
   });
 
+  it("GIVEN linkerd-viz scraping proxy admin ports WHEN the gateway's pods are meshed THEN its admin port 4191 is governed like any workload's, and verify agrees", () => {
+    const scraped: PolicyModel = {
+      ...m,
+      mesh: { ...m.mesh, linkerd: { proxyAdmin: { scrapedBy: [{ kind: 'identity', namespace: 'linkerd-viz', serviceAccount: 'prometheus' }] } } },
+    };
+    const out = linkerdTarget.compile(scraped, NO_SPANS);
+    assert.deepEqual(errors(out.diagnostics), []);
+    const admin = manifestsFromFiles(renderTarget(out, scraped.entry));
+    assert.deepEqual(verify(scraped, admin, linkerd, { everyClient: true }).mismatches, []);
+    const scrape: Request = {
+      client: { kind: 'identity', namespace: 'linkerd-viz', serviceAccount: 'prometheus', ip: '10.2.0.9', tls: true },
+      destination: 'ingress/edge',
+      port: 4191,
+      method: 'GET',
+      path: '/metrics',
+    };
+    assert.equal(decide(scraped, scrape).allowed, true);
+    assert.equal(linkerd.decide(admin, simulatedRequest(scrape, servicesById(scraped), 'cluster.local')).verdict, 'allow');
+    const other: Request = { ...scrape, client: { kind: 'service', service: 'shop/web', ip: '10.2.0.9', tls: true } };
+    assert.equal(decide(scraped, other).allowed, false);
+    assert.equal(linkerd.decide(admin, simulatedRequest(other, servicesById(scraped), 'cluster.local')).verdict, 'deny');
+  });
+
   it("GIVEN a gateway-api gateway with Istio's default account `<name>-istio` WHEN it is a caller on Linkerd THEN PC4140; only a destination, it compiles", () => {
     assert.deepEqual(errors(linkerdTarget.compile(edgeModel('edge-istio'), NO_SPANS).diagnostics), ['PC4140']);
     const edge = gatewayApi('edge-istio');

@@ -1,12 +1,13 @@
 /**
  * The platform around a policy, for Istio and Linkerd (examples/platform/README.md says what each object does):
  * kubelet probes on STRICT and PERMISSIVE ports next to path-limited rules, Prometheus scraping an app's metrics,
- * a Gateway API ingress gateway calling the app, and one namespace adopted in audit mode.
+ * linkerd-viz scraping the Linkerd proxies, a Gateway API ingress gateway calling the app, and one namespace adopted in
+ * audit mode.
  * `policyc explain kubelet shop/api --port http --path /healthz --ip 10.128.0.1 --entry examples/platform/policy.ts`
  * shows the probe allowed on every target; any other caller gets the probe paths only where a rule allows them.
  * Built for istio and linkerd (`targets`): the ambient target refuses gateways (PC4213).
  */
-import { allow, anyone, deny, gateway, identity, mesh, namespace, neverReaches, reaches, service } from 'policyc';
+import { allow, anyone, deny, gateway, linkerdVizPrometheus, mesh, namespace, neverReaches, reaches, prometheus, service } from 'policyc';
 
 const shop = namespace('shop');
 const monitoring = namespace('monitoring');
@@ -46,13 +47,15 @@ export const preview = service(staging, 'preview', {
   ports: { http: { port: 8080, protocol: 'http', probes: { readiness: { path: '/healthz' } } } },
 });
 
-/** Prometheus, which scrapes the app's metrics with its own mesh identity. */
-const prometheus = identity('monitoring', 'prometheus');
+/** Prometheus, which scrapes the app's metrics with its own mesh identity (a typed well-known peer). */
+const appScraper = prometheus('monitoring', 'prometheus');
 
 export default mesh({
   // The nodes' addresses: on Linkerd the probe routes admit exactly these networks.
   probeNetworks: ['10.128.0.0/16'],
   everyMeshedNamespaceListed: true,
+  // Linkerd only: linkerd-viz's Prometheus scrapes every proxy's admin port 4191 (a no-op on Istio, which has no such port).
+  linkerd: { proxyAdmin: { scrapedBy: [linkerdVizPrometheus()] } },
   namespaces: [monitoring],
   services: [edge, web, api, cache, preview],
   rules: [
@@ -61,7 +64,7 @@ export default mesh({
     // The gateway calls the app with its own identity.
     allow(edge).to(web, { ports: ['http'], methods: ['GET', 'POST'] }),
     allow(web).to(api, { ports: ['http'], methods: ['GET', 'POST'], paths: ['/v1/*'] }),
-    allow(prometheus).to(api, { ports: ['metrics'], methods: ['GET'], paths: ['/metrics'] }),
+    allow(appScraper).to(api, { ports: ['metrics'], methods: ['GET'], paths: ['/metrics'] }),
     deny(anyone).to(api, { ports: ['metrics'], paths: ['/debug/*'] }),
     allow(api).to(cache, { ports: ['redis'] }),
     allow(web).to(preview, { ports: ['http'], paths: ['/v1/*'] }),
@@ -71,7 +74,7 @@ export default mesh({
     // Not the api's probe paths: on Linkerd a client from the probe networks may GET those (README, Platform traffic).
     neverReaches(edge, api, { port: 'http', method: 'POST', path: '/v1/orders' }),
     neverReaches(edge, cache),
-    reaches(prometheus, api, { port: 'metrics', method: 'GET', path: '/metrics' }),
+    reaches(appScraper, api, { port: 'metrics', method: 'GET', path: '/metrics' }),
     // Audited: a call the rules do not allow is let through (and reported) until staging is enforced.
     reaches(api, preview, { port: 'http', method: 'GET', path: '/' }),
   ],
