@@ -71,9 +71,9 @@ export default mesh({
   ],
   assertions: [
     reaches(edge, web, { port: 'http', method: 'GET', path: '/' }),
-    // Not the api's probe paths: on Linkerd a client from the probe networks may GET those (README, Platform traffic).
+    // Not probe paths (the api's, the proxy admin port's /live and /ready): on Linkerd a client from the probe networks may GET those.
     neverReaches(edge, api, { port: 'http', method: 'POST', path: '/v1/orders' }),
-    neverReaches(edge, cache),
+    neverReaches(edge, cache, { port: 'redis' }),
     reaches(appScraper, api, { port: 'metrics', method: 'GET', path: '/metrics' }),
     // Audited: a call the rules do not allow is let through (and reported) until staging is enforced.
     reaches(api, preview, { port: 'http', method: 'GET', path: '/' }),
