@@ -281,7 +281,13 @@ export const catalog = {
   'linkerd-header-condition': {
     code: 'PC4112',
     severity: 'error',
-    summary: 'A rule has header conditions, which policyc cannot yet compile exactly into Linkerd routes.',
+    summary:
+      "A deny rule's prefix or present header condition: Linkerd matches it with a regular expression, which a header value with bytes outside visible ASCII escapes; deny exact values.",
+  },
+  'linkerd-header-combinations': {
+    code: 'PC4145',
+    severity: 'error',
+    summary: 'The header conditions on one Linkerd port have too many combinations of value classes to split its routes exactly.',
   },
   'linkerd-mesh-scope': {
     code: 'PC4133',
