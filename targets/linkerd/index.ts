@@ -688,7 +688,7 @@ class LinkerdCompilation {
     for (const r of conditioned)
       this.report(
         'linkerd-header-combinations',
-        `The header conditions of the rules on port ${port.name} (${port.port}) of ${service.id} (${[...new Set(conditioned.flatMap((c) => (c.rule.headers ?? []).map((h) => h.name)))].sort().join(', ')}) ` +
+        `Rule ${r.rule.id} has header conditions on port ${port.name} (${port.port}) of ${service.id}, and the header conditions of the rules there (${[...new Set(conditioned.flatMap((c) => (c.rule.headers ?? []).map((h) => h.name)))].sort().join(', ')}) ` +
           `combine into more than ${MAX_HEADER_CHOICES} classes of requests for one path and method, each of which would need its own Linkerd route match to keep every other request's grants exact. ` +
           'Use fewer header names or values on this port (for example one header whose exact values name the cases), or split the cases by path or method; or build this policy with --target istio.',
         r.rule.location,
