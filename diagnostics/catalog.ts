@@ -284,11 +284,6 @@ export const catalog = {
     summary:
       "A deny rule's prefix or present header condition: Linkerd matches it with a regular expression, which a header value with bytes outside visible ASCII escapes; deny exact values.",
   },
-  'linkerd-header-combinations': {
-    code: 'PC4145',
-    severity: 'error',
-    summary: 'The header conditions on one Linkerd port have too many combinations of value classes to split its routes exactly.',
-  },
   'linkerd-mesh-scope': {
     code: 'PC4133',
     severity: 'error',
@@ -299,6 +294,12 @@ export const catalog = {
     severity: 'error',
     summary: "An audited port is STRICT; Linkerd's audit policy admits the plaintext clients STRICT refuses.",
   },
+  'linkerd-header-combinations': {
+    code: 'PC4145',
+    severity: 'error',
+    summary: 'The header conditions on one Linkerd port have too many combinations of value classes to split its routes exactly.',
+  },
+
   // 42xx Istio ambient target
   'ambient-mtls-disable': {
     code: 'PC4201',

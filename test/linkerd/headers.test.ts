@@ -10,6 +10,10 @@ import { renderTarget } from '../../compiler/render';
 import { createLinkerdSimulator } from '../../verify/linkerd';
 import { manifestsFromFiles, verify } from '../../verify/compare';
 import type { ManifestObject, SimulatedRequest, Workload } from '../../verify/simulator';
+import * as path from 'node:path';
+import { compile as compilePolicy } from '../../compiler/compile';
+import { linkerdTarget } from '../../targets/linkerd';
+import { tempProject } from '../helpers';
 import { compile, errors, model, ofKind, prefix, rule, spec, svc } from './support';
 
 const web = svc('shop', 'web', { http: { port: 8080, protocol: 'http' } });
@@ -274,5 +278,28 @@ describe('Linkerd refusals of header conditions', () => {
     const refusals = out.diagnostics.filter((d) => d.code === 'PC4145');
     assert.equal(refusals.length, names.length);
     assert.match(refusals[0]?.message ?? '', /x-a, x-b, x-c, x-d, x-e, x-f, x-g/);
+  });
+
+  it('both refusals are located at their rule in the policy source', () => {
+    const rules = ['x-a', 'x-b', 'x-c', 'x-d', 'x-e', 'x-f', 'x-g'].map(
+      (name) => `  allow(web).to(api, { ports: ['http'], headers: { '${name}': exact('v') } }),`,
+    );
+    const source = [
+      "import { allow, deny, exact, mesh, namespace, present, service } from 'policyc';",
+      "const shop = namespace('shop');",
+      "export const web = service(shop, 'web', { ports: { http: { port: 8080, protocol: 'http' } } });",
+      "export const api = service(shop, 'api', { ports: { http: { port: 8080, protocol: 'http' } } });",
+      "export default mesh({ scope: 'namespaces', services: [web, api], rules: [",
+      ...rules,
+      "  deny(web).to(api, { ports: ['http'], headers: { 'x-debug': present } }),",
+      '] });',
+    ].join('\n');
+    const dir = tempProject({ 'policy.ts': source });
+    const result = compilePolicy({ entry: path.join(dir, 'policy.ts'), targets: [linkerdTarget] });
+    const located = result.diagnostics.filter((d) => d.code === 'PC4145' || d.code === 'PC4112').map((d) => [d.code, d.span?.line]);
+    assert.deepEqual(
+      located,
+      [...rules.map((_, i) => ['PC4145', 6 + i]), ['PC4112', 13]].sort((a, b) => Number(a[1]) - Number(b[1])),
+    );
   });
 });
