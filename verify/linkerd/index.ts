@@ -3,10 +3,11 @@
  * proxy would, from the manifest objects alone (plus the destination pod's facts). It is the independent
  * check of the Linkerd target and imports nothing from `targets/` or `compiler/`.
  *
- * Every rule below follows shared/docs/linkerd.md (section numbers in comments). Route precedence also
- * follows linkerd2-proxy `linkerd/http/route/src/{http,grpc}/match*.rs` (match length, then header count,
- * query-param count, method). Whatever the manifests cannot tell (object age, pod probes, request headers,
- * webhook-dependent outcomes) ends in an `unsupported` verdict with the reason, never in a guess.
+ * Every rule below follows shared/docs/linkerd.md (section numbers in comments). Route precedence and header
+ * matches also follow linkerd2-proxy `linkerd/http/route/src/{http,grpc}/match*.rs`, under both orders a proxy may
+ * run (`Precedence`). Whatever the manifests cannot tell (object age, the proxy version where the orders disagree,
+ * pod probes, query parameters, webhook-dependent outcomes) ends in an `unsupported` verdict with the reason, never
+ * in a guess.
  */
 import {
   podProbeOf,
