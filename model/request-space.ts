@@ -23,9 +23,10 @@
  * field of `DistinguishingValues`, filled by each contributor that can tell its values apart, and one more
  * loop in `destinationRequests` over the named values plus a value nothing names.
  */
-import { requestIdentityMatches, type Client, type Request, type RequestToken } from './decide';
+import { headerValue, requestIdentityMatches, type Client, type Request, type RequestToken } from './decide';
 import {
   HTTP_METHODS,
+  headerMatches,
   isHttpProtocol,
   probeNetworksOf,
   tokenIssuersAt,
@@ -528,6 +529,32 @@ export function requestConditions(model: PolicyModel, destination: string): Requ
     ...headers.flatMap((h) => [undefined, ...matchingTokens].map((t) => pair(h, t))),
     ...[undefined, baseHeaders].flatMap((h) => tokens.map((t) => pair(h, t))),
   ];
+}
+
+/**
+ * The model's key for a request's headers and token on one port, the third part of its decision beside
+ * `clientKey` and `operationKey` (model/decide.ts): whether the token is refused (401) before any rule and why, else for
+ * each rule on the port whether one of its request-identity sources admits the token (a rule admits a request
+ * when one of its sources does: its other sources are in `clientKey`, which reads no token) and whether its
+ * header conditions hold. Two requests whose three keys agree are decided alike.
+ */
+export function requestConditionsKey(model: PolicyModel, destination: ServiceModel, port: PortModel, conditions: RequestConditions): string {
+  const http = isHttpProtocol(port.protocol);
+  const rules = rulesTo(model, destination.id);
+  const issuers = http ? tokenIssuersAt({ rules }, destination.id) : [];
+  const token = conditions.token;
+  // Refused as invalid or as another issuer's (two reasons, each probed: a mesh may refuse only one of them).
+  if (token !== undefined && issuers.length > 0 && token.kind === 'invalid') return '401 invalid';
+  if (token !== undefined && issuers.length > 0 && !issuers.includes(token.issuer)) return '401 issuer';
+  const read = issuers.length > 0 ? token : undefined;
+  let key = '';
+  for (const rule of rules) {
+    if (!rule.ports.includes(port.name)) continue;
+    const admitted = rule.sources.some((s) => s.kind === 'requestIdentity' && requestIdentityMatches(s, read));
+    const headers = rule.headers === undefined || (http && rule.headers.every((h) => headerMatches(h.match, headerValue(conditions.headers, h.name))));
+    key += `${+admitted}${+headers}`;
+  }
+  return key;
 }
 
 /** The methods and paths of one destination port: named ones, near-misses, and ones nothing names. */

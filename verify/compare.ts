@@ -8,8 +8,17 @@ import { parseAllDocuments } from 'yaml';
 import { clientKey, decide, operationKey, presentedIdentity, type Client, type Decision, type Request } from '../model/decide';
 import { isHttpProtocol, servicesById, type PolicyModel, type ServiceModel } from '../model/model';
 import { isNormalPath } from '../model/path';
-import { clientsFor, kubeletRequests, modelValues, operationsOf, requestConditions, type Operation } from '../model/request-space';
-import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from './simulator';
+import {
+  clientsFor,
+  kubeletRequests,
+  modelValues,
+  operationsOf,
+  PROBE_SUBJECT,
+  requestConditions,
+  requestConditionsKey,
+  type Operation,
+} from '../model/request-space';
+import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedOperation, SimulatedRequest, Workload } from './simulator';
 
 export interface Mismatch {
   readonly request: Request;
@@ -92,16 +101,24 @@ export function simulatedRequest(request: Request, services: ReadonlyMap<string,
     client: simulatedClient(request.client, services, trustDomain),
     destination: workloadOf(destination),
     port: request.port,
-    ...(request.method === undefined ? {} : { method: request.method }),
-    ...(request.path === undefined ? {} : { path: request.path }),
-    ...(request.headers === undefined ? {} : { headers: request.headers }),
-    ...(request.token === undefined
+    ...simulatedOperation(request),
+  };
+}
+
+/** What a mesh sees of a request's headers and token: the JWT's claims, and whether its issuer signed it. */
+export function simulatedOperation(operation: Operation): SimulatedOperation {
+  const token = operation.token;
+  return {
+    ...(operation.method === undefined ? {} : { method: operation.method }),
+    ...(operation.path === undefined ? {} : { path: operation.path }),
+    ...(operation.headers === undefined ? {} : { headers: operation.headers }),
+    ...(token === undefined
       ? {}
       : {
           jwt:
-            request.token.kind === 'valid'
-              ? { iss: request.token.issuer, sub: request.token.subject, claims: request.token.claims, signedByIssuer: true }
-              : { iss: request.token.issuer, sub: 'policyc-probe-subject', claims: {}, signedByIssuer: false },
+            token.kind === 'valid'
+              ? { iss: token.issuer, sub: token.subject, claims: token.claims, signedByIssuer: true }
+              : { iss: token.issuer, sub: PROBE_SUBJECT, claims: {}, signedByIssuer: false },
         }),
   };
 }
@@ -135,10 +152,8 @@ export function* spaceOf(model: PolicyModel, targets: readonly SimulatedTarget[]
     const workload = workloadOf(destination);
     for (const port of destination.ports) {
       const values = [modelValues(model, destination, port, services), ...targets.map((t) => t.simulator.distinctions(t.objects, workload, port.port))];
-      // Headers and tokens (the model's request conditions for the destination) are not part of the client and
-      // operation keys: where the rules name any, every client, method, path and condition is probed.
       const conditions = isHttpProtocol(port.protocol) ? requestConditions(model, destination.id) : [{}];
-      const exhaustive = options.everyClient === true || conditions.length > 1;
+      const exhaustive = options.everyClient === true;
       // One client per combination of what the model and each simulator see of it on this port.
       const kept = new Map<string, Client>();
       for (const client of clientsFor(model, destination, values)) {
@@ -151,14 +166,17 @@ export function* spaceOf(model: PolicyModel, targets: readonly SimulatedTarget[]
             ].join('\u0000');
         if (!kept.has(key)) kept.set(key, client);
       }
-      // One method and path per combination of what the model and each simulator match them with.
+      // One operation (method, path, headers and token) per combination of what the model and each simulator
+      // match it with: the model's rules by method and path, and by headers and token (`requestConditionsKey`).
       const operations = new Map<string, Operation>();
       for (const operation of operationsOf(port, values, conditions)) {
+        const simulated = simulatedOperation(operation);
         const key = exhaustive
           ? String(operations.size)
           : [
               operationKey(model, destination, port, operation.method, operation.path),
-              ...targets.map((t) => t.simulator.operationKey(t.objects, workload, port.port, operation)),
+              requestConditionsKey(model, destination, port, operation),
+              ...targets.map((t) => t.simulator.operationKey(t.objects, workload, port.port, simulated)),
             ].join('\u0000');
         if (!operations.has(key)) operations.set(key, operation);
       }

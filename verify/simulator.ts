@@ -69,6 +69,9 @@ export interface SimulatedRequest {
   };
 }
 
+/** What a request carries besides its client: all `MeshSimulator.operationKey` may tell apart. */
+export type SimulatedOperation = Pick<SimulatedRequest, 'method' | 'path' | 'headers' | 'jwt'>;
+
 export interface SimulatedDecision {
   /** `unsupported`: the simulator cannot model this case, and says so instead of guessing. */
   readonly verdict: 'allow' | 'deny' | 'unsupported';
@@ -109,16 +112,14 @@ export interface MeshSimulator {
    */
   clientKey(objects: readonly ManifestObject[], destination: Workload, port: number, client: SimulatedRequest['client']): string;
   /**
-   * The request part's key, the mirror of `clientKey`: two method-and-path pairs with the same key are
-   * decided alike for every client (which rules' `to` parts, which route, admit them). The verifier probes
-   * one method and path per combination of keys.
+   * The request part's key, the mirror of `clientKey`: two operations (method, path, headers and JWT) with the
+   * same key are decided alike for every client (which rules' `to` parts, header conditions and request
+   * principals, which route, whether the token is refused before any rule). The verifier probes one operation
+   * per combination of keys, so a key that leaves out a header or the token is a distinction the proof may miss.
+   * A caller part that also reads the token (a source with request principals) is split between the two keys:
+   * its peer and address fields in `clientKey`, its token fields here.
    */
-  operationKey(
-    objects: readonly ManifestObject[],
-    destination: Workload,
-    port: number,
-    operation: { readonly method?: string; readonly path?: string },
-  ): string;
+  operationKey(objects: readonly ManifestObject[], destination: Workload, port: number, operation: SimulatedOperation): string;
 }
 
 /** The pod spec probe a request is, if any: a GET on an httpGet probe's path, or anything to a tcpSocket-probed port. */

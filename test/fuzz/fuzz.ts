@@ -27,9 +27,11 @@ export interface FuzzStats {
   unsupported: number;
 }
 
-/** Checks one model against every target; throws with a readable report on the first mismatch. */
-export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readonly Target[] = [...targets.values()]): void {
-  if (stats !== undefined) stats.models++;
+/**
+ * Compiles one model for each target and returns, for each target that compiles it and has a simulator, the
+ * objects a cluster receives: the rendered YAML files the user gets, parsed back.
+ */
+export function compiledTargets(model: PolicyModel, stats?: FuzzStats, chosen: readonly Target[] = [...targets.values()]): SimulatedTarget[] {
   const compiled: SimulatedTarget[] = [];
   for (const target of chosen) {
     const output = target.compile(model, { spanOf: () => undefined });
@@ -46,6 +48,13 @@ export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readon
     if (simulator === undefined) continue;
     compiled.push({ name: target.name, objects: manifestsFromFiles(renderTarget(output, model.entry)), simulator });
   }
+  return compiled;
+}
+
+/** Checks one model against every target; throws with a readable report on the first mismatch. */
+export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readonly Target[] = [...targets.values()]): void {
+  if (stats !== undefined) stats.models++;
+  const compiled = compiledTargets(model, stats, chosen);
   for (const [name, result] of verifyTargets(model, compiled)) {
     if (stats !== undefined) {
       stats.verified[name] = (stats.verified[name] ?? 0) + 1;
@@ -61,10 +70,26 @@ export function checkModel(model: PolicyModel, stats?: FuzzStats, chosen: readon
   }
 }
 
-export function fuzz(count: number, seed: number): FuzzStats {
+/** Called after every `every` models: how many were checked, and how many had a mismatch (shrinking re-runs failing ones). */
+export interface FuzzProgress {
+  readonly every: number;
+  report(models: number, mismatched: number): void;
+}
+
+export function fuzz(count: number, seed: number, progress?: FuzzProgress): FuzzStats {
   const stats: FuzzStats = { models: 0, verified: {}, refused: {}, requests: 0, unsupported: 0 };
+  let mismatched = 0;
   fc.assert(
-    fc.property(policyModelArbitrary, (model) => checkModel(model, stats)),
+    fc.property(policyModelArbitrary, (model) => {
+      try {
+        checkModel(model, stats);
+      } catch (error) {
+        mismatched++;
+        throw error;
+      } finally {
+        if (progress !== undefined && stats.models % progress.every === 0) progress.report(stats.models, mismatched);
+      }
+    }),
     { numRuns: count, seed, endOnFailure: false },
   );
   return stats;
@@ -74,10 +99,19 @@ if (require.main === module) {
   const count = Number(process.argv[2] ?? 10_000);
   const seed = Number(process.argv[3] ?? 42);
   const started = Date.now();
+  const cpu = process.cpuUsage();
+  const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
+  // A long run can be watched: one line on stderr every 500 models.
+  const progress: FuzzProgress = {
+    every: 500,
+    report: (models, mismatched) => process.stderr.write(`fuzz: ${models}/${count} models, ${seconds(started)} s, ${mismatched} mismatches\n`),
+  };
   try {
-    const stats = fuzz(count, seed);
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    process.stdout.write(`fuzz: ${count} models, seed ${seed}, ${seconds} s: no mismatch\n${JSON.stringify(stats, null, 2)}\n`);
+    const stats = fuzz(count, seed, progress);
+    const wall = seconds(started);
+    const { user, system } = process.cpuUsage(cpu);
+    const timing = { wallSeconds: wall, cpuSeconds: Math.round((user + system) / 1e5) / 10 };
+    process.stdout.write(`fuzz: ${count} models, seed ${seed}, ${wall} s: no mismatch\n${JSON.stringify({ ...stats, ...timing }, null, 2)}\n`);
   } catch (error) {
     const report = error instanceof Error ? error.message : String(error);
     const file = path.join(PACKAGE_ROOT, 'test', 'regressions', `fuzz-seed-${seed}.txt`);

@@ -14,7 +14,7 @@
  * const ambient = createIstioAmbientSimulator({ rootNamespace: 'istio-system', trustDomain: 'cluster.local' });
  * ambient.decide(objects, { client: { ip: '10.0.0.1', identity: { namespace: 'shop', serviceAccount: 'api' } }, destination: web, port: 8080 });
  */
-import type { Distinctions, ManifestObject, MeshSimulator, SimulatedDecision, SimulatedRequest, Workload } from '../simulator';
+import type { Distinctions, ManifestObject, MeshSimulator, SimulatedDecision, SimulatedOperation, SimulatedRequest, Workload } from '../simulator';
 import { envoyBasePath } from '../envoy-path';
 
 export interface IstioAmbientSimulatorConfig {
@@ -553,20 +553,20 @@ function clientKeyOf(
   return key;
 }
 
-/** The mirror of `clientKeyOf`: for each rule of the policies that can apply, whether its `to` part admits the call. */
+/** The mirror of `clientKeyOf`: for each rule of the policies that can apply, whether its `when` and `to` parts admit the call. */
 function operationKeyOf(
   config: IstioAmbientSimulatorConfig,
   objects: readonly ManifestObject[],
   destination: Workload,
   port: number,
-  operation: { readonly method?: string; readonly path?: string },
+  operation: SimulatedOperation,
 ): string {
   const view = viewOf(config, objects, destination);
   const declared = destination.ports.find((p) => p.port === port);
   const call: Call = {
     port,
     http: declared !== undefined && declared.protocol !== 'tcp',
-    headers: new Map(),
+    headers: new Map(Object.entries(operation.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
     ...(operation.method === undefined ? {} : { method: operation.method }),
     ...(operation.path === undefined ? {} : { path: operation.path }),
   };
@@ -577,7 +577,16 @@ function operationKeyOf(
     key += '|';
     for (const rule of Array.isArray(specOf(policy)['rules']) ? (specOf(policy)['rules'] as unknown[]).filter(isRecord) : []) {
       const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord) : undefined;
-      key += to === undefined || to.some((t) => operationMatches(isRecord(t['operation']) ? t['operation'] : {}, call, refOf(policy))) ? '1' : '0';
+      let when: boolean;
+      try {
+        when = rule['when'] === undefined || whenMatches(rule['when'], call, refOf(policy));
+      } catch (error) {
+        // A `when` the simulator does not model makes every request that reaches the rule `unsupported`, whatever its operation.
+        if (!(error instanceof Unsupported)) throw error;
+        key += 'x';
+        continue;
+      }
+      key += when && (to === undefined || to.some((t) => operationMatches(isRecord(t['operation']) ? t['operation'] : {}, call, refOf(policy)))) ? '1' : '0';
     }
   }
   return key;

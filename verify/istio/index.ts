@@ -17,6 +17,7 @@ import {
   type ManifestObject,
   type MeshSimulator,
   type SimulatedDecision,
+  type SimulatedOperation,
   type SimulatedRequest,
   type Workload,
 } from '../simulator';
@@ -1205,18 +1206,32 @@ function clientKeyFor(
   return key + rulePartsKey(applicable, base, 'from');
 }
 
-/** The mirror of `clientKeyFor`: for each rule of each applicable policy, its `to` part and HTTP conditions. */
+/**
+ * The mirror of `clientKeyFor`: whether a RequestAuthentication refuses the token (401, before any policy, as in
+ * `decideFor` step 2), else for each rule of each applicable policy its `to` part, its HTTP conditions (headers,
+ * claims) and the request-principal fields of its `from` entries, read with the operation's headers and token.
+ */
 function operationKeyFor(
   objects: readonly ManifestObject[],
   pod: Workload,
   port: number,
-  operation: { readonly method?: string; readonly path?: string },
+  operation: SimulatedOperation,
   config: Required<IstioSimulatorConfig>,
 ): string {
   const view = podView(objects, pod, config.rootNamespace);
   const { applicable } = readingValue(view.authorization);
   const protocol = pod.ports.find((p) => p.port === port)?.protocol ?? 'http';
   const isGrpc = protocol === 'grpc';
+  let requestAuth: Context['requestAuth'];
+  const jwt = operation.jwt;
+  if (protocol !== 'tcp' && jwt !== undefined) {
+    const jwtRules = requestAuthenticationRules(view.requestAuthentications, pod, config.rootNamespace, []);
+    if (jwtRules.length > 0) {
+      if (!jwtRules.some((r) => r.issuer === jwt.iss)) return '401 issuer';
+      if (!jwt.signedByIssuer) return '401 invalid';
+      requestAuth = { principal: `${jwt.iss}/${jwt.sub}`, claims: jwt.claims };
+    }
+  }
   const base: Context = {
     tcp: protocol === 'tcp',
     port,
@@ -1227,16 +1242,24 @@ function operationKeyFor(
     peer: undefined,
     clientIp: clientIp('192.0.2.1'),
     remoteIp: clientIp('192.0.2.1'),
-    headers: new Map(),
-    requestAuth: undefined,
+    headers: new Map(Object.entries(operation.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
+    requestAuth,
     config,
   };
   return rulePartsKey(applicable, base, 'to');
 }
 
+/** Source fields that read the request's token, not the peer: the operation's side of a `from` entry. */
+const TOKEN_FIELDS = new Set(['requestPrincipals', 'notRequestPrincipals']);
+
+const fieldsMatchWhere = (fields: Map<string, string[]>, ctx: PolicyContext, token: boolean): Tri =>
+  and([...fields].filter(([f]) => TOKEN_FIELDS.has(f) === token).map(([f, v]) => fieldMatches(f, v, ctx)));
+
 /**
  * For each rule of each applicable policy, how one side of it decides under `base`: `from` with the `when`
- * conditions on the source, or `to` with the HTTP conditions (on TCP those never match). `e`: the rule is invalid.
+ * conditions on the source, or `to` with the HTTP conditions (on TCP those never match). A `from` entry that
+ * also names request principals matches when its peer fields (`from`) and its token fields (`to`) both do, so
+ * such a rule gets one character per entry on each side. `e`: the rule is invalid.
  */
 function rulePartsKey(applicable: readonly Applicable[], base: Context, side: 'from' | 'to'): string {
   let key = '';
@@ -1249,8 +1272,16 @@ function rulePartsKey(applicable: readonly Applicable[], base: Context, side: 'f
         continue;
       }
       const parts: Tri[] = [];
-      const fields = r.value[side];
-      if (fields !== undefined) parts.push(or(fields.map((f) => fieldsMatch(f, ctx))));
+      const from = r.value.from;
+      const split = from !== undefined && from.some((fields) => [...fields.keys()].some((f) => TOKEN_FIELDS.has(f)));
+      if (side === 'from' && from !== undefined) {
+        if (split) key += from.map((fields) => triChar(fieldsMatchWhere(fields, ctx, false))).join('');
+        else parts.push(or(from.map((f) => fieldsMatch(f, ctx))));
+      }
+      if (side === 'to') {
+        if (split) key += (from ?? []).map((fields) => triChar(fieldsMatchWhere(fields, ctx, true))).join('');
+        if (r.value.to !== undefined) parts.push(or(r.value.to.map((f) => fieldsMatch(f, ctx))));
+      }
       for (const c of r.value.when) {
         if (side === 'from' ? isHttpOnlyKey(c.key) : !isHttpOnlyKey(c.key) || ctx.tcp) continue;
         if (c.values.length > 0) parts.push(or(c.values.map((v) => valueOf(c.key, v, ctx))));

@@ -15,6 +15,7 @@ import {
   type ManifestObject,
   type MeshSimulator,
   type SimulatedDecision,
+  type SimulatedOperation,
   type SimulatedRequest,
   type Workload,
 } from '../simulator';
@@ -1184,13 +1185,8 @@ function clientKeyOf(ctx: Ctx, dest: Workload, port: number, request: SimulatedR
   return key;
 }
 
-/** The mirror of `clientKeyOf`: the routes a method, path and headers take (the best match and its ties under each precedence order, §6), or none. */
-function operationKeyOf(
-  ctx: Ctx,
-  dest: Workload,
-  port: number,
-  operation: { readonly method?: string; readonly path?: string; readonly headers?: Readonly<Record<string, string>> },
-): string {
+/** The mirror of `clientKeyOf`: the routes an operation (method, path, headers) takes (the best match and its ties under each precedence order, §6), or none. */
+function operationKeyOf(ctx: Ctx, dest: Workload, port: number, operation: SimulatedOperation): string {
   const declared = dest.ports.find((p) => p.port === port);
   const plan = planOf(ctx, dest, port, declared === undefined ? operation.method !== undefined || operation.path !== undefined : declared.protocol !== 'tcp');
   const routes = plan.routes ?? [];
