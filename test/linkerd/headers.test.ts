@@ -28,12 +28,12 @@ function withHeaders(r: RuleModel, headers: HeaderCondition[]): RuleModel {
 
 const simulator = createLinkerdSimulator({ trustDomain: 'cluster.local' });
 
-/** The rendered output (as a cluster receives it) and its verification on the whole request space. */
+/** The rendered output (as a cluster receives it) and its verification on the whole request space, every client, operation and header set (not one per key). */
 function proved(m: PolicyModel): { objects: ManifestObject[]; mismatches: number; unsupported: number; checked: number } {
   const output = compile(m);
   assert.deepEqual(errors(output), []);
   const objects = manifestsFromFiles(renderTarget(output, m.entry));
-  const result = verify(m, objects, simulator);
+  const result = verify(m, objects, simulator, { everyClient: true });
   return { objects, mismatches: result.mismatches.length, unsupported: result.unsupported.length, checked: result.checked };
 }
 
