@@ -28,7 +28,9 @@ export function registerBuild(program: Command, context: CommandContext): void {
   withCommonOptions(
     program
       .command('build')
-      .description('type-check, validate and write manifests (one YAML file per object, a kustomization.yaml per target)')
+      .description(
+        'type-check, validate and write manifests (one YAML file per destination service, one per namespace for the rest, a kustomization.yaml per target)',
+      )
       .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY)
       .option('-o, --out <dir>', 'output folder; each target writes <out>/<target>/, a folder policyc owns', DEFAULT_OUT)
       .option('--check', 'write nothing; exit 1 if the output folder is not up to date')

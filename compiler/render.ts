@@ -1,10 +1,12 @@
 /**
  * Serialise: objects to YAML files, the same bytes on every machine. Keys sorted (apiVersion, kind,
- * metadata first), no line folding, no timestamps; one file per object under `<namespace>/`, and a
- * kustomization.yaml per target.
+ * metadata first), no line folding, no timestamps; one multi-document file per destination service,
+ * `<namespace>/<service>.yaml`, one per namespace for the objects of no one service
+ * (`<namespace>/_namespace.yaml`), the patches one per object under `patches/`, and a kustomization.yaml per
+ * target.
  */
 import { printableName } from '../model/printable';
-import type { KubernetesObject, TargetOutput } from '../model/target';
+import { serviceOfSource, type KubernetesObject, type TargetOutput } from '../model/target';
 import { KUBERNETES_ORDER, stringifyYaml } from './yaml';
 
 /** A target's output folder as relative path → file content. */
@@ -23,8 +25,21 @@ export function compareObjects(a: KubernetesObject, b: KubernetesObject): number
   return compare(a.kind, b.kind) || compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || compare(a.metadata.name, b.metadata.name);
 }
 
-function fileName(object: KubernetesObject): string {
-  return `${object.metadata.namespace ?? '_cluster'}/${object.kind.toLowerCase()}-${object.metadata.name}.yaml`;
+/**
+ * The file an object is written to: its destination service's (README "Applying the output"), else its
+ * namespace's. `_` cannot start a Kubernetes name, so the names given here to what could meet a file of
+ * policyc's own never meet a service's or a namespace's: the namespace file `_namespace.yaml`, `_cluster.yaml`,
+ * a service named `kustomization` (`_service-kustomization.yaml`), and the folder of a namespace named
+ * `patches` (`_namespace-patches/`, beside the patches' own folder).
+ */
+export function fileOf(object: KubernetesObject): string {
+  const { namespace } = object.metadata;
+  if (namespace === undefined) return '_cluster.yaml';
+  const folder = namespace === 'patches' ? '_namespace-patches' : namespace;
+  const service = serviceOfSource(object);
+  if (service === undefined || !service.startsWith(`${namespace}/`)) return `${folder}/_namespace.yaml`;
+  const name = service.slice(namespace.length + 1);
+  return `${folder}/${name === 'kustomization' ? '_service-kustomization' : name}.yaml`;
 }
 
 function patchFileName(object: KubernetesObject): string {
@@ -43,21 +58,28 @@ export function header(entry: string): string {
 
 /** Every file of one target's output folder; `yamlOf` serialises an object (a watch session's remembers them). */
 export function renderTarget(output: TargetOutput, entry: string, yamlOf: (object: KubernetesObject) => string = toYaml): RenderedFiles {
-  const files = new Map<string, string>();
-  const objects = [...output.objects].sort(compareObjects);
-  const patches = [...(output.patches ?? [])].sort(compareObjects);
   const head = header(entry);
-  for (const object of objects) files.set(fileName(object), head + yamlOf(object));
+  // Each file's documents in (kind, namespace, name) order, so a file changes only where its objects do.
+  const documents = new Map<string, string[]>();
+  for (const object of [...output.objects].sort(compareObjects)) {
+    const file = fileOf(object);
+    const list = documents.get(file);
+    if (list === undefined) documents.set(file, [yamlOf(object)]);
+    else list.push(yamlOf(object));
+  }
+  const files = new Map<string, string>();
+  for (const [file, list] of documents) files.set(file, head + list.join('---\n'));
+  const patches = [...(output.patches ?? [])].sort(compareObjects);
   for (const patch of patches) files.set(`patches/${patchFileName(patch)}`, head + yamlOf(patch));
   files.set(
     'kustomization.yaml',
-    header(entry) + stringifyYaml({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: objects.map(fileName).sort(compare) }),
+    head + stringifyYaml({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: [...documents.keys()].sort(compare) }),
   );
   if (patches.length > 0) {
     // A kustomize Component: its patches apply to the Namespaces of the kustomization that includes it
     // (`components: [<out>/<target>/patches]`), so users need not hand their Namespace objects to policyc.
     const component = { apiVersion: 'kustomize.config.k8s.io/v1alpha1', kind: 'Component', patches: patches.map((p) => ({ path: patchFileName(p) })) };
-    files.set('patches/kustomization.yaml', header(entry) + stringifyYaml(component));
+    files.set('patches/kustomization.yaml', head + stringifyYaml(component));
   }
   return new Map([...files].sort(([a], [b]) => compare(a, b)));
 }

@@ -161,6 +161,16 @@ export const catalog = {
     severity: 'error',
     summary: 'An acknowledgement names an unknown code or an error, or gives no reason; only warnings can be acknowledged.',
   },
+  'invalid-control-plane-namespace': {
+    code: 'PC3060',
+    severity: 'error',
+    summary: '`linkerd.controlPlaneNamespace` is not a DNS-1123 label (it is a namespace, and part of every Linkerd identity name).',
+  },
+  'proxy-admin-port-taken': {
+    code: 'PC3061',
+    severity: 'error',
+    summary: "A service declares port 4191 while `linkerd.proxyAdmin` is set: that is the Linkerd proxy's own admin port.",
+  },
   // 4xxx targets
   'istio-alias-trust-domain': {
     code: 'PC4010',

@@ -28,6 +28,8 @@ import {
   HTTP_METHODS,
   headerMatches,
   isHttpProtocol,
+  isProxyAdminPort,
+  PROXY_ADMIN_METRICS_PATH,
   probeNetworksOf,
   tokenIssuersAt,
   type CallerModel,
@@ -248,6 +250,13 @@ export function modelValues(model: PolicyModel, destination: ServiceModel, port:
     methods.push('GET');
     paths.push({ kind: 'exact', value: probe.path });
     for (const cidr of probeNetworksOf(model.mesh)) if (!coversEverything(cidr)) values.cidrs.push(cidr);
+  }
+  // The proxy admin port (model.ts, 9.): its scrapers and GET /metrics; its probes are the port's own, above.
+  if (isProxyAdminPort(model, destination, port.port)) {
+    for (const scraper of model.mesh.linkerd?.proxyAdmin?.scrapedBy ?? []) addCallerValues(scraper, services, values);
+    methods.push('GET');
+    paths.push({ kind: 'exact', value: PROXY_ADMIN_METRICS_PATH });
+    return { ...values, methods, paths };
   }
   for (const assertion of model.assertions ?? []) {
     if (assertion.to.kind === 'service' ? assertion.to.service !== destination.id : assertion.to.namespace !== destination.namespace) continue;

@@ -18,6 +18,25 @@ export const MANAGED_BY: Readonly<Record<string, string>> = { [MANAGED_BY_LABEL]
  */
 export const SOURCE_ANNOTATION = 'policyc.dev/source';
 
+/**
+ * The one destination service (`namespace/name`) every declaration in an object's source annotation names
+ * (a rule `… to <service>`, or `service <service>`), or undefined when they name none (a namespace, the mesh),
+ * several, or the annotation is absent. The build writes an object into its service's file by it (README
+ * "Applying the output"); the annotation is written by targets/metadata.ts `sourceText`. Text it cannot read
+ * (a file name that looks like a separator) only moves the object to its namespace's file.
+ */
+export function serviceOfSource(object: Pick<KubernetesObject, 'metadata'>): string | undefined {
+  const text = object.metadata.annotations?.[SOURCE_ANNOTATION];
+  if (text === undefined) return undefined;
+  let service: string | undefined;
+  for (const declaration of text.split('; ')) {
+    const named = /(?:^|: )(?:service |[a-z]+\(.*\) to )([a-z0-9-]+\/[a-z0-9-]+)$/.exec(declaration)?.[1];
+    if (named === undefined || (service !== undefined && named !== service)) return undefined;
+    service = named;
+  }
+  return service;
+}
+
 /** An object's kind as `--prune-allowlist` names it: `<group>/<version>/<Kind>`, `core/v1/<Kind>` for the core group. */
 export function allowlistKind(object: Pick<KubernetesObject, 'apiVersion' | 'kind'>): string {
   return `${object.apiVersion.includes('/') ? object.apiVersion : `core/${object.apiVersion}`}/${object.kind}`;

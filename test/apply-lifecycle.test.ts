@@ -73,6 +73,11 @@ function objectsInFiles(folder: string): string[] {
     .sort();
 }
 
+/** The objects of one file of a target folder. */
+function objectsInFile(folder: string, file: string): string[] {
+  return parseAllDocuments(fs.readFileSync(path.join(folder, file), 'utf8')).map((d) => key(d.toJS() as Rendered));
+}
+
 (hasKubectl ? describe : describe.skip)('apply and prune with kubectl kustomize (kubectl at /usr/bin/kubectl)', () => {
   // `kubectl apply --dry-run=client -k` needs a cluster (it asks the API server for the kinds' REST mappings),
   // so the rendered set is taken from `kubectl kustomize`, which is what `apply -k` sends.
@@ -121,14 +126,14 @@ function objectsInFiles(folder: string): string[] {
         expect(old.filter((k) => !now.has(k))).toEqual([]);
       }
     }
-    // On Linkerd the caller's route and its authorization are the same objects, edited.
-    const files = (out: string) => readTree(path.join(out, 'linkerd'));
-    const route = 'shop/httproute-api-http-api.yaml';
-    expect(files(base).get(route)).toBeDefined();
-    expect(files(widened[1] as string).get(route)).not.toEqual(files(base).get(route));
-    expect(files(widened[0] as string).get('shop/authorizationpolicy-api-http-api.yaml')).not.toEqual(
-      files(base).get('shop/authorizationpolicy-api-http-api.yaml'),
-    );
+    // On Linkerd the caller's route and its authorization are the same objects, edited, in their service's file.
+    const linkerd = (out: string) => new Map(kustomize(path.join(out, 'linkerd')).map((o) => [key(o), JSON.stringify(o)]));
+    const route = 'HTTPRoute shop/api-http-api';
+    const authorization = 'AuthorizationPolicy shop/api-http-api';
+    expect(linkerd(base).get(route)).toBeDefined();
+    expect(linkerd(widened[1] as string).get(route)).not.toEqual(linkerd(base).get(route));
+    expect(linkerd(widened[0] as string).get(authorization)).not.toEqual(linkerd(base).get(authorization));
+    expect(objectsInFile(path.join(base, 'linkerd'), 'shop/api.yaml')).toEqual(expect.arrayContaining([route, authorization]));
   });
 });
 

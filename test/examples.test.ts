@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { listCrdFiles, loadCrdValidator } from '../compiler/crd-schemas';
 import { BUILD_ARGS, DIAGNOSTICS_BASELINE, examples } from './golden';
 import { readTree, REPO, runCli, SHARED, tempProject } from './helpers';
@@ -41,12 +41,12 @@ describe('examples', () => {
     assert.equal(runCli(BUILD_ARGS, dir).exit, 0);
     const fresh = readTree(path.join(dir, 'manifests'));
     assert.equal(runCli([...BUILD_ARGS, '--check'], dir).exit, 0);
-    const edited = path.join(dir, 'manifests', 'istio', 'shop', 'authorizationpolicy-payments-allow.yaml');
+    const edited = path.join(dir, 'manifests', 'istio', 'shop', 'payments.yaml');
     fs.writeFileSync(edited, fs.readFileSync(edited, 'utf8').replace('"9090"', '"9091"'));
     // (a file policyc did not write is refused instead: test/output-folder.test.ts)
     const stale = runCli([...BUILD_ARGS, '--check'], dir);
     assert.equal(stale.exit, 1);
-    assert.match(stale.stderr, /would change: manifests\/istio\/shop\/authorizationpolicy-payments-allow\.yaml/);
+    assert.match(stale.stderr, /would change: manifests\/istio\/shop\/payments\.yaml/);
     assert.notDeepEqual(readTree(path.join(dir, 'manifests')), fresh, 'check wrote nothing back');
   });
 
@@ -57,11 +57,13 @@ describe('examples', () => {
     for (const example of examples().filter((e) => !e.broken)) {
       for (const [file, text] of readTree(path.join(example.dir, 'manifests'))) {
         if (!file.endsWith('.yaml')) continue; // .policyc-index: policyc's bookkeeping, not an object
-        const object = parse(text) as { apiVersion: string; kind: string } | null;
-        // acknowledged.yaml is comments only (the acknowledged warnings), no object.
-        if (object === null || !object.apiVersion.includes('.') || file.endsWith('kustomization.yaml')) continue;
-        assert.deepEqual(validator.validate(object), [], `${example.name}/${file}`);
-        checked++;
+        for (const document of parseAllDocuments(text)) {
+          const object = document.toJS() as { apiVersion: string; kind: string } | null;
+          // acknowledged.yaml is comments only (the acknowledged warnings), no object.
+          if (object === null || !object.apiVersion.includes('.') || file.endsWith('kustomization.yaml')) continue;
+          assert.deepEqual(validator.validate(object), [], `${example.name}/${file}`);
+          checked++;
+        }
       }
     }
     assert.ok(checked > 10, `validated ${checked} objects`);
@@ -110,6 +112,6 @@ describe('examples', () => {
     assert.equal(run.exit, 0, run.stderr);
     const after = readTree(path.join(dir, 'manifests'));
     assert.ok(![...after.keys()].some((f) => f.includes('postgres')));
-    assert.equal(after.get('istio/shop/authorizationpolicy-payments-allow.yaml'), good.get('istio/shop/authorizationpolicy-payments-allow.yaml'));
+    assert.equal(after.get('istio/shop/payments.yaml'), good.get('istio/shop/payments.yaml'));
   });
 });

@@ -61,7 +61,9 @@ export function linkerdProblems(objects: readonly KubernetesObject[]): string[] 
         if (!PROXY_PROTOCOLS.includes(str(spec['proxyProtocol']) ?? '')) report('proxyProtocol is not one Linkerd knows');
         if (!ACCESS_POLICIES.includes(str(spec['accessPolicy']) ?? '')) report('accessPolicy must be written and be a default-policy name');
         const labels = obj(obj(spec['podSelector'])['matchLabels']);
-        if (Object.keys(labels).length === 0) report('an empty podSelector selects every pod of the namespace');
+        const expressions = obj(spec['podSelector'])['matchExpressions'];
+        if (Object.keys(labels).length === 0 && !(Array.isArray(expressions) && expressions.length > 0))
+          report('an empty podSelector selects every pod of the namespace');
         break;
       }
       case 'AuthorizationPolicy': {

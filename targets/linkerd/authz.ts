@@ -6,7 +6,7 @@
  * subtraction is refused with a reason (Linkerd has no deny).
  * @internal
  */
-import type { IdentitySourceModel, MtlsMode, RuleModel, ServiceModel, SourceModel } from '../../model/model';
+import { DEFAULT_LINKERD_CONTROL_PLANE, type IdentitySourceModel, type MtlsMode, type RuleModel, type ServiceModel, type SourceModel } from '../../model/model';
 import { compareStrings } from '../../model/compare';
 import { parseSpiffeId, sourceIdentity } from '../../model/resolve';
 import { parseCidr, type Cidr } from '../../model/cidr';
@@ -42,31 +42,38 @@ export interface Refusal {
   readonly reason: string;
 }
 
-/** The Linkerd identity string (doc §9): `<sa>.<ns>.serviceaccount.identity.linkerd.<td>`. */
-export function identityString(id: IdPattern, trustDomain: string): string {
+/** The Linkerd identity string (doc §9): `<sa>.<ns>.serviceaccount.identity.<control plane>.<td>`. */
+export function identityString(id: IdPattern, trustDomain: string, controlPlane: string = DEFAULT_LINKERD_CONTROL_PLANE): string {
   switch (id.kind) {
     case 'any':
       return '*';
     case 'ns':
-      return `*.${id.ns}.serviceaccount.identity.linkerd.${trustDomain}`;
+      return `*.${id.ns}.serviceaccount.identity.${controlPlane}.${trustDomain}`;
     case 'sa':
-      return `${id.sa}.${id.ns}.serviceaccount.identity.linkerd.${trustDomain}`;
+      return `${id.sa}.${id.ns}.serviceaccount.identity.${controlPlane}.${trustDomain}`;
     case 'exact':
       return id.id;
     case 'td':
-      return `*.serviceaccount.identity.linkerd.${id.trustDomain}`;
+      return `*.serviceaccount.identity.${controlPlane}.${id.trustDomain}`;
     default:
       return id satisfies never;
   }
 }
 
-/** The Linkerd identity of a SPIFFE ID's holder: a Kubernetes workload's DNS-like name, else the URI itself (doc §4, §9). */
-export function spiffeIdentity(id: string, meshTrustDomain: string): IdPattern | undefined {
+/**
+ * The Linkerd identity of a SPIFFE ID's holder: a Kubernetes workload's DNS-like name, else the URI itself (doc §4, §9).
+ * Another trust domain's workload is named with the same control-plane namespace (as the simulator assumes).
+ */
+export function spiffeIdentity(id: string, meshTrustDomain: string, controlPlane: string = DEFAULT_LINKERD_CONTROL_PLANE): IdPattern | undefined {
   const peer = parseSpiffeId(id);
   if (peer === undefined) return undefined;
   if (peer.namespace !== undefined && peer.serviceAccount !== undefined) {
     if (peer.trustDomain === meshTrustDomain) return { kind: 'sa', ns: peer.namespace, sa: peer.serviceAccount };
-    return { kind: 'exact', id: `${peer.serviceAccount}.${peer.namespace}.serviceaccount.identity.linkerd.${peer.trustDomain}`, trustDomain: peer.trustDomain };
+    return {
+      kind: 'exact',
+      id: `${peer.serviceAccount}.${peer.namespace}.serviceaccount.identity.${controlPlane}.${peer.trustDomain}`,
+      trustDomain: peer.trustDomain,
+    };
   }
   return { kind: 'exact', id, trustDomain: peer.trustDomain };
 }
@@ -159,6 +166,8 @@ export interface SourceContext {
   readonly mode: MtlsMode;
   /** The mesh's trust domain. */
   readonly trustDomain: string;
+  /** Linkerd's control-plane namespace (absent: the default), part of every identity name. */
+  readonly controlPlane?: string;
   /** Every SPIFFE ID outside Kubernetes the model names, so that a trust domain also lists those of its own. */
   readonly namedSpiffeIds: readonly string[];
   readonly services: ReadonlyMap<string, ServiceModel>;
@@ -240,13 +249,13 @@ function identityOf(source: IdentitySourceModel, ctx: SourceContext): IdPattern[
     case 'authenticated':
       return [{ kind: 'any' }];
     case 'spiffe': {
-      const id = spiffeIdentity(source.id, ctx.trustDomain);
+      const id = spiffeIdentity(source.id, ctx.trustDomain, ctx.controlPlane);
       return id === undefined ? undefined : [id];
     }
     case 'trustDomain': {
       // Linkerd's suffix match reads DNS labels, so a URI identity is matched only exactly: list the named ones (§4).
       const uris = ctx.namedSpiffeIds
-        .map((id) => spiffeIdentity(id, ctx.trustDomain))
+        .map((id) => spiffeIdentity(id, ctx.trustDomain, ctx.controlPlane))
         .filter(
           (id): id is Extract<IdPattern, { kind: 'exact' }> => id?.kind === 'exact' && id.trustDomain === source.trustDomain && id.id.startsWith('spiffe://'),
         );
@@ -277,11 +286,36 @@ export function denyPieces(rule: RuleModel, ctx: SourceContext): DenyPiece[] {
   return pieces;
 }
 
+/** One network list admitting what any of the lists admits (entries are ORed, linkerd.md §5); null (every address) absorbs the rest. */
+function unionNets(lists: readonly (readonly NetEntry[] | null)[]): NetEntry[] | null {
+  if (lists.some((list) => list === null)) return null;
+  const nets = new Map<string, NetEntry>();
+  for (const list of lists) for (const entry of list ?? []) nets.set(netEntryKey(entry), entry);
+  return [...nets.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, e]) => e);
+}
+
 /**
  * Merges grants without changing what they admit: terms with the same network set share one
- * identity list; terms without identity share one network list. Fewer, stable objects.
+ * identity list; terms with the same identity list (none included) share one network list, since
+ * (ids AND n1) OR (ids AND n2) is ids AND (n1 OR n2) (refs ANDed, policies ORed: linkerd.md §3, §5).
+ * Fewer, stable objects.
  */
 function mergeTerms(terms: readonly Term[]): Term[] {
+  const byIds = new Map<string, Term>();
+  for (const merged of mergeByNets(terms)) {
+    // A grant without identity always names its networks (every address written out), as before the merge.
+    const term = merged.ids === null && merged.nets === null ? { ...merged, nets: ALL_NETWORKS } : merged;
+    const key = term.ids === null ? '-' : term.ids.map(idKey).join(',');
+    const previous = byIds.get(key);
+    byIds.set(
+      key,
+      previous === undefined ? term : { ids: term.ids, nets: unionNets([previous.nets, term.nets]), rules: uniqueSorted([...previous.rules, ...term.rules]) },
+    );
+  }
+  return [...byIds.values()].sort((a, b) => compareStrings(termKey(a), termKey(b)));
+}
+
+function mergeByNets(terms: readonly Term[]): Term[] {
   const byNets = new Map<string, Term>();
   for (const term of terms) {
     const key = netsKey(term.nets);
@@ -294,19 +328,7 @@ function mergeTerms(terms: readonly Term[]): Term[] {
         rules: uniqueSorted([...previous.rules, ...term.rules]),
       });
   }
-  const withIds = [...byNets.values()].filter((t) => t.ids !== null);
-  const plain = [...byNets.values()].filter((t) => t.ids === null);
-  const merged: Term[] = [...withIds];
-  if (plain.length > 0) {
-    const nets = new Map<string, NetEntry>();
-    for (const term of plain) for (const entry of term.nets ?? ALL_NETWORKS) nets.set(netEntryKey(entry), entry);
-    merged.push({
-      ids: null,
-      nets: [...nets.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, e]) => e),
-      rules: uniqueSorted(plain.flatMap((t) => t.rules)),
-    });
-  }
-  return merged.sort((a, b) => compareStrings(termKey(a), termKey(b)));
+  return [...byNets.values()];
 }
 
 /**

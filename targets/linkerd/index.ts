@@ -49,6 +49,7 @@ import {
   effectiveEnforcement,
   effectiveMtls,
   isHttpProtocol,
+  linkerdControlPlane,
   namespaceDefaultAction,
   namespaceEnforcement,
   namespaceMtls,
@@ -102,6 +103,7 @@ import {
   type Scope,
 } from './routes';
 import { linkerdProblems } from './admission';
+import { compileProxyAdmin } from './admin-port';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -284,6 +286,28 @@ class LinkerdCompilation {
       if (Object.keys(service.selector).length === 0 || refused.has(service.id)) continue;
       for (const port of service.ports) this.compilePort(service, port);
     }
+    compileProxyAdmin(
+      this.model,
+      { name: (kind, namespace, preferred, key) => this.names.name(kind, namespace, preferred, key), add: (object, origins) => this.add(object, origins) },
+      this.probeNetworks(),
+      this.sourceContext(),
+    );
+  }
+
+  /** How model sources read on this mesh, apart from a port's mTLS mode. */
+  private sourceContext(): Omit<SourceContext, 'mode'> {
+    return {
+      trustDomain: this.model.mesh.trustDomain,
+      controlPlane: linkerdControlPlane(this.model.mesh),
+      namedSpiffeIds: this.namedSpiffeIds,
+      services: this.services,
+      invalidSource: (rule, source, why) =>
+        this.report(
+          source.kind === 'ipBlock' ? 'invalid-cidr' : 'undeclared-service',
+          `A source of rule ${rule.id} cannot be compiled for Linkerd: ${why}.`,
+          rule.location,
+        ),
+    };
   }
 
   /** Linkerd has no mesh-wide object: a mesh-scope policy must say that it names every meshed namespace. */
@@ -525,18 +549,7 @@ class LinkerdCompilation {
     // Audit: what no AuthorizationPolicy admits is let through and logged, not refused (§11).
     this.add(server(audit ? 'audit' : 'deny'), [serviceOrigin(service)]);
 
-    const sources: SourceContext = {
-      mode,
-      trustDomain: this.model.mesh.trustDomain,
-      namedSpiffeIds: this.namedSpiffeIds,
-      services: this.services,
-      invalidSource: (rule, source, why) =>
-        this.report(
-          source.kind === 'ipBlock' ? 'invalid-cidr' : 'undeclared-service',
-          `A source of rule ${rule.id} cannot be compiled for Linkerd: ${why}.`,
-          rule.location,
-        ),
-    };
+    const sources: SourceContext = { mode, ...this.sourceContext() };
     const grantsOf = (rs: readonly PortRule[]): Term[] =>
       allowDefault ? [everyoneTerm(mode)] : rs.flatMap((r) => (r.rule.action === 'allow' && r.probe !== true ? allowTerms(r.rule, sources) : []));
     // Never narrowed by a deny: the kubelet's probe succeeds whatever the rules say (model.ts, 6.).
@@ -836,7 +849,7 @@ class LinkerdCompilation {
       const only = term.ids?.length === 1 ? term.ids[0] : undefined;
       if (only?.kind === 'sa') refs.push({ group: '', kind: 'ServiceAccount', name: only.sa, namespace: only.ns });
       else if (term.ids !== null) {
-        const identities = [...new Set(term.ids.map((id) => identityString(id, trustDomain)))].sort(compareStrings);
+        const identities = [...new Set(term.ids.map((id) => identityString(id, trustDomain, linkerdControlPlane(this.model.mesh))))].sort(compareStrings);
         refs.push(shared('MeshTLSAuthentication', identityWords(term.ids), identities.join('\n'), { identities }, origins));
       }
       if (term.nets !== null) {
@@ -898,14 +911,15 @@ class LinkerdCompilation {
    * Server and authorization it needs (https://linkerd.io/2.15/reference/cli/viz, allow-scrapes).
    */
   checkAdminPort(): void {
-    if (this.model.mesh.defaultAction !== 'deny' || this.model.namespaces.length === 0) return;
+    // Declared with linkerd.proxyAdmin, the admin port gets its own Server and grants (./admin-port.ts).
+    if (this.model.mesh.defaultAction !== 'deny' || this.model.namespaces.length === 0 || this.model.mesh.linkerd?.proxyAdmin !== undefined) return;
     const names = this.model.namespaces.map((ns) => ns.name);
     this.report(
       'linkerd-admin-port-closed',
       `defaultAction 'deny' annotates namespace${names.length === 1 ? '' : 's'} ${names.join(', ')} with default-inbound-policy: deny, which also closes ` +
         "the Linkerd proxy's admin port 4191: linkerd-viz's Prometheus can no longer scrape those proxies. If you run linkerd-viz, apply the output of " +
         names.map((n) => `\`linkerd viz allow-scrapes --namespace ${n}\``).join(', ') +
-        ' next to these manifests.',
+        ' next to these manifests, or declare the scrapers: mesh({ linkerd: { proxyAdmin: { scrapedBy: [linkerdVizPrometheus()] } } }).',
       this.model.mesh.location,
     );
   }

@@ -64,7 +64,8 @@ export function roundTrip(model: PolicyModel, dir: string, checker?: PolicyTypeC
   const output = istio.compile(model, { spanOf: () => undefined });
   if (hasErrors(output.diagnostics)) return { skipped: 'the Istio target refuses the model' };
   const files = renderTarget(output, model.entry);
-  const manifests = [...files].filter(([file]) => !file.endsWith('kustomization.yaml')).map(([, text]) => `---\n${text}`);
+  // The kustomization files by path: a service's file may end in `kustomization.yaml` too (`x-kustomization.yaml`).
+  const manifests = [...files].filter(([file]) => file !== 'kustomization.yaml' && file !== 'patches/kustomization.yaml').map(([, text]) => `---\n${text}`);
   const cluster = [...manifests, ...workloadObjects(model).map((o) => `---\n${stringify(o)}`)].join('\n');
   return {
     originalNames: objectNames(files),

@@ -17,6 +17,7 @@ import {
   type DefaultAction,
   type Enforcement,
   type HttpMethod,
+  type LinkerdSettings,
   type MtlsMode,
   type PolicyModel,
   type PortModel,
@@ -41,6 +42,22 @@ const GRPC_PATHS = ['/pkg.Svc/*', '/pkg.Svc/Get', '/other.Svc/Put'] as const;
 const PROBE_PATHS = ['/health', '/healthz'] as const;
 /** The probe networks: the default (everywhere), or a node network some rule CIDRs overlap. */
 const PROBE_NETWORKS = [undefined, ['10.1.0.0/16'], ['172.16.0.0/12', 'fd00::/8']] as const;
+/** Linkerd-only settings (model.ts, 9.): the defaults, another control plane, the admin port opened to scrapers. */
+const LINKERD_SETTINGS: readonly (LinkerdSettings | undefined)[] = [
+  undefined,
+  undefined,
+  { controlPlaneNamespace: 'linkerd-cp' },
+  { proxyAdmin: { scrapedBy: [{ kind: 'identity', namespace: 'linkerd-viz', serviceAccount: 'prometheus' }] } },
+  {
+    controlPlaneNamespace: 'l5d',
+    proxyAdmin: {
+      scrapedBy: [
+        { kind: 'identity', namespace: 'alpha', serviceAccount: 'prometheus' },
+        { kind: 'ipBlock', cidr: '10.1.0.0/16' },
+      ],
+    },
+  },
+];
 const ISSUERS = ['https://idp.example', 'https://other.example/realm'] as const;
 
 const headerConditionArbitrary: fc.Arbitrary<HeaderCondition> = fc.record({
@@ -311,7 +328,17 @@ function modelArbitrary(all: boolean): fc.Arbitrary<PolicyModel> {
         };
       }),
     )
+    .map(withLinkerdSettings)
     .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error'));
+}
+
+/**
+ * The Linkerd settings of a model, chosen by a hash of the rest of it rather than drawn: the random stream stays
+ * what it was before they existed, so the same seeds still give the same models.
+ */
+function withLinkerdSettings(model: PolicyModel): PolicyModel {
+  const linkerd = LINKERD_SETTINGS[parseInt(shortHash(JSON.stringify(model)), 16) % LINKERD_SETTINGS.length];
+  return linkerd === undefined ? model : { ...model, mesh: { ...model.mesh, linkerd } };
 }
 
 /** PERMISSIVE for DISABLE, at every level: Linkerd refuses DISABLE (PC4101). */

@@ -96,6 +96,38 @@ describe('Linkerd target: mTLS modes', () => {
     assert.deepEqual(disagreements(m, out, shop, 'db', clients, requests(['GET'], ['/'])), []);
   });
 
+  // (ids AND n1) OR (ids AND n2) = ids AND (n1 OR n2): refs of one policy are ANDed, policies ORed, and a
+  // NetworkAuthentication's entries ORed (shared/docs/linkerd.md §3 and §5, from linkerd2 policy-controller
+  // `k8s/index/src/inbound/index.rs` and `admission.rs`).
+  it('GIVEN two rules granting two ipBlocks on one STRICT port WHEN compiled THEN one AuthorizationPolicy requires an identity AND one network list of both blocks', () => {
+    const m = model(
+      [shop],
+      [rule('allow', [{ kind: 'ipBlock', cidr: '10.1.0.0/16' }], shop.id, ['db']), rule('allow', [{ kind: 'ipBlock', cidr: '10.3.0.0/16' }], shop.id, ['db'])],
+    );
+    const out = compile(m);
+    assert.equal(ofKind(out, 'AuthorizationPolicy').length, 1);
+    assert.deepEqual(
+      ofKind(out, 'NetworkAuthentication').map((o) => spec(o)['networks'].map((n: { cidr: string }) => n.cidr)),
+      [['10.1.0.0/16', '10.3.0.0/16']],
+    );
+    // web (10.1.0.5, meshed) passes; plaintext-inside (10.3.0.1) does not: STRICT needs an identity.
+    assert.deepEqual(disagreements(m, out, shop, 'db', clients, requests(['GET'], ['/'])), []);
+  });
+
+  it('GIVEN one caller granted on a port and again from a network WHEN compiled THEN the wider grant alone remains (every address absorbs the block)', () => {
+    const m = model(
+      [shop, web],
+      [
+        rule('allow', [{ kind: 'service', service: web.id }], shop.id, ['db']),
+        rule('allow', [{ kind: 'both', identity: { kind: 'service', service: web.id }, cidrs: ['10.1.0.0/16'] }], shop.id, ['db']),
+      ],
+    );
+    const out = compile(m);
+    assert.equal(ofKind(out, 'AuthorizationPolicy').length, 1);
+    assert.deepEqual(ofKind(out, 'NetworkAuthentication'), []);
+    assert.deepEqual(disagreements(m, out, shop, 'db', clients, requests(['GET'], ['/'])), []);
+  });
+
   it('GIVEN an ipBlock on a PERMISSIVE port WHEN compiled THEN only the network is required (plaintext clients in the block pass)', () => {
     const m = model([shop], [rule('allow', [{ kind: 'ipBlock', cidr: '10.0.0.0/8' }], shop.id, ['db'])], { mtls: 'PERMISSIVE' });
     const out = compile(m);

@@ -998,6 +998,15 @@ function routeAuthzsOf(ctx: Ctx, r: Obj): readonly Authz[] {
   return entry.authzs;
 }
 
+/**
+ * The labels of a meshed pod as Servers see them: its template's, plus `linkerd.io/control-plane-ns: <cp>`, which the
+ * proxy injector adds to every pod it injects (linkerd/linkerd2 `pkg/k8s/labels.go` ControllerNSLabel, set by
+ * `pkg/inject/inject.go`); `linkerd viz allow-scrapes` selects meshed pods by it.
+ */
+function meshedPodLabels(ctx: Ctx, dest: Workload): Readonly<Record<string, string>> {
+  return { ...dest.labels, 'linkerd.io/control-plane-ns': ctx.cp };
+}
+
 function computePlan(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean): Plan {
   const declared = dest.ports.filter((p) => p.port === port);
   const protocols = new Set(declared.map((p) => p.protocol));
@@ -1010,7 +1019,7 @@ function computePlan(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean
   const selecting: Obj[] = [];
   for (const s of list(ctx.index, POLICY, 'Server', dest.namespace)) {
     if (!present(s.spec['podSelector'])) continue; // externalWorkloadSelector selects no pod
-    if (!selectorMatches(s.spec['podSelector'], dest.labels, s.ref)) continue;
+    if (!selectorMatches(s.spec['podSelector'], meshedPodLabels(ctx, dest), s.ref)) continue;
     const serverPort = s.spec['port'];
     if (typeof serverPort === 'number') {
       if (serverPort !== port) continue;
@@ -1455,6 +1464,9 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
   };
   return {
     name: 'linkerd',
+    // linkerd2-proxy's admin server (`linkerd-admin`, 4191: /metrics, /live, /ready) is an inbound port like any other
+    // (charts/partials/templates/proxy.tpl: LINKERD2_PROXY_ADMIN_LISTEN_ADDR), so Servers and routes govern it (linkerd/linkerd2 viz/cmd/allow-scrapes.go).
+    proxyAdminPort: 4191,
     distinctions: (objects, destination, port) => distinctionsOf(contextFor(objects), destination, port),
     operationKey: (objects, destination, port, operation) => keyOrUnsupported(() => operationKeyOf(contextFor(objects), destination, port, operation)),
     clientKey: (objects, destination, port, client) => keyOrUnsupported(() => clientKeyOf(contextFor(objects), destination, port, client)),
