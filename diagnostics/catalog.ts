@@ -291,7 +291,8 @@ export const catalog = {
   'linkerd-header-condition': {
     code: 'PC4112',
     severity: 'error',
-    summary: 'A rule has header conditions, which policyc cannot yet compile exactly into Linkerd routes.',
+    summary:
+      "A deny rule's prefix or present header condition: Linkerd matches it with a regular expression, which a header value with bytes outside visible ASCII escapes; deny exact values.",
   },
   'linkerd-mesh-scope': {
     code: 'PC4133',
@@ -309,6 +310,12 @@ export const catalog = {
     summary:
       "A Gateway API gateway calls services on Linkerd with Istio's default service account `<name>-istio`; write the account your gateway's pods run as.",
   },
+  'linkerd-header-combinations': {
+    code: 'PC4145',
+    severity: 'error',
+    summary: 'The header conditions on one Linkerd port have too many combinations of value classes to split its routes exactly.',
+  },
+
   // 42xx Istio ambient target
   'ambient-mtls-disable': {
     code: 'PC4201',

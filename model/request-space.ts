@@ -444,11 +444,14 @@ export const UNKNOWN_ISSUER = 'https://policyc-unknown-issuer.example';
 /**
  * Header sets that probe every header condition of the rules to a destination: none; every named header at a
  * satisfying value; then one header at a time at each edge (absent, empty, the value, one character more, one
- * less); and the satisfying set with upper-cased names (names compare case-insensitively).
+ * less); the satisfying set with upper-cased names (names compare case-insensitively); and every combination of
+ * up to four named headers, each at a value that satisfies one of its conditions.
  */
 function headerVariants(rules: readonly RuleModel[]): (Readonly<Record<string, string>> | undefined)[] {
   const probes = new Map<string, Set<string>>();
   const satisfying = new Map<string, string>();
+  /** Per header, a value some condition on it holds for. */
+  const witness = new Map<string, string>();
   for (const rule of rules) {
     for (const { name, match } of rule.headers ?? []) {
       const values = probes.get(name) ?? new Set<string>(['']);
@@ -458,6 +461,7 @@ function headerVariants(rules: readonly RuleModel[]): (Readonly<Record<string, s
       probes.set(name, values);
       // The satisfying set satisfies allow rules; a header only deny rules name stays out of it.
       if (!satisfying.has(name) && rule.action === 'allow') satisfying.set(name, value);
+      if (!witness.has(name)) witness.set(name, value);
     }
   }
   if (probes.size === 0) return [undefined];
@@ -469,7 +473,14 @@ function headerVariants(rules: readonly RuleModel[]): (Readonly<Record<string, s
     for (const value of [...values].sort()) variants.push({ ...base, [name]: value });
   }
   variants.push(Object.fromEntries(Object.entries(base).map(([name, value]) => [name.toUpperCase(), value])));
-  return variants;
+  // Every subset of up to four named headers, each at a value one of its conditions holds for: a mesh that splits
+  // its routes by combinations of headers (Linkerd, targets/linkerd/routes.ts) is probed on each combination.
+  const names = [...witness.keys()].sort();
+  if (names.length <= 4)
+    for (let mask = 1; mask < 2 ** names.length - 1; mask++)
+      variants.push(Object.fromEntries(names.filter((_, i) => (mask >> i) & 1).map((n) => [n, witness.get(n) ?? ''])));
+  const unique = new Map(variants.map((v) => [JSON.stringify(v ?? null), v]));
+  return [...unique.values()];
 }
 
 /**

@@ -157,7 +157,8 @@ export function linkerdProblems(objects: readonly KubernetesObject[]): string[] 
               const method = obj(m['method']);
               const service = str(method['service']);
               const name = str(method['method']);
-              if (service === undefined && name === undefined) report('a gRPC method match must name a service or a method');
+              // The method match is optional (policy-controller k8s/index/src/routes/grpc.rs `try_match`): a match of headers alone is valid.
+              if (m['method'] !== undefined && service === undefined && name === undefined) report('a gRPC method match must name a service or a method');
               if (service !== undefined && !GRPC_SERVICE.test(service)) report(`gRPC service '${service}' is not valid`);
               if (name !== undefined && !GRPC_METHOD.test(name)) report(`gRPC method '${name}' is not valid`);
               continue;
