@@ -85,7 +85,7 @@ export function registerVerify(program: Command, context: CommandContext): void 
     const gateway = model.services.find((s) => s.id === request.destination)?.gateway;
     if (gateway !== undefined) {
       lines.push(
-        `${to} is a gateway (${gateway.kind}, numTrustedProxies ${gateway.numTrustedProxies}): no PeerAuthentication applies to it, so its callers carry no mesh identity; ` +
+        `${to} is a gateway (${gateway.kind}, numTrustedProxies ${gateway.numTrustedProxies}): its callers carry no mesh identity (Istio applies no PeerAuthentication to gateway pods; on Linkerd its listener admits by address only); ` +
           `the original client address is ${remoteAddress(request.client.ip, request.client.forwardedFor, gateway.numTrustedProxies)}`,
       );
     }

@@ -256,7 +256,7 @@ export const catalog = {
   'linkerd-istio-gateway': {
     code: 'PC4116',
     severity: 'error',
-    summary: 'An Istio ingress gateway is an Istio component: Linkerd output cannot name it as a caller or destination.',
+    summary: 'An Istio ingress gateway is an Istio component: Linkerd output cannot name it as a caller or destination (a Gateway API gateway compiles).',
   },
   'linkerd-both-in-deny': {
     code: 'PC4117',
@@ -303,6 +303,12 @@ export const catalog = {
     code: 'PC4134',
     severity: 'error',
     summary: "An audited port is STRICT; Linkerd's audit policy admits the plaintext clients STRICT refuses.",
+  },
+  'linkerd-gateway-account': {
+    code: 'PC4140',
+    severity: 'error',
+    summary:
+      "A Gateway API gateway calls services on Linkerd with Istio's default service account `<name>-istio`; write the account your gateway's pods run as.",
   },
   'linkerd-header-combinations': {
     code: 'PC4145',

@@ -61,7 +61,7 @@
  *    refused by that alone. A
  *    `requestIdentity` source matches a valid token of its issuer whose subject (when set) and claims (when
  *    set) are equal; it never matches a request without a token, and it does not depend on the peer.
- * 9. Linkerd's proxy admin port (`mesh.linkerd.proxyAdmin`, Linkerd only): every declared workload (not a gateway)
+ * 9. Linkerd's proxy admin port (`mesh.linkerd.proxyAdmin`, Linkerd only): every declared workload (not an Istio ingress gateway)
  *    then also has port `LINKERD_PROXY_ADMIN_PORT` (4191, the proxy's own HTTP server, no model port), where a GET
  *    on `/metrics` by a `scrapedBy` source (an identity needs mTLS, a block any client from it) and a GET on
  *    `/live` or `/ready` from the probe networks are allowed, and everything else is denied, whatever the rules,
@@ -170,7 +170,8 @@ export function isProxyAdminPort(model: Pick<PolicyModel, 'mesh'>, service: Serv
 
 /** The services whose Linkerd proxy admin port the model governs (model.ts, 9.): every workload, when `proxyAdmin` is set. */
 export function proxyAdminGoverns(model: Pick<PolicyModel, 'mesh'>, service: ServiceModel): boolean {
-  return model.mesh.linkerd?.proxyAdmin !== undefined && service.gateway === undefined;
+  // A Gateway API gateway's pods are meshed on Linkerd like any workload (targets/linkerd/gateway.ts), so their proxy has the port too.
+  return model.mesh.linkerd?.proxyAdmin !== undefined && service.gateway?.kind !== 'istio-ingress';
 }
 
 /** Linkerd's `proxy.probeNetworks` default (shared/docs/linkerd.md §7): every address. */

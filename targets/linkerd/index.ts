@@ -47,7 +47,6 @@ import { compareStrings } from '../../model/compare';
 import {
   effectiveDefaultAction,
   effectiveEnforcement,
-  effectiveMtls,
   isHttpProtocol,
   linkerdControlPlane,
   namespaceDefaultAction,
@@ -104,6 +103,7 @@ import {
 } from './routes';
 import { linkerdProblems } from './admission';
 import { compileProxyAdmin } from './admin-port';
+import { checkGateways, listenerRule, serverMode } from './gateway';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -203,7 +203,7 @@ class LinkerdCompilation {
   ) {
     this.services = servicesById(model);
     this.rulesById = new Map(model.rules.map((r) => [r.id, r]));
-    this.rulesByDestination = rulesByDestination(model.rules.filter((r) => this.expressible(r)));
+    this.rulesByDestination = rulesByDestination(model.rules.filter((r) => this.expressible(r)).flatMap((r) => listenerRule(r, this.services) ?? []));
   }
 
   /**
@@ -338,24 +338,11 @@ class LinkerdCompilation {
   }
 
   /**
-   * What only Istio understands: the original client address (remoteIpBlocks), Istio's ingress gateway, a gateway as
-   * a destination (PeerAuthentication-free gateway pods are an Istio notion), and an identity-AND-network deny.
-   * Returns the destinations not compiled.
+   * What only Istio understands: the original client address (remoteIpBlocks), Istio's ingress gateway (./gateway.ts),
+   * and an identity-AND-network deny. Returns the destinations not compiled.
    */
   private checkSources(): Set<string> {
-    const refused = new Set<string>();
-    for (const service of this.model.services) {
-      if (service.gateway === undefined) continue;
-      refused.add(service.id);
-      this.report(
-        'linkerd-istio-gateway',
-        `${service.id} is declared with gateway(...), and Linkerd has no gateway kind whose callers arrive without identity: ` +
-          (service.gateway.kind === 'istio-ingress'
-            ? "an Istio ingress gateway is an Istio component. Build this policy with --target istio, or declare your Linkerd ingress's pods with service(...) and grant it by identity."
-            : 'declare the meshed gateway pods with service(...) (Linkerd authorizes them like any workload), or build this policy with --target istio.'),
-        service.location,
-      );
-    }
+    const refused = checkGateways(this.model, this.services, (id, message, location) => this.report(id, message, location));
     for (const rule of this.model.rules) {
       for (const source of rule.sources) {
         if (source.kind === 'remoteIpBlock') {
@@ -363,13 +350,6 @@ class LinkerdCompilation {
             'linkerd-remote-ip',
             `remoteIpBlocks('${source.cidr}') matches the original client address from X-Forwarded-For, which Linkerd authorization never reads ` +
               '(a NetworkAuthentication matches the connection address only). Enforce it at your ingress controller, or write ipBlocks(...) for the address of the connection.',
-            rule.location,
-          );
-        }
-        if (source.kind === 'service' && this.services.get(source.service)?.gateway?.kind === 'istio-ingress') {
-          this.report(
-            'linkerd-istio-gateway',
-            `${source.service} is an Istio ingress gateway, an Istio component with no Linkerd identity. Build this policy with --target istio, or name the Linkerd ingress's identity with identity(...).`,
             rule.location,
           );
         }
@@ -479,7 +459,7 @@ class LinkerdCompilation {
   }
 
   private compilePort(service: ServiceModel, port: PortModel): void {
-    const mode: MtlsMode = effectiveMtls(this.model, service, port);
+    const mode: MtlsMode = serverMode(this.model, service, port);
     const where = `port ${port.name} (${port.port}) of ${service.id}`;
     if (mode === 'DISABLE') {
       this.report(

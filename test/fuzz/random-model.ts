@@ -166,8 +166,13 @@ const gatewayArbitrary = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .record({ kind: fc.constantFrom<'istio-ingress' | 'gateway-api'>('istio-ingress', 'gateway-api'), numTrustedProxies: fc.integer({ min: 0, max: 2 }) })
-      .map(({ kind, numTrustedProxies }): ServiceModel => {
+      .record({
+        kind: fc.constantFrom<'istio-ingress' | 'gateway-api'>('istio-ingress', 'gateway-api'),
+        numTrustedProxies: fc.integer({ min: 0, max: 2 }),
+        // Istio's default account for a Gateway API gateway, or one written for another implementation (Linkerd compiles only that one as a caller, PC4140).
+        account: fc.constantFrom('edge-istio', 'edge'),
+      })
+      .map(({ kind, numTrustedProxies, account }): ServiceModel => {
         const istio = kind === 'istio-ingress';
         const namespace = istio ? 'istio-system' : 'alpha';
         const name = istio ? 'istio-ingressgateway' : 'edge';
@@ -175,7 +180,7 @@ const gatewayArbitrary = fc.oneof(
           id: `${namespace}/${name}`,
           namespace,
           name,
-          serviceAccount: istio ? 'istio-ingressgateway-service-account' : 'edge-istio',
+          serviceAccount: istio ? 'istio-ingressgateway-service-account' : account,
           selector: istio ? { istio: 'ingressgateway' } : { 'gateway.networking.k8s.io/gateway-name': name },
           ports: [{ name: 'web', port: 8080, protocol: 'http' }],
           gateway: { kind, numTrustedProxies },

@@ -1008,6 +1008,15 @@ function meshedPodLabels(ctx: Ctx, dest: Workload): Readonly<Record<string, stri
 }
 
 function computePlan(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean): Plan {
+  // Gateways. A Gateway API implementation's pods (an Envoy-based gateway) are meshed like any workload
+  // (`linkerd.io/inject`, e.g. through the Gateway's `spec.infrastructure.annotations`,
+  // https://gateway-api.sigs.k8s.io/guides/infrastructure): their proxy's inbound side enforces Servers and
+  // authorizations as for every meshed pod, and its outbound calls carry the pod's service-account identity over mTLS
+  // ("like all pods, traffic to a meshed ingress has both an inbound and an outbound component",
+  // https://linkerd.io/2/tasks/using-ingress). So they are simulated as ordinary pods; a meshed caller presents its
+  // identity to them. Istio's ingress gateway deployment is an Istio proxy, not a Linkerd-meshed pod: not modelled.
+  if (dest.gateway?.kind === 'istio-ingress')
+    throw new Unsupported(`${dest.namespace}/${dest.name} is an Istio ingress gateway, which runs Istio's proxy and no Linkerd proxy`);
   const declared = dest.ports.filter((p) => p.port === port);
   const protocols = new Set(declared.map((p) => p.protocol));
   if (protocols.size > 1) throw new Unsupported(`port ${port} is declared with several protocols`);
