@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { decide, type Client, type Request, type RequestToken } from '../model/decide';
 import { hasErrors } from '../diagnostics/diagnostic';
-import { servicesById, type HttpMethod, type PolicyModel } from '../model/model';
+import { isProxyAdminPort, proxyAdminPortOf, servicesById, type HttpMethod, type PolicyModel } from '../model/model';
 import { simulatorFor } from '../meshes';
 import { verifyBuild } from '../verify/verify-build';
 import { describeRequest, manifestsFromFiles, simulatedRequest } from '../verify/compare';
@@ -85,7 +85,7 @@ export function registerVerify(program: Command, context: CommandContext): void 
     const gateway = model.services.find((s) => s.id === request.destination)?.gateway;
     if (gateway !== undefined) {
       lines.push(
-        `${to} is a gateway (${gateway.kind}, numTrustedProxies ${gateway.numTrustedProxies}): no PeerAuthentication applies to it, so its callers carry no mesh identity; ` +
+        `${to} is a gateway (${gateway.kind}, numTrustedProxies ${gateway.numTrustedProxies}): its callers carry no mesh identity (Istio applies no PeerAuthentication to gateway pods; on Linkerd its listener admits by address only); ` +
           `the original client address is ${remoteAddress(request.client.ip, request.client.forwardedFor, gateway.numTrustedProxies)}`,
       );
     }
@@ -101,6 +101,10 @@ export function registerVerify(program: Command, context: CommandContext): void 
       if (simulator === undefined) continue;
       const destination = model.services.find((s) => s.id === request.destination);
       if (destination === undefined) continue;
+      if (isProxyAdminPort(model, destination, request.port) && simulator.proxyAdminPort !== request.port) {
+        lines.push(`${target}: no proxy admin port ${request.port} (nothing to decide; see README "Well-known peers")`);
+        continue;
+      }
       const simulated = simulator.decide(manifestsFromFiles(files), simulatedRequest(request, servicesById(model), model.mesh.trustDomain));
       lines.push(
         `${target}: ${simulated.verdict.toUpperCase()} — ${simulated.reason}${simulated.objects.length === 0 ? '' : ` (${simulated.objects.join(', ')})`}`,
@@ -150,7 +154,10 @@ function conditionsOf(options: ExplainOptions): Pick<Request, 'headers' | 'token
 function requestOf(model: PolicyModel, from: string, to: string, options: ExplainOptions): Request | string {
   const destination = model.services.find((s) => s.id === to);
   if (destination === undefined) return `Unknown destination '${to}'. Services: ${model.services.map((s) => s.id).join(', ')}.`;
-  const port = options.port === undefined ? destination.ports[0] : destination.ports.find((p) => p.name === options.port || String(p.port) === options.port);
+  // The Linkerd proxy admin port, where linkerd.proxyAdmin declares it (model.ts, 9.), by name or number.
+  const admin = proxyAdminPortOf(model, destination);
+  const ports = admin === undefined ? destination.ports : [...destination.ports, admin];
+  const port = options.port === undefined ? destination.ports[0] : ports.find((p) => p.name === options.port || String(p.port) === options.port);
   if (port === undefined) return `'${to}' has no port '${options.port ?? ''}'. Ports: ${destination.ports.map((p) => `${p.name} (${p.port})`).join(', ')}.`;
   let client: Client;
   const forwarded = options.forwardedFor === undefined ? {} : { forwardedFor: options.forwardedFor.split(',').map((a) => a.trim()) };

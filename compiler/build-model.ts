@@ -3,9 +3,10 @@
  * (values not made by the builders, references to undeclared services) are reported here; everything
  * about meaning is left to the validator.
  */
-import type { AnyGateway, AnyService, AssertionCaller, IdentitySource, JwtIssuer, Namespace, PortProbes, Source } from '../dsl';
+import type { AnyGateway, AnyService, AssertionCaller, IdentitySource, JwtIssuer, MeshPolicy, Namespace, PortProbes, ProxyAdminScraper, Source } from '../dsl';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 import {
+  DEFAULT_LINKERD_CONTROL_PLANE,
   DEFAULT_PROBE_NETWORKS,
   MODEL_VERSION,
   isHttpProtocol,
@@ -17,6 +18,8 @@ import {
   type IdentitySourceModel,
   type HeaderCondition,
   type JwtIssuerModel,
+  type LinkerdSettings,
+  type ScraperModel,
   type NamespaceModel,
   type PolicyModel,
   type PortModel,
@@ -352,6 +355,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       // Absent means 'mesh', so models (and their JSON) written before scopes existed keep their meaning.
       ...((policy.scope ?? 'mesh') === 'mesh' ? {} : { scope: policy.scope }),
       ...(policy.everyMeshedNamespaceListed === true ? { everyMeshedNamespaceListed: true as const } : {}),
+      ...linkerdSettings(policy.linkerd, declared),
       ...(meshLocation === undefined ? {} : { location: meshLocation }),
     },
     namespaces: [...namespaces.values()].sort((a, b) => compare(a.name, b.name)),
@@ -387,6 +391,36 @@ function callerOf(caller: Exclude<AssertionCaller, { readonly kind: 'both' | 're
     default:
       return caller satisfies never;
   }
+}
+
+/**
+ * The Linkerd-only settings: present only when they differ from the defaults, so a model without them keeps its
+ * JSON. A scraper service must be declared (else it is left out: the validator's undeclared-service check is for
+ * rules); linkerd-viz's Prometheus is its account `prometheus` in the linkerd-viz namespace.
+ */
+function linkerdSettings(linkerd: MeshPolicy['linkerd'] | undefined, declared: ReadonlyMap<string, unknown>): { linkerd?: LinkerdSettings } {
+  const controlPlaneNamespace = linkerd?.controlPlaneNamespace ?? DEFAULT_LINKERD_CONTROL_PLANE;
+  const scrapers = (linkerd?.proxyAdmin?.scrapedBy ?? []).flatMap((s: ProxyAdminScraper): ScraperModel[] => {
+    switch (s.kind) {
+      case 'service': {
+        const id = `${s.namespace.name}/${s.name}`;
+        return declared.has(id) ? [{ kind: 'service', service: id }] : [{ kind: 'identity', namespace: s.namespace.name, serviceAccount: s.serviceAccount }];
+      }
+      case 'identity':
+        return [{ kind: 'identity', namespace: s.namespace, serviceAccount: s.serviceAccount }];
+      case 'linkerdViz':
+        return [{ kind: 'identity', namespace: s.namespace, serviceAccount: 'prometheus' }];
+      case 'ipBlocks':
+        return s.cidrs.map((cidr) => ({ kind: 'ipBlock' as const, cidr }));
+      default:
+        return s satisfies never;
+    }
+  });
+  const settings: LinkerdSettings = {
+    ...(controlPlaneNamespace === DEFAULT_LINKERD_CONTROL_PLANE ? {} : { controlPlaneNamespace }),
+    ...(linkerd?.proxyAdmin === undefined ? {} : { proxyAdmin: { scrapedBy: uniqueSorted(scrapers) } }),
+  };
+  return Object.keys(settings).length === 0 ? {} : { linkerd: settings };
 }
 
 /** The gateway part of a declaration `gateway(...)` made (the schema checked its shape). */

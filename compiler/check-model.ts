@@ -16,6 +16,8 @@ import {
   type HeaderCondition,
   type AcknowledgementsModel,
   type PathMatch,
+  LINKERD_PROXY_ADMIN_PORT,
+  proxyAdminGoverns,
   type PolicyModel,
   type RuleModel,
   type ServiceModel,
@@ -231,6 +233,7 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
         ),
       );
   }
+  out.push(...checkLinkerdSettings(model, span));
   // Selectors that can select the same pod: no key on which they disagree.
   const byNamespace = new Map<string, ServiceModel[]>();
   for (const svc of seen.values()) byNamespace.set(svc.namespace, [...(byNamespace.get(svc.namespace) ?? []), svc]);
@@ -696,5 +699,56 @@ function checkAcknowledgements(model: PolicyModel, store: SourceStore): Diagnost
   };
   for (const rule of model.rules) check(rule.acknowledge, `rule ${rule.id}`, rule.location);
   for (const service of model.services) for (const port of service.ports) check(port.acknowledge, `port '${port.name}' of '${service.id}'`, service.location);
+  return out;
+}
+
+/**
+ * The Linkerd-only settings (model.ts, 9.): the control-plane namespace is a namespace and a label of every identity
+ * name; the scrapers' names and blocks follow the rules of any source; no service may claim the proxy's admin port.
+ */
+function checkLinkerdSettings(model: PolicyModel, span: (location: RuleModel['location']) => Span | undefined): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const linkerd = model.mesh.linkerd;
+  const at = span(model.mesh.location);
+  const cp = linkerd?.controlPlaneNamespace;
+  if (cp !== undefined && !isDnsLabel(cp))
+    out.push(
+      diagnostic(
+        'invalid-control-plane-namespace',
+        `linkerd.controlPlaneNamespace '${cp}' is not a DNS-1123 label: write the namespace Linkerd's control plane is installed in (at most 63 lower-case letters, digits and '-'; 'linkerd' by default).`,
+        at,
+      ),
+    );
+  if (linkerd?.proxyAdmin === undefined) return out;
+  for (const scraper of linkerd.proxyAdmin.scrapedBy) {
+    if (scraper.kind === 'identity' && (!isDnsLabel(scraper.namespace) || !DNS_1123_SUBDOMAIN.test(scraper.serviceAccount)))
+      out.push(
+        diagnostic(
+          'invalid-name',
+          `The proxy admin scraper ${scraper.namespace}/${scraper.serviceAccount} is not a valid namespace and service account name.`,
+          at,
+        ),
+      );
+    if (scraper.kind === 'ipBlock' && !validCidr(scraper.cidr))
+      out.push(
+        diagnostic(
+          'invalid-cidr',
+          `The proxy admin scraper '${scraper.cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(scraper.cidr)}`,
+          at,
+        ),
+      );
+  }
+  for (const svc of model.services) {
+    const taken = svc.ports.find((p) => p.port === LINKERD_PROXY_ADMIN_PORT);
+    if (taken !== undefined && proxyAdminGoverns(model, svc))
+      out.push(
+        diagnostic(
+          'proxy-admin-port-taken',
+          `Port '${taken.name}' of '${svc.id}' is ${LINKERD_PROXY_ADMIN_PORT}, the Linkerd proxy's admin port, which linkerd.proxyAdmin governs in every namespace. ` +
+            'The application cannot listen there under Linkerd: use another port number, or drop linkerd.proxyAdmin.',
+          span(svc.location),
+        ),
+      );
+  }
   return out;
 }

@@ -161,6 +161,16 @@ export const catalog = {
     severity: 'error',
     summary: 'An acknowledgement names an unknown code or an error, or gives no reason; only warnings can be acknowledged.',
   },
+  'invalid-control-plane-namespace': {
+    code: 'PC3060',
+    severity: 'error',
+    summary: '`linkerd.controlPlaneNamespace` is not a DNS-1123 label (it is a namespace, and part of every Linkerd identity name).',
+  },
+  'proxy-admin-port-taken': {
+    code: 'PC3061',
+    severity: 'error',
+    summary: "A service declares port 4191 while `linkerd.proxyAdmin` is set: that is the Linkerd proxy's own admin port.",
+  },
   // 4xxx targets
   'istio-alias-trust-domain': {
     code: 'PC4010',
@@ -246,7 +256,7 @@ export const catalog = {
   'linkerd-istio-gateway': {
     code: 'PC4116',
     severity: 'error',
-    summary: 'An Istio ingress gateway is an Istio component: Linkerd output cannot name it as a caller or destination.',
+    summary: 'An Istio ingress gateway is an Istio component: Linkerd output cannot name it as a caller or destination (a Gateway API gateway compiles).',
   },
   'linkerd-both-in-deny': {
     code: 'PC4117',
@@ -281,7 +291,8 @@ export const catalog = {
   'linkerd-header-condition': {
     code: 'PC4112',
     severity: 'error',
-    summary: 'A rule has header conditions, which policyc cannot yet compile exactly into Linkerd routes.',
+    summary:
+      "A deny rule's prefix or present header condition: Linkerd matches it with a regular expression, which a header value with bytes outside visible ASCII escapes; deny exact values.",
   },
   'linkerd-mesh-scope': {
     code: 'PC4133',
@@ -293,6 +304,18 @@ export const catalog = {
     severity: 'error',
     summary: "An audited port is STRICT; Linkerd's audit policy admits the plaintext clients STRICT refuses.",
   },
+  'linkerd-gateway-account': {
+    code: 'PC4140',
+    severity: 'error',
+    summary:
+      "A Gateway API gateway calls services on Linkerd with Istio's default service account `<name>-istio`; write the account your gateway's pods run as.",
+  },
+  'linkerd-header-combinations': {
+    code: 'PC4145',
+    severity: 'error',
+    summary: 'The header conditions on one Linkerd port have too many combinations of value classes to split its routes exactly.',
+  },
+
   // 42xx Istio ambient target
   'ambient-mtls-disable': {
     code: 'PC4201',

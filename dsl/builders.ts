@@ -596,6 +596,101 @@ export function remoteIpBlocks(...cidrs: readonly [string, ...string[]]): Remote
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Well-known peers: typed values for the platform's own callers
+
+/**
+ * A Prometheus server that scrapes your applications' metrics ports, named by the service account its pods run as.
+ * It is an {@link identity}: a rule with it compiles on every target like any identity (Istio `principals`, Linkerd
+ * a `ServiceAccount` ref), so Prometheus must run in the mesh (with a sidecar / proxy) to present it. A Prometheus
+ * outside the mesh scrapes in plaintext: allow its addresses with {@link ipBlocks} on a PERMISSIVE metrics port.
+ * kube-prometheus runs as `monitoring/prometheus-k8s`; Istio's sample addon as `istio-system/prometheus`.
+ *
+ * @example
+ * const scraper = prometheus('monitoring', 'prometheus-k8s');
+ * allow(scraper).to(api, { ports: ['metrics'], methods: ['GET'], paths: ['/metrics'] });
+ */
+export function prometheus(inNamespace: string, serviceAccount: string): IdentityPeer {
+  const site = declarationSite(prometheus);
+  return withSite({ kind: 'identity' as const, namespace: inNamespace, serviceAccount }, site);
+}
+
+/**
+ * linkerd-viz's own Prometheus (service account `prometheus` of the linkerd-viz namespace), which scrapes every
+ * proxy's admin port. Linkerd only: it is accepted in `mesh({ linkerd: { proxyAdmin: { scrapedBy } } })` and nowhere
+ * else (as a rule's source it is a type error), so it never reaches another mesh's output. Create with
+ * {@link linkerdVizPrometheus}.
+ *
+ * @example
+ * const viz: LinkerdVizPeer = linkerdVizPrometheus();
+ */
+export interface LinkerdVizPeer {
+  readonly kind: 'linkerdViz';
+  readonly component: 'prometheus';
+  /** The namespace linkerd-viz is installed in. */
+  readonly namespace: string;
+  /** @internal */
+  readonly site?: DeclarationSite;
+}
+
+/**
+ * linkerd-viz's Prometheus, the scraper `linkerd viz allow-scrapes` authorizes: identity
+ * `prometheus.<namespace>.serviceaccount.identity.<control plane>.<trust domain>`.
+ *
+ * @example
+ * mesh({ linkerd: { proxyAdmin: { scrapedBy: [linkerdVizPrometheus()] } }, services: [], rules: [] });
+ * mesh({ linkerd: { proxyAdmin: { scrapedBy: [linkerdVizPrometheus({ namespace: 'viz' })] } }, services: [], rules: [] });
+ * @default namespace 'linkerd-viz'
+ */
+export function linkerdVizPrometheus(options: { readonly namespace?: string } = {}): LinkerdVizPeer {
+  const site = declarationSite(linkerdVizPrometheus);
+  return withSite({ kind: 'linkerdViz' as const, component: 'prometheus' as const, namespace: options.namespace ?? 'linkerd-viz' }, site);
+}
+
+/**
+ * Who may scrape the Linkerd proxy admin port: linkerd-viz's Prometheus, another Prometheus by identity
+ * ({@link prometheus}, {@link identity}, or a declared service), or a plaintext scraper by address ({@link ipBlocks}).
+ *
+ * @example
+ * const scrapers: readonly ProxyAdminScraper[] = [linkerdVizPrometheus(), prometheus('monitoring', 'prometheus-k8s')];
+ */
+export type ProxyAdminScraper = AnyService | IdentityPeer | LinkerdVizPeer | IpBlocks;
+
+/**
+ * The Linkerd proxy admin port (4191, `linkerd-admin`): the proxy's own metrics (`/metrics`) and probes
+ * (`/live`, `/ready`). Declared, policyc writes per namespace what `linkerd viz allow-scrapes` writes: a Server on
+ * the admin port of every meshed pod, a route for GET `/metrics` authorized for `scrapedBy`, and a route for GET
+ * `/live` and `/ready` authorized for the probe networks; everything else on that port is refused.
+ *
+ * @example
+ * const admin: ProxyAdminOptions = { scrapedBy: [linkerdVizPrometheus()] };
+ */
+export interface ProxyAdminOptions {
+  /** Who may GET `/metrics` on the admin port. */
+  readonly scrapedBy: readonly [ProxyAdminScraper, ...ProxyAdminScraper[]];
+}
+
+/**
+ * Settings only a Linkerd mesh has. Istio and ambient ignore them (their proxies have no such port and their
+ * identities no control-plane namespace): a documented no-op, never emitted there.
+ *
+ * @example
+ * const linkerd: LinkerdOptions = { controlPlaneNamespace: 'linkerd', proxyAdmin: { scrapedBy: [linkerdVizPrometheus()] } };
+ */
+export interface LinkerdOptions {
+  /**
+   * The namespace Linkerd's control plane is installed in: the `<cp>` of every identity
+   * `<sa>.<ns>.serviceaccount.identity.<cp>.<trust domain>`. A DNS label.
+   * @default 'linkerd'
+   */
+  readonly controlPlaneNamespace?: string;
+  /**
+   * Opens the proxy admin port to its scrapers and the kubelet, which `defaultAction: 'deny'` otherwise closes.
+   * @default closed (warning PC4128 under default deny)
+   */
+  readonly proxyAdmin?: ProxyAdminOptions;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Request identity (end-user JWT) and header conditions
 
 /**
@@ -910,6 +1005,7 @@ export interface MeshPolicy {
   readonly probeNetworks: readonly string[];
   readonly scope: PolicyScope;
   readonly everyMeshedNamespaceListed: boolean;
+  readonly linkerd: { readonly controlPlaneNamespace: string; readonly proxyAdmin?: ProxyAdminOptions };
   readonly namespaces: readonly Namespace[];
   readonly services: readonly AnyService[];
   readonly rules: readonly AccessRule[];
@@ -969,6 +1065,13 @@ export interface MeshOptions {
    */
   readonly everyMeshedNamespaceListed?: boolean;
   /**
+   * What only a Linkerd mesh has: its control-plane namespace, and who may scrape the proxy admin port.
+   * @example
+   * mesh({ linkerd: { controlPlaneNamespace: 'linkerd', proxyAdmin: { scrapedBy: [linkerdVizPrometheus()] } }, services: [], rules: [] })
+   * @default { controlPlaneNamespace: 'linkerd' }
+   */
+  readonly linkerd?: LinkerdOptions;
+  /**
    * Namespaces to manage even if no service is declared in them (the namespaces of the services are included anyway).
    * @default []
    */
@@ -1007,6 +1110,10 @@ export function mesh(options: MeshOptions): MeshPolicy {
       probeNetworks: options.probeNetworks ?? ['0.0.0.0/0', '::/0'],
       scope: options.scope ?? 'mesh',
       everyMeshedNamespaceListed: options.everyMeshedNamespaceListed ?? false,
+      linkerd: {
+        controlPlaneNamespace: options.linkerd?.controlPlaneNamespace ?? 'linkerd',
+        ...(options.linkerd?.proxyAdmin === undefined ? {} : { proxyAdmin: options.linkerd.proxyAdmin }),
+      },
       namespaces: options.namespaces ?? [],
       services: options.services,
       rules: options.rules,

@@ -14,15 +14,25 @@ import { createIstioSimulator } from '../verify/istio';
 import { createIstioAmbientSimulator } from '../verify/istio-ambient';
 import { createLinkerdSimulator } from '../verify/linkerd';
 
+/** The mesh settings a simulator is configured from. */
+export type MeshSimulatorSettings = Pick<MeshSettings, 'trustDomain' | 'rootNamespace'> & Partial<Pick<MeshSettings, 'probeNetworks' | 'linkerd'>>;
+
 export interface Mesh {
   readonly target: Target;
   /** The simulator configured as the cluster's mesh would be for this policy's settings. */
-  readonly simulator: (settings: Pick<MeshSettings, 'trustDomain' | 'rootNamespace'>) => MeshSimulator;
+  readonly simulator: (settings: MeshSimulatorSettings) => MeshSimulator;
 }
 
 const registry: readonly Mesh[] = [
   { target: istioTarget, simulator: createIstioSimulator },
-  { target: linkerdTarget, simulator: createLinkerdSimulator },
+  {
+    target: linkerdTarget,
+    simulator: (settings) =>
+      createLinkerdSimulator({
+        ...settings,
+        ...(settings.linkerd?.controlPlaneNamespace === undefined ? {} : { controlPlaneNamespace: settings.linkerd.controlPlaneNamespace }),
+      }),
+  },
   { target: istioAmbientTarget, simulator: createIstioAmbientSimulator },
 ];
 
@@ -33,6 +43,6 @@ export const meshes: ReadonlyMap<string, Mesh> = new Map(registry.map((mesh) => 
 export const targets: ReadonlyMap<string, Target> = new Map(registry.map((mesh) => [mesh.target.name, mesh.target]));
 
 /** The simulator of a target, configured from the model's mesh settings; undefined for a target not in the registry. */
-export function simulatorFor(targetName: string, settings: Pick<MeshSettings, 'trustDomain' | 'rootNamespace'>): MeshSimulator | undefined {
+export function simulatorFor(targetName: string, settings: MeshSimulatorSettings): MeshSimulator | undefined {
   return meshes.get(targetName)?.simulator(settings);
 }

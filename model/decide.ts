@@ -11,6 +11,9 @@ import {
   hasPeerIdentity,
   headerMatches,
   isHttpProtocol,
+  isProxyAdminPort,
+  PROXY_ADMIN_METRICS_PATH,
+  PROXY_ADMIN_PROBE_PATHS,
   tokenIssuersAt,
   pathMatches,
   probeNetworksOf,
@@ -187,6 +190,7 @@ function sourceMatches(
  * request to the port: a rule matches when a source matches the client and its methods and paths the request.
  */
 export function clientKey(model: PolicyModel, destination: ServiceModel, port: PortModel, client: Client, services: ReadonlyMap<string, ServiceModel>): string {
+  if (isProxyAdminPort(model, destination, port.port)) return proxyAdminClientKey(model, client, services);
   const mode = effectiveMtls(model, destination, port);
   const plaintext = client.kind === 'plaintext' || client.kind === 'kubelet' || !client.tls || !hasPeerIdentity(mode);
   const origin = originOf(model, destination, client, plaintext, services);
@@ -201,6 +205,11 @@ export function clientKey(model: PolicyModel, destination: ServiceModel, port: P
 
 /** The mirror of `clientKey`: which rules of the destination on the port a method and path match. */
 export function operationKey(model: PolicyModel, destination: ServiceModel, port: PortModel, method: HttpMethod | undefined, path: string | undefined): string {
+  if (isProxyAdminPort(model, destination, port.port)) {
+    const normalized = path === undefined ? undefined : normalizePath(path);
+    const get = method === 'GET';
+    return `admin${path === undefined || isNormalPath(path) ? '-' : 'v'}${get && normalized === PROXY_ADMIN_METRICS_PATH ? 'm' : '-'}${get && normalized !== undefined && PROXY_ADMIN_PROBE_PATHS.includes(normalized) ? 'p' : '-'}`;
+  }
   const http = isHttpProtocol(port.protocol);
   // Whether it is a probe of the port, and whether its path is in normal form (a variant a mesh may refuse).
   let key = `${probeOf(port, method, path) === undefined ? '-' : 'p'}${path === undefined || isNormalPath(path) ? '-' : 'v'}`;
@@ -220,6 +229,7 @@ export function operationKey(model: PolicyModel, destination: ServiceModel, port
  */
 export function decide(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel> = servicesById(model)): Decision {
   const destination = services.get(request.destination);
+  if (destination !== undefined && isProxyAdminPort(model, destination, request.port)) return decideProxyAdmin(model, request, services);
   const enforced = decideEnforced(model, request, services);
   // mTLS refusals and 401s for bad tokens are not authorization: they stay refused in audit (model.ts steps 4, 8).
   if (enforced.allowed || enforced.beyondAudit === true || destination === undefined || effectiveEnforcement(model, destination) === 'enforce') {
@@ -304,4 +314,39 @@ function decideByRules(
   const allows = rules.filter((r) => r.action === 'allow' && matches(r));
   if (allows.length > 0) return { allowed: true, reason: 'an allow rule matches', rules: allows.map(cite) };
   return { allowed: false, reason: 'no allow rule matches (defaultAction deny)', rules: [] };
+}
+
+/** Whether a client's identity or address is one of the proxy admin port's scrapers. */
+function scraperMatches(model: PolicyModel, client: Client, services: ReadonlyMap<string, ServiceModel>): boolean[] {
+  const identity = presentedIdentity(client, services, model.mesh.trustDomain);
+  return (model.mesh.linkerd?.proxyAdmin?.scrapedBy ?? []).map((scraper) => {
+    if (scraper.kind === 'ipBlock') return ipInCidr(client.ip, scraper.cidr);
+    return identityMatches(scraper, identity, model.mesh.trustDomain, services);
+  });
+}
+
+/** The mirror of `proxyAdminDecision` for one client: plaintext or not, from the probe networks or not, which scrapers it is. */
+function proxyAdminClientKey(model: PolicyModel, client: Client, services: ReadonlyMap<string, ServiceModel>): string {
+  const probing = probeNetworksOf(model.mesh).some((cidr) => ipInCidr(client.ip, cidr));
+  return `admin${probing ? 'n' : '-'}${scraperMatches(model, client, services)
+    .map((m) => (m ? '1' : '0'))
+    .join('')}`;
+}
+
+/**
+ * Model.ts, 9.: the proxy admin port. GET /live and /ready from the probe networks (the kubelet probing the proxy),
+ * GET /metrics by a scraper; nothing else, whatever the rules, defaultAction and audit say.
+ */
+function decideProxyAdmin(model: PolicyModel, request: Request, services: ReadonlyMap<string, ServiceModel>): Decision {
+  const path = request.path === undefined ? undefined : normalizePath(request.path);
+  const get = request.method === 'GET';
+  if (get && path !== undefined && PROXY_ADMIN_PROBE_PATHS.includes(path) && probeNetworksOf(model.mesh).some((cidr) => ipInCidr(request.client.ip, cidr)))
+    return { allowed: true, reason: `a GET on the proxy's probe path ${path} of its admin port, from the probe networks`, rules: [] };
+  if (get && path === PROXY_ADMIN_METRICS_PATH && scraperMatches(model, request.client, services).some((m) => m))
+    return { allowed: true, reason: "a scraper's GET /metrics on the proxy admin port (linkerd.proxyAdmin)", rules: [] };
+  return {
+    allowed: false,
+    reason: 'the proxy admin port admits only GET /metrics by its scrapers and GET /live, /ready from the probe networks (linkerd.proxyAdmin)',
+    rules: [],
+  };
 }

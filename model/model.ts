@@ -61,6 +61,13 @@
  *    refused by that alone. A
  *    `requestIdentity` source matches a valid token of its issuer whose subject (when set) and claims (when
  *    set) are equal; it never matches a request without a token, and it does not depend on the peer.
+ * 9. Linkerd's proxy admin port (`mesh.linkerd.proxyAdmin`, Linkerd only): every declared workload (not an Istio ingress gateway)
+ *    then also has port `LINKERD_PROXY_ADMIN_PORT` (4191, the proxy's own HTTP server, no model port), where a GET
+ *    on `/metrics` by a `scrapedBy` source (an identity needs mTLS, a block any client from it) and a GET on
+ *    `/live` or `/ready` from the probe networks are allowed, and everything else is denied, whatever the rules,
+ *    defaultAction and audit say (it is the proxy's, not the application's). Without `proxyAdmin` the model says
+ *    nothing about that port. Only meshes whose proxy has that port are checked on it (Istio's and ambient's
+ *    agents serve their stats on ports inbound capture skips, so no policy of theirs reaches them).
  * The validator guarantees `ports` only lists HTTP ports when methods, paths, headers or request identities
  * are set, and that no identity-based deny covers a port that accepts plaintext.
  */
@@ -99,7 +106,72 @@ export interface MeshSettings {
   readonly scope?: PolicyScope;
   /** The declared namespaces are every meshed namespace (what Linkerd needs to compile `scope: 'mesh'`). */
   readonly everyMeshedNamespaceListed?: true;
+  /** What only a Linkerd mesh has (model.ts, 9.); other targets ignore it, as documented. */
+  readonly linkerd?: LinkerdSettings;
   readonly location?: SourceLocation;
+}
+
+/** Linkerd's install: its control-plane namespace (in every identity name), and who may use the proxy admin port. */
+export interface LinkerdSettings {
+  /** Absent: `DEFAULT_LINKERD_CONTROL_PLANE`. */
+  readonly controlPlaneNamespace?: string;
+  readonly proxyAdmin?: ProxyAdminModel;
+}
+
+/** The proxy admin port's grants (model.ts, 9.): who may GET /metrics there. */
+export interface ProxyAdminModel {
+  /** Sorted, deduplicated; identities (a declared service or an undeclared account) and address blocks. */
+  readonly scrapedBy: readonly ScraperModel[];
+}
+
+export type ScraperModel =
+  | { readonly kind: 'service'; readonly service: string }
+  | { readonly kind: 'identity'; readonly namespace: string; readonly serviceAccount: string }
+  | { readonly kind: 'ipBlock'; readonly cidr: string };
+
+/** Linkerd's default control-plane namespace (linkerd.md §9: identities end in `.identity.<cp>.<td>`). */
+export const DEFAULT_LINKERD_CONTROL_PLANE = 'linkerd';
+
+/** The linkerd2-proxy admin server's port (`linkerd-admin`, 4191): /metrics, /live, /ready. */
+export const LINKERD_PROXY_ADMIN_PORT = 4191;
+/** The proxy's own probe paths on the admin port, which the injector writes into the proxy container's probes. */
+export const PROXY_ADMIN_PROBE_PATHS: readonly string[] = ['/live', '/ready'];
+export const PROXY_ADMIN_METRICS_PATH = '/metrics';
+
+/** The Linkerd control-plane namespace in force. */
+export function linkerdControlPlane(settings: Pick<MeshSettings, 'linkerd'>): string {
+  return settings.linkerd?.controlPlaneNamespace ?? DEFAULT_LINKERD_CONTROL_PLANE;
+}
+
+/** The admin port's name in the proxy container (`linkerd-admin`). */
+export const PROXY_ADMIN_PORT_NAME = 'linkerd-admin';
+
+/**
+ * A governed workload's proxy admin port as a port of the request space (model.ts, 9.): HTTP, with the proxy's
+ * own liveness and readiness probes, which the injector points at it. Undefined where the model does not govern it.
+ */
+export function proxyAdminPortOf(model: Pick<PolicyModel, 'mesh'>, service: ServiceModel): PortModel | undefined {
+  if (!proxyAdminGoverns(model, service)) return undefined;
+  return {
+    name: PROXY_ADMIN_PORT_NAME,
+    port: LINKERD_PROXY_ADMIN_PORT,
+    protocol: 'http',
+    probes: [
+      { kind: 'http', probe: 'readiness', path: '/ready' },
+      { kind: 'http', probe: 'liveness', path: '/live' },
+    ],
+  };
+}
+
+/** Whether a request to this port number of the service is one to its proxy admin port (model.ts, 9.). */
+export function isProxyAdminPort(model: Pick<PolicyModel, 'mesh'>, service: ServiceModel, port: number): boolean {
+  return port === LINKERD_PROXY_ADMIN_PORT && proxyAdminGoverns(model, service) && !service.ports.some((p) => p.port === port);
+}
+
+/** The services whose Linkerd proxy admin port the model governs (model.ts, 9.): every workload, when `proxyAdmin` is set. */
+export function proxyAdminGoverns(model: Pick<PolicyModel, 'mesh'>, service: ServiceModel): boolean {
+  // A Gateway API gateway's pods are meshed on Linkerd like any workload (targets/linkerd/gateway.ts), so their proxy has the port too.
+  return model.mesh.linkerd?.proxyAdmin !== undefined && service.gateway?.kind !== 'istio-ingress';
 }
 
 /** Linkerd's `proxy.probeNetworks` default (shared/docs/linkerd.md §7): every address. */

@@ -28,6 +28,8 @@ import {
   HTTP_METHODS,
   headerMatches,
   isHttpProtocol,
+  isProxyAdminPort,
+  PROXY_ADMIN_METRICS_PATH,
   probeNetworksOf,
   tokenIssuersAt,
   type CallerModel,
@@ -255,6 +257,13 @@ export function modelValues(model: PolicyModel, destination: ServiceModel, port:
     paths.push({ kind: 'exact', value: probe.path });
     for (const cidr of probeNetworksOf(model.mesh)) if (!coversEverything(cidr)) values.cidrs.push(cidr);
   }
+  // The proxy admin port (model.ts, 9.): its scrapers and GET /metrics; its probes are the port's own, above.
+  if (isProxyAdminPort(model, destination, port.port)) {
+    for (const scraper of model.mesh.linkerd?.proxyAdmin?.scrapedBy ?? []) addCallerValues(scraper, services, values);
+    methods.push('GET');
+    paths.push({ kind: 'exact', value: PROXY_ADMIN_METRICS_PATH });
+    return { ...values, methods, paths };
+  }
   for (const assertion of model.assertions ?? []) {
     if (assertion.to.kind === 'service' ? assertion.to.service !== destination.id : assertion.to.namespace !== destination.namespace) continue;
     addCallerValues(assertion.from, services, values);
@@ -441,11 +450,14 @@ export const UNKNOWN_ISSUER = 'https://policyc-unknown-issuer.example';
 /**
  * Header sets that probe every header condition of the rules to a destination: none; every named header at a
  * satisfying value; then one header at a time at each edge (absent, empty, the value, one character more, one
- * less); and the satisfying set with upper-cased names (names compare case-insensitively).
+ * less); the satisfying set with upper-cased names (names compare case-insensitively); and every combination of
+ * up to four named headers, each at a value that satisfies one of its conditions.
  */
 function headerVariants(rules: readonly RuleModel[]): (Readonly<Record<string, string>> | undefined)[] {
   const probes = new Map<string, Set<string>>();
   const satisfying = new Map<string, string>();
+  /** Per header, a value some condition on it holds for. */
+  const witness = new Map<string, string>();
   for (const rule of rules) {
     for (const { name, match } of rule.headers ?? []) {
       const values = probes.get(name) ?? new Set<string>(['']);
@@ -455,6 +467,7 @@ function headerVariants(rules: readonly RuleModel[]): (Readonly<Record<string, s
       probes.set(name, values);
       // The satisfying set satisfies allow rules; a header only deny rules name stays out of it.
       if (!satisfying.has(name) && rule.action === 'allow') satisfying.set(name, value);
+      if (!witness.has(name)) witness.set(name, value);
     }
   }
   if (probes.size === 0) return [undefined];
@@ -466,7 +479,14 @@ function headerVariants(rules: readonly RuleModel[]): (Readonly<Record<string, s
     for (const value of [...values].sort()) variants.push({ ...base, [name]: value });
   }
   variants.push(Object.fromEntries(Object.entries(base).map(([name, value]) => [name.toUpperCase(), value])));
-  return variants;
+  // Every subset of up to four named headers, each at a value one of its conditions holds for: a mesh that splits
+  // its routes by combinations of headers (Linkerd, targets/linkerd/routes.ts) is probed on each combination.
+  const names = [...witness.keys()].sort();
+  if (names.length <= 4)
+    for (let mask = 1; mask < 2 ** names.length - 1; mask++)
+      variants.push(Object.fromEntries(names.filter((_, i) => (mask >> i) & 1).map((n) => [n, witness.get(n) ?? ''])));
+  const unique = new Map(variants.map((v) => [JSON.stringify(v ?? null), v]));
+  return [...unique.values()];
 }
 
 /**

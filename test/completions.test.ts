@@ -67,4 +67,13 @@ describe('completions in a policy file', () => {
     assert.deepEqual(complete('shop.ts', "mtls: 'PERMISSIVE'", `mtls: '${CURSOR}'`), ['DISABLE', 'PERMISSIVE', 'STRICT']);
     assert.deepEqual(complete('data.ts', "protocol: 'tcp'", `protocol: '${CURSOR}'`), ['grpc', 'http', 'http2', 'tcp']);
   });
+
+  it("offers the Linkerd-only settings inside mesh({ linkerd: { | } }) and the scrapers' option inside proxyAdmin", () => {
+    const names = complete('policy.ts', 'everyMeshedNamespaceListed: true,', `everyMeshedNamespaceListed: true, linkerd: { ${CURSOR} },`);
+    // Optional properties are listed with a '?' by TypeScript 7's completions.
+    assert.deepEqual(names, ['controlPlaneNamespace?', 'proxyAdmin?']);
+    assert.deepEqual(complete('policy.ts', 'everyMeshedNamespaceListed: true,', `everyMeshedNamespaceListed: true, linkerd: { proxyAdmin: { ${CURSOR} } },`), [
+      'scrapedBy',
+    ]);
+  });
 });

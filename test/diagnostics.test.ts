@@ -297,6 +297,8 @@ describe('every diagnostic code', () => {
       PC3042: 'test/sources.test.ts',
       PC4010: 'test/sources.test.ts',
       PC3058: 'test/posture.test.ts',
+      PC3060: 'test/peers.test.ts',
+      PC3061: 'test/peers.test.ts',
     };
     const elsewhere = (code: string) =>
       ['PC4001', 'PC4002', 'PC4003', 'PC4004'].includes(code) ||

@@ -326,7 +326,10 @@ describe('through the whole pipeline', () => {
       dir,
     );
     assert.equal(partner.exit, 0, partner.stderr);
-    assert.match(partner.stdout, /is a gateway \(istio-ingress, numTrustedProxies 1\): no PeerAuthentication applies to it/);
+    assert.match(
+      partner.stdout,
+      /is a gateway \(istio-ingress, numTrustedProxies 1\): its callers carry no mesh identity \(Istio applies no PeerAuthentication to gateway pods/,
+    );
     assert.match(partner.stdout, /the original client address is 203\.0\.113\.9/);
     assert.match(partner.stdout, /policy: ALLOWED/);
     assert.match(partner.stdout, /istio: ALLOW/);

@@ -466,11 +466,15 @@ describe('linkerd.md §6: per-route authorization', () => {
     expect(sim.decide(objects, req(plaintext(), 8080, 'POST', '/x')), 'allow', 'HTTPRoute shop/any');
   });
 
-  it('linkerd.md §6: GIVEN a match on headers or query parameters WHEN it could be the best match THEN the request carries neither: unsupported', () => {
+  it('linkerd2-proxy http/match/header.rs: GIVEN a match on headers THEN it matches only a request that carries them; query parameters: the request carries none, unsupported', () => {
     const hdr = httpRoute('hdr', { rules: [{ matches: [{ path: { value: '/x' }, headers: [{ name: 'x-user', value: 'a' }] }] }] });
-    expect(sim.decide([...base(), hdr], get(plaintext(), '/x')), 'unsupported', 'HTTPRoute shop/hdr');
+    const objects = [...base(), hdr, authz('h', toRoute('hdr'), [])];
+    expect(sim.decide(objects, get(plaintext(), '/x')), 'deny');
+    expect(sim.decide(objects, { ...get(plaintext(), '/x'), headers: { 'X-User': 'a' } }), 'allow', 'HTTPRoute shop/hdr');
+    const query = httpRoute('query', { rules: [{ matches: [{ path: { value: '/x' }, queryParams: [{ name: 'user', value: 'a' }] }] }] });
+    expect(sim.decide([...base(), query], get(plaintext(), '/x')), 'unsupported', 'HTTPRoute shop/query');
     const wide = httpRoute('wide', { rules: [{ matches: [{ path: { value: '/x/y' } }] }] });
-    expect(sim.decide([...base(), hdr, wide], get(plaintext(), '/x/y')), 'deny', 'HTTPRoute shop/wide');
+    expect(sim.decide([...base(), query, wide], get(plaintext(), '/x/y')), 'deny', 'HTTPRoute shop/wide');
   });
 
   it('linkerd.md §6: GIVEN two routes that tie WHEN they decide differently THEN the older wins, unknown from manifests: unsupported; WHEN they agree THEN that verdict', () => {

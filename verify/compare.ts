@@ -6,7 +6,7 @@
  */
 import { parseAllDocuments } from 'yaml';
 import { clientKey, decide, operationKey, presentedIdentity, type Client, type Decision, type Request } from '../model/decide';
-import { isHttpProtocol, servicesById, type PolicyModel, type ServiceModel } from '../model/model';
+import { isHttpProtocol, isProxyAdminPort, proxyAdminPortOf, servicesById, type PolicyModel, type ServiceModel } from '../model/model';
 import { isNormalPath } from '../model/path';
 import {
   clientsFor,
@@ -152,7 +152,14 @@ export function* spaceOf(model: PolicyModel, targets: readonly SimulatedTarget[]
   for (const destination of model.services) {
     if (options.destinations !== undefined && !options.destinations.has(destination.id)) continue;
     const workload = workloadOf(destination);
-    for (const port of destination.ports) {
+    // The proxy admin port (model.ts, 9.), where declared: probed only on the meshes whose proxy has it.
+    const admin = proxyAdminPortOf(model, destination);
+    const adminTargets = targets.filter((t) => admin !== undefined && t.simulator.proxyAdminPort === admin.port);
+    const ports =
+      admin === undefined || adminTargets.length === 0
+        ? destination.ports.map((port) => ({ port, targets }))
+        : [...destination.ports.map((port) => ({ port, targets })), { port: admin, targets: adminTargets }];
+    for (const { port, targets } of ports) {
       const values = [modelValues(model, destination, port, services), ...targets.map((t) => t.simulator.distinctions(t.objects, workload, port.port))];
       const conditions = isHttpProtocol(port.protocol) ? requestConditions(model, destination.id) : [{}];
       const exhaustive = options.everyClient === true;
@@ -207,7 +214,11 @@ export function verifyTargets(model: PolicyModel, targets: readonly SimulatedTar
   for (const request of spaceOf(model, targets, options)) {
     const expected = decide(model, request, services);
     const simulatedAs = simulatedRequest(request, services, model.mesh.trustDomain);
+    const destination = services.get(request.destination);
+    const admin = destination !== undefined && isProxyAdminPort(model, destination, request.port);
     targets.forEach((target, i) => {
+      // A mesh without a proxy admin port has no such request to decide (model.ts, 9.).
+      if (admin && target.simulator.proxyAdminPort !== request.port) return;
       const result = results[i] as (typeof results)[number];
       const simulated = target.simulator.decide(target.objects, simulatedAs);
       result.checked++;

@@ -100,6 +100,11 @@ export type Distinctions = DistinguishingValues;
 
 export interface MeshSimulator {
   readonly name: string;
+  /**
+   * The port of the mesh proxy's own admin server in every workload, when the mesh's policy governs it (Linkerd:
+   * 4191). `verify` probes that port where the model declares its grants (model.ts, 9.), and only on such meshes.
+   */
+  readonly proxyAdminPort?: number;
   decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision;
   /** What the objects that can apply to `destination`'s pods on `port` tell apart (see `Distinctions`). */
   distinctions(objects: readonly ManifestObject[], destination: Workload, port: number): Distinctions;

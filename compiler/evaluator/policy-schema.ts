@@ -160,6 +160,12 @@ const caller = {
   ],
 };
 const list = (items: object, maxItems: number) => ({ type: 'array', maxItems, items });
+const linkerdViz = {
+  type: 'object',
+  required: ['component', 'namespace'],
+  properties: { kind: { const: 'linkerdViz' }, component: { const: 'prometheus' }, namespace: text, site },
+};
+const scraper = { type: 'object', required: ['kind'], discriminator: { propertyName: 'kind' }, oneOf: [service, identityPeers[1], linkerdViz, ipBlocks] };
 
 const schemas = {
   mesh: {
@@ -174,6 +180,13 @@ const schemas = {
       probeNetworks: list(text, 1024),
       scope: { enum: ['mesh', 'namespaces'] },
       everyMeshedNamespaceListed: { type: 'boolean' },
+      linkerd: {
+        type: 'object',
+        properties: {
+          controlPlaneNamespace: text,
+          proxyAdmin: { type: 'object', required: ['scrapedBy'], properties: { scrapedBy: { ...list(scraper, 1024), minItems: 1 } } },
+        },
+      },
       // Entries are checked one by one (below), so each error points at its own declaration.
       namespaces: { type: 'array' },
       services: { type: 'array' },
@@ -323,6 +336,7 @@ export const BUILDER_OF: Readonly<Record<string, string>> = {
   trustDomain: 'trustDomain(...)',
   both: 'both(...)',
   remoteIpBlocks: 'remoteIpBlocks(...)',
+  linkerdViz: 'linkerdVizPrometheus(...)',
   jwtIssuer: 'jwtIssuer({...})',
   requestIdentity: 'requestIdentity(...)',
 };

@@ -2,8 +2,8 @@
  * Example: rules that read the request, not only the caller. An API gateway forwards end users' requests to
  * `orders`; `orders` admits only users with a valid JWT of the company's issuer (admins, by claim, for the admin
  * API), and the reporting job only with its `x-tenant` header. A debug header is refused from everyone.
- * Istio only: Linkerd has no end-user authentication (PC4111), and the ambient target does not compile request
- * identities yet (PC4210). See README.md.
+ * Istio only: Linkerd has no end-user authentication (PC4111) and refuses the presence deny (PC4112), and the
+ * ambient target does not compile request identities yet (PC4210). See README.md.
  */
 import { allow, deny, anyone, exact, jwtIssuer, mesh, namespace, neverReaches, prefix, present, reaches, requestIdentity, service } from 'policyc';
 

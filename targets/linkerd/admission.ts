@@ -61,7 +61,9 @@ export function linkerdProblems(objects: readonly KubernetesObject[]): string[] 
         if (!PROXY_PROTOCOLS.includes(str(spec['proxyProtocol']) ?? '')) report('proxyProtocol is not one Linkerd knows');
         if (!ACCESS_POLICIES.includes(str(spec['accessPolicy']) ?? '')) report('accessPolicy must be written and be a default-policy name');
         const labels = obj(obj(spec['podSelector'])['matchLabels']);
-        if (Object.keys(labels).length === 0) report('an empty podSelector selects every pod of the namespace');
+        const expressions = obj(spec['podSelector'])['matchExpressions'];
+        if (Object.keys(labels).length === 0 && !(Array.isArray(expressions) && expressions.length > 0))
+          report('an empty podSelector selects every pod of the namespace');
         break;
       }
       case 'AuthorizationPolicy': {
@@ -155,7 +157,8 @@ export function linkerdProblems(objects: readonly KubernetesObject[]): string[] 
               const method = obj(m['method']);
               const service = str(method['service']);
               const name = str(method['method']);
-              if (service === undefined && name === undefined) report('a gRPC method match must name a service or a method');
+              // The method match is optional (policy-controller k8s/index/src/routes/grpc.rs `try_match`): a match of headers alone is valid.
+              if (m['method'] !== undefined && service === undefined && name === undefined) report('a gRPC method match must name a service or a method');
               if (service !== undefined && !GRPC_SERVICE.test(service)) report(`gRPC service '${service}' is not valid`);
               if (name !== undefined && !GRPC_METHOD.test(name)) report(`gRPC method '${name}' is not valid`);
               continue;

@@ -6,7 +6,7 @@
  * subtraction is refused with a reason (Linkerd has no deny).
  * @internal
  */
-import type { IdentitySourceModel, MtlsMode, RuleModel, ServiceModel, SourceModel } from '../../model/model';
+import { DEFAULT_LINKERD_CONTROL_PLANE, type IdentitySourceModel, type MtlsMode, type RuleModel, type ServiceModel, type SourceModel } from '../../model/model';
 import { compareStrings } from '../../model/compare';
 import { parseSpiffeId, sourceIdentity } from '../../model/resolve';
 import { parseCidr, type Cidr } from '../../model/cidr';
@@ -42,31 +42,38 @@ export interface Refusal {
   readonly reason: string;
 }
 
-/** The Linkerd identity string (doc §9): `<sa>.<ns>.serviceaccount.identity.linkerd.<td>`. */
-export function identityString(id: IdPattern, trustDomain: string): string {
+/** The Linkerd identity string (doc §9): `<sa>.<ns>.serviceaccount.identity.<control plane>.<td>`. */
+export function identityString(id: IdPattern, trustDomain: string, controlPlane: string = DEFAULT_LINKERD_CONTROL_PLANE): string {
   switch (id.kind) {
     case 'any':
       return '*';
     case 'ns':
-      return `*.${id.ns}.serviceaccount.identity.linkerd.${trustDomain}`;
+      return `*.${id.ns}.serviceaccount.identity.${controlPlane}.${trustDomain}`;
     case 'sa':
-      return `${id.sa}.${id.ns}.serviceaccount.identity.linkerd.${trustDomain}`;
+      return `${id.sa}.${id.ns}.serviceaccount.identity.${controlPlane}.${trustDomain}`;
     case 'exact':
       return id.id;
     case 'td':
-      return `*.serviceaccount.identity.linkerd.${id.trustDomain}`;
+      return `*.serviceaccount.identity.${controlPlane}.${id.trustDomain}`;
     default:
       return id satisfies never;
   }
 }
 
-/** The Linkerd identity of a SPIFFE ID's holder: a Kubernetes workload's DNS-like name, else the URI itself (doc §4, §9). */
-export function spiffeIdentity(id: string, meshTrustDomain: string): IdPattern | undefined {
+/**
+ * The Linkerd identity of a SPIFFE ID's holder: a Kubernetes workload's DNS-like name, else the URI itself (doc §4, §9).
+ * Another trust domain's workload is named with the same control-plane namespace (as the simulator assumes).
+ */
+export function spiffeIdentity(id: string, meshTrustDomain: string, controlPlane: string = DEFAULT_LINKERD_CONTROL_PLANE): IdPattern | undefined {
   const peer = parseSpiffeId(id);
   if (peer === undefined) return undefined;
   if (peer.namespace !== undefined && peer.serviceAccount !== undefined) {
     if (peer.trustDomain === meshTrustDomain) return { kind: 'sa', ns: peer.namespace, sa: peer.serviceAccount };
-    return { kind: 'exact', id: `${peer.serviceAccount}.${peer.namespace}.serviceaccount.identity.linkerd.${peer.trustDomain}`, trustDomain: peer.trustDomain };
+    return {
+      kind: 'exact',
+      id: `${peer.serviceAccount}.${peer.namespace}.serviceaccount.identity.${controlPlane}.${peer.trustDomain}`,
+      trustDomain: peer.trustDomain,
+    };
   }
   return { kind: 'exact', id, trustDomain: peer.trustDomain };
 }
@@ -159,6 +166,8 @@ export interface SourceContext {
   readonly mode: MtlsMode;
   /** The mesh's trust domain. */
   readonly trustDomain: string;
+  /** Linkerd's control-plane namespace (absent: the default), part of every identity name. */
+  readonly controlPlane?: string;
   /** Every SPIFFE ID outside Kubernetes the model names, so that a trust domain also lists those of its own. */
   readonly namedSpiffeIds: readonly string[];
   readonly services: ReadonlyMap<string, ServiceModel>;
@@ -240,13 +249,13 @@ function identityOf(source: IdentitySourceModel, ctx: SourceContext): IdPattern[
     case 'authenticated':
       return [{ kind: 'any' }];
     case 'spiffe': {
-      const id = spiffeIdentity(source.id, ctx.trustDomain);
+      const id = spiffeIdentity(source.id, ctx.trustDomain, ctx.controlPlane);
       return id === undefined ? undefined : [id];
     }
     case 'trustDomain': {
       // Linkerd's suffix match reads DNS labels, so a URI identity is matched only exactly: list the named ones (§4).
       const uris = ctx.namedSpiffeIds
-        .map((id) => spiffeIdentity(id, ctx.trustDomain))
+        .map((id) => spiffeIdentity(id, ctx.trustDomain, ctx.controlPlane))
         .filter(
           (id): id is Extract<IdPattern, { kind: 'exact' }> => id?.kind === 'exact' && id.trustDomain === source.trustDomain && id.id.startsWith('spiffe://'),
         );

@@ -47,13 +47,14 @@ import { compareStrings } from '../../model/compare';
 import {
   effectiveDefaultAction,
   effectiveEnforcement,
-  effectiveMtls,
   isHttpProtocol,
+  linkerdControlPlane,
   namespaceDefaultAction,
   namespaceEnforcement,
   namespaceMtls,
   policyScope,
   pathText,
+  headerMatchText,
   probeNetworksOf,
   servicesById,
   type HttpMethod,
@@ -86,17 +87,23 @@ import { parseCidr } from '../../model/cidr';
 import {
   grpcKeyCoversRegion,
   grpcKeyOf,
-  grpcKeyText,
   grpcRegions,
+  headerCells,
+  headerChoiceKey,
   httpPathMatch,
   httpRegions,
+  MAX_HEADER_CHOICES,
   methodGroups,
+  regionKey,
   scopeCoversPath,
   type GrpcKey,
+  type HeaderCell,
   type HttpRegion,
   type Scope,
 } from './routes';
 import { linkerdProblems } from './admission';
+import { compileProxyAdmin } from './admin-port';
+import { checkGateways, listenerRule, serverMode } from './gateway';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -158,6 +165,8 @@ interface Ref {
 }
 
 function isScoped(r: PortRule, grpcPort: boolean): boolean {
+  // A header condition scopes a rule too: it applies to some requests of the port only.
+  if (r.rule.headers !== undefined) return true;
   return grpcPort ? r.grpc !== null : r.scope.methods !== null || r.scope.paths !== null;
 }
 
@@ -165,6 +174,16 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/** Does choice `outer` strictly extend `inner` (every class of `inner` is in `outer`, and `outer` names more headers)? */
+function extendsChoice(outer: ReadonlyMap<string, string>, inner: ReadonlyMap<string, string>): boolean {
+  return inner.size < outer.size && [...inner].every(([name, key]) => outer.get(name) === key);
+}
+
+/** Does `inner` name only headers `outer` names (whatever their classes)? */
+function namesWithin(inner: ReadonlyMap<string, string>, outer: ReadonlyMap<string, string>): boolean {
+  return [...inner.keys()].every((name) => outer.has(name));
 }
 
 class LinkerdCompilation {
@@ -184,17 +203,17 @@ class LinkerdCompilation {
   ) {
     this.services = servicesById(model);
     this.rulesById = new Map(model.rules.map((r) => [r.id, r]));
-    this.rulesByDestination = rulesByDestination(model.rules.filter((r) => this.expressible(r)));
+    this.rulesByDestination = rulesByDestination(model.rules.filter((r) => this.expressible(r)).flatMap((r) => listenerRule(r, this.services) ?? []));
   }
 
   /**
    * Linkerd has no end-user (JWT) authentication at all: its AuthorizationPolicy authenticates only the peer
    * (MeshTLSAuthentication, NetworkAuthentication; linkerd.io/2/reference/authorization-policy/), so a request
-   * identity is refused (PC4111). Header conditions are refused too (PC4112): an HTTPRoute's header matches
-   * (policy.linkerd.io HTTPRoute `matches[].headers`, Exact or RegularExpression) change which route is the best
-   * match for a request (more header matches win), so every route of the port would have to be split by every
-   * combination of conditions to keep the grants exact; policyc does not do that yet and refuses instead of
-   * guessing. Both refusals are errors located at the rule; refused rules are left out of the output.
+   * identity is refused (PC4111). Header conditions compile into route header matches (./routes.ts), except a deny's
+   * prefix or presence condition (PC4112): Linkerd reads those as a regular expression, which never matches a header
+   * value with bytes outside visible ASCII (linkerd2-proxy http/match/header.rs keeps only values `to_str` accepts),
+   * so such a request would escape the deny. Both refusals are errors located at the rule; refused rules are left
+   * out of the output.
    */
   private expressible(rule: RuleModel): boolean {
     const identity = rule.sources.find((s) => s.kind === 'requestIdentity');
@@ -206,10 +225,13 @@ class LinkerdCompilation {
       );
       return false;
     }
-    if (rule.headers !== undefined) {
+    const patterns = rule.action === 'deny' ? (rule.headers ?? []).filter((h) => h.match.kind !== 'exact') : [];
+    if (patterns.length > 0) {
       this.report(
         'linkerd-header-condition',
-        `Rule ${rule.id} has header conditions (${rule.headers.map((h) => h.name).join(', ')}), which policyc cannot compile exactly into Linkerd routes (a header match changes which route wins for every request of the port). Build this policy with --target istio, or narrow the rule by methods and paths only for Linkerd.`,
+        `Deny rule ${rule.id} has the header condition${patterns.length === 1 ? '' : 's'} ${patterns.map((h) => `'${h.name}': ${headerMatchText(h.match)}`).join(', ')}, ` +
+          'which Linkerd can only match with a regular expression, and Linkerd never applies a regular expression to a header value with bytes outside visible ASCII: ' +
+          "such a request would escape this deny. Deny exact values instead (exact('...'), compared byte for byte), or, with defaultAction 'deny', allow the callers only the requests they need and drop this deny; or build this policy with --target istio.",
         rule.location,
       );
       return false;
@@ -264,6 +286,28 @@ class LinkerdCompilation {
       if (Object.keys(service.selector).length === 0 || refused.has(service.id)) continue;
       for (const port of service.ports) this.compilePort(service, port);
     }
+    compileProxyAdmin(
+      this.model,
+      { name: (kind, namespace, preferred, key) => this.names.name(kind, namespace, preferred, key), add: (object, origins) => this.add(object, origins) },
+      this.probeNetworks(),
+      this.sourceContext(),
+    );
+  }
+
+  /** How model sources read on this mesh, apart from a port's mTLS mode. */
+  private sourceContext(): Omit<SourceContext, 'mode'> {
+    return {
+      trustDomain: this.model.mesh.trustDomain,
+      controlPlane: linkerdControlPlane(this.model.mesh),
+      namedSpiffeIds: this.namedSpiffeIds,
+      services: this.services,
+      invalidSource: (rule, source, why) =>
+        this.report(
+          source.kind === 'ipBlock' ? 'invalid-cidr' : 'undeclared-service',
+          `A source of rule ${rule.id} cannot be compiled for Linkerd: ${why}.`,
+          rule.location,
+        ),
+    };
   }
 
   /** Linkerd has no mesh-wide object: a mesh-scope policy must say that it names every meshed namespace. */
@@ -294,24 +338,11 @@ class LinkerdCompilation {
   }
 
   /**
-   * What only Istio understands: the original client address (remoteIpBlocks), Istio's ingress gateway, a gateway as
-   * a destination (PeerAuthentication-free gateway pods are an Istio notion), and an identity-AND-network deny.
-   * Returns the destinations not compiled.
+   * What only Istio understands: the original client address (remoteIpBlocks), Istio's ingress gateway (./gateway.ts),
+   * and an identity-AND-network deny. Returns the destinations not compiled.
    */
   private checkSources(): Set<string> {
-    const refused = new Set<string>();
-    for (const service of this.model.services) {
-      if (service.gateway === undefined) continue;
-      refused.add(service.id);
-      this.report(
-        'linkerd-istio-gateway',
-        `${service.id} is declared with gateway(...), and Linkerd has no gateway kind whose callers arrive without identity: ` +
-          (service.gateway.kind === 'istio-ingress'
-            ? "an Istio ingress gateway is an Istio component. Build this policy with --target istio, or declare your Linkerd ingress's pods with service(...) and grant it by identity."
-            : 'declare the meshed gateway pods with service(...) (Linkerd authorizes them like any workload), or build this policy with --target istio.'),
-        service.location,
-      );
-    }
+    const refused = checkGateways(this.model, this.services, (id, message, location) => this.report(id, message, location));
     for (const rule of this.model.rules) {
       for (const source of rule.sources) {
         if (source.kind === 'remoteIpBlock') {
@@ -319,13 +350,6 @@ class LinkerdCompilation {
             'linkerd-remote-ip',
             `remoteIpBlocks('${source.cidr}') matches the original client address from X-Forwarded-For, which Linkerd authorization never reads ` +
               '(a NetworkAuthentication matches the connection address only). Enforce it at your ingress controller, or write ipBlocks(...) for the address of the connection.',
-            rule.location,
-          );
-        }
-        if (source.kind === 'service' && this.services.get(source.service)?.gateway?.kind === 'istio-ingress') {
-          this.report(
-            'linkerd-istio-gateway',
-            `${source.service} is an Istio ingress gateway, an Istio component with no Linkerd identity. Build this policy with --target istio, or name the Linkerd ingress's identity with identity(...).`,
             rule.location,
           );
         }
@@ -435,7 +459,7 @@ class LinkerdCompilation {
   }
 
   private compilePort(service: ServiceModel, port: PortModel): void {
-    const mode: MtlsMode = effectiveMtls(this.model, service, port);
+    const mode: MtlsMode = serverMode(this.model, service, port);
     const where = `port ${port.name} (${port.port}) of ${service.id}`;
     if (mode === 'DISABLE') {
       this.report(
@@ -505,18 +529,7 @@ class LinkerdCompilation {
     // Audit: what no AuthorizationPolicy admits is let through and logged, not refused (§11).
     this.add(server(audit ? 'audit' : 'deny'), [serviceOrigin(service)]);
 
-    const sources: SourceContext = {
-      mode,
-      trustDomain: this.model.mesh.trustDomain,
-      namedSpiffeIds: this.namedSpiffeIds,
-      services: this.services,
-      invalidSource: (rule, source, why) =>
-        this.report(
-          source.kind === 'ipBlock' ? 'invalid-cidr' : 'undeclared-service',
-          `A source of rule ${rule.id} cannot be compiled for Linkerd: ${why}.`,
-          rule.location,
-        ),
-    };
+    const sources: SourceContext = { mode, ...this.sourceContext() };
     const grantsOf = (rs: readonly PortRule[]): Term[] =>
       allowDefault ? [everyoneTerm(mode)] : rs.flatMap((r) => (r.rule.action === 'allow' && r.probe !== true ? allowTerms(r.rule, sources) : []));
     // Never narrowed by a deny: the kubelet's probe succeeds whatever the rules say (model.ts, 6.).
@@ -657,14 +670,31 @@ class LinkerdCompilation {
     }
   }
 
+  /**
+   * The header cells of one path region and method group (./routes.ts `headerCells`), or the group alone when too
+   * many combinations would be needed (refused, PC4145).
+   */
+  private headerSplit(members: readonly PortRule[], port: PortModel, service: ServiceModel): HeaderCell<PortRule>[] {
+    const cells = headerCells(members, (r) => r.rule.headers);
+    if (cells !== 'too-many') return cells;
+    const conditioned = members.filter((r) => r.rule.headers !== undefined);
+    for (const r of conditioned)
+      this.report(
+        'linkerd-header-combinations',
+        `Rule ${r.rule.id} has header conditions on port ${port.name} (${port.port}) of ${service.id}, and the header conditions of the rules there (${[...new Set(conditioned.flatMap((c) => (c.rule.headers ?? []).map((h) => h.name)))].sort().join(', ')}) ` +
+          `combine into more than ${MAX_HEADER_CHOICES} classes of requests for one path and method, each of which would need its own Linkerd route match to keep every other request's grants exact. ` +
+          'Use fewer header names or values on this port (for example one header whose exact values name the cases), or split the cases by path or method; or build this policy with --target istio.',
+        r.rule.location,
+      );
+    return [{ classes: [], members }];
+  }
+
   private httpRoutes(at: PortRoutes): void {
     const { service, port, used } = at;
     const regions = httpRegions(used.map((r) => r.scope));
-    const cells: Cell[] = [];
-    const restAt: number[] = [];
     // The rest is written as `PathPrefix /` (ranked below every other region) unless a region holds `/` itself.
     const restOverlaps = httpPathMatch({ kind: 'rest' }, regions).type === 'PathPrefix';
-    const pending: { cell: Omit<Cell, 'lower'>; region: HttpRegion; specific: boolean; anyAt: number }[] = [];
+    const pending: { cell: Omit<Cell, 'lower'>; region: HttpRegion; group: string; specific: boolean; choice: Map<string, string> }[] = [];
     for (const region of regions) {
       const covering = used.filter((r) => scopeCoversPath(r.scope, region));
       const path = httpPathMatch(region, regions);
@@ -681,59 +711,91 @@ class LinkerdCompilation {
         (r) => r.scope,
         (r) => r.rule.id,
       );
-      const anyAt = pending.length + groups.length - 1; // methodGroups lists the any-method group last
       for (const g of groups) {
-        // The catch-all takes every path not in normal form (./routes.ts): its grants must not reach a path-scoped deny's callers.
-        if (path.type === 'PathPrefix') for (const deny of at.bypassedDenies(at.routeTerms(g.members))) this.refuseRawPathDeny(deny, port, service);
-        const matches = g.methods === null ? [{ path }] : g.methods.map((method: HttpMethod) => ({ path, method }));
-        if (region.kind === 'rest') restAt.push(pending.length);
-        pending.push({
-          cell: {
-            matches,
-            catchAll: false,
-            terms: at.routeTerms(g.members),
-            members: g.members,
-            words: httpRegionWords(region),
-            fallback: region.kind === 'rest' && g.methods === null,
-          },
-          region,
-          specific: g.methods !== null,
-          anyAt,
-        });
+        const group = `${regionKey(region)}|${g.methods === null ? 'any' : g.methods.join(',')}`;
+        for (const h of this.headerSplit(g.members, port, service)) {
+          const terms = at.routeTerms(h.members);
+          // The catch-all takes every path not in normal form (./routes.ts): its grants must not reach a path-scoped deny's callers.
+          if (path.type === 'PathPrefix') for (const deny of at.bypassedDenies(terms)) this.refuseRawPathDeny(deny, port, service);
+          const headers = h.classes.length === 0 ? {} : { headers: h.classes.map((c) => ({ name: c.name, type: c.match.type, value: c.match.value })) };
+          const matches = g.methods === null ? [{ path, ...headers }] : g.methods.map((method: HttpMethod) => ({ path, method, ...headers }));
+          pending.push({
+            cell: {
+              matches,
+              catchAll: false,
+              terms,
+              members: h.members,
+              words: [httpRegionWords(region), ...h.classes.map((c) => c.name)].join('-'),
+              fallback: region.kind === 'rest' && g.methods === null && h.classes.length === 0,
+            },
+            region,
+            group,
+            specific: g.methods !== null,
+            choice: headerChoiceKey(h.classes),
+          });
+        }
       }
     }
-    pending.forEach((p, i) => {
-      // What ranks below a cell for its requests: the any-method cell of its region (for a method cell), and
-      // the rest's cells when the rest is the `PathPrefix /` catch-all.
-      const lower = [...(p.specific ? [p.anyAt] : []), ...(p.region.kind !== 'rest' && restOverlaps ? restAt : [])].filter((j) => j !== i);
-      cells.push({ ...p.cell, lower });
+    // What ranks below a cell for its requests (./routes.ts): in its own group the choices it strictly extends; the
+    // any-method group of its region (for a method cell) and, when the rest is the `PathPrefix /` catch-all, the rest's
+    // cells (for a cell of another region), each with no header the cell does not name.
+    const cells = pending.map((p, i): Cell => {
+      const lower = pending.flatMap((q, j) => {
+        if (j === i) return [];
+        const sameGroup = q.group === p.group;
+        const below =
+          (sameGroup && extendsChoice(p.choice, q.choice)) ||
+          (!sameGroup && p.specific && !q.specific && regionKey(q.region) === regionKey(p.region) && namesWithin(q.choice, p.choice)) ||
+          (p.region.kind !== 'rest' && restOverlaps && q.region.kind === 'rest' && namesWithin(q.choice, p.choice));
+        return below ? [j] : [];
+      });
+      return { ...p.cell, lower };
     });
     this.routes(at, cells, 'HTTPRoute');
   }
 
   private grpcRoutes(at: PortRoutes): void {
-    const { used } = at;
+    const { used, port, service } = at;
     const regions = grpcRegions(used.flatMap((r) => r.grpc ?? []));
-    const indexOf = (key: GrpcKey): number => regions.findIndex((r) => r.kind === 'method' && grpcKeyText(r.key) === grpcKeyText(key));
-    const restAt = regions.length - 1;
-    const cells = regions.map((region, i): Cell => {
+    const pending: { cell: Omit<Cell, 'lower'>; region: number; below: readonly number[]; choice: Map<string, string> }[] = [];
+    regions.forEach((region, i) => {
       const covering = used.filter((r) => r.grpc === null || (region.kind === 'method' && r.grpc.some((k) => grpcKeyCoversRegion(k, region))));
-      // gRPC matches rank by (service, method) length: a method, then its whole service, then the catch-all.
-      const service = region.kind === 'method' && region.key.method !== undefined ? indexOf({ service: region.key.service }) : -1;
-      const lower = region.kind === 'rest' ? [] : [...(service >= 0 ? [service] : []), restAt];
-      const matches =
-        region.kind === 'rest'
-          ? []
-          : [{ method: { type: 'Exact', service: region.key.service, ...(region.key.method === undefined ? {} : { method: region.key.method }) } }];
-      return {
-        matches,
-        catchAll: region.kind === 'rest',
-        terms: at.routeTerms(covering),
-        members: covering,
-        words: grpcRegionWords(region),
-        fallback: region.kind === 'rest',
-        lower: lower.filter((j) => j !== i),
-      };
+      // gRPC matches rank by (service, method) length, then header count: a method, then its whole service, then the catch-all.
+      const serviceAt =
+        region.kind === 'method' && region.key.method !== undefined
+          ? regions.findIndex((r) => r.kind === 'method' && r.key.method === undefined && r.key.service === region.key.service)
+          : -1;
+      const below = region.kind === 'rest' ? [] : [...(serviceAt >= 0 ? [serviceAt] : []), regions.length - 1];
+      for (const h of this.headerSplit(covering, port, service)) {
+        const headers = h.classes.length === 0 ? {} : { headers: h.classes.map((c) => ({ name: c.name, type: c.match.type, value: c.match.value })) };
+        const method =
+          region.kind === 'rest'
+            ? {}
+            : { method: { type: 'Exact', service: region.key.service, ...(region.key.method === undefined ? {} : { method: region.key.method }) } };
+        // The catch-all without headers is a rule without matches; with headers, a match of headers alone.
+        const catchAll = region.kind === 'rest' && h.classes.length === 0;
+        pending.push({
+          cell: {
+            matches: catchAll ? [] : [{ ...method, ...headers }],
+            catchAll,
+            terms: at.routeTerms(h.members),
+            members: h.members,
+            words: [grpcRegionWords(region), ...h.classes.map((c) => c.name)].join('-'),
+            fallback: catchAll,
+          },
+          region: i,
+          below,
+          choice: headerChoiceKey(h.classes),
+        });
+      }
+    });
+    const cells = pending.map((p, i): Cell => {
+      const lower = pending.flatMap((q, j) => {
+        if (j === i) return [];
+        const below = (q.region === p.region && extendsChoice(p.choice, q.choice)) || (p.below.includes(q.region) && namesWithin(q.choice, p.choice));
+        return below ? [j] : [];
+      });
+      return { ...p.cell, lower };
     });
     this.routes(at, cells, 'GRPCRoute');
   }
@@ -767,7 +829,7 @@ class LinkerdCompilation {
       const only = term.ids?.length === 1 ? term.ids[0] : undefined;
       if (only?.kind === 'sa') refs.push({ group: '', kind: 'ServiceAccount', name: only.sa, namespace: only.ns });
       else if (term.ids !== null) {
-        const identities = [...new Set(term.ids.map((id) => identityString(id, trustDomain)))].sort(compareStrings);
+        const identities = [...new Set(term.ids.map((id) => identityString(id, trustDomain, linkerdControlPlane(this.model.mesh))))].sort(compareStrings);
         refs.push(shared('MeshTLSAuthentication', identityWords(term.ids), identities.join('\n'), { identities }, origins));
       }
       if (term.nets !== null) {
@@ -829,14 +891,15 @@ class LinkerdCompilation {
    * Server and authorization it needs (https://linkerd.io/2.15/reference/cli/viz, allow-scrapes).
    */
   checkAdminPort(): void {
-    if (this.model.mesh.defaultAction !== 'deny' || this.model.namespaces.length === 0) return;
+    // Declared with linkerd.proxyAdmin, the admin port gets its own Server and grants (./admin-port.ts).
+    if (this.model.mesh.defaultAction !== 'deny' || this.model.namespaces.length === 0 || this.model.mesh.linkerd?.proxyAdmin !== undefined) return;
     const names = this.model.namespaces.map((ns) => ns.name);
     this.report(
       'linkerd-admin-port-closed',
       `defaultAction 'deny' annotates namespace${names.length === 1 ? '' : 's'} ${names.join(', ')} with default-inbound-policy: deny, which also closes ` +
         "the Linkerd proxy's admin port 4191: linkerd-viz's Prometheus can no longer scrape those proxies. If you run linkerd-viz, apply the output of " +
         names.map((n) => `\`linkerd viz allow-scrapes --namespace ${n}\``).join(', ') +
-        ' next to these manifests.',
+        ' next to these manifests, or declare the scrapers: mesh({ linkerd: { proxyAdmin: { scrapedBy: [linkerdVizPrometheus()] } } }).',
       this.model.mesh.location,
     );
   }

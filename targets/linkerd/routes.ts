@@ -11,7 +11,7 @@
  *    "has a method match" decides).
  * @internal
  */
-import { HTTP_METHODS, type HttpMethod, type PathMatch } from '../../model/model';
+import { HTTP_METHODS, headerMatches, headerMatchText, type HeaderCondition, type HeaderMatch, type HttpMethod, type PathMatch } from '../../model/model';
 import { compareStrings } from '../../model/compare';
 
 /** A rule's request constraint on one port, after normalisation (gRPC: POST implied, paths parsed). */
@@ -91,6 +91,125 @@ export function methodGroups<T>(members: readonly T[], scopeOf: (m: T) => Scope,
     else group.methods.push(method);
   }
   return [...byKey.values(), { methods: null, members: anyMembers }];
+}
+
+/**
+ * Header conditions. A header match on a route changes which route is the best match for a request (a match with
+ * more header matches outranks one with fewer, linkerd2-proxy `RequestMatch`), so the routes of a port are split by
+ * header value classes, never by the rules' conditions as written:
+ *  - per header name, the values are split into disjoint classes, each the values that satisfy exactly the same
+ *    conditions of the cell (an exact value is its own class, `Exact`; a prefix's class excludes its longer prefixes
+ *    and exact values, a RegularExpression; `present` adds the class of every other value, the empty one included);
+ *    values that satisfy no condition have no class: a match simply does not name the header;
+ *  - a cell gets one match per "tight" choice of classes: a choice every named header of which some rule it satisfies
+ *    reads. For any request, the tight choice that is the request's own classes restricted to the headers its
+ *    satisfied rules read is the unique match with the most header matches among those it satisfies, so it decides,
+ *    and its grants are exactly those of the rules the request satisfies (see `headerCells`).
+ * Linkerd reads a regex only on a header value that is visible ASCII (http `HeaderValue::to_str`), so a value with
+ * other bytes satisfies no prefix or presence class: it falls to a cell with fewer rules, which only narrows what
+ * allows grant; a deny with such a condition would be escaped that way, and is refused (PC4112).
+ */
+
+/** One value class of one header: the values that satisfy exactly the conditions `holds`. */
+export interface HeaderClass {
+  readonly name: string;
+  /** Texts (`headerMatchText`) of the conditions on `name` these values satisfy; never empty. */
+  readonly holds: ReadonlySet<string>;
+  /** The route header match selecting these values. */
+  readonly match: { readonly type: 'Exact' | 'RegularExpression'; readonly value: string };
+}
+
+/** The value classes of one header, for the distinct conditions on it. */
+export function headerClasses(name: string, matches: readonly HeaderMatch[]): HeaderClass[] {
+  const exacts = [...new Set(matches.flatMap((m) => (m.kind === 'exact' ? [m.value] : [])))].sort();
+  const prefixes = [...new Set(matches.flatMap((m) => (m.kind === 'prefix' ? [m.value] : [])))].sort();
+  const anyValue = matches.some((m) => m.kind === 'present');
+  const distinct = [...new Map(matches.map((m) => [headerMatchText(m), m])).values()];
+  const holds = (value: string): Set<string> => new Set(distinct.filter((m) => headerMatches(m, value)).map(headerMatchText));
+  const classes: HeaderClass[] = exacts.map((value) => ({ name, holds: holds(value), match: { type: 'Exact', value } }));
+  for (const prefix of prefixes) {
+    const longer = prefixes.filter((p) => p !== prefix && p.startsWith(prefix));
+    const inside = exacts.filter((e) => e.startsWith(prefix));
+    classes.push({
+      name,
+      holds: new Set(distinct.filter((m) => m.kind === 'present' || (m.kind === 'prefix' && prefix.startsWith(m.value))).map(headerMatchText)),
+      match: { type: 'RegularExpression', value: `^${escapeRegex(prefix)}${valueRegex(prefix, longer, inside)}$` },
+    });
+  }
+  if (anyValue)
+    classes.push({
+      name,
+      holds: new Set([headerMatchText({ kind: 'present' })]),
+      match: { type: 'RegularExpression', value: `^${valueRegex('', prefixes, exacts)}$` },
+    });
+  return classes;
+}
+
+/** The requests of a cell whose header values fall in `classes` (by name): the members whose conditions they satisfy. */
+export interface HeaderCell<T> {
+  /** One class per named header, sorted by name; empty: the match names no header. */
+  readonly classes: readonly HeaderClass[];
+  readonly members: readonly T[];
+}
+
+/** Beyond this many class choices per cell, the routes would be too many to review: refused (PC4145). */
+export const MAX_HEADER_CHOICES = 64;
+
+/**
+ * The header cells of a set of rules covering one path region and method group: one per tight choice of classes
+ * (see above), the empty choice first. Rules without conditions are members of every cell. Why the tight choice
+ * decides: let a request's classes be K* and S the rules it satisfies; K0 is K* restricted to the headers S reads.
+ * Every rule K0 satisfies is in S (K0 ⊆ K*) and every rule of S reads only headers of K0, so K0 satisfies exactly
+ * S and is tight. A tight choice K ⊆ K* satisfies rules of S only, which read headers of K0 only, and being tight
+ * names only headers they read: K names at most K0's headers, so any other one has fewer header matches.
+ */
+export function headerCells<T>(members: readonly T[], headersOf: (m: T) => readonly HeaderCondition[] | undefined): HeaderCell<T>[] | 'too-many' {
+  const conditioned = members.filter((m) => (headersOf(m) ?? []).length > 0);
+  const plain = members.filter((m) => (headersOf(m) ?? []).length === 0);
+  const byName = new Map<string, HeaderMatch[]>();
+  for (const m of conditioned) for (const c of headersOf(m) ?? []) byName.set(c.name, [...(byName.get(c.name) ?? []), c.match]);
+  const names = [...byName.keys()].sort();
+  const options = names.map((name) => headerClasses(name, byName.get(name) ?? []));
+  if (options.reduce((n, o) => n * (o.length + 1), 1) > MAX_HEADER_CHOICES) return 'too-many';
+  let choices: HeaderClass[][] = [[]];
+  for (const classes of options) choices = choices.flatMap((choice) => [choice, ...classes.map((c) => [...choice, c])]);
+  const cells: HeaderCell<T>[] = [];
+  for (const choice of choices) {
+    const satisfied = conditioned.filter((m) =>
+      (headersOf(m) ?? []).every((c) => choice.find((k) => k.name === c.name)?.holds.has(headerMatchText(c.match)) === true),
+    );
+    const read = new Set(satisfied.flatMap((m) => (headersOf(m) ?? []).map((c) => c.name)));
+    if (choice.every((k) => read.has(k.name))) cells.push({ classes: choice, members: members.filter((m) => plain.includes(m) || satisfied.includes(m)) });
+  }
+  return cells.sort((a, b) => a.classes.length - b.classes.length);
+}
+
+/** The class key of a choice, per header name. */
+export function headerChoiceKey(classes: readonly HeaderClass[]): Map<string, string> {
+  return new Map(classes.map((c) => [c.name, `${c.match.type}:${c.match.value}`]));
+}
+
+/**
+ * Regex (no anchors) for the rest of a header value after `base`: anything, except values that continue with one
+ * of `excludedPrefixes` and except the `excludedExacts` (all of which start with `base`).
+ */
+function valueRegex(base: string, excludedPrefixes: readonly string[], excludedExacts: readonly string[]): string {
+  const root = node();
+  for (const p of [...excludedPrefixes].sort((a, b) => a.length - b.length)) insert(root, p.slice(base.length), 'prefix');
+  for (const e of excludedExacts) insert(root, e.slice(base.length), 'exact');
+  return valueNodeRegex(root);
+}
+
+function valueNodeRegex(n: TrieNode): string {
+  const chars = [...n.children.keys()].sort();
+  if (chars.length === 0) return n.endExcluded ? '.+' : '.*';
+  const alternatives = [`[^${chars.map(escapeChar).join('')}].*`];
+  for (const c of chars) {
+    const child = n.children.get(c) as TrieNode;
+    if (!child.subtreeExcluded) alternatives.push(escapeChar(c) + valueNodeRegex(child));
+  }
+  const body = `(?:${alternatives.join('|')})`;
+  return n.endExcluded ? body : `${body}?`;
 }
 
 // regex::escape's set: the characters that are meta in Rust regex syntax (inside classes too).

@@ -17,6 +17,7 @@ import {
   type DefaultAction,
   type Enforcement,
   type HttpMethod,
+  type LinkerdSettings,
   type MtlsMode,
   type PolicyModel,
   type PortModel,
@@ -41,6 +42,22 @@ const GRPC_PATHS = ['/pkg.Svc/*', '/pkg.Svc/Get', '/other.Svc/Put'] as const;
 const PROBE_PATHS = ['/health', '/healthz'] as const;
 /** The probe networks: the default (everywhere), or a node network some rule CIDRs overlap. */
 const PROBE_NETWORKS = [undefined, ['10.1.0.0/16'], ['172.16.0.0/12', 'fd00::/8']] as const;
+/** Linkerd-only settings (model.ts, 9.): the defaults, another control plane, the admin port opened to scrapers. */
+const LINKERD_SETTINGS: readonly (LinkerdSettings | undefined)[] = [
+  undefined,
+  undefined,
+  { controlPlaneNamespace: 'linkerd-cp' },
+  { proxyAdmin: { scrapedBy: [{ kind: 'identity', namespace: 'linkerd-viz', serviceAccount: 'prometheus' }] } },
+  {
+    controlPlaneNamespace: 'l5d',
+    proxyAdmin: {
+      scrapedBy: [
+        { kind: 'identity', namespace: 'alpha', serviceAccount: 'prometheus' },
+        { kind: 'ipBlock', cidr: '10.1.0.0/16' },
+      ],
+    },
+  },
+];
 const ISSUERS = ['https://idp.example', 'https://other.example/realm'] as const;
 
 const headerConditionArbitrary: fc.Arbitrary<HeaderCondition> = fc.record({
@@ -149,8 +166,13 @@ const gatewayArbitrary = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .record({ kind: fc.constantFrom<'istio-ingress' | 'gateway-api'>('istio-ingress', 'gateway-api'), numTrustedProxies: fc.integer({ min: 0, max: 2 }) })
-      .map(({ kind, numTrustedProxies }): ServiceModel => {
+      .record({
+        kind: fc.constantFrom<'istio-ingress' | 'gateway-api'>('istio-ingress', 'gateway-api'),
+        numTrustedProxies: fc.integer({ min: 0, max: 2 }),
+        // Istio's default account for a Gateway API gateway, or one written for another implementation (Linkerd compiles only that one as a caller, PC4140).
+        account: fc.constantFrom('edge-istio', 'edge'),
+      })
+      .map(({ kind, numTrustedProxies, account }): ServiceModel => {
         const istio = kind === 'istio-ingress';
         const namespace = istio ? 'istio-system' : 'alpha';
         const name = istio ? 'istio-ingressgateway' : 'edge';
@@ -158,7 +180,7 @@ const gatewayArbitrary = fc.oneof(
           id: `${namespace}/${name}`,
           namespace,
           name,
-          serviceAccount: istio ? 'istio-ingressgateway-service-account' : 'edge-istio',
+          serviceAccount: istio ? 'istio-ingressgateway-service-account' : account,
           selector: istio ? { istio: 'ingressgateway' } : { 'gateway.networking.k8s.io/gateway-name': name },
           ports: [{ name: 'web', port: 8080, protocol: 'http' }],
           gateway: { kind, numTrustedProxies },
@@ -311,11 +333,68 @@ function modelArbitrary(all: boolean): fc.Arbitrary<PolicyModel> {
         };
       }),
     )
+    .map(withLinkerdSettings)
     .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error'));
 }
 
-/** Models a user could write: every one passes the validator without errors. */
-export const policyModelArbitrary: fc.Arbitrary<PolicyModel> = modelArbitrary(true);
+/**
+ * The Linkerd settings of a model, chosen by a hash of the rest of it rather than drawn: the random stream stays
+ * what it was before they existed, so the same seeds still give the same models.
+ */
+function withLinkerdSettings(model: PolicyModel): PolicyModel {
+  const linkerd = LINKERD_SETTINGS[parseInt(shortHash(JSON.stringify(model)), 16) % LINKERD_SETTINGS.length];
+  return linkerd === undefined ? model : { ...model, mesh: { ...model.mesh, linkerd } };
+}
+
+/** PERMISSIVE for DISABLE, at every level: Linkerd refuses DISABLE (PC4101). */
+function withoutDisable<T extends { readonly mtls?: MtlsMode }>(scope: T): T {
+  return scope.mtls === 'DISABLE' ? { ...scope, mtls: 'PERMISSIVE' } : scope;
+}
+
+/**
+ * A model without what Linkerd refuses by design: DISABLE (PC4101) becomes PERMISSIVE, request identities (PC4111)
+ * and audit (PC4134 on STRICT scopes) are left out, and a deny keeps only its exact header conditions (PC4112). Gateways, SPIFFE IDs and the other sources of issue 15 are
+ * already absent (`modelArbitrary(false)`). So Linkerd's route construction, header conditions included, is
+ * verified on as many models as the other targets'.
+ */
+function linkerdShaped(model: PolicyModel): PolicyModel {
+  const { jwtIssuers: _issuers, ...rest } = model;
+  const { enforcement: _meshEnforcement, ...mesh } = withoutDisable(model.mesh) as PolicyModel['mesh'] & { enforcement?: unknown };
+  return {
+    ...rest,
+    mesh,
+    namespaces: model.namespaces.map((ns) => {
+      const { enforcement: _enforcement, ...kept } = withoutDisable(ns);
+      return kept;
+    }),
+    services: model.services.map((service) => {
+      const { enforcement: _enforcement, ...kept } = withoutDisable(service);
+      return { ...kept, ports: service.ports.map(withoutDisable) };
+    }),
+    rules: model.rules
+      .map((r) => {
+        // A deny's prefix or presence condition is refused (PC4112): its exact conditions are kept.
+        const { headers, ...kept } = r;
+        const exact = r.action === 'deny' ? (headers ?? []).filter((h) => h.match.kind === 'exact') : (headers ?? []);
+        return { ...kept, ...(exact.length === 0 ? {} : { headers: exact }), sources: r.sources.filter((s) => s.kind !== 'requestIdentity') };
+      })
+      .filter((r) => r.sources.length > 0),
+  };
+}
+
+/**
+ * Models a user could write: every one passes the validator without errors. One in three is shaped for Linkerd
+ * (`linkerdShaped`), which refuses the rest of the models far more often than the other targets do.
+ */
+export const policyModelArbitrary: fc.Arbitrary<PolicyModel> = fc.oneof(
+  { arbitrary: modelArbitrary(true), weight: 2 },
+  {
+    arbitrary: modelArbitrary(false)
+      .map(linkerdShaped)
+      .filter((model) => validateModel(model, NO_STORE).every((d) => d.severity !== 'error')),
+    weight: 1,
+  },
+);
 
 /**
  * The models `policyc import` can read back from their own Istio output with the same object names: no gateways,

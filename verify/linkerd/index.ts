@@ -3,10 +3,11 @@
  * proxy would, from the manifest objects alone (plus the destination pod's facts). It is the independent
  * check of the Linkerd target and imports nothing from `targets/` or `compiler/`.
  *
- * Every rule below follows shared/docs/linkerd.md (section numbers in comments). Route precedence also
- * follows linkerd2-proxy `linkerd/http/route/src/{http,grpc}/match*.rs` (match length, then header count,
- * query-param count, method). Whatever the manifests cannot tell (object age, pod probes, request headers,
- * webhook-dependent outcomes) ends in an `unsupported` verdict with the reason, never in a guess.
+ * Every rule below follows shared/docs/linkerd.md (section numbers in comments). Route precedence and header
+ * matches also follow linkerd2-proxy `linkerd/http/route/src/{http,grpc}/match*.rs`, under both orders a proxy may
+ * run (`Precedence`). Whatever the manifests cannot tell (object age, the proxy version where the orders disagree,
+ * pod probes, query parameters, webhook-dependent outcomes) ends in an `unsupported` verdict with the reason, never
+ * in a guess.
  */
 import {
   podProbeOf,
@@ -554,15 +555,47 @@ function evaluate(authzs: readonly Authz[], client: Client): Verdict {
 
 // ─────────────────────────────────────────────────────────────────────────────── routes (§6)
 
-/** [path length, header count, query count, method] for HTTP; [service length, method length, headers, 0] for gRPC. */
-type Score = readonly [number, number, number, number];
-const cmpScore = (a: Score, b: Score): number => {
-  for (let i = 0; i < 4; i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0);
+/**
+ * How one route match matched a request: what route precedence ranks. `len` is the path-match length (gRPC: the
+ * service name's), `method` whether a method matched (gRPC: the method name's length).
+ */
+interface Summary {
+  readonly grpc: boolean;
+  readonly exact: boolean;
+  readonly len: number;
+  readonly method: number;
+  readonly headers: number;
+  readonly query: number;
+}
+
+/**
+ * The two route precedence orders of linkerd2-proxy (§6). `released`: path-match length, then header count, query
+ * count, method (linkerd2-proxy main, linkerd/http/route/src/http/match.rs `impl Ord for RequestMatch`, path.rs
+ * `impl Ord for PathMatch`). `gateway-api`: an Exact path first, then length, then method, header count, query
+ * count (linkerd/linkerd2-proxy#4604, commit e9f2d1232, the Gateway API HTTPRouteRule order). gRPC ranks the same
+ * in both: service length, method length, header count (grpc/match.rs `impl Ord for RouteMatch`). A request whose
+ * decision depends on which order the proxy runs is `unsupported`: manifests do not say the proxy version.
+ */
+type Precedence = 'released' | 'gateway-api';
+const PRECEDENCES: readonly Precedence[] = ['released', 'gateway-api'];
+
+function rank(s: Summary, precedence: Precedence): readonly number[] {
+  if (s.grpc) return [s.len, s.method, s.headers];
+  return precedence === 'released' ? [s.len, s.headers, s.query, s.method] : [s.exact ? 1 : 0, s.len, s.method, s.headers, s.query];
+}
+
+function cmpSummary(a: Summary, b: Summary, precedence: Precedence): number {
+  const ra = rank(a, precedence);
+  const rb = rank(b, precedence);
+  for (let i = 0; i < ra.length; i++) {
+    const d = (ra[i] ?? 0) - (rb[i] ?? 0);
     if (d !== 0) return d;
   }
   return 0;
-};
+}
+
+/** What the catch-all PathPrefix "/" (and a rule without matches) scores (linkerd2-proxy `RequestMatch::default`). */
+const DEFAULT_SUMMARY: Summary = { grpc: false, exact: false, len: 1, method: 0, headers: 0, query: 0 };
 
 interface Route {
   readonly obj: Obj;
@@ -571,59 +604,115 @@ interface Route {
 
 interface RouteHit {
   readonly route: Route;
-  readonly score: Score;
+  readonly summary: Summary;
 }
 
-/** A match outcome: a score, no match, or unknown (it would need request data the contract does not carry). */
-type MatchOutcome = { readonly score: Score } | 'no' | { readonly unknown: string; readonly score: Score };
+/** A match outcome: a summary, no match, or unknown (it would need request data the contract does not carry). */
+type MatchOutcome = { readonly summary: Summary } | 'no' | { readonly unknown: string; readonly summary: Summary };
 
-function httpPathScore(path: unknown, reqPath: string, where: string): number | undefined {
+/** A path match's outcome: its length and whether it is an Exact match, or undefined (no match). */
+function httpPathScore(path: unknown, reqPath: string, where: string): { readonly len: number; readonly exact: boolean } | undefined {
   const p = isObj(path) ? path : {};
   const type = present(p['type']) ? p['type'] : 'PathPrefix'; // omitted type ⇒ PathPrefix
   const value = present(p['value']) ? str(p['value']) : '/';
   if (value === undefined) throw new Unsupported(`${where}: a path value is not a string`);
   if (type === 'Exact' || type === 'PathPrefix') {
     if (!value.startsWith('/')) throw new Unsupported(`${where}: path "${value}" is not absolute (webhook rule 19 rejects the route)`);
-    if (type === 'Exact') return reqPath === value ? value.length : undefined;
+    if (type === 'Exact') return reqPath === value ? { len: value.length, exact: true } : undefined;
     // linkerd2-proxy path.rs: whole segments, trailing slashes ignored; "/" matches everything with length 1.
-    if (value === '/') return 1;
+    if (value === '/') return { len: 1, exact: false };
     const prefix = value.replace(/\/+$/, '');
     const trimmed = reqPath.replace(/\/+$/, '');
     if (!trimmed.startsWith(prefix)) return undefined;
     const rest = trimmed.slice(prefix.length);
-    return rest === '' || rest.startsWith('/') ? prefix.length : undefined;
+    return rest === '' || rest.startsWith('/') ? { len: prefix.length, exact: false } : undefined;
   }
-  if (type === 'RegularExpression') {
-    let re: RegExp;
-    try {
-      re = new RegExp(value, 'u');
-    } catch {
-      throw new Unsupported(`${where}: regex ${JSON.stringify(value)} cannot be evaluated here`);
-    }
-    const m = re.exec(reqPath);
-    // The whole path must match (leftmost match anchored at both ends).
-    return m !== null && m.index === 0 && m[0].length === reqPath.length ? reqPath.length : undefined;
-  }
+  if (type === 'RegularExpression') return fullMatch(value, reqPath, where) ? { len: reqPath.length, exact: false } : undefined;
   throw new Unsupported(`${where}: path match type ${JSON.stringify(type)} is not one the CRD accepts`);
+}
+
+/** Does a regular expression match the whole text (Rust `Regex::find` anchored at both ends by the caller, as linkerd2-proxy checks)? */
+function fullMatch(pattern: string, text: string, where: string): boolean {
+  let re: RegExp;
+  try {
+    re = new RegExp(jsPattern(pattern), 'u');
+  } catch {
+    throw new Unsupported(`${where}: regex ${JSON.stringify(pattern)} cannot be evaluated here`);
+  }
+  const m = re.exec(text);
+  // The whole text must match (leftmost match anchored at both ends).
+  return m !== null && m.index === 0 && m[0].length === text.length;
+}
+
+/**
+ * A Rust regex in JavaScript's unicode syntax: Rust reads a backslash before any punctuation as that character
+ * (regex crate docs, "Escape sequences": any meta character, and `#`, `&`, `-`, `~` among them), where JavaScript's
+ * unicode mode accepts only its own syntax characters; such escapes are written as `\xHH`.
+ */
+function jsPattern(pattern: string): string {
+  return pattern.replace(/\\([^A-Za-z0-9])/gu, (_, c: string) => {
+    const code = c.codePointAt(0) ?? 0;
+    return code < 0x80 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
+/** The Gateway API header name syntax (the HTTPRoute CRD's `headers[].name` pattern). */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+/** http's `HeaderValue::to_str` succeeds only on visible ASCII and tab; other values never reach a regex. */
+const VISIBLE_ASCII = /^[\t\x20-\x7e]*$/;
+
+/**
+ * Header matches, all of which must hold (linkerd2-proxy linkerd/http/route/src/http/match/header.rs
+ * `MatchHeader::is_match`). The name compares case-insensitively: the policy controller parses it into an http
+ * `HeaderName` (policy-controller k8s/index/src/routes/http.rs `header_match`), which lower-cases it, as it does
+ * every request header name. `Exact` (the default type) holds when any value of the header equals the value;
+ * `RegularExpression` when any value that is visible ASCII matches the expression from its first to its last
+ * character. Undefined: no header matches; a count: how many (what precedence ranks).
+ */
+function headerMatchCount(list: unknown, req: SimulatedRequest, where: string): number | undefined {
+  if (!present(list)) return 0;
+  const entries = arr(list);
+  if (entries === undefined) throw new Unsupported(`${where}: headers is not a list`);
+  const names = new Set<string>();
+  for (const entry of entries) {
+    const h = isObj(entry) ? entry : {};
+    const name = str(h['name']);
+    const value = str(h['value']);
+    const type = present(h['type']) ? h['type'] : 'Exact';
+    if (name === undefined || !HEADER_NAME.test(name) || value === undefined || value === '')
+      throw new Unsupported(`${where}: a header match has no valid name or an empty value, which the CRD rejects`);
+    const lower = name.toLowerCase();
+    // The CRD keys the list by name; names that differ only in case pass it, and what the proxy does then is not documented.
+    if (names.has(lower)) throw new Unsupported(`${where}: two header matches name ${lower}`);
+    names.add(lower);
+    const values = Object.entries(req.headers ?? {}).flatMap(([n, v]) => (n.toLowerCase() === lower ? [v] : []));
+    let holds: boolean;
+    if (type === 'Exact') holds = values.includes(value);
+    else if (type === 'RegularExpression') holds = values.some((v) => VISIBLE_ASCII.test(v) && fullMatch(value, v, where));
+    else throw new Unsupported(`${where}: header match type ${JSON.stringify(type)} is not one the CRD accepts`);
+    if (!holds) return undefined;
+  }
+  return entries.length;
 }
 
 function httpMatch(m: unknown, req: SimulatedRequest, where: string): MatchOutcome {
   const match = isObj(m) ? m : {};
   const reqPath = req.path;
   if (reqPath === undefined) throw new Unsupported(`the request carries no path, and ${where} decides by path`);
-  const len = httpPathScore(match['path'], reqPath, where);
-  if (len === undefined) return 'no';
+  const path = httpPathScore(match['path'], reqPath, where);
+  if (path === undefined) return 'no';
   let method = 0;
   if (present(match['method'])) {
     if (req.method === undefined) throw new Unsupported(`the request carries no method, and ${where} matches on one`);
     if (req.method !== match['method']) return 'no';
     method = 1;
   }
-  const headers = (arr(match['headers']) ?? []).length;
+  const headers = headerMatchCount(match['headers'], req, where);
+  if (headers === undefined) return 'no';
   const query = (arr(match['queryParams']) ?? []).length;
-  const score: Score = [len, headers, query, method];
-  if (headers > 0 || query > 0) return { unknown: `${where} matches on headers or query parameters, which the request does not carry`, score };
-  return { score };
+  const summary: Summary = { grpc: false, exact: path.exact, len: path.len, method, headers, query };
+  if (query > 0) return { unknown: `${where} matches on query parameters, which the request does not carry`, summary };
+  return { summary };
 }
 
 function grpcMatch(m: unknown, req: SimulatedRequest, where: string): MatchOutcome {
@@ -655,21 +744,21 @@ function grpcMatch(m: unknown, req: SimulatedRequest, where: string): MatchOutco
       methodLen = wantMethod.length;
     }
   }
-  const headers = (arr(match['headers']) ?? []).length;
-  const score: Score = [service, methodLen, headers, 0];
-  if (headers > 0) return { unknown: `${where} matches on headers, which the request does not carry`, score };
-  return { score };
+  // GRPCRoute header matches are read by the same MatchHeader (linkerd2-proxy grpc/match.rs).
+  const headers = headerMatchCount(match['headers'], req, where);
+  if (headers === undefined) return 'no';
+  return { summary: { grpc: true, exact: false, len: service, method: methodLen, headers, query: 0 } };
 }
 
-/** The best match of one route: a score, undefined (no match), or throws Unsupported. */
-function routeScore(route: Route, req: SimulatedRequest): { score: Score } | { unknown: string; score: Score } | undefined {
+/** The best match of one route under one precedence order: a summary, undefined (no match), or throws Unsupported. */
+function routeScore(route: Route, req: SimulatedRequest, precedence: Precedence): { summary: Summary } | { unknown: string; summary: Summary } | undefined {
   const { obj, grpc } = route;
   const hostnames = arr(obj.spec['hostnames']) ?? [];
   if (hostnames.length > 0) throw new Unsupported(`${obj.ref} matches on hostnames, and the request carries no Host`, [obj.ref]);
   // Omitted rules: HTTPRoute CRDs default to one PathPrefix "/" rule; GRPCRoute has no default (matches nothing).
   const rules = present(obj.spec['rules']) ? (arr(obj.spec['rules']) ?? []) : grpc ? [] : [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }] }];
-  let best: { score: Score } | undefined;
-  let bestUnknown: { unknown: string; score: Score } | undefined;
+  let best: { summary: Summary } | undefined;
+  let bestUnknown: { unknown: string; summary: Summary } | undefined;
   rules.forEach((rule, i) => {
     const where = `${obj.ref} rule ${i + 1}`;
     const r = isObj(rule) ? rule : {};
@@ -678,17 +767,36 @@ function routeScore(route: Route, req: SimulatedRequest): { score: Score } | { u
     const matches = present(r['matches']) ? (arr(r['matches']) ?? []) : [];
     const outcomes: MatchOutcome[] =
       matches.length === 0
-        ? [grpc ? grpcMatch({}, req, where) : { score: [1, 0, 0, 0] }]
+        ? [grpc ? grpcMatch({}, req, where) : { summary: DEFAULT_SUMMARY }]
         : matches.map((m) => (grpc ? grpcMatch(m, req, where) : httpMatch(m, req, where)));
     for (const o of outcomes) {
       if (o === 'no') continue;
       if ('unknown' in o) {
-        if (bestUnknown === undefined || cmpScore(o.score, bestUnknown.score) > 0) bestUnknown = o;
-      } else if (best === undefined || cmpScore(o.score, best.score) > 0) best = o;
+        if (bestUnknown === undefined || cmpSummary(o.summary, bestUnknown.summary, precedence) > 0) bestUnknown = o;
+      } else if (best === undefined || cmpSummary(o.summary, best.summary, precedence) > 0) best = o;
     }
   });
-  if (bestUnknown !== undefined && (best === undefined || cmpScore(bestUnknown.score, best.score) >= 0)) return bestUnknown;
+  if (bestUnknown !== undefined && (best === undefined || cmpSummary(bestUnknown.summary, best.summary, precedence) >= 0)) return bestUnknown;
   return best;
+}
+
+/** The routes that match a request best under one precedence order (ties included), or why that cannot be known. */
+type BestRoutes = { readonly top: readonly RouteHit[] } | { readonly blocking: readonly { readonly route: Route; readonly why: string }[] };
+
+function bestRoutes(routes: readonly Route[], req: SimulatedRequest, precedence: Precedence): BestRoutes {
+  const hits: RouteHit[] = [];
+  const unknowns: { route: Route; why: string; summary: Summary }[] = [];
+  for (const route of routes) {
+    const s = routeScore(route, req, precedence);
+    if (s === undefined) continue;
+    if ('unknown' in s) unknowns.push({ route, why: s.unknown, summary: s.summary });
+    else hits.push({ route, summary: s.summary });
+  }
+  hits.sort((a, b) => cmpSummary(b.summary, a.summary, precedence));
+  const first = hits[0];
+  const blocking = unknowns.filter((u) => first === undefined || cmpSummary(u.summary, first.summary, precedence) >= 0);
+  if (blocking.length > 0) return { blocking };
+  return { top: first === undefined ? [] : hits.filter((h) => cmpSummary(h.summary, first.summary, precedence) === 0) };
 }
 
 /**
@@ -892,7 +1000,25 @@ function routeAuthzsOf(ctx: Ctx, r: Obj): readonly Authz[] {
   return entry.authzs;
 }
 
+/**
+ * The labels of a meshed pod as Servers see them: its template's, plus `linkerd.io/control-plane-ns: <cp>`, which the
+ * proxy injector adds to every pod it injects (linkerd/linkerd2 `pkg/k8s/labels.go` ControllerNSLabel, set by
+ * `pkg/inject/inject.go`); `linkerd viz allow-scrapes` selects meshed pods by it.
+ */
+function meshedPodLabels(ctx: Ctx, dest: Workload): Readonly<Record<string, string>> {
+  return { ...dest.labels, 'linkerd.io/control-plane-ns': ctx.cp };
+}
+
 function computePlan(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean): Plan {
+  // Gateways. A Gateway API implementation's pods (an Envoy-based gateway) are meshed like any workload
+  // (`linkerd.io/inject`, e.g. through the Gateway's `spec.infrastructure.annotations`,
+  // https://gateway-api.sigs.k8s.io/guides/infrastructure): their proxy's inbound side enforces Servers and
+  // authorizations as for every meshed pod, and its outbound calls carry the pod's service-account identity over mTLS
+  // ("like all pods, traffic to a meshed ingress has both an inbound and an outbound component",
+  // https://linkerd.io/2/tasks/using-ingress). So they are simulated as ordinary pods; a meshed caller presents its
+  // identity to them. Istio's ingress gateway deployment is an Istio proxy, not a Linkerd-meshed pod: not modelled.
+  if (dest.gateway?.kind === 'istio-ingress')
+    throw new Unsupported(`${dest.namespace}/${dest.name} is an Istio ingress gateway, which runs Istio's proxy and no Linkerd proxy`);
   const declared = dest.ports.filter((p) => p.port === port);
   const protocols = new Set(declared.map((p) => p.protocol));
   if (protocols.size > 1) throw new Unsupported(`port ${port} is declared with several protocols`);
@@ -904,7 +1030,7 @@ function computePlan(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean
   const selecting: Obj[] = [];
   for (const s of list(ctx.index, POLICY, 'Server', dest.namespace)) {
     if (!present(s.spec['podSelector'])) continue; // externalWorkloadSelector selects no pod
-    if (!selectorMatches(s.spec['podSelector'], dest.labels, s.ref)) continue;
+    if (!selectorMatches(s.spec['podSelector'], meshedPodLabels(ctx, dest), s.ref)) continue;
     const serverPort = s.spec['port'];
     if (typeof serverPort === 'number') {
       if (serverPort !== port) continue;
@@ -1079,7 +1205,7 @@ function clientKeyOf(ctx: Ctx, dest: Workload, port: number, request: SimulatedR
   return key;
 }
 
-/** The mirror of `clientKeyOf`: the routes an operation (method, path, headers) takes (the best match and its ties, §6), or none. */
+/** The mirror of `clientKeyOf`: the routes an operation (method, path, headers) takes (the best match and its ties under each precedence order, §6), or none. */
 function operationKeyOf(ctx: Ctx, dest: Workload, port: number, operation: SimulatedOperation): string {
   const declared = dest.ports.find((p) => p.port === port);
   const plan = planOf(ctx, dest, port, declared === undefined ? operation.method !== undefined || operation.path !== undefined : declared.protocol !== 'tcp');
@@ -1087,23 +1213,12 @@ function operationKeyOf(ctx: Ctx, dest: Workload, port: number, operation: Simul
   const req = { client: { ip: '192.0.2.1' }, destination: dest, port, ...operation } as SimulatedRequest;
   // Without routes, the automatic probe route admits a GET on a pod probe path (`automaticProbeRoute`).
   if (plan.server === undefined || routes.length === 0) return podProbeOf(req)?.path === undefined ? '' : 'probe';
-  const hits: RouteHit[] = [];
-  const unknowns: { route: Route; why: string; score: Score }[] = [];
-  for (const route of routes) {
-    const s = routeScore(route, req);
-    if (s === undefined) continue;
-    if ('unknown' in s) unknowns.push({ route, why: s.unknown, score: s.score });
-    else hits.push({ route, score: s.score });
-  }
-  hits.sort((a, b) => cmpScore(b.score, a.score));
-  const top = hits[0];
-  const blocking = unknowns.filter((u) => top === undefined || cmpScore(u.score, top.score) >= 0);
-  if (blocking.length > 0) return `unsupported ${blocking.map((u) => u.why).join('; ')}`;
-  if (top === undefined) return 'none';
-  return hits
-    .filter((h) => cmpScore(h.score, top.score) === 0)
-    .map((h) => h.route.obj.ref)
-    .join(' ');
+  return PRECEDENCES.map((precedence) => {
+    const best = bestRoutes(routes, req, precedence);
+    if ('blocking' in best) return `unsupported ${best.blocking.map((u) => u.why).join('; ')}`;
+    if (best.top.length === 0) return 'none';
+    return best.top.map((h) => h.route.obj.ref).join(' ');
+  }).join(' | ');
 }
 
 function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
@@ -1140,21 +1255,27 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
     return decision('deny', `${head}; ${level}; ${v.why}, so it is denied`, [server.ref], ctx);
   }
 
-  // §6: the single best-matching route decides.
-  const hits: RouteHit[] = [];
-  const unknowns: { route: Route; why: string; score: Score }[] = [];
-  for (const route of routes) {
-    const s = routeScore(route, req);
-    if (s === undefined) continue;
-    if ('unknown' in s) unknowns.push({ route, why: s.unknown, score: s.score });
-    else hits.push({ route, score: s.score });
-  }
-  hits.sort((a, b) => cmpScore(b.score, a.score));
-  const top = hits[0];
-  const blocking = unknowns.filter((u) => top === undefined || cmpScore(u.score, top.score) >= 0);
-  if (blocking.length > 0) throw new Unsupported(blocking.map((u) => u.why).join('; '), [server.ref, ...blocking.map((u) => u.route.obj.ref)]);
+  // §6: the single best-matching route decides, under each precedence order the proxy may run.
+  const [released, gatewayApi] = PRECEDENCES.map((precedence) => decideByRoute(ctx, req, client, head, plan, precedence));
+  if (released === undefined || gatewayApi === undefined) throw new Unsupported('internal: no precedence outcome');
+  if (released.verdict !== gatewayApi.verdict)
+    throw new Unsupported(
+      `${head}; the best-matching route depends on the proxy's route precedence, and the two orders decide differently: ` +
+        `with header count before method (linkerd2-proxy releases) ${released.verdict} (${released.reason}); with method before header count ` +
+        `and Exact paths first (linkerd/linkerd2-proxy#4604, the Gateway API order) ${gatewayApi.verdict} (${gatewayApi.reason})`,
+      [...new Set([...released.objects, ...gatewayApi.objects])],
+    );
+  return released;
+}
+
+/** The decision of the best-matching route (§6) under one precedence order; throws Unsupported where it cannot tell. */
+function decideByRoute(ctx: Ctx, req: SimulatedRequest, client: Client, head: string, plan: Plan, precedence: Precedence): SimulatedDecision {
+  const { server, serverAuthzs = [], routes = [] } = plan;
+  if (server === undefined) throw new Unsupported('internal: routes without a Server');
+  const best = bestRoutes(routes, req, precedence);
+  if ('blocking' in best) throw new Unsupported(best.blocking.map((u) => u.why).join('; '), [server.ref, ...best.blocking.map((u) => u.route.obj.ref)]);
   const routeRefs = routes.map((r) => r.obj.ref);
-  if (top === undefined) {
+  if (best.top.length === 0) {
     const probe = req.method === undefined || req.method === 'GET' ? '; once a Server has routes, probes lose their automatic route too' : '';
     return decision(
       'deny',
@@ -1163,8 +1284,7 @@ function decideRequest(ctx: Ctx, req: SimulatedRequest): SimulatedDecision {
       ctx,
     );
   }
-  const tied = hits.filter((h) => cmpScore(h.score, top.score) === 0);
-  const outcomes = tied.map((h) => {
+  const outcomes = best.top.map((h) => {
     const routeAuthzs = routeAuthzsOf(ctx, h.route.obj);
     // Server-level authorizations are appended to every route.
     return { hit: h, verdict: evaluate([...routeAuthzs, ...serverAuthzs], client) };
@@ -1356,6 +1476,9 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
   };
   return {
     name: 'linkerd',
+    // linkerd2-proxy's admin server (`linkerd-admin`, 4191: /metrics, /live, /ready) is an inbound port like any other
+    // (charts/partials/templates/proxy.tpl: LINKERD2_PROXY_ADMIN_LISTEN_ADDR), so Servers and routes govern it (linkerd/linkerd2 viz/cmd/allow-scrapes.go).
+    proxyAdminPort: 4191,
     distinctions: (objects, destination, port) => distinctionsOf(contextFor(objects), destination, port),
     operationKey: (objects, destination, port, operation) => keyOrUnsupported(() => operationKeyOf(contextFor(objects), destination, port, operation)),
     clientKey: (objects, destination, port, client) => keyOrUnsupported(() => clientKeyOf(contextFor(objects), destination, port, client)),
