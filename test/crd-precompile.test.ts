@@ -2,7 +2,7 @@ import { describe, it, beforeAll, afterAll } from '@jest/globals';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { listCrdFiles, loadCrdValidator, precompiledName, type CrdValidator } from '../compiler/crd-schemas';
 import { precompileCrds } from '../compiler/crd-precompile';
 import { PACKAGE_ROOT, VENDORED_CRDS } from '../compiler/package-files';
@@ -30,8 +30,11 @@ function objects(): K8sObject[] {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
       else if (entry.name.endsWith('.yaml') && entry.name !== 'kustomization.yaml') {
-        const object = parse(fs.readFileSync(full, 'utf8')) as K8sObject;
-        if (object.apiVersion.includes('.')) out.push(object);
+        // One file per service holds several objects (README "Layout").
+        for (const document of parseAllDocuments(fs.readFileSync(full, 'utf8'))) {
+          const object = document.toJS() as K8sObject;
+          if (object.apiVersion.includes('.')) out.push(object);
+        }
       }
     }
   };

@@ -368,6 +368,43 @@ describe('through the whole pipeline', () => {
     assert.deepEqual(check.mismatches, []);
   });
 
+  it('GIVEN examples/identities (both(...), a header allow and an exact-header deny, a SPIFFE ID and a trust domain) WHEN policyc explain asks on Istio and Linkerd THEN both meshes decide as the policy: the tenant header admits reports, the legacy export header denies it, storefront outside the pod network and the VM off its paths are refused', () => {
+    const dir = path.join(EXAMPLES, 'identities');
+    const ask = (args: readonly string[]): string => {
+      const run = runCli(['explain', ...args, '--port', 'http', '-t', 'istio,linkerd'], dir);
+      assert.equal(run.exit, 0, run.stderr);
+      return run.stdout;
+    };
+    const verdicts = (out: string): string[] => [...out.matchAll(/^(policy|istio|linkerd): (\w+)/gm)].map((m) => `${m[1]} ${m[2]}`);
+    const tenant = ask(['shop/reports', 'shop/orders', '--path', '/orders/1', '--header', 'x-tenant: acme']);
+    assert.deepEqual(verdicts(tenant), ['policy ALLOWED', 'istio ALLOW', 'linkerd ALLOW']);
+    assert.match(tenant, /best-matching route is HTTPRoute shop\/orders-http-orders-x-tenant/);
+    assert.deepEqual(verdicts(ask(['shop/reports', 'shop/orders', '--path', '/orders/1', '--header', 'x-tenant: acme', '--header', 'x-export: legacy'])), [
+      'policy DENIED',
+      'istio DENY',
+      'linkerd DENY',
+    ]);
+    assert.deepEqual(verdicts(ask(['shop/reports', 'shop/orders', '--path', '/orders/1'])), ['policy DENIED', 'istio DENY', 'linkerd DENY']);
+    assert.deepEqual(verdicts(ask(['shop/storefront', 'shop/orders', '--path', '/orders/1', '--ip', '10.1.2.3'])), [
+      'policy ALLOWED',
+      'istio ALLOW',
+      'linkerd ALLOW',
+    ]);
+    assert.deepEqual(verdicts(ask(['shop/storefront', 'shop/orders', '--path', '/orders/1', '--ip', '192.0.2.10'])), [
+      'policy DENIED',
+      'istio DENY',
+      'linkerd DENY',
+    ]);
+    const vm = ['spiffe://new.example.org/vm/billing', 'shop/orders', '--method', 'POST'];
+    assert.deepEqual(verdicts(ask([...vm, '--path', '/billing/run'])), ['policy ALLOWED', 'istio ALLOW', 'linkerd ALLOW']);
+    assert.deepEqual(verdicts(ask([...vm, '--path', '/orders/1'])), ['policy DENIED', 'istio DENY', 'linkerd DENY']);
+    assert.deepEqual(verdicts(ask(['spiffe://old.example.org/ns/shop/sa/legacy', 'shop/orders', '--method', 'POST', '--path', '/billing/run'])), [
+      'policy ALLOWED',
+      'istio ALLOW',
+      'linkerd ALLOW',
+    ]);
+  });
+
   it('GIVEN misuse hidden by casts WHEN built THEN a located error each: PC3040 (a SPIFFE ID that is not a URI), PC3041 (remoteIpBlocks to a non-gateway), PC3042 (an mTLS mode on a gateway port); a gateway in the root namespace is not PC3019 and a Gateway API gateway beside an app is not PC3002', () => {
     const dir = tempProject({
       'policy.ts': `import { allow, gateway, mesh, namespace, remoteIpBlocks, service, spiffe, trustDomain, type AnyGateway, type SpiffeId } from 'policyc';
