@@ -86,6 +86,12 @@ export interface DistinguishingValues {
    * are probed.
    */
   readonly unlisted?: readonly string[];
+  /**
+   * Why methods or paths are told apart in a way that cannot be listed (a method wildcard, a path regular
+   * expression): then every method is probed. Callers are not: such a comparison reads the request, never its
+   * caller, so it is kept apart from `unlisted` (which probes every declared service, the space's largest cost).
+   */
+  readonly unlistedOperations?: readonly string[];
 }
 
 /** An address inside a CIDR (its network address + 1 when there is room), and one just outside it. */
@@ -523,7 +529,7 @@ export interface RequestConditions {
 
 /** Header sets × tokens: all pairs when few, else each header set with a matching token and each token with the satisfying headers. */
 export function requestConditions(model: PolicyModel, destination: string): RequestConditions[] {
-  const rules = model.rules.filter((r) => r.destination === destination);
+  const rules = rulesTo(model, destination);
   const headers = headerVariants(rules);
   const tokens = tokenVariants(model, rules, destination);
   const pair = (h: Readonly<Record<string, string>> | undefined, t: RequestToken | undefined) => ({
@@ -576,7 +582,7 @@ export function operationsOf(port: PortModel, values: readonly DistinguishingVal
     for (const m of v.methods ?? []) named.add(m);
     paths.push(...(v.paths ?? []));
   }
-  const every = values.some((v) => (v.unlisted ?? []).length > 0);
+  const every = values.some((v) => (v.unlisted ?? []).length > 0 || (v.unlistedOperations ?? []).length > 0);
   const methods = new Set<HttpMethod>(grpc ? [GRPC_METHOD] : ['GET']);
   if (!grpc) {
     for (const m of HTTP_METHODS) if (every || named.has(m)) methods.add(m);

@@ -86,8 +86,9 @@ export interface SimulatedDecision {
  * (an AuthorizationPolicy selecting the pod or its namespace, a root-namespace one, a Server selecting the
  * port and what authorizes it, the routes attached to it, a default policy's cluster networks, ...).
  * Catch-alls (`*`, any authenticated client, every address) need no value: the request space always probes
- * an outsider, a plaintext client and an address no block holds. A comparison whose values cannot be listed
- * goes in `unlisted`, and the space then probes every declared caller and method.
+ * an outsider, a plaintext client and an address no block holds. A comparison of callers whose values cannot
+ * be listed goes in `unlisted`, and the space then probes every declared caller and method; one of methods or
+ * paths (a method wildcard, a path expression) goes in `unlistedOperations`, and the space probes every method.
  *
  * This is the simulator's half of the proof's completeness: `verify` probes each destination port only with
  * the values the model and every simulator name for it (model/request-space.ts), so a value an object

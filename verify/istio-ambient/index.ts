@@ -480,6 +480,7 @@ function distinctionsOf(config: IstioAmbientSimulatorConfig, objects: readonly M
   const methods: string[] = [];
   const paths: { kind: 'exact' | 'prefix' | 'suffix'; value: string }[] = [];
   const unlisted: string[] = [];
+  const unlistedOperations: string[] = [];
   const pattern = (value: string): { kind: 'exact' | 'prefix' | 'suffix'; value: string } | undefined =>
     value === '*'
       ? undefined
@@ -495,7 +496,7 @@ function distinctionsOf(config: IstioAmbientSimulatorConfig, objects: readonly M
       // A rule whose every operation lists ports without this one cannot match here.
       if (to !== undefined && !to.some((o) => o['ports'] === undefined || strings(o['ports']).includes(String(port)))) continue;
       for (const operation of to ?? []) {
-        for (const m of strings(operation['methods'])) (m.includes('*') ? unlisted : methods).push(m);
+        for (const m of strings(operation['methods'])) (m.includes('*') ? unlistedOperations : methods).push(m);
         for (const p of strings(operation['paths'])) {
           const path = pattern(p);
           if (path !== undefined) paths.push(path);
@@ -522,7 +523,7 @@ function distinctionsOf(config: IstioAmbientSimulatorConfig, objects: readonly M
       }
     }
   }
-  return { identities, namespaces, spiffeIds, trustDomains, cidrs, methods, paths, unlisted };
+  return { identities, namespaces, spiffeIds, trustDomains, cidrs, methods, paths, unlisted, unlistedOperations };
 }
 
 /**

@@ -1052,6 +1052,7 @@ class Collector {
   readonly methods: string[] = [];
   readonly paths: { kind: 'exact' | 'prefix' | 'suffix'; value: string }[] = [];
   readonly unlisted: string[] = [];
+  readonly unlistedOperations: string[] = [];
 
   constructor(private readonly trustDomain: string) {}
 
@@ -1090,7 +1091,7 @@ class Collector {
   }
 
   method(value: string): void {
-    if (value.includes('*')) this.unlisted.push(`method pattern "${value}"`);
+    if (value.includes('*')) this.unlistedOperations.push(`method pattern "${value}"`);
     else this.methods.push(value);
   }
 

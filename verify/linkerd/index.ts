@@ -186,7 +186,9 @@ function buildIndex(objects: readonly ManifestObject[]): Index {
   const byKind = new Map<string, Obj[]>();
   const namespaces: Index['namespaces'] = new Map();
   const ignored: Index['ignored'] = [];
-  const seen = new Map<string, { obj: Obj; text: string; conflict: boolean }>();
+  // The canonical text of an object is only needed when its key repeats: computed then, not for every object.
+  const seen = new Map<string, { obj: Obj; apiVersion: string; text?: string; conflict: boolean }>();
+  const textOf = (apiVersion: string, obj: Obj): string => stable({ apiVersion, spec: obj.spec, labels: obj.metadata.labels ?? {} });
   for (const o of objects) {
     if (!isObj(o) || !isObj(o.metadata)) continue;
     const apiVersion = str(o.apiVersion);
@@ -220,13 +222,13 @@ function buildIndex(objects: readonly ManifestObject[]): Index {
     const spec = isObj(o['spec']) ? o['spec'] : {};
     const key = `${group}/${kind}/${namespace}/${name}`;
     const obj: Obj = { group, version, kind, namespace, name, metadata: o.metadata, spec, ref: refOf(kind, namespace, name), conflict: false };
-    const text = stable({ apiVersion, spec, labels: o.metadata.labels ?? {} });
     const before = seen.get(key);
     if (before !== undefined) {
-      if (before.text !== text) before.conflict = true;
+      before.text ??= textOf(before.apiVersion, before.obj);
+      if (before.text !== textOf(apiVersion, obj)) before.conflict = true;
       continue;
     }
-    seen.set(key, { obj, text, conflict: false });
+    seen.set(key, { obj, apiVersion, conflict: false });
   }
   const byKindNamespace = new Map<string, Obj[]>();
   for (const { obj, conflict } of seen.values()) {
@@ -1338,6 +1340,7 @@ function distinctionsOf(ctx: Ctx, dest: Workload, port: number): Distinctions {
   const methods: string[] = [];
   const paths: { kind: 'exact' | 'prefix' | 'suffix'; value: string }[] = [];
   const unlisted: string[] = [];
+  const unlistedOperations: string[] = [];
   const spiffeIds: string[] = [];
   const trustDomains: string[] = [];
   const tail = `.serviceaccount.identity.${ctx.cp}.${ctx.trustDomain}`;
@@ -1425,13 +1428,13 @@ function distinctionsOf(ctx: Ctx, dest: Workload, port: number): Distinctions {
         else {
           // `^<literal>.*$` is a string prefix and `^<literal>$` an exact path; another expression cannot be listed.
           const literal = /^\^((?:\\[^A-Za-z0-9]|[^\\.*+?()[\]{}|^$])*)(\.\*)?\$$/.exec(value);
-          if (literal === null) unlisted.push(`path expression ${value}`);
+          if (literal === null) unlistedOperations.push(`path expression ${value}`);
           else paths.push({ kind: literal[2] === undefined ? 'exact' : 'prefix', value: (literal[1] ?? '').replace(/\\(.)/g, '$1') });
         }
       }
     }
   }
-  return { identities, namespaces, spiffeIds, trustDomains, cidrs, methods, paths, unlisted };
+  return { identities, namespaces, spiffeIds, trustDomains, cidrs, methods, paths, unlisted, unlistedOperations };
 }
 
 export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimulator {
