@@ -294,9 +294,11 @@ class LinkerdCompilation {
     );
   }
 
-  /** How model sources read on this mesh, apart from a port's mTLS mode. */
+  private sourceContextOnce: Omit<SourceContext, 'mode'> | undefined;
+
+  /** How model sources read on this mesh, apart from a port's mTLS mode; built once per compile (every port reads it). */
   private sourceContext(): Omit<SourceContext, 'mode'> {
-    return {
+    return (this.sourceContextOnce ??= {
       trustDomain: this.model.mesh.trustDomain,
       controlPlane: linkerdControlPlane(this.model.mesh),
       namedSpiffeIds: this.namedSpiffeIds,
@@ -307,7 +309,7 @@ class LinkerdCompilation {
           `A source of rule ${rule.id} cannot be compiled for Linkerd: ${why}.`,
           rule.location,
         ),
-    };
+    });
   }
 
   /** Linkerd has no mesh-wide object: a mesh-scope policy must say that it names every meshed namespace. */
