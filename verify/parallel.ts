@@ -9,6 +9,8 @@
  * synchronous. Workers need the compiled files (`dist/`), like the type checker's.
  */
 import * as os from 'node:os';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { PolicyModel } from '../model/model';
 import { destinationsOf, manifestsFromFiles, mergeVerifications, verifyTargets, type SimulatedTarget, type VerificationResult } from './compare';
@@ -24,6 +26,31 @@ export interface ParallelOptions {
   readonly threads?: number;
   /** Destinations per part (default: enough for about 8 parts per thread, so a slow part does not hold the others up). */
   readonly partSize?: number;
+}
+
+/**
+ * Memory: every thread holds its own parse of every emitted object, measured at about 14 bytes of heap (with its
+ * garbage) per byte of YAML (N = 1,000: 29 MB of YAML, 1,034 MiB peak on one thread, 1,410 MiB on two). A thread
+ * is added only while the threads' share stays within this budget, so a large build verifies on fewer threads.
+ */
+const HEAP_PER_YAML_BYTE = 14;
+const THREADS_MEMORY_BUDGET = 1_200 * 2 ** 20;
+
+/** How many threads fit the memory budget for outputs of this size (at least one). */
+function threadsThatFit(outputs: Outputs): number {
+  let bytes = 0;
+  for (const files of outputs.values()) for (const text of files.values()) bytes += text.length;
+  return Math.max(1, Math.floor(THREADS_MEMORY_BUDGET / Math.max(1, bytes * HEAP_PER_YAML_BYTE)));
+}
+
+/**
+ * A full garbage collection, where the budget already limits the threads: the simulators' per-destination state is
+ * garbage once a part is done, and collecting it then keeps the heap near what is live instead of letting it grow.
+ */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as (() => void) | undefined;
+  if (typeof gc === 'function') gc();
 }
 
 /** The rendered files of each target, by target name, in build order. */
@@ -79,9 +106,12 @@ export function verifyInParallel(
   options: ParallelOptions = {},
 ): { readonly targets: SimulatedTarget[]; readonly results: Map<string, VerificationResult> } {
   const destinations = destinationsOf(model).map((s) => s.id);
-  const wanted = options.workerFile === undefined ? 1 : (options.threads ?? os.availableParallelism());
+  const fit = threadsThatFit(outputs);
+  const wanted = options.workerFile === undefined ? 1 : (options.threads ?? Math.min(os.availableParallelism(), fit));
   const threads = Math.max(1, Math.min(wanted, destinations.length));
-  const size = options.partSize ?? Math.max(1, Math.ceil(destinations.length / (threads * 8)));
+  const memoryBound = fit <= 1;
+  // Where memory bounds the threads, smaller parts: garbage is collected after each (`collectGarbage`).
+  const size = options.partSize ?? Math.max(1, Math.ceil(destinations.length / (memoryBound ? 32 : threads * 8)));
   const parts: string[][] = [];
   for (let i = 0; i < destinations.length; i += size) parts.push(destinations.slice(i, i + size));
   const counters = new Int32Array(new SharedArrayBuffer(8));
@@ -98,7 +128,10 @@ export function verifyInParallel(
   }
   const byPart: Map<string, VerificationResult>[] = [];
   const targets = simulatedTargets(model, outputs, simulatorFor);
-  takeParts(model, targets, parts, counters, (part, results) => (byPart[part] = results));
+  takeParts(model, targets, parts, counters, (part, results) => {
+    byPart[part] = results;
+    if (memoryBound) collectGarbage();
+  });
   // Collect the workers' parts: each posts one message per part and a last one when it has none left.
   let running = ports.length;
   let seen = 0;
