@@ -62,11 +62,47 @@ export interface EvaluatorError {
 export const PROGRESS_PREFIX = 'policyc-progress ';
 
 /**
+ * One line on stdin of an evaluator started with `--session` (watch mode). `code` is left out when this
+ * module index had the same code in the previous request; `dsl` is sent once.
+ */
+export interface SessionRequest {
+  readonly dsl?: string;
+  readonly modules: readonly { readonly name: string; readonly code?: string; readonly links: Readonly<Record<string, number | 'policyc'>> }[];
+  readonly timeoutMs: number;
+  readonly limits: EncodeLimits;
+}
+
+/**
+ * One line on stdout per request: an EvaluatorResponse whose `ok` holds `value` (an item, objects by stable
+ * id) and `nodes`, the [id, node] pairs the host has not been sent yet (all of them when `fresh`) and how many modules `ran`; or
+ * `{ "fallback": true }`: the host must evaluate cold (and may drop the session).
+ */
+export type SessionResponse =
+  | { readonly ok: { readonly value: unknown; readonly nodes: readonly [number, unknown][]; readonly fresh: boolean; readonly ran: number } }
+  | { readonly error: EvaluatorError }
+  | { readonly timeout: true }
+  | { readonly fallback: true };
+
+/** Host functions a session sandbox calls (captured by prepareSandbox, never reachable by policy code). */
+interface SessionHooks {
+  /** The module exports a function of its own: it is re-run on every later run. */
+  markVolatile(module: number): void;
+  isProxy(value: unknown): boolean;
+}
+
+/**
  * Runs inside the policy context (its source text is evaluated there; it must not refer to anything outside
  * its own body). Freezes the realm, installs the loader, and defines the one-shot `__policycStart`, which
  * evaluates the entry and returns the JSON response. Everything it uses is captured before policy code runs.
  */
-function prepareSandbox(dslExports: object, factories: readonly Function[], linksJson: string, report: (module: number) => void, limitsJson: string): void {
+function prepareSandbox(
+  dslExports: object,
+  factories: readonly Function[],
+  linksJson: string,
+  report: (module: number) => void,
+  limitsJson: string,
+  session?: SessionHooks,
+): void {
   'use strict';
   const G = globalThis as unknown as Record<string, unknown>;
   const { freeze, getOwnPropertyNames, getOwnPropertyDescriptor, getPrototypeOf, defineProperty, keys: objectKeys, hasOwn, create } = Object;
@@ -79,7 +115,7 @@ function prepareSandbox(dslExports: object, factories: readonly Function[], link
   const push = Array.prototype.push;
   const pop = Array.prototype.pop;
   const stringSlice = String.prototype.slice;
-  const links = parse(linksJson) as readonly Record<string, number | 'policyc'>[];
+  let links = parse(linksJson) as readonly Record<string, number | 'policyc'>[];
   const limits = parse(limitsJson) as EncodeLimits;
 
   const sandboxError = (name: string, message: string): Error => {
@@ -166,7 +202,7 @@ function prepareSandbox(dslExports: object, factories: readonly Function[], link
   }
 
   // The loader: module 0 is the entry; only links the compiler resolved ahead of time load.
-  const cache: { exports: unknown }[] = [];
+  const cache: ({ exports: unknown } | undefined)[] = [];
   const active: number[] = [];
   let failedModule = -1;
   const load = (index: number): unknown => {
@@ -178,6 +214,7 @@ function prepareSandbox(dslExports: object, factories: readonly Function[], link
     report(index);
     try {
       apply(factories[index] as Function, module.exports, [module.exports, requireFrom(index), module]);
+      if (session !== undefined) record(index, module.exports);
     } catch (error) {
       if (failedModule === -1) failedModule = index;
       throw error;
@@ -282,8 +319,158 @@ function prepareSandbox(dslExports: object, factories: readonly Function[], link
     return { kind, name, message: text(() => record['message'], 2000), stack: text(() => record['stack'], 20000), module };
   };
 
+  // Watch sessions (see SessionHooks): each object reachable from a module's exports is recorded, when the
+  // module finishes loading, with a stable id and its encoded node. A later run re-runs only the modules the
+  // host marks dirty; the others keep their exports, which is exact only while what they recorded is unchanged:
+  // so every run compares each recorded node again, and any difference, a new global, a proxy or an object
+  // that appeared after its module loaded makes the host drop the session and evaluate cold.
+  const FALLBACK = { fall: 'back' };
+  const recorded = new WeakMap<object, { readonly sid: number; readonly node: string }>();
+  const sids = new WeakMap<object, number>();
+  const sentToHost = new WeakSet<object>();
+  const recordedBy: object[][] = [];
+  let nextSid = 0;
+  const globalCount = ownKeys(G).length + 1; // + __policycStart, defined below
+  const sidOf = (value: object): number => {
+    let sid = sids.get(value);
+    if (sid === undefined) {
+      sid = nextSid++;
+      sids.set(value, sid);
+    }
+    return sid;
+  };
+  // What the cold encoder writes for one value, with objects by stable id; `visit` sees each object met.
+  let chars = 0;
+  let onOwnFunction: (() => void) | undefined;
+  const itemOf = (property: unknown, visit: (child: object, depth: number) => void, depth: number): unknown => {
+    switch (typeof property) {
+      case 'string':
+        chars += property.length;
+        return property;
+      case 'boolean':
+        return property;
+      case 'number':
+        return numberIsFinite(property) ? property : { '?': `number ${property}` };
+      case 'object':
+        if (property === null) return null;
+        visit(property, depth);
+        return { $: sidOf(property) };
+      case 'function':
+        // Opaque to the encoder, but what a policy function closes over may change when it is called.
+        if (!frozen.has(property)) onOwnFunction?.();
+        return { '?': 'function' };
+      default:
+        return { '?': typeof property };
+    }
+  };
+  const nodeOf = (value: object, visit: (child: object, depth: number) => void, depth: number): unknown => {
+    if (isArray(value)) {
+      const length: unknown = (value as { length: unknown }).length;
+      if (typeof length !== 'number' || !(length >= 0) || length > limits.maxNodes) throw FALLBACK;
+      const items: unknown[] = [];
+      for (let i = 0; i < (length as number); i++) items.push(itemOf((value as unknown[])[i], visit, depth + 1));
+      return { a: items };
+    }
+    const entries = create(null) as Record<string, unknown>;
+    const names = objectKeys(value);
+    if (names.length > limits.maxNodes) throw FALLBACK;
+    for (let i = 0; i < names.length; i++) {
+      const key = names[i] as string;
+      chars += key.length;
+      const property = (value as Record<string, unknown>)[key];
+      if (property !== undefined) entries[key] = itemOf(property, visit, depth + 1);
+    }
+    return { o: entries };
+  };
+  const record = (index: number, root: unknown): void => {
+    if (session === undefined) return;
+    const mine: object[] = [];
+    recordedBy[index] = mine;
+    const pendingObjects: object[] = [];
+    const visit = (value: object): void => {
+      if (!recorded.has(value)) pendingObjects.push(value);
+    };
+    onOwnFunction = () => session.markVolatile(index);
+    try {
+      itemOf(root, visit, 0);
+      while (pendingObjects.length > 0) {
+        const value = pendingObjects.pop() as object;
+        if (recorded.has(value)) continue;
+        if (session.isProxy(value)) throw FALLBACK;
+        const node = stringify(nodeOf(value, visit, 0));
+        recorded.set(value, { sid: sidOf(value), node });
+        mine.push(value);
+      }
+    } finally {
+      onOwnFunction = undefined;
+    }
+  };
+  // The cold encoder's walk (same order and limits; past a limit the cold evaluation says why), comparing each
+  // node with the one recorded when its module loaded and sending the host only nodes it has not seen.
+  const encodeSession = (root: unknown): { value: unknown; nodes: [number, unknown][] } => {
+    const nodes: [number, unknown][] = [];
+    const seen = new WeakSet<object>();
+    let count = 0;
+    chars = 0;
+    const visit = (value: object, depth: number): void => {
+      if (seen.has(value)) return;
+      if (depth >= limits.maxDepth || ++count >= limits.maxNodes) throw FALLBACK;
+      seen.add(value);
+      if (session?.isProxy(value)) throw FALLBACK;
+      const node = nodeOf(value, visit, depth);
+      if (chars > limits.maxChars) throw FALLBACK;
+      const known = recorded.get(value);
+      if (known === undefined || known.node !== stringify(node)) throw FALLBACK;
+      if (!sentToHost.has(value)) {
+        sentToHost.add(value);
+        nodes.push([known.sid, node]);
+      }
+    };
+    const value = itemOf(root, visit, 0);
+    if (chars > limits.maxChars) throw FALLBACK;
+    // What the export does not reach is compared too: an importer may have changed it for the next run.
+    for (const mine of recordedBy) {
+      for (const object of mine ?? []) {
+        if (!seen.has(object) && stringify(nodeOf(object, () => undefined, 0)) !== recorded.get(object)?.node) throw FALLBACK;
+      }
+    }
+    if (ownKeys(G).length !== globalCount) throw FALLBACK;
+    return { value, nodes };
+  };
+  let running = false;
+  const startSession = (runJson: string): string => {
+    if (running) throw sandboxError('Error', 'policyc: evaluation has already started');
+    running = true;
+    try {
+      const run = parse(runJson) as { links: Record<string, number | 'policyc'>[]; dirty: number[] };
+      links = run.links;
+      for (const index of run.dirty) {
+        cache[index] = undefined;
+        recordedBy[index] = [];
+      }
+      failedModule = -1;
+      const exports = load(0) as Record<string, unknown> | undefined;
+      report(0);
+      const exported = typeof exports === 'object' && exports !== null ? exports['default'] : undefined;
+      return stringify({ ok: encodeSession(exported) });
+    } catch (error) {
+      if (error === FALLBACK) return stringify({ fallback: true });
+      try {
+        return stringify({ error: describe(error) });
+      } catch {
+        return stringify({ error: { kind: 'threw', name: 'a value', message: '', stack: '', module: 0 } });
+      }
+    } finally {
+      running = false;
+    }
+  };
+
   let started = false;
-  const start = (): string => {
+  const start = (runJson?: unknown): string => {
+    if (session !== undefined) {
+      if (typeof runJson !== 'string') throw sandboxError('Error', 'policyc: evaluation has already started');
+      return startSession(runJson);
+    }
     if (started) throw sandboxError('Error', 'policyc: evaluation has already started');
     started = true;
     try {
@@ -370,5 +557,131 @@ function main(): void {
   respond(output as string);
 }
 
+interface SessionModule {
+  readonly code: string;
+  readonly linksJson: string;
+  readonly links: Readonly<Record<string, number | 'policyc'>>;
+  volatile: boolean;
+}
+
+/**
+ * `--session`: one request per stdin line, one answer per stdout line, the policy context kept between
+ * them. Each run re-runs the modules whose code or links changed, the volatile ones and everything that
+ * imports them; the others keep their exports. After an error or a fallback the next run starts from a fresh
+ * context, exactly as a cold evaluation would.
+ */
+function serve(): void {
+  process.on('unhandledRejection', () => undefined);
+  let dslSource = '';
+  const modules: SessionModule[] = [];
+  let sandbox: { readonly context: vm.Context; readonly factories: Function[] } | undefined;
+
+  const freshSandbox = (request: SessionRequest) => {
+    const context = vm.createContext(Object.create(null) as object, {
+      name: 'policyc policy',
+      codeGeneration: { strings: false, wasm: false },
+      microtaskMode: 'afterEvaluate',
+    });
+    const dsl = new vm.Script(
+      `(() => { 'use strict'; const module = { exports: {} }; const exports = module.exports;\n${dslSource}\nreturn module.exports; })()`,
+      {
+        filename: 'policyc-dsl',
+      },
+    ).runInContext(context) as object;
+    const factories = vm.runInContext('[]', context) as Function[];
+    const prepare = new vm.Script(`(${prepareSandbox.toString()})`, { filename: 'policyc-sandbox' }).runInContext(context) as typeof prepareSandbox;
+    const hooks: SessionHooks = {
+      markVolatile: (index) => {
+        const module = modules[index];
+        if (module !== undefined) module.volatile = true;
+      },
+      isProxy: (value) => types.isProxy(value),
+    };
+    prepare(dsl, factories, '[]', reportProgress, JSON.stringify(request.limits), hooks);
+    return { context, factories };
+  };
+
+  const answer = (request: SessionRequest): string => {
+    if (request.dsl !== undefined) dslSource = request.dsl;
+    const dirty = new Set<number>();
+    request.modules.forEach((incoming, index) => {
+      const previous = modules[index];
+      const code = incoming.code ?? previous?.code ?? '';
+      const linksJson = JSON.stringify(incoming.links);
+      if (previous === undefined || previous.code !== code || previous.linksJson !== linksJson || previous.volatile) dirty.add(index);
+      modules[index] = { code, linksJson, links: incoming.links, volatile: false };
+    });
+    modules.length = request.modules.length;
+    const fresh = sandbox === undefined;
+    if (fresh) for (let index = 0; index < modules.length; index++) dirty.add(index);
+    // Everything that imports a dirty module (transitively) runs again.
+    const importers = modules.map(() => [] as number[]);
+    modules.forEach((module, index) => {
+      for (const target of Object.values(module.links)) if (typeof target === 'number') importers[target]?.push(index);
+    });
+    const queue = [...dirty];
+    while (queue.length > 0) {
+      for (const importer of importers[queue.pop() as number] ?? []) {
+        if (!dirty.has(importer)) {
+          dirty.add(importer);
+          queue.push(importer);
+        }
+      }
+    }
+    sandbox ??= freshSandbox(request);
+    const { context, factories } = sandbox;
+    for (const index of dirty) {
+      const module = modules[index] as SessionModule;
+      try {
+        factories[index] = new vm.Script(`(function (exports, require, module) {\n${module.code}\n})`, {
+          filename: `policyc-module-${index}`,
+          lineOffset: -1,
+        }).runInContext(context) as Function;
+      } catch (error) {
+        sandbox = undefined;
+        const message = error instanceof Error ? error.message : 'the module does not compile';
+        return JSON.stringify({ error: { kind: 'threw', name: 'SyntaxError', message, stack: '', module: index } });
+      }
+    }
+    const run = JSON.stringify({ links: modules.map((m) => m.links), dirty: [...dirty] });
+    let output: unknown;
+    try {
+      output = new vm.Script(`__policycStart(${JSON.stringify(run)})`, { filename: 'policyc-start' }).runInContext(context, { timeout: request.timeoutMs });
+    } catch (error) {
+      sandbox = undefined;
+      if (isTimeout(error)) return JSON.stringify({ timeout: true });
+      return JSON.stringify({ fallback: true });
+    }
+    if (typeof output !== 'string' || !output.startsWith('{"ok":')) {
+      // An error or a fallback: the modules that ran may have left state behind; start over next time.
+      sandbox = undefined;
+      return typeof output === 'string' ? output : JSON.stringify({ fallback: true });
+    }
+    return `{"ok":{"fresh":${fresh},"ran":${dirty.size},${output.slice('{"ok":{'.length)}`;
+  };
+
+  let buffered = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      let text: string;
+      try {
+        text = answer(JSON.parse(line) as SessionRequest);
+      } catch {
+        sandbox = undefined;
+        text = JSON.stringify({ fallback: true });
+      }
+      const bytes = Buffer.from(`${text}\n`, 'utf8');
+      for (let offset = 0; offset < bytes.length;) offset += fs.writeSync(1, bytes, offset);
+    }
+  });
+}
+
 // The compiler imports this file for its types and constants; only the evaluator process runs it.
-if (require.main === module) main();
+if (require.main === module) {
+  if (process.argv.includes('--session')) serve();
+  else main();
+}
