@@ -451,8 +451,13 @@ export class EvaluatorSession {
       if (typeof answer === 'object' && answer !== null && 'fallback' in answer) this.off = true;
       return cold();
     }
-    const { value, nodes, fresh, ran } = ok as { value?: unknown; nodes?: unknown; fresh?: unknown; ran?: unknown };
+    const { value, nodes, fresh, ran, dropped } = ok as { value?: unknown; nodes?: unknown; fresh?: unknown; ran?: unknown; dropped?: unknown };
     if (fresh === true) this.decoded.clear();
+    if (Array.isArray(dropped) && Array.isArray(nodes)) {
+      // An id sent again keeps its object here, so what still refers to it stays shared as in a cold decode.
+      const sentAgain = new Set(nodes.map((pair: unknown) => (Array.isArray(pair) ? pair[0] : undefined)));
+      for (const sid of dropped) if (!sentAgain.has(sid)) this.decoded.delete(sid as number);
+    }
     const patched = Array.isArray(nodes) ? this.patch(nodes, value) : undefined;
     if (patched === undefined) {
       this.reset();

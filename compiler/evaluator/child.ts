@@ -74,11 +74,20 @@ export interface SessionRequest {
 
 /**
  * One line on stdout per request: an EvaluatorResponse whose `ok` holds `value` (an item, objects by stable
- * id) and `nodes`, the [id, node] pairs the host has not been sent yet (all of them when `fresh`) and how many modules `ran`; or
+ * id) and `nodes`, the [id, node] pairs the host has not been sent yet (all of them when `fresh`), the ids it may forget (`dropped`, applied before `nodes`) and how many modules
+ * `ran`; or
  * `{ "fallback": true }`: the host must evaluate cold (and may drop the session).
  */
 export type SessionResponse =
-  | { readonly ok: { readonly value: unknown; readonly nodes: readonly [number, unknown][]; readonly fresh: boolean; readonly ran: number } }
+  | {
+      readonly ok: {
+        readonly value: unknown;
+        readonly nodes: readonly [number, unknown][];
+        readonly dropped: readonly number[];
+        readonly fresh: boolean;
+        readonly ran: number;
+      };
+    }
   | { readonly error: EvaluatorError }
   | { readonly timeout: true }
   | { readonly fallback: true };
@@ -319,18 +328,29 @@ function prepareSandbox(
     return { kind, name, message: text(() => record['message'], 2000), stack: text(() => record['stack'], 20000), module };
   };
 
-  // Watch sessions (see SessionHooks): each object reachable from a module's exports is recorded, when the
-  // module finishes loading, with a stable id and its encoded node. A later run re-runs only the modules the
-  // host marks dirty; the others keep their exports, which is exact only while what they recorded is unchanged:
-  // so every run compares each recorded node again, and any difference, a new global, a proxy or an object
-  // that appeared after its module loaded makes the host drop the session and evaluate cold.
+  // Watch sessions (see SessionHooks): each object reachable from a module's exports is recorded when the
+  // module finishes loading: a stable id, its own keys and values as read then, and its encoded node. A later
+  // run re-runs only the modules the host marks dirty; the others keep their exports, which is exact only while
+  // every recorded object still has those keys and values (the same values, by identity). So every run
+  // compares them again, and any difference, a new global, a proxy or an object that appeared after its
+  // module loaded makes the host drop the session and evaluate cold.
   const FALLBACK = { fall: 'back' };
-  const recorded = new WeakMap<object, { readonly sid: number; readonly node: string }>();
+  interface Recorded {
+    readonly sid: number;
+    /** Own enumerable keys in Object.keys order; undefined for an array. */
+    readonly keys: readonly string[] | undefined;
+    readonly values: readonly unknown[];
+    /** The node as the cold encoder writes it (children by stable id), and the characters it counts. */
+    readonly node: unknown;
+    readonly chars: number;
+  }
+  const recorded = new WeakMap<object, Recorded>();
   const sids = new WeakMap<object, number>();
   const sentToHost = new WeakSet<object>();
   const recordedBy: object[][] = [];
   let nextSid = 0;
   const globalCount = ownKeys(G).length + 1; // + __policycStart, defined below
+  const is = Object.is;
   const sidOf = (value: object): number => {
     let sid = sids.get(value);
     if (sid === undefined) {
@@ -339,10 +359,10 @@ function prepareSandbox(
     }
     return sid;
   };
-  // What the cold encoder writes for one value, with objects by stable id; `visit` sees each object met.
+  // What the cold encoder writes for one value, with objects by stable id.
   let chars = 0;
   let onOwnFunction: (() => void) | undefined;
-  const itemOf = (property: unknown, visit: (child: object, depth: number) => void, depth: number): unknown => {
+  const itemOf = (property: unknown): unknown => {
     switch (typeof property) {
       case 'string':
         chars += property.length;
@@ -352,9 +372,7 @@ function prepareSandbox(
       case 'number':
         return numberIsFinite(property) ? property : { '?': `number ${property}` };
       case 'object':
-        if (property === null) return null;
-        visit(property, depth);
-        return { $: sidOf(property) };
+        return property === null ? null : { $: sidOf(property) };
       case 'function':
         // Opaque to the encoder, but what a policy function closes over may change when it is called.
         if (!frozen.has(property)) onOwnFunction?.();
@@ -363,50 +381,81 @@ function prepareSandbox(
         return { '?': typeof property };
     }
   };
-  const nodeOf = (value: object, visit: (child: object, depth: number) => void, depth: number): unknown => {
+  // Reads an object once, as the cold encoder does (each own enumerable key, then its value).
+  const snapshot = (value: object): Recorded => {
+    const before = chars;
+    const values: unknown[] = [];
     if (isArray(value)) {
       const length: unknown = (value as { length: unknown }).length;
       if (typeof length !== 'number' || !(length >= 0) || length > limits.maxNodes) throw FALLBACK;
       const items: unknown[] = [];
-      for (let i = 0; i < (length as number); i++) items.push(itemOf((value as unknown[])[i], visit, depth + 1));
-      return { a: items };
+      for (let i = 0; i < (length as number); i++) {
+        const element = (value as unknown[])[i];
+        values.push(element);
+        items.push(itemOf(element));
+      }
+      return { sid: sidOf(value), keys: undefined, values, node: { a: items }, chars: chars - before };
     }
     const entries = create(null) as Record<string, unknown>;
-    const names = objectKeys(value);
-    if (names.length > limits.maxNodes) throw FALLBACK;
-    for (let i = 0; i < names.length; i++) {
-      const key = names[i] as string;
+    const keys = objectKeys(value);
+    if (keys.length > limits.maxNodes) throw FALLBACK;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
       chars += key.length;
       const property = (value as Record<string, unknown>)[key];
-      if (property !== undefined) entries[key] = itemOf(property, visit, depth + 1);
+      values.push(property);
+      if (property !== undefined) entries[key] = itemOf(property);
     }
-    return { o: entries };
+    return { sid: sidOf(value), keys, values, node: { o: entries }, chars: chars - before };
+  };
+  // Whether an object still has what was recorded, calling `visit` on each object value (cold encoder order).
+  const unchanged = (value: object, known: Recorded, visit: (child: object) => void): boolean => {
+    const { keys, values } = known;
+    if (keys === undefined) {
+      if (!isArray(value) || (value as unknown[]).length !== values.length) return false;
+      for (let i = 0; i < values.length; i++) {
+        const element = (value as unknown[])[i];
+        if (!is(element, values[i])) return false;
+        if (typeof element === 'object' && element !== null) visit(element);
+      }
+      return true;
+    }
+    if (isArray(value)) return false;
+    const now = objectKeys(value);
+    if (now.length !== keys.length) return false;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (now[i] !== key) return false;
+      const property = (value as Record<string, unknown>)[key];
+      if (!is(property, values[i])) return false;
+      if (typeof property === 'object' && property !== null) visit(property);
+    }
+    return true;
   };
   const record = (index: number, root: unknown): void => {
     if (session === undefined) return;
     const mine: object[] = [];
     recordedBy[index] = mine;
     const pendingObjects: object[] = [];
-    const visit = (value: object): void => {
-      if (!recorded.has(value)) pendingObjects.push(value);
-    };
     onOwnFunction = () => session.markVolatile(index);
     try {
-      itemOf(root, visit, 0);
+      itemOf(root);
+      if (typeof root === 'object' && root !== null) pendingObjects.push(root);
       while (pendingObjects.length > 0) {
         const value = pendingObjects.pop() as object;
         if (recorded.has(value)) continue;
         if (session.isProxy(value)) throw FALLBACK;
-        const node = stringify(nodeOf(value, visit, 0));
-        recorded.set(value, { sid: sidOf(value), node });
+        const known = snapshot(value);
+        recorded.set(value, known);
         mine.push(value);
+        for (const child of known.values) if (typeof child === 'object' && child !== null && !recorded.has(child)) pendingObjects.push(child);
       }
     } finally {
       onOwnFunction = undefined;
     }
   };
-  // The cold encoder's walk (same order and limits; past a limit the cold evaluation says why), comparing each
-  // node with the one recorded when its module loaded and sending the host only nodes it has not seen.
+  // The cold encoder's walk (same order and limits; past a limit the cold evaluation says why), checking each
+  // object against its record and sending the host only nodes it has not been sent.
   const encodeSession = (root: unknown): { value: unknown; nodes: [number, unknown][] } => {
     const nodes: [number, unknown][] = [];
     const seen = new WeakSet<object>();
@@ -416,22 +465,24 @@ function prepareSandbox(
       if (seen.has(value)) return;
       if (depth >= limits.maxDepth || ++count >= limits.maxNodes) throw FALLBACK;
       seen.add(value);
-      if (session?.isProxy(value)) throw FALLBACK;
-      const node = nodeOf(value, visit, depth);
-      if (chars > limits.maxChars) throw FALLBACK;
       const known = recorded.get(value);
-      if (known === undefined || known.node !== stringify(node)) throw FALLBACK;
+      if (known === undefined || session?.isProxy(value) === true) throw FALLBACK;
+      if (!unchanged(value, known, (child) => visit(child, depth + 1))) throw FALLBACK;
+      chars += known.chars;
+      if (chars > limits.maxChars) throw FALLBACK;
       if (!sentToHost.has(value)) {
         sentToHost.add(value);
-        nodes.push([known.sid, node]);
+        nodes.push([known.sid, known.node]);
       }
     };
-    const value = itemOf(root, visit, 0);
+    const value = itemOf(root);
+    if (typeof root === 'object' && root !== null) visit(root, 0);
     if (chars > limits.maxChars) throw FALLBACK;
     // What the export does not reach is compared too: an importer may have changed it for the next run.
     for (const mine of recordedBy) {
       for (const object of mine ?? []) {
-        if (!seen.has(object) && stringify(nodeOf(object, () => undefined, 0)) !== recorded.get(object)?.node) throw FALLBACK;
+        const known = recorded.get(object);
+        if (!seen.has(object) && (known === undefined || !unchanged(object, known, () => undefined))) throw FALLBACK;
       }
     }
     if (ownKeys(G).length !== globalCount) throw FALLBACK;
@@ -444,15 +495,23 @@ function prepareSandbox(
     try {
       const run = parse(runJson) as { links: Record<string, number | 'policyc'>[]; dirty: number[] };
       links = run.links;
+      // What the dirty modules recorded goes: the host forgets those ids unless this run sends them again.
+      const dropped: number[] = [];
       for (const index of run.dirty) {
         cache[index] = undefined;
+        for (const object of recordedBy[index] ?? []) {
+          dropped.push(sidOf(object));
+          recorded.delete(object);
+          sentToHost.delete(object);
+        }
         recordedBy[index] = [];
       }
       failedModule = -1;
       const exports = load(0) as Record<string, unknown> | undefined;
       report(0);
       const exported = typeof exports === 'object' && exports !== null ? exports['default'] : undefined;
-      return stringify({ ok: encodeSession(exported) });
+      const { value, nodes } = encodeSession(exported);
+      return stringify({ ok: { value, nodes, dropped } });
     } catch (error) {
       if (error === FALLBACK) return stringify({ fallback: true });
       try {
