@@ -22,7 +22,8 @@ describe('type checker session (watch)', () => {
     const shopFile = path.join(dir, 'shop.ts');
     const checker = new PolicyTypeChecker();
     try {
-      assert.deepEqual(checker.check(entry, new SourceStore(dir)).diagnostics, []);
+      const messages = (changed: string[]) => checker.check(entry, new SourceStore(dir), changed).diagnostics.map((d) => d.message);
+      assert.equal(messages([]).join('\n'), '');
       // The port `http` is renamed in shop.ts only: rules.ts, unchanged, now names a port that does not exist.
       fs.writeFileSync(shopFile, shop.replace('http: {', 'web: {'));
       const broken = checker.check(entry, new SourceStore(dir), [shopFile]).diagnostics;
@@ -32,7 +33,7 @@ describe('type checker session (watch)', () => {
         broken.map((d) => `${d.span?.file}: ${d.message}`).join('\n'),
       );
       fs.writeFileSync(shopFile, shop);
-      assert.deepEqual(checker.check(entry, new SourceStore(dir), [shopFile]).diagnostics, []);
+      assert.equal(messages([shopFile]).join('\n'), '');
     } finally {
       checker.close();
     }

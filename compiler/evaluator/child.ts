@@ -340,13 +340,15 @@ function prepareSandbox(
     /** Own enumerable keys in Object.keys order; undefined for an array. */
     readonly keys: readonly string[] | undefined;
     readonly values: readonly unknown[];
-    /** The node as the cold encoder writes it (children by stable id), and the characters it counts. */
-    readonly node: unknown;
+    /** The characters the cold encoder counts for this node. */
     readonly chars: number;
+    /** Whether the host has been sent this node (it keeps what it was sent). */
+    sent: boolean;
   }
-  const recorded = new WeakMap<object, Recorded>();
+  // Maps, not weak ones: these hold every exported object anyway (recordedBy), and V8's weak tables of
+  // hundreds of thousands of entries made each garbage collection several times slower.
+  const recorded = new RealMap<object, Recorded>();
   const sids = new WeakMap<object, number>();
-  const sentToHost = new WeakSet<object>();
   const recordedBy: object[][] = [];
   let nextSid = 0;
   const globalCount = ownKeys(G).length + 1; // + __policycStart, defined below
@@ -388,15 +390,13 @@ function prepareSandbox(
     if (isArray(value)) {
       const length: unknown = (value as { length: unknown }).length;
       if (typeof length !== 'number' || !(length >= 0) || length > limits.maxNodes) throw FALLBACK;
-      const items: unknown[] = [];
       for (let i = 0; i < (length as number); i++) {
         const element = (value as unknown[])[i];
         values.push(element);
-        items.push(itemOf(element));
+        itemOf(element);
       }
-      return { sid: sidOf(value), keys: undefined, values, node: { a: items }, chars: chars - before };
+      return { sid: sidOf(value), keys: undefined, values, chars: chars - before, sent: false };
     }
-    const entries = create(null) as Record<string, unknown>;
     const keys = objectKeys(value);
     if (keys.length > limits.maxNodes) throw FALLBACK;
     for (let i = 0; i < keys.length; i++) {
@@ -404,9 +404,22 @@ function prepareSandbox(
       chars += key.length;
       const property = (value as Record<string, unknown>)[key];
       values.push(property);
-      if (property !== undefined) entries[key] = itemOf(property);
+      itemOf(property);
     }
-    return { sid: sidOf(value), keys, values, node: { o: entries }, chars: chars - before };
+    return { sid: sidOf(value), keys, values, chars: chars - before, sent: false };
+  };
+  // The node as the cold encoder writes it (children by stable id), built from the record when it is sent.
+  const nodeOf = (known: Recorded): unknown => {
+    const { keys, values } = known;
+    const counted = chars;
+    try {
+      if (keys === undefined) return { a: values.map((element) => itemOf(element)) };
+      const entries = create(null) as Record<string, unknown>;
+      for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) entries[keys[i] as string] = itemOf(values[i]);
+      return { o: entries };
+    } finally {
+      chars = counted;
+    }
   };
   // Whether an object still has what was recorded, calling `visit` on each object value (cold encoder order).
   const unchanged = (value: object, known: Recorded, visit: (child: object) => void): boolean => {
@@ -458,7 +471,7 @@ function prepareSandbox(
   // object against its record and sending the host only nodes it has not been sent.
   const encodeSession = (root: unknown): { value: unknown; nodes: [number, unknown][] } => {
     const nodes: [number, unknown][] = [];
-    const seen = new WeakSet<object>();
+    const seen = new Set<object>();
     let count = 0;
     chars = 0;
     const visit = (value: object, depth: number): void => {
@@ -470,9 +483,9 @@ function prepareSandbox(
       if (!unchanged(value, known, (child) => visit(child, depth + 1))) throw FALLBACK;
       chars += known.chars;
       if (chars > limits.maxChars) throw FALLBACK;
-      if (!sentToHost.has(value)) {
-        sentToHost.add(value);
-        nodes.push([known.sid, known.node]);
+      if (!known.sent) {
+        known.sent = true;
+        nodes.push([known.sid, nodeOf(known)]);
       }
     };
     const value = itemOf(root);
@@ -502,7 +515,6 @@ function prepareSandbox(
         for (const object of recordedBy[index] ?? []) {
           dropped.push(sidOf(object));
           recorded.delete(object);
-          sentToHost.delete(object);
         }
         recordedBy[index] = [];
       }

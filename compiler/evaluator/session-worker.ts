@@ -32,6 +32,8 @@ let stdoutBytes = 0;
 let stderrTail = '';
 let progress = 0;
 let waiting: { readonly timer: NodeJS.Timeout; killed: boolean } | undefined;
+/** The evaluator stopped between requests: what it held is gone, which the next answer must say. */
+let lost = false;
 
 function reply(message: SessionWorkerReply | null): void {
   port.postMessage(message);
@@ -68,6 +70,7 @@ function start(): ChildProcess {
   });
   started.on('exit', (code, exitSignal) => {
     if (child === started) child = undefined;
+    if (waiting === undefined) lost = true;
     const outOfMemory = /heap out of memory|Reached heap limit|Allocation failed/.test(stderrTail);
     finish({ stopped: exitSignal ?? `exit ${code ?? 'unknown'}`, progress, outOfMemory, killed: waiting?.killed ?? false });
   });
@@ -81,6 +84,11 @@ port.on('message', (request: SessionWorkerRequest) => {
     child = undefined;
     reply(null);
     port.close();
+    return;
+  }
+  if (lost) {
+    lost = false;
+    reply({ stopped: 'stopped between builds', progress: 0, outOfMemory: false, killed: false });
     return;
   }
   child ??= start();
