@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { KubernetesObject, Target } from '../model/target';
+import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../model/target';
+import { fingerprint, reachedNamespaces, splice, subModel, type ModelFingerprint } from './splice';
 import { buildModel } from './build-model';
 import { diagnostic, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics/diagnostic';
 import { evaluate } from './evaluate';
@@ -135,6 +136,33 @@ export function compile(options: CompileOptions): CompileResult {
   }
 }
 
+/**
+ * A target's output in a long-lived session: when the target compiled a previous model and the edit reached only
+ * some namespaces, those are compiled on a sub-model and spliced into the previous output (compiler/splice.ts);
+ * otherwise, or when the splice cannot be shown exact, everything is compiled.
+ */
+export function compileIncrementally(
+  target: Target,
+  model: PolicyModel,
+  modelFingerprint: ModelFingerprint,
+  memo: EmitMemo,
+  spanOf: TargetContext['spanOf'],
+): TargetOutput {
+  const last = memo.targets.get(target.name);
+  let output: TargetOutput | undefined;
+  if (last !== undefined) {
+    const reached = reachedNamespaces(model, last.fingerprint, modelFingerprint);
+    if (reached !== undefined && reached.size === 0) output = last.output;
+    else if (reached !== undefined && reached.size < model.namespaces.length) {
+      const partial = timePhase(`target ${target.name}`, () => target.compile(subModel(model, reached), { spanOf }));
+      output = timePhase(`splice ${target.name}`, () => splice(last.model, model, reached, last.output, partial, spanOf));
+    }
+  }
+  output ??= timePhase(`target ${target.name}`, () => target.compile(model, { spanOf }));
+  memo.targets.set(target.name, { model, fingerprint: modelFingerprint, output });
+  return output;
+}
+
 /** Everything but type-checking: evaluate → model → validate → targets → render. */
 function evaluateAndEmit(
   entry: string,
@@ -160,11 +188,15 @@ function evaluateAndEmit(
   diagnostics.push(...modelDiagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, model, outputs };
 
+  const { memo } = options;
+  const modelFingerprint = memo === undefined ? undefined : timePhase('fingerprint', () => fingerprint(model));
   for (const target of options.targets) {
     options.onPhase?.(`compiling ${model.services.length} services for ${target.name}`);
-    const output = timePhase(`target ${target.name}`, () => target.compile(model, { spanOf }));
+    const output =
+      memo === undefined || modelFingerprint === undefined
+        ? timePhase(`target ${target.name}`, () => target.compile(model, { spanOf }))
+        : compileIncrementally(target, model, modelFingerprint, memo, spanOf);
     const emitted = [...output.objects, ...(output.patches ?? [])];
-    const { memo } = options;
     const targetDiagnostics = markAcknowledged(
       model,
       [...output.diagnostics, ...timePhase(`validate emitted ${target.name}`, () => validateEmitted(target, emitted, memo))],

@@ -1,0 +1,183 @@
+/**
+ * Incremental target compiles for a long-lived session (`build --watch`, the editor): after an edit, a target is
+ * compiled on a sub-model holding only the rules to the namespaces the edit reaches (every namespace and service
+ * kept, so references resolve), and its objects for those namespaces replace the previous output's. README
+ * "Incremental watch: recompiling only what an edit reaches" says what this relies on; test/splice.test.ts proves
+ * the spliced output byte-identical to a full compile over random models and edits.
+ *
+ * A namespace is reached when its own declaration, one of its services or a rule to one of its services changed,
+ * or when a rule to it names (by service, namespace or identity) a namespace whose content changed. Anything
+ * mesh-wide (the mesh settings, the entry, the JWT issuers, the list of namespaces, the SPIFFE IDs any rule names)
+ * changing compiles everything again.
+ */
+import type { Diagnostic, Span } from '../diagnostics/diagnostic';
+import type { PolicyModel, RuleModel, SourceLocation, SourceModel } from '../model/model';
+import type { KubernetesObject, TargetOutput } from '../model/target';
+
+/** What the splice compares a model by: its mesh-wide part, and one fingerprint per namespace. */
+export interface ModelFingerprint {
+  readonly global: string;
+  readonly namespaces: ReadonlyMap<string, string>;
+}
+
+/** A namespace's declaration, its services and the rules to them, as one string (changes iff any of them does). */
+export function fingerprint(model: PolicyModel): ModelFingerprint {
+  const parts = new Map<string, string[]>();
+  const part = (namespace: string): string[] => {
+    let list = parts.get(namespace);
+    if (list === undefined) parts.set(namespace, (list = []));
+    return list;
+  };
+  for (const ns of model.namespaces) part(ns.name).push(JSON.stringify(ns));
+  for (const service of model.services) part(service.namespace).push(JSON.stringify(service));
+  const spiffeIds = new Set<string>();
+  for (const rule of model.rules) {
+    part(namespaceOfService(rule.destination)).push(JSON.stringify(rule));
+    for (const source of rule.sources) {
+      const identity = source.kind === 'both' ? source.identity : source;
+      if (identity.kind === 'spiffe') spiffeIds.add(identity.id);
+    }
+  }
+  const global = JSON.stringify([model.version, model.entry, model.mesh, model.jwtIssuers ?? [], model.namespaces.map((ns) => ns.name), [...spiffeIds].sort()]);
+  return { global, namespaces: new Map([...parts].map(([ns, list]) => [ns, list.join('\n')])) };
+}
+
+function namespaceOfService(id: string): string {
+  const slash = id.indexOf('/');
+  return slash === -1 ? id : id.slice(0, slash);
+}
+
+/** The namespaces a source names: a service's, a namespace, an identity's. */
+function namespacesNamed(source: SourceModel): string[] {
+  const identity = source.kind === 'both' ? source.identity : source;
+  switch (identity.kind) {
+    case 'service':
+      return [namespaceOfService(identity.service)];
+    case 'namespace':
+    case 'identity':
+      return [identity.namespace];
+    default:
+      return [];
+  }
+}
+
+/**
+ * The namespaces whose output an edit from `before` to `after` can change, or undefined when it can change
+ * anything (a mesh-wide change): then everything is compiled again.
+ */
+export function reachedNamespaces(model: PolicyModel, before: ModelFingerprint, after: ModelFingerprint): ReadonlySet<string> | undefined {
+  if (before.global !== after.global) return undefined;
+  const changed = new Set<string>();
+  for (const [ns, text] of after.namespaces) if (before.namespaces.get(ns) !== text) changed.add(ns);
+  for (const ns of before.namespaces.keys()) if (!after.namespaces.has(ns)) changed.add(ns);
+  const reached = new Set(changed);
+  if (changed.size === 0) return reached;
+  for (const rule of model.rules) {
+    const destination = namespaceOfService(rule.destination);
+    if (reached.has(destination)) continue;
+    if (rule.sources.some((s) => namespacesNamed(s).some((ns) => changed.has(ns)))) reached.add(destination);
+  }
+  return reached;
+}
+
+/** The model a target compiles for the reached namespaces: every namespace and service, the rules to those namespaces only. */
+export function subModel(model: PolicyModel, reached: ReadonlySet<string>): PolicyModel {
+  return { ...model, rules: model.rules.filter((r) => reached.has(namespaceOfService(r.destination))) };
+}
+
+/** The namespace an object belongs to: its own, or for a Namespace patch the namespace it patches; undefined for mesh-wide objects. */
+function namespaceOfObject(object: KubernetesObject, namespaces: ReadonlySet<string>): string | undefined {
+  const own = object.metadata.namespace;
+  if (own !== undefined) return namespaces.has(own) ? own : undefined;
+  return object.kind === 'Namespace' && namespaces.has(object.metadata.name) ? object.metadata.name : undefined;
+}
+
+function spanKey(span: Span | undefined): string | undefined {
+  return span === undefined ? undefined : `${span.file}\u0000${span.start}\u0000${span.length}`;
+}
+
+function diagnosticKey(d: Diagnostic): string {
+  return `${d.code}\u0000${d.message}`;
+}
+
+/**
+ * The full output of `model` made from the previous output (of the previous model, whose reached namespaces are
+ * `reached`) and the output of the sub-model for `reached`, or undefined when the splice cannot be shown exact
+ * (then the caller compiles everything):
+ * - objects and patches of a reached namespace come from the sub-model's output, the rest from the previous one;
+ *   mesh-wide objects (outside every namespace of the model) must be the same in both;
+ * - diagnostics located at a rule come from the output that compiled that rule; every other diagnostic must be
+ *   the same in both outputs (a service's warning caused by a rule in an unreached namespace would differ);
+ * - no two diagnostics may share code and message (a target reports such a pair once, by whichever came first);
+ * - neither output has an error (a target may then leave out every object, and the build writes nothing anyway).
+ */
+export function splice(
+  previousModel: PolicyModel,
+  model: PolicyModel,
+  reached: ReadonlySet<string>,
+  previous: TargetOutput,
+  partial: TargetOutput,
+  spanOf: (location: SourceLocation | undefined) => Span | undefined,
+): TargetOutput | undefined {
+  if ([...previous.diagnostics, ...partial.diagnostics].some((d) => d.severity === 'error')) return undefined;
+  const namespaces = new Set(model.namespaces.map((ns) => ns.name));
+  const mergeObjects = (before: readonly KubernetesObject[], now: readonly KubernetesObject[]): KubernetesObject[] | undefined => {
+    const meshWideBefore: string[] = [];
+    const meshWideNow: string[] = [];
+    const merged: KubernetesObject[] = [];
+    for (const object of before) {
+      const ns = namespaceOfObject(object, namespaces);
+      if (ns === undefined) meshWideBefore.push(JSON.stringify(object));
+      else if (!reached.has(ns)) merged.push(object);
+    }
+    for (const object of now) {
+      const ns = namespaceOfObject(object, namespaces);
+      if (ns === undefined) {
+        meshWideNow.push(JSON.stringify(object));
+        merged.push(object);
+      } else if (reached.has(ns)) merged.push(object);
+    }
+    return sameList(meshWideBefore, meshWideNow) ? merged : undefined;
+  };
+  const objects = mergeObjects(previous.objects, partial.objects);
+  const patches = mergeObjects(previous.patches ?? [], partial.patches ?? []);
+  if (objects === undefined || patches === undefined) return undefined;
+
+  // Which namespace's rule a diagnostic is located at, by the rule's span (the previous model's for the previous output).
+  const rulesAt = (rules: readonly RuleModel[]): Map<string, string> => {
+    const at = new Map<string, string>();
+    for (const rule of rules) {
+      const key = spanKey(spanOf(rule.location));
+      if (key !== undefined) at.set(key, namespaceOfService(rule.destination));
+    }
+    return at;
+  };
+  const ruleNamespaceBefore = rulesAt(previousModel.rules);
+  const ruleNamespaceAt = rulesAt(model.rules);
+  const unlocatedBefore: string[] = [];
+  const unlocatedNow: string[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const d of previous.diagnostics) {
+    const ns = ruleNamespaceBefore.get(spanKey(d.span) ?? '');
+    if (ns === undefined) unlocatedBefore.push(JSON.stringify(d));
+    else if (!reached.has(ns)) diagnostics.push(d);
+  }
+  for (const d of partial.diagnostics) {
+    const ns = ruleNamespaceAt.get(spanKey(d.span) ?? '');
+    if (ns === undefined) unlocatedNow.push(JSON.stringify(d));
+    // A rule of an unreached namespace is not in the sub-model: a diagnostic there is not this rule's.
+    else if (!reached.has(ns)) return undefined;
+    diagnostics.push(d);
+  }
+  if (!sameList(unlocatedBefore, unlocatedNow)) return undefined;
+  const keys = new Set(diagnostics.map(diagnosticKey));
+  if (keys.size !== diagnostics.length) return undefined;
+  return { objects, patches, diagnostics };
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  a.sort();
+  b.sort();
+  return a.every((x, i) => x === b[i]);
+}
