@@ -15,7 +15,7 @@ import { diagnostic, hasErrors, sortDiagnostics, type Diagnostic } from '../diag
 import { evaluate } from './evaluate';
 import type { PolicyModel } from '../model/model';
 import { renderTarget, toYaml, type RenderedFiles } from './render';
-import type { EmitMemo } from './emit-memo';
+import type { EmitMemo, TargetMemo } from './emit-memo';
 import { SourceStore } from './sources';
 import { PolicyTypeChecker, type TypecheckResult } from './typecheck';
 import { validateModel } from './check-model';
@@ -150,16 +150,24 @@ export function compileIncrementally(
 ): TargetOutput {
   const last = memo.targets.get(target.name);
   let output: TargetOutput | undefined;
+  let partial: TargetMemo['partial'];
   if (last !== undefined) {
     const reached = reachedNamespaces(model, last.fingerprint, modelFingerprint);
     if (reached !== undefined && reached.size === 0) output = last.output;
     else if (reached !== undefined && reached.size < model.namespaces.length) {
-      const partial = timePhase(`target ${target.name}`, () => target.compile(subModel(model, reached), { spanOf }));
-      output = timePhase(`splice ${target.name}`, () => splice(last.model, model, reached, last.output, partial, spanOf));
+      const key = [...reached].sort().join(' ');
+      // What the previous model's sub-model gave: kept from the previous splice when it reached the same namespaces.
+      const before =
+        last.partial?.reached === key
+          ? last.partial.output
+          : timePhase(`target ${target.name} before the edit`, () => target.compile(subModel(last.model, reached), { spanOf }));
+      const now = timePhase(`target ${target.name}`, () => target.compile(subModel(model, reached), { spanOf }));
+      output = timePhase(`splice ${target.name}`, () => splice(model, reached, last.output, before, now));
+      if (output !== undefined) partial = { reached: key, output: now };
     }
   }
   output ??= timePhase(`target ${target.name}`, () => target.compile(model, { spanOf }));
-  memo.targets.set(target.name, { model, fingerprint: modelFingerprint, output });
+  memo.targets.set(target.name, { model, fingerprint: modelFingerprint, output, ...(partial === undefined ? {} : { partial }) });
   return output;
 }
 

@@ -19,6 +19,8 @@ export interface TargetMemo {
   readonly model: PolicyModel;
   readonly fingerprint: ModelFingerprint;
   readonly output: TargetOutput;
+  /** When `output` was spliced: the namespaces recompiled (sorted, space-separated) and their sub-model's output. */
+  readonly partial?: { readonly reached: string; readonly output: TargetOutput };
 }
 
 export class EmitMemo {

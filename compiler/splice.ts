@@ -10,8 +10,8 @@
  * mesh-wide (the mesh settings, the entry, the JWT issuers, the list of namespaces, the SPIFFE IDs any rule names)
  * changing compiles everything again.
  */
-import type { Diagnostic, Span } from '../diagnostics/diagnostic';
-import type { PolicyModel, RuleModel, SourceLocation, SourceModel } from '../model/model';
+import type { Diagnostic } from '../diagnostics/diagnostic';
+import type { PolicyModel, SourceModel } from '../model/model';
 import type { KubernetesObject, TargetOutput } from '../model/target';
 
 /** What the splice compares a model by: its mesh-wide part, and one fingerprint per namespace. */
@@ -92,34 +92,30 @@ function namespaceOfObject(object: KubernetesObject, namespaces: ReadonlySet<str
   return object.kind === 'Namespace' && namespaces.has(object.metadata.name) ? object.metadata.name : undefined;
 }
 
-function spanKey(span: Span | undefined): string | undefined {
-  return span === undefined ? undefined : `${span.file}\u0000${span.start}\u0000${span.length}`;
-}
-
 function diagnosticKey(d: Diagnostic): string {
   return `${d.code}\u0000${d.message}`;
 }
 
 /**
- * The full output of `model` made from the previous output (of the previous model, whose reached namespaces are
- * `reached`) and the output of the sub-model for `reached`, or undefined when the splice cannot be shown exact
- * (then the caller compiles everything):
+ * The full output of `model` made from the previous output (of the previous model), the output of the previous
+ * model's sub-model for `reached` (`previousPartial`) and that of the edited model's (`partial`), or undefined when
+ * the splice cannot be shown exact (then the caller compiles everything):
  * - objects and patches of a reached namespace come from the sub-model's output, the rest from the previous one;
  *   mesh-wide objects (outside every namespace of the model) must be the same in both;
- * - diagnostics located at a rule come from the output that compiled that rule; every other diagnostic must be
- *   the same in both outputs (a service's warning caused by a rule in an unreached namespace would differ);
+ * - diagnostics: the edited sub-model's, and those of the previous output the previous sub-model did not report
+ *   (caused by rules of unreached namespaces, which did not change); a diagnostic the previous sub-model reported
+ *   and the edited one does not is refused (an unreached rule may cause it too);
  * - no two diagnostics may share code and message (a target reports such a pair once, by whichever came first);
  * - neither output has an error (a target may then leave out every object, and the build writes nothing anyway).
  */
 export function splice(
-  previousModel: PolicyModel,
   model: PolicyModel,
   reached: ReadonlySet<string>,
   previous: TargetOutput,
+  previousPartial: TargetOutput,
   partial: TargetOutput,
-  spanOf: (location: SourceLocation | undefined) => Span | undefined,
 ): TargetOutput | undefined {
-  if ([...previous.diagnostics, ...partial.diagnostics].some((d) => d.severity === 'error')) return undefined;
+  if ([...previous.diagnostics, ...previousPartial.diagnostics, ...partial.diagnostics].some((d) => d.severity === 'error')) return undefined;
   const namespaces = new Set(model.namespaces.map((ns) => ns.name));
   const mergeObjects = (before: readonly KubernetesObject[], now: readonly KubernetesObject[]): KubernetesObject[] | undefined => {
     const meshWideBefore: string[] = [];
@@ -143,36 +139,29 @@ export function splice(
   const patches = mergeObjects(previous.patches ?? [], partial.patches ?? []);
   if (objects === undefined || patches === undefined) return undefined;
 
-  // Which namespace's rule a diagnostic is located at, by the rule's span (the previous model's for the previous output).
-  const rulesAt = (rules: readonly RuleModel[]): Map<string, string> => {
-    const at = new Map<string, string>();
-    for (const rule of rules) {
-      const key = spanKey(spanOf(rule.location));
-      if (key !== undefined) at.set(key, namespaceOfService(rule.destination));
-    }
-    return at;
-  };
-  const ruleNamespaceBefore = rulesAt(previousModel.rules);
-  const ruleNamespaceAt = rulesAt(model.rules);
-  const unlocatedBefore: string[] = [];
-  const unlocatedNow: string[] = [];
-  const diagnostics: Diagnostic[] = [];
+  // Diagnostics: the edited sub-model's, and the previous output's that the sub-model before the edit did not
+  // report (what the unreached rules caused). One the sub-model reported before the edit and no longer reports may
+  // still be caused by an unreached rule too: then the splice is not shown exact.
+  const before = new Set(previousPartial.diagnostics.map((d) => JSON.stringify(d)));
+  const now = new Set(partial.diagnostics.map((d) => JSON.stringify(d)));
+  const diagnostics: Diagnostic[] = [...partial.diagnostics];
   for (const d of previous.diagnostics) {
-    const ns = ruleNamespaceBefore.get(spanKey(d.span) ?? '');
-    if (ns === undefined) unlocatedBefore.push(JSON.stringify(d));
-    else if (!reached.has(ns)) diagnostics.push(d);
+    const text = JSON.stringify(d);
+    if (!before.has(text)) diagnostics.push(d);
+    else if (!now.has(text)) return undefined;
   }
-  for (const d of partial.diagnostics) {
-    const ns = ruleNamespaceAt.get(spanKey(d.span) ?? '');
-    if (ns === undefined) unlocatedNow.push(JSON.stringify(d));
-    // A rule of an unreached namespace is not in the sub-model: a diagnostic there is not this rule's.
-    else if (!reached.has(ns)) return undefined;
-    diagnostics.push(d);
+  const texts = new Set<string>();
+  const keys = new Set<string>();
+  const unique: Diagnostic[] = [];
+  for (const d of diagnostics) {
+    const text = JSON.stringify(d);
+    if (texts.has(text)) continue;
+    texts.add(text);
+    unique.push(d);
+    keys.add(diagnosticKey(d));
   }
-  if (!sameList(unlocatedBefore, unlocatedNow)) return undefined;
-  const keys = new Set(diagnostics.map(diagnosticKey));
-  if (keys.size !== diagnostics.length) return undefined;
-  return { objects, patches, diagnostics };
+  if (keys.size !== unique.length) return undefined;
+  return { objects, patches, diagnostics: unique };
 }
 
 function sameList(a: string[], b: string[]): boolean {

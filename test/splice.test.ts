@@ -20,7 +20,7 @@ import type { TargetOutput } from '../model/target';
 import { policyModelArbitrary } from './fuzz/random-model';
 
 const SEED = 1628;
-const MODELS = 300;
+const MODELS = 200;
 const EDITS_PER_MODEL = 6;
 const NO_STORE = new SourceStore('/');
 const spanOf = (location: SourceLocation | undefined): Span | undefined => (location === undefined ? undefined : { ...location });
@@ -168,6 +168,17 @@ describe('incremental watch: splicing recompiled namespaces into the previous ou
             diagnostics: diagnosticsOf(full),
           });
           checked++;
+          // A second edit of the same kind: the session splices into a spliced output, reusing the sub-model's output it kept.
+          const again = edit(edited, pick);
+          if (again !== undefined && validateModel(again, NO_STORE).every((d) => d.severity !== 'error')) {
+            const incrementalAgain = compileIncrementally(target, again, fingerprint(again), memo, spanOf);
+            const fullAgain = target.compile(again, { spanOf });
+            expect({ edit: `${name} twice`, files: rendered(incrementalAgain, again), diagnostics: diagnosticsOf(incrementalAgain) }).toEqual({
+              edit: `${name} twice`,
+              files: rendered(fullAgain, again),
+              diagnostics: diagnosticsOf(fullAgain),
+            });
+          }
           // Spliced (not compiled whole): some object of the previous output was kept as it was.
           const kept = new Set(before.objects);
           if (reached !== undefined && reached.size > 0 && incremental.objects.some((o) => kept.has(o))) spliced.set(name, (spliced.get(name) ?? 0) + 1);
