@@ -80,9 +80,24 @@ export function reachedNamespaces(model: PolicyModel, before: ModelFingerprint, 
   return reached;
 }
 
-/** The model a target compiles for the reached namespaces: every namespace and service, the rules to those namespaces only. */
+/**
+ * The model a target compiles for the reached namespaces: every namespace, the rules to the reached namespaces,
+ * and the services those rules can read: the reached namespaces' own, those the rules name, and every service of
+ * a namespace the rules name by namespace or identity. The other services' objects would be thrown away.
+ */
 export function subModel(model: PolicyModel, reached: ReadonlySet<string>): PolicyModel {
-  return { ...model, rules: model.rules.filter((r) => reached.has(namespaceOfService(r.destination))) };
+  const rules = model.rules.filter((r) => reached.has(namespaceOfService(r.destination)));
+  const namedServices = new Set<string>();
+  const namedNamespaces = new Set(reached);
+  for (const rule of rules) {
+    for (const source of rule.sources) {
+      const identity = source.kind === 'both' ? source.identity : source;
+      if (identity.kind === 'service') namedServices.add(identity.service);
+      else if (identity.kind === 'namespace' || identity.kind === 'identity') namedNamespaces.add(identity.namespace);
+    }
+  }
+  const services = model.services.filter((s) => namedNamespaces.has(s.namespace) || namedServices.has(s.id));
+  return { ...model, services, rules };
 }
 
 /** The namespace an object belongs to: its own, or for a Namespace patch the namespace it patches; undefined for mesh-wide objects. */
