@@ -8,6 +8,7 @@ import { hasErrors } from '../diagnostics/diagnostic';
 import { isProxyAdminPort, proxyAdminPortOf, servicesById, type HttpMethod, type PolicyModel } from '../model/model';
 import { simulatorFor } from '../meshes';
 import { verifyBuild } from '../verify/verify-build';
+import { compiledFile } from '../compiler/package-files';
 import { describeRequest, manifestsFromFiles, simulatedRequest } from '../verify/compare';
 import { remoteAddress } from '../model/resolve';
 import { verifyAgainstFiles } from '../importer/import';
@@ -23,16 +24,22 @@ export function registerVerify(program: Command, context: CommandContext): void 
         "compile, then check on every request of the policy's request space that each mesh, simulated from the emitted objects, decides as the policy does",
       )
       .argument('[entry]', 'the policy entry file', DEFAULT_ENTRY)
-      .option('--against <manifests...>', 'also compare, request by request, with the mesh manifests this policy replaces (files, folders, or -)'),
+      .option('--against <manifests...>', 'also compare, request by request, with the mesh manifests this policy replaces (files, folders, or -)')
+      .option('--threads <n>', 'threads that verify (default: the available cores); the report is the same for any number'),
     'all',
-  ).action((entry: string, options: CommonOptions & { against?: string[] }) => {
+  ).action((entry: string, options: CommonOptions & { against?: string[]; threads?: string }) => {
+    const threads = options.threads === undefined ? undefined : Number(options.threads);
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+      io.stderr(`--threads ${options.threads ?? ''} is not a whole number of at least 1.\n`);
+      return context.setExit(EXIT.usage);
+    }
     const { result, exit } = runCompile(entry, options, io);
     if (result === undefined) return context.setExit(exit);
     if (exit !== EXIT.ok) {
       report(result.diagnostics, options.format, io, (f) => result.store.read(f), options);
       return context.setExit(exit);
     }
-    const verification = verifyBuild(result, simulatorFor);
+    const verification = verifyBuild(result, simulatorFor, { workerFile: compiledFile('cli/verify-worker.js'), ...(threads === undefined ? {} : { threads }) });
     const against = options.against === undefined ? undefined : verifyAgainstFiles(result, options.against, io.cwd);
     const diagnostics = [...result.diagnostics, ...verification.diagnostics, ...(against?.diagnostics ?? [])];
     report(diagnostics, options.format, io, (f) => result.store.read(f), options);

@@ -134,3 +134,29 @@ export function podProbeOf(request: SimulatedRequest): { readonly port: number; 
     (p) => p.port === request.port && (p.path === undefined || (request.method === 'GET' && request.path === p.path)),
   );
 }
+
+/**
+ * Thrown by a simulator for a case it does not model, or an object the cluster would refuse: the decision is
+ * `unsupported`, with the reason and the objects involved, never a guess. One class for every simulator.
+ */
+export class Unsupported extends Error {
+  constructor(
+    message: string,
+    readonly objects: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** `compute()`, or what `onUnsupported` makes of the `Unsupported` it threw; any other error propagates. */
+export function orUnsupported<T>(compute: () => T, onUnsupported: (error: Unsupported) => T): T {
+  try {
+    return compute();
+  } catch (error) {
+    if (error instanceof Unsupported) return onUnsupported(error);
+    throw error;
+  }
+}
+
+/** The client or operation key of requests that are all `unsupported` for the same reason. */
+export const unsupportedKey = (error: Unsupported): string => `unsupported ${error.message}`;

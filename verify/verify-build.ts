@@ -8,8 +8,10 @@ import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 import type { PolicyModel } from '../model/model';
 import type { SourceStore } from '../compiler/sources';
 import { checkAssertions, describeFailure } from './assertions';
-import type { MeshSimulator } from './simulator';
-import { describeRequest, manifestsFromFiles, verifyTargets, type SimulatedTarget, type VerificationResult } from './compare';
+import { describeRequest, type VerificationResult } from './compare';
+import { verifyInParallel, type ParallelOptions, type SimulatorOf } from './parallel';
+
+export type { SimulatorOf } from './parallel';
 
 export interface TargetVerification {
   readonly target: string;
@@ -19,23 +21,18 @@ export interface TargetVerification {
 /** How many mismatches are printed per target; the count says how many there were. */
 const SHOWN = 20;
 
-/** The simulator that checks a target's output (the mesh registry's), configured from the model's mesh settings. */
-export type SimulatorOf = (targetName: string, settings: PolicyModel['mesh']) => MeshSimulator | undefined;
-
-export function verifyBuild(result: CompileResult, simulatorFor: SimulatorOf): { readonly diagnostics: Diagnostic[]; readonly targets: TargetVerification[] } {
+/** `parallel.workerFile`: verify on worker threads too (`verify/parallel.ts`), with the same result; absent, on this thread alone. */
+export function verifyBuild(
+  result: CompileResult,
+  simulatorFor: SimulatorOf,
+  parallel: ParallelOptions = {},
+): { readonly diagnostics: Diagnostic[]; readonly targets: TargetVerification[] } {
   const model = result.model;
   const diagnostics: Diagnostic[] = [];
   const targets: TargetVerification[] = [];
   if (model === undefined) return { diagnostics, targets };
-  const simulated: SimulatedTarget[] = [];
-  const order: string[] = [];
-  for (const [target, files] of result.outputs) {
-    order.push(target);
-    const simulator = simulatorFor(target, model.mesh);
-    if (simulator !== undefined) simulated.push({ name: target, objects: manifestsFromFiles(files), simulator });
-  }
-  const verified = verifyTargets(model, simulated);
-  for (const target of order) {
+  const { targets: simulated, results: verified } = verifyInParallel(model, result.outputs, simulatorFor, parallel);
+  for (const target of result.outputs.keys()) {
     const verification = verified.get(target);
     targets.push(verification === undefined ? { target } : { target, result: verification });
     if (verification !== undefined) diagnostics.push(...verificationDiagnostics(target, model, verification, result.store));

@@ -14,7 +14,18 @@
  * const ambient = createIstioAmbientSimulator({ rootNamespace: 'istio-system', trustDomain: 'cluster.local' });
  * ambient.decide(objects, { client: { ip: '10.0.0.1', identity: { namespace: 'shop', serviceAccount: 'api' } }, destination: web, port: 8080 });
  */
-import type { Distinctions, ManifestObject, MeshSimulator, SimulatedDecision, SimulatedOperation, SimulatedRequest, Workload } from '../simulator';
+import {
+  orUnsupported,
+  Unsupported,
+  unsupportedKey,
+  type Distinctions,
+  type ManifestObject,
+  type MeshSimulator,
+  type SimulatedDecision,
+  type SimulatedOperation,
+  type SimulatedRequest,
+  type Workload,
+} from '../simulator';
 import { envoyBasePath } from '../envoy-path';
 
 export interface IstioAmbientSimulatorConfig {
@@ -25,16 +36,6 @@ export interface IstioAmbientSimulatorConfig {
 }
 
 type Json = Record<string, unknown>;
-
-/** A case the simulator does not model; the request's verdict is `unsupported`. */
-class Unsupported extends Error {
-  constructor(
-    message: string,
-    readonly objects: readonly string[] = [],
-  ) {
-    super(message);
-  }
-}
 
 const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
@@ -622,43 +623,24 @@ function foreignWorkload(spiffeId: string | undefined): { namespace: string; ser
 export function createIstioAmbientSimulator(config: IstioAmbientSimulatorConfig): MeshSimulator {
   return {
     name: 'istio-ambient',
-    distinctions(objects, destination, port) {
-      try {
-        return distinctionsOf(config, objects, destination, port);
-      } catch (error) {
-        // An object the simulator cannot read makes the requests `unsupported`: nothing to tell apart.
-        if (error instanceof Unsupported) return {};
-        throw error;
-      }
-    },
-    operationKey(objects, destination, port, operation) {
-      try {
-        return operationKeyOf(config, objects, destination, port, operation);
-      } catch (error) {
-        if (error instanceof Unsupported) return `unsupported ${error.message}`;
-        throw error;
-      }
-    },
-    clientKey(objects, destination, _port, client) {
-      try {
-        return clientKeyOf(config, objects, destination, client);
-      } catch (error) {
-        if (error instanceof Unsupported) return `unsupported ${error.message}`;
-        throw error;
-      }
-    },
+    // An object the simulator cannot read makes the requests `unsupported`: nothing to tell apart.
+    distinctions: (objects, destination, port) =>
+      orUnsupported(
+        () => distinctionsOf(config, objects, destination, port),
+        () => ({}),
+      ),
+    operationKey: (objects, destination, port, operation) => orUnsupported(() => operationKeyOf(config, objects, destination, port, operation), unsupportedKey),
+    clientKey: (objects, destination, _port, client) => orUnsupported(() => clientKeyOf(config, objects, destination, client), unsupportedKey),
     decide(objects, request) {
       // The istio-cni node agent SNATs the node's own traffic to the pod (the kubelet's probes) to 169.254.7.127,
       // and the pod's redirection rules let that address past ztunnel: no policy applies to it
       // (https://istio.io/latest/docs/ambient/usage/networkpolicy, "Ambient, health probes, and Kubernetes NetworkPolicy").
       if (request.client.node === true)
         return { verdict: 'allow', reason: 'traffic from the node (the kubelet) is SNATed to 169.254.7.127 and bypasses ztunnel', objects: [] };
-      try {
-        return decide(config, objects, request);
-      } catch (error) {
-        if (error instanceof Unsupported) return { verdict: 'unsupported', reason: error.message, objects: error.objects };
-        throw error;
-      }
+      return orUnsupported(
+        () => decide(config, objects, request),
+        (error): SimulatedDecision => ({ verdict: 'unsupported', reason: error.message, objects: error.objects }),
+      );
     },
   };
 }

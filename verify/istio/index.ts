@@ -12,7 +12,10 @@
  * istio.decide(objects, { client: { ip: '10.0.0.1' }, destination: web, port: 8080, method: 'GET', path: '/' });
  */
 import {
+  orUnsupported,
   podProbeOf,
+  Unsupported,
+  unsupportedKey,
   type Distinctions,
   type ManifestObject,
   type MeshSimulator,
@@ -61,17 +64,22 @@ function combine(values: readonly Tri[], settles: boolean): Tri {
 const and = (values: readonly Tri[]): Tri => combine(values, false);
 const or = (values: readonly Tri[]): Tri => combine(values, true);
 
-const not = (v: Tri): Tri => (isUnknown(v) ? v : !v);
-
-/** Thrown for an object the cluster would reject or that the simulator cannot read: the whole decision is unsupported. */
-class Unsupported extends Error {
-  constructor(
-    message: string,
-    readonly objects: readonly string[],
-  ) {
-    super(message);
+/**
+ * `combine` of `each` over `items` without building the list (the verifier's hottest path): every item is
+ * still evaluated, in order, so an item that throws `Unsupported` does so whatever the others say.
+ */
+function combineEach<T>(items: Iterable<T>, settles: boolean, each: (item: T) => Tri): Tri {
+  let settled = false;
+  let firstUnknown: Unknown | undefined;
+  for (const item of items) {
+    const v = each(item);
+    if (v === settles) settled = true;
+    else if (isUnknown(v)) firstUnknown ??= v;
   }
+  return settled ? settles : (firstUnknown ?? !settles);
 }
+
+const not = (v: Tri): Tri => (isUnknown(v) ? v : !v);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Readings of objects
@@ -483,9 +491,17 @@ function pathMatches(value: string, ctx: PolicyContext): Tri {
     return { unknown: `request path "${ctx.path}" (a query, fragment or relative path) is not modelled`, objects: [ctx.policy.ref] };
   }
   // Policies match the path after the default BASE normalization (MeshConfig pathNormalization, §1.8).
-  const normalized = envoyBasePath(ctx.path);
+  const normalized = normalizedPath(ctx.path);
   if (normalized === 'rejected') return { unknown: `request path "${ctx.path}" is rejected by Envoy with 400 (%00)`, objects: [ctx.policy.ref] };
   return valueMatches(value, normalized.path);
+}
+
+/** `envoyBasePath` of the last path asked: a request's path is compared with every path value of every rule. */
+let lastPath: { readonly path: string; readonly normalized: ReturnType<typeof envoyBasePath> } | undefined;
+
+function normalizedPath(path: string): ReturnType<typeof envoyBasePath> {
+  if (lastPath?.path !== path) lastPath = { path, normalized: envoyBasePath(path) };
+  return lastPath.normalized;
 }
 
 /** One value of one field or `when` key. */
@@ -562,7 +578,7 @@ function fieldMatches(field: string, values: readonly string[], ctx: PolicyConte
   if (values.length === 0) return true;
   if (ctx.tcp && HTTP_ONLY_FIELDS.has(field)) return true; // DENY on TCP: the HTTP-only condition is dropped (§1.7)
   const { negative, key } = fieldKey(field);
-  const matched = or(values.map((v) => valueOf(key, v, ctx)));
+  const matched = combineEach(values, true, (v) => valueOf(key, v, ctx));
   return negative ? not(matched) : matched;
 }
 
@@ -631,7 +647,7 @@ function operationFields(operation: Json, ref: string): Map<string, string[]> {
   return fields;
 }
 
-const fieldsMatch = (fields: Map<string, string[]>, ctx: PolicyContext): Tri => and([...fields].map(([f, v]) => fieldMatches(f, v, ctx)));
+const fieldsMatch = (fields: Map<string, string[]>, ctx: PolicyContext): Tri => combineEach(fields, false, ([f, v]) => fieldMatches(f, v, ctx));
 
 /** A rule's fields, checked as the webhook checks them (§1.9). */
 interface Rule {
@@ -665,12 +681,12 @@ function ruleMatches({ from, to, when }: Rule, ctx: PolicyContext): Tri {
     if (httpOnly) return false;
   }
   const conditions: Tri[] = [];
-  if (from !== undefined) conditions.push(or(from.map((fields) => fieldsMatch(fields, ctx))));
-  if (to !== undefined) conditions.push(or(to.map((fields) => fieldsMatch(fields, ctx))));
+  if (from !== undefined) conditions.push(combineEach(from, true, (fields) => fieldsMatch(fields, ctx)));
+  if (to !== undefined) conditions.push(combineEach(to, true, (fields) => fieldsMatch(fields, ctx)));
   for (const c of when) {
     if (ctx.tcp && isHttpOnlyKey(c.key)) continue; // DENY on TCP: the HTTP-only condition is dropped (§1.7)
-    if (c.values.length > 0) conditions.push(or(c.values.map((v) => valueOf(c.key, v, ctx))));
-    if (c.notValues.length > 0) conditions.push(not(or(c.notValues.map((v) => valueOf(c.key, v, ctx)))));
+    if (c.values.length > 0) conditions.push(combineEach(c.values, true, (v) => valueOf(c.key, v, ctx)));
+    if (c.notValues.length > 0) conditions.push(not(combineEach(c.notValues, true, (v) => valueOf(c.key, v, ctx))));
   }
   return and(conditions);
 }
@@ -679,7 +695,7 @@ function ruleMatches({ from, to, when }: Rule, ctx: PolicyContext): Tri {
 function policyMatches(ctx: PolicyContext): Tri {
   const rules = rulesOf(ctx.policy);
   if (rules === undefined) return false;
-  return or(rules.map((rule) => ruleMatches(readingValue(rule), ctx)));
+  return combineEach(rules, true, (rule) => ruleMatches(readingValue(rule), ctx));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1254,7 +1270,19 @@ function operationKeyFor(
 const TOKEN_FIELDS = new Set(['requestPrincipals', 'notRequestPrincipals']);
 
 const fieldsMatchWhere = (fields: Map<string, string[]>, ctx: PolicyContext, token: boolean): Tri =>
-  and([...fields].filter(([f]) => TOKEN_FIELDS.has(f) === token).map(([f, v]) => fieldMatches(f, v, ctx)));
+  combineEach(fields, false, ([f, v]) => (TOKEN_FIELDS.has(f) === token ? fieldMatches(f, v, ctx) : true));
+
+/** Whether a rule's `from` entries name request principals (read once per rule). */
+const tokenReaders = new WeakMap<Rule, boolean>();
+
+function readsToken(rule: Rule): boolean {
+  let known = tokenReaders.get(rule);
+  if (known === undefined) {
+    known = rule.from !== undefined && rule.from.some((fields) => [...fields.keys()].some((f) => TOKEN_FIELDS.has(f)));
+    tokenReaders.set(rule, known);
+  }
+  return known;
+}
 
 /**
  * For each rule of each applicable policy, how one side of it decides under `base`: `from` with the `when`
@@ -1274,19 +1302,19 @@ function rulePartsKey(applicable: readonly Applicable[], base: Context, side: 'f
       }
       const parts: Tri[] = [];
       const from = r.value.from;
-      const split = from !== undefined && from.some((fields) => [...fields.keys()].some((f) => TOKEN_FIELDS.has(f)));
+      const split = readsToken(r.value);
       if (side === 'from' && from !== undefined) {
         if (split) key += from.map((fields) => triChar(fieldsMatchWhere(fields, ctx, false))).join('');
-        else parts.push(or(from.map((f) => fieldsMatch(f, ctx))));
+        else parts.push(combineEach(from, true, (f) => fieldsMatch(f, ctx)));
       }
       if (side === 'to') {
         if (split) key += (from ?? []).map((fields) => triChar(fieldsMatchWhere(fields, ctx, true))).join('');
-        if (r.value.to !== undefined) parts.push(or(r.value.to.map((f) => fieldsMatch(f, ctx))));
+        if (r.value.to !== undefined) parts.push(combineEach(r.value.to, true, (f) => fieldsMatch(f, ctx)));
       }
       for (const c of r.value.when) {
         if (side === 'from' ? isHttpOnlyKey(c.key) : !isHttpOnlyKey(c.key) || ctx.tcp) continue;
-        if (c.values.length > 0) parts.push(or(c.values.map((v) => valueOf(c.key, v, ctx))));
-        if (c.notValues.length > 0) parts.push(not(or(c.notValues.map((v) => valueOf(c.key, v, ctx)))));
+        if (c.values.length > 0) parts.push(combineEach(c.values, true, (v) => valueOf(c.key, v, ctx)));
+        if (c.notValues.length > 0) parts.push(not(combineEach(c.notValues, true, (v) => valueOf(c.key, v, ctx))));
       }
       key += triChar(and(parts));
     }
@@ -1308,89 +1336,75 @@ export function createIstioSimulator(config: IstioSimulatorConfig): MeshSimulato
   };
   return {
     name: 'istio',
-    distinctions(objects, destination, port) {
-      try {
-        return distinctionsFor(objects, destination, port, full);
-      } catch (error) {
-        if (error instanceof Unsupported) return {};
-        throw error;
-      }
-    },
-    operationKey(objects, destination, port, operation) {
-      try {
-        return operationKeyFor(objects, destination, port, operation, full);
-      } catch (error) {
-        if (error instanceof Unsupported) return `unsupported ${error.message}`;
-        throw error;
-      }
-    },
-    clientKey(objects, destination, port, client) {
-      try {
-        return clientKeyFor(objects, destination, port, client, full);
-      } catch (error) {
-        // Requests from this client are all `unsupported` for the same reason.
-        if (error instanceof Unsupported) return `unsupported ${error.message}`;
-        throw error;
-      }
-    },
+    // An object the simulator cannot read makes every request `unsupported`: nothing to tell apart.
+    distinctions: (objects, destination, port) =>
+      orUnsupported(
+        () => distinctionsFor(objects, destination, port, full),
+        () => ({}),
+      ),
+    operationKey: (objects, destination, port, operation) => orUnsupported(() => operationKeyFor(objects, destination, port, operation, full), unsupportedKey),
+    clientKey: (objects, destination, port, client) => orUnsupported(() => clientKeyFor(objects, destination, port, client, full), unsupportedKey),
     decide(objects, request) {
-      try {
-        const pod = request.destination;
-        const gatewayLabel = GATEWAY_LABELS.find((l) => pod.labels[l] !== undefined);
-        const classicGateway = pod.labels['istio'] === 'ingressgateway' || pod.labels['istio'] === 'egressgateway';
-        // A gateway whose pod facts are declared is simulated: its Envoy enforces selector policies like a sidecar's
-        // (for Gateway API gateways while ENABLE_SELECTOR_BASED_K8S_GATEWAY_POLICY is on, the default, §1.3), without
-        // PeerAuthentication (decideFor). Policies attached by targetRefs to a Gateway are not modelled.
-        if (pod.gateway !== undefined) {
-          const attached = (policiesByNamespace(objects).get(pod.namespace) ?? []).find(
-            (p) => p.kind === 'AuthorizationPolicy' && p.spec['targetRefs'] !== undefined,
-          );
-          if (pod.gateway.kind === 'gateway-api' && attached !== undefined) {
-            return unsupported(
-              `${attached.ref} attaches by targetRefs, which the simulator does not model for gateway ${pod.namespace}/${pod.name}`,
-              [attached.ref],
-              [],
-            );
-          }
-        } else if (gatewayLabel !== undefined || classicGateway) {
-          return unsupported(
-            `${pod.namespace}/${pod.name} is a gateway or waypoint, not a sidecar workload (label ${gatewayLabel ?? 'istio'}); only sidecars are modelled`,
-            [],
-            [],
-          );
-        }
-        if (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535) {
-          return unsupported(`port ${request.port} is not a port number`, [], []);
-        }
-        // The sidecar injector rewrites httpGet and tcpSocket probes to the pilot-agent (port 15020), which runs
-        // them from inside the pod: they never pass the inbound policy. Default on; a pod opts out with
-        // sidecar.istio.io/rewriteAppHTTPProbers: "false" (https://istio.io/latest/docs/ops/configuration/mesh/app-health-check/).
-        if (request.client.node === true && podProbeOf(request) !== undefined) {
-          return {
-            verdict: 'allow',
-            reason: `the kubelet's probe of port ${request.port} is rewritten to the sidecar agent, which runs it inside the pod`,
-            objects: [],
-          };
-        }
-        const declared = pod.ports.find((p) => p.port === request.port);
-        const view = podView(objects, pod, full.rootNamespace);
-        if (declared !== undefined) return decideFor(view, request, declared.protocol, full);
-        // An undeclared port is still enforced (passthrough chain) but its protocol is sniffed (§1.6): decide only when
-        // TCP and HTTP give the same verdict.
-        const asTcp = decideFor(view, request, 'tcp', full);
-        const asHttp = decideFor(view, request, 'http', full);
-        if (asTcp.verdict === asHttp.verdict && asTcp.verdict !== 'unsupported') {
-          return { ...asTcp, reason: `port ${request.port} is not declared on ${pod.namespace}/${pod.name}; as TCP and as HTTP alike: ${asTcp.reason}` };
-        }
-        return unsupported(
-          `port ${request.port} is not declared on ${pod.namespace}/${pod.name}, so its protocol is sniffed, and the outcome differs between TCP (${asTcp.verdict}) and HTTP (${asHttp.verdict})`,
-          [...new Set([...asTcp.objects, ...asHttp.objects])].sort(),
-          [],
-        );
-      } catch (error) {
-        if (error instanceof Unsupported) return { verdict: 'unsupported', reason: `unsupported: ${error.message}`, objects: [...error.objects] };
-        throw error;
-      }
+      return orUnsupported(
+        () => decideRequest(objects, request, full),
+        (error): SimulatedDecision => ({ verdict: 'unsupported', reason: `unsupported: ${error.message}`, objects: [...error.objects] }),
+      );
     },
   };
+}
+
+/** One request (see `MeshSimulator.decide`); throws `Unsupported` where the simulator cannot tell. */
+function decideRequest(objects: readonly ManifestObject[], request: SimulatedRequest, full: Required<IstioSimulatorConfig>): SimulatedDecision {
+  const pod = request.destination;
+  const gatewayLabel = GATEWAY_LABELS.find((l) => pod.labels[l] !== undefined);
+  const classicGateway = pod.labels['istio'] === 'ingressgateway' || pod.labels['istio'] === 'egressgateway';
+  // A gateway whose pod facts are declared is simulated: its Envoy enforces selector policies like a sidecar's
+  // (for Gateway API gateways while ENABLE_SELECTOR_BASED_K8S_GATEWAY_POLICY is on, the default, §1.3), without
+  // PeerAuthentication (decideFor). Policies attached by targetRefs to a Gateway are not modelled.
+  if (pod.gateway !== undefined) {
+    const attached = (policiesByNamespace(objects).get(pod.namespace) ?? []).find(
+      (p) => p.kind === 'AuthorizationPolicy' && p.spec['targetRefs'] !== undefined,
+    );
+    if (pod.gateway.kind === 'gateway-api' && attached !== undefined) {
+      return unsupported(
+        `${attached.ref} attaches by targetRefs, which the simulator does not model for gateway ${pod.namespace}/${pod.name}`,
+        [attached.ref],
+        [],
+      );
+    }
+  } else if (gatewayLabel !== undefined || classicGateway) {
+    return unsupported(
+      `${pod.namespace}/${pod.name} is a gateway or waypoint, not a sidecar workload (label ${gatewayLabel ?? 'istio'}); only sidecars are modelled`,
+      [],
+      [],
+    );
+  }
+  if (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535) {
+    return unsupported(`port ${request.port} is not a port number`, [], []);
+  }
+  // The sidecar injector rewrites httpGet and tcpSocket probes to the pilot-agent (port 15020), which runs
+  // them from inside the pod: they never pass the inbound policy. Default on; a pod opts out with
+  // sidecar.istio.io/rewriteAppHTTPProbers: "false" (https://istio.io/latest/docs/ops/configuration/mesh/app-health-check/).
+  if (request.client.node === true && podProbeOf(request) !== undefined) {
+    return {
+      verdict: 'allow',
+      reason: `the kubelet's probe of port ${request.port} is rewritten to the sidecar agent, which runs it inside the pod`,
+      objects: [],
+    };
+  }
+  const declared = pod.ports.find((p) => p.port === request.port);
+  const view = podView(objects, pod, full.rootNamespace);
+  if (declared !== undefined) return decideFor(view, request, declared.protocol, full);
+  // An undeclared port is still enforced (passthrough chain) but its protocol is sniffed (§1.6): decide only when
+  // TCP and HTTP give the same verdict.
+  const asTcp = decideFor(view, request, 'tcp', full);
+  const asHttp = decideFor(view, request, 'http', full);
+  if (asTcp.verdict === asHttp.verdict && asTcp.verdict !== 'unsupported') {
+    return { ...asTcp, reason: `port ${request.port} is not declared on ${pod.namespace}/${pod.name}; as TCP and as HTTP alike: ${asTcp.reason}` };
+  }
+  return unsupported(
+    `port ${request.port} is not declared on ${pod.namespace}/${pod.name}, so its protocol is sniffed, and the outcome differs between TCP (${asTcp.verdict}) and HTTP (${asHttp.verdict})`,
+    [...new Set([...asTcp.objects, ...asHttp.objects])].sort(),
+    [],
+  );
 }

@@ -10,7 +10,10 @@
  * in a guess.
  */
 import {
+  orUnsupported,
   podProbeOf,
+  Unsupported,
+  unsupportedKey,
   type Distinctions,
   type ManifestObject,
   type MeshSimulator,
@@ -69,15 +72,6 @@ const SERVED: Record<string, readonly string[]> = {
 };
 
 // ─────────────────────────────────────────────────────────────────────────────── small helpers
-
-class Unsupported extends Error {
-  constructor(
-    readonly why: string,
-    readonly objects: readonly string[] = [],
-  ) {
-    super(why);
-  }
-}
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -159,6 +153,10 @@ interface Index {
   readonly byKind: Map<string, Obj[]>;
   /** The same objects by kind and namespace: a request looks only at its destination's namespace. */
   readonly byKindNamespace: Map<string, Obj[]>;
+  /** The same objects by kind, namespace and name (the key is unique: repeated manifests are one object). */
+  readonly byName: Map<string, Obj>;
+  /** Routes by kind and namespace, then by the name of each parent ref they carry; built when first asked. */
+  readonly byParentName: Map<string, Map<string, Obj[]>>;
   readonly namespaces: Map<string, { annotations: Map<string, Set<string>>; refs: string[] }>;
   /** Objects the API server would refuse, by namespace. */
   readonly ignored: { readonly namespace: string; readonly why: string }[];
@@ -231,8 +229,10 @@ function buildIndex(objects: readonly ManifestObject[]): Index {
     seen.set(key, { obj, apiVersion, conflict: false });
   }
   const byKindNamespace = new Map<string, Obj[]>();
+  const byName = new Map<string, Obj>();
   for (const { obj, conflict } of seen.values()) {
     const held = conflict ? { ...obj, conflict } : obj;
+    byName.set(`${obj.group}/${obj.kind}\u0000${obj.namespace}\u0000${obj.name}`, held);
     for (const [map, k] of [
       [byKind, `${obj.group}/${obj.kind}`],
       [byKindNamespace, `${obj.group}/${obj.kind}\u0000${obj.namespace}`],
@@ -242,7 +242,7 @@ function buildIndex(objects: readonly ManifestObject[]): Index {
       list.push(held);
     }
   }
-  const index = { byKind, byKindNamespace, namespaces, ignored };
+  const index = { byKind, byKindNamespace, byName, byParentName: new Map(), namespaces, ignored };
   indexCache.set(objects, index);
   return index;
 }
@@ -251,15 +251,37 @@ function list(index: Index, group: string, kind: string, namespace?: string): re
   return (namespace === undefined ? index.byKind.get(`${group}/${kind}`) : index.byKindNamespace.get(`${group}/${kind}\u0000${namespace}`)) ?? [];
 }
 
+/**
+ * The routes of a kind in a namespace that name `server` in a parent ref: the only ones `parentRefAttaches` can
+ * attach to it, found without reading every route of the namespace for every port.
+ */
+function routesNaming(index: Index, group: string, kind: string, namespace: string, server: string): readonly Obj[] {
+  const key = `${group}/${kind}\u0000${namespace}`;
+  let byParent = index.byParentName.get(key);
+  if (byParent === undefined) {
+    byParent = new Map();
+    for (const route of list(index, group, kind, namespace)) {
+      const names = new Set((arr(route.spec['parentRefs']) ?? []).map((p) => (isObj(p) ? p['name'] : undefined)).filter((n) => typeof n === 'string'));
+      for (const name of names) {
+        const routes = byParent.get(name);
+        if (routes === undefined) byParent.set(name, [route]);
+        else routes.push(route);
+      }
+    }
+    index.byParentName.set(key, byParent);
+  }
+  return byParent.get(server) ?? [];
+}
+
 function lookup(index: Index, group: string, kind: string, namespace: string, name: string): Obj | undefined {
-  const found = list(index, group, kind, namespace).find((o) => o.name === name);
+  const found = lookupQuiet(index, group, kind, namespace, name);
   if (found?.conflict)
     throw new Unsupported(`the manifests hold two different versions of ${found.ref}; which one the cluster keeps depends on apply order`, [found.ref]);
   return found;
 }
 
 const lookupQuiet = (index: Index, group: string, kind: string, namespace: string, name: string): Obj | undefined =>
-  list(index, group, kind, namespace).find((o) => o.name === name);
+  index.byName.get(`${group}/${kind}\u0000${namespace}\u0000${name}`);
 
 // ─────────────────────────────────────────────────────────────────────────────── label selectors (§2)
 
@@ -633,15 +655,27 @@ function httpPathScore(path: unknown, reqPath: string, where: string): { readonl
 
 /** Does a regular expression match the whole text (Rust `Regex::find` anchored at both ends by the caller, as linkerd2-proxy checks)? */
 function fullMatch(pattern: string, text: string, where: string): boolean {
-  let re: RegExp;
-  try {
-    re = new RegExp(jsPattern(pattern), 'u');
-  } catch {
-    throw new Unsupported(`${where}: regex ${JSON.stringify(pattern)} cannot be evaluated here`);
-  }
+  const re = compiledPattern(pattern);
+  if (re === undefined) throw new Unsupported(`${where}: regex ${JSON.stringify(pattern)} cannot be evaluated here`);
   const m = re.exec(text);
   // The whole text must match (leftmost match anchored at both ends).
   return m !== null && m.index === 0 && m[0].length === text.length;
+}
+
+/** Each expression compiled once (routes repeat a few expressions over every request); undefined: it does not compile. */
+const compiledPatterns = new Map<string, RegExp | undefined>();
+
+function compiledPattern(pattern: string): RegExp | undefined {
+  if (compiledPatterns.has(pattern)) return compiledPatterns.get(pattern);
+  if (compiledPatterns.size >= 4096) compiledPatterns.clear();
+  let re: RegExp | undefined;
+  try {
+    re = new RegExp(jsPattern(pattern), 'u');
+  } catch {
+    re = undefined;
+  }
+  compiledPatterns.set(pattern, re);
+  return re;
 }
 
 /**
@@ -1028,9 +1062,10 @@ function computePlan(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean
 
   // §2: Servers in the pod's namespace that select the pod and the port.
   const selecting: Obj[] = [];
+  const podLabels = meshedPodLabels(ctx, dest);
   for (const s of list(ctx.index, POLICY, 'Server', dest.namespace)) {
     if (!present(s.spec['podSelector'])) continue; // externalWorkloadSelector selects no pod
-    if (!selectorMatches(s.spec['podSelector'], meshedPodLabels(ctx, dest), s.ref)) continue;
+    if (!selectorMatches(s.spec['podSelector'], podLabels, s.ref)) continue;
     const serverPort = s.spec['port'];
     if (typeof serverPort === 'number') {
       if (serverPort !== port) continue;
@@ -1127,7 +1162,7 @@ function computePlan(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean
   const routes: Route[] = [];
   if (!connectionLevel) {
     for (const [group, kind] of routeKinds) {
-      for (const r of list(ctx.index, group, kind, server.namespace)) {
+      for (const r of routesNaming(ctx.index, group, kind, server.namespace, server.name)) {
         const attaches = parentRefAttaches(r, server);
         if (attaches === 'no') continue;
         if (attaches !== 'yes') throw new Unsupported(attaches, [r.ref, server.ref]);
@@ -1150,7 +1185,7 @@ function computePlan(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean
           ]
         : [[GATEWAY, 'GRPCRoute']];
   for (const [group, kind] of ignoredKinds) {
-    for (const r of list(ctx.index, group, kind, server.namespace)) {
+    for (const r of routesNaming(ctx.index, group, kind, server.namespace, server.name)) {
       if (parentRefAttaches(r, server) === 'yes')
         ctx.notes.push(
           `${r.ref} is attached to ${server.ref} but ignored: a ${proto} Server ${connectionLevel ? 'uses no routes for this traffic' : `uses only ${proto === 'gRPC' ? 'GRPCRoutes' : 'HTTPRoutes'}`}`,
@@ -1195,12 +1230,10 @@ function clientKeyOf(ctx: Ctx, dest: Workload, port: number, request: SimulatedR
   }
   let key = probing + (plan.serverAuthzs ?? []).map(bit).join('');
   for (const route of plan.routes ?? []) {
-    try {
-      key += `|${routeAuthzsOf(ctx, route.obj).map(bit).join('')}`;
-    } catch (error) {
-      if (!(error instanceof Unsupported)) throw error;
-      key += '|e';
-    }
+    key += `|${orUnsupported(
+      () => routeAuthzsOf(ctx, route.obj).map(bit).join(''),
+      () => 'e',
+    )}`;
   }
   return key;
 }
@@ -1465,35 +1498,25 @@ export function createLinkerdSimulator(config: LinkerdSimulatorConfig): MeshSimu
     probeNetworkTexts,
     notes,
   });
-  // A key for requests that are all `unsupported` for the same reason.
-  const keyOrUnsupported = (key: () => string): string => {
-    try {
-      return key();
-    } catch (error) {
-      if (error instanceof Unsupported) return `unsupported ${error.why}`;
-      throw error;
-    }
-  };
   return {
     name: 'linkerd',
     // linkerd2-proxy's admin server (`linkerd-admin`, 4191: /metrics, /live, /ready) is an inbound port like any other
     // (charts/partials/templates/proxy.tpl: LINKERD2_PROXY_ADMIN_LISTEN_ADDR), so Servers and routes govern it (linkerd/linkerd2 viz/cmd/allow-scrapes.go).
     proxyAdminPort: 4191,
     distinctions: (objects, destination, port) => distinctionsOf(contextFor(objects), destination, port),
-    operationKey: (objects, destination, port, operation) => keyOrUnsupported(() => operationKeyOf(contextFor(objects), destination, port, operation)),
-    clientKey: (objects, destination, port, client) => keyOrUnsupported(() => clientKeyOf(contextFor(objects), destination, port, client)),
+    operationKey: (objects, destination, port, operation) =>
+      orUnsupported(() => operationKeyOf(contextFor(objects), destination, port, operation), unsupportedKey),
+    clientKey: (objects, destination, port, client) => orUnsupported(() => clientKeyOf(contextFor(objects), destination, port, client), unsupportedKey),
     decide(objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision {
       const index = buildIndex(objects);
       const ctx = contextFor(
         objects,
         index.ignored.filter((i) => i.namespace === request.destination.namespace).map((i) => i.why),
       );
-      try {
-        return decideRequest(ctx, request);
-      } catch (e) {
-        if (e instanceof Unsupported) return decision('unsupported', e.why, e.objects, ctx);
-        throw e;
-      }
+      return orUnsupported(
+        () => decideRequest(ctx, request),
+        (e) => decision('unsupported', e.message, e.objects, ctx),
+      );
     },
   };
 }
