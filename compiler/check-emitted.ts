@@ -56,9 +56,20 @@ export function validateEmitted(target: Pick<Target, 'name' | 'crds'>, objects: 
   return out;
 }
 
+/** Per CRD sets and apiVersion/kind, the validator (undefined: no vendored CRD): looked up on disk once, not once per object. */
+const validatorsByKind = new Map<string, CrdValidator | undefined>();
+
+function validatorOfKind(target: Pick<Target, 'crds'>, object: KubernetesObject): CrdValidator | undefined {
+  const key = `${target.crds.join(',')} ${object.apiVersion} ${object.kind}`;
+  if (!validatorsByKind.has(key)) {
+    const file = target.crds.map((set) => crdFileOf(set, object)).find((f) => fs.existsSync(f));
+    validatorsByKind.set(key, file === undefined ? undefined : validatorFor(file));
+  }
+  return validatorsByKind.get(key);
+}
+
 function validateObject(target: Pick<Target, 'name' | 'crds'>, object: KubernetesObject): Diagnostic[] {
-  const file = target.crds.map((set) => crdFileOf(set, object)).find((f) => fs.existsSync(f));
-  const validator = file === undefined ? undefined : validatorFor(file);
+  const validator = validatorOfKind(target, object);
   // A kind with no vendored CRD is a policyc bug too: the validator says so.
   const violations = validator === undefined ? [{ path: '', message: `no vendored CRD for ${object.apiVersion} ${object.kind}` }] : validator.validate(object);
   return violations.map((violation) =>

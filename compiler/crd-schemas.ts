@@ -23,10 +23,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Ajv, _ } from 'ajv';
-import standaloneCode from 'ajv/dist/standalone';
-import type { ErrorObject, SchemaObject, ValidateFunction } from 'ajv';
-import { parseAllDocuments } from 'yaml';
+// ajv's compiler and the YAML parser are loaded only when a CRD file has no precompiled module (a build
+// normally loads neither: the precompiled validators need only ajv's small runtime).
+import type { Ajv, ErrorObject, SchemaObject, ValidateFunction } from 'ajv';
 import { CelScalar, celEnv, celFunc, celMethod, isCelError, isCelMap, listType, mapType, parse as celParse, plan as celPlan } from '@bufbuild/cel';
 import type { CelInput, CelMap, CelValue } from '@bufbuild/cel';
 import { CRD_FORMATS } from './crd-formats';
@@ -577,6 +576,7 @@ function rootAjvSchema(root: JsonObject): SchemaObject {
  * generated module lives in) makes it keep the code's source and import the formats by relative path.
  */
 function newAjv(standaloneFrom?: string): Ajv {
+  const { Ajv, _ } = require('ajv') as typeof import('ajv');
   const formatsModule = standaloneFrom === undefined ? '' : path.relative(standaloneFrom, compiledFile('compiler/crd-formats.js')).split(path.sep).join('/');
   return new Ajv({
     allErrors: true,
@@ -707,6 +707,7 @@ function servedVersions(documents: readonly unknown[]): { key: string; root: Jso
 }
 
 function parseCrdDocuments(file: string, text: string): unknown[] {
+  const { parseAllDocuments } = require('yaml') as typeof import('yaml');
   return parseAllDocuments(text).map((doc) => {
     if (!('errors' in doc) || doc.errors.length > 0) {
       const err = 'errors' in doc ? doc.errors[0]?.message : 'not a YAML document';
@@ -770,12 +771,13 @@ export function precompileCrd(file: string, crdText: string, outDir: string): Ma
   const documents = parseCrdDocuments(file, crdText).map(withoutDescriptions);
   const name = precompiledName(crdText);
   const ajv = newAjv(outDir);
+  const standalone = (require('ajv/dist/standalone') as typeof import('ajv/dist/standalone')).default;
   const modules = new Map<string, string>();
   const validators: Record<string, string> = {};
   servedVersions(documents).forEach(({ key, root }, index) => {
     const module = `${name.slice(0, -'.js'.length)}-${index}.js`;
     validators[key] = module;
-    modules.set(module, `${standaloneCode(ajv, ajv.compile(rootAjvSchema(root)))}\n`);
+    modules.set(module, `${standalone(ajv, ajv.compile(rootAjvSchema(root)))}\n`);
   });
   modules.set(
     name,
