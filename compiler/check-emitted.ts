@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { KubernetesObject, Target } from '../model/target';
 import { VENDORED_CRDS } from './package-files';
-import { loadCrdValidator, type CrdValidator } from './crd-schemas';
+import { forgetCheckedValues, loadCrdValidator, type CrdValidator } from './crd-schemas';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 import type { EmitMemo } from './emit-memo';
 
@@ -53,6 +53,7 @@ export function validateEmitted(target: Pick<Target, 'name' | 'crds'>, objects: 
     if (entry !== undefined) entry.violations = found;
     out.push(...found);
   }
+  forgetCheckedValues();
   return out;
 }
 

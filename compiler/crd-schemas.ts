@@ -515,7 +515,12 @@ const MEMO_TRIAL = 256;
 /** Values remembered per node at most. */
 const MEMO_SIZE = 20_000;
 
-const memos = new WeakMap<SchemaNode, ValueMemo>();
+let memos = new WeakMap<SchemaNode, ValueMemo>();
+
+/** Drops every remembered value (a build calls it after each target's objects, so their memory is not held on). */
+export function forgetCheckedValues(): void {
+  memos = new WeakMap();
+}
 
 /**
  * Walks the object alongside the schema tree, as the API server would see it after defaulting (a property
