@@ -71,8 +71,8 @@ if (require.main === module) {
     { keepAlive: () => (running = true) },
   );
   process.exitCode = code;
-  // A finished command exits as soon as its output is flushed: letting node tear down the heap a build
-  // filled (and wait for the type checker's thread to stop) took up to a second at N = 1,000. Watch and
-  // the language server keep running.
+  // A finished command exits as soon as its output is flushed: a natural exit first tears down the heap the
+  // build filled (measured 2026-11-28, loaded machine: 0.9 s after the exit event at N = 1,000, 0.67 s with
+  // process.exit). Watch and the language server keep running.
   if (!running) process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
