@@ -1,15 +1,17 @@
 /**
  * `policyc build --watch`: one type-checker session kept open; on every save, re-check the changed files,
- * re-evaluate, validate and serialise only the objects whose content changed (EmitMemo), and write only the
- * output files whose bytes changed. Prints the result of each change.
+ * re-evaluate, compile each target only for the namespaces the edit reaches (compiler/splice.ts), validate and
+ * serialise only the objects whose content changed (EmitMemo), and write only the output files whose bytes
+ * changed. Prints the result of each change; with `POLICYC_PHASES=1`, each rebuild's phases on stderr.
  */
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { compile } from '../compiler/compile';
+import { compile, timePhase } from '../compiler/compile';
 import { hasErrors, type Diagnostic } from '../diagnostics/diagnostic';
 import { OutputFolderError, writeOutputs, type WrittenTarget } from '../compiler/write';
 import { PolicyTypeChecker } from '../compiler/typecheck';
 import { EmitMemo } from '../compiler/emit-memo';
+import { EvaluatorSession } from '../compiler/evaluate';
 import type { Target } from '../model/target';
 import { report, type CommonOptions, type Io } from './common';
 
@@ -27,6 +29,7 @@ export interface WatchSession {
 export function startWatch(entry: string, outDir: string, chosen: readonly Target[], options: WatchOptions, io: Io, listen = true): WatchSession {
   const checker = new PolicyTypeChecker();
   const memo = new EmitMemo();
+  const evaluator = new EvaluatorSession();
   const watchers = new Map<string, fs.FSWatcher>();
   const pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
@@ -34,18 +37,20 @@ export function startWatch(entry: string, outDir: string, chosen: readonly Targe
 
   const rebuild = (changed: readonly string[]) => {
     const started = performance.now();
-    const result = compile({ entry, targets: chosen, checker, changedFiles: changed, memo });
+    const result = compile({ entry, targets: chosen, checker, changedFiles: changed, memo, evaluator });
     const diagnostics: Diagnostic[] = [...result.diagnostics];
     let ok = !hasErrors(diagnostics);
     let touched: string[] = [];
     if (ok) {
       try {
         // The first rebuild checks the whole folder; later ones trust what this session wrote.
-        const write = writeOutputs(outDir, result.outputs, {
-          adopt: options.adopt === true,
-          cwd: io.cwd,
-          ...(written === undefined ? {} : { previous: written }),
-        });
+        const write = timePhase('write', () =>
+          writeOutputs(outDir, result.outputs, {
+            adopt: options.adopt === true,
+            cwd: io.cwd,
+            ...(written === undefined ? {} : { previous: written }),
+          }),
+        );
         written = write.written;
         diagnostics.push(...write.diagnostics);
         touched = [...write.touched].flatMap(([target, files]) => files.map((f) => `${target}/${f}`)).sort();
@@ -94,6 +99,7 @@ export function startWatch(entry: string, outDir: string, chosen: readonly Targe
       clearTimeout(timer);
       for (const watcher of watchers.values()) watcher.close();
       checker.close();
+      evaluator.close();
     },
   };
 }
