@@ -3,7 +3,6 @@
  */
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { createTwoFilesPatch } from 'diff';
 import { timePhase, type CompileResult } from '../compiler/compile';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 import { OutputFolderError, staleOutputs, unsafeOutputFolder, writeOutputs } from '../compiler/write';
@@ -45,6 +44,7 @@ export function registerBuild(program: Command, context: CommandContext): void {
       return setExit(EXIT.usage);
     }
     if (options.watch === true && 'targets' in usage) {
+      context.keepAlive?.();
       startWatch(path.resolve(io.cwd, entry), outDir, usage.targets, options, io);
       io.stdout('watching for changes (Ctrl-C to stop)\n');
       return;
@@ -82,7 +82,10 @@ export function registerBuild(program: Command, context: CommandContext): void {
       }
       if (stale.length > 0) {
         for (const { file, have, want } of stale) {
-          const patch = createTwoFilesPatch(`a/${file}`, `b/${file}`, have, want, undefined, undefined, { context: 2 });
+          // Loaded here: only `--check` with stale files needs the diff library.
+          const patch = (require('diff') as typeof import('diff')).createTwoFilesPatch(`a/${file}`, `b/${file}`, have, want, undefined, undefined, {
+            context: 2,
+          });
           io.stderr(`would change: ${path.relative(io.cwd, path.join(outDir, file))}\n${shortPatch(patch)}`);
         }
         io.stderr(`${stale.length} file(s) out of date: run \`policyc build\` and commit the result.\n`);

@@ -36,6 +36,8 @@ export interface Io {
 export interface CommandContext {
   readonly io: Io;
   setExit(code: number): void;
+  /** Says the command keeps running after its action returns (watch, the language server): the process must not exit then. */
+  keepAlive?(): void;
 }
 
 /** How diagnostics are printed: text on stderr, or JSON, GitHub workflow commands or SARIF on stdout. */

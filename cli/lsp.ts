@@ -24,6 +24,7 @@ export function registerLsp(program: Command, context: CommandContext): void {
         context.setExit(EXIT.usage);
         return;
       }
+      context.keepAlive?.();
       const server = new PolicyLanguageServer(
         { send: io.stdout, log: (line) => io.stderr(`${line}\n`), exit: (code) => process.exit(code) },
         { targets: chosen, defaultEntry: DEFAULT_ENTRY, debounceMs: DEBOUNCE_MS },

@@ -9,14 +9,7 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { PACKAGE_ROOT } from '../compiler/package-files';
 import { diagnostic } from '../diagnostics/diagnostic';
-import { registerBuild } from './build';
-import { registerImport } from './import';
-import { EXIT, report, type Io } from './common';
-import { registerReview } from './review';
-import { registerMatrix } from './matrix';
-import { registerVerify } from './verify';
-import { registerInit } from './init';
-import { registerLsp } from './lsp';
+import { EXIT, report, type CommandContext, type Io } from './common';
 
 export { DEFAULT_ENTRY, DEFAULT_OUT, EXIT } from './common';
 
@@ -26,22 +19,32 @@ export function packageVersion(): string {
   return typeof manifest.version === 'string' ? manifest.version : 'unknown';
 }
 
+type Register = (program: Command, context: CommandContext) => void;
+
+/** Each command's names and how to register it, in `--help` order; a command's file is loaded only when it is registered. */
+const COMMANDS: readonly (readonly [readonly string[], Register])[] = [
+  [['build', 'check'], (p, c) => (require('./build') as typeof import('./build')).registerBuild(p, c)],
+  [['diff', 'graph'], (p, c) => (require('./review') as typeof import('./review')).registerReview(p, c)],
+  [['verify', 'explain'], (p, c) => (require('./verify') as typeof import('./verify')).registerVerify(p, c)],
+  [['matrix'], (p, c) => (require('./matrix') as typeof import('./matrix')).registerMatrix(p, c)],
+  [['init'], (p, c) => (require('./init') as typeof import('./init')).registerInit(p, c)],
+  [['lsp'], (p, c) => (require('./lsp') as typeof import('./lsp')).registerLsp(p, c)],
+  [['import'], (p, c) => (require('./import') as typeof import('./import')).registerImport(p, c)],
+];
+
 /** Runs the CLI with these arguments (without `node policyc`) and returns the exit code. */
-export function main(argv: readonly string[], io: Io): number {
+export function main(argv: readonly string[], io: Io, hooks: { readonly keepAlive?: () => void } = {}): number {
   let exit: number = EXIT.ok;
-  const context = { io, setExit: (code: number) => (exit = code) };
+  const context = { io, setExit: (code: number) => (exit = code), keepAlive: () => hooks.keepAlive?.() };
   const program = new Command('policyc')
     .description('Compile typed TypeScript mesh policy into Istio and Linkerd manifests.')
     .version(packageVersion(), '-V, --version', 'print the version of policyc')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
-  registerBuild(program, context);
-  registerReview(program, context);
-  registerVerify(program, context);
-  registerMatrix(program, context);
-  registerInit(program, context);
-  registerLsp(program, context);
-  registerImport(program, context);
+  // Only the command run is registered, so a build does not load verify's, review's or the importer's
+  // modules; help, the version and anything unknown see every command.
+  const named = COMMANDS.find(([names]) => names.includes(argv[0] ?? ''));
+  for (const [, register] of named === undefined ? COMMANDS : [named]) register(program, context);
 
   try {
     program.parse([...argv], { from: 'user' });
@@ -55,11 +58,21 @@ export function main(argv: readonly string[], io: Io): number {
 }
 
 if (require.main === module) {
-  process.exitCode = main(process.argv.slice(2), {
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
-    cwd: process.cwd(),
-    isTTY: { stdout: process.stdout.isTTY === true, stderr: process.stderr.isTTY === true },
-    env: process.env,
-  });
+  let running = false;
+  const code = main(
+    process.argv.slice(2),
+    {
+      stdout: (t) => process.stdout.write(t),
+      stderr: (t) => process.stderr.write(t),
+      cwd: process.cwd(),
+      isTTY: { stdout: process.stdout.isTTY === true, stderr: process.stderr.isTTY === true },
+      env: process.env,
+    },
+    { keepAlive: () => (running = true) },
+  );
+  process.exitCode = code;
+  // A finished command exits as soon as its output is flushed: a natural exit first tears down the heap the
+  // build filled (measured 2026-11-28, loaded machine: 0.9 s after the exit event at N = 1,000, 0.67 s with
+  // process.exit). Watch and the language server keep running.
+  if (!running) process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { KubernetesObject, Target } from '../model/target';
 import { VENDORED_CRDS } from './package-files';
-import { loadCrdValidator, type CrdValidator } from './crd-schemas';
+import { forgetCheckedValues, loadCrdValidator, type CrdValidator } from './crd-schemas';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic';
 import type { EmitMemo } from './emit-memo';
 
@@ -53,12 +53,24 @@ export function validateEmitted(target: Pick<Target, 'name' | 'crds'>, objects: 
     if (entry !== undefined) entry.violations = found;
     out.push(...found);
   }
+  forgetCheckedValues();
   return out;
 }
 
+/** Per CRD sets and apiVersion/kind, the validator (undefined: no vendored CRD): looked up on disk once, not once per object. */
+const validatorsByKind = new Map<string, CrdValidator | undefined>();
+
+function validatorOfKind(target: Pick<Target, 'crds'>, object: KubernetesObject): CrdValidator | undefined {
+  const key = `${target.crds.join(',')} ${object.apiVersion} ${object.kind}`;
+  if (!validatorsByKind.has(key)) {
+    const file = target.crds.map((set) => crdFileOf(set, object)).find((f) => fs.existsSync(f));
+    validatorsByKind.set(key, file === undefined ? undefined : validatorFor(file));
+  }
+  return validatorsByKind.get(key);
+}
+
 function validateObject(target: Pick<Target, 'name' | 'crds'>, object: KubernetesObject): Diagnostic[] {
-  const file = target.crds.map((set) => crdFileOf(set, object)).find((f) => fs.existsSync(f));
-  const validator = file === undefined ? undefined : validatorFor(file);
+  const validator = validatorOfKind(target, object);
   // A kind with no vendored CRD is a policyc bug too: the validator says so.
   const violations = validator === undefined ? [{ path: '', message: `no vendored CRD for ${object.apiVersion} ${object.kind}` }] : validator.validate(object);
   return violations.map((violation) =>

@@ -23,10 +23,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Ajv, _ } from 'ajv';
-import standaloneCode from 'ajv/dist/standalone';
-import type { ErrorObject, SchemaObject, ValidateFunction } from 'ajv';
-import { parseAllDocuments } from 'yaml';
+// ajv's compiler and the YAML parser are loaded only when a CRD file has no precompiled module (a build
+// normally loads neither: the precompiled validators need only ajv's small runtime).
+import type { Ajv, ErrorObject, SchemaObject, ValidateFunction } from 'ajv';
 import { CelScalar, celEnv, celFunc, celMethod, isCelError, isCelMap, listType, mapType, parse as celParse, plan as celPlan } from '@bufbuild/cel';
 import type { CelInput, CelMap, CelValue } from '@bufbuild/cel';
 import { CRD_FORMATS } from './crd-formats';
@@ -181,7 +180,28 @@ const K8S_FUNCS = [
   celMethod('split', CelScalar.STRING, [CelScalar.STRING], listType(CelScalar.STRING), function (this: string, sep: string) {
     return this.split(sep);
   }),
+  // The standard `matches`, with each pattern compiled once: the library compiles it on every call, which was
+  // most of the CEL time of a build (names and paths are matched against the same few CRD patterns).
+  celMethod('matches', CelScalar.STRING, [CelScalar.STRING], CelScalar.BOOL, function (this: string, pattern: string) {
+    return re2Of(pattern).test(this);
+  }),
 ];
+
+/** The RE2 engine @bufbuild/cel itself uses (its own dependency, resolved from it), so matching is unchanged. */
+type Re2 = { compile(pattern: string): { test(input: string): boolean } };
+let re2: Re2 | undefined;
+const re2Patterns = new Map<string, { test(input: string): boolean }>();
+function re2Of(pattern: string): { test(input: string): boolean } {
+  let compiled = re2Patterns.get(pattern);
+  if (compiled === undefined) {
+    re2 ??= (require(require.resolve('@bufbuild/re2', { paths: [path.dirname(require.resolve('@bufbuild/cel'))] })) as { RE2JS: Re2 }).RE2JS;
+    compiled = re2.compile(pattern);
+    // Patterns come from the CRDs, a few dozen; the bound only guards against rules that build them from data.
+    if (re2Patterns.size >= 1024) re2Patterns.clear();
+    re2Patterns.set(pattern, compiled);
+  }
+  return compiled;
+}
 
 const CEL_ENV = celEnv({ variables: { self: CelScalar.DYN }, funcs: K8S_FUNCS });
 
@@ -366,6 +386,15 @@ function compileNode(s: JsonObject, kind: string, location: string, sink: CrdCel
   };
 }
 
+/**
+ * A property as the API server sees it after defaulting: an absent one takes the schema's default, and so does
+ * one set to undefined (absent from the JSON the server receives, and from the YAML policyc writes).
+ */
+function defaulted(v: JsonObject, p: Prop): unknown {
+  const own = Object.prototype.hasOwnProperty.call(v, p.name) ? v[p.name] : undefined;
+  return own !== undefined ? own : p.node.hasDefault ? p.node.defaultValue : undefined;
+}
+
 /** The object as CEL sees it after server-side defaulting: Maps, bigint ints, escaped names. */
 function toCel(v: unknown, node: SchemaNode | undefined): CelInput {
   if (v === null || v === undefined) return null;
@@ -380,7 +409,7 @@ function toCel(v: unknown, node: SchemaNode | undefined): CelInput {
     if (node?.properties !== undefined) {
       for (const p of node.properties) {
         if (p.celName === undefined) continue;
-        const value = Object.prototype.hasOwnProperty.call(v, p.name) ? v[p.name] : p.node.hasDefault ? p.node.defaultValue : undefined;
+        const value = defaulted(v, p);
         if (value !== undefined) m.set(p.celName, toCel(value, p.node));
       }
       return m;
@@ -452,43 +481,115 @@ function runRules(node: SchemaNode, self: CelInput, pointer: string, out: CrdVio
   }
 }
 
-/** Walks the (defaulted) CEL view of the object alongside the schema tree. */
-function walk(node: SchemaNode, v: CelInput, pointer: string, out: CrdViolation[]): void {
-  if (!node.hasWork || v === null) return;
-  runRules(node, v, pointer, out);
-  if (Array.isArray(v)) {
-    const list = v as readonly CelInput[];
-    if (node.listType === 'set' || node.listType === 'map') {
-      const seen = new Map<string, number>();
-      list.forEach((e, i) => {
-        let key: string;
-        if (node.listType === 'map' && e instanceof Map) {
-          key = celKeyOf(node.listMapKeys.map((k) => (e as Map<string, CelInput>).get(celEscape(k) ?? k) ?? null));
-        } else key = celKeyOf(e);
-        const first = seen.get(key);
-        if (first !== undefined)
-          out.push({
-            path: `${pointer}/${i}`,
-            message: `Duplicate value: same ${node.listType === 'map' ? `key (${node.listMapKeys.join(', ')})` : 'value'} as item ${first}`,
-          });
-        else seen.set(key, i);
-      });
+/**
+ * What a schema node's own checks found for one value, by the value's JSON text, with paths relative to the
+ * node: the checks read only the value (CEL `self`, list items), so equal values give equal violations.
+ * Emitted objects repeat most of their parts (paths, ports, parent references), so a build evaluates each
+ * distinct part once. A node whose values rarely repeat stops remembering them (the JSON text would cost more
+ * than it saves), and a full table is dropped, so the memory it holds stays bounded.
+ */
+class ValueMemo {
+  private readonly seen = new Map<string, readonly CrdViolation[]>();
+  private lookups = 0;
+  private hits = 0;
+  enabled = true;
+
+  get(key: string): readonly CrdViolation[] | undefined {
+    this.lookups++;
+    const found = this.seen.get(key);
+    if (found !== undefined) this.hits++;
+    else if (this.lookups === MEMO_TRIAL && this.hits * 4 < this.lookups) {
+      this.enabled = false;
+      this.seen.clear();
     }
-    if (node.items?.hasWork) list.forEach((e, i) => walk(node.items as SchemaNode, e, `${pointer}/${i}`, out));
+    return found;
+  }
+
+  set(key: string, violations: readonly CrdViolation[]): void {
+    if (this.seen.size >= MEMO_SIZE) this.seen.clear();
+    this.seen.set(key, violations);
+  }
+}
+/** Lookups after which a node keeps its memo only if at least a quarter of them were hits. */
+const MEMO_TRIAL = 256;
+/** Values remembered per node at most. */
+const MEMO_SIZE = 20_000;
+
+let memos = new WeakMap<SchemaNode, ValueMemo>();
+
+/** Drops every remembered value (a build calls it after each target's objects, so their memory is not held on). */
+export function forgetCheckedValues(): void {
+  memos = new WeakMap();
+}
+
+/**
+ * Walks the object alongside the schema tree, as the API server would see it after defaulting (a property
+ * absent or undefined takes the schema's default, as in `toCel`); a node with rules or a list type checks its
+ * value's CEL view.
+ */
+function walk(node: SchemaNode, value: unknown, pointer: string, out: CrdViolation[]): void {
+  if (!node.hasWork || value === null || value === undefined) return;
+  if (node.rules.length === 0 && node.listType !== 'set' && node.listType !== 'map') {
+    walkChildren(node, value, pointer, out);
     return;
   }
-  if (v instanceof Map) {
-    const m = v as Map<string, CelInput>;
-    if (node.properties !== undefined) {
-      for (const p of node.properties) {
-        if (!p.node.hasWork || p.celName === undefined) continue;
-        const e = m.get(p.celName);
-        if (e !== undefined) walk(p.node, e, `${pointer}/${escapePointer(p.name)}`, out);
-      }
-    } else if (node.additional?.hasWork) {
-      for (const [k, e] of m) walk(node.additional, e, `${pointer}/${escapePointer(k)}`, out);
-    }
+  let memo = memos.get(node);
+  if (memo === undefined) memos.set(node, (memo = new ValueMemo()));
+  if (!memo.enabled) {
+    checkNode(node, value, pointer, out);
+    walkChildren(node, value, pointer, out);
+    return;
   }
+  const key = JSON.stringify(value);
+  let found = memo.get(key);
+  if (found === undefined) {
+    const relative: CrdViolation[] = [];
+    checkNode(node, value, '', relative);
+    walkChildren(node, value, '', relative);
+    if (memo.enabled) memo.set(key, relative);
+    found = relative;
+  }
+  for (const violation of found) out.push(pointer === '' ? violation : { ...violation, path: pointer + violation.path });
+}
+
+function walkChildren(node: SchemaNode, value: unknown, pointer: string, out: CrdViolation[]): void {
+  if (Array.isArray(value)) {
+    const items = node.items;
+    if (items?.hasWork) value.forEach((e, i) => walk(items, e, `${pointer}/${i}`, out));
+    return;
+  }
+  if (!isObject(value)) return;
+  if (node.properties !== undefined) {
+    for (const p of node.properties) {
+      if (!p.node.hasWork || p.celName === undefined) continue;
+      const e = defaulted(value, p);
+      if (e !== undefined) walk(p.node, e, `${pointer}/${escapePointer(p.name)}`, out);
+    }
+  } else if (node.additional?.hasWork) {
+    for (const [k, e] of Object.entries(value)) walk(node.additional, e, `${pointer}/${escapePointer(k)}`, out);
+  }
+}
+
+/** A node's own checks on its value's CEL view: its CEL rules, and uniqueness for `set` and `map` lists. */
+function checkNode(node: SchemaNode, value: unknown, pointer: string, out: CrdViolation[]): void {
+  const v = toCel(value, node);
+  if (v === null) return;
+  runRules(node, v, pointer, out);
+  if (!Array.isArray(v) || (node.listType !== 'set' && node.listType !== 'map')) return;
+  const seen = new Map<string, number>();
+  (v as readonly CelInput[]).forEach((e, i) => {
+    let key: string;
+    if (node.listType === 'map' && e instanceof Map) {
+      key = celKeyOf(node.listMapKeys.map((k) => (e as Map<string, CelInput>).get(celEscape(k) ?? k) ?? null));
+    } else key = celKeyOf(e);
+    const first = seen.get(key);
+    if (first !== undefined)
+      out.push({
+        path: `${pointer}/${i}`,
+        message: `Duplicate value: same ${node.listType === 'map' ? `key (${node.listMapKeys.join(', ')})` : 'value'} as item ${first}`,
+      });
+    else seen.set(key, i);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -577,6 +678,7 @@ function rootAjvSchema(root: JsonObject): SchemaObject {
  * generated module lives in) makes it keep the code's source and import the formats by relative path.
  */
 function newAjv(standaloneFrom?: string): Ajv {
+  const { Ajv, _ } = require('ajv') as typeof import('ajv');
   const formatsModule = standaloneFrom === undefined ? '' : path.relative(standaloneFrom, compiledFile('compiler/crd-formats.js')).split(path.sep).join('/');
   return new Ajv({
     allErrors: true,
@@ -707,6 +809,7 @@ function servedVersions(documents: readonly unknown[]): { key: string; root: Jso
 }
 
 function parseCrdDocuments(file: string, text: string): unknown[] {
+  const { parseAllDocuments } = require('yaml') as typeof import('yaml');
   return parseAllDocuments(text).map((doc) => {
     if (!('errors' in doc) || doc.errors.length > 0) {
       const err = 'errors' in doc ? doc.errors[0]?.message : 'not a YAML document';
@@ -770,12 +873,13 @@ export function precompileCrd(file: string, crdText: string, outDir: string): Ma
   const documents = parseCrdDocuments(file, crdText).map(withoutDescriptions);
   const name = precompiledName(crdText);
   const ajv = newAjv(outDir);
+  const standalone = (require('ajv/dist/standalone') as typeof import('ajv/dist/standalone')).default;
   const modules = new Map<string, string>();
   const validators: Record<string, string> = {};
   servedVersions(documents).forEach(({ key, root }, index) => {
     const module = `${name.slice(0, -'.js'.length)}-${index}.js`;
     validators[key] = module;
-    modules.set(module, `${standaloneCode(ajv, ajv.compile(rootAjvSchema(root)))}\n`);
+    modules.set(module, `${standalone(ajv, ajv.compile(rootAjvSchema(root)))}\n`);
   });
   modules.set(
     name,
@@ -844,7 +948,7 @@ export function loadCrdValidator(crdFiles: readonly string[], precompiledDir = P
       if (!entry.validator(object)) out.push(...ajvViolations(entry.validator.errors ?? []));
       validateMetadata(object['metadata'], out);
       const celRoot = celRootOf(entry);
-      if (celRoot.hasWork) walk(celRoot, toCel(object, celRoot), '', out);
+      walk(celRoot, object, '', out);
       return out;
     },
   };

@@ -436,12 +436,16 @@ export function writeOutputs(outDir: string, outputs: ReadonlyMap<string, Render
         fs.renameSync(temporaryName(file), file);
         step();
       }
+      // Only a folder a file was removed from can have been emptied: the others are not tried (a failed rmdir per
+      // folder of a fresh build cost more than the check).
+      const emptied = new Set<string>();
       for (const relative of p.removals) {
         fs.rmSync(path.join(dir, relative), { force: true });
         folders.add(path.dirname(path.join(dir, relative)));
+        emptied.add(path.dirname(path.join(dir, relative)));
         step();
       }
-      for (const folder of [...folders].sort((a, b) => b.length - a.length)) removeIfEmpty(folder, dir);
+      for (const folder of [...emptied].sort((a, b) => b.length - a.length)) removeIfEmpty(folder, dir);
       if (changes || p.inspection.indexOnDisk !== p.index) replaceFile(path.join(dir, INDEX_FILE), p.index);
       if (changes) {
         step();

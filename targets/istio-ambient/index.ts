@@ -42,7 +42,7 @@ import type { MtlsMode, PolicyModel, RuleModel, ServiceModel, SourceLocation } f
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
 import { aliasedTrustDomainProblems, enforcementAnnotations, fromEntries, istioRulesOf, principal, type IstioCondition } from '../istio';
 import { meshOrigin, namespaceOrigin, objectMetadata, prunedNote, ruleOrigin, serviceOrigin, type Origin } from '../metadata';
-import { narrowsRequests, parseSpiffeId } from '../../model/resolve';
+import { narrowsRequests, parseSpiffeId, rulesTo } from '../../model/resolve';
 import { objectName } from '../names';
 
 const SECURITY = 'security.istio.io/v1';
@@ -153,13 +153,16 @@ class AmbientCompilation {
   readonly patches: KubernetesObject[] = [];
   private readonly services: ReadonlyMap<string, ServiceModel>;
   private readonly waypointed: ReadonlySet<string>;
+  /** The services behind a waypoint, in model order (computed once: it walks every rule). */
+  private readonly waypointServices: readonly ServiceModel[];
 
   constructor(
     private readonly model: PolicyModel,
     private readonly context: TargetContext,
   ) {
     this.services = servicesById(model);
-    this.waypointed = new Set(waypointServices(model).map((s) => s.id));
+    this.waypointServices = waypointServices(model);
+    this.waypointed = new Set(this.waypointServices.map((s) => s.id));
   }
 
   private report(id: Parameters<typeof diagnostic>[0], message: string, location: SourceLocation | undefined): void {
@@ -274,7 +277,7 @@ class AmbientCompilation {
         }
       }
     }
-    const waypointNamespaces = new Set(waypointServices(this.model).map((s) => s.namespace));
+    const waypointNamespaces = new Set(this.waypointServices.map((s) => s.namespace));
     for (const service of this.model.services) {
       if (waypointNamespaces.has(service.namespace) && service.serviceAccount === WAYPOINT_NAME) {
         this.report(
@@ -295,8 +298,8 @@ class AmbientCompilation {
   /** Rules that can match a plaintext client (anyone, an IP block) on a port that accepts one. */
   private plaintextRules(service: ServiceModel): RuleModel[] {
     const ports = new Set(this.plaintextPorts(service).map((p) => p.name));
-    return this.model.rules.filter(
-      (r) => r.destination === service.id && r.ports.some((p) => ports.has(p)) && r.sources.some((s) => s.kind === 'anyone' || s.kind === 'ipBlock'),
+    return rulesTo(this.model, service.id).filter(
+      (r) => r.ports.some((p) => ports.has(p)) && r.sources.some((s) => s.kind === 'anyone' || s.kind === 'ipBlock'),
     );
   }
 
@@ -365,7 +368,7 @@ class AmbientCompilation {
     // The waypoint serves the namespace: its origin is the namespace's declaration, not the rules that need it
     // (which would rewrite it whenever one of them changes).
     const namespaces = new Map<string, Origin[]>();
-    for (const svc of waypointServices(this.model)) {
+    for (const svc of this.waypointServices) {
       const declared = this.model.namespaces.find((n) => n.name === svc.namespace);
       namespaces.set(svc.namespace, declared === undefined ? [] : [namespaceOrigin(declared)]);
       this.patches.push({
@@ -442,7 +445,7 @@ class AmbientCompilation {
           ),
         );
       }
-      const rules = this.model.rules.filter((r) => r.destination === destination.id);
+      const rules = rulesTo(this.model, destination.id);
       const behindWaypoint = this.waypointed.has(destination.id);
       const attachment: Attachment = behindWaypoint
         ? { targetRefs: [{ group: '', kind: 'Service', name: destination.name }] }

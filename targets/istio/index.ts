@@ -57,7 +57,7 @@ import {
   type ServiceModel,
   type SourceModel,
 } from '../../model/model';
-import { parseSpiffeId, portNumbers, rulesByDestination, sourceIdentity } from '../../model/resolve';
+import { parseSpiffeId, portNumbers, rulesByDestination, rulesTo, sourceIdentity } from '../../model/resolve';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../../model/target';
 import { diagnostic, type Diagnostic } from '../../diagnostics/diagnostic';
 import { objectName } from '../names';
@@ -260,7 +260,9 @@ function ruleOf(
 export function requestAuthentications(model: PolicyModel): RequestAuthenticationManifest[] {
   const out: RequestAuthenticationManifest[] = [];
   for (const destination of model.services) {
-    const issuers = tokenIssuersAt(model, destination.id);
+    // The destination's own rules (grouped once per model): asking every rule per destination was quadratic.
+    const rules = rulesTo(model, destination.id);
+    const issuers = tokenIssuersAt({ rules }, destination.id);
     if (issuers.length === 0) continue;
     const jwtRules = issuers.map((issuer) => {
       const declared = model.jwtIssuers?.find((i) => i.issuer === issuer);
@@ -276,7 +278,7 @@ export function requestAuthentications(model: PolicyModel): RequestAuthenticatio
       metadata: objectMetadata(
         objectName(destination.name, 'jwt'),
         destination.namespace,
-        model.rules.filter((r) => r.destination === destination.id && r.sources.some((s) => s.kind === 'requestIdentity')).map(ruleOrigin),
+        rules.filter((r) => r.sources.some((s) => s.kind === 'requestIdentity')).map(ruleOrigin),
       ),
       spec: { selector: { matchLabels: destination.selector }, jwtRules },
     });
@@ -385,8 +387,12 @@ function authorizationPolicies(model: PolicyModel): AuthorizationPolicyManifest[
       // One policy per destination and action, or per name the user kept for some of its rules.
       const byName = new Map<string, { rules: IstioRule[]; from: Origin[] }>();
       const add = (name: string, rule: IstioRule, origin: Origin): void => {
-        const entry = byName.get(name) ?? { rules: [], from: [] };
-        byName.set(name, { rules: [...entry.rules, rule], from: [...entry.from, origin] });
+        const entry = byName.get(name);
+        if (entry === undefined) byName.set(name, { rules: [rule], from: [origin] });
+        else {
+          entry.rules.push(rule);
+          entry.from.push(origin);
+        }
       };
       if (action === 'allow' && allowPorts.length > 0 && (namespaceDenies || denyPorts.length > 0)) {
         add(objectName(destination.name, 'allow'), { to: [{ operation: { ports: allowPorts.map((p) => String(p.port)) } }] }, serviceOrigin(destination));
