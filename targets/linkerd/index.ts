@@ -104,6 +104,7 @@ import {
 import { linkerdProblems } from './admission';
 import { compileProxyAdmin } from './admin-port';
 import { checkGateways, listenerRule, serverMode } from './gateway';
+import { shareObjects } from './share';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -292,6 +293,8 @@ class LinkerdCompilation {
       this.probeNetworks(),
       this.sourceContext(),
     );
+    // Identical Servers and routes of a namespace are written once (./share.ts).
+    shareObjects(this.objects);
   }
 
   private sourceContextOnce: Omit<SourceContext, 'mode'> | undefined;

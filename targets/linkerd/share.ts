@@ -1,0 +1,169 @@
+/**
+ * Fewer Linkerd objects, same decisions: after every port is compiled, objects that say the same thing for
+ * several ports of one namespace are written once.
+ *
+ *  - Servers: the Servers of one namespace that are identical but for their pods (same port, protocol,
+ *    accessPolicy, same Server-level grants, same routes with the same grants) and whose services each select
+ *    their pods by one label of the same key become one Server selecting `<key> In [values]`. A label selector's
+ *    `In` expression selects a pod whose label has one of the values (linkerd2 `policy-controller/k8s/api/src/labels.rs`,
+ *    `Expression::matches`; shared/docs/linkerd.md §2), so the one Server selects exactly the pods the several
+ *    Servers selected, and each of them sees the same grants and routes as before.
+ *  - Routes: HTTPRoutes (GRPCRoutes) of one namespace with the same rules and the same route-level grants become
+ *    one route with one parentRef per Server (at most 32, the CRD's `parentRefs` maxItems), and the
+ *    AuthorizationPolicies that targeted each copy become one that targets the shared route. The policy controller
+ *    attaches a route to every Server any of its parentRefs names (linkerd2
+ *    `policy-controller/k8s/index/src/inbound/routes.rs`, `RouteBinding::selects_server` is `parents.iter().any(..)`;
+ *    the status is accepted per parent, `accepted_by_server`), and a route-targeted AuthorizationPolicy authorizes
+ *    that route wherever it is attached (linkerd.md §3, §6). On each Server the route matches exactly what its copy
+ *    matched and carries exactly its grants, so the best-matching route of every request has the same authorizations.
+ *
+ * The Linkerd simulator (verify/linkerd) reads every parentRef and `In` expressions, so `policyc verify` checks these
+ * objects as the proxy would read them (test/linkerd/share.test.ts shows that a wrongly shared route is caught).
+ * @internal
+ */
+import type { KubernetesObject } from '../../model/target';
+import type { Origin } from '../metadata';
+import { compareStrings } from '../../model/compare';
+
+/** The objects of a compilation by `kind/namespace/name`, each with the policy lines it implements. */
+export type ObjectTable = Map<string, { object: KubernetesObject; origins: Origin[] }>;
+
+const POLICY_GROUP = 'policy.linkerd.io';
+/** HTTPRoute and GRPCRoute CRDs: `spec.parentRefs` maxItems (shared/crds/linkerd). */
+export const MAX_PARENT_REFS = 32;
+
+type Entry = { object: KubernetesObject; origins: Origin[] };
+type Spec = Record<string, unknown>;
+
+const specOf = (o: KubernetesObject): Spec => ((o as unknown as { spec?: Spec }).spec ?? {}) as Spec;
+const keyOf = (o: KubernetesObject): string => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+const isRoute = (o: KubernetesObject): boolean => o.kind === 'HTTPRoute' || o.kind === 'GRPCRoute';
+
+interface TargetRef {
+  readonly kind: string;
+  readonly name: string;
+}
+
+function targetOf(policy: KubernetesObject): TargetRef {
+  const t = specOf(policy)['targetRef'] as { kind: string; name: string };
+  return { kind: t.kind, name: t.name };
+}
+
+function refsKey(policy: KubernetesObject): string {
+  return JSON.stringify(specOf(policy)['requiredAuthenticationRefs']);
+}
+
+function parentNames(route: KubernetesObject): string[] {
+  return ((specOf(route)['parentRefs'] as { name: string }[] | undefined) ?? []).map((p) => p.name);
+}
+
+/** The one label key and value a Server's pods are selected by, or undefined when its selector is anything else. */
+function singleLabel(server: KubernetesObject): [string, string] | undefined {
+  const selector = specOf(server)['podSelector'] as { matchLabels?: Record<string, string>; matchExpressions?: unknown[] } | undefined;
+  if (selector === undefined || selector.matchExpressions !== undefined) return undefined;
+  const entries = Object.entries(selector.matchLabels ?? {});
+  return entries.length === 1 ? (entries[0] as [string, string]) : undefined;
+}
+
+function uniqueOrigins(origins: readonly Origin[]): Origin[] {
+  const seen = new Set<string>();
+  return origins.filter((o) => {
+    const k = JSON.stringify(o);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** Rewrites `table` in place: identical Servers become one, identical routes one route with several parents. */
+export function shareObjects(table: ObjectTable): void {
+  const byNamespace = new Map<string, Entry[]>();
+  for (const entry of table.values()) {
+    const ns = entry.object.metadata.namespace;
+    if (ns === undefined) continue;
+    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), entry]);
+  }
+  for (const entries of byNamespace.values()) shareInNamespace(table, entries);
+}
+
+function shareInNamespace(table: ObjectTable, entries: readonly Entry[]): void {
+  const policies = entries.filter((e) => e.object.kind === 'AuthorizationPolicy');
+  const policiesOf = new Map<string, Entry[]>();
+  for (const p of policies) {
+    const t = targetOf(p.object);
+    const k = `${t.kind}/${t.name}`;
+    policiesOf.set(k, [...(policiesOf.get(k) ?? []), p]);
+  }
+  const grantsOf = (kind: string, name: string): string =>
+    (policiesOf.get(`${kind}/${name}`) ?? [])
+      .map((p) => refsKey(p.object))
+      .sort(compareStrings)
+      .join('\n');
+  const byName = (a: Entry, b: Entry): number => compareStrings(a.object.metadata.name, b.object.metadata.name);
+  const routes = entries.filter((e) => isRoute(e.object)).sort(byName);
+  const routeKey = (r: KubernetesObject): string => `${r.apiVersion}/${r.kind}|${JSON.stringify(specOf(r)['rules'])}|${grantsOf(r.kind, r.metadata.name)}`;
+  const routesOf = new Map<string, string[]>();
+  for (const r of routes) for (const parent of parentNames(r.object)) routesOf.set(parent, [...(routesOf.get(parent) ?? []), routeKey(r.object)]);
+
+  /** Moves `from`'s policy lines onto `into`, and drops `from`. */
+  const absorb = (into: Entry, from: Entry): void => {
+    into.origins = uniqueOrigins([...into.origins, ...from.origins]);
+    table.delete(keyOf(from.object));
+  };
+  /** Drops the AuthorizationPolicies of `from` (kind/name), their lines going to the same grants of `into`. */
+  const absorbPolicies = (kind: string, into: string, from: string): void => {
+    const kept = new Map((policiesOf.get(`${kind}/${into}`) ?? []).map((p) => [refsKey(p.object), p]));
+    for (const p of policiesOf.get(`${kind}/${from}`) ?? []) {
+      const same = kept.get(refsKey(p.object));
+      if (same !== undefined) absorb(same, p);
+    }
+  };
+
+  // Servers identical but for their one-label pod selector.
+  const renamed = new Map<string, string>();
+  const serverGroups = new Map<string, Entry[]>();
+  for (const s of entries.filter((e) => e.object.kind === 'Server').sort(byName)) {
+    const label = singleLabel(s.object);
+    if (label === undefined) continue;
+    const { podSelector: _selector, ...rest } = specOf(s.object);
+    const name = s.object.metadata.name;
+    const signature = [label[0], JSON.stringify(rest), grantsOf('Server', name), [...(routesOf.get(name) ?? [])].sort(compareStrings).join('\n')].join('|');
+    serverGroups.set(signature, [...(serverGroups.get(signature) ?? []), s]);
+  }
+  for (const group of serverGroups.values()) {
+    if (group.length < 2) continue;
+    const kept = group[0] as Entry;
+    const key = (singleLabel(kept.object) as [string, string])[0];
+    const values = [...new Set(group.map((s) => (singleLabel(s.object) as [string, string])[1]))].sort(compareStrings);
+    const spec = specOf(kept.object);
+    kept.object = { ...kept.object, spec: { ...spec, podSelector: { matchExpressions: [{ key, operator: 'In', values }] } } } as KubernetesObject;
+    for (const other of group.slice(1)) {
+      absorbPolicies('Server', kept.object.metadata.name, other.object.metadata.name);
+      absorb(kept, other);
+      renamed.set(other.object.metadata.name, kept.object.metadata.name);
+    }
+  }
+
+  // Routes with the same rules and grants: one route per 32 Servers.
+  const routeGroups = new Map<string, Entry[]>();
+  for (const r of routes) {
+    const k = routeKey(r.object);
+    routeGroups.set(k, [...(routeGroups.get(k) ?? []), r]);
+  }
+  for (const group of routeGroups.values()) {
+    const parents = [...new Set(group.flatMap((r) => parentNames(r.object).map((p) => renamed.get(p) ?? p)))].sort(compareStrings);
+    const chunks: string[][] = [];
+    for (let i = 0; i < parents.length; i += MAX_PARENT_REFS) chunks.push(parents.slice(i, i + MAX_PARENT_REFS));
+    const carriers = group.slice(0, Math.max(1, chunks.length));
+    carriers.forEach((carrier, i) => {
+      const spec = specOf(carrier.object);
+      const parentRefs = (chunks[i] ?? []).map((name) => ({ group: POLICY_GROUP, kind: 'Server', name }));
+      carrier.object = { ...carrier.object, spec: { ...spec, parentRefs } } as KubernetesObject;
+    });
+    const first = carriers[0] as Entry;
+    for (const other of group.slice(carriers.length)) {
+      absorbPolicies(other.object.kind, first.object.metadata.name, other.object.metadata.name);
+      absorb(first, other);
+    }
+  }
+}
