@@ -16,6 +16,8 @@
  *    the status is accepted per parent, `accepted_by_server`), and a route-targeted AuthorizationPolicy authorizes
  *    that route wherever it is attached (linkerd.md §3, §6). On each Server the route matches exactly what its copy
  *    matched and carries exactly its grants, so the best-matching route of every request has the same authorizations.
+ *  - MeshTLSAuthentications and NetworkAuthentications with the same spec are one object for the whole cluster
+ *    (`shareAuthentications`).
  *
  * The Linkerd simulator (verify/linkerd) reads every parentRef and `In` expressions, so `policyc verify` checks these
  * objects as the proxy would read them (test/linkerd/share.test.ts shows that a wrongly shared route is caught).
@@ -84,6 +86,47 @@ export function shareObjects(table: ObjectTable): void {
     byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), entry]);
   }
   for (const entries of byNamespace.values()) shareInNamespace(table, entries);
+  shareAuthentications(table);
+}
+
+/**
+ * Authentication objects with the same spec in several namespaces become one, in the first of those namespaces
+ * (by name): an AuthorizationPolicy's `requiredAuthenticationRefs` entry may name the namespace of the object it
+ * refers to (shared/docs/linkerd.md §3; linkerd2 `policy-controller/k8s/index/src/inbound/authorization_policy.rs`
+ * reads each ref's `namespace`, defaulting to the policy's own), and the object admits the same clients wherever it
+ * is read. A policy whose object is missing is ignored (fails closed, §3), never widened.
+ */
+function shareAuthentications(table: ObjectTable): void {
+  const kept = new Map<string, Entry>();
+  /** `kind/namespace/name` of a dropped object → the object kept in its place. */
+  const moved = new Map<string, KubernetesObject>();
+  const entries = [...table.values()]
+    .filter((e) => e.object.kind === 'MeshTLSAuthentication' || e.object.kind === 'NetworkAuthentication')
+    .sort((a, b) => compareStrings(`${a.object.metadata.namespace}/${a.object.metadata.name}`, `${b.object.metadata.namespace}/${b.object.metadata.name}`));
+  for (const entry of entries) {
+    const k = `${entry.object.kind}|${JSON.stringify(specOf(entry.object))}`;
+    const first = kept.get(k);
+    if (first === undefined) {
+      kept.set(k, entry);
+      continue;
+    }
+    first.origins = uniqueOrigins([...first.origins, ...entry.origins]);
+    table.delete(keyOf(entry.object));
+    moved.set(keyOf(entry.object), first.object);
+  }
+  if (moved.size === 0) return;
+  for (const entry of table.values()) {
+    if (entry.object.kind !== 'AuthorizationPolicy') continue;
+    const ns = entry.object.metadata.namespace ?? '';
+    const spec = specOf(entry.object);
+    const refs = spec['requiredAuthenticationRefs'] as { group: string; kind: string; name: string; namespace?: string }[];
+    const rewritten = refs.map((r) => {
+      const to = moved.get(`${r.kind}/${r.namespace ?? ns}/${r.name}`);
+      return to === undefined ? r : { group: r.group, kind: r.kind, name: to.metadata.name, namespace: to.metadata.namespace };
+    });
+    if (rewritten.some((r, i) => r !== refs[i]))
+      entry.object = { ...entry.object, spec: { ...spec, requiredAuthenticationRefs: rewritten } } as KubernetesObject;
+  }
 }
 
 function shareInNamespace(table: ObjectTable, entries: readonly Entry[]): void {

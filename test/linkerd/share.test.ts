@@ -117,4 +117,58 @@ describe('Linkerd target: objects shared between the ports of a namespace', () =
     assert.equal(ofKind(out, 'AuthorizationPolicy').length, 2);
     for (const s of [many[0]!, many[MAX_PARENT_REFS + 2]!]) assert.deepEqual(disagreements(m, out, s, 'http', clients, grid), []);
   });
+
+  it('GIVEN the same two callers admitted in two namespaces WHEN compiled THEN one MeshTLSAuthentication serves both, named with its namespace; without that namespace the policy would be ignored', () => {
+    // linkerd.md §3: a requiredAuthenticationRefs entry may carry a namespace (default: the policy's own); a policy
+    // whose authentication object does not exist is ignored.
+    const p = svc('pay', 'p', http);
+    const callers = [from(x), from(y)];
+    const m = model([a, p, x, y], [rule('allow', callers, a.id, ['http']), rule('allow', callers, p.id, ['http'])]);
+    const out = compile(m);
+    const mtls = ofKind(out, 'MeshTLSAuthentication');
+    assert.deepEqual(
+      mtls.map((o) => o.metadata.namespace),
+      ['pay'],
+    );
+    const shopPolicy = ofKind(out, 'AuthorizationPolicy').find((o) => o.metadata.namespace === 'shop')!;
+    assert.deepEqual(spec(shopPolicy)['requiredAuthenticationRefs'], [
+      { group: 'policy.linkerd.io', kind: 'MeshTLSAuthentication', name: mtls[0]!.metadata.name, namespace: 'pay' },
+    ]);
+    for (const s of [a, p]) assert.deepEqual(disagreements(m, out, s, 'http', clients, grid), []);
+    // The wrong variant: the ref without its namespace names an object that does not exist in shop.
+    const objects = out.objects.map((o) =>
+      o === shopPolicy
+        ? {
+            ...o,
+            spec: { ...spec(o), requiredAuthenticationRefs: [{ group: 'policy.linkerd.io', kind: 'MeshTLSAuthentication', name: mtls[0]!.metadata.name }] },
+          }
+        : o,
+    ) as KubernetesObject[];
+    const wrong = disagreements(m, { ...out, objects }, a, 'http', clients, grid);
+    assert.ok(
+      wrong.some((d) => d.startsWith('x GET /: model allows')),
+      wrong.join('\n'),
+    );
+  });
+
+  it('GIVEN two ports whose port-wide grants differ WHEN their Servers are wrongly merged (one Server, its grants only) THEN the simulator catches it', () => {
+    const m = model([a, b, x, y], [rule('allow', [from(x)], a.id, ['http']), rule('allow', [from(y)], b.id, ['http'])]);
+    const out = compile(m);
+    const servers = ofKind(out, 'Server').filter((s) => ['a-http', 'b-http'].includes(s.metadata.name));
+    assert.equal(servers.length, 2, 'different grants: two Servers');
+    const [sa, sb] = servers as [KubernetesObject, KubernetesObject];
+    const merged = { ...sa, spec: { ...spec(sa), podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['a', 'b'] }] } } };
+    const objects = out.objects
+      .filter((o) => o !== sb && !(o.kind === 'AuthorizationPolicy' && spec(o)['targetRef'].name === 'b-http'))
+      .map((o) => (o === sa ? merged : o)) as KubernetesObject[];
+    const wrong = disagreements(m, { ...out, objects }, b, 'http', clients, grid);
+    assert.ok(
+      wrong.some((d) => d.startsWith('x GET /: model denies')),
+      wrong.join('\n'),
+    );
+    assert.ok(
+      wrong.some((d) => d.startsWith('y GET /: model allows')),
+      wrong.join('\n'),
+    );
+  });
 });
