@@ -79,6 +79,8 @@ function uniqueOrigins(origins: readonly Origin[]): Origin[] {
 
 /** Rewrites `table` in place: identical Servers become one, identical routes one route with several parents. */
 export function shareObjects(table: ObjectTable): void {
+  // Authentications first, so that policies naming equal objects compare equal below.
+  shareAuthentications(table);
   const byNamespace = new Map<string, Entry[]>();
   for (const entry of table.values()) {
     const ns = entry.object.metadata.namespace;
@@ -86,7 +88,6 @@ export function shareObjects(table: ObjectTable): void {
     byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), entry]);
   }
   for (const entries of byNamespace.values()) shareInNamespace(table, entries);
-  shareAuthentications(table);
 }
 
 /**
@@ -122,7 +123,11 @@ function shareAuthentications(table: ObjectTable): void {
     const refs = spec['requiredAuthenticationRefs'] as { group: string; kind: string; name: string; namespace?: string }[];
     const rewritten = refs.map((r) => {
       const to = moved.get(`${r.kind}/${r.namespace ?? ns}/${r.name}`);
-      return to === undefined ? r : { group: r.group, kind: r.kind, name: to.metadata.name, namespace: to.metadata.namespace };
+      if (to === undefined) return r;
+      // The namespace is written only where it is not the policy's own (the default).
+      return to.metadata.namespace === ns
+        ? { group: r.group, kind: r.kind, name: to.metadata.name }
+        : { group: r.group, kind: r.kind, name: to.metadata.name, namespace: to.metadata.namespace };
     });
     if (rewritten.some((r, i) => r !== refs[i]))
       entry.object = { ...entry.object, spec: { ...spec, requiredAuthenticationRefs: rewritten } } as KubernetesObject;
