@@ -18,6 +18,9 @@
  *    ports admit as written (`anyone` = 0.0.0.0/0 and ::/0); DISABLE is refused (PC4101, §10);
  *  - deny rules are subtracted exactly (ipBlocks become `except`, removed accounts drop out of
  *    identity lists, no-op denies emit nothing) or refused (PC4102): Linkerd is allow-only (§11).
+ *  - then Servers, routes and authentication objects that say the same thing for several ports are written
+ *    once (./share.ts): a Server selecting `app In [..]`, a route with several parentRefs, a shared
+ *    MeshTLSAuthentication named with its namespace.
  *
  * Routes. Linkerd's own `policy.linkerd.io/v1beta3` HTTPRoute is used for HTTP ports, not the Gateway
  * API one: it is installed by linkerd-crds on every cluster (the Gateway API CRDs only with
