@@ -21,7 +21,9 @@
  * %M, the peak RSS of the single largest process of the tree.
  *
  * Usage: npm run build && node dist/bench/run.js [--sizes 100,1000,5000] [--runs 5] [--verify-bound 180]
- *          [--verify-memory-bound 4096] [--editor-sizes 1000,5000] [--edits 5] [--watch-edits 10] [--readme]
+ *          [--large-runs 5] [--verify-memory-bound 4096] [--editor-sizes 1000,5000] [--edits 5] [--watch-edits 10]
+ *          [--readme]
+ * `--large-runs` is the number of runs at N >= 5,000 (default: `--runs`).
  * Prints Markdown tables (stdout) and writes bench/out/results.json (written again after every size);
  * `--readme` also replaces the block between the `bench:speed` markers of README.md with them.
  */
@@ -34,6 +36,7 @@ import { parseAllDocuments } from 'yaml';
 import { SourceStore } from '../compiler/sources';
 import { PolicyTypeChecker } from '../compiler/typecheck';
 import { generate, REPO_ROOT, type GeneratedRepo } from './generate';
+import { SOURCE_ANNOTATION } from '../model/target';
 import { watchLatency, type WatchLatency } from './watch';
 
 const OUT = path.join(REPO_ROOT, 'bench/out');
@@ -41,10 +44,14 @@ const NODE = process.execPath;
 const GNU_TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const SAMPLE_MS = 20;
 const PAGE = 4096;
+/** From this N on, `--large-runs` applies instead of `--runs`. */
+const LARGE_N = 5000;
 
 interface Options {
   readonly sizes: readonly number[];
   readonly runs: number;
+  /** Runs at N >= LARGE_N (a 5,000-service run of every command takes minutes; fewer runs keep the bench in a session). */
+  readonly largeRuns: number;
   readonly editorSizes: readonly number[];
   readonly edits: number;
   readonly watchEdits: number;
@@ -54,6 +61,10 @@ interface Options {
   readonly verifyMemoryBoundMiB: number;
   /** Replace the Speed block of README.md with this run's tables. */
   readonly readme: boolean;
+}
+
+function runsAt(n: number, options: Options): number {
+  return n >= LARGE_N ? options.largeRuns : options.runs;
 }
 
 function positive(text: string, flag: string): number {
@@ -78,6 +89,7 @@ function parseArgs(argv: readonly string[]): Options {
   return {
     sizes,
     runs: Math.max(1, Number(value('--runs') ?? '5')),
+    largeRuns: Math.max(1, Number(value('--large-runs') ?? value('--runs') ?? '5')),
     editorSizes: editor !== undefined ? list(editor) : sizes.filter((n) => n >= 1000),
     edits: Math.max(1, Number(value('--edits') ?? '5')),
     watchEdits: Math.max(1, Number(value('--watch-edits') ?? '10')),
@@ -344,7 +356,8 @@ async function benchSize(n: number, options: Options, log: (text: string) => voi
   const verifyBounds: Bounds = { timeoutMs: options.verifyBoundS * 1000, memoryBytes: options.verifyMemoryBoundMiB * MiB };
   const sizeResult: SizeResult = { services: n, rules: repo.rules, namespaceFiles: repo.namespaces, tools, volume: [] };
   // Interleaved: run r of every tool before run r+1 of any, so drifting machine load hits them alike.
-  for (let run = 1; run <= options.runs; run++) {
+  const runs = runsAt(n, options);
+  for (let run = 1; run <= runs; run++) {
     for (const tool of TOOLS) {
       const result = tools[tool.name] as ToolResult;
       if (result.exceeded !== undefined) continue; // past a bound once: the other runs would be too
@@ -363,7 +376,7 @@ async function benchSize(n: number, options: Options, log: (text: string) => voi
       for (const { phase, ms } of m.phases) (result.phaseRunsMs[phase] ??= []).push(ms);
       const status = m.exceeded !== undefined ? `  > ${result.exceeded?.limit} (killed)` : ok ? '' : `  FAILED (exit ${m.exitCode})`;
       log(
-        `  run ${run}/${options.runs} ${tool.name.padEnd(13)} ${(m.ms / 1000).toFixed(2).padStart(8)} s  tree ${(m.treeRss / MiB).toFixed(0).padStart(5)} MiB${status}\n`,
+        `  run ${run}/${runs} ${tool.name.padEnd(13)} ${(m.ms / 1000).toFixed(2).padStart(8)} s  tree ${(m.treeRss / MiB).toFixed(0).padStart(5)} MiB${status}\n`,
       );
       if (tool.name === 'build-all' && run === 1 && ok) sizeResult.volume = outputVolume(outFolder(repo, 'all'), n);
     }
@@ -429,8 +442,13 @@ function objectsIn(dir: string): Map<string, string> {
       if (entry.isDirectory()) walk(full);
       else if (entry.name.endsWith('.yaml') && entry.name !== 'kustomization.yaml') {
         for (const doc of parseAllDocuments(fs.readFileSync(full, 'utf8'))) {
-          const o = doc.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string } } | null;
+          const o = doc.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> } } | null;
           if (o === null || o.kind === undefined) continue;
+          // The cdk8s program does not write policyc's source annotation (bench/cdk8s.ts): compare the rest.
+          if (o.metadata?.annotations !== undefined) {
+            delete o.metadata.annotations[SOURCE_ANNOTATION];
+            if (Object.keys(o.metadata.annotations).length === 0) delete o.metadata.annotations;
+          }
           objects.set(`${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}`, canonical(o));
         }
       }
@@ -628,6 +646,43 @@ function watchTable(results: readonly WatchLatency[]): string {
   return rows.join('\n');
 }
 
+/**
+ * Issue 16's goals, read off this run: each ratio with its goal and whether it is met. A bound hit by verify
+ * makes its ratio a lower bound ("> x").
+ */
+function goalsTable(sizes: readonly SizeResult[]): string {
+  const rows = ['| N | goal | measured | met |', '| ---: | --- | ---: | :---: |'];
+  const tool = (size: SizeResult, name: string): ToolResult => size.tools[name] as ToolResult;
+  const at1000 = sizes.find((s) => s.services === 1000);
+  const add = (n: number, goal: string, value: number, limit: number, lowerBound = false): void => {
+    if (!Number.isFinite(value)) return;
+    const met = !lowerBound && value <= limit;
+    rows.push(`| ${n} | ${goal} | ${lowerBound ? '> ' : ''}${value.toFixed(2)} | ${met ? 'yes' : 'no'} |`);
+  };
+  for (const size of sizes.filter((s) => s.services >= 1000)) {
+    const build = tool(size, 'build-all');
+    const verify = tool(size, 'verify');
+    add(size.services, '`build --target all` ÷ TS7 `tsc --noEmit`, time ≤ 1.3', build.medianMs / tool(size, 'tsc7').medianMs, 1.3);
+    add(size.services, '`build --target all` ÷ cdk8s synth, time < 1', build.medianMs / tool(size, 'cdk8s').medianMs, 0.999);
+    if (size.services === 1000)
+      add(size.services, '`verify --target all` ÷ `build --target all`, time ≤ 3', verify.medianMs / build.medianMs, 3, verify.exceeded !== undefined);
+    if (size.services >= 5000) {
+      add(size.services, '`build --target all` ÷ TS7 `tsc --noEmit`, peak tree RSS ≤ 1.3', build.peakTreeRssMiB / tool(size, 'tsc7').peakTreeRssMiB, 1.3);
+      add(size.services, '`verify --target all` peak tree RSS, GiB < 2', verify.peakTreeRssMiB / 1024, 1.999, verify.exceeded !== undefined);
+      if (at1000 !== undefined)
+        add(size.services, '`build --target all` ms per service ÷ that at N = 1,000 ≤ 1.2', build.msPerService / tool(at1000, 'build-all').msPerService, 1.2);
+    }
+  }
+  return rows.join('\n');
+}
+
+function runsText(sizes: readonly SizeResult[], options: Options): string {
+  const plural = (k: number): string => `${k} run${k === 1 ? '' : 's'}`;
+  const large = sizes.filter((s) => s.services >= LARGE_N).map((s) => s.services);
+  if (large.length === 0 || options.largeRuns === options.runs) return plural(options.runs);
+  return `${plural(options.runs)} (${plural(options.largeRuns)} at N = ${large.join(', ')})`;
+}
+
 /** The README's Speed block: what this run measured, then its tables. */
 function speedReport(
   sizes: readonly SizeResult[],
@@ -639,12 +694,16 @@ function speedReport(
 ): string {
   const load = (machine['loadAverageAtStart'] as number[]).join(' ');
   return [
-    `Run of ${startedAt.slice(0, 10)} (\`npm run bench\`, ${options.runs} run${options.runs === 1 ? '' : 's'} per command, interleaved): ` +
+    `Run of ${startedAt.slice(0, 10)} (\`npm run bench\`, ${runsText(sizes, options)} per command, interleaved): ` +
       `${String(machine['nproc'])} cores, \`${String(machine['cpu'])}\`, ${String(machine['memoryGiB'])} GiB, Node ${String(machine['node'])}; ` +
       `load average ${load} at the start and ${loadAtEnd.join(' ')} at the end. ` +
       `\`verify\` is bounded at ${options.verifyBoundS} s and ${options.verifyMemoryBoundMiB} MiB: "> bound" means it was killed there (and not run again at that N).`,
     '',
     table(sizes),
+    '',
+    "Issue 16's goals, read off the table above:",
+    '',
+    goalsTable(sizes),
     '',
     'Output of `build --target all` per target (objects: Kubernetes objects, kustomization files not counted; bytes: every file):',
     '',
@@ -689,6 +748,7 @@ async function main(): Promise<void> {
     machine: machine(),
     startedAt: new Date().toISOString(),
     runs: options.runs,
+    largeRuns: options.largeRuns,
     sizes: [] as SizeResult[],
     editor: [] as EditorResult[],
     watch: [] as WatchLatency[],
