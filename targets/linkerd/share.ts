@@ -67,6 +67,13 @@ function singleLabel(server: KubernetesObject): [string, string] | undefined {
   return entries.length === 1 ? (entries[0] as [string, string]) : undefined;
 }
 
+/** Appends `value` to the list of `key` (lists grow in place: linear in the objects). */
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
 function uniqueOrigins(origins: readonly Origin[]): Origin[] {
   const seen = new Set<string>();
   return origins.filter((o) => {
@@ -79,15 +86,18 @@ function uniqueOrigins(origins: readonly Origin[]): Origin[] {
 
 /** Rewrites `table` in place: identical Servers become one, identical routes one route with several parents. */
 export function shareObjects(table: ObjectTable): void {
+  /** Entries that took over another's policy lines: their lines are deduplicated once, at the end. */
+  const touched = new Set<Entry>();
   // Authentications first, so that policies naming equal objects compare equal below.
-  shareAuthentications(table);
+  shareAuthentications(table, touched);
   const byNamespace = new Map<string, Entry[]>();
   for (const entry of table.values()) {
     const ns = entry.object.metadata.namespace;
     if (ns === undefined) continue;
-    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), entry]);
+    push(byNamespace, ns, entry);
   }
-  for (const entries of byNamespace.values()) shareInNamespace(table, entries);
+  for (const entries of byNamespace.values()) shareInNamespace(table, entries, touched);
+  for (const entry of touched) entry.origins = uniqueOrigins(entry.origins);
 }
 
 /**
@@ -97,21 +107,23 @@ export function shareObjects(table: ObjectTable): void {
  * reads each ref's `namespace`, defaulting to the policy's own), and the object admits the same clients wherever it
  * is read. A policy whose object is missing is ignored (fails closed, §3), never widened.
  */
-function shareAuthentications(table: ObjectTable): void {
+function shareAuthentications(table: ObjectTable, touched: Set<Entry>): void {
   const kept = new Map<string, Entry>();
   /** `kind/namespace/name` of a dropped object → the object kept in its place. */
   const moved = new Map<string, KubernetesObject>();
   const entries = [...table.values()]
     .filter((e) => e.object.kind === 'MeshTLSAuthentication' || e.object.kind === 'NetworkAuthentication')
-    .sort((a, b) => compareStrings(`${a.object.metadata.namespace}/${a.object.metadata.name}`, `${b.object.metadata.namespace}/${b.object.metadata.name}`));
-  for (const entry of entries) {
+    .map((e) => ({ entry: e, at: `${e.object.metadata.namespace}/${e.object.metadata.name}` }))
+    .sort((a, b) => compareStrings(a.at, b.at));
+  for (const { entry } of entries) {
     const k = `${entry.object.kind}|${JSON.stringify(specOf(entry.object))}`;
     const first = kept.get(k);
     if (first === undefined) {
       kept.set(k, entry);
       continue;
     }
-    first.origins = uniqueOrigins([...first.origins, ...entry.origins]);
+    first.origins.push(...entry.origins);
+    touched.add(first);
     table.delete(keyOf(entry.object));
     moved.set(keyOf(entry.object), first.object);
   }
@@ -134,28 +146,43 @@ function shareAuthentications(table: ObjectTable): void {
   }
 }
 
-function shareInNamespace(table: ObjectTable, entries: readonly Entry[]): void {
+function shareInNamespace(table: ObjectTable, entries: readonly Entry[], touched: Set<Entry>): void {
   const policies = entries.filter((e) => e.object.kind === 'AuthorizationPolicy');
   const policiesOf = new Map<string, Entry[]>();
   for (const p of policies) {
     const t = targetOf(p.object);
     const k = `${t.kind}/${t.name}`;
-    policiesOf.set(k, [...(policiesOf.get(k) ?? []), p]);
+    push(policiesOf, k, p);
   }
-  const grantsOf = (kind: string, name: string): string =>
-    (policiesOf.get(`${kind}/${name}`) ?? [])
-      .map((p) => refsKey(p.object))
-      .sort(compareStrings)
-      .join('\n');
+  const grantKeys = new Map<string, string>();
+  const grantsOf = (kind: string, name: string): string => {
+    const target = `${kind}/${name}`;
+    let key = grantKeys.get(target);
+    if (key === undefined)
+      grantKeys.set(
+        target,
+        (key = (policiesOf.get(target) ?? [])
+          .map((p) => refsKey(p.object))
+          .sort(compareStrings)
+          .join('\n')),
+      );
+    return key;
+  };
   const byName = (a: Entry, b: Entry): number => compareStrings(a.object.metadata.name, b.object.metadata.name);
   const routes = entries.filter((e) => isRoute(e.object)).sort(byName);
-  const routeKey = (r: KubernetesObject): string => `${r.apiVersion}/${r.kind}|${JSON.stringify(specOf(r)['rules'])}|${grantsOf(r.kind, r.metadata.name)}`;
+  const routeKeys = new Map<KubernetesObject, string>();
+  const routeKey = (r: KubernetesObject): string => {
+    let key = routeKeys.get(r);
+    if (key === undefined) routeKeys.set(r, (key = `${r.apiVersion}/${r.kind}|${JSON.stringify(specOf(r)['rules'])}|${grantsOf(r.kind, r.metadata.name)}`));
+    return key;
+  };
   const routesOf = new Map<string, string[]>();
-  for (const r of routes) for (const parent of parentNames(r.object)) routesOf.set(parent, [...(routesOf.get(parent) ?? []), routeKey(r.object)]);
+  for (const r of routes) for (const parent of parentNames(r.object)) push(routesOf, parent, routeKey(r.object));
 
   /** Moves `from`'s policy lines onto `into`, and drops `from`. */
   const absorb = (into: Entry, from: Entry): void => {
-    into.origins = uniqueOrigins([...into.origins, ...from.origins]);
+    into.origins.push(...from.origins);
+    touched.add(into);
     table.delete(keyOf(from.object));
   };
   /** Drops the AuthorizationPolicies of `from` (kind/name), their lines going to the same grants of `into`. */
@@ -176,7 +203,7 @@ function shareInNamespace(table: ObjectTable, entries: readonly Entry[]): void {
     const { podSelector: _selector, ...rest } = specOf(s.object);
     const name = s.object.metadata.name;
     const signature = [label[0], JSON.stringify(rest), grantsOf('Server', name), [...(routesOf.get(name) ?? [])].sort(compareStrings).join('\n')].join('|');
-    serverGroups.set(signature, [...(serverGroups.get(signature) ?? []), s]);
+    push(serverGroups, signature, s);
   }
   for (const group of serverGroups.values()) {
     if (group.length < 2) continue;
@@ -196,7 +223,7 @@ function shareInNamespace(table: ObjectTable, entries: readonly Entry[]): void {
   const routeGroups = new Map<string, Entry[]>();
   for (const r of routes) {
     const k = routeKey(r.object);
-    routeGroups.set(k, [...(routeGroups.get(k) ?? []), r]);
+    push(routeGroups, k, r);
   }
   for (const group of routeGroups.values()) {
     const parents = [...new Set(group.flatMap((r) => parentNames(r.object).map((p) => renamed.get(p) ?? p)))].sort(compareStrings);
