@@ -296,8 +296,9 @@ class LinkerdCompilation {
       this.probeNetworks(),
       this.sourceContext(),
     );
-    // Identical Servers and routes of a namespace are written once (./share.ts).
-    shareObjects(this.objects);
+    // Identical Servers and routes of a namespace are written once, equal authentications of several namespaces
+    // once in the control-plane namespace when the policy governs the whole mesh (./share.ts).
+    shareObjects(this.objects, policyScope(this.model) === 'mesh' ? linkerdControlPlane(this.model.mesh) : undefined);
   }
 
   private sourceContextOnce: Omit<SourceContext, 'mode'> | undefined;

@@ -16,8 +16,8 @@
  *    the status is accepted per parent, `accepted_by_server`), and a route-targeted AuthorizationPolicy authorizes
  *    that route wherever it is attached (linkerd.md §3, §6). On each Server the route matches exactly what its copy
  *    matched and carries exactly its grants, so the best-matching route of every request has the same authorizations.
- *  - MeshTLSAuthentications and NetworkAuthentications with the same spec are one object for the whole cluster
- *    (`shareAuthentications`).
+ *  - MeshTLSAuthentications and NetworkAuthentications with the same spec are one object: in their namespace, or,
+ *    used by several namespaces of a mesh-scope policy, in the Linkerd control-plane namespace (`shareAuthentications`).
  *
  * The Linkerd simulator (verify/linkerd) reads every parentRef and `In` expressions, so `policyc verify` checks these
  * objects as the proxy would read them (test/linkerd/share.test.ts shows that a wrongly shared route is caught).
@@ -26,6 +26,7 @@
 import type { KubernetesObject } from '../../model/target';
 import type { Origin } from '../metadata';
 import { compareStrings } from '../../model/compare';
+import { nameWithHash } from './names';
 
 /** The objects of a compilation by `kind/namespace/name`, each with the policy lines it implements. */
 export type ObjectTable = Map<string, { object: KubernetesObject; origins: Origin[] }>;
@@ -84,12 +85,16 @@ function uniqueOrigins(origins: readonly Origin[]): Origin[] {
   });
 }
 
-/** Rewrites `table` in place: identical Servers become one, identical routes one route with several parents. */
-export function shareObjects(table: ObjectTable): void {
+/**
+ * Rewrites `table` in place: identical Servers become one, identical routes one route with several parents, equal
+ * authentications one object. `sharedNamespace`: where authentications of several namespaces go (the control-plane
+ * namespace of a mesh-scope policy), undefined to share none across namespaces.
+ */
+export function shareObjects(table: ObjectTable, sharedNamespace: string | undefined): void {
   /** Entries that took over another's policy lines: their lines are deduplicated once, at the end. */
   const touched = new Set<Entry>();
   // Authentications first, so that policies naming equal objects compare equal below.
-  shareAuthentications(table, touched);
+  shareAuthentications(table, touched, sharedNamespace);
   const byNamespace = new Map<string, Entry[]>();
   for (const entry of table.values()) {
     const ns = entry.object.metadata.namespace;
@@ -101,31 +106,70 @@ export function shareObjects(table: ObjectTable): void {
 }
 
 /**
- * Authentication objects with the same spec in several namespaces become one, in the first of those namespaces
- * (by name): an AuthorizationPolicy's `requiredAuthenticationRefs` entry may name the namespace of the object it
- * refers to (shared/docs/linkerd.md §3; linkerd2 `policy-controller/k8s/index/src/inbound/authorization_policy.rs`
- * reads each ref's `namespace`, defaulting to the policy's own), and the object admits the same clients wherever it
- * is read. A policy whose object is missing is ignored (fails closed, §3), never widened.
+ * Authentication objects with the same spec are one object. Within one namespace, the first by name is kept. Used
+ * by several namespaces of a mesh-scope policy, they are one object in the Linkerd control-plane namespace
+ * (`sharedNamespace`), which the platform team owns and which never moves: a tenant namespace's owners cannot
+ * edit it to change who reaches another namespace, and adding or removing a namespace does not move it. A
+ * namespace-scope policy writes nothing outside its namespaces (`sharedNamespace` undefined), and an object used by
+ * one namespace stays in it.
+ *
+ * An AuthorizationPolicy's `requiredAuthenticationRefs` entry may name the namespace of the object it refers to
+ * (shared/docs/linkerd.md §3; linkerd2 `policy-controller/k8s/index/src/inbound/authorization_policy.rs` reads each
+ * ref's `namespace`, defaulting to the policy's own), and the object admits the same clients wherever it is read.
+ * A policy whose object is missing is ignored (fails closed, §3), never widened.
  */
-function shareAuthentications(table: ObjectTable, touched: Set<Entry>): void {
-  const kept = new Map<string, Entry>();
+function shareAuthentications(table: ObjectTable, touched: Set<Entry>, sharedNamespace: string | undefined): void {
   /** `kind/namespace/name` of a dropped object → the object kept in its place. */
   const moved = new Map<string, KubernetesObject>();
+  const groups = new Map<string, Entry[]>();
   const entries = [...table.values()]
     .filter((e) => e.object.kind === 'MeshTLSAuthentication' || e.object.kind === 'NetworkAuthentication')
     .map((e) => ({ entry: e, at: `${e.object.metadata.namespace}/${e.object.metadata.name}` }))
     .sort((a, b) => compareStrings(a.at, b.at));
-  for (const { entry } of entries) {
-    const k = `${entry.object.kind}|${JSON.stringify(specOf(entry.object))}`;
-    const first = kept.get(k);
-    if (first === undefined) {
-      kept.set(k, entry);
+  for (const { entry } of entries) push(groups, `${entry.object.kind}|${JSON.stringify(specOf(entry.object))}`, entry);
+  const toShared: [string, Entry[]][] = [];
+  for (const [key, group] of groups) {
+    const namespaces = new Set(group.map((e) => e.object.metadata.namespace));
+    if (sharedNamespace !== undefined && namespaces.size >= 2) {
+      toShared.push([key, group]);
       continue;
     }
-    first.origins.push(...entry.origins);
-    touched.add(first);
-    table.delete(keyOf(entry.object));
-    moved.set(keyOf(entry.object), first.object);
+    const firstOf = new Map<string | undefined, Entry>();
+    for (const entry of group) {
+      const first = firstOf.get(entry.object.metadata.namespace);
+      if (first === undefined) {
+        firstOf.set(entry.object.metadata.namespace, entry);
+        continue;
+      }
+      first.origins.push(...entry.origins);
+      touched.add(first);
+      table.delete(keyOf(entry.object));
+      moved.set(keyOf(entry.object), first.object);
+    }
+  }
+  if (toShared.length > 0 && sharedNamespace !== undefined) {
+    for (const [, group] of toShared) for (const e of group) table.delete(keyOf(e.object));
+    // Names in the control-plane namespace depend only on the specs shared there (never on which namespaces use
+    // them): the name most of a group's objects had (then the shortest, then the first), a hash of its spec added where two specs (or an object already
+    // there) would share it, allocated in (name, spec) order.
+    const taken = new Set(
+      [...table.values()].filter((e) => e.object.metadata.namespace === sharedNamespace).map((e) => `${e.object.kind}/${e.object.metadata.name}`),
+    );
+    const named = toShared
+      .map(([key, group]) => ({ key, group, preferred: commonestName(group) }))
+      .sort((a, b) => compareStrings(a.preferred, b.preferred) || compareStrings(a.key, b.key));
+    for (const { key, group, preferred } of named) {
+      const template = group[0] as Entry;
+      const kind = template.object.kind;
+      let name = preferred;
+      for (let salt = 0; taken.has(`${kind}/${name}`); salt++) name = nameWithHash(preferred, salt === 0 ? key : `${key}\u0000${salt}`);
+      taken.add(`${kind}/${name}`);
+      const object = { ...template.object, metadata: { ...template.object.metadata, name, namespace: sharedNamespace } } as KubernetesObject;
+      const entry: Entry = { object, origins: group.flatMap((e) => e.origins) };
+      table.set(keyOf(object), entry);
+      touched.add(entry);
+      for (const e of group) moved.set(keyOf(e.object), object);
+    }
   }
   if (moved.size === 0) return;
   for (const entry of table.values()) {
@@ -144,6 +188,13 @@ function shareAuthentications(table: ObjectTable, touched: Set<Entry>): void {
     if (rewritten.some((r, i) => r !== refs[i]))
       entry.object = { ...entry.object, spec: { ...spec, requiredAuthenticationRefs: rewritten } } as KubernetesObject;
   }
+}
+
+/** The name most of `group`'s objects have; ties: the shortest, then the first in code-point order. */
+function commonestName(group: readonly Entry[]): string {
+  const counts = new Map<string, number>();
+  for (const e of group) counts.set(e.object.metadata.name, (counts.get(e.object.metadata.name) ?? 0) + 1);
+  return [...counts].sort(([a, m], [b, n]) => n - m || a.length - b.length || compareStrings(a, b))[0]![0];
 }
 
 function shareInNamespace(table: ObjectTable, entries: readonly Entry[], touched: Set<Entry>): void {

@@ -6,7 +6,9 @@
  *    and a route-targeted AuthorizationPolicy authorizes that route wherever it is attached (shared/docs/linkerd.md §3, §6);
  *  - `spec.parentRefs` holds at most 32 entries (HTTPRoute/GRPCRoute CRDs, shared/crds/linkerd);
  *  - a label selector's `In` expression matches a pod whose label has one of the values
- *    (linkerd2 policy-controller/k8s/api/src/labels.rs, `Expression::matches`; linkerd.md §2).
+ *    (linkerd2 policy-controller/k8s/api/src/labels.rs, `Expression::matches`; linkerd.md §2);
+ *  - an AuthorizationPolicy's `requiredAuthenticationRefs` entry may name another namespace (linkerd.md §3), which
+ *    lets several namespaces read one authentication object in the control-plane namespace.
  */
 import { describe, it } from '@jest/globals';
 import * as assert from 'node:assert/strict';
@@ -118,24 +120,28 @@ describe('Linkerd target: objects shared between the ports of a namespace', () =
     for (const s of [many[0]!, many[MAX_PARENT_REFS + 2]!]) assert.deepEqual(disagreements(m, out, s, 'http', clients, grid), []);
   });
 
-  it('GIVEN the same two callers admitted in two namespaces WHEN compiled THEN one MeshTLSAuthentication serves both, named with its namespace; without that namespace the policy would be ignored', () => {
+  it('GIVEN the same two callers admitted in two namespaces of a mesh-scope policy WHEN compiled THEN one MeshTLSAuthentication in the control-plane namespace serves both, named with its namespace; without that namespace the policy would be ignored', () => {
     // linkerd.md §3: a requiredAuthenticationRefs entry may carry a namespace (default: the policy's own); a policy
     // whose authentication object does not exist is ignored.
     const p = svc('pay', 'p', http);
     const callers = [from(x), from(y)];
-    const m = model([a, p, x, y], [rule('allow', callers, a.id, ['http']), rule('allow', callers, p.id, ['http'])]);
+    const m = model([a, p, x, y], [rule('allow', callers, a.id, ['http']), rule('allow', callers, p.id, ['http'])], {
+      linkerd: { controlPlaneNamespace: 'mesh-cp' },
+    });
     const out = compile(m);
     const mtls = ofKind(out, 'MeshTLSAuthentication');
     assert.deepEqual(
       mtls.map((o) => o.metadata.namespace),
-      ['pay'],
+      ['mesh-cp'],
     );
-    const shopPolicy = ofKind(out, 'AuthorizationPolicy').find((o) => o.metadata.namespace === 'shop')!;
-    assert.deepEqual(spec(shopPolicy)['requiredAuthenticationRefs'], [
-      { group: 'policy.linkerd.io', kind: 'MeshTLSAuthentication', name: mtls[0]!.metadata.name, namespace: 'pay' },
-    ]);
+    const policies = ofKind(out, 'AuthorizationPolicy');
+    assert.deepEqual(
+      policies.map((o) => [o.metadata.namespace, spec(o)['requiredAuthenticationRefs']]),
+      ['pay', 'shop'].map((ns) => [ns, [{ group: 'policy.linkerd.io', kind: 'MeshTLSAuthentication', name: mtls[0]!.metadata.name, namespace: 'mesh-cp' }]]),
+    );
     for (const s of [a, p]) assert.deepEqual(disagreements(m, out, s, 'http', clients, grid), []);
     // The wrong variant: the ref without its namespace names an object that does not exist in shop.
+    const shopPolicy = policies.find((o) => o.metadata.namespace === 'shop')!;
     const objects = out.objects.map((o) =>
       o === shopPolicy
         ? {
@@ -149,6 +155,52 @@ describe('Linkerd target: objects shared between the ports of a namespace', () =
       wrong.some((d) => d.startsWith('x GET /: model allows')),
       wrong.join('\n'),
     );
+  });
+
+  it('GIVEN the same callers admitted in two namespaces of a namespace-scope policy WHEN compiled THEN nothing is written outside them: each namespace keeps its own MeshTLSAuthentication', () => {
+    const p = svc('pay', 'p', http);
+    const callers = [from(x), from(y)];
+    const m = model([a, p, x, y], [rule('allow', callers, a.id, ['http']), rule('allow', callers, p.id, ['http'])], { scope: 'namespaces' });
+    const out = compile(m);
+    assert.deepEqual([...new Set(out.objects.map((o) => o.metadata.namespace))].sort(), ['pay', 'shop']);
+    assert.deepEqual(
+      ofKind(out, 'MeshTLSAuthentication').map((o) => o.metadata.namespace),
+      ['pay', 'shop'],
+    );
+    for (const policy of ofKind(out, 'AuthorizationPolicy'))
+      assert.ok(
+        spec(policy)['requiredAuthenticationRefs'].every((r: { namespace?: string }) => r.namespace === undefined),
+        JSON.stringify(policy),
+      );
+    for (const s of [a, p]) assert.deepEqual(disagreements(m, out, s, 'http', clients, grid), []);
+  });
+
+  it('GIVEN a mesh-scope policy whose callers are admitted in one namespace only WHEN compiled THEN its MeshTLSAuthentication stays in that namespace', () => {
+    const p = svc('pay', 'p', http);
+    const m = model([a, p, x, y], [rule('allow', [from(x), from(y)], a.id, ['http']), rule('allow', [from(x)], p.id, ['http'])]);
+    const out = compile(m);
+    assert.deepEqual(
+      ofKind(out, 'MeshTLSAuthentication').map((o) => o.metadata.namespace),
+      ['shop'],
+    );
+    assert.ok(!out.objects.some((o) => o.metadata.namespace === 'linkerd'));
+  });
+
+  it("GIVEN an object shared in the control-plane namespace WHEN a namespace that sorts first starts admitting the same callers THEN the shared object and the other namespaces' objects do not change", () => {
+    const p = svc('pay', 'p', http);
+    const first = svc('aaa', 'f', http);
+    const callers = [from(x), from(y)];
+    const before = compile(model([a, p, x, y], [rule('allow', callers, a.id, ['http']), rule('allow', callers, p.id, ['http'])]));
+    const after = compile(
+      model([a, p, first, x, y], [rule('allow', callers, a.id, ['http']), rule('allow', callers, p.id, ['http']), rule('allow', callers, first.id, ['http'])]),
+    );
+    // The namespaces that were there keep every object byte for byte.
+    const tenants = (o: KubernetesObject) => o.metadata.namespace === 'shop' || o.metadata.namespace === 'pay';
+    assert.deepEqual(after.objects.filter(tenants), before.objects.filter(tenants));
+    // The shared object keeps its place, name and spec (its source annotation gains the new rule).
+    const shared = (out: typeof before) => ofKind(out, 'MeshTLSAuthentication').map((o) => [o.metadata.namespace, o.metadata.name, spec(o)]);
+    assert.deepEqual(shared(after), shared(before));
+    assert.equal(shared(before)[0]![0], 'linkerd');
   });
 
   it('GIVEN two ports whose port-wide grants differ WHEN their Servers are wrongly merged (one Server, its grants only) THEN the simulator catches it', () => {
