@@ -6,7 +6,10 @@
  * the output). The first edit is not timed: it finds the output file that the edits change (the watch process
  * prints the files it wrote). Reports every latency and their median.
  *
- * Usage: npm run build && node dist/bench/watch.js [--services 1000] [--edits 10] [--target all]
+ * With `--phases`, the watch process runs with POLICYC_PHASES=1 and the median of each phase over the timed edits
+ * is reported too (`phasesMs`), so a latency can be read phase by phase.
+ *
+ * Usage: npm run build && node dist/bench/watch.js [--services 1000] [--edits 10] [--target all] [--phases]
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -29,6 +32,8 @@ export interface WatchLatency {
   readonly firstBuildMs: number;
   readonly editsMs: readonly number[];
   readonly medianMs: number;
+  /** With `phases`: per phase, its median ms over the timed edits' rebuilds. */
+  readonly phasesMs?: Readonly<Record<string, number>>;
 }
 
 function median(values: readonly number[]): number {
@@ -78,7 +83,13 @@ function changed(file: string, before: string, start: number): Promise<number> {
   });
 }
 
-export async function watchLatency(repo: GeneratedRepo, edits: number, target = 'all', log: (text: string) => void = () => undefined): Promise<WatchLatency> {
+export async function watchLatency(
+  repo: GeneratedRepo,
+  edits: number,
+  target = 'all',
+  log: (text: string) => void = () => undefined,
+  phases = false,
+): Promise<WatchLatency> {
   const file = path.join(repo.dir, path.basename(repo.files[Math.floor((repo.files.length - 1) / 2)] as string));
   const original = fs.readFileSync(file, 'utf8');
   const lines = original.split('\n');
@@ -94,8 +105,24 @@ export async function watchLatency(repo: GeneratedRepo, edits: number, target = 
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/cli/main.js'), 'build', repo.entry, '--target', target, '--out', out, '--watch'], {
     cwd: repo.dir,
     stdio: ['pipe', 'pipe', 'pipe'],
+    env: phases ? { ...process.env, POLICYC_PHASES: '1' } : process.env,
   });
-  child.stderr.resume();
+  // The phase lines of the rebuild under way (POLICYC_PHASES=1), one JSON object a line.
+  let phaseText = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    if (phases) phaseText += chunk.toString('utf8');
+  });
+  const phaseRuns = new Map<string, number[]>();
+  const takePhases = (): void => {
+    const sums = new Map<string, number>();
+    for (const line of phaseText.split('\n')) {
+      if (!line.startsWith('{"phase"')) continue;
+      const { phase, ms } = JSON.parse(line) as { phase: string; ms: number };
+      sums.set(phase, (sums.get(phase) ?? 0) + ms);
+    }
+    phaseText = '';
+    for (const [phase, ms] of sums) phaseRuns.set(phase, [...(phaseRuns.get(phase) ?? []), ms]);
+  };
   try {
     await nextLine(child, /^rebuilt in /);
     const firstBuildMs = performance.now() - started;
@@ -113,12 +140,18 @@ export async function watchLatency(repo: GeneratedRepo, edits: number, target = 
     const editsMs: number[] = [];
     for (let k = 1; k <= edits; k++) {
       const before = fs.readFileSync(polled, 'utf8');
+      phaseText = '';
       rebuilt = nextLine(child, /^rebuilt in |^errors:/);
       const start = performance.now();
       edit(k);
       const ms = await changed(polled, before, start);
       // Wait for the rebuild to end (the rest of its files) before the next edit.
       await rebuilt;
+      if (phases) {
+        // stderr and stdout are two pipes: let the last phase lines arrive.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        takePhases();
+      }
       editsMs.push(Math.round(ms));
       log(`  edit ${k}: ${Math.round(ms)} ms to ${polledRelative}\n`);
     }
@@ -130,6 +163,7 @@ export async function watchLatency(repo: GeneratedRepo, edits: number, target = 
       firstBuildMs: Math.round(firstBuildMs),
       editsMs,
       medianMs: median(editsMs),
+      ...(phases ? { phasesMs: Object.fromEntries([...phaseRuns].map(([phase, runs]) => [phase, Math.round(median(runs) * 10) / 10])) } : {}),
     };
   } finally {
     child.kill('SIGTERM');
@@ -146,7 +180,7 @@ function option(name: string, fallback: string): string {
 if (require.main === module) {
   const services = Number(option('--services', '1000'));
   const repo = generate(services, fs.mkdtempSync(path.join(os.tmpdir(), 'policyc-watch-gen-')));
-  watchLatency(repo, Number(option('--edits', '10')), option('--target', 'all'), (t) => void process.stderr.write(t))
+  watchLatency(repo, Number(option('--edits', '10')), option('--target', 'all'), (t) => void process.stderr.write(t), process.argv.includes('--phases'))
     .then((result) => {
       process.stdout.write(`${JSON.stringify(result)}\n`);
       fs.rmSync(repo.dir, { recursive: true, force: true });

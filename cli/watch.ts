@@ -1,11 +1,12 @@
 /**
  * `policyc build --watch`: one type-checker session kept open; on every save, re-check the changed files,
- * re-evaluate, validate and serialise only the objects whose content changed (EmitMemo), and write only the
- * output files whose bytes changed. Prints the result of each change.
+ * re-evaluate, compile each target only for the namespaces the edit reaches (compiler/splice.ts), validate and
+ * serialise only the objects whose content changed (EmitMemo), and write only the output files whose bytes
+ * changed. Prints the result of each change; with `POLICYC_PHASES=1`, each rebuild's phases on stderr.
  */
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { compile } from '../compiler/compile';
+import { compile, timePhase } from '../compiler/compile';
 import { hasErrors, type Diagnostic } from '../diagnostics/diagnostic';
 import { OutputFolderError, writeOutputs, type WrittenTarget } from '../compiler/write';
 import { PolicyTypeChecker } from '../compiler/typecheck';
@@ -41,11 +42,13 @@ export function startWatch(entry: string, outDir: string, chosen: readonly Targe
     if (ok) {
       try {
         // The first rebuild checks the whole folder; later ones trust what this session wrote.
-        const write = writeOutputs(outDir, result.outputs, {
-          adopt: options.adopt === true,
-          cwd: io.cwd,
-          ...(written === undefined ? {} : { previous: written }),
-        });
+        const write = timePhase('write', () =>
+          writeOutputs(outDir, result.outputs, {
+            adopt: options.adopt === true,
+            cwd: io.cwd,
+            ...(written === undefined ? {} : { previous: written }),
+          }),
+        );
         written = write.written;
         diagnostics.push(...write.diagnostics);
         touched = [...write.touched].flatMap(([target, files]) => files.map((f) => `${target}/${f}`)).sort();

@@ -2,14 +2,31 @@
  * What a long-lived session (`build --watch`) keeps between builds: per emitted object, by its content, its CRD
  * violations and its YAML. Both depend on the object's content only (and the target's name, part of the key), so
  * an object that an edit did not change is neither validated nor serialised again. Only the objects of the last
- * build are kept, so the memo never grows past one build's output.
+ * build are kept, so the memo never grows past one build's output. It also keeps each target's last output, which
+ * the next build splices its recompiled namespaces into (compiler/splice.ts).
  */
+import type { PolicyModel } from '../model/model';
+import type { TargetOutput } from '../model/target';
+import type { ModelFingerprint } from './splice';
+
 export interface MemoEntry {
   violations?: readonly unknown[];
   yaml?: string;
 }
 
+/** A target's last output, and the model (and its fingerprint) it was compiled from: what the next build splices into. */
+export interface TargetMemo {
+  readonly model: PolicyModel;
+  readonly fingerprint: ModelFingerprint;
+  readonly output: TargetOutput;
+  /** When `output` was spliced: the namespaces recompiled (sorted, space-separated) and their sub-model's output. */
+  readonly partial?: { readonly reached: string; readonly output: TargetOutput };
+}
+
 export class EmitMemo {
+  /** Per target name, its last output (compiler/splice.ts). */
+  readonly targets = new Map<string, TargetMemo>();
+
   private last = new Map<string, MemoEntry>();
   private next = new Map<string, MemoEntry>();
   private readonly keys = new WeakMap<object, string>();

@@ -9,7 +9,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { compile, type CompileResult } from '../compiler/compile';
+import { compile, compileIncrementally, type CompileResult } from '../compiler/compile';
+import { EmitMemo } from '../compiler/emit-memo';
+import { fingerprint } from '../compiler/splice';
 import { PolicyTypeChecker } from '../compiler/typecheck';
 import { hasErrors, lineAndColumn, offsetOf, sortDiagnostics, type Diagnostic, type Span } from '../diagnostics/diagnostic';
 import type { Target } from '../model/target';
@@ -78,8 +80,14 @@ export class PolicyLanguageServer {
   private readonly open = new Map<string, string>();
   /** The URI the client used for each path, echoed back in notifications. */
   private readonly uris = new Map<string, string>();
-  /** Per entry: its type checker, the files of its last program, and the diagnostics it last published. */
-  private readonly entries = new Map<string, { checker: PolicyTypeChecker; files: readonly string[]; published: Map<string, readonly LspDiagnostic[]> }>();
+  /**
+   * Per entry: its type checker, the files of its last program, the diagnostics it last published, and the targets'
+   * last outputs (an edit recompiles only the namespaces it reaches, as in watch mode: compiler/splice.ts).
+   */
+  private readonly entries = new Map<
+    string,
+    { checker: PolicyTypeChecker; files: readonly string[]; published: Map<string, readonly LspDiagnostic[]>; readonly memo: EmitMemo }
+  >();
   private configuredEntries: readonly string[] = [];
   private root: string | undefined;
   private initialized = false;
@@ -257,7 +265,7 @@ export class PolicyLanguageServer {
     let state = this.entries.get(entry);
     const first = state === undefined;
     if (state === undefined) {
-      state = { checker: new PolicyTypeChecker(), files: [], published: new Map() };
+      state = { checker: new PolicyTypeChecker(), files: [], published: new Map(), memo: new EmitMemo() };
       this.entries.set(entry, state);
     }
     let result: CompileResult;
@@ -283,7 +291,7 @@ export class PolicyLanguageServer {
     }
     state.files = result.files.includes(entry) ? result.files : [entry, ...result.files];
     const byFile = new Map<string, LspDiagnostic[]>(state.files.map((f) => [f, []]));
-    for (const d of sortDiagnostics([...result.diagnostics, ...this.targetDiagnostics(result)])) {
+    for (const d of sortDiagnostics([...result.diagnostics, ...this.targetDiagnostics(result, state.memo)])) {
       const file = d.span?.file ?? entry;
       const list = byFile.get(file) ?? [];
       list.push(this.toLsp(d, result));
@@ -296,10 +304,12 @@ export class PolicyLanguageServer {
   }
 
   /** What the targets report for a valid model (what `policyc check --target` adds to the model's checks). */
-  private targetDiagnostics(result: CompileResult): Diagnostic[] {
+  private targetDiagnostics(result: CompileResult, memo: EmitMemo): Diagnostic[] {
     const { model } = result;
-    if (model === undefined || hasErrors(result.diagnostics)) return [];
-    return this.options.targets.flatMap((target) => [...target.compile(model, { spanOf: (location) => result.store.spanOfLocation(location) }).diagnostics]);
+    if (model === undefined || hasErrors(result.diagnostics) || this.options.targets.length === 0) return [];
+    const spanOf = (location: Parameters<CompileResult['store']['spanOfLocation']>[0]) => result.store.spanOfLocation(location);
+    const modelFingerprint = fingerprint(model);
+    return this.options.targets.flatMap((target) => [...compileIncrementally(target, model, modelFingerprint, memo, spanOf).diagnostics]);
   }
 
   /** Publishes a file's diagnostics from every entry whose program holds it. */
