@@ -297,8 +297,12 @@ class LinkerdCompilation {
       this.sourceContext(),
     );
     // Identical Servers and routes of a namespace are written once, equal authentications of several namespaces
-    // once in the control-plane namespace when the policy governs the whole mesh (./share.ts).
-    shareObjects(this.objects, policyScope(this.model) === 'mesh' ? linkerdControlPlane(this.model.mesh) : undefined);
+    // once in the control-plane namespace when the policy governs the whole mesh (./share.ts). Not when the policy
+    // declares that namespace itself: its objects are then a namespace's own (compiler/splice.ts recompiles them
+    // with that namespace alone), not the mesh-wide ones every namespace reads.
+    const controlPlane = linkerdControlPlane(this.model.mesh);
+    const sharedNamespace = policyScope(this.model) === 'mesh' && !this.model.namespaces.some((ns) => ns.name === controlPlane) ? controlPlane : undefined;
+    shareObjects(this.objects, sharedNamespace);
   }
 
   private sourceContextOnce: Omit<SourceContext, 'mode'> | undefined;

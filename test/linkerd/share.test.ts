@@ -186,6 +186,19 @@ describe('Linkerd target: objects shared between the ports of a namespace', () =
     assert.ok(!out.objects.some((o) => o.metadata.namespace === 'linkerd'));
   });
 
+  it("GIVEN a mesh-scope policy that declares the control-plane namespace itself WHEN two namespaces admit the same callers THEN each keeps its own MeshTLSAuthentication (a declared namespace's objects are its own)", () => {
+    const p = svc('pay', 'p', http);
+    const callers = [from(x), from(y)];
+    const m = model([a, p, x, y], [rule('allow', callers, a.id, ['http']), rule('allow', callers, p.id, ['http'])], {
+      linkerd: { controlPlaneNamespace: 'pay' },
+    });
+    const out = compile(m);
+    assert.deepEqual(
+      ofKind(out, 'MeshTLSAuthentication').map((o) => o.metadata.namespace),
+      ['pay', 'shop'],
+    );
+  });
+
   it("GIVEN an object shared in the control-plane namespace WHEN a namespace that sorts first starts admitting the same callers THEN the shared object and the other namespaces' objects do not change", () => {
     const p = svc('pay', 'p', http);
     const first = svc('aaa', 'f', http);
