@@ -107,7 +107,7 @@ import {
 import { linkerdProblems } from './admission';
 import { compileProxyAdmin } from './admin-port';
 import { checkGateways, listenerRule, serverMode } from './gateway';
-import { shareObjects } from './share';
+import { shareObjects, unsharedAuthentications } from './share';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -300,9 +300,7 @@ class LinkerdCompilation {
     // once in the control-plane namespace when the policy governs the whole mesh (./share.ts). Not when the policy
     // declares that namespace itself: its objects are then a namespace's own (compiler/splice.ts recompiles them
     // with that namespace alone), not the mesh-wide ones every namespace reads.
-    const controlPlane = linkerdControlPlane(this.model.mesh);
-    const sharedNamespace = policyScope(this.model) === 'mesh' && !this.model.namespaces.some((ns) => ns.name === controlPlane) ? controlPlane : undefined;
-    shareObjects(this.objects, sharedNamespace);
+    shareObjects(this.objects, sharedNamespaceOf(this.model));
   }
 
   private sourceContextOnce: Omit<SourceContext, 'mode'> | undefined;
@@ -934,6 +932,12 @@ class LinkerdCompilation {
 }
 
 /** The Linkerd target (`--target linkerd`). */
+/** Where authentications of several namespaces are written once (./share.ts), or undefined: nowhere. */
+function sharedNamespaceOf(model: PolicyModel): string | undefined {
+  const controlPlane = linkerdControlPlane(model.mesh);
+  return policyScope(model) === 'mesh' && !model.namespaces.some((ns) => ns.name === controlPlane) ? controlPlane : undefined;
+}
+
 export const linkerdTarget: Target = {
   name: 'linkerd',
   crds: ['linkerd'],
@@ -955,4 +959,5 @@ export const linkerdTarget: Target = {
     for (const problem of linkerdProblems(objects)) compilation.report('linkerd-invalid-object', `Emitted Linkerd object is invalid: ${problem}.`, undefined);
     return { objects, patches: compilation.namespacePatches(), diagnostics: compilation.diagnostics };
   },
+  spliceMissesSharing: (model, objects) => unsharedAuthentications(objects, sharedNamespaceOf(model)),
 };

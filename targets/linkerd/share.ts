@@ -190,6 +190,22 @@ function shareAuthentications(table: ObjectTable, touched: Set<Entry>, sharedNam
   }
 }
 
+/**
+ * Whether `objects` hold two equal authentications in different namespaces, which `shareAuthentications` with
+ * `sharedNamespace` would have made one (an output spliced from per-namespace compiles can).
+ */
+export function unsharedAuthentications(objects: readonly KubernetesObject[], sharedNamespace: string | undefined): boolean {
+  if (sharedNamespace === undefined) return false;
+  const seen = new Map<string, string | undefined>();
+  for (const o of objects) {
+    if (o.kind !== 'MeshTLSAuthentication' && o.kind !== 'NetworkAuthentication') continue;
+    const key = `${o.kind}|${JSON.stringify(specOf(o))}`;
+    if (seen.has(key) && seen.get(key) !== o.metadata.namespace) return true;
+    seen.set(key, o.metadata.namespace);
+  }
+  return false;
+}
+
 /** The name most of `group`'s objects have; ties: the shortest, then the first in code-point order. */
 function commonestName(group: readonly Entry[]): string {
   const counts = new Map<string, number>();
