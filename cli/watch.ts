@@ -11,6 +11,7 @@ import { hasErrors, type Diagnostic } from '../diagnostics/diagnostic';
 import { OutputFolderError, writeOutputs, type WrittenTarget } from '../compiler/write';
 import { PolicyTypeChecker } from '../compiler/typecheck';
 import { EmitMemo } from '../compiler/emit-memo';
+import { EvaluatorSession } from '../compiler/evaluate';
 import type { Target } from '../model/target';
 import { report, type CommonOptions, type Io } from './common';
 
@@ -28,6 +29,7 @@ export interface WatchSession {
 export function startWatch(entry: string, outDir: string, chosen: readonly Target[], options: WatchOptions, io: Io, listen = true): WatchSession {
   const checker = new PolicyTypeChecker();
   const memo = new EmitMemo();
+  const evaluator = new EvaluatorSession();
   const watchers = new Map<string, fs.FSWatcher>();
   const pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
@@ -35,7 +37,7 @@ export function startWatch(entry: string, outDir: string, chosen: readonly Targe
 
   const rebuild = (changed: readonly string[]) => {
     const started = performance.now();
-    const result = compile({ entry, targets: chosen, checker, changedFiles: changed, memo });
+    const result = compile({ entry, targets: chosen, checker, changedFiles: changed, memo, evaluator });
     const diagnostics: Diagnostic[] = [...result.diagnostics];
     let ok = !hasErrors(diagnostics);
     let touched: string[] = [];
@@ -97,6 +99,7 @@ export function startWatch(entry: string, outDir: string, chosen: readonly Targe
       clearTimeout(timer);
       for (const watcher of watchers.values()) watcher.close();
       checker.close();
+      evaluator.close();
     },
   };
 }

@@ -12,7 +12,7 @@ import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../m
 import { fingerprint, reachedNamespaces, splice, subModel, type ModelFingerprint } from './splice';
 import { buildModel } from './build-model';
 import { diagnostic, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics/diagnostic';
-import { evaluate } from './evaluate';
+import { evaluate, type EvaluatorSession } from './evaluate';
 import type { PolicyModel } from '../model/model';
 import { renderTarget, toYaml, type RenderedFiles } from './render';
 import type { EmitMemo, TargetMemo } from './emit-memo';
@@ -39,6 +39,8 @@ export interface CompileOptions {
   readonly typecheckOnly?: readonly string[];
   /** Kept across builds by a long-lived session (watch): objects an edit did not change are not validated or serialised again. */
   readonly memo?: EmitMemo;
+  /** An evaluator kept alive across builds (watch): only the modules an edit changed, and their importers, run again. */
+  readonly evaluator?: EvaluatorSession;
   /** Told when each phase starts (the CLI's progress line). */
   readonly onPhase?: (phase: string) => void;
 }
@@ -184,7 +186,8 @@ function evaluateAndEmit(
   options: CompileOptions,
 ): { diagnostics: Diagnostic[]; model?: PolicyModel; outputs: Map<string, RenderedFiles> } {
   const outputs = new Map<string, RenderedFiles>();
-  const evaluated = timePhase('evaluate', () => evaluate(entry, store, { timeoutMs: options.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS }));
+  const evaluateOptions = { timeoutMs: options.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS };
+  const evaluated = timePhase('evaluate', () => options.evaluator?.evaluate(entry, store, evaluateOptions) ?? evaluate(entry, store, evaluateOptions));
   if (hasErrors(evaluated.diagnostics)) return { diagnostics: [...evaluated.diagnostics], outputs };
 
   options.onPhase?.('building the model');

@@ -9,6 +9,7 @@
  * `locate` maps back through the source maps to the user's TypeScript line and column.
  */
 import { spawnSync } from 'node:child_process';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildSync, transformSync } from 'esbuild';
@@ -20,7 +21,8 @@ import type { SourceLocation } from '../model/model';
 import type { SourceStore } from './sources';
 import { compiledFile } from './package-files';
 import { OpaqueValue } from './evaluator/policy-schema';
-import { PROGRESS_PREFIX, type EncodeLimits, type EvaluatorError, type EvaluatorRequest } from './evaluator/child';
+import { PROGRESS_PREFIX, type EncodeLimits, type EvaluatorError, type EvaluatorRequest, type SessionRequest } from './evaluator/child';
+import type { SessionWorkerReply, SessionWorkerRequest } from './evaluator/session-worker';
 
 export interface EvaluateOptions {
   /** Bound on the whole evaluation, in milliseconds. */
@@ -149,6 +151,87 @@ function resolveModules(entry: string, store: SourceStore): PolicyModule[] {
  */
 export function evaluate(entry: string, store: SourceStore, options: EvaluateOptions): EvaluateResult {
   const modules = resolveModules(entry, store);
+  const { files, locate, moduleStart, spanOfStack } = locating(entry, store, modules);
+  const fail = (d: Diagnostic): EvaluateResult => ({ diagnostics: [d], locate, files });
+
+  const script = compiledFile('compiler/evaluator/child.js');
+  const request: EvaluatorRequest = {
+    dsl: bundledDsl(),
+    modules: modules.map((m, index) => ({ name: moduleName(index), code: m.code, links: m.links })),
+    timeoutMs: options.timeoutMs,
+    limits: ENCODE_LIMITS,
+  };
+  const child = spawnSync(process.execPath, evaluatorArguments(script), {
+    env: {},
+    input: JSON.stringify(request),
+    timeout: options.timeoutMs + KILL_GRACE_MS,
+    killSignal: 'SIGKILL',
+    maxBuffer: MAX_ANSWER_BYTES,
+    windowsHide: true,
+  });
+  const stderr = child.stderr?.toString('utf8') ?? '';
+  const progress = [...stderr.matchAll(new RegExp(`^${PROGRESS_PREFIX}(\\d+)$`, 'gm'))].map((m) => Number(m[1]));
+  const current = progress[progress.length - 1] ?? 0;
+  const errorCode = (child.error as NodeJS.ErrnoException | undefined)?.code;
+  if (errorCode === 'ENOBUFS') return fail(tooLargeAnswer(store.spanOf(entry, 0, 0)));
+  if (errorCode === 'ETIMEDOUT') return fail(timedOut(options, store, modules, current, moduleStart));
+  if (/heap out of memory|Reached heap limit|Allocation failed/.test(stderr)) return fail(outOfMemory(store, modules, current, moduleStart));
+  const answer = parseAnswer(child.stdout?.toString('utf8') ?? '');
+  if (answer === undefined || child.status !== 0)
+    return fail(crashed(child.signal ?? `exit ${child.status ?? 'unknown'}`, store, modules, current, moduleStart));
+  if ('timeout' in answer) return fail(timedOut(options, store, modules, current, moduleStart));
+  if ('error' in answer) return fail(diagnosticOfError(answer.error, spanOfStack, moduleStart));
+  return { exported: answer.ok, diagnostics: [], locate, files };
+}
+
+function evaluatorArguments(script: string, ...extra: string[]): string[] {
+  return [...permissionFlags(script), '--no-warnings', `--max-old-space-size=${EVALUATOR_HEAP_MB}`, script, ...extra];
+}
+
+function where(store: SourceStore, modules: readonly PolicyModule[], current: number): string {
+  return store.relative(modules[current]?.file ?? modules[0]?.file ?? '');
+}
+
+function timedOut(
+  options: EvaluateOptions,
+  store: SourceStore,
+  modules: readonly PolicyModule[],
+  current: number,
+  moduleStart: (index: number) => Span,
+): Diagnostic {
+  return diagnostic(
+    'evaluation-timeout',
+    `Policy evaluation did not finish within ${options.timeoutMs} ms (while evaluating ${where(store, modules, current)}): look for an endless loop, a looping getter or a promise chain in policy code.`,
+    moduleStart(current),
+  );
+}
+
+function tooLargeAnswer(span: Span): Diagnostic {
+  return diagnostic(
+    'policy-too-large',
+    `The policy's export is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MB when written out: it cannot be a policy.`,
+    span,
+  );
+}
+
+function outOfMemory(store: SourceStore, modules: readonly PolicyModule[], current: number, moduleStart: (index: number) => Span): Diagnostic {
+  return diagnostic(
+    'evaluation-memory',
+    `Policy evaluation used more than ${EVALUATOR_HEAP_MB} MB of memory (while evaluating ${where(store, modules, current)}): look for an endless or huge data structure in policy code.`,
+    moduleStart(current),
+  );
+}
+
+function crashed(how: string, store: SourceStore, modules: readonly PolicyModule[], current: number, moduleStart: (index: number) => Span): Diagnostic {
+  return diagnostic(
+    'evaluation-crashed',
+    `The policy evaluator stopped without an answer (${how}) while evaluating ${where(store, modules, current)}: policy code exhausted its stack or memory, or cannot run in policyc's evaluator.`,
+    moduleStart(current),
+  );
+}
+
+/** Maps the evaluator's synthetic module names and stack frames back to the user's TypeScript. */
+function locating(entry: string, store: SourceStore, modules: readonly PolicyModule[]) {
   const files = new Set(modules.map((m) => m.file));
 
   const moduleOf = (file: unknown): PolicyModule | undefined => {
@@ -176,69 +259,7 @@ export function evaluate(entry: string, store: SourceStore, options: EvaluateOpt
     }
     return undefined;
   };
-  const fail = (d: Diagnostic): EvaluateResult => ({ diagnostics: [d], locate, files });
-
-  const script = compiledFile('compiler/evaluator/child.js');
-  const request: EvaluatorRequest = {
-    dsl: bundledDsl(),
-    modules: modules.map((m, index) => ({ name: moduleName(index), code: m.code, links: m.links })),
-    timeoutMs: options.timeoutMs,
-    limits: ENCODE_LIMITS,
-  };
-  const child = spawnSync(process.execPath, [...permissionFlags(script), '--no-warnings', `--max-old-space-size=${EVALUATOR_HEAP_MB}`, script], {
-    env: {},
-    input: JSON.stringify(request),
-    timeout: options.timeoutMs + KILL_GRACE_MS,
-    killSignal: 'SIGKILL',
-    maxBuffer: MAX_ANSWER_BYTES,
-    windowsHide: true,
-  });
-  const stderr = child.stderr?.toString('utf8') ?? '';
-  const progress = [...stderr.matchAll(new RegExp(`^${PROGRESS_PREFIX}(\\d+)$`, 'gm'))].map((m) => Number(m[1]));
-  const current = progress[progress.length - 1] ?? 0;
-  const where = (): string => store.relative(modules[current]?.file ?? entry);
-
-  const timedOut = (): EvaluateResult =>
-    fail(
-      diagnostic(
-        'evaluation-timeout',
-        `Policy evaluation did not finish within ${options.timeoutMs} ms (while evaluating ${where()}): look for an endless loop, a looping getter or a promise chain in policy code.`,
-        moduleStart(current),
-      ),
-    );
-  const errorCode = (child.error as NodeJS.ErrnoException | undefined)?.code;
-  if (errorCode === 'ENOBUFS') {
-    return fail(
-      diagnostic(
-        'policy-too-large',
-        `The policy's export is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MB when written out: it cannot be a policy.`,
-        moduleStart(0),
-      ),
-    );
-  }
-  if (errorCode === 'ETIMEDOUT') return timedOut();
-  if (/heap out of memory|Reached heap limit|Allocation failed/.test(stderr)) {
-    return fail(
-      diagnostic(
-        'evaluation-memory',
-        `Policy evaluation used more than ${EVALUATOR_HEAP_MB} MB of memory (while evaluating ${where()}): look for an endless or huge data structure in policy code.`,
-        moduleStart(current),
-      ),
-    );
-  }
-  const answer = parseAnswer(child.stdout?.toString('utf8') ?? '');
-  if (answer === undefined || child.status !== 0) {
-    return fail(
-      diagnostic(
-        'evaluation-crashed',
-        `The policy evaluator stopped without an answer (${child.signal ?? `exit ${child.status ?? 'unknown'}`}) while evaluating ${where()}: policy code exhausted its stack or memory, or cannot run in policyc's evaluator.`,
-        moduleStart(current),
-      ),
-    );
-  }
-  if ('timeout' in answer) return timedOut();
-  if ('error' in answer) return fail(diagnosticOfError(answer.error, spanOfStack, moduleStart));
-  return { exported: answer.ok, diagnostics: [], locate, files };
+  return { files, locate, moduleStart, spanOfStack };
 }
 
 function isPosition(value: unknown): value is number {
@@ -325,5 +346,183 @@ function diagnosticOfError(error: EvaluatorError, spanOfStack: (stack: string) =
       );
     case 'threw':
       return diagnostic('policy-threw', `Policy code threw ${error.name}: ${error.message}`, span);
+  }
+}
+
+/**
+ * An evaluator kept alive across builds (watch mode): after an edit it re-runs only the changed modules and
+ * those that import them (transitively), and answers only the exported objects it has not sent before; the
+ * decoded objects of earlier answers are kept here and patched. Whatever the session cannot vouch for (an
+ * error, a timeout, an object that changed after its module loaded, a new global, a proxy, a limit) is
+ * evaluated cold by `evaluate` instead, so diagnostics and the export are always a cold evaluation's; a policy
+ * whose modules change each other's exported data turns the session off. `close()` stops the process.
+ */
+export class EvaluatorSession {
+  private worker: Worker | undefined;
+  private port: MessagePort | undefined;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  /** Code last sent per module index: unchanged code is not sent again. */
+  private sentCode: string[] = [];
+  private dslSent = false;
+  private readonly decoded = new Map<number, unknown[] | Record<string, unknown>>();
+  private off = false;
+  /** How the last evaluation ran (tests and benchmarks): `cold`, `fresh` (the session's first run) or `incremental`. */
+  lastRun: 'cold' | 'fresh' | 'incremental' = 'cold';
+  /** Number of objects decoded by the last evaluation. */
+  lastDecoded = 0;
+  /** Number of modules the last evaluation ran. */
+  lastRan = 0;
+
+  private connection(): MessagePort {
+    if (this.port === undefined) {
+      const channel = new MessageChannel();
+      const script = compiledFile('compiler/evaluator/child.js');
+      this.worker = new Worker(compiledFile('compiler/evaluator/session-worker.js'), {
+        workerData: {
+          port: channel.port2,
+          signal: this.flag.buffer,
+          command: process.execPath,
+          args: evaluatorArguments(script, '--session'),
+          maxAnswerBytes: MAX_ANSWER_BYTES,
+        },
+        transferList: [channel.port2],
+      });
+      this.worker.unref();
+      this.port = channel.port1;
+      this.port.unref();
+    }
+    return this.port;
+  }
+
+  private ask(request: SessionWorkerRequest): SessionWorkerReply | null {
+    const port = this.connection();
+    Atomics.store(this.flag, 0, 0);
+    port.postMessage(request);
+    for (;;) {
+      Atomics.wait(this.flag, 0, 0, 50);
+      const message = receiveMessageOnPort(port);
+      if (message !== undefined) return message.message as SessionWorkerReply | null;
+    }
+  }
+
+  /** Forgets everything the evaluator process held (it is restarted on the next run). */
+  private reset(): void {
+    this.sentCode = [];
+    this.dslSent = false;
+    this.decoded.clear();
+  }
+
+  evaluate(entry: string, store: SourceStore, options: EvaluateOptions): EvaluateResult {
+    const cold = (): EvaluateResult => {
+      this.lastRun = 'cold';
+      this.lastDecoded = 0;
+      this.lastRan = 0;
+      return evaluate(entry, store, options);
+    };
+    if (this.off) return cold();
+    const modules = resolveModules(entry, store);
+    const { files, locate, moduleStart } = locating(entry, store, modules);
+    const request: SessionRequest = {
+      ...(this.dslSent ? {} : { dsl: bundledDsl() }),
+      modules: modules.map((m, index) => ({ name: moduleName(index), ...(this.sentCode[index] === m.code ? {} : { code: m.code }), links: m.links })),
+      timeoutMs: options.timeoutMs,
+      limits: ENCODE_LIMITS,
+    };
+    const reply = this.ask({ kind: 'run', line: JSON.stringify(request), killAfterMs: options.timeoutMs + KILL_GRACE_MS });
+    if (reply === null || 'stopped' in reply) {
+      // The process is gone: a timeout is reported as a cold evaluation would; anything else is evaluated cold.
+      this.reset();
+      if (reply !== null && reply.killed) return { diagnostics: [timedOut(options, store, modules, reply.progress, moduleStart)], locate, files };
+      return cold();
+    }
+    this.dslSent = true;
+    this.sentCode = modules.map((m) => m.code);
+    let answer: unknown;
+    try {
+      answer = JSON.parse(reply.line);
+    } catch {
+      answer = undefined;
+    }
+    const ok = typeof answer === 'object' && answer !== null ? (answer as Record<string, unknown>)['ok'] : undefined;
+    if (typeof ok !== 'object' || ok === null) {
+      if (typeof answer === 'object' && answer !== null && 'timeout' in answer) {
+        return { diagnostics: [timedOut(options, store, modules, reply.progress, moduleStart)], locate, files };
+      }
+      if (typeof answer === 'object' && answer !== null && 'fallback' in answer) this.off = true;
+      return cold();
+    }
+    const { value, nodes, fresh, ran, dropped } = ok as { value?: unknown; nodes?: unknown; fresh?: unknown; ran?: unknown; dropped?: unknown };
+    if (fresh === true) this.decoded.clear();
+    if (Array.isArray(dropped) && Array.isArray(nodes)) {
+      // An id sent again keeps its object here, so what still refers to it stays shared as in a cold decode.
+      const sentAgain = new Set(nodes.map((pair: unknown) => (Array.isArray(pair) ? pair[0] : undefined)));
+      for (const sid of dropped) if (!sentAgain.has(sid)) this.decoded.delete(sid as number);
+    }
+    const patched = Array.isArray(nodes) ? this.patch(nodes, value) : undefined;
+    if (patched === undefined) {
+      this.reset();
+      this.close();
+      return cold();
+    }
+    this.lastRun = fresh === true ? 'fresh' : 'incremental';
+    this.lastDecoded = (nodes as unknown[]).length;
+    this.lastRan = typeof ran === 'number' ? ran : 0;
+    return { exported: patched.value, diagnostics: [], locate, files };
+  }
+
+  /** Applies [id, node] pairs to the kept objects (decodeGraph's rules); undefined when malformed. */
+  private patch(nodes: readonly unknown[], root: unknown): { value: unknown } | undefined {
+    const { decoded } = this;
+    const item = (value: unknown): unknown => {
+      if (typeof value !== 'object' || value === null) return value;
+      const record = value as Record<string, unknown>;
+      if (typeof record['$'] === 'number') {
+        const target = decoded.get(record['$']);
+        if (target === undefined) throw new RangeError('dangling reference');
+        return target;
+      }
+      return new OpaqueValue(typeof record['?'] === 'string' ? record['?'].slice(0, 40) : 'a value');
+    };
+    try {
+      const pairs = nodes.map((pair) => {
+        if (!Array.isArray(pair) || typeof pair[0] !== 'number' || typeof pair[1] !== 'object' || pair[1] === null) throw new RangeError('malformed node');
+        return [pair[0], pair[1] as Record<string, unknown>] as const;
+      });
+      for (const [sid, node] of pairs) {
+        const array = Array.isArray(node['a']);
+        const known = decoded.get(sid);
+        if (known === undefined || Array.isArray(known) !== array) decoded.set(sid, array ? [] : {});
+      }
+      for (const [sid, node] of pairs) {
+        const target = decoded.get(sid);
+        if (Array.isArray(target)) {
+          target.length = 0;
+          for (const element of node['a'] as unknown[]) target.push(item(element));
+        } else if (target !== undefined && typeof node['o'] === 'object' && node['o'] !== null && !Array.isArray(node['o'])) {
+          for (const key of Object.keys(target)) delete target[key];
+          const entries = node['o'] as Record<string, unknown>;
+          for (const key of Object.keys(entries)) {
+            Object.defineProperty(target, key, { value: item(entries[key]), enumerable: true, writable: true, configurable: true });
+          }
+        } else throw new RangeError('malformed node');
+      }
+      return { value: item(root) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  close(): void {
+    const port = this.port;
+    if (port === undefined) return;
+    try {
+      this.ask({ kind: 'close' });
+    } finally {
+      void this.worker?.terminate();
+      port.close();
+      this.port = undefined;
+      this.worker = undefined;
+      this.reset();
+    }
   }
 }

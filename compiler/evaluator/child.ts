@@ -62,11 +62,56 @@ export interface EvaluatorError {
 export const PROGRESS_PREFIX = 'policyc-progress ';
 
 /**
+ * One line on stdin of an evaluator started with `--session` (watch mode). `code` is left out when this
+ * module index had the same code in the previous request; `dsl` is sent once.
+ */
+export interface SessionRequest {
+  readonly dsl?: string;
+  readonly modules: readonly { readonly name: string; readonly code?: string; readonly links: Readonly<Record<string, number | 'policyc'>> }[];
+  readonly timeoutMs: number;
+  readonly limits: EncodeLimits;
+}
+
+/**
+ * One line on stdout per request: an EvaluatorResponse whose `ok` holds `value` (an item, objects by stable
+ * id) and `nodes`, the [id, node] pairs the host has not been sent yet (all of them when `fresh`), the ids it may forget (`dropped`, applied before `nodes`) and how many modules
+ * `ran`; or
+ * `{ "fallback": true }`: the host must evaluate cold (and may drop the session).
+ */
+export type SessionResponse =
+  | {
+      readonly ok: {
+        readonly value: unknown;
+        readonly nodes: readonly [number, unknown][];
+        readonly dropped: readonly number[];
+        readonly fresh: boolean;
+        readonly ran: number;
+      };
+    }
+  | { readonly error: EvaluatorError }
+  | { readonly timeout: true }
+  | { readonly fallback: true };
+
+/** Host functions a session sandbox calls (captured by prepareSandbox, never reachable by policy code). */
+interface SessionHooks {
+  /** The module exports a function of its own: it is re-run on every later run. */
+  markVolatile(module: number): void;
+  isProxy(value: unknown): boolean;
+}
+
+/**
  * Runs inside the policy context (its source text is evaluated there; it must not refer to anything outside
  * its own body). Freezes the realm, installs the loader, and defines the one-shot `__policycStart`, which
  * evaluates the entry and returns the JSON response. Everything it uses is captured before policy code runs.
  */
-function prepareSandbox(dslExports: object, factories: readonly Function[], linksJson: string, report: (module: number) => void, limitsJson: string): void {
+function prepareSandbox(
+  dslExports: object,
+  factories: readonly Function[],
+  linksJson: string,
+  report: (module: number) => void,
+  limitsJson: string,
+  session?: SessionHooks,
+): void {
   'use strict';
   const G = globalThis as unknown as Record<string, unknown>;
   const { freeze, getOwnPropertyNames, getOwnPropertyDescriptor, getPrototypeOf, defineProperty, keys: objectKeys, hasOwn, create } = Object;
@@ -79,7 +124,7 @@ function prepareSandbox(dslExports: object, factories: readonly Function[], link
   const push = Array.prototype.push;
   const pop = Array.prototype.pop;
   const stringSlice = String.prototype.slice;
-  const links = parse(linksJson) as readonly Record<string, number | 'policyc'>[];
+  let links = parse(linksJson) as readonly Record<string, number | 'policyc'>[];
   const limits = parse(limitsJson) as EncodeLimits;
 
   const sandboxError = (name: string, message: string): Error => {
@@ -166,7 +211,7 @@ function prepareSandbox(dslExports: object, factories: readonly Function[], link
   }
 
   // The loader: module 0 is the entry; only links the compiler resolved ahead of time load.
-  const cache: { exports: unknown }[] = [];
+  const cache: ({ exports: unknown } | undefined)[] = [];
   const active: number[] = [];
   let failedModule = -1;
   const load = (index: number): unknown => {
@@ -178,6 +223,7 @@ function prepareSandbox(dslExports: object, factories: readonly Function[], link
     report(index);
     try {
       apply(factories[index] as Function, module.exports, [module.exports, requireFrom(index), module]);
+      if (session !== undefined) record(index, module.exports);
     } catch (error) {
       if (failedModule === -1) failedModule = index;
       throw error;
@@ -282,8 +328,220 @@ function prepareSandbox(dslExports: object, factories: readonly Function[], link
     return { kind, name, message: text(() => record['message'], 2000), stack: text(() => record['stack'], 20000), module };
   };
 
+  // Watch sessions (see SessionHooks): each object reachable from a module's exports is recorded when the
+  // module finishes loading: a stable id, its own keys and values as read then, and its encoded node. A later
+  // run re-runs only the modules the host marks dirty; the others keep their exports, which is exact only while
+  // every recorded object still has those keys and values (the same values, by identity). So every run
+  // compares them again, and any difference, a new global, a proxy or an object that appeared after its
+  // module loaded makes the host drop the session and evaluate cold.
+  const FALLBACK = { fall: 'back' };
+  interface Recorded {
+    readonly sid: number;
+    /** Own enumerable keys in Object.keys order; undefined for an array. */
+    readonly keys: readonly string[] | undefined;
+    readonly values: readonly unknown[];
+    /** The characters the cold encoder counts for this node. */
+    readonly chars: number;
+    /** Whether the host has been sent this node (it keeps what it was sent). */
+    sent: boolean;
+  }
+  // Maps, not weak ones: these hold every exported object anyway (recordedBy), and V8's weak tables of
+  // hundreds of thousands of entries made each garbage collection several times slower.
+  const recorded = new RealMap<object, Recorded>();
+  const sids = new WeakMap<object, number>();
+  const recordedBy: object[][] = [];
+  let nextSid = 0;
+  const globalCount = ownKeys(G).length + 1; // + __policycStart, defined below
+  const is = Object.is;
+  const sidOf = (value: object): number => {
+    let sid = sids.get(value);
+    if (sid === undefined) {
+      sid = nextSid++;
+      sids.set(value, sid);
+    }
+    return sid;
+  };
+  // What the cold encoder writes for one value, with objects by stable id.
+  let chars = 0;
+  let onOwnFunction: (() => void) | undefined;
+  const itemOf = (property: unknown): unknown => {
+    switch (typeof property) {
+      case 'string':
+        chars += property.length;
+        return property;
+      case 'boolean':
+        return property;
+      case 'number':
+        return numberIsFinite(property) ? property : { '?': `number ${property}` };
+      case 'object':
+        return property === null ? null : { $: sidOf(property) };
+      case 'function':
+        // Opaque to the encoder, but what a policy function closes over may change when it is called.
+        if (!frozen.has(property)) onOwnFunction?.();
+        return { '?': 'function' };
+      default:
+        return { '?': typeof property };
+    }
+  };
+  // Reads an object once, as the cold encoder does (each own enumerable key, then its value).
+  const snapshot = (value: object): Recorded => {
+    const before = chars;
+    const values: unknown[] = [];
+    if (isArray(value)) {
+      const length: unknown = (value as { length: unknown }).length;
+      if (typeof length !== 'number' || !(length >= 0) || length > limits.maxNodes) throw FALLBACK;
+      for (let i = 0; i < (length as number); i++) {
+        const element = (value as unknown[])[i];
+        values.push(element);
+        itemOf(element);
+      }
+      return { sid: sidOf(value), keys: undefined, values, chars: chars - before, sent: false };
+    }
+    const keys = objectKeys(value);
+    if (keys.length > limits.maxNodes) throw FALLBACK;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      chars += key.length;
+      const property = (value as Record<string, unknown>)[key];
+      values.push(property);
+      itemOf(property);
+    }
+    return { sid: sidOf(value), keys, values, chars: chars - before, sent: false };
+  };
+  // The node as the cold encoder writes it (children by stable id), built from the record when it is sent.
+  const nodeOf = (known: Recorded): unknown => {
+    const { keys, values } = known;
+    const counted = chars;
+    try {
+      if (keys === undefined) return { a: values.map((element) => itemOf(element)) };
+      const entries = create(null) as Record<string, unknown>;
+      for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) entries[keys[i] as string] = itemOf(values[i]);
+      return { o: entries };
+    } finally {
+      chars = counted;
+    }
+  };
+  // Whether an object still has what was recorded, calling `visit` on each object value (cold encoder order).
+  const unchanged = (value: object, known: Recorded, visit: (child: object) => void): boolean => {
+    const { keys, values } = known;
+    if (keys === undefined) {
+      if (!isArray(value) || (value as unknown[]).length !== values.length) return false;
+      for (let i = 0; i < values.length; i++) {
+        const element = (value as unknown[])[i];
+        if (!is(element, values[i])) return false;
+        if (typeof element === 'object' && element !== null) visit(element);
+      }
+      return true;
+    }
+    if (isArray(value)) return false;
+    const now = objectKeys(value);
+    if (now.length !== keys.length) return false;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (now[i] !== key) return false;
+      const property = (value as Record<string, unknown>)[key];
+      if (!is(property, values[i])) return false;
+      if (typeof property === 'object' && property !== null) visit(property);
+    }
+    return true;
+  };
+  const record = (index: number, root: unknown): void => {
+    if (session === undefined) return;
+    const mine: object[] = [];
+    recordedBy[index] = mine;
+    const pendingObjects: object[] = [];
+    onOwnFunction = () => session.markVolatile(index);
+    try {
+      itemOf(root);
+      if (typeof root === 'object' && root !== null) pendingObjects.push(root);
+      while (pendingObjects.length > 0) {
+        const value = pendingObjects.pop() as object;
+        if (recorded.has(value)) continue;
+        if (session.isProxy(value)) throw FALLBACK;
+        const known = snapshot(value);
+        recorded.set(value, known);
+        mine.push(value);
+        for (const child of known.values) if (typeof child === 'object' && child !== null && !recorded.has(child)) pendingObjects.push(child);
+      }
+    } finally {
+      onOwnFunction = undefined;
+    }
+  };
+  // The cold encoder's walk (same order and limits; past a limit the cold evaluation says why), checking each
+  // object against its record and sending the host only nodes it has not been sent.
+  const encodeSession = (root: unknown): { value: unknown; nodes: [number, unknown][] } => {
+    const nodes: [number, unknown][] = [];
+    const seen = new Set<object>();
+    let count = 0;
+    chars = 0;
+    const visit = (value: object, depth: number): void => {
+      if (seen.has(value)) return;
+      if (depth >= limits.maxDepth || ++count >= limits.maxNodes) throw FALLBACK;
+      seen.add(value);
+      const known = recorded.get(value);
+      if (known === undefined || session?.isProxy(value) === true) throw FALLBACK;
+      if (!unchanged(value, known, (child) => visit(child, depth + 1))) throw FALLBACK;
+      chars += known.chars;
+      if (chars > limits.maxChars) throw FALLBACK;
+      if (!known.sent) {
+        known.sent = true;
+        nodes.push([known.sid, nodeOf(known)]);
+      }
+    };
+    const value = itemOf(root);
+    if (typeof root === 'object' && root !== null) visit(root, 0);
+    if (chars > limits.maxChars) throw FALLBACK;
+    // What the export does not reach is compared too: an importer may have changed it for the next run.
+    for (const mine of recordedBy) {
+      for (const object of mine ?? []) {
+        const known = recorded.get(object);
+        if (!seen.has(object) && (known === undefined || !unchanged(object, known, () => undefined))) throw FALLBACK;
+      }
+    }
+    if (ownKeys(G).length !== globalCount) throw FALLBACK;
+    return { value, nodes };
+  };
+  let running = false;
+  const startSession = (runJson: string): string => {
+    if (running) throw sandboxError('Error', 'policyc: evaluation has already started');
+    running = true;
+    try {
+      const run = parse(runJson) as { links: Record<string, number | 'policyc'>[]; dirty: number[] };
+      links = run.links;
+      // What the dirty modules recorded goes: the host forgets those ids unless this run sends them again.
+      const dropped: number[] = [];
+      for (const index of run.dirty) {
+        cache[index] = undefined;
+        for (const object of recordedBy[index] ?? []) {
+          dropped.push(sidOf(object));
+          recorded.delete(object);
+        }
+        recordedBy[index] = [];
+      }
+      failedModule = -1;
+      const exports = load(0) as Record<string, unknown> | undefined;
+      report(0);
+      const exported = typeof exports === 'object' && exports !== null ? exports['default'] : undefined;
+      const { value, nodes } = encodeSession(exported);
+      return stringify({ ok: { value, nodes, dropped } });
+    } catch (error) {
+      if (error === FALLBACK) return stringify({ fallback: true });
+      try {
+        return stringify({ error: describe(error) });
+      } catch {
+        return stringify({ error: { kind: 'threw', name: 'a value', message: '', stack: '', module: 0 } });
+      }
+    } finally {
+      running = false;
+    }
+  };
+
   let started = false;
-  const start = (): string => {
+  const start = (runJson?: unknown): string => {
+    if (session !== undefined) {
+      if (typeof runJson !== 'string') throw sandboxError('Error', 'policyc: evaluation has already started');
+      return startSession(runJson);
+    }
     if (started) throw sandboxError('Error', 'policyc: evaluation has already started');
     started = true;
     try {
@@ -370,5 +628,131 @@ function main(): void {
   respond(output as string);
 }
 
+interface SessionModule {
+  readonly code: string;
+  readonly linksJson: string;
+  readonly links: Readonly<Record<string, number | 'policyc'>>;
+  volatile: boolean;
+}
+
+/**
+ * `--session`: one request per stdin line, one answer per stdout line, the policy context kept between
+ * them. Each run re-runs the modules whose code or links changed, the volatile ones and everything that
+ * imports them; the others keep their exports. After an error or a fallback the next run starts from a fresh
+ * context, exactly as a cold evaluation would.
+ */
+function serve(): void {
+  process.on('unhandledRejection', () => undefined);
+  let dslSource = '';
+  const modules: SessionModule[] = [];
+  let sandbox: { readonly context: vm.Context; readonly factories: Function[] } | undefined;
+
+  const freshSandbox = (request: SessionRequest) => {
+    const context = vm.createContext(Object.create(null) as object, {
+      name: 'policyc policy',
+      codeGeneration: { strings: false, wasm: false },
+      microtaskMode: 'afterEvaluate',
+    });
+    const dsl = new vm.Script(
+      `(() => { 'use strict'; const module = { exports: {} }; const exports = module.exports;\n${dslSource}\nreturn module.exports; })()`,
+      {
+        filename: 'policyc-dsl',
+      },
+    ).runInContext(context) as object;
+    const factories = vm.runInContext('[]', context) as Function[];
+    const prepare = new vm.Script(`(${prepareSandbox.toString()})`, { filename: 'policyc-sandbox' }).runInContext(context) as typeof prepareSandbox;
+    const hooks: SessionHooks = {
+      markVolatile: (index) => {
+        const module = modules[index];
+        if (module !== undefined) module.volatile = true;
+      },
+      isProxy: (value) => types.isProxy(value),
+    };
+    prepare(dsl, factories, '[]', reportProgress, JSON.stringify(request.limits), hooks);
+    return { context, factories };
+  };
+
+  const answer = (request: SessionRequest): string => {
+    if (request.dsl !== undefined) dslSource = request.dsl;
+    const dirty = new Set<number>();
+    request.modules.forEach((incoming, index) => {
+      const previous = modules[index];
+      const code = incoming.code ?? previous?.code ?? '';
+      const linksJson = JSON.stringify(incoming.links);
+      if (previous === undefined || previous.code !== code || previous.linksJson !== linksJson || previous.volatile) dirty.add(index);
+      modules[index] = { code, linksJson, links: incoming.links, volatile: false };
+    });
+    modules.length = request.modules.length;
+    const fresh = sandbox === undefined;
+    if (fresh) for (let index = 0; index < modules.length; index++) dirty.add(index);
+    // Everything that imports a dirty module (transitively) runs again.
+    const importers = modules.map(() => [] as number[]);
+    modules.forEach((module, index) => {
+      for (const target of Object.values(module.links)) if (typeof target === 'number') importers[target]?.push(index);
+    });
+    const queue = [...dirty];
+    while (queue.length > 0) {
+      for (const importer of importers[queue.pop() as number] ?? []) {
+        if (!dirty.has(importer)) {
+          dirty.add(importer);
+          queue.push(importer);
+        }
+      }
+    }
+    sandbox ??= freshSandbox(request);
+    const { context, factories } = sandbox;
+    for (const index of dirty) {
+      const module = modules[index] as SessionModule;
+      try {
+        factories[index] = new vm.Script(`(function (exports, require, module) {\n${module.code}\n})`, {
+          filename: `policyc-module-${index}`,
+          lineOffset: -1,
+        }).runInContext(context) as Function;
+      } catch (error) {
+        sandbox = undefined;
+        const message = error instanceof Error ? error.message : 'the module does not compile';
+        return JSON.stringify({ error: { kind: 'threw', name: 'SyntaxError', message, stack: '', module: index } });
+      }
+    }
+    const run = JSON.stringify({ links: modules.map((m) => m.links), dirty: [...dirty] });
+    let output: unknown;
+    try {
+      output = new vm.Script(`__policycStart(${JSON.stringify(run)})`, { filename: 'policyc-start' }).runInContext(context, { timeout: request.timeoutMs });
+    } catch (error) {
+      sandbox = undefined;
+      if (isTimeout(error)) return JSON.stringify({ timeout: true });
+      return JSON.stringify({ fallback: true });
+    }
+    if (typeof output !== 'string' || !output.startsWith('{"ok":')) {
+      // An error or a fallback: the modules that ran may have left state behind; start over next time.
+      sandbox = undefined;
+      return typeof output === 'string' ? output : JSON.stringify({ fallback: true });
+    }
+    return `{"ok":{"fresh":${fresh},"ran":${dirty.size},${output.slice('{"ok":{'.length)}`;
+  };
+
+  let buffered = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      let text: string;
+      try {
+        text = answer(JSON.parse(line) as SessionRequest);
+      } catch {
+        sandbox = undefined;
+        text = JSON.stringify({ fallback: true });
+      }
+      const bytes = Buffer.from(`${text}\n`, 'utf8');
+      for (let offset = 0; offset < bytes.length;) offset += fs.writeSync(1, bytes, offset);
+    }
+  });
+}
+
 // The compiler imports this file for its types and constants; only the evaluator process runs it.
-if (require.main === module) main();
+if (require.main === module) {
+  if (process.argv.includes('--session')) serve();
+  else main();
+}
