@@ -169,6 +169,8 @@ export function compileIncrementally(
           : timePhase(`target ${target.name} before the edit`, () => target.compile(subModel(last.model, reached), { spanOf }));
       const now = timePhase(`target ${target.name}`, () => target.compile(subModel(model, reached), { spanOf }));
       output = timePhase(`splice ${target.name}`, () => splice(model, reached, last.output, before, now));
+      // Objects a full compile writes once for several namespaces (Linkerd's shared authentications) cannot be spliced.
+      if (output !== undefined && target.spliceMissesSharing?.(model, output.objects) === true) output = undefined;
       if (output !== undefined) partial = { reached: key, output: now };
     }
   }

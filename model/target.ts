@@ -90,6 +90,11 @@ export interface Target {
    * Never throws. `resolveSpan` maps a model location to a diagnostic span.
    */
   compile(model: PolicyModel, context: TargetContext): TargetOutput;
+  /**
+   * Whether objects spliced from per-namespace compiles (compiler/splice.ts) hold something a full compile of
+   * `model` writes once for several namespaces (then the splice is refused). Absent: nothing is shared.
+   */
+  spliceMissesSharing?(model: PolicyModel, objects: readonly KubernetesObject[]): boolean;
 }
 
 export interface TargetContext {

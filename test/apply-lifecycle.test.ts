@@ -113,6 +113,16 @@ function objectsInFile(folder: string, file: string): string[] {
     }
   });
 
+  it('GIVEN a mesh-scope Linkerd build with an authentication shared by several namespaces WHEN rendered THEN the kustomization applies it in the control-plane namespace, labelled for prune', () => {
+    // examples/platform: its probe networks are one NetworkAuthentication for four namespaces (targets/linkerd/share.ts).
+    const folder = path.join(REPO, 'examples', 'platform', 'manifests', 'linkerd');
+    const rendered = kustomize(folder).filter((o) => o.kind !== 'Namespace' && o.kind !== 'Service');
+    expect(rendered.map(key).sort()).toEqual(objectsInFiles(folder));
+    const shared = rendered.filter((o) => o.metadata.namespace === 'linkerd');
+    expect(shared.map(key)).toEqual(['NetworkAuthentication linkerd/linkerd-proxy-admin-probes-networks']);
+    expect(shared[0]?.metadata.labels?.[MANAGED_BY_LABEL]).toBe('policyc');
+  });
+
   it('GIVEN a grant widened by a caller and by a method WHEN rebuilt THEN objects change in place: same names, none deleted', () => {
     const base = build([KEEP, REMOVED]);
     const widened = [

@@ -182,7 +182,7 @@ describe('platform traffic (examples/platform)', () => {
     const probe = explain('kubelet', 'shop/api', '--port', 'http', '--path', '/healthz', '--ip', '10.128.0.1');
     assert.match(probe, /^policy: ALLOWED — the kubelet's readiness probe/m);
     assert.match(probe, /^istio: ALLOW — the kubelet's probe of port 8080 is rewritten/m);
-    assert.match(probe, /^linkerd: ALLOW — .*HTTPRoute shop\/api-http-healthz.*NetworkAuthentication shop\/net-10-128-0-0-16/m);
+    assert.match(probe, /^linkerd: ALLOW — .*HTTPRoute shop\/api-http-healthz.*NetworkAuthentication linkerd\/linkerd-proxy-admin-probes-networks/m);
     const other = explain('ingress/edge', 'shop/api', '--port', 'http', '--path', '/healthz', '--ip', '10.0.0.7');
     assert.match(other, /^policy: DENIED/m);
     assert.match(other, /^istio: DENY/m);

@@ -18,6 +18,9 @@
  *    ports admit as written (`anyone` = 0.0.0.0/0 and ::/0); DISABLE is refused (PC4101, §10);
  *  - deny rules are subtracted exactly (ipBlocks become `except`, removed accounts drop out of
  *    identity lists, no-op denies emit nothing) or refused (PC4102): Linkerd is allow-only (§11).
+ *  - then Servers, routes and authentication objects that say the same thing for several ports are written
+ *    once (./share.ts): a Server selecting `app In [..]`, a route with several parentRefs, a shared
+ *    MeshTLSAuthentication named with its namespace.
  *
  * Routes. Linkerd's own `policy.linkerd.io/v1beta3` HTTPRoute is used for HTTP ports, not the Gateway
  * API one: it is installed by linkerd-crds on every cluster (the Gateway API CRDs only with
@@ -104,6 +107,7 @@ import {
 import { linkerdProblems } from './admission';
 import { compileProxyAdmin } from './admin-port';
 import { checkGateways, listenerRule, serverMode } from './gateway';
+import { shareObjects, unsharedAuthentications } from './share';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -292,6 +296,11 @@ class LinkerdCompilation {
       this.probeNetworks(),
       this.sourceContext(),
     );
+    // Identical Servers and routes of a namespace are written once, equal authentications of several namespaces
+    // once in the control-plane namespace when the policy governs the whole mesh (./share.ts). Not when the policy
+    // declares that namespace itself: its objects are then a namespace's own (compiler/splice.ts recompiles them
+    // with that namespace alone), not the mesh-wide ones every namespace reads.
+    shareObjects(this.objects, sharedNamespaceOf(this.model));
   }
 
   private sourceContextOnce: Omit<SourceContext, 'mode'> | undefined;
@@ -923,6 +932,12 @@ class LinkerdCompilation {
 }
 
 /** The Linkerd target (`--target linkerd`). */
+/** Where authentications of several namespaces are written once (./share.ts), or undefined: nowhere. */
+function sharedNamespaceOf(model: PolicyModel): string | undefined {
+  const controlPlane = linkerdControlPlane(model.mesh);
+  return policyScope(model) === 'mesh' && !model.namespaces.some((ns) => ns.name === controlPlane) ? controlPlane : undefined;
+}
+
 export const linkerdTarget: Target = {
   name: 'linkerd',
   crds: ['linkerd'],
@@ -944,4 +959,5 @@ export const linkerdTarget: Target = {
     for (const problem of linkerdProblems(objects)) compilation.report('linkerd-invalid-object', `Emitted Linkerd object is invalid: ${problem}.`, undefined);
     return { objects, patches: compilation.namespacePatches(), diagnostics: compilation.diagnostics };
   },
+  spliceMissesSharing: (model, objects) => unsharedAuthentications(objects, sharedNamespaceOf(model)),
 };

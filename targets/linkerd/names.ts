@@ -33,6 +33,11 @@ function withSuffix(text: string, suffix: string): string {
   return head === '' ? `p-${suffix}` : `${head}-${suffix}`;
 }
 
+/** `preferred` given a hash of `key` (cut so that it still fits in a label): a name taken by another key. */
+export function nameWithHash(preferred: string, key: string): string {
+  return withSuffix(preferred, shortHash(key));
+}
+
 /** A readable name for `parts`; too long, it is cut and given a hash of `key`. */
 export function readableName(parts: readonly string[], key: string): string {
   const text = clean(parts);
@@ -50,9 +55,9 @@ export class NameAllocator {
     const known = this.byKey.get(scope + key);
     if (known !== undefined) return known;
     let name = preferred;
-    if (this.taken.has(scope + name)) name = withSuffix(preferred, shortHash(key));
+    if (this.taken.has(scope + name)) name = nameWithHash(preferred, key);
     // A hash suffix can only collide with a preferred name that happens to end the same way: rehash then.
-    for (let salt = 1; this.taken.has(scope + name); salt++) name = withSuffix(preferred, shortHash(`${key}\u0000${salt}`));
+    for (let salt = 1; this.taken.has(scope + name); salt++) name = nameWithHash(preferred, `${key}\u0000${salt}`);
     this.taken.set(scope + name, key);
     this.byKey.set(scope + key, name);
     return name;

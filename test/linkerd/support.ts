@@ -5,7 +5,7 @@
  */
 import { isNormalPath } from '../../model/path';
 import { decide, type Client as DecideClient, type Request } from '../../model/decide';
-import { isHttpProtocol, servicesById, type HttpMethod, type PolicyModel, type PortModel, type ServiceModel } from '../../model/model';
+import { isHttpProtocol, linkerdControlPlane, servicesById, type HttpMethod, type PolicyModel, type PortModel, type ServiceModel } from '../../model/model';
 import { renderTarget } from '../../compiler/render';
 import type { KubernetesObject, TargetOutput } from '../../model/target';
 import { linkerdTarget } from '../../targets/linkerd';
@@ -89,7 +89,7 @@ export function disagreements(
   const port = service.ports.find((p) => p.name === portName);
   if (port === undefined) throw new Error(`no port ${portName}`);
   const objects = manifestsFromFiles(renderTarget(output, m.entry));
-  const simulator = createLinkerdSimulator({ trustDomain: m.mesh.trustDomain });
+  const simulator = createLinkerdSimulator({ trustDomain: m.mesh.trustDomain, controlPlaneNamespace: linkerdControlPlane(m.mesh) });
   const services = servicesById(m);
   const out: string[] = [];
   for (const { label, request } of requestsTo(service, port, clients, operations)) {
