@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { KubernetesObject, Target, TargetContext, TargetOutput } from '../model/target';
-import { fingerprint, reachedNamespaces, splice, subModel, type ModelFingerprint } from './splice';
+import { fingerprint, isRefusal, reachedNamespaces, splice, subModel, type ModelFingerprint } from './splice';
 import { buildModel } from './build-model';
 import { diagnostic, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics/diagnostic';
 import { evaluate, type EvaluatorSession } from './evaluate';
@@ -157,25 +157,36 @@ export function compileIncrementally(
   const last = memo.targets.get(target.name);
   let output: TargetOutput | undefined;
   let partial: TargetMemo['partial'];
+  let refusedSharing: string | undefined;
   if (last !== undefined) {
     const reached = reachedNamespaces(model, last.fingerprint, modelFingerprint);
+    const key = reached === undefined ? '' : [...reached].sort().join(' ');
     if (reached !== undefined && reached.size === 0) output = last.output;
+    else if (last.refusedSharing === key) refusedSharing = key;
     else if (reached !== undefined && reached.size < model.namespaces.length) {
-      const key = [...reached].sort().join(' ');
       // What the previous model's sub-model gave: kept from the previous splice when it reached the same namespaces.
       const before =
         last.partial?.reached === key
           ? last.partial.output
           : timePhase(`target ${target.name} before the edit`, () => target.compile(subModel(last.model, reached), { spanOf }));
       const now = timePhase(`target ${target.name}`, () => target.compile(subModel(model, reached), { spanOf }));
-      output = timePhase(`splice ${target.name}`, () => splice(model, reached, last.output, before, now));
+      const spliced = timePhase(`splice ${target.name}`, () => splice(model, reached, last.output, before, now));
       // Objects a full compile writes once for several namespaces (Linkerd's shared authentications) cannot be spliced.
-      if (output !== undefined && target.spliceMissesSharing?.(model, output.objects) === true) output = undefined;
+      if (isRefusal(spliced)) {
+        if (spliced.refused === 'mesh-wide objects') refusedSharing = key;
+      } else if (target.spliceMissesSharing?.(model, spliced.objects) === true) refusedSharing = key;
+      else output = spliced;
       if (output !== undefined) partial = { reached: key, output: now };
     }
   }
   output ??= timePhase(`target ${target.name}`, () => target.compile(model, { spanOf }));
-  memo.targets.set(target.name, { model, fingerprint: modelFingerprint, output, ...(partial === undefined ? {} : { partial }) });
+  memo.targets.set(target.name, {
+    model,
+    fingerprint: modelFingerprint,
+    output,
+    ...(partial === undefined ? {} : { partial }),
+    ...(refusedSharing === undefined ? {} : { refusedSharing }),
+  });
   return output;
 }
 

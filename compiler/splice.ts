@@ -129,8 +129,8 @@ export function splice(
   previous: TargetOutput,
   previousPartial: TargetOutput,
   partial: TargetOutput,
-): TargetOutput | undefined {
-  if ([...previous.diagnostics, ...previousPartial.diagnostics, ...partial.diagnostics].some((d) => d.severity === 'error')) return undefined;
+): TargetOutput | SpliceRefusal {
+  if ([...previous.diagnostics, ...previousPartial.diagnostics, ...partial.diagnostics].some((d) => d.severity === 'error')) return { refused: 'errors' };
   const namespaces = new Set(model.namespaces.map((ns) => ns.name));
   const mergeObjects = (before: readonly KubernetesObject[], now: readonly KubernetesObject[]): KubernetesObject[] | undefined => {
     const meshWideBefore: string[] = [];
@@ -152,7 +152,7 @@ export function splice(
   };
   const objects = mergeObjects(previous.objects, partial.objects);
   const patches = mergeObjects(previous.patches ?? [], partial.patches ?? []);
-  if (objects === undefined || patches === undefined) return undefined;
+  if (objects === undefined || patches === undefined) return { refused: 'mesh-wide objects' };
 
   // Diagnostics: the edited sub-model's, and the previous output's that the sub-model before the edit did not
   // report (what the unreached rules caused). One the sub-model reported before the edit and no longer reports may
@@ -163,7 +163,7 @@ export function splice(
   for (const d of previous.diagnostics) {
     const text = JSON.stringify(d);
     if (!before.has(text)) diagnostics.push(d);
-    else if (!now.has(text)) return undefined;
+    else if (!now.has(text)) return { refused: 'diagnostics' };
   }
   const texts = new Set<string>();
   const keys = new Set<string>();
@@ -175,8 +175,21 @@ export function splice(
     unique.push(d);
     keys.add(diagnosticKey(d));
   }
-  if (keys.size !== unique.length) return undefined;
+  if (keys.size !== unique.length) return { refused: 'diagnostics' };
   return { objects, patches, diagnostics: unique };
+}
+
+/**
+ * Why a splice was not shown exact. Mesh-wide objects that differ are objects a target writes once for several
+ * namespaces (Linkerd's authentications shared in its control-plane namespace), which the same edit would differ
+ * on again; the other reasons depend on the edit.
+ */
+export interface SpliceRefusal {
+  readonly refused: 'errors' | 'mesh-wide objects' | 'diagnostics';
+}
+
+export function isRefusal(result: TargetOutput | SpliceRefusal): result is SpliceRefusal {
+  return 'refused' in result;
 }
 
 function sameList(a: string[], b: string[]): boolean {

@@ -18,6 +18,7 @@ import { meshes } from '../meshes';
 import type { PolicyModel, RuleModel, ServiceModel, SourceLocation, SourceModel } from '../model/model';
 import type { TargetOutput } from '../model/target';
 import { policyModelArbitrary } from './fuzz/random-model';
+import { model, rule, svc } from './model-builders';
 
 const SEED = 1628;
 const MODELS = 200;
@@ -192,4 +193,38 @@ describe('incremental watch: splicing recompiled namespaces into the previous ou
         expect([name, (spliced.get(name) ?? 0) > 0]).toEqual([name, true]);
     });
   }
+});
+
+describe('incremental watch: a splice refused for sharing across namespaces', () => {
+  it('GIVEN a Linkerd splice refused because an authentication is shared across namespaces WHEN the next edit reaches the same namespace THEN the target is compiled whole at once, with the same output as a full compile', () => {
+    const linkerd = meshes.get('linkerd')?.target;
+    if (linkerd === undefined) throw new Error('no linkerd target');
+    const http = { http: { port: 8080, protocol: 'http' as const } };
+    const [a, p, x, y] = [svc('shop', 'a', http), svc('pay', 'p', http), svc('clients', 'x', http), svc('clients', 'y', http)];
+    const callers: SourceModel[] = [x, y].map((s) => ({ kind: 'service', service: s.id }));
+    const shared = [rule('allow', callers, a.id, ['http'], { id: 'a' }), rule('allow', callers, p.id, ['http'], { id: 'p' })];
+    const edits = [
+      model([a, p, x, y], shared),
+      model([a, p, x, y], [...shared, rule('allow', callers, a.id, ['http'], { id: 'get', methods: ['GET'] })]),
+      model([a, p, x, y], [...shared, rule('allow', callers, a.id, ['http'], { id: 'post', methods: ['POST'] })]),
+    ];
+    // Counts the target's compiles: a splice compiles sub-models, a refused one then the whole model too.
+    const compiled: number[] = [];
+    const counting = {
+      ...linkerd,
+      compile: (m: PolicyModel, context: Parameters<typeof linkerd.compile>[1]) => (compiled.push(m.rules.length), linkerd.compile(m, context)),
+    };
+    const memo = new EmitMemo();
+    for (const [i, edited] of edits.entries()) {
+      compiled.length = 0;
+      const incremental = compileIncrementally(counting, edited, fingerprint(edited), memo, spanOf);
+      const full = linkerd.compile(edited, { spanOf });
+      expect(rendered(incremental, edited)).toEqual(rendered(full, edited));
+      // The first build compiles whole; the first edit of shop tries a splice and is refused (the
+      // MeshTLSAuthentication lives in the control-plane namespace for shop and pay); the second edit of shop
+      // compiles whole without trying.
+      expect([i, compiled.length]).toEqual([i, i === 1 ? 3 : 1]);
+    }
+    expect(memo.targets.get('linkerd')?.refusedSharing).toBe('shop');
+  });
 });
