@@ -21,6 +21,7 @@ import { PolicyTypeChecker, type TypecheckResult } from './typecheck';
 import { validateModel } from './check-model';
 import { validateEmitted } from './check-emitted';
 import { ACKNOWLEDGED_FILE, acknowledgedReport, markAcknowledged } from './acknowledge';
+import { emitTarget, startTargetWorker, type EmittedTarget, type TargetWorker } from './parallel-targets';
 
 export interface CompileOptions {
   /** The entry file (absolute or relative to cwd). */
@@ -43,6 +44,12 @@ export interface CompileOptions {
   readonly evaluator?: EvaluatorSession;
   /** Told when each phase starts (the CLI's progress line). */
   readonly onPhase?: (phase: string) => void;
+  /**
+   * The compiled entry of a target worker thread (cli/targets-worker.ts). With it, several targets and no memo, the
+   * worker starts with the build, and a model of at least `minRules` rules (default `PARALLEL_TARGETS_MIN_RULES`)
+   * has its targets compiled on this thread and the worker (compiler/parallel-targets.ts); otherwise all here.
+   */
+  readonly targetWorker?: { readonly file: string; readonly minRules?: number };
 }
 
 export interface CompileResult {
@@ -58,6 +65,9 @@ export interface CompileResult {
 
 // A bound for endless loops, not a budget: evaluating 5,000 services takes seconds on a busy 2-core machine.
 export const DEFAULT_EVALUATION_TIMEOUT_MS = 60_000;
+
+/** Below this many rules a build's targets are compiled on the main thread: posting the model costs more than it saves. */
+export const PARALLEL_TARGETS_MIN_RULES = 0;
 
 /** `POLICYC_PHASES=1`: read once, so an unset variable costs one branch per phase. */
 const REPORT_PHASES = process.env['POLICYC_PHASES'] === '1';
@@ -123,14 +133,31 @@ export function compile(options: CompileOptions): CompileResult {
     if ('error' in checked) throw checked.error;
     return checked.result;
   };
+  const worker =
+    options.targetWorker !== undefined && options.memo === undefined && options.targets.length > 1
+      ? timePhase('target worker start', () => startTargetWorker((options.targetWorker as { file: string }).file, options.targets, store.root))
+      : undefined;
+  // The type checker's verdict, collected before the targets when it is already there: the checker this build
+  // opened is closed then (its process's memory freed), and a policy with type errors compiles no target.
+  const typeErrorsBeforeTargets = (): boolean => {
+    if (checked === undefined && options.checker === undefined && pending.answered()) {
+      try {
+        typecheck();
+      } catch {
+        // Thrown again where the verdict is read.
+      }
+    }
+    return checked !== undefined && 'result' in checked && hasErrors(checked.result.diagnostics);
+  };
   try {
     options.onPhase?.('type-checking and evaluating');
-    const emitted = evaluateAndEmit(entry, store, options);
+    const emitted = evaluateAndEmit(entry, store, options, worker, typeErrorsBeforeTargets);
     options.onPhase?.('waiting for the type checker');
     const types = typecheck();
     if (hasErrors(types.diagnostics)) return finish(types.diagnostics, types.files);
     return finish([...types.diagnostics, ...emitted.diagnostics], types.files, emitted.model, emitted.outputs);
   } finally {
+    worker?.close();
     // An exception before the verdict still collects the checker's answer, so the session stays usable.
     if (checked === undefined) {
       try {
@@ -195,6 +222,8 @@ function evaluateAndEmit(
   entry: string,
   store: SourceStore,
   options: CompileOptions,
+  worker: TargetWorker | undefined,
+  typeErrorsBeforeTargets: () => boolean,
 ): { diagnostics: Diagnostic[]; model?: PolicyModel; outputs: Map<string, RenderedFiles> } {
   const outputs = new Map<string, RenderedFiles>();
   const evaluateOptions = { timeoutMs: options.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS };
@@ -206,6 +235,9 @@ function evaluateAndEmit(
   const diagnostics = [...built.diagnostics];
   if (built.model === undefined || hasErrors(diagnostics)) return { diagnostics, ...(built.model === undefined ? {} : { model: built.model }), outputs };
   const model = built.model;
+  // The worker starts on the targets while this thread validates the model; its work is dropped if that finds errors.
+  const minRules = options.targetWorker?.minRules ?? PARALLEL_TARGETS_MIN_RULES;
+  const parallel = worker !== undefined && model.rules.length >= minRules ? timePhase('post model', () => worker.start(model)) : undefined;
   options.onPhase?.(`validating ${model.services.length} services, ${model.rules.length} rules`);
   const spanOf = (location: Parameters<SourceStore['spanOfLocation']>[0]) => store.spanOfLocation(location);
   const modelDiagnostics = markAcknowledged(
@@ -216,36 +248,39 @@ function evaluateAndEmit(
   diagnostics.push(...modelDiagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, model, outputs };
 
+  if (typeErrorsBeforeTargets()) return { diagnostics, model, outputs };
+
   const { memo } = options;
   const modelFingerprint = memo === undefined ? undefined : timePhase('fingerprint', () => fingerprint(model));
-  for (const target of options.targets) {
+  const emitHere = (target: Target): EmittedTarget => {
     options.onPhase?.(`compiling ${model.services.length} services for ${target.name}`);
-    const output =
-      memo === undefined || modelFingerprint === undefined
-        ? timePhase(`target ${target.name}`, () => target.compile(model, { spanOf }))
-        : compileIncrementally(target, model, modelFingerprint, memo, spanOf);
-    const emitted = [...output.objects, ...(output.patches ?? [])];
-    const targetDiagnostics = markAcknowledged(
-      model,
-      [...output.diagnostics, ...timePhase(`validate emitted ${target.name}`, () => validateEmitted(target, emitted, memo))],
-      spanOf,
-    );
-    diagnostics.push(...targetDiagnostics);
+    if (memo === undefined || modelFingerprint === undefined) return emitTarget(target, model, spanOf, timePhase, options.onPhase);
+    const output = compileIncrementally(target, model, modelFingerprint, memo, spanOf);
+    const violations = timePhase(`validate emitted ${target.name}`, () => validateEmitted(target, [...output.objects, ...(output.patches ?? [])], memo));
     options.onPhase?.(`rendering ${output.objects.length} ${target.name} objects`);
-    const yamlOf =
-      memo === undefined
-        ? toYaml
-        : (object: KubernetesObject): string => {
-            const entry = memo.entry(target.name, object);
-            entry.yaml ??= toYaml(object);
-            return entry.yaml;
-          };
-    const rendered = timePhase(`render ${target.name}`, () => renderTarget(output, model.entry, yamlOf));
+    const yamlOf = (object: KubernetesObject): string => {
+      const entry = memo.entry(target.name, object);
+      entry.yaml ??= toYaml(object);
+      return entry.yaml;
+    };
+    const files = timePhase(`render ${target.name}`, () => renderTarget(output, model.entry, yamlOf));
+    return { diagnostics: [...output.diagnostics, ...violations], objects: output.objects.length, files };
+  };
+  const emitted =
+    parallel === undefined
+      ? options.targets.map(emitHere)
+      : parallel.collect(emitHere, (phase) => {
+          if (REPORT_PHASES) process.stderr.write(`${JSON.stringify({ ...phase, thread: 'worker' })}\n`);
+        });
+  options.targets.forEach((target, index) => {
+    const { diagnostics: own, files: rendered } = emitted[index] as EmittedTarget;
+    const targetDiagnostics = markAcknowledged(model, own, spanOf);
+    diagnostics.push(...targetDiagnostics);
     // The model's acknowledged warnings hold for every target; a target's own, for its folder only.
     const report = acknowledgedReport([...modelDiagnostics, ...targetDiagnostics], model.entry, (file) => store.relative(file));
     const files: [string, string][] = [...rendered, ...(report === undefined ? [] : [[ACKNOWLEDGED_FILE, report] as [string, string]])];
     outputs.set(target.name, new Map(files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
-  }
+  });
   options.memo?.endBuild();
   return { diagnostics, model, outputs };
 }
