@@ -69,20 +69,6 @@ function validatorOfKind(target: Pick<Target, 'crds'>, object: KubernetesObject)
   return validatorsByKind.get(key);
 }
 
-/**
- * Loads the validator of every custom resource kind the target emits (its `kinds`), before any object: a worker
- * thread does it while the main thread waits for the evaluator (compiler/parallel-targets.ts).
- */
-export function loadValidatorsOf(target: Pick<Target, 'crds' | 'kinds'>): void {
-  for (const allowlisted of target.kinds) {
-    // `<group>/<version>/<Kind>`, as `allowlistKind` writes it (`core/v1/<Kind>`: no CRD, not a custom resource).
-    const [group, version, kind] = allowlisted.split('/');
-    if (group === undefined || version === undefined || kind === undefined) continue;
-    const object: KubernetesObject = { apiVersion: `${group}/${version}`, kind, metadata: { name: '' } };
-    if (isCustomResource(object)) validatorOfKind(target, object)?.load(object.apiVersion, kind);
-  }
-}
-
 function validateObject(target: Pick<Target, 'name' | 'crds'>, object: KubernetesObject): Diagnostic[] {
   const validator = validatorOfKind(target, object);
   // A kind with no vendored CRD is a policyc bug too: the validator says so.

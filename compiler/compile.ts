@@ -49,7 +49,12 @@ export interface CompileOptions {
    * worker starts with the build, and a model of at least `minRules` rules (default `PARALLEL_TARGETS_MIN_RULES`)
    * has its targets compiled on this thread and the worker (compiler/parallel-targets.ts); otherwise all here.
    */
-  readonly targetWorker?: { readonly file: string; readonly minRules?: number };
+  readonly targetWorker?: {
+    readonly file: string;
+    readonly minRules?: number;
+    /** Every target on the worker, none on this thread (tests). */
+    readonly workerOnly?: boolean;
+  };
 }
 
 export interface CompileResult {
@@ -133,9 +138,10 @@ export function compile(options: CompileOptions): CompileResult {
     if ('error' in checked) throw checked.error;
     return checked.result;
   };
+  const { targetWorker } = options;
   const worker =
-    options.targetWorker !== undefined && options.memo === undefined && options.targets.length > 1
-      ? timePhase('target worker start', () => startTargetWorker((options.targetWorker as { file: string }).file, options.targets, store.root))
+    targetWorker !== undefined && options.memo === undefined && (options.targets.length > 1 || targetWorker.workerOnly === true)
+      ? timePhase('target worker start', () => startTargetWorker(targetWorker.file, options.targets, store.root, targetWorker.workerOnly))
       : undefined;
   // The type checker's verdict, collected before the targets when it is already there: the checker this build
   // opened is closed then (its process's memory freed), and a policy with type errors compiles no target.

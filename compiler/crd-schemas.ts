@@ -63,8 +63,6 @@ export interface CrdValidator {
    * one violation saying so.
    */
   validate(object: { apiVersion: string; kind: string; [k: string]: unknown }): readonly CrdViolation[];
-  /** Loads a known kind's schema and CEL rules now instead of at its first object (a worker thread warming up). */
-  load(apiVersion: string, kind: string): void;
 }
 
 /** The `*.yaml` files under `dir` (recursively), sorted; [] when `dir` does not exist. */
@@ -918,16 +916,6 @@ export function loadCrdValidator(crdFiles: readonly string[], precompiledDir = P
   let celRules: CrdCelRule[] | undefined;
   const celRootOf = (entry: KindEntry): SchemaNode => (entry.celRoot ??= compileNode(entry.root, entry.key, '', []));
   let ajv: Ajv | undefined;
-  const validatorOf = (entry: KindEntry): ValidateFunction => {
-    if (entry.validator === undefined) {
-      if (entry.precompiled !== undefined) entry.validator = entry.precompiled();
-      else {
-        ajv ??= newAjv();
-        entry.validator = ajv.compile(rootAjvSchema(entry.root));
-      }
-    }
-    return entry.validator;
-  };
   const kinds = [...entries.keys()].sort();
 
   return {
@@ -949,19 +937,19 @@ export function loadCrdValidator(crdFiles: readonly string[], precompiledDir = P
           typeof apiVersion !== 'string' ? 'missing apiVersion' : typeof kind !== 'string' ? 'missing kind' : `unknown apiVersion/kind ${apiVersion} ${kind}`;
         return [{ path: '', message: `${what}: no CustomResourceDefinition loaded for it (known: ${kinds.join(', ')})` }];
       }
-      const validator = validatorOf(entry);
+      if (entry.validator === undefined) {
+        if (entry.precompiled !== undefined) entry.validator = entry.precompiled();
+        else {
+          ajv ??= newAjv();
+          entry.validator = ajv.compile(rootAjvSchema(entry.root));
+        }
+      }
       const out: CrdViolation[] = [];
-      if (!validator(object)) out.push(...ajvViolations(validator.errors ?? []));
+      if (!entry.validator(object)) out.push(...ajvViolations(entry.validator.errors ?? []));
       validateMetadata(object['metadata'], out);
       const celRoot = celRootOf(entry);
       walk(celRoot, object, '', out);
       return out;
-    },
-    load(apiVersion, kind) {
-      const entry = entries.get(`${apiVersion}/${kind}`);
-      if (entry === undefined) return;
-      validatorOf(entry);
-      celRootOf(entry);
     },
   };
 }

@@ -17,7 +17,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import type { Diagnostic } from '../diagnostics/diagnostic';
 import type { PolicyModel } from '../model/model';
 import type { Target, TargetContext } from '../model/target';
-import { loadValidatorsOf, validateEmitted } from './check-emitted';
+import { validateEmitted } from './check-emitted';
 import { renderTarget, type RenderedFiles } from './render';
 import { SourceStore } from './sources';
 
@@ -64,13 +64,42 @@ interface WorkerData {
   readonly root: string;
 }
 
-/** The model, posted once. */
+/**
+ * The model, posted once as its JSON text. The model is plain JSON (model/model.ts), a tree of objects, arrays,
+ * strings, finite numbers and booleans, so its JSON is exact; at N = 5,000 `JSON.stringify` took about half the CPU
+ * time of the structured clone's serialisation, which this thread pays before it can go on.
+ */
 interface Job {
-  readonly model: PolicyModel;
+  readonly model: string;
+}
+
+/**
+ * A target's files as one string and each file's length: cloned as one copy, where a Map of thousands of strings
+ * cost this thread a deserialisation per string (the files are sliced out of it again).
+ */
+interface PackedFiles {
+  readonly names: readonly string[];
+  readonly lengths: readonly number[];
+  readonly text: string;
+}
+
+function pack(files: RenderedFiles): PackedFiles {
+  const texts = [...files.values()];
+  return { names: [...files.keys()], lengths: texts.map((t) => t.length), text: texts.join('') };
+}
+
+function unpack({ names, lengths, text }: PackedFiles): RenderedFiles {
+  let offset = 0;
+  return new Map(names.map((name, i) => [name, text.slice(offset, (offset += lengths[i] as number))]));
 }
 
 type Reply =
-  | { readonly index: number; readonly emitted: EmittedTarget; readonly phases: readonly WorkerPhase[] }
+  | {
+      readonly index: number;
+      readonly emitted: Omit<EmittedTarget, 'files'>;
+      readonly files: PackedFiles;
+      readonly phases: readonly WorkerPhase[];
+    }
   | { readonly index: number; readonly error: unknown }
   | { readonly done: true };
 
@@ -98,8 +127,11 @@ export interface StartedTargets {
   collect(emitHere: (target: Target) => EmittedTarget, reportPhase: (phase: WorkerPhase) => void): EmittedTarget[];
 }
 
-/** Starts the worker (`file`, which calls `serveTargets` with the mesh registry) for these targets. */
-export function startTargetWorker(file: string, targets: readonly Target[], root: string): TargetWorker {
+/**
+ * Starts the worker (`file`, which calls `serveTargets` with the mesh registry) for these targets; `workerOnly`
+ * leaves every target to the worker (tests: each target's work is then known to cross the threads).
+ */
+export function startTargetWorker(file: string, targets: readonly Target[], root: string, workerOnly = false): TargetWorker {
   const counters = new Int32Array(new SharedArrayBuffer(8));
   const channel = new MessageChannel();
   const data: WorkerData = { port: channel.port2, counters: counters.buffer as SharedArrayBuffer, targets: targets.map((t) => t.name), root };
@@ -116,11 +148,11 @@ export function startTargetWorker(file: string, targets: readonly Target[], root
   return {
     close,
     start(model) {
-      port.postMessage({ model } satisfies Job);
+      port.postMessage({ model: JSON.stringify(model) } satisfies Job);
       return {
         collect(emitHere, reportPhase) {
           const results: (EmittedTarget | { readonly error: unknown } | undefined)[] = [];
-          for (let index = take(counters, targets.length); index !== undefined; index = take(counters, targets.length)) {
+          for (let index = workerOnly ? undefined : take(counters, targets.length); index !== undefined; index = take(counters, targets.length)) {
             try {
               results[index] = emitHere(targets[index] as Target);
             } catch (error) {
@@ -138,7 +170,7 @@ export function startTargetWorker(file: string, targets: readonly Target[], root
               if ('done' in reply) done = true;
               else if ('error' in reply) results[reply.index] = { error: reply.error };
               else {
-                results[reply.index] = reply.emitted;
+                results[reply.index] = { ...reply.emitted, files: unpack(reply.files) };
                 for (const phase of reply.phases) reportPhase(phase);
               }
             }
@@ -171,11 +203,10 @@ export function serveTargets(data: unknown, registry: ReadonlyMap<string, Target
     Atomics.notify(shared, 1);
   };
   const targets = names.map((name) => registry.get(name));
-  // Loaded before the model arrives, while the main thread waits for the evaluator.
-  for (const target of targets) if (target !== undefined) loadValidatorsOf(target);
   const store = new SourceStore(root);
   const spanOf: TargetContext['spanOf'] = (location) => store.spanOfLocation(location);
-  port.on('message', ({ model }: Job) => {
+  port.on('message', (job: Job) => {
+    const model = JSON.parse(job.model) as PolicyModel;
     for (let index = take(shared, targets.length); index !== undefined; index = take(shared, targets.length)) {
       const target = targets[index];
       const phases: WorkerPhase[] = [];
@@ -189,7 +220,8 @@ export function serveTargets(data: unknown, registry: ReadonlyMap<string, Target
       };
       try {
         if (target === undefined) throw new Error(`the target worker has no target '${names[index] ?? ''}'`);
-        post({ index, emitted: emitTarget(target, model, spanOf, time), phases });
+        const { files, ...emitted } = emitTarget(target, model, spanOf, time);
+        post({ index, emitted, files: pack(files), phases });
       } catch (error) {
         post({ index, error });
         break;
