@@ -45,13 +45,14 @@ export interface CompileOptions {
   /** Told when each phase starts (the CLI's progress line). */
   readonly onPhase?: (phase: string) => void;
   /**
-   * The compiled entry of a target worker thread (cli/targets-worker.ts). With it, several targets and no memo, the
-   * worker starts with the build, and a model of at least `minRules` rules (default `PARALLEL_TARGETS_MIN_RULES`)
-   * has its targets compiled on this thread and the worker (compiler/parallel-targets.ts); otherwise all here.
+   * The compiled entry of a target worker thread (cli/targets-worker.ts). With it, several targets, no memo and
+   * policy files of at least `minSourceBytes` (default `PARALLEL_TARGETS_MIN_SOURCE_BYTES`), the worker is started
+   * once the policy is evaluated, and the targets are compiled on this thread and the worker
+   * (compiler/parallel-targets.ts); otherwise all here.
    */
   readonly targetWorker?: {
     readonly file: string;
-    readonly minRules?: number;
+    readonly minSourceBytes?: number;
     /** Every target on the worker, none on this thread (tests). */
     readonly workerOnly?: boolean;
   };
@@ -71,8 +72,12 @@ export interface CompileResult {
 // A bound for endless loops, not a budget: evaluating 5,000 services takes seconds on a busy 2-core machine.
 export const DEFAULT_EVALUATION_TIMEOUT_MS = 60_000;
 
-/** Below this many rules a build's targets are compiled on the main thread: posting the model costs more than it saves. */
-export const PARALLEL_TARGETS_MIN_RULES = 0;
+/**
+ * Below this much policy source (the evaluated files' characters, about 1,000 per service in bench/generate.ts) a
+ * build's targets are compiled on the main thread: at N = 100 a worker cost 0.8 s more CPU for 0.2 s less on the
+ * main thread, at N = 1,000 it took 0.8 s off the main thread (README "Targets in parallel").
+ */
+export const PARALLEL_TARGETS_MIN_SOURCE_BYTES = 256 * 1024;
 
 /** `POLICYC_PHASES=1`: read once, so an unset variable costs one branch per phase. */
 const REPORT_PHASES = process.env['POLICYC_PHASES'] === '1';
@@ -139,9 +144,11 @@ export function compile(options: CompileOptions): CompileResult {
     return checked.result;
   };
   const { targetWorker } = options;
-  const worker =
+  let worker: TargetWorker | undefined;
+  const startWorker =
     targetWorker !== undefined && options.memo === undefined && (options.targets.length > 1 || targetWorker.workerOnly === true)
-      ? timePhase('target worker start', () => startTargetWorker(targetWorker.file, options.targets, store.root, targetWorker.workerOnly))
+      ? (): TargetWorker =>
+          (worker ??= timePhase('target worker start', () => startTargetWorker(targetWorker.file, options.targets, store.root, targetWorker.workerOnly)))
       : undefined;
   // The type checker's verdict, collected before the targets when it is already there: the checker this build
   // opened is closed then (its process's memory freed), and a policy with type errors compiles no target.
@@ -157,7 +164,7 @@ export function compile(options: CompileOptions): CompileResult {
   };
   try {
     options.onPhase?.('type-checking and evaluating');
-    const emitted = evaluateAndEmit(entry, store, options, worker, typeErrorsBeforeTargets);
+    const emitted = evaluateAndEmit(entry, store, options, startWorker, typeErrorsBeforeTargets);
     options.onPhase?.('waiting for the type checker');
     const types = typecheck();
     if (hasErrors(types.diagnostics)) return finish(types.diagnostics, types.files);
@@ -228,13 +235,19 @@ function evaluateAndEmit(
   entry: string,
   store: SourceStore,
   options: CompileOptions,
-  worker: TargetWorker | undefined,
+  startWorker: (() => TargetWorker) | undefined,
   typeErrorsBeforeTargets: () => boolean,
 ): { diagnostics: Diagnostic[]; model?: PolicyModel; outputs: Map<string, RenderedFiles> } {
   const outputs = new Map<string, RenderedFiles>();
   const evaluateOptions = { timeoutMs: options.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS };
   const evaluated = timePhase('evaluate', () => options.evaluator?.evaluate(entry, store, evaluateOptions) ?? evaluate(entry, store, evaluateOptions));
   if (hasErrors(evaluated.diagnostics)) return { diagnostics: [...evaluated.diagnostics], outputs };
+  // Started now, the worker loads its modules while this thread builds the model, and is ready to take the first
+  // target while this thread validates the model (then the largest, Linkerd, is this thread's: no files to send back).
+  const minSourceBytes = options.targetWorker?.minSourceBytes ?? PARALLEL_TARGETS_MIN_SOURCE_BYTES;
+  let sourceBytes = 0;
+  for (const file of evaluated.files) sourceBytes += store.read(file)?.length ?? 0;
+  const worker = startWorker !== undefined && sourceBytes >= minSourceBytes ? startWorker() : undefined;
 
   options.onPhase?.('building the model');
   const built = timePhase('model', () => buildModel(evaluated.exported, entry, store, evaluated.locate));
@@ -242,8 +255,7 @@ function evaluateAndEmit(
   if (built.model === undefined || hasErrors(diagnostics)) return { diagnostics, ...(built.model === undefined ? {} : { model: built.model }), outputs };
   const model = built.model;
   // The worker starts on the targets while this thread validates the model; its work is dropped if that finds errors.
-  const minRules = options.targetWorker?.minRules ?? PARALLEL_TARGETS_MIN_RULES;
-  const parallel = worker !== undefined && model.rules.length >= minRules ? timePhase('post model', () => worker.start(model)) : undefined;
+  const parallel = worker === undefined ? undefined : timePhase('post model', () => worker.start(model));
   options.onPhase?.(`validating ${model.services.length} services, ${model.rules.length} rules`);
   const spanOf = (location: Parameters<SourceStore['spanOfLocation']>[0]) => store.spanOfLocation(location);
   const modelDiagnostics = markAcknowledged(
@@ -275,7 +287,7 @@ function evaluateAndEmit(
   const emitted =
     parallel === undefined
       ? options.targets.map(emitHere)
-      : parallel.collect(emitHere, (phase) => {
+      : parallel.collect(emitHere, timePhase, (phase) => {
           if (REPORT_PHASES) process.stderr.write(`${JSON.stringify({ ...phase, thread: 'worker' })}\n`);
         });
   options.targets.forEach((target, index) => {

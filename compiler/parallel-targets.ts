@@ -1,12 +1,12 @@
 /**
- * A build's targets on two threads. A worker thread is started with the build (`startTargetWorker`), and loads
- * the targets, the CRD validators of every kind they emit and the renderer while this thread waits for the
- * evaluator. Once the model is built it is posted to the worker (a structured clone: the model is plain data),
- * and both threads take targets in turn from a shared counter until none is left: each taken target is compiled,
- * its objects checked against their CRDs and rendered to files (`emitTarget`) on the thread that took it. The
- * worker posts each target's diagnostics and files back; results are kept by the target's index, so the build's
- * diagnostics and files are the same, in the same order, whichever thread did which target. Writing stays on this
- * thread, after every target.
+ * A build's targets on two threads. A worker thread is started with the build (`startTargetWorker`) and loads the
+ * targets, the CRD checker and the renderer while this thread waits for the evaluator. Once the model is built it
+ * is posted to the worker (as JSON text, see `Job`), and both threads take targets in turn from a shared counter
+ * until none is left: each taken target is compiled, its objects checked against their CRDs and rendered to files
+ * (`emitTarget`) on the thread that took it. The worker starts while this thread validates the model (its work is
+ * dropped if that finds errors). It posts each target's diagnostics and files back; results are kept by the
+ * target's index, so the build's diagnostics and files are the same, in the same order, whichever thread did which
+ * target. Writing stays on this thread, after every target.
  *
  * Waiting is synchronous (this thread blocks on shared memory, as for the type checker), so `compile` stays
  * synchronous. The worker needs the compiled files (`dist/`) and an entry that passes it the mesh registry
@@ -124,7 +124,7 @@ export interface StartedTargets {
    * Takes targets on this thread too, then waits for the worker's; returns each target's result in build order.
    * A target that threw, on either thread, is thrown again (the first one in build order, as a build on one thread would).
    */
-  collect(emitHere: (target: Target) => EmittedTarget, reportPhase: (phase: WorkerPhase) => void): EmittedTarget[];
+  collect(emitHere: (target: Target) => EmittedTarget, time: PhaseTimer, reportPhase: (phase: WorkerPhase) => void): EmittedTarget[];
 }
 
 /**
@@ -150,7 +150,7 @@ export function startTargetWorker(file: string, targets: readonly Target[], root
     start(model) {
       port.postMessage({ model: JSON.stringify(model) } satisfies Job);
       return {
-        collect(emitHere, reportPhase) {
+        collect(emitHere, time, reportPhase) {
           const results: (EmittedTarget | { readonly error: unknown } | undefined)[] = [];
           for (let index = workerOnly ? undefined : take(counters, targets.length); index !== undefined; index = take(counters, targets.length)) {
             try {
@@ -161,20 +161,24 @@ export function startTargetWorker(file: string, targets: readonly Target[], root
               Atomics.store(counters, 0, targets.length);
             }
           }
-          let seen = 0;
-          for (let done = false; !done;) {
-            Atomics.wait(counters, 1, seen, 100);
-            seen = Atomics.load(counters, 1);
-            for (let message = receiveMessageOnPort(port); message !== undefined; message = receiveMessageOnPort(port)) {
-              const reply = message.message as Reply;
-              if ('done' in reply) done = true;
-              else if ('error' in reply) results[reply.index] = { error: reply.error };
-              else {
-                results[reply.index] = { ...reply.emitted, files: unpack(reply.files) };
-                for (const phase of reply.phases) reportPhase(phase);
+          const phases: WorkerPhase[] = [];
+          time('target worker wait', () => {
+            let seen = 0;
+            for (let done = false; !done;) {
+              Atomics.wait(counters, 1, seen, 100);
+              seen = Atomics.load(counters, 1);
+              for (let message = receiveMessageOnPort(port); message !== undefined; message = receiveMessageOnPort(port)) {
+                const reply = message.message as Reply;
+                if ('done' in reply) done = true;
+                else if ('error' in reply) results[reply.index] = { error: reply.error };
+                else {
+                  results[reply.index] = { ...reply.emitted, files: unpack(reply.files) };
+                  phases.push(...reply.phases);
+                }
               }
             }
-          }
+          });
+          for (const phase of phases) reportPhase(phase);
           close();
           return targets.map((target, index) => {
             const result = results[index];

@@ -56,16 +56,16 @@ describe('targets on two threads', () => {
   });
 
   it('GIVEN the targets taken by this thread and the worker in turn WHEN built THEN files and diagnostics are byte-identical', () => {
-    assert.equal(bytesOf(build(allTargets, { file: registryWorker, minRules: 0 })), reference);
+    assert.equal(bytesOf(build(allTargets, { file: registryWorker, minSourceBytes: 0 })), reference);
   });
 
   it('GIVEN every target in the worker WHEN built THEN files and diagnostics are byte-identical', () => {
-    assert.equal(bytesOf(build(allTargets, { file: registryWorker, minRules: 0, workerOnly: true })), reference);
+    assert.equal(bytesOf(build(allTargets, { file: registryWorker, minSourceBytes: 0, workerOnly: true })), reference);
   });
 
   it('GIVEN a target that refuses the model WHEN built in the worker THEN the same located errors and no files', () => {
     const here = build([refusingTarget, ...allTargets]);
-    const there = build([refusingTarget, ...allTargets], { file: fixtureWorker, minRules: 0, workerOnly: true });
+    const there = build([refusingTarget, ...allTargets], { file: fixtureWorker, minSourceBytes: 0, workerOnly: true });
     assert.ok(hasErrors(here.diagnostics) && here.diagnostics.some((d) => d.message.startsWith('refusing: ') && d.span?.file === path.join(dir, 'ns-00.ts')));
     assert.equal(here.outputs.size, 0);
     assert.equal(bytesOf(there), bytesOf(here));
@@ -74,7 +74,7 @@ describe('targets on two threads', () => {
   for (const workerOnly of [true, false]) {
     it(`GIVEN a target that throws WHEN built ${workerOnly ? 'in the worker' : 'on both threads'} THEN the build throws the same error`, () => {
       const here = thrownBy(() => build([...allTargets.slice(0, 2), throwingTarget]));
-      const there = thrownBy(() => build([...allTargets.slice(0, 2), throwingTarget], { file: fixtureWorker, minRules: 0, workerOnly }));
+      const there = thrownBy(() => build([...allTargets.slice(0, 2), throwingTarget], { file: fixtureWorker, minSourceBytes: 0, workerOnly }));
       assert.deepEqual(here, { name: 'TypeError', message: `throwing: cannot compile ${alone.model?.rules.length ?? 0} rules` });
       assert.deepEqual(there, here);
     });
