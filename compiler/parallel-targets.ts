@@ -106,8 +106,15 @@ type Reply =
 /** Which target a thread takes next from the shared counter, or undefined when none is left. */
 function take(counters: Int32Array, count: number): number | undefined {
   const index = Atomics.add(counters, 0, 1);
+  Atomics.notify(counters, 0);
   return index < count ? index : undefined;
 }
+
+/**
+ * How long this thread waits for the worker to take the first target before it takes one itself (the worker is
+ * late only on a machine far busier than its cores; the build is the same either way, only slower).
+ */
+const FIRST_TAKE_WAIT_MS = 10_000;
 
 /** A worker started for a build; `run` hands it the model, `close` ends it (a build that stops before the targets only closes). */
 export interface TargetWorker {
@@ -152,6 +159,11 @@ export function startTargetWorker(file: string, targets: readonly Target[], root
       return {
         collect(emitHere, time, reportPhase) {
           const results: (EmittedTarget | { readonly error: unknown } | undefined)[] = [];
+          // The worker takes the first target, this thread the second, then each thread the next when it is free:
+          // the order is the same on a loaded machine, where the worker is late, as on an idle one. With the
+          // registry's order this thread compiles Linkerd, the largest output, whose files are then not copied.
+          const deadline = Date.now() + FIRST_TAKE_WAIT_MS;
+          while (!workerOnly && Atomics.load(counters, 0) === 0 && Date.now() < deadline) Atomics.wait(counters, 0, 0, 100);
           for (let index = workerOnly ? undefined : take(counters, targets.length); index !== undefined; index = take(counters, targets.length)) {
             try {
               results[index] = emitHere(targets[index] as Target);
@@ -162,6 +174,7 @@ export function startTargetWorker(file: string, targets: readonly Target[], root
             }
           }
           const phases: WorkerPhase[] = [];
+          let failure: { readonly error: unknown } | undefined;
           time('target worker wait', () => {
             let seen = 0;
             for (let done = false; !done;) {
@@ -170,6 +183,7 @@ export function startTargetWorker(file: string, targets: readonly Target[], root
               for (let message = receiveMessageOnPort(port); message !== undefined; message = receiveMessageOnPort(port)) {
                 const reply = message.message as Reply;
                 if ('done' in reply) done = true;
+                else if ('error' in reply && reply.index < 0) failure = { error: reply.error };
                 else if ('error' in reply) results[reply.index] = { error: reply.error };
                 else {
                   results[reply.index] = { ...reply.emitted, files: unpack(reply.files) };
@@ -180,6 +194,7 @@ export function startTargetWorker(file: string, targets: readonly Target[], root
           });
           for (const phase of phases) reportPhase(phase);
           close();
+          if (failure !== undefined) throw failure.error;
           return targets.map((target, index) => {
             const result = results[index];
             if (result !== undefined && 'error' in result) throw result.error;
@@ -210,7 +225,16 @@ export function serveTargets(data: unknown, registry: ReadonlyMap<string, Target
   const store = new SourceStore(root);
   const spanOf: TargetContext['spanOf'] = (location) => store.spanOfLocation(location);
   port.on('message', (job: Job) => {
-    const model = JSON.parse(job.model) as PolicyModel;
+    let model: PolicyModel;
+    try {
+      model = JSON.parse(job.model) as PolicyModel;
+    } catch (error) {
+      // Before any target: the worker takes none, and this thread reports the failure after its own.
+      post({ index: -1, error });
+      post({ done: true });
+      port.close();
+      return;
+    }
     for (let index = take(shared, targets.length); index !== undefined; index = take(shared, targets.length)) {
       const target = targets[index];
       const phases: WorkerPhase[] = [];
