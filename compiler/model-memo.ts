@@ -143,12 +143,15 @@ export class DeclarationMemo<R> {
   private next: (Entry<R> | undefined)[] = [];
   private bySite: Map<string, Entry<R>[]> | undefined;
   private build = 0;
+  /** How many declarations of the current build were found (tests and benchmarks). */
+  found = 0;
 
   begin(): void {
     this.last = this.next;
     this.next = [];
     this.bySite = undefined;
     this.build++;
+    this.found = 0;
   }
 
   /** What the last build kept for a declaration equal to this one at the same location, if any. */
@@ -172,6 +175,7 @@ export class DeclarationMemo<R> {
     }
     if (found === undefined) return undefined;
     found.usedIn = this.build;
+    this.found++;
     return found;
   }
 
