@@ -141,7 +141,9 @@ function randomEdit(s: Session, r: ReturnType<typeof random>, step: number): str
       return 'a rule replaced by a new object';
     }
     case 2: {
-      const added = structuredClone(randomRule(r, services, dsl.jwtIssuer({ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/keys' }))) as unknown as Data;
+      const added = structuredClone(
+        randomRule(r, services, dsl.jwtIssuer({ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/keys' })),
+      ) as unknown as Data;
       // The rule refers to the export's own service objects, as a re-run module refers to what it imports.
       const to = services.find((svc) => svc['name'] === (added['to'] as Data)['name']);
       if (to !== undefined) added['to'] = to;
@@ -185,6 +187,8 @@ function randomEdit(s: Session, r: ReturnType<typeof random>, step: number): str
     case 9:
       s.exported['rootNamespace'] = r.pick(['istio-system', 'ns-0']);
       s.exported['trustDomain'] = r.pick(['cluster.local', 'example.org']);
+      s.exported['mtls'] = r.pick(['STRICT', 'PERMISSIVE', 'DISABLE']);
+      s.exported['defaultAction'] = r.pick(['allow', 'deny']);
       return 'mesh-wide settings';
     case 10:
       if (r.next() < 0.5) services.push(service);
