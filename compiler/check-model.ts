@@ -203,7 +203,7 @@ export function validateModel(model: PolicyModel, store: SourceStore, memo?: Val
 
   // Shadowing: a rule whose every request is already decided the same or the opposite way by another.
   for (const [destination, rules] of rulesByDestination(model.rules)) {
-    const named = rules.flatMap((rule) => rule.sources.flatMap((source) => namedService(source, services)));
+    const named = namedServices(rules, services);
     const { trustDomain } = model.mesh;
     const kept = memo?.shadowing.get(destination);
     if (kept !== undefined && kept.trustDomain === trustDomain && sameItems(kept.rules, rules) && sameItems(kept.named, named)) {
@@ -581,10 +581,16 @@ function shadowedRules(
   return out;
 }
 
-/** The service a source names (by itself or as the identity of both(...)), as the shadowing check looks it up. */
-function namedService(source: SourceModel, services: ReadonlyMap<string, ServiceModel>): (ServiceModel | undefined)[] {
-  const identity = source.kind === 'both' ? source.identity : source;
-  return identity.kind === 'service' ? [services.get(identity.service)] : [];
+/** The services the rules' sources name (by themselves or as the identity of both(...)), as the shadowing check looks them up. */
+function namedServices(rules: readonly RuleModel[], services: ReadonlyMap<string, ServiceModel>): (ServiceModel | undefined)[] {
+  const named: (ServiceModel | undefined)[] = [];
+  for (const rule of rules) {
+    for (const source of rule.sources) {
+      const identity = source.kind === 'both' ? source.identity : source;
+      if (identity.kind === 'service') named.push(services.get(identity.service));
+    }
+  }
+  return named;
 }
 
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
