@@ -29,6 +29,7 @@ import { PolicyTypeChecker } from '../compiler/typecheck';
 import * as dsl from '../dsl';
 import { targets as targetRegistry } from '../meshes';
 import type { SourceLocation } from '../model/model';
+import { offsetOf } from '../diagnostics/diagnostic';
 
 type Data = Record<string, unknown>;
 
@@ -307,4 +308,21 @@ describe('incremental model through compile (watch)', () => {
     // The later builds found the declarations the edits left alone.
     expect(memo.model.rules.found).toBeGreaterThan(0);
   }, 240_000);
+});
+
+describe('SourceStore locations (by an index of line starts)', () => {
+  it('GIVEN lines and columns inside, at the end of and past a text THEN each offset is the one a scan from the top gives', () => {
+    const text = "export const a = 1;\n\n  namespace('x');\r\nlast line without newline";
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'policyc-store-'));
+    const file = path.join(dir, 'policy.ts');
+    fs.writeFileSync(file, text);
+    const store = new SourceStore(dir);
+    for (let line = 1; line <= 7; line++) {
+      for (let column = 1; column <= 30; column++)
+        expect({ line, column, start: store.locationAt(file, line, column).start }).toEqual({ line, column, start: offsetOf(text, line, column) });
+    }
+    // A file changed in the editor is indexed again.
+    const overlay = new SourceStore(dir, new Map([[file, 'x\ny\nz']]));
+    expect(overlay.locationAt(file, 3, 1).start).toBe(4);
+  });
 });
