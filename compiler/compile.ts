@@ -202,7 +202,7 @@ function evaluateAndEmit(
   if (hasErrors(evaluated.diagnostics)) return { diagnostics: [...evaluated.diagnostics], outputs };
 
   options.onPhase?.('building the model');
-  const built = timePhase('model', () => buildModel(evaluated.exported, entry, store, evaluated.locate));
+  const built = timePhase('model', () => buildModel(evaluated.exported, entry, store, evaluated.locate, options.memo?.model));
   const diagnostics = [...built.diagnostics];
   if (built.model === undefined || hasErrors(diagnostics)) return { diagnostics, ...(built.model === undefined ? {} : { model: built.model }), outputs };
   const model = built.model;
@@ -210,14 +210,14 @@ function evaluateAndEmit(
   const spanOf = (location: Parameters<SourceStore['spanOfLocation']>[0]) => store.spanOfLocation(location);
   const modelDiagnostics = markAcknowledged(
     model,
-    timePhase('validate model', () => validateModel(model, store)),
+    timePhase('validate model', () => validateModel(model, store, options.memo?.model.validation)),
     spanOf,
   );
   diagnostics.push(...modelDiagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, model, outputs };
 
   const { memo } = options;
-  const modelFingerprint = memo === undefined ? undefined : timePhase('fingerprint', () => fingerprint(model));
+  const modelFingerprint = memo === undefined ? undefined : timePhase('fingerprint', () => fingerprint(model, memo.model.fingerprint));
   for (const target of options.targets) {
     options.onPhase?.(`compiling ${model.services.length} services for ${target.name}`);
     const output =

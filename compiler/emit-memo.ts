@@ -8,6 +8,7 @@
 import type { PolicyModel } from '../model/model';
 import type { TargetOutput } from '../model/target';
 import type { ModelFingerprint } from './splice';
+import { ModelMemo } from './model-memo';
 
 export interface MemoEntry {
   violations?: readonly unknown[];
@@ -32,6 +33,8 @@ export interface TargetMemo {
 export class EmitMemo {
   /** Per target name, its last output (compiler/splice.ts). */
   readonly targets = new Map<string, TargetMemo>();
+  /** What the model, its validation and its fingerprint keep between builds (compiler/model-memo.ts). */
+  readonly model = new ModelMemo();
 
   private last = new Map<string, MemoEntry>();
   private next = new Map<string, MemoEntry>();

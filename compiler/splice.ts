@@ -13,6 +13,7 @@
 import type { Diagnostic } from '../diagnostics/diagnostic';
 import type { PolicyModel, SourceModel } from '../model/model';
 import type { KubernetesObject, TargetOutput } from '../model/target';
+import type { FingerprintMemo } from './model-memo';
 
 /** What the splice compares a model by: its mesh-wide part, and one fingerprint per namespace. */
 export interface ModelFingerprint {
@@ -20,26 +21,49 @@ export interface ModelFingerprint {
   readonly namespaces: ReadonlyMap<string, string>;
 }
 
-/** A namespace's declaration, its services and the rules to them, as one string (changes iff any of them does). */
-export function fingerprint(model: PolicyModel): ModelFingerprint {
+/**
+ * A namespace's declaration, its services and the rules to them, as one string (changes iff any of them does). With
+ * `memo` (a watch session), a model object's JSON is written once, and a namespace whose parts are the same texts
+ * keeps its string: an edit writes the JSON of what it changed and joins the namespaces it changed.
+ */
+export function fingerprint(model: PolicyModel, memo?: FingerprintMemo): ModelFingerprint {
   const parts = new Map<string, string[]>();
   const part = (namespace: string): string[] => {
     let list = parts.get(namespace);
     if (list === undefined) parts.set(namespace, (list = []));
     return list;
   };
+  const json = (value: object): string => {
+    let text = memo?.json.get(value);
+    if (text === undefined) {
+      text = JSON.stringify(value);
+      memo?.json.set(value, text);
+    }
+    return text;
+  };
   for (const ns of model.namespaces) part(ns.name).push(JSON.stringify(ns));
-  for (const service of model.services) part(service.namespace).push(JSON.stringify(service));
+  for (const service of model.services) part(service.namespace).push(json(service));
   const spiffeIds = new Set<string>();
   for (const rule of model.rules) {
-    part(namespaceOfService(rule.destination)).push(JSON.stringify(rule));
+    part(namespaceOfService(rule.destination)).push(json(rule));
     for (const source of rule.sources) {
       const identity = source.kind === 'both' ? source.identity : source;
       if (identity.kind === 'spiffe') spiffeIds.add(identity.id);
     }
   }
   const global = JSON.stringify([model.version, model.entry, model.mesh, model.jwtIssuers ?? [], model.namespaces.map((ns) => ns.name), [...spiffeIds].sort()]);
-  return { global, namespaces: new Map([...parts].map(([ns, list]) => [ns, list.join('\n')])) };
+  const namespaces = new Map<string, string>();
+  for (const [ns, texts] of parts) {
+    const kept = memo?.namespaces.get(ns);
+    // The same string as last time when nothing in it changed, so comparing the two fingerprints costs nothing.
+    if (kept !== undefined && kept.texts.length === texts.length && kept.texts.every((text, i) => text === texts[i])) namespaces.set(ns, kept.joined);
+    else {
+      const joined = texts.join('\n');
+      memo?.namespaces.set(ns, { texts, joined });
+      namespaces.set(ns, joined);
+    }
+  }
+  return { global, namespaces };
 }
 
 function namespaceOfService(id: string): string {
