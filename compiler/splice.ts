@@ -180,9 +180,10 @@ export function splice(
 }
 
 /**
- * Why a splice was not shown exact. Mesh-wide objects that differ are objects a target writes once for several
- * namespaces (Linkerd's authentications shared in its control-plane namespace), which the same edit would differ
- * on again; the other reasons depend on the edit.
+ * Why a splice was not shown exact. Mesh-wide objects (outside every namespace of the model) that differ would be
+ * written once for several namespaces; no target's per-namespace output has such objects (Linkerd's authentications
+ * shared in its control-plane namespace are made after the splice, `Target.acrossNamespaces`), so that refusal only
+ * guards the splice. The other reasons depend on the edit.
  */
 export interface SpliceRefusal {
   readonly refused: 'errors' | 'mesh-wide objects' | 'diagnostics';

@@ -195,10 +195,11 @@ describe('incremental watch: splicing recompiled namespaces into the previous ou
   }
 });
 
-describe('incremental watch: a splice refused for sharing across namespaces', () => {
-  it('GIVEN a Linkerd splice refused because an authentication is shared across namespaces WHEN the next edit reaches the same namespace THEN the target is compiled whole at once, with the same output as a full compile', () => {
+describe('incremental watch: Linkerd authentications shared across namespaces', () => {
+  it('GIVEN a mesh-scope Linkerd policy whose MeshTLSAuthentication is shared by two namespaces WHEN edits reach one of them THEN only that namespace is compiled again, the sharing is redone over the spliced whole, and the output is the full compile', () => {
     const linkerd = meshes.get('linkerd')?.target;
-    if (linkerd === undefined) throw new Error('no linkerd target');
+    const across = linkerd?.acrossNamespaces;
+    if (linkerd === undefined || across === undefined) throw new Error('no linkerd target sharing across namespaces');
     const http = { http: { port: 8080, protocol: 'http' as const } };
     const [a, p, x, y] = [svc('shop', 'a', http), svc('pay', 'p', http), svc('clients', 'x', http), svc('clients', 'y', http)];
     const callers: SourceModel[] = [x, y].map((s) => ({ kind: 'service', service: s.id }));
@@ -207,24 +208,48 @@ describe('incremental watch: a splice refused for sharing across namespaces', ()
       model([a, p, x, y], shared),
       model([a, p, x, y], [...shared, rule('allow', callers, a.id, ['http'], { id: 'get', methods: ['GET'] })]),
       model([a, p, x, y], [...shared, rule('allow', callers, a.id, ['http'], { id: 'post', methods: ['POST'] })]),
+      // The last user of the shared object in shop goes: it moves back into pay, under its own name.
+      model(
+        [a, p, x, y],
+        [
+          shared[1] as RuleModel,
+          rule('allow', [callers[0] as SourceModel], a.id, ['http'], { id: 'a' }),
+          rule('allow', [callers[0] as SourceModel], a.id, ['http'], { id: 'post', methods: ['POST'] }),
+        ],
+      ),
     ];
-    // Counts the target's compiles: a splice compiles sub-models, a refused one then the whole model too.
-    const compiled: number[] = [];
+    // The namespaces of every model the target compiled per namespace (the whole model, or a sub-model of the reached ones).
+    const compiled: string[][] = [];
     const counting = {
       ...linkerd,
-      compile: (m: PolicyModel, context: Parameters<typeof linkerd.compile>[1]) => (compiled.push(m.rules.length), linkerd.compile(m, context)),
+      acrossNamespaces: {
+        ...across,
+        compileEach: (m: PolicyModel, context: Parameters<typeof linkerd.compile>[1]) => (
+          compiled.push([...new Set(m.rules.map((r) => r.destination.split('/')[0] as string))].sort()),
+          across.compileEach(m, context)
+        ),
+      },
     };
     const memo = new EmitMemo();
+    const sharedIn = (output: TargetOutput): string[] =>
+      output.objects.filter((o) => o.kind === 'MeshTLSAuthentication').map((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+    const found: string[][] = [];
     for (const [i, edited] of edits.entries()) {
       compiled.length = 0;
       const incremental = compileIncrementally(counting, edited, fingerprint(edited), memo, spanOf);
       const full = linkerd.compile(edited, { spanOf });
       expect(rendered(incremental, edited)).toEqual(rendered(full, edited));
-      // The first build compiles whole; the first edit of shop tries a splice and is refused (the
-      // MeshTLSAuthentication lives in the control-plane namespace for shop and pay); the second edit of shop
-      // compiles whole without trying.
-      expect([i, compiled.length]).toEqual([i, i === 1 ? 3 : 1]);
+      expect(diagnosticsOf(incremental)).toEqual(diagnosticsOf(full));
+      found.push(sharedIn(incremental).sort());
+      // The first build compiles whole; each edit of shop compiles shop's rules alone (before the edit, unless the
+      // previous edit reached shop too, and after it).
+      expect([i, compiled]).toEqual([i, i === 0 ? [['pay', 'shop']] : i === 1 ? [['shop'], ['shop']] : [['shop']]]);
     }
-    expect(memo.targets.get('linkerd')?.refusedSharing).toBe('shop');
+    expect(found).toEqual([
+      ['linkerd/sa-clients-x-sa-clients-y'],
+      ['linkerd/sa-clients-x-sa-clients-y'],
+      ['linkerd/sa-clients-x-sa-clients-y'],
+      ['pay/sa-clients-x-sa-clients-y'],
+    ]);
   });
 });

@@ -107,7 +107,7 @@ import {
 import { linkerdProblems } from './admission';
 import { compileProxyAdmin } from './admin-port';
 import { checkGateways, listenerRule, serverMode } from './gateway';
-import { shareObjects, unsharedAuthentications } from './share';
+import { recordSharingFacts, shareAcrossNamespaces, shareObjects, type ObjectTable } from './share';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -192,7 +192,7 @@ function namesWithin(inner: ReadonlyMap<string, string>, outer: ReadonlyMap<stri
 
 class LinkerdCompilation {
   /** Objects by kind/namespace/name, with the policy lines each implements (shared objects collect several). */
-  private readonly objects = new Map<string, { object: KubernetesObject; origins: Origin[] }>();
+  private readonly objects: ObjectTable = new Map();
   private readonly names = new NameAllocator();
   readonly diagnostics: Diagnostic[] = [];
   private readonly seenDiagnostics = new Set<string>();
@@ -269,10 +269,14 @@ class LinkerdCompilation {
 
   /** The emitted objects, each with the shared metadata (managed-by label, source annotation). */
   emitted(): KubernetesObject[] {
-    return [...this.objects.values()].map(({ object, origins }) => ({
-      ...object,
-      metadata: objectMetadata(object.metadata.name, object.metadata.namespace, origins, object.metadata.labels, object.metadata.annotations),
-    }));
+    return [...this.objects.values()].map(({ object, origins, absorbed }) => {
+      const emitted = {
+        ...object,
+        metadata: objectMetadata(object.metadata.name, object.metadata.namespace, origins, object.metadata.labels, object.metadata.annotations),
+      };
+      recordSharingFacts(emitted, { origins, names: [object.metadata.name, ...(absorbed ?? [])] });
+      return emitted;
+    });
   }
 
   /** Every SPIFFE ID outside Kubernetes the model names (a trust domain's identity list also names those of its own). */
@@ -296,11 +300,9 @@ class LinkerdCompilation {
       this.probeNetworks(),
       this.sourceContext(),
     );
-    // Identical Servers and routes of a namespace are written once, equal authentications of several namespaces
-    // once in the control-plane namespace when the policy governs the whole mesh (./share.ts). Not when the policy
-    // declares that namespace itself: its objects are then a namespace's own (compiler/splice.ts recompiles them
-    // with that namespace alone), not the mesh-wide ones every namespace reads.
-    shareObjects(this.objects, sharedNamespaceOf(this.model));
+    // Identical Servers, routes and authentications of a namespace are written once (./share.ts); what several
+    // namespaces share is written after, by `shareAcross`.
+    shareObjects(this.objects);
   }
 
   private sourceContextOnce: Omit<SourceContext, 'mode'> | undefined;
@@ -931,13 +933,34 @@ class LinkerdCompilation {
   }
 }
 
-/** The Linkerd target (`--target linkerd`). */
 /** Where authentications of several namespaces are written once (./share.ts), or undefined: nowhere. */
 function sharedNamespaceOf(model: PolicyModel): string | undefined {
   const controlPlane = linkerdControlPlane(model.mesh);
+  // Not when the policy declares that namespace itself: its objects are then a namespace's own, not the ones every namespace reads.
   return policyScope(model) === 'mesh' && !model.namespaces.some((ns) => ns.name === controlPlane) ? controlPlane : undefined;
 }
 
+/** Every namespace's objects as compiling it alone gives them: all but what several namespaces share (`shareAcross`). */
+function compileEach(model: PolicyModel, context: TargetContext): TargetOutput {
+  const compilation = new LinkerdCompilation(model, context);
+  compilation.compile();
+  compilation.checkAdminPort();
+  return { objects: compilation.emitted(), patches: compilation.namespacePatches(), diagnostics: compilation.diagnostics };
+}
+
+/**
+ * The whole output from `compileEach`'s: authentications that several namespaces of a mesh-scope policy use written
+ * once in the control-plane namespace (./share.ts `shareAcrossNamespaces`), then the webhook's checks on the result.
+ */
+function shareAcross(model: PolicyModel, each: TargetOutput, context: TargetContext): TargetOutput {
+  const objects = shareAcrossNamespaces(each.objects, sharedNamespaceOf(model), (name, namespace, origins) => objectMetadata(name, namespace, origins));
+  const problems = [...new Set(linkerdProblems(objects))].map((problem) =>
+    diagnostic('linkerd-invalid-object', `Emitted Linkerd object is invalid: ${problem}.`, context.spanOf(undefined), undefined),
+  );
+  return { objects, ...(each.patches === undefined ? {} : { patches: each.patches }), diagnostics: [...each.diagnostics, ...problems] };
+}
+
+/** The Linkerd target (`--target linkerd`). */
 export const linkerdTarget: Target = {
   name: 'linkerd',
   crds: ['linkerd'],
@@ -951,13 +974,6 @@ export const linkerdTarget: Target = {
   ],
   revocationNote: (destination, removed) =>
     `Linkerd: ${removed.length === 0 ? 'the revocation edits objects in place; ' : ''}a deleted MeshTLSAuthentication or AuthorizationPolicy keeps authorizing until the destination's pods restart (linkerd/linkerd2#15548): after applying, restart ${destination.name} (e.g. \`kubectl -n ${destination.namespace} rollout restart deployment/${destination.name}\`) and check that the call is refused.${prunedNote(removed)}`,
-  compile(model: PolicyModel, context: TargetContext): TargetOutput {
-    const compilation = new LinkerdCompilation(model, context);
-    compilation.compile();
-    compilation.checkAdminPort();
-    const objects = compilation.emitted();
-    for (const problem of linkerdProblems(objects)) compilation.report('linkerd-invalid-object', `Emitted Linkerd object is invalid: ${problem}.`, undefined);
-    return { objects, patches: compilation.namespacePatches(), diagnostics: compilation.diagnostics };
-  },
-  spliceMissesSharing: (model, objects) => unsharedAuthentications(objects, sharedNamespaceOf(model)),
+  compile: (model, context) => shareAcross(model, compileEach(model, context), context),
+  acrossNamespaces: { compileEach, share: shareAcross },
 };
