@@ -168,6 +168,24 @@ interface Ref {
   readonly name: string;
 }
 
+/**
+ * Whether two JSON values serialise alike: the same keys in the same order and equal values (what comparing their
+ * `JSON.stringify` says, without writing the text; the emitter re-adds equal objects thousands of times).
+ */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b))
+    return JSON.stringify(a) === JSON.stringify(b);
+  const aKeys = Object.keys(a);
+  const bKeys = Object.keys(b);
+  if (aKeys.length !== bKeys.length) return JSON.stringify(a) === JSON.stringify(b);
+  for (let i = 0; i < aKeys.length; i++) {
+    const key = aKeys[i] as string;
+    if (key !== bKeys[i] || !sameJson((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return JSON.stringify(a) === JSON.stringify(b);
+  }
+  return true;
+}
+
 function isScoped(r: PortRule, grpcPort: boolean): boolean {
   // A header condition scopes a rule too: it applies to some requests of the port only.
   if (r.rule.headers !== undefined) return true;
@@ -257,7 +275,7 @@ class LinkerdCompilation {
     const key = `${object.kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`;
     const previous = this.objects.get(key);
     if (previous === undefined) this.objects.set(key, { object, origins: [...origins] });
-    else if (JSON.stringify(previous.object) === JSON.stringify(object)) previous.origins.push(...origins);
+    else if (sameJson(previous.object, object)) previous.origins.push(...origins);
     else
       this.report(
         'linkerd-name-collision',
@@ -391,12 +409,24 @@ class LinkerdCompilation {
           s.location,
         );
     }
+    // Only services of one namespace can overlap: pairs are looked at namespace by namespace (in the model's order).
+    const byNamespace = new Map<string, ServiceModel[]>();
+    for (const s of services) {
+      if (Object.keys(s.selector).length === 0) continue;
+      const list = byNamespace.get(s.namespace);
+      if (list === undefined) byNamespace.set(s.namespace, [s]);
+      else list.push(s);
+    }
+    for (const list of byNamespace.values()) this.checkOverlaps(list);
+  }
+
+  /** Services of one namespace, none with an empty selector, whose Servers would select the same pods on the same port. */
+  private checkOverlaps(services: readonly ServiceModel[]): void {
     const subset = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean => Object.entries(a).every(([k, v]) => b[k] === v);
     for (let i = 0; i < services.length; i++) {
       for (let j = i + 1; j < services.length; j++) {
         const a = services[i] as ServiceModel;
         const b = services[j] as ServiceModel;
-        if (a.namespace !== b.namespace || Object.keys(a.selector).length === 0 || Object.keys(b.selector).length === 0) continue;
         if (!subset(a.selector, b.selector) && !subset(b.selector, a.selector)) continue;
         for (const pa of a.ports) {
           if (!b.ports.some((pb) => pb.port === pa.port)) continue;

@@ -79,7 +79,7 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 function uniqueOrigins(origins: readonly Origin[]): Origin[] {
   const seen = new Set<string>();
   return origins.filter((o) => {
-    const k = JSON.stringify(o);
+    const k = `${o.file ?? ''}\u0000${o.file === undefined ? '-' : '+'}\u0000${o.what}`;
     if (seen.has(k)) return false;
     seen.add(k);
     return true;
