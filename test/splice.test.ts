@@ -253,3 +253,29 @@ describe('incremental watch: Linkerd authentications shared across namespaces', 
     ]);
   });
 });
+
+describe('incremental watch: what an edit reaches', () => {
+  const http = { http: { port: 8080, protocol: 'http' as const } };
+  const [a, p] = [svc('shop', 'a', http), svc('pay', 'p', http)];
+  const fromShop = rule('allow', [{ kind: 'service', service: a.id }], p.id, ['http'], { id: 'pay-from-shop' });
+  const toShop = rule('allow', [{ kind: 'service', service: p.id }], a.id, ['http'], { id: 'shop-from-pay' });
+  const before = model([a, p], [fromShop, toShop]);
+
+  it("GIVEN pay's rule names a shop service WHEN only a rule to shop changes THEN pay is not reached (its sub-model holds no rule to shop), and every target's spliced output is the full compile", () => {
+    const edited = model([a, p], [fromShop, { ...toShop, methods: ['GET'] }]);
+    expect([...(reachedNamespaces(edited, fingerprint(before), fingerprint(edited)) ?? [])]).toEqual(['shop']);
+    for (const mesh of meshes.values()) {
+      const memo = new EmitMemo();
+      compileIncrementally(mesh.target, before, fingerprint(before), memo, spanOf);
+      const incremental = compileIncrementally(mesh.target, edited, fingerprint(edited), memo, spanOf);
+      const full = mesh.target.compile(edited, { spanOf });
+      expect([mesh.target.name, rendered(incremental, edited)]).toEqual([mesh.target.name, rendered(full, edited)]);
+    }
+  });
+
+  it("GIVEN pay's rule names a shop service WHEN that service's account changes THEN pay is reached too", () => {
+    const renamedAccount = { ...a, serviceAccount: 'a-2' };
+    const edited = model([renamedAccount, p], [fromShop, toShop]);
+    expect([...(reachedNamespaces(edited, fingerprint(before), fingerprint(edited)) ?? [])].sort()).toEqual(['pay', 'shop']);
+  });
+});

@@ -674,7 +674,8 @@ class LinkerdCompilation {
    * port keeps at least one route, so its probes stay refused as before.
    */
   private routes(at: PortRoutes, cells: readonly Cell[], kind: 'HTTPRoute' | 'GRPCRoute'): void {
-    const grantKey = (c: Cell): string => c.terms.map(termKey).join(';');
+    const grantKeys = new Map(cells.map((c) => [c, c.terms.map(termKey).join(';')]));
+    const grantKey = (c: Cell): string => grantKeys.get(c) as string;
     // Left out, a cell's requests go to the best cell below them (all decide as it does), or to no route (404).
     const dropped = (c: Cell): boolean =>
       c.lower.length === 0 ? c.terms.length === 0 && !at.serverGrants && !at.audited : c.lower.every((i) => grantKey(cells[i] as Cell) === grantKey(c));
@@ -683,7 +684,9 @@ class LinkerdCompilation {
     const groups = new Map<string, Cell[]>();
     for (const cell of kept) {
       const key = grantKey(cell);
-      groups.set(key, [...(groups.get(key) ?? []), cell]);
+      const members = groups.get(key);
+      if (members === undefined) groups.set(key, [cell]);
+      else members.push(cell);
     }
     const group = kind === 'HTTPRoute' ? POLICY_GROUP : GATEWAY_GROUP;
     const version = kind === 'HTTPRoute' ? 'v1beta3' : 'v1';
@@ -737,7 +740,7 @@ class LinkerdCompilation {
     const regions = httpRegions(used.map((r) => r.scope));
     // The rest is written as `PathPrefix /` (ranked below every other region) unless a region holds `/` itself.
     const restOverlaps = httpPathMatch({ kind: 'rest' }, regions).type === 'PathPrefix';
-    const pending: { cell: Omit<Cell, 'lower'>; region: HttpRegion; group: string; specific: boolean; choice: Map<string, string> }[] = [];
+    const pending: { cell: Omit<Cell, 'lower'>; region: HttpRegion; regionKey: string; group: string; specific: boolean; choice: Map<string, string> }[] = [];
     for (const region of regions) {
       const covering = used.filter((r) => scopeCoversPath(r.scope, region));
       const path = httpPathMatch(region, regions);
@@ -754,8 +757,9 @@ class LinkerdCompilation {
         (r) => r.scope,
         (r) => r.rule.id,
       );
+      const key = regionKey(region);
       for (const g of groups) {
-        const group = `${regionKey(region)}|${g.methods === null ? 'any' : g.methods.join(',')}`;
+        const group = `${key}|${g.methods === null ? 'any' : g.methods.join(',')}`;
         for (const h of this.headerSplit(g.members, port, service)) {
           const terms = at.routeTerms(h.members);
           // The catch-all takes every path not in normal form (./routes.ts): its grants must not reach a path-scoped deny's callers.
@@ -772,6 +776,7 @@ class LinkerdCompilation {
               fallback: region.kind === 'rest' && g.methods === null && h.classes.length === 0,
             },
             region,
+            regionKey: key,
             group,
             specific: g.methods !== null,
             choice: headerChoiceKey(h.classes),
@@ -788,7 +793,7 @@ class LinkerdCompilation {
         const sameGroup = q.group === p.group;
         const below =
           (sameGroup && extendsChoice(p.choice, q.choice)) ||
-          (!sameGroup && p.specific && !q.specific && regionKey(q.region) === regionKey(p.region) && namesWithin(q.choice, p.choice)) ||
+          (!sameGroup && p.specific && !q.specific && q.regionKey === p.regionKey && namesWithin(q.choice, p.choice)) ||
           (p.region.kind !== 'rest' && restOverlaps && q.region.kind === 'rest' && namesWithin(q.choice, p.choice));
         return below ? [j] : [];
       });
