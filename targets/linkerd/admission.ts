@@ -33,28 +33,41 @@ function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-type Find = (kind: string, namespace: string, name: string) => KubernetesObject | undefined;
-/** A problem of an object: found on the object alone, or by looking up the objects it names (`find`). */
-type Check = string | ((find: Find) => string | undefined);
-/** Each object's checks, made once per object: objects are never changed, and a watch session's build keeps most of the last one's. */
-const checksOf = new WeakMap<KubernetesObject, readonly Check[]>();
+/**
+ * A problem of an object: found on the object alone, or by looking up the object it names (`kind/namespace/name`)
+ * among those emitted.
+ */
+type Check = string | { readonly names: string; readonly problem: (found: KubernetesObject | undefined) => string | undefined };
+/** An object's key, its words in a problem, and its checks: made once per object (objects are never changed, and a watch session's build keeps most of the last one's). */
+interface Checked {
+  readonly key: string;
+  readonly where: string;
+  readonly checks: readonly Check[];
+}
+const checkedObjects = new WeakMap<KubernetesObject, Checked>();
+
+function checkedOf(o: KubernetesObject): Checked {
+  let checked = checkedObjects.get(o);
+  if (checked === undefined) {
+    const ns = o.metadata.namespace ?? '';
+    checked = { key: `${o.kind}/${ns}/${o.metadata.name}`, where: `${o.kind} ${ns}/${o.metadata.name}`, checks: objectChecks(o) };
+    checkedObjects.set(o, checked);
+  }
+  return checked;
+}
 
 /** Every problem with a set of Linkerd objects, as `<Kind> <namespace>/<name>: <problem>`. */
 export function linkerdProblems(objects: readonly KubernetesObject[]): string[] {
   const problems: string[] = [];
-  const index = new Map(objects.map((o) => [`${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`, o]));
-  const find: Find = (kind, namespace, name) => index.get(`${kind}/${namespace}/${name}`);
+  const checked = objects.map(checkedOf);
+  const index = new Map<string, KubernetesObject>();
+  checked.forEach((c, i) => index.set(c.key, objects[i] as KubernetesObject));
   const seen = new Set<string>();
-  for (const o of objects) {
-    const ns = o.metadata.namespace ?? '';
-    const key = `${o.kind}/${ns}/${o.metadata.name}`;
-    const where = `${o.kind} ${ns}/${o.metadata.name}`;
+  for (const { key, where, checks } of checked) {
     if (seen.has(key)) problems.push(`${where}: two objects have this kind, namespace and name`);
     seen.add(key);
-    let checks = checksOf.get(o);
-    if (checks === undefined) checksOf.set(o, (checks = objectChecks(o)));
     for (const check of checks) {
-      const problem = typeof check === 'string' ? check : check(find);
+      const problem = typeof check === 'string' ? check : check.problem(index.get(check.names));
       if (problem !== undefined) problems.push(`${where}: ${problem}`);
     }
   }
@@ -94,11 +107,20 @@ function objectChecks(o: KubernetesObject): Check[] {
       if (kind === 'Namespace') {
         if (name !== ns) report('a Namespace target must name the policy’s own namespace');
       } else if (kind === 'Server' && group === POLICY_GROUP) {
-        report((find) => (find('Server', ns, name) === undefined ? `targetRef names Server ${name}, which is not emitted` : undefined));
+        report({
+          names: `Server/${ns}/${name}`,
+          problem: (found) => (found === undefined ? `targetRef names Server ${name}, which is not emitted` : undefined),
+        });
       } else if (kind === 'HTTPRoute' && (group === POLICY_GROUP || group === GATEWAY_GROUP)) {
-        report((find) => (find('HTTPRoute', ns, name) === undefined ? `targetRef names HTTPRoute ${name}, which is not emitted` : undefined));
+        report({
+          names: `HTTPRoute/${ns}/${name}`,
+          problem: (found) => (found === undefined ? `targetRef names HTTPRoute ${name}, which is not emitted` : undefined),
+        });
       } else if (kind === 'GRPCRoute' && group === GATEWAY_GROUP) {
-        report((find) => (find('GRPCRoute', ns, name) === undefined ? `targetRef names GRPCRoute ${name}, which is not emitted` : undefined));
+        report({
+          names: `GRPCRoute/${ns}/${name}`,
+          problem: (found) => (found === undefined ? `targetRef names GRPCRoute ${name}, which is not emitted` : undefined),
+        });
       } else report(`targetRef ${group ?? ''}/${kind ?? ''} is not a target Linkerd supports`);
       const refs = arr(spec['requiredAuthenticationRefs']).map(obj);
       if (refs.length === 0) report('requiredAuthenticationRefs is empty, which admits anyone from anywhere');
@@ -115,7 +137,10 @@ function objectChecks(o: KubernetesObject): Check[] {
           if (refGroup !== POLICY_GROUP) report(`a ${refKind} ref must have group policy.linkerd.io`);
           const refNs = str(ref['namespace']) ?? ns;
           const refName = str(ref['name']) ?? '';
-          report((find) => (find(refKind, refNs, refName) === undefined ? `ref ${refKind} ${refNs}/${refName} is not emitted` : undefined));
+          report({
+            names: `${refKind}/${refNs}/${refName}`,
+            problem: (found) => (found === undefined ? `ref ${refKind} ${refNs}/${refName} is not emitted` : undefined),
+          });
         } else if (refKind !== 'ServiceAccount') report(`ref kind ${refKind} is not allowed`);
       }
       break;
@@ -160,13 +185,15 @@ function objectChecks(o: KubernetesObject): Check[] {
         if (parent['group'] !== POLICY_GROUP || parent['kind'] !== 'Server') report('a parentRef must be group policy.linkerd.io, kind Server');
         if (parent['port'] !== undefined || parent['sectionName'] !== undefined) report('a Server parentRef must set no port and no sectionName');
         const parentName = str(parent['name']) ?? '';
-        report((find) => {
-          const server = find('Server', ns, parentName);
-          if (server === undefined) return `parent Server ${parentName} is not emitted`;
-          const protocol = obj(server['spec'])['proxyProtocol'];
-          if (grpc && protocol !== 'gRPC') return 'a GRPCRoute on a Server that is not gRPC is ignored';
-          if (!grpc && protocol !== 'HTTP/1' && protocol !== 'HTTP/2') return 'an HTTPRoute on a Server that is not HTTP is ignored';
-          return undefined;
+        report({
+          names: `Server/${ns}/${parentName}`,
+          problem: (server) => {
+            if (server === undefined) return `parent Server ${parentName} is not emitted`;
+            const protocol = obj(server['spec'])['proxyProtocol'];
+            if (grpc && protocol !== 'gRPC') return 'a GRPCRoute on a Server that is not gRPC is ignored';
+            if (!grpc && protocol !== 'HTTP/1' && protocol !== 'HTTP/2') return 'an HTTPRoute on a Server that is not HTTP is ignored';
+            return undefined;
+          },
         });
       }
       const rules = arr(spec['rules']).map(obj);

@@ -160,20 +160,25 @@ function rewriteRefs<E extends { object: KubernetesObject }>(
 ): void {
   for (const entry of entries) {
     if (entry.object.kind !== 'AuthorizationPolicy') continue;
-    const ns = entry.object.metadata.namespace ?? '';
-    const spec = specOf(entry.object);
-    const refs = spec['requiredAuthenticationRefs'] as AuthenticationRef[];
-    const rewritten = refs.map((r) => {
-      const to = moved.get(`${r.kind}/${r.namespace ?? ns}/${r.name}`);
-      if (to === undefined) return r;
-      // The namespace is written only where it is not the policy's own (the default).
-      return to.metadata.namespace === ns
-        ? { group: r.group, kind: r.kind, name: to.metadata.name }
-        : { group: r.group, kind: r.kind, name: to.metadata.name, namespace: to.metadata.namespace };
-    });
-    if (rewritten.some((r, i) => r !== refs[i]))
-      replace(entry, { ...entry.object, spec: { ...spec, requiredAuthenticationRefs: rewritten } } as KubernetesObject);
+    const rewritten = rewrittenRefs(entry.object, moved);
+    if (rewritten !== entry.object) replace(entry, rewritten);
   }
+}
+
+/** An AuthorizationPolicy with its refs to moved objects naming the objects kept in their place (itself when it names none). */
+function rewrittenRefs(policy: KubernetesObject, moved: ReadonlyMap<string, KubernetesObject>): KubernetesObject {
+  const ns = policy.metadata.namespace ?? '';
+  const spec = specOf(policy);
+  const refs = spec['requiredAuthenticationRefs'] as AuthenticationRef[];
+  const rewritten = refs.map((r) => {
+    const to = moved.get(`${r.kind}/${r.namespace ?? ns}/${r.name}`);
+    if (to === undefined) return r;
+    // The namespace is written only where it is not the policy's own (the default).
+    return to.metadata.namespace === ns
+      ? { group: r.group, kind: r.kind, name: to.metadata.name }
+      : { group: r.group, kind: r.kind, name: to.metadata.name, namespace: to.metadata.namespace };
+  });
+  return rewritten.some((r, i) => r !== refs[i]) ? ({ ...policy, spec: { ...spec, requiredAuthenticationRefs: rewritten } } as KubernetesObject) : policy;
 }
 
 interface AuthenticationRef {
@@ -234,10 +239,16 @@ export function shareAcrossNamespaces(
     return facts;
   };
   const dropped = new Set(toShared.flatMap(([, group]) => group));
+  const kept: KubernetesObject[] = [];
+  const taken = new Set<string>();
+  for (const o of objects) {
+    if (dropped.has(o)) continue;
+    kept.push(o);
+    if (o.metadata.namespace === sharedNamespace) taken.add(`${o.kind}/${o.metadata.name}`);
+  }
   // Names in the control-plane namespace depend only on the specs shared there (never on which namespaces use
   // them): the name most of a group's objects had (then the shortest, then the first), a hash of its spec added where
   // two specs (or an object already there) would share it, allocated in (name, spec) order.
-  const taken = new Set(objects.filter((o) => o.metadata.namespace === sharedNamespace && !dropped.has(o)).map((o) => `${o.kind}/${o.metadata.name}`));
   const named = toShared
     .map(([key, group]) => ({ key, group, preferred: commonestName(group.flatMap((o) => factsOf(o).names)) }))
     .sort((a, b) => compareStrings(a.preferred, b.preferred) || compareStrings(a.key, b.key));
@@ -263,15 +274,33 @@ export function shareAcrossNamespaces(
     shared.push(object);
     for (const o of group) moved.set(keyOf(o), object);
   }
-  const out: { object: KubernetesObject }[] = objects.filter((o) => !dropped.has(o)).map((object) => ({ object }));
-  rewriteRefs(out, moved, (entry, object) => {
-    const last = rewrittenPolicies.get(entry.object);
-    const same =
-      last !== undefined && JSON.stringify(specOf(last)['requiredAuthenticationRefs']) === JSON.stringify(specOf(object)['requiredAuthenticationRefs']);
-    if (!same) rewrittenPolicies.set(entry.object, object);
-    entry.object = same ? last : object;
-  });
-  return [...out.map((e) => e.object), ...shared];
+  for (let i = 0; i < kept.length; i++) {
+    const policy = kept[i] as KubernetesObject;
+    // Most policies name no moved object: told by the keys of their refs, computed once per policy.
+    if (!authenticationRefKeys(policy).some((k) => moved.has(k))) continue;
+    const rewritten = rewrittenRefs(policy, moved);
+    const last = rewrittenPolicies.get(policy);
+    if (last !== undefined && JSON.stringify(specOf(last)['requiredAuthenticationRefs']) === JSON.stringify(specOf(rewritten)['requiredAuthenticationRefs']))
+      kept[i] = last;
+    else {
+      rewrittenPolicies.set(policy, rewritten);
+      kept[i] = rewritten;
+    }
+  }
+  return [...kept, ...shared];
+}
+
+/** The `kind/namespace/name` of every authentication object an AuthorizationPolicy names (none for other objects), computed once per object. */
+const refKeys = new WeakMap<KubernetesObject, readonly string[]>();
+function authenticationRefKeys(o: KubernetesObject): readonly string[] {
+  if (o.kind !== 'AuthorizationPolicy') return [];
+  let keys = refKeys.get(o);
+  if (keys === undefined) {
+    const ns = o.metadata.namespace ?? '';
+    const refs = specOf(o)['requiredAuthenticationRefs'] as AuthenticationRef[];
+    refKeys.set(o, (keys = refs.filter((r) => r.kind !== 'ServiceAccount').map((r) => `${r.kind}/${r.namespace ?? ns}/${r.name}`)));
+  }
+  return keys;
 }
 
 /** The name most of a group's objects have (`names`, one per object); ties: the shortest, then the first in code-point order. */
