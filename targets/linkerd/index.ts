@@ -200,12 +200,22 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 
 /** Does choice `outer` strictly extend `inner` (every class of `inner` is in `outer`, and `outer` names more headers)? */
 function extendsChoice(outer: ReadonlyMap<string, string>, inner: ReadonlyMap<string, string>): boolean {
-  return inner.size < outer.size && [...inner].every(([name, key]) => outer.get(name) === key);
+  if (inner.size >= outer.size) return false;
+  for (const [name, key] of inner) if (outer.get(name) !== key) return false;
+  return true;
 }
 
 /** Does `inner` name only headers `outer` names (whatever their classes)? */
 function namesWithin(inner: ReadonlyMap<string, string>, outer: ReadonlyMap<string, string>): boolean {
-  return [...inner.keys()].every((name) => outer.has(name));
+  for (const name of inner.keys()) if (!outer.has(name)) return false;
+  return true;
+}
+
+/** The indexes of the items other than the `i`-th that `below` says rank below it (every pair of a port's cells is looked at). */
+function indexesBelow<T>(items: readonly T[], i: number, below: (q: T) => boolean): number[] {
+  const out: number[] = [];
+  for (let j = 0; j < items.length; j++) if (j !== i && below(items[j] as T)) out.push(j);
+  return out;
 }
 
 class LinkerdCompilation {
@@ -268,6 +278,15 @@ class LinkerdCompilation {
     this.seenDiagnostics.add(key);
     const made = diagnostic(id, message, this.context.spanOf(location), related);
     this.diagnostics.push(port === undefined ? made : { ...made, port });
+  }
+
+  private readonly origins = new Map<RuleModel, Origin>();
+
+  /** A rule's policy line, made once per rule (every route and grant of its ports names it). */
+  private originOf(rule: RuleModel): Origin {
+    let origin = this.origins.get(rule);
+    if (origin === undefined) this.origins.set(rule, (origin = ruleOrigin(rule)));
+    return origin;
   }
 
   /** Adds an object; the same name with different content is a collision (never silently merged). */
@@ -698,7 +717,7 @@ class LinkerdCompilation {
       const matches = members.flatMap((c) => c.matches);
       const rules: object[] = chunks(matches, MAX_MATCHES_PER_RULE).map((m) => ({ matches: m }));
       if (members.some((c) => c.catchAll)) rules.push({});
-      const origins = members.flatMap((c) => c.members.map((r) => ruleOrigin(r.rule)));
+      const origins = members.flatMap((c) => c.members.map((r) => this.originOf(r.rule)));
       chunks(rules, MAX_RULES_PER_ROUTE).forEach((part, i) => {
         // More than 16 rules (128 matches) do not fit one route: the rest go to routes with the same grants.
         const name = i === 0 ? base : this.names.name(kind, at.service.namespace, readableName([base, String(i + 1)], `${key}|${i}`), `${key}|${i}`);
@@ -788,14 +807,13 @@ class LinkerdCompilation {
     // any-method group of its region (for a method cell) and, when the rest is the `PathPrefix /` catch-all, the rest's
     // cells (for a cell of another region), each with no header the cell does not name.
     const cells = pending.map((p, i): Cell => {
-      const lower = pending.flatMap((q, j) => {
-        if (j === i) return [];
+      const lower = indexesBelow(pending, i, (q) => {
         const sameGroup = q.group === p.group;
-        const below =
+        return (
           (sameGroup && extendsChoice(p.choice, q.choice)) ||
           (!sameGroup && p.specific && !q.specific && q.regionKey === p.regionKey && namesWithin(q.choice, p.choice)) ||
-          (p.region.kind !== 'rest' && restOverlaps && q.region.kind === 'rest' && namesWithin(q.choice, p.choice));
-        return below ? [j] : [];
+          (p.region.kind !== 'rest' && restOverlaps && q.region.kind === 'rest' && namesWithin(q.choice, p.choice))
+        );
       });
       return { ...p.cell, lower };
     });
@@ -838,11 +856,11 @@ class LinkerdCompilation {
       }
     });
     const cells = pending.map((p, i): Cell => {
-      const lower = pending.flatMap((q, j) => {
-        if (j === i) return [];
-        const below = (q.region === p.region && extendsChoice(p.choice, q.choice)) || (p.below.includes(q.region) && namesWithin(q.choice, p.choice));
-        return below ? [j] : [];
-      });
+      const lower = indexesBelow(
+        pending,
+        i,
+        (q) => (q.region === p.region && extendsChoice(p.choice, q.choice)) || (p.below.includes(q.region) && namesWithin(q.choice, p.choice)),
+      );
       return { ...p.cell, lower };
     });
     this.routes(at, cells, 'GRPCRoute');
@@ -857,28 +875,31 @@ class LinkerdCompilation {
   private grant(service: ServiceModel, target: Ref, terms: readonly Term[]): void {
     const namespace = service.namespace;
     const trustDomain = this.model.mesh.trustDomain;
+    const controlPlane = linkerdControlPlane(this.model.mesh);
     const shared = (
       kind: 'MeshTLSAuthentication' | 'NetworkAuthentication',
-      words: readonly string[],
+      words: () => readonly string[],
       key: string,
       spec: object,
       origins: readonly Origin[],
     ): Ref => {
-      const name = this.names.name(kind, namespace, readableName(words, key), key);
+      // Most grants of a namespace name authentications it already has: their name is looked up before a readable one is made.
+      const name = this.names.known(kind, namespace, key) ?? this.names.name(kind, namespace, readableName(words(), key), key);
       this.add({ apiVersion: `${POLICY_GROUP}/v1alpha1`, kind, metadata: { name, namespace }, spec }, origins);
       return { group: POLICY_GROUP, kind, name };
     };
     for (const term of terms) {
       const origins = term.rules.flatMap((id) => {
         const rule = this.rulesById.get(id);
-        return rule === undefined ? [] : [ruleOrigin(rule)];
+        return rule === undefined ? [] : [this.originOf(rule)];
       });
       const refs: object[] = [];
       const only = term.ids?.length === 1 ? term.ids[0] : undefined;
       if (only?.kind === 'sa') refs.push({ group: '', kind: 'ServiceAccount', name: only.sa, namespace: only.ns });
       else if (term.ids !== null) {
-        const identities = [...new Set(term.ids.map((id) => identityString(id, trustDomain, linkerdControlPlane(this.model.mesh))))].sort(compareStrings);
-        refs.push(shared('MeshTLSAuthentication', identityWords(term.ids), identities.join('\n'), { identities }, origins));
+        const ids = term.ids;
+        const identities = [...new Set(ids.map((id) => identityString(id, trustDomain, controlPlane)))].sort(compareStrings);
+        refs.push(shared('MeshTLSAuthentication', () => identityWords(ids), identities.join('\n'), { identities }, origins));
       }
       if (term.nets !== null) {
         const entries = [...term.nets].sort((a, b) => compareStrings(netEntryKey(a), netEntryKey(b)));
@@ -886,7 +907,7 @@ class LinkerdCompilation {
           cidr: e.cidr.text,
           ...(e.except.length === 0 ? {} : { except: e.except.map((x) => x.text).sort(compareStrings) }),
         }));
-        refs.push(shared('NetworkAuthentication', networkWords(entries), entries.map(netEntryKey).join('\n'), { networks }, origins));
+        refs.push(shared('NetworkAuthentication', () => networkWords(entries), entries.map(netEntryKey).join('\n'), { networks }, origins));
       }
       // Never an empty ref list: that would admit anyone from anywhere (§3). Terms always carry one.
       if (refs.length === 0) continue;

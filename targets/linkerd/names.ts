@@ -55,6 +55,11 @@ export class NameAllocator {
   /** Per `kind/namespace`: the names handed out (to their keys), and each key's name. */
   private readonly scopes = new Map<string, { readonly taken: Map<string, string>; readonly byKey: Map<string, string> }>();
 
+  /** The name already handed out for (kind, namespace, key), if any. */
+  known(kind: string, namespace: string, key: string): string | undefined {
+    return this.scopes.get(`${kind}/${namespace}`)?.byKey.get(key);
+  }
+
   name(kind: string, namespace: string, preferred: string, key: string): string {
     const scopeKey = `${kind}/${namespace}`;
     let scope = this.scopes.get(scopeKey);
