@@ -3,7 +3,9 @@
  * output made by compiling only the namespaces the edit reaches and splicing them into the previous output renders
  * byte-identical files, and the same diagnostics, as compiling the edited model whole. Edits cover rules, services,
  * namespace postures (Linkerd's per-namespace shared authentications included), mesh-wide settings, a service moved
- * between namespaces and a namespace removed.
+ * between namespaces and a namespace removed. The random models include mesh-scope ones, where Linkerd shares equal
+ * authentications of several namespaces in its control-plane namespace: it splices its per-namespace output and shares
+ * over the spliced whole, and that too must equal the full compile.
  */
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';

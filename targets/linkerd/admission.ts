@@ -38,39 +38,42 @@ function str(value: unknown): string | undefined {
  * among those emitted.
  */
 type Check = string | { readonly names: string; readonly problem: (found: KubernetesObject | undefined) => string | undefined };
-/** An object's key, its words in a problem, and its checks: made once per object (objects are never changed, and a watch session's build keeps most of the last one's). */
+/** An object's key and its checks: made once per object (objects are never changed, and a watch session's build keeps most of the last one's). */
 interface Checked {
   readonly key: string;
-  readonly where: string;
   readonly checks: readonly Check[];
 }
 const checkedObjects = new WeakMap<KubernetesObject, Checked>();
+const NO_CHECKS: readonly Check[] = [];
 
 function checkedOf(o: KubernetesObject): Checked {
   let checked = checkedObjects.get(o);
   if (checked === undefined) {
-    const ns = o.metadata.namespace ?? '';
-    checked = { key: `${o.kind}/${ns}/${o.metadata.name}`, where: `${o.kind} ${ns}/${o.metadata.name}`, checks: objectChecks(o) };
+    const checks = objectChecks(o);
+    checked = { key: `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`, checks: checks.length === 0 ? NO_CHECKS : checks };
     checkedObjects.set(o, checked);
   }
   return checked;
 }
 
-/** Every problem with a set of Linkerd objects, as `<Kind> <namespace>/<name>: <problem>`. */
+/** Every problem with a set of Linkerd objects, as `<Kind> <namespace>/<name>: <problem>` (in no particular order: diagnostics are sorted). */
 export function linkerdProblems(objects: readonly KubernetesObject[]): string[] {
   const problems: string[] = [];
-  const checked = objects.map(checkedOf);
+  const where = (o: KubernetesObject): string => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  const checked: Checked[] = [];
   const index = new Map<string, KubernetesObject>();
-  checked.forEach((c, i) => index.set(c.key, objects[i] as KubernetesObject));
-  const seen = new Set<string>();
-  for (const { key, where, checks } of checked) {
-    if (seen.has(key)) problems.push(`${where}: two objects have this kind, namespace and name`);
-    seen.add(key);
+  for (const o of objects) {
+    const c = checkedOf(o);
+    checked.push(c);
+    if (index.has(c.key)) problems.push(`${where(o)}: two objects have this kind, namespace and name`);
+    index.set(c.key, o);
+  }
+  checked.forEach(({ checks }, i) => {
     for (const check of checks) {
       const problem = typeof check === 'string' ? check : check.problem(index.get(check.names));
-      if (problem !== undefined) problems.push(`${where}: ${problem}`);
+      if (problem !== undefined) problems.push(`${where(objects[i] as KubernetesObject)}: ${problem}`);
     }
-  }
+  });
   return problems;
 }
 
