@@ -17,7 +17,9 @@
  *    that route wherever it is attached (linkerd.md §3, §6). On each Server the route matches exactly what its copy
  *    matched and carries exactly its grants, so the best-matching route of every request has the same authorizations.
  *  - MeshTLSAuthentications and NetworkAuthentications with the same spec are one object: in their namespace, or,
- *    used by several namespaces of a mesh-scope policy, in the Linkerd control-plane namespace (`shareAuthentications`).
+ *    used by several namespaces of a mesh-scope policy, in the Linkerd control-plane namespace (`shareAcrossNamespaces`,
+ *    a pass over every namespace's output after the rest, so that a watch session can splice that output namespace by
+ *    namespace first: compiler/splice.ts).
  *
  * The Linkerd simulator (verify/linkerd) reads every parentRef and `In` expressions, so `policyc verify` checks these
  * objects as the proxy would read them (test/linkerd/share.test.ts shows that a wrongly shared route is caught).
