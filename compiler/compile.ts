@@ -55,6 +55,8 @@ export interface CompileOptions {
     readonly minSourceBytes?: number;
     /** Every target on the worker, none on this thread (tests). */
     readonly workerOnly?: boolean;
+    /** The least wait for a worker that does not finish before this thread compiles its targets (tests). */
+    readonly silenceMs?: number;
   };
 }
 
@@ -148,7 +150,9 @@ export function compile(options: CompileOptions): CompileResult {
   const startWorker =
     targetWorker !== undefined && options.memo === undefined && (options.targets.length > 1 || targetWorker.workerOnly === true)
       ? (): TargetWorker =>
-          (worker ??= timePhase('target worker start', () => startTargetWorker(targetWorker.file, options.targets, store.root, targetWorker.workerOnly)))
+          (worker ??= timePhase('target worker start', () =>
+            startTargetWorker(targetWorker.file, options.targets, store.root, targetWorker.workerOnly, targetWorker.silenceMs),
+          ))
       : undefined;
   // The type checker's verdict, collected before the targets when it is already there: the checker this build
   // opened is closed then (its process's memory freed), and a policy with type errors compiles no target.

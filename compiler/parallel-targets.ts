@@ -116,6 +116,9 @@ function take(counters: Int32Array, count: number): number | undefined {
  */
 const FIRST_TAKE_WAIT_MS = 10_000;
 
+/** How long, at least, this thread waits for a worker that has not finished once its own targets are done. */
+const WORKER_SILENCE_MS = 30_000;
+
 /** A worker started for a build; `run` hands it the model, `close` ends it (a build that stops before the targets only closes). */
 export interface TargetWorker {
   /**
@@ -136,14 +139,18 @@ export interface StartedTargets {
 
 /**
  * Starts the worker (`file`, which calls `serveTargets` with the mesh registry) for these targets; `workerOnly`
- * leaves every target to the worker (tests: each target's work is then known to cross the threads).
+ * leaves every target to the worker (tests: each target's work is then known to cross the threads); `silenceMs`
+ * bounds the wait for a worker that does not finish (see `collect`).
  */
-export function startTargetWorker(file: string, targets: readonly Target[], root: string, workerOnly = false): TargetWorker {
+export function startTargetWorker(file: string, targets: readonly Target[], root: string, workerOnly = false, silenceMs = WORKER_SILENCE_MS): TargetWorker {
   const counters = new Int32Array(new SharedArrayBuffer(8));
   const channel = new MessageChannel();
   const data: WorkerData = { port: channel.port2, counters: counters.buffer as SharedArrayBuffer, targets: targets.map((t) => t.name), root };
   const worker = new Worker(file, { workerData: data, transferList: [channel.port2] });
   worker.unref();
+  // A worker that fails is noticed by `collect` (no answer in time), which compiles its targets here; unhandled,
+  // its error event would end the process after the build.
+  worker.on('error', () => undefined);
   const port = channel.port1;
   port.unref();
   const close = (): void => {
@@ -164,6 +171,7 @@ export function startTargetWorker(file: string, targets: readonly Target[], root
           // registry's order this thread compiles Linkerd, the largest output, whose files are then not copied.
           const deadline = Date.now() + FIRST_TAKE_WAIT_MS;
           while (!workerOnly && Atomics.load(counters, 0) === 0 && Date.now() < deadline) Atomics.wait(counters, 0, 0, 100);
+          const ownStart = Date.now();
           for (let index = workerOnly ? undefined : take(counters, targets.length); index !== undefined; index = take(counters, targets.length)) {
             try {
               results[index] = emitHere(targets[index] as Target);
@@ -177,7 +185,10 @@ export function startTargetWorker(file: string, targets: readonly Target[], root
           let failure: { readonly error: unknown } | undefined;
           time('target worker wait', () => {
             let seen = 0;
-            for (let done = false; !done;) {
+            // A worker that died (out of memory, a module that failed to load) never answers, and its exit event
+            // cannot reach this blocked thread: past a bound, the targets it did not answer are compiled here.
+            const giveUp = Date.now() + Math.max(silenceMs, 4 * (Date.now() - ownStart));
+            for (let done = false; !done && Date.now() < giveUp;) {
               Atomics.wait(counters, 1, seen, 100);
               seen = Atomics.load(counters, 1);
               for (let message = receiveMessageOnPort(port); message !== undefined; message = receiveMessageOnPort(port)) {
@@ -194,6 +205,14 @@ export function startTargetWorker(file: string, targets: readonly Target[], root
           });
           for (const phase of phases) reportPhase(phase);
           close();
+          for (const [index, target] of targets.entries()) {
+            if (results[index] !== undefined) continue;
+            try {
+              results[index] = emitHere(target);
+            } catch (error) {
+              results[index] = { error };
+            }
+          }
           if (failure !== undefined) throw failure.error;
           return targets.map((target, index) => {
             const result = results[index];

@@ -19,6 +19,7 @@ import { refusingTarget, throwingTarget } from './failing-targets';
 
 const registryWorker = compiledFile('cli/targets-worker.js');
 const fixtureWorker = compiledFile('test/targets-worker-fixture.js');
+const deadWorker = compiledFile('test/dead-targets-worker.js');
 const allTargets = [...targets.values()];
 
 /** What a build gives, as bytes: every file of every target folder, then every diagnostic, in order. */
@@ -69,6 +70,10 @@ describe('targets on two threads', () => {
     assert.ok(hasErrors(here.diagnostics) && here.diagnostics.some((d) => d.message.startsWith('refusing: ') && d.span?.file === path.join(dir, 'ns-00.ts')));
     assert.equal(here.outputs.size, 0);
     assert.equal(bytesOf(there), bytesOf(here));
+  });
+
+  it('GIVEN a worker that dies without answering WHEN built THEN this thread compiles its targets: byte-identical, no hang', () => {
+    assert.equal(bytesOf(build(allTargets, { file: deadWorker, minSourceBytes: 0, workerOnly: true, silenceMs: 300 })), reference);
   });
 
   for (const workerOnly of [true, false]) {
