@@ -4,7 +4,6 @@
  * tell apart there), and compare the model's decision with what each mesh simulator decides from the emitted
  * YAML alone.
  */
-import { parseAllDocuments } from 'yaml';
 import { clientKey, decide, operationKey, presentedIdentity, type Client, type Decision, type Request } from '../model/decide';
 import { isHttpProtocol, isProxyAdminPort, proxyAdminPortOf, servicesById, type PolicyModel, type ServiceModel } from '../model/model';
 import { isNormalPath } from '../model/path';
@@ -18,6 +17,7 @@ import {
   requestConditionsKey,
   type Operation,
 } from '../model/request-space';
+import { yamlDocuments } from './emitted-yaml';
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedOperation, SimulatedRequest, Workload } from './simulator';
 
 export interface Mismatch {
@@ -50,9 +50,8 @@ export interface VerificationResult {
 export function manifestsFromFiles(files: ReadonlyMap<string, string>): ManifestObject[] {
   const objects: ManifestObject[] = [];
   for (const text of files.values()) {
-    for (const doc of parseAllDocuments(text)) {
-      const value = doc.toJS() as ManifestObject | null;
-      if (value !== null && !String(value.apiVersion).startsWith('kustomize.config.k8s.io/')) objects.push(value);
+    for (const value of yamlDocuments(text) as ManifestObject[]) {
+      if (!String(value.apiVersion).startsWith('kustomize.config.k8s.io/')) objects.push(value);
     }
   }
   return objects;
