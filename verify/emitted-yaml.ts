@@ -176,8 +176,11 @@ export function readEmittedYaml(text: string): Json[] | undefined {
 
 /** Every document of one YAML file as plain data, non-empty ones, read by `readEmittedYaml` or else the `yaml` library. */
 export function yamlDocuments(text: string): unknown[] {
-  return readEmittedYaml(text) ?? parseAllDocuments(text).flatMap((doc) => {
-    const value: unknown = doc.toJS();
-    return value === null ? [] : [value];
-  });
+  return (
+    readEmittedYaml(text) ??
+    parseAllDocuments(text).flatMap((doc) => {
+      const value: unknown = doc.toJS();
+      return value === null ? [] : [value];
+    })
+  );
 }
