@@ -117,20 +117,19 @@ export function simulatedRequest(request: Request, services: ReadonlyMap<string,
 
 /** What a mesh sees of a request's headers and token: the JWT's claims, and whether its issuer signed it. */
 export function simulatedOperation(operation: Operation): SimulatedOperation {
+  // Fields set one by one, not spread: this runs for every enumerated operation of every port.
+  const simulated: { -readonly [K in keyof SimulatedOperation]: SimulatedOperation[K] } = {};
+  if (operation.method !== undefined) simulated.method = operation.method;
+  if (operation.path !== undefined) simulated.path = operation.path;
+  if (operation.headers !== undefined) simulated.headers = operation.headers;
   const token = operation.token;
-  return {
-    ...(operation.method === undefined ? {} : { method: operation.method }),
-    ...(operation.path === undefined ? {} : { path: operation.path }),
-    ...(operation.headers === undefined ? {} : { headers: operation.headers }),
-    ...(token === undefined
-      ? {}
-      : {
-          jwt:
-            token.kind === 'valid'
-              ? { iss: token.issuer, sub: token.subject, claims: token.claims, signedByIssuer: true }
-              : { iss: token.issuer, sub: PROBE_SUBJECT, claims: {}, signedByIssuer: false },
-        }),
-  };
+  if (token !== undefined) {
+    simulated.jwt =
+      token.kind === 'valid'
+        ? { iss: token.issuer, sub: token.subject, claims: token.claims, signedByIssuer: true }
+        : { iss: token.issuer, sub: PROBE_SUBJECT, claims: {}, signedByIssuer: false };
+  }
+  return simulated;
 }
 
 /** A target to verify: its emitted objects and the simulator of its mesh. */

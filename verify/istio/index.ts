@@ -1292,31 +1292,41 @@ function readsToken(rule: Rule): boolean {
  */
 function rulePartsKey(applicable: readonly Applicable[], base: Context, side: 'from' | 'to'): string {
   let key = '';
+  // One context for every policy, its policy and action set in turn (the key is asked for every enumerated client
+  // and operation: a context per policy was most of this function's cost).
+  const ctx: { -readonly [K in keyof PolicyContext]: PolicyContext[K] } = { ...base, policy: undefined as unknown as Policy, action: 'ALLOW' };
   for (const a of applicable) {
-    const ctx: PolicyContext = { ...base, policy: a.policy, action: a.action === 'DENY' ? 'DENY' : 'ALLOW' };
+    ctx.policy = a.policy;
+    ctx.action = a.action === 'DENY' ? 'DENY' : 'ALLOW';
     key += '|';
     for (const r of rulesOf(a.policy) ?? []) {
       if ('error' in r) {
         key += 'e';
         continue;
       }
-      const parts: Tri[] = [];
+      // The rule's parts AND'ed, each evaluated in order as before: false if one is false, else unknown if one is.
+      let anyFalse = false;
+      let anyUnknown = false;
+      const part = (v: Tri): void => {
+        if (v === false) anyFalse = true;
+        else if (isUnknown(v)) anyUnknown = true;
+      };
       const from = r.value.from;
       const split = readsToken(r.value);
       if (side === 'from' && from !== undefined) {
-        if (split) key += from.map((fields) => triChar(fieldsMatchWhere(fields, ctx, false))).join('');
-        else parts.push(combineEach(from, true, (f) => fieldsMatch(f, ctx)));
+        if (split) for (const fields of from) key += triChar(fieldsMatchWhere(fields, ctx, false));
+        else part(combineEach(from, true, (f) => fieldsMatch(f, ctx)));
       }
       if (side === 'to') {
-        if (split) key += (from ?? []).map((fields) => triChar(fieldsMatchWhere(fields, ctx, true))).join('');
-        if (r.value.to !== undefined) parts.push(combineEach(r.value.to, true, (f) => fieldsMatch(f, ctx)));
+        if (split) for (const fields of from ?? []) key += triChar(fieldsMatchWhere(fields, ctx, true));
+        if (r.value.to !== undefined) part(combineEach(r.value.to, true, (f) => fieldsMatch(f, ctx)));
       }
       for (const c of r.value.when) {
         if (side === 'from' ? isHttpOnlyKey(c.key) : !isHttpOnlyKey(c.key) || ctx.tcp) continue;
-        if (c.values.length > 0) parts.push(combineEach(c.values, true, (v) => valueOf(c.key, v, ctx)));
-        if (c.notValues.length > 0) parts.push(not(combineEach(c.notValues, true, (v) => valueOf(c.key, v, ctx))));
+        if (c.values.length > 0) part(combineEach(c.values, true, (v) => valueOf(c.key, v, ctx)));
+        if (c.notValues.length > 0) part(not(combineEach(c.notValues, true, (v) => valueOf(c.key, v, ctx))));
       }
-      key += triChar(and(parts));
+      key += anyFalse ? '0' : anyUnknown ? 'u' : '1';
     }
   }
   return key;

@@ -273,6 +273,18 @@ function routesNaming(index: Index, group: string, kind: string, namespace: stri
   return byParent.get(server) ?? [];
 }
 
+/**
+ * Whether the route a policy targets exists: asked for every policy of a namespace for each of its Servers, so
+ * answered once per policy.
+ */
+const routeTargets = new WeakMap<Obj, boolean>();
+
+function targetRouteExists(index: Index, policy: Obj, group: string, kind: string, name: string): boolean {
+  let exists = routeTargets.get(policy);
+  if (exists === undefined) routeTargets.set(policy, (exists = lookupQuiet(index, group, kind, policy.namespace, name) !== undefined));
+  return exists;
+}
+
 function lookup(index: Index, group: string, kind: string, namespace: string, name: string): Obj | undefined {
   const found = lookupQuiet(index, group, kind, namespace, name);
   if (found?.conflict)
@@ -1128,7 +1140,7 @@ function computePlan(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean
     if (
       (t['kind'] === 'HTTPRoute' || t['kind'] === 'GRPCRoute') &&
       typeof t['name'] === 'string' &&
-      lookupQuiet(ctx.index, group, t['kind'], p.namespace, t['name']) === undefined
+      !targetRouteExists(ctx.index, p, group, t['kind'], t['name'])
     ) {
       ctx.notes.push(`${p.ref} targets ${t['kind']} ${p.namespace}/${t['name']} (group ${group}), which does not exist`);
     }
