@@ -9,6 +9,14 @@
 
 /** The normalized path, or `rejected` for a path Envoy refuses with 400. */
 export function envoyBasePath(raw: string): { readonly path: string } | 'rejected' {
+  // A request's path is compared with every path value of every rule: the last answer is kept.
+  if (last?.raw !== raw) last = { raw, normalized: normalize(raw) };
+  return last.normalized;
+}
+
+let last: { readonly raw: string; readonly normalized: { readonly path: string } | 'rejected' } | undefined;
+
+function normalize(raw: string): { readonly path: string } | 'rejected' {
   // Nothing to decode, no backslash and no dot segment: the path is its own normal form (the verifier asks
   // this for every path comparison of every request).
   if (raw.startsWith('/') && !/[%\\]|\/\.\.?(\/|$)/.test(raw)) return { path: raw };

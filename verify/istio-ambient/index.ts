@@ -38,7 +38,24 @@ export interface IstioAmbientSimulatorConfig {
 type Json = Record<string, unknown>;
 
 const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+/**
+ * The strings of a list, and the maps of a list (`records`), each read once per list: the simulator asks for them on
+ * every request, and the parsed manifests never change.
+ */
+const stringLists = new WeakMap<readonly unknown[], readonly string[]>();
+const strings = (v: unknown): readonly string[] => {
+  if (!Array.isArray(v)) return [];
+  let known = stringLists.get(v);
+  if (known === undefined) stringLists.set(v, (known = v.filter((x): x is string => typeof x === 'string')));
+  return known;
+};
+const recordLists = new WeakMap<readonly unknown[], readonly Json[]>();
+const records = (v: unknown): readonly Json[] | undefined => {
+  if (!Array.isArray(v)) return undefined;
+  let known = recordLists.get(v);
+  if (known === undefined) recordLists.set(v, (known = v.filter(isRecord)));
+  return known;
+};
 const refOf = (o: ManifestObject): string => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 const specOf = (o: ManifestObject): Json => (isRecord(o['spec']) ? o['spec'] : {});
 
@@ -52,7 +69,18 @@ function selects(spec: Json, labels: Readonly<Record<string, string>>): boolean 
 // ---------------------------------------------------------------------------------------------------------------
 // Addresses: an IP block is `a.b.c.d[/n]` or an IPv6 address `[/n]` (AuthorizationPolicy reference).
 
-function ipBytes(text: string): number[] | undefined {
+/** `readIpBytes` remembered per text: a request's address is compared with every block of every rule. */
+const ipBytesOf = new Map<string, readonly number[] | undefined>();
+
+function ipBytes(text: string): readonly number[] | undefined {
+  if (ipBytesOf.has(text)) return ipBytesOf.get(text);
+  if (ipBytesOf.size >= 100_000) ipBytesOf.clear();
+  const bytes = readIpBytes(text);
+  ipBytesOf.set(text, bytes);
+  return bytes;
+}
+
+function readIpBytes(text: string): number[] | undefined {
   if (text.includes('.')) {
     const parts = text.split('.').map(Number);
     return parts.length === 4 && parts.every((p) => Number.isInteger(p) && p >= 0 && p <= 255) ? parts : undefined;
@@ -119,8 +147,14 @@ const OPERATION_FIELDS = new Set(['ports', 'methods', 'paths']);
 /** Fields that need the HTTP request, which ztunnel never parses (§3). */
 const L7_FIELDS = new Set(['methods', 'notMethods', 'paths', 'notPaths', 'hosts', 'notHosts', 'requestPrincipals', 'notRequestPrincipals']);
 
+/** Sources and operations whose fields were found modelled (the check is per object; one that fails throws every time). */
+const modelledFields = new WeakSet<Json>();
+
 function sourceMatches(source: Json, peer: Peer, ref: string): boolean {
-  for (const field of Object.keys(source)) if (!SOURCE_FIELDS.has(field)) throw new Unsupported(`source field ${field} is not modelled`, [ref]);
+  if (!modelledFields.has(source)) {
+    for (const field of Object.keys(source)) if (!SOURCE_FIELDS.has(field)) throw new Unsupported(`source field ${field} is not modelled`, [ref]);
+    modelledFields.add(source);
+  }
   const principals = source['principals'];
   const namespaces = source['namespaces'];
   const notPrincipals = source['notPrincipals'];
@@ -138,7 +172,10 @@ function sourceMatches(source: Json, peer: Peer, ref: string): boolean {
 }
 
 function operationMatches(operation: Json, call: Call, ref: string): boolean {
-  for (const field of Object.keys(operation)) if (!OPERATION_FIELDS.has(field)) throw new Unsupported(`operation field ${field} is not modelled`, [ref]);
+  if (!modelledFields.has(operation)) {
+    for (const field of Object.keys(operation)) if (!OPERATION_FIELDS.has(field)) throw new Unsupported(`operation field ${field} is not modelled`, [ref]);
+    modelledFields.add(operation);
+  }
   const ports = operation['ports'];
   const methods = operation['methods'];
   const paths = operation['paths'];
@@ -172,23 +209,23 @@ function whenMatches(conditions: unknown, call: Call, ref: string): boolean {
 
 function ruleMatches(rule: Json, peer: Peer, call: Call, ref: string): boolean {
   if (rule['when'] !== undefined && !whenMatches(rule['when'], call, ref)) return false;
-  const from = Array.isArray(rule['from']) ? rule['from'].filter(isRecord) : undefined;
-  const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord) : undefined;
+  const from = records(rule['from']);
+  const to = records(rule['to']);
   const fromOk = from === undefined || from.some((f) => sourceMatches(isRecord(f['source']) ? f['source'] : {}, peer, ref));
   const toOk = to === undefined || to.some((t) => operationMatches(isRecord(t['operation']) ? t['operation'] : {}, call, ref));
   return fromOk && toOk;
 }
 
 function hasL7Field(spec: Json): boolean {
-  const rules = Array.isArray(spec['rules']) ? spec['rules'].filter(isRecord) : [];
+  const rules = records(spec['rules']) ?? [];
   return rules.some((rule) => {
-    const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord) : [];
-    const from = Array.isArray(rule['from']) ? rule['from'].filter(isRecord) : [];
+    const to = records(rule['to']) ?? [];
+    const from = records(rule['from']) ?? [];
     const fields = [
       ...to.flatMap((t) => (isRecord(t['operation']) ? Object.keys(t['operation']) : [])),
       ...from.flatMap((f) => (isRecord(f['source']) ? Object.keys(f['source']) : [])),
     ];
-    const when = Array.isArray(rule['when']) ? rule['when'].filter(isRecord) : [];
+    const when = records(rule['when']) ?? [];
     return fields.some((f) => L7_FIELDS.has(f)) || when.some((c) => String(c['key']).startsWith('request.'));
   });
 }
@@ -198,7 +235,7 @@ function evaluate(where: string, policies: readonly ManifestObject[], peer: Peer
   const matching = (action: string) =>
     policies.filter((p) => {
       const spec = specOf(p);
-      const rules = Array.isArray(spec['rules']) ? spec['rules'].filter(isRecord) : [];
+      const rules = records(spec['rules']) ?? [];
       return (spec['action'] ?? 'ALLOW') === action && rules.some((r) => ruleMatches(r, peer, call, refOf(p)));
     });
   for (const p of policies) {
@@ -491,7 +528,7 @@ function distinctionsOf(config: IstioAmbientSimulatorConfig, objects: readonly M
           ? { kind: 'suffix', value: value.slice(1) }
           : { kind: 'exact', value };
   for (const policy of policies) {
-    const rules = Array.isArray(specOf(policy)['rules']) ? (specOf(policy)['rules'] as unknown[]).filter(isRecord) : [];
+    const rules = records(specOf(policy)['rules']) ?? [];
     for (const rule of rules) {
       const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord).map((t) => (isRecord(t['operation']) ? t['operation'] : {})) : undefined;
       // A rule whose every operation lists ports without this one cannot match here.
@@ -547,8 +584,8 @@ function clientKeyOf(
   let key = identity === undefined ? 'p' : 'm';
   for (const policy of policies) {
     key += '|';
-    for (const rule of Array.isArray(specOf(policy)['rules']) ? (specOf(policy)['rules'] as unknown[]).filter(isRecord) : []) {
-      const from = Array.isArray(rule['from']) ? rule['from'].filter(isRecord) : undefined;
+    for (const rule of records(specOf(policy)['rules']) ?? []) {
+      const from = records(rule['from']);
       key += from === undefined || from.some((f) => sourceMatches(isRecord(f['source']) ? f['source'] : {}, peer, refOf(policy))) ? '1' : '0';
     }
   }
@@ -577,8 +614,8 @@ function operationKeyOf(
   let key = '';
   for (const policy of policies) {
     key += '|';
-    for (const rule of Array.isArray(specOf(policy)['rules']) ? (specOf(policy)['rules'] as unknown[]).filter(isRecord) : []) {
-      const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord) : undefined;
+    for (const rule of records(specOf(policy)['rules']) ?? []) {
+      const to = records(rule['to']);
       let when: boolean;
       try {
         when = rule['when'] === undefined || whenMatches(rule['when'], call, refOf(policy));

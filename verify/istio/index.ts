@@ -491,17 +491,9 @@ function pathMatches(value: string, ctx: PolicyContext): Tri {
     return { unknown: `request path "${ctx.path}" (a query, fragment or relative path) is not modelled`, objects: [ctx.policy.ref] };
   }
   // Policies match the path after the default BASE normalization (MeshConfig pathNormalization, §1.8).
-  const normalized = normalizedPath(ctx.path);
+  const normalized = envoyBasePath(ctx.path);
   if (normalized === 'rejected') return { unknown: `request path "${ctx.path}" is rejected by Envoy with 400 (%00)`, objects: [ctx.policy.ref] };
   return valueMatches(value, normalized.path);
-}
-
-/** `envoyBasePath` of the last path asked: a request's path is compared with every path value of every rule. */
-let lastPath: { readonly path: string; readonly normalized: ReturnType<typeof envoyBasePath> } | undefined;
-
-function normalizedPath(path: string): ReturnType<typeof envoyBasePath> {
-  if (lastPath?.path !== path) lastPath = { path, normalized: envoyBasePath(path) };
-  return lastPath.normalized;
 }
 
 /** One value of one field or `when` key. */
@@ -647,7 +639,19 @@ function operationFields(operation: Json, ref: string): Map<string, string[]> {
   return fields;
 }
 
-const fieldsMatch = (fields: Map<string, string[]>, ctx: PolicyContext): Tri => combineEach(fields, false, ([f, v]) => fieldMatches(f, v, ctx));
+/** Fields AND'ed (`combineEach` over the map), visited with `forEach`: no entry pair per field per request. */
+function fieldsMatchEach(fields: Map<string, string[]>, each: (field: string, values: string[]) => Tri): Tri {
+  let settled = false;
+  let firstUnknown: Unknown | undefined;
+  fields.forEach((values, field) => {
+    const v = each(field, values);
+    if (v === false) settled = true;
+    else if (isUnknown(v)) firstUnknown ??= v;
+  });
+  return settled ? false : (firstUnknown ?? true);
+}
+
+const fieldsMatch = (fields: Map<string, string[]>, ctx: PolicyContext): Tri => fieldsMatchEach(fields, (f, v) => fieldMatches(f, v, ctx));
 
 /** A rule's fields, checked as the webhook checks them (§1.9). */
 interface Rule {
@@ -1270,7 +1274,7 @@ function operationKeyFor(
 const TOKEN_FIELDS = new Set(['requestPrincipals', 'notRequestPrincipals']);
 
 const fieldsMatchWhere = (fields: Map<string, string[]>, ctx: PolicyContext, token: boolean): Tri =>
-  combineEach(fields, false, ([f, v]) => (TOKEN_FIELDS.has(f) === token ? fieldMatches(f, v, ctx) : true));
+  fieldsMatchEach(fields, (f, v) => (TOKEN_FIELDS.has(f) === token ? fieldMatches(f, v, ctx) : true));
 
 /** Whether a rule's `from` entries name request principals (read once per rule). */
 const tokenReaders = new WeakMap<Rule, boolean>();

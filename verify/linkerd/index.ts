@@ -797,6 +797,16 @@ function grpcMatch(m: unknown, req: SimulatedRequest, where: string): MatchOutco
 }
 
 /** The best match of one route under one precedence order: a summary, undefined (no match), or throws Unsupported. */
+/** `<route> rule <n>` of each rule of a route, written once per route: routes are scored for every request. */
+const routeRuleWheres = new WeakMap<Obj, string[]>();
+
+function ruleWheres(route: Obj, count: number): readonly string[] {
+  let wheres = routeRuleWheres.get(route);
+  if (wheres === undefined) routeRuleWheres.set(route, (wheres = []));
+  for (let i = wheres.length; i < count; i++) wheres.push(`${route.ref} rule ${i + 1}`);
+  return wheres;
+}
+
 function routeScore(route: Route, req: SimulatedRequest, precedence: Precedence): { summary: Summary } | { unknown: string; summary: Summary } | undefined {
   const { obj, grpc } = route;
   const hostnames = arr(obj.spec['hostnames']) ?? [];
@@ -805,21 +815,25 @@ function routeScore(route: Route, req: SimulatedRequest, precedence: Precedence)
   const rules = present(obj.spec['rules']) ? (arr(obj.spec['rules']) ?? []) : grpc ? [] : [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }] }];
   let best: { summary: Summary } | undefined;
   let bestUnknown: { unknown: string; summary: Summary } | undefined;
+  const wheres = ruleWheres(obj, rules.length);
   rules.forEach((rule, i) => {
-    const where = `${obj.ref} rule ${i + 1}`;
+    const where = wheres[i] as string;
     const r = isObj(rule) ? rule : {};
     // Omitted matches: the HTTPRoute CRD default (PathPrefix "/"); an empty list or a GRPC rule without matches
     // matches everything, scored like PathPrefix "/" (linkerd2-proxy RequestMatch::default) or no rpc match.
     const matches = present(r['matches']) ? (arr(r['matches']) ?? []) : [];
-    const outcomes: MatchOutcome[] =
-      matches.length === 0
-        ? [grpc ? grpcMatch({}, req, where) : { summary: DEFAULT_SUMMARY }]
-        : matches.map((m) => (grpc ? grpcMatch(m, req, where) : httpMatch(m, req, where)));
-    for (const o of outcomes) {
-      if (o === 'no') continue;
+    const consider = (o: MatchOutcome): void => {
+      if (o === 'no') return;
       if ('unknown' in o) {
         if (bestUnknown === undefined || cmpSummary(o.summary, bestUnknown.summary, precedence) > 0) bestUnknown = o;
       } else if (best === undefined || cmpSummary(o.summary, best.summary, precedence) > 0) best = o;
+    };
+    // Every match is evaluated before any is compared, as each may throw Unsupported.
+    if (matches.length === 0) consider(grpc ? grpcMatch({}, req, where) : { summary: DEFAULT_SUMMARY });
+    else {
+      const outcomes: MatchOutcome[] = [];
+      for (const m of matches) outcomes.push(grpc ? grpcMatch(m, req, where) : httpMatch(m, req, where));
+      for (const o of outcomes) consider(o);
     }
   });
   if (bestUnknown !== undefined && (best === undefined || cmpSummary(bestUnknown.summary, best.summary, precedence) >= 0)) return bestUnknown;
