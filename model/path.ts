@@ -34,6 +34,8 @@ function removeDotSegments(path: string): string {
 /** The path an application sees for a raw request path (query already stripped). */
 export function normalizePath(raw: string): string {
   if (!raw.startsWith('/') && !raw.startsWith('\\')) return raw;
+  // Nothing to decode, no backslash, no dot segment: already normal (asked for every request the verifier decides).
+  if (!/[%\\]|\/\.\.?(?:\/|$)/.test(raw)) return raw;
   return removeDotSegments(decodeUnreserved(raw).replace(/\\/g, '/'));
 }
 

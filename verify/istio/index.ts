@@ -570,7 +570,15 @@ function fieldMatches(field: string, values: readonly string[], ctx: PolicyConte
   if (values.length === 0) return true;
   if (ctx.tcp && HTTP_ONLY_FIELDS.has(field)) return true; // DENY on TCP: the HTTP-only condition is dropped (§1.7)
   const { negative, key } = fieldKey(field);
-  const matched = combineEach(values, true, (v) => valueOf(key, v, ctx));
+  // `combineEach(values, true, …)` written out: this runs for every value of every rule on every request.
+  let settled = false;
+  let firstUnknown: Unknown | undefined;
+  for (const value of values) {
+    const v = valueOf(key, value, ctx);
+    if (v === true) settled = true;
+    else if (isUnknown(v)) firstUnknown ??= v;
+  }
+  const matched: Tri = settled ? true : (firstUnknown ?? false);
   return negative ? not(matched) : matched;
 }
 
@@ -639,19 +647,42 @@ function operationFields(operation: Json, ref: string): Map<string, string[]> {
   return fields;
 }
 
-/** Fields AND'ed (`combineEach` over the map), visited with `forEach`: no entry pair per field per request. */
-function fieldsMatchEach(fields: Map<string, string[]>, each: (field: string, values: string[]) => Tri): Tri {
+/** A source's or an operation's fields as a list, made once per map: iterating a map allocates a pair per field. */
+const fieldLists = new WeakMap<Map<string, string[]>, readonly (readonly [string, string[]])[]>();
+
+function fieldList(fields: Map<string, string[]>): readonly (readonly [string, string[]])[] {
+  let list = fieldLists.get(fields);
+  if (list === undefined) fieldLists.set(fields, (list = [...fields]));
+  return list;
+}
+
+/**
+ * Fields AND'ed (`combineEach(fields, false, …)` written out); with `token` set, only the fields that read the
+ * token (true) or only the others (false) count, the rest being true.
+ */
+function fieldsMatch(fields: Map<string, string[]>, ctx: PolicyContext, token?: boolean): Tri {
   let settled = false;
   let firstUnknown: Unknown | undefined;
-  fields.forEach((values, field) => {
-    const v = each(field, values);
+  for (const [field, values] of fieldList(fields)) {
+    if (token !== undefined && TOKEN_FIELDS.has(field) !== token) continue;
+    const v = fieldMatches(field, values, ctx);
     if (v === false) settled = true;
     else if (isUnknown(v)) firstUnknown ??= v;
-  });
+  }
   return settled ? false : (firstUnknown ?? true);
 }
 
-const fieldsMatch = (fields: Map<string, string[]>, ctx: PolicyContext): Tri => fieldsMatchEach(fields, (f, v) => fieldMatches(f, v, ctx));
+/** Entries (`from` or `to`) OR'ed (`combineEach(entries, true, fieldsMatch)` written out). */
+function entriesMatch(entries: readonly Map<string, string[]>[], ctx: PolicyContext): Tri {
+  let settled = false;
+  let firstUnknown: Unknown | undefined;
+  for (const fields of entries) {
+    const v = fieldsMatch(fields, ctx);
+    if (v === true) settled = true;
+    else if (isUnknown(v)) firstUnknown ??= v;
+  }
+  return settled ? true : (firstUnknown ?? false);
+}
 
 /** A rule's fields, checked as the webhook checks them (§1.9). */
 interface Rule {
@@ -685,8 +716,8 @@ function ruleMatches({ from, to, when }: Rule, ctx: PolicyContext): Tri {
     if (httpOnly) return false;
   }
   const conditions: Tri[] = [];
-  if (from !== undefined) conditions.push(combineEach(from, true, (fields) => fieldsMatch(fields, ctx)));
-  if (to !== undefined) conditions.push(combineEach(to, true, (fields) => fieldsMatch(fields, ctx)));
+  if (from !== undefined) conditions.push(entriesMatch(from, ctx));
+  if (to !== undefined) conditions.push(entriesMatch(to, ctx));
   for (const c of when) {
     if (ctx.tcp && isHttpOnlyKey(c.key)) continue; // DENY on TCP: the HTTP-only condition is dropped (§1.7)
     if (c.values.length > 0) conditions.push(combineEach(c.values, true, (v) => valueOf(c.key, v, ctx)));
@@ -970,6 +1001,8 @@ function decideFor(
     requestAuth,
     config,
   };
+  // One context for every policy, its policy and action set in turn (no copy of the request's fields per policy).
+  const ctx: { -readonly [K in keyof PolicyContext]: PolicyContext[K] } = { ...base, policy: undefined as unknown as Policy, action: 'ALLOW' };
   const evaluate = (action: Action): { policy: Policy; match: Tri }[] =>
     applicable
       .filter((a) => a.action === action && !a.dryRun)
@@ -978,7 +1011,9 @@ function decideFor(
         if (action === 'DENY' && (rules === undefined || rules === null || (Array.isArray(rules) && rules.length === 0))) {
           notes.push(`${a.policy.ref} is a DENY without rules: the webhook rejects it and, if admitted, it never matches (§1.2)`);
         }
-        return { policy: a.policy, match: policyMatches({ ...base, policy: a.policy, action }) };
+        ctx.policy = a.policy;
+        ctx.action = action;
+        return { policy: a.policy, match: policyMatches(ctx) };
       });
   const denies = evaluate('DENY');
   const allows = evaluate('ALLOW');
@@ -1273,9 +1308,6 @@ function operationKeyFor(
 /** Source fields that read the request's token, not the peer: the operation's side of a `from` entry. */
 const TOKEN_FIELDS = new Set(['requestPrincipals', 'notRequestPrincipals']);
 
-const fieldsMatchWhere = (fields: Map<string, string[]>, ctx: PolicyContext, token: boolean): Tri =>
-  fieldsMatchEach(fields, (f, v) => (TOKEN_FIELDS.has(f) === token ? fieldMatches(f, v, ctx) : true));
-
 /** Whether a rule's `from` entries name request principals (read once per rule). */
 const tokenReaders = new WeakMap<Rule, boolean>();
 
@@ -1294,6 +1326,11 @@ function readsToken(rule: Rule): boolean {
  * also names request principals matches when its peer fields (`from`) and its token fields (`to`) both do, so
  * such a rule gets one character per entry on each side. `e`: the rule is invalid.
  */
+/** A rule's key character while its parts are AND'ed: '1' all true so far, 'u' one unknown, '0' one false. */
+type RuleState = '1' | 'u' | '0';
+
+const worse = (state: RuleState, part: Tri): RuleState => (part === false ? '0' : isUnknown(part) && state === '1' ? 'u' : state);
+
 function rulePartsKey(applicable: readonly Applicable[], base: Context, side: 'from' | 'to'): string {
   let key = '';
   // One context for every policy, its policy and action set in turn (the key is asked for every enumerated client
@@ -1308,29 +1345,28 @@ function rulePartsKey(applicable: readonly Applicable[], base: Context, side: 'f
         key += 'e';
         continue;
       }
-      // The rule's parts AND'ed, each evaluated in order as before: false if one is false, else unknown if one is.
-      let anyFalse = false;
-      let anyUnknown = false;
-      const part = (v: Tri): void => {
-        if (v === false) anyFalse = true;
-        else if (isUnknown(v)) anyUnknown = true;
-      };
+      // The rule's parts AND'ed, each evaluated in order: false if one is false, else unknown if one is (`worse`).
+      let state: RuleState = '1';
       const from = r.value.from;
       const split = readsToken(r.value);
       if (side === 'from' && from !== undefined) {
-        if (split) for (const fields of from) key += triChar(fieldsMatchWhere(fields, ctx, false));
-        else part(combineEach(from, true, (f) => fieldsMatch(f, ctx)));
+        if (split) for (const fields of from) key += triChar(fieldsMatch(fields, ctx, false));
+        else state = worse(state, entriesMatch(from, ctx));
       }
       if (side === 'to') {
-        if (split) for (const fields of from ?? []) key += triChar(fieldsMatchWhere(fields, ctx, true));
-        if (r.value.to !== undefined) part(combineEach(r.value.to, true, (f) => fieldsMatch(f, ctx)));
+        if (split) for (const fields of from ?? []) key += triChar(fieldsMatch(fields, ctx, true));
+        if (r.value.to !== undefined) state = worse(state, entriesMatch(r.value.to, ctx));
       }
       for (const c of r.value.when) {
         if (side === 'from' ? isHttpOnlyKey(c.key) : !isHttpOnlyKey(c.key) || ctx.tcp) continue;
-        if (c.values.length > 0) part(combineEach(c.values, true, (v) => valueOf(c.key, v, ctx)));
-        if (c.notValues.length > 0) part(not(combineEach(c.notValues, true, (v) => valueOf(c.key, v, ctx))));
+        if (c.values.length > 0)
+          state = worse(
+            state,
+            combineEach(c.values, true, (v) => valueOf(c.key, v, ctx)),
+          );
+        if (c.notValues.length > 0) state = worse(state, not(combineEach(c.notValues, true, (v) => valueOf(c.key, v, ctx))));
       }
-      key += anyFalse ? '0' : anyUnknown ? 'u' : '1';
+      key += state;
     }
   }
   return key;
