@@ -822,18 +822,15 @@ function routeScore(route: Route, req: SimulatedRequest, precedence: Precedence)
     // Omitted matches: the HTTPRoute CRD default (PathPrefix "/"); an empty list or a GRPC rule without matches
     // matches everything, scored like PathPrefix "/" (linkerd2-proxy RequestMatch::default) or no rpc match.
     const matches = present(r['matches']) ? (arr(r['matches']) ?? []) : [];
-    const consider = (o: MatchOutcome): void => {
-      if (o === 'no') return;
+    const outcomes: MatchOutcome[] =
+      matches.length === 0
+        ? [grpc ? grpcMatch({}, req, where) : { summary: DEFAULT_SUMMARY }]
+        : matches.map((m) => (grpc ? grpcMatch(m, req, where) : httpMatch(m, req, where)));
+    for (const o of outcomes) {
+      if (o === 'no') continue;
       if ('unknown' in o) {
         if (bestUnknown === undefined || cmpSummary(o.summary, bestUnknown.summary, precedence) > 0) bestUnknown = o;
       } else if (best === undefined || cmpSummary(o.summary, best.summary, precedence) > 0) best = o;
-    };
-    // Every match is evaluated before any is compared, as each may throw Unsupported.
-    if (matches.length === 0) consider(grpc ? grpcMatch({}, req, where) : { summary: DEFAULT_SUMMARY });
-    else {
-      const outcomes: MatchOutcome[] = [];
-      for (const m of matches) outcomes.push(grpc ? grpcMatch(m, req, where) : httpMatch(m, req, where));
-      for (const o of outcomes) consider(o);
     }
   });
   if (bestUnknown !== undefined && (best === undefined || cmpSummary(bestUnknown.summary, best.summary, precedence) >= 0)) return bestUnknown;
