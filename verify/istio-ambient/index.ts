@@ -216,7 +216,16 @@ function ruleMatches(rule: Json, peer: Peer, call: Call, ref: string): boolean {
   return fromOk && toOk;
 }
 
+/** `readsL7Field` remembered per policy spec: asked on every request to the workload. */
+const l7Specs = new WeakMap<Json, boolean>();
+
 function hasL7Field(spec: Json): boolean {
+  let known = l7Specs.get(spec);
+  if (known === undefined) l7Specs.set(spec, (known = readsL7Field(spec)));
+  return known;
+}
+
+function readsL7Field(spec: Json): boolean {
   const rules = records(spec['rules']) ?? [];
   return rules.some((rule) => {
     const to = records(rule['to']) ?? [];
@@ -466,17 +475,23 @@ class AmbientView {
   }
 }
 
+/** What an enforcement point sees of a request, its fields set one by one (this runs for every request and operation key). */
+function callOf(port: number, http: boolean, operation: SimulatedOperation): Call {
+  const call: { -readonly [K in keyof Call]: Call[K] } = {
+    port,
+    http,
+    headers: new Map(Object.entries(operation.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
+  };
+  if (operation.method !== undefined) call.method = operation.method;
+  if (operation.path !== undefined) call.path = operation.path;
+  return call;
+}
+
 function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision {
   const view = viewOf(config, objects, request.destination);
   const port = request.destination.ports.find((p) => p.port === request.port);
   if (port === undefined) return { verdict: 'deny', reason: `port ${request.port} is not a port of the workload`, objects: [] };
-  const call: Call = {
-    port: request.port,
-    http: port.protocol !== 'tcp',
-    ...(request.method === undefined ? {} : { method: request.method }),
-    ...(request.path === undefined ? {} : { path: request.path }),
-    headers: new Map(Object.entries(request.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
-  };
+  const call = callOf(request.port, port.protocol !== 'tcp', request);
   if (!view.inAmbient()) return { verdict: 'allow', reason: 'the destination is not in the ambient mesh, so nothing enforces policy (§1)', objects: [] };
 
   const identity = request.client.identity ?? foreignWorkload(request.client.spiffeId);
@@ -602,13 +617,7 @@ function operationKeyOf(
 ): string {
   const view = viewOf(config, objects, destination);
   const declared = destination.ports.find((p) => p.port === port);
-  const call: Call = {
-    port,
-    http: declared !== undefined && declared.protocol !== 'tcp',
-    headers: new Map(Object.entries(operation.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
-    ...(operation.method === undefined ? {} : { method: operation.method }),
-    ...(operation.path === undefined ? {} : { path: operation.path }),
-  };
+  const call = callOf(port, declared !== undefined && declared.protocol !== 'tcp', operation);
   const waypoint = view.waypoint();
   const policies = [...view.ztunnelPolicies(), ...(waypoint === undefined ? [] : view.waypointPolicies(waypoint))];
   let key = '';
@@ -638,13 +647,10 @@ function operationKeyOf(
 /** The client as a policy sees it: its principal (of this or another trust domain) and namespace, and its address. */
 function peerOf(config: IstioAmbientSimulatorConfig, client: SimulatedRequest['client']): Peer {
   const identity = client.identity ?? foreignWorkload(client.spiffeId);
+  if (identity === undefined) return { ip: client.ip };
   return {
-    ...(identity === undefined
-      ? {}
-      : {
-          principal: `${'trustDomain' in identity ? identity.trustDomain : config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
-          namespace: identity.namespace,
-        }),
+    principal: `${'trustDomain' in identity ? identity.trustDomain : config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
+    namespace: identity.namespace,
     ip: client.ip,
   };
 }
