@@ -145,7 +145,8 @@ export function compile(options: CompileOptions): CompileResult {
 /**
  * A target's output in a long-lived session: when the target compiled a previous model and the edit reached only
  * some namespaces, those are compiled on a sub-model and spliced into the previous output (compiler/splice.ts);
- * otherwise, or when the splice cannot be shown exact, everything is compiled.
+ * otherwise, or when the splice cannot be shown exact, everything is compiled. A target that shares objects across
+ * namespaces (`Target.acrossNamespaces`) splices its per-namespace output, and then shares over the whole of it.
  */
 export function compileIncrementally(
   target: Target,
@@ -154,38 +155,44 @@ export function compileIncrementally(
   memo: EmitMemo,
   spanOf: TargetContext['spanOf'],
 ): TargetOutput {
+  const context: TargetContext = { spanOf };
+  const across = target.acrossNamespaces;
+  const compileEach = (m: PolicyModel): TargetOutput => (across === undefined ? target.compile(m, context) : across.compileEach(m, context));
   const last = memo.targets.get(target.name);
   let output: TargetOutput | undefined;
+  let each: TargetOutput | undefined;
   let partial: TargetMemo['partial'];
-  let refusedSharing: string | undefined;
   if (last !== undefined) {
     const reached = reachedNamespaces(model, last.fingerprint, modelFingerprint);
-    const key = reached === undefined ? '' : [...reached].sort().join(' ');
-    if (reached !== undefined && reached.size === 0) output = last.output;
-    else if (last.refusedSharing === key) refusedSharing = key;
-    else if (reached !== undefined && reached.size < model.namespaces.length) {
+    if (reached !== undefined && reached.size === 0) {
+      output = last.output;
+      each = last.each;
+    } else if (reached !== undefined && reached.size < model.namespaces.length) {
+      const key = [...reached].sort().join(' ');
       // What the previous model's sub-model gave: kept from the previous splice when it reached the same namespaces.
       const before =
         last.partial?.reached === key
           ? last.partial.output
-          : timePhase(`target ${target.name} before the edit`, () => target.compile(subModel(last.model, reached), { spanOf }));
-      const now = timePhase(`target ${target.name}`, () => target.compile(subModel(model, reached), { spanOf }));
-      const spliced = timePhase(`splice ${target.name}`, () => splice(model, reached, last.output, before, now));
-      // Objects a full compile writes once for several namespaces (Linkerd's shared authentications) cannot be spliced.
-      if (isRefusal(spliced)) {
-        if (spliced.refused === 'mesh-wide objects') refusedSharing = key;
-      } else if (target.spliceMissesSharing?.(model, spliced.objects) === true) refusedSharing = key;
-      else output = spliced;
-      if (output !== undefined) partial = { reached: key, output: now };
+          : timePhase(`target ${target.name} before the edit`, () => compileEach(subModel(last.model, reached)));
+      const now = timePhase(`target ${target.name}`, () => compileEach(subModel(model, reached)));
+      const spliced = timePhase(`splice ${target.name}`, () => splice(model, reached, last.each ?? last.output, before, now));
+      if (!isRefusal(spliced)) {
+        each = spliced;
+        partial = { reached: key, output: now };
+      }
     }
   }
-  output ??= timePhase(`target ${target.name}`, () => target.compile(model, { spanOf }));
+  if (output === undefined) {
+    const whole = each ?? timePhase(`target ${target.name}`, () => compileEach(model));
+    each = whole;
+    output = across === undefined ? whole : timePhase(`share ${target.name}`, () => across.share(model, whole, context));
+  }
   memo.targets.set(target.name, {
     model,
     fingerprint: modelFingerprint,
     output,
+    ...(across === undefined || each === undefined ? {} : { each }),
     ...(partial === undefined ? {} : { partial }),
-    ...(refusedSharing === undefined ? {} : { refusedSharing }),
   });
   return output;
 }
@@ -202,7 +209,7 @@ function evaluateAndEmit(
   if (hasErrors(evaluated.diagnostics)) return { diagnostics: [...evaluated.diagnostics], outputs };
 
   options.onPhase?.('building the model');
-  const built = timePhase('model', () => buildModel(evaluated.exported, entry, store, evaluated.locate));
+  const built = timePhase('model', () => buildModel(evaluated.exported, entry, store, evaluated.locate, options.memo?.model));
   const diagnostics = [...built.diagnostics];
   if (built.model === undefined || hasErrors(diagnostics)) return { diagnostics, ...(built.model === undefined ? {} : { model: built.model }), outputs };
   const model = built.model;
@@ -210,14 +217,14 @@ function evaluateAndEmit(
   const spanOf = (location: Parameters<SourceStore['spanOfLocation']>[0]) => store.spanOfLocation(location);
   const modelDiagnostics = markAcknowledged(
     model,
-    timePhase('validate model', () => validateModel(model, store)),
+    timePhase('validate model', () => validateModel(model, store, options.memo?.model.validation)),
     spanOf,
   );
   diagnostics.push(...modelDiagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, model, outputs };
 
   const { memo } = options;
-  const modelFingerprint = memo === undefined ? undefined : timePhase('fingerprint', () => fingerprint(model));
+  const modelFingerprint = memo === undefined ? undefined : timePhase('fingerprint', () => fingerprint(model, memo.model.fingerprint));
   for (const target of options.targets) {
     options.onPhase?.(`compiling ${model.services.length} services for ${target.name}`);
     const output =
