@@ -34,8 +34,18 @@ function removeDotSegments(path: string): string {
 /** The path an application sees for a raw request path (query already stripped). */
 export function normalizePath(raw: string): string {
   if (!raw.startsWith('/') && !raw.startsWith('\\')) return raw;
-  return removeDotSegments(decodeUnreserved(raw).replace(/\\/g, '/'));
+  // Nothing to decode, no backslash, no dot segment: already normal (asked for every request the verifier decides).
+  if (!/[%\\]|\/\.\.?(?:\/|$)/.test(raw)) return raw;
+  let normal = normalized.get(raw);
+  if (normal === undefined) {
+    if (normalized.size >= 10_000) normalized.clear();
+    normalized.set(raw, (normal = removeDotSegments(decodeUnreserved(raw).replace(/\\/g, '/'))));
+  }
+  return normal;
 }
+
+/** The normal form of the paths that have to be worked out: the verifier probes a few such variants per port, again and again. */
+const normalized = new Map<string, string>();
 
 /** Whether normalization leaves the path as it is. */
 export function isNormalPath(raw: string): boolean {

@@ -4,7 +4,6 @@
  * tell apart there), and compare the model's decision with what each mesh simulator decides from the emitted
  * YAML alone.
  */
-import { parseAllDocuments } from 'yaml';
 import { clientKey, decide, operationKey, presentedIdentity, type Client, type Decision, type Request } from '../model/decide';
 import { isHttpProtocol, isProxyAdminPort, proxyAdminPortOf, servicesById, type PolicyModel, type ServiceModel } from '../model/model';
 import { isNormalPath } from '../model/path';
@@ -18,6 +17,7 @@ import {
   requestConditionsKey,
   type Operation,
 } from '../model/request-space';
+import { yamlDocuments } from './emitted-yaml';
 import type { ManifestObject, MeshSimulator, SimulatedDecision, SimulatedOperation, SimulatedRequest, Workload } from './simulator';
 
 export interface Mismatch {
@@ -50,9 +50,8 @@ export interface VerificationResult {
 export function manifestsFromFiles(files: ReadonlyMap<string, string>): ManifestObject[] {
   const objects: ManifestObject[] = [];
   for (const text of files.values()) {
-    for (const doc of parseAllDocuments(text)) {
-      const value = doc.toJS() as ManifestObject | null;
-      if (value !== null && !String(value.apiVersion).startsWith('kustomize.config.k8s.io/')) objects.push(value);
+    for (const value of yamlDocuments(text) as ManifestObject[]) {
+      if (!String(value.apiVersion).startsWith('kustomize.config.k8s.io/')) objects.push(value);
     }
   }
   return objects;
@@ -118,20 +117,19 @@ export function simulatedRequest(request: Request, services: ReadonlyMap<string,
 
 /** What a mesh sees of a request's headers and token: the JWT's claims, and whether its issuer signed it. */
 export function simulatedOperation(operation: Operation): SimulatedOperation {
+  // Fields set one by one, not spread: this runs for every enumerated operation of every port.
+  const simulated: { -readonly [K in keyof SimulatedOperation]: SimulatedOperation[K] } = {};
+  if (operation.method !== undefined) simulated.method = operation.method;
+  if (operation.path !== undefined) simulated.path = operation.path;
+  if (operation.headers !== undefined) simulated.headers = operation.headers;
   const token = operation.token;
-  return {
-    ...(operation.method === undefined ? {} : { method: operation.method }),
-    ...(operation.path === undefined ? {} : { path: operation.path }),
-    ...(operation.headers === undefined ? {} : { headers: operation.headers }),
-    ...(token === undefined
-      ? {}
-      : {
-          jwt:
-            token.kind === 'valid'
-              ? { iss: token.issuer, sub: token.subject, claims: token.claims, signedByIssuer: true }
-              : { iss: token.issuer, sub: PROBE_SUBJECT, claims: {}, signedByIssuer: false },
-        }),
-  };
+  if (token !== undefined) {
+    simulated.jwt =
+      token.kind === 'valid'
+        ? { iss: token.issuer, sub: token.subject, claims: token.claims, signedByIssuer: true }
+        : { iss: token.issuer, sub: PROBE_SUBJECT, claims: {}, signedByIssuer: false };
+  }
+  return simulated;
 }
 
 /** A target to verify: its emitted objects and the simulator of its mesh. */

@@ -9,6 +9,18 @@
 
 /** The normalized path, or `rejected` for a path Envoy refuses with 400. */
 export function envoyBasePath(raw: string): { readonly path: string } | 'rejected' {
+  // A request's path is compared with every path value of every rule, and a port's paths recur on every request.
+  let known = normalizedPaths.get(raw);
+  if (known === undefined) {
+    if (normalizedPaths.size >= 10_000) normalizedPaths.clear();
+    normalizedPaths.set(raw, (known = normalize(raw)));
+  }
+  return known;
+}
+
+const normalizedPaths = new Map<string, { readonly path: string } | 'rejected'>();
+
+function normalize(raw: string): { readonly path: string } | 'rejected' {
   // Nothing to decode, no backslash and no dot segment: the path is its own normal form (the verifier asks
   // this for every path comparison of every request).
   if (raw.startsWith('/') && !/[%\\]|\/\.\.?(\/|$)/.test(raw)) return { path: raw };

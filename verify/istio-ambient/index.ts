@@ -38,7 +38,24 @@ export interface IstioAmbientSimulatorConfig {
 type Json = Record<string, unknown>;
 
 const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+/**
+ * The strings of a list, and the maps of a list (`records`), each read once per list: the simulator asks for them on
+ * every request, and the parsed manifests never change.
+ */
+const stringLists = new WeakMap<readonly unknown[], readonly string[]>();
+const strings = (v: unknown): readonly string[] => {
+  if (!Array.isArray(v)) return [];
+  let known = stringLists.get(v);
+  if (known === undefined) stringLists.set(v, (known = v.filter((x): x is string => typeof x === 'string')));
+  return known;
+};
+const recordLists = new WeakMap<readonly unknown[], readonly Json[]>();
+const records = (v: unknown): readonly Json[] | undefined => {
+  if (!Array.isArray(v)) return undefined;
+  let known = recordLists.get(v);
+  if (known === undefined) recordLists.set(v, (known = v.filter(isRecord)));
+  return known;
+};
 const refOf = (o: ManifestObject): string => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 const specOf = (o: ManifestObject): Json => (isRecord(o['spec']) ? o['spec'] : {});
 
@@ -52,7 +69,18 @@ function selects(spec: Json, labels: Readonly<Record<string, string>>): boolean 
 // ---------------------------------------------------------------------------------------------------------------
 // Addresses: an IP block is `a.b.c.d[/n]` or an IPv6 address `[/n]` (AuthorizationPolicy reference).
 
-function ipBytes(text: string): number[] | undefined {
+/** `readIpBytes` remembered per text: a request's address is compared with every block of every rule. */
+const ipBytesOf = new Map<string, readonly number[] | undefined>();
+
+function ipBytes(text: string): readonly number[] | undefined {
+  if (ipBytesOf.has(text)) return ipBytesOf.get(text);
+  if (ipBytesOf.size >= 100_000) ipBytesOf.clear();
+  const bytes = readIpBytes(text);
+  ipBytesOf.set(text, bytes);
+  return bytes;
+}
+
+function readIpBytes(text: string): number[] | undefined {
   if (text.includes('.')) {
     const parts = text.split('.').map(Number);
     return parts.length === 4 && parts.every((p) => Number.isInteger(p) && p >= 0 && p <= 255) ? parts : undefined;
@@ -119,8 +147,14 @@ const OPERATION_FIELDS = new Set(['ports', 'methods', 'paths']);
 /** Fields that need the HTTP request, which ztunnel never parses (§3). */
 const L7_FIELDS = new Set(['methods', 'notMethods', 'paths', 'notPaths', 'hosts', 'notHosts', 'requestPrincipals', 'notRequestPrincipals']);
 
+/** Sources and operations whose fields were found modelled (the check is per object; one that fails throws every time). */
+const modelledFields = new WeakSet<Json>();
+
 function sourceMatches(source: Json, peer: Peer, ref: string): boolean {
-  for (const field of Object.keys(source)) if (!SOURCE_FIELDS.has(field)) throw new Unsupported(`source field ${field} is not modelled`, [ref]);
+  if (!modelledFields.has(source)) {
+    for (const field of Object.keys(source)) if (!SOURCE_FIELDS.has(field)) throw new Unsupported(`source field ${field} is not modelled`, [ref]);
+    modelledFields.add(source);
+  }
   const principals = source['principals'];
   const namespaces = source['namespaces'];
   const notPrincipals = source['notPrincipals'];
@@ -138,7 +172,10 @@ function sourceMatches(source: Json, peer: Peer, ref: string): boolean {
 }
 
 function operationMatches(operation: Json, call: Call, ref: string): boolean {
-  for (const field of Object.keys(operation)) if (!OPERATION_FIELDS.has(field)) throw new Unsupported(`operation field ${field} is not modelled`, [ref]);
+  if (!modelledFields.has(operation)) {
+    for (const field of Object.keys(operation)) if (!OPERATION_FIELDS.has(field)) throw new Unsupported(`operation field ${field} is not modelled`, [ref]);
+    modelledFields.add(operation);
+  }
   const ports = operation['ports'];
   const methods = operation['methods'];
   const paths = operation['paths'];
@@ -172,23 +209,32 @@ function whenMatches(conditions: unknown, call: Call, ref: string): boolean {
 
 function ruleMatches(rule: Json, peer: Peer, call: Call, ref: string): boolean {
   if (rule['when'] !== undefined && !whenMatches(rule['when'], call, ref)) return false;
-  const from = Array.isArray(rule['from']) ? rule['from'].filter(isRecord) : undefined;
-  const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord) : undefined;
+  const from = records(rule['from']);
+  const to = records(rule['to']);
   const fromOk = from === undefined || from.some((f) => sourceMatches(isRecord(f['source']) ? f['source'] : {}, peer, ref));
   const toOk = to === undefined || to.some((t) => operationMatches(isRecord(t['operation']) ? t['operation'] : {}, call, ref));
   return fromOk && toOk;
 }
 
+/** `readsL7Field` remembered per policy spec: asked on every request to the workload. */
+const l7Specs = new WeakMap<Json, boolean>();
+
 function hasL7Field(spec: Json): boolean {
-  const rules = Array.isArray(spec['rules']) ? spec['rules'].filter(isRecord) : [];
+  let known = l7Specs.get(spec);
+  if (known === undefined) l7Specs.set(spec, (known = readsL7Field(spec)));
+  return known;
+}
+
+function readsL7Field(spec: Json): boolean {
+  const rules = records(spec['rules']) ?? [];
   return rules.some((rule) => {
-    const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord) : [];
-    const from = Array.isArray(rule['from']) ? rule['from'].filter(isRecord) : [];
+    const to = records(rule['to']) ?? [];
+    const from = records(rule['from']) ?? [];
     const fields = [
       ...to.flatMap((t) => (isRecord(t['operation']) ? Object.keys(t['operation']) : [])),
       ...from.flatMap((f) => (isRecord(f['source']) ? Object.keys(f['source']) : [])),
     ];
-    const when = Array.isArray(rule['when']) ? rule['when'].filter(isRecord) : [];
+    const when = records(rule['when']) ?? [];
     return fields.some((f) => L7_FIELDS.has(f)) || when.some((c) => String(c['key']).startsWith('request.'));
   });
 }
@@ -198,7 +244,7 @@ function evaluate(where: string, policies: readonly ManifestObject[], peer: Peer
   const matching = (action: string) =>
     policies.filter((p) => {
       const spec = specOf(p);
-      const rules = Array.isArray(spec['rules']) ? spec['rules'].filter(isRecord) : [];
+      const rules = records(spec['rules']) ?? [];
       return (spec['action'] ?? 'ALLOW') === action && rules.some((r) => ruleMatches(r, peer, call, refOf(p)));
     });
   for (const p of policies) {
@@ -429,17 +475,23 @@ class AmbientView {
   }
 }
 
+/** What an enforcement point sees of a request, its fields set one by one (this runs for every request and operation key). */
+function callOf(port: number, http: boolean, operation: SimulatedOperation): Call {
+  const call: { -readonly [K in keyof Call]: Call[K] } = {
+    port,
+    http,
+    headers: new Map(Object.entries(operation.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
+  };
+  if (operation.method !== undefined) call.method = operation.method;
+  if (operation.path !== undefined) call.path = operation.path;
+  return call;
+}
+
 function decide(config: IstioAmbientSimulatorConfig, objects: readonly ManifestObject[], request: SimulatedRequest): SimulatedDecision {
   const view = viewOf(config, objects, request.destination);
   const port = request.destination.ports.find((p) => p.port === request.port);
   if (port === undefined) return { verdict: 'deny', reason: `port ${request.port} is not a port of the workload`, objects: [] };
-  const call: Call = {
-    port: request.port,
-    http: port.protocol !== 'tcp',
-    ...(request.method === undefined ? {} : { method: request.method }),
-    ...(request.path === undefined ? {} : { path: request.path }),
-    headers: new Map(Object.entries(request.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
-  };
+  const call = callOf(request.port, port.protocol !== 'tcp', request);
   if (!view.inAmbient()) return { verdict: 'allow', reason: 'the destination is not in the ambient mesh, so nothing enforces policy (§1)', objects: [] };
 
   const identity = request.client.identity ?? foreignWorkload(request.client.spiffeId);
@@ -491,7 +543,7 @@ function distinctionsOf(config: IstioAmbientSimulatorConfig, objects: readonly M
           ? { kind: 'suffix', value: value.slice(1) }
           : { kind: 'exact', value };
   for (const policy of policies) {
-    const rules = Array.isArray(specOf(policy)['rules']) ? (specOf(policy)['rules'] as unknown[]).filter(isRecord) : [];
+    const rules = records(specOf(policy)['rules']) ?? [];
     for (const rule of rules) {
       const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord).map((t) => (isRecord(t['operation']) ? t['operation'] : {})) : undefined;
       // A rule whose every operation lists ports without this one cannot match here.
@@ -547,8 +599,8 @@ function clientKeyOf(
   let key = identity === undefined ? 'p' : 'm';
   for (const policy of policies) {
     key += '|';
-    for (const rule of Array.isArray(specOf(policy)['rules']) ? (specOf(policy)['rules'] as unknown[]).filter(isRecord) : []) {
-      const from = Array.isArray(rule['from']) ? rule['from'].filter(isRecord) : undefined;
+    for (const rule of records(specOf(policy)['rules']) ?? []) {
+      const from = records(rule['from']);
       key += from === undefined || from.some((f) => sourceMatches(isRecord(f['source']) ? f['source'] : {}, peer, refOf(policy))) ? '1' : '0';
     }
   }
@@ -565,20 +617,14 @@ function operationKeyOf(
 ): string {
   const view = viewOf(config, objects, destination);
   const declared = destination.ports.find((p) => p.port === port);
-  const call: Call = {
-    port,
-    http: declared !== undefined && declared.protocol !== 'tcp',
-    headers: new Map(Object.entries(operation.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
-    ...(operation.method === undefined ? {} : { method: operation.method }),
-    ...(operation.path === undefined ? {} : { path: operation.path }),
-  };
+  const call = callOf(port, declared !== undefined && declared.protocol !== 'tcp', operation);
   const waypoint = view.waypoint();
   const policies = [...view.ztunnelPolicies(), ...(waypoint === undefined ? [] : view.waypointPolicies(waypoint))];
   let key = '';
   for (const policy of policies) {
     key += '|';
-    for (const rule of Array.isArray(specOf(policy)['rules']) ? (specOf(policy)['rules'] as unknown[]).filter(isRecord) : []) {
-      const to = Array.isArray(rule['to']) ? rule['to'].filter(isRecord) : undefined;
+    for (const rule of records(specOf(policy)['rules']) ?? []) {
+      const to = records(rule['to']);
       let when: boolean;
       try {
         when = rule['when'] === undefined || whenMatches(rule['when'], call, refOf(policy));
@@ -601,13 +647,10 @@ function operationKeyOf(
 /** The client as a policy sees it: its principal (of this or another trust domain) and namespace, and its address. */
 function peerOf(config: IstioAmbientSimulatorConfig, client: SimulatedRequest['client']): Peer {
   const identity = client.identity ?? foreignWorkload(client.spiffeId);
+  if (identity === undefined) return { ip: client.ip };
   return {
-    ...(identity === undefined
-      ? {}
-      : {
-          principal: `${'trustDomain' in identity ? identity.trustDomain : config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
-          namespace: identity.namespace,
-        }),
+    principal: `${'trustDomain' in identity ? identity.trustDomain : config.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`,
+    namespace: identity.namespace,
     ip: client.ip,
   };
 }

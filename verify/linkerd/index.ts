@@ -273,6 +273,18 @@ function routesNaming(index: Index, group: string, kind: string, namespace: stri
   return byParent.get(server) ?? [];
 }
 
+/**
+ * Whether the route a policy targets exists: asked for every policy of a namespace for each of its Servers, so
+ * answered once per policy.
+ */
+const routeTargets = new WeakMap<Obj, boolean>();
+
+function targetRouteExists(index: Index, policy: Obj, group: string, kind: string, name: string): boolean {
+  let exists = routeTargets.get(policy);
+  if (exists === undefined) routeTargets.set(policy, (exists = lookupQuiet(index, group, kind, policy.namespace, name) !== undefined));
+  return exists;
+}
+
 function lookup(index: Index, group: string, kind: string, namespace: string, name: string): Obj | undefined {
   const found = lookupQuiet(index, group, kind, namespace, name);
   if (found?.conflict)
@@ -785,6 +797,16 @@ function grpcMatch(m: unknown, req: SimulatedRequest, where: string): MatchOutco
 }
 
 /** The best match of one route under one precedence order: a summary, undefined (no match), or throws Unsupported. */
+/** `<route> rule <n>` of each rule of a route, written once per route: routes are scored for every request. */
+const routeRuleWheres = new WeakMap<Obj, string[]>();
+
+function ruleWheres(route: Obj, count: number): readonly string[] {
+  let wheres = routeRuleWheres.get(route);
+  if (wheres === undefined) routeRuleWheres.set(route, (wheres = []));
+  for (let i = wheres.length; i < count; i++) wheres.push(`${route.ref} rule ${i + 1}`);
+  return wheres;
+}
+
 function routeScore(route: Route, req: SimulatedRequest, precedence: Precedence): { summary: Summary } | { unknown: string; summary: Summary } | undefined {
   const { obj, grpc } = route;
   const hostnames = arr(obj.spec['hostnames']) ?? [];
@@ -793,8 +815,9 @@ function routeScore(route: Route, req: SimulatedRequest, precedence: Precedence)
   const rules = present(obj.spec['rules']) ? (arr(obj.spec['rules']) ?? []) : grpc ? [] : [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }] }];
   let best: { summary: Summary } | undefined;
   let bestUnknown: { unknown: string; summary: Summary } | undefined;
+  const wheres = ruleWheres(obj, rules.length);
   rules.forEach((rule, i) => {
-    const where = `${obj.ref} rule ${i + 1}`;
+    const where = wheres[i] as string;
     const r = isObj(rule) ? rule : {};
     // Omitted matches: the HTTPRoute CRD default (PathPrefix "/"); an empty list or a GRPC rule without matches
     // matches everything, scored like PathPrefix "/" (linkerd2-proxy RequestMatch::default) or no rpc match.
@@ -1128,7 +1151,7 @@ function computePlan(ctx: Ctx, dest: Workload, port: number, httpHinted: boolean
     if (
       (t['kind'] === 'HTTPRoute' || t['kind'] === 'GRPCRoute') &&
       typeof t['name'] === 'string' &&
-      lookupQuiet(ctx.index, group, t['kind'], p.namespace, t['name']) === undefined
+      !targetRouteExists(ctx.index, p, group, t['kind'], t['name'])
     ) {
       ctx.notes.push(`${p.ref} targets ${t['kind']} ${p.namespace}/${t['name']} (group ${group}), which does not exist`);
     }
