@@ -42,8 +42,9 @@ export interface EncodeLimits {
 /**
  * What this process prints on stdout. `value` is the encoded default export: an item is a JSON primitive, a
  * reference `{ "$": n }` to `nodes[n]`, or an opaque `{ "?": "function" }` for what JSON cannot carry; a node is
- * `{ "a": items }` (an array) or `{ "o": [[key, item], ...] }` (an object). Shared and cyclic structures stay
- * shared, so a policy cannot make the encoding blow up.
+ * a JSON array of items (an array) or a JSON object of items by key (an object), so the compiler's JSON.parse
+ * makes the decoded objects themselves and decoding only replaces the references. Shared and cyclic structures
+ * stay shared, so a policy cannot make the encoding blow up.
  */
 export type EvaluatorResponse =
   { readonly ok: { readonly value: unknown; readonly nodes: readonly unknown[] } } | { readonly error: EvaluatorError } | { readonly timeout: true };
@@ -158,11 +159,11 @@ function prepareSandbox(
   for (const name of ['WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'Atomics', 'WebAssembly', 'console', 'Intl']) delete G[name];
   // Stack text is formatted here, once and for all: policy code never sees a call site (or a frame of this
   // process's own code), and only frames of policy modules are listed, as `at policyc-module-<n>:line:column`,
-  // which the DSL reads for declaration sites and the compiler for error locations. Cheaper than V8's format.
+  // which the compiler reads for error locations (the DSL reads declaration sites through its own reader, siteReaderOf). Cheaper than V8's format.
   const stringOf = String;
   const prepareStackTrace = (error: unknown, frames: readonly NodeJS.CallSite[]): string => {
     let stack = '';
-    // A plain object is a declaration-site holder (Error.captureStackTrace): its first policy frame is enough.
+    // A plain object (Error.captureStackTrace on one): its first policy frame is enough.
     const holder = typeof error === 'object' && error !== null && getPrototypeOf(error) === Object.prototype;
     if (!holder && typeof error === 'object' && error !== null) {
       const record = error as Record<string, unknown>;
@@ -286,7 +287,7 @@ function prepareSandbox(
         if (typeof length !== 'number' || !(length >= 0) || length > limits.maxNodes) tooLarge(`an array has more than ${limits.maxNodes} elements`);
         const items: unknown[] = [];
         for (let i = 0; i < (length as number); i++) items.push(item((value as unknown[])[i], depth + 1));
-        nodes[id] = { a: items };
+        nodes[id] = items;
       } else {
         // Without a prototype, assigning '__proto__' makes an own key like any other (no inherited setter runs);
         // assigning is several times cheaper than defining, and the encoder is a large part of evaluation.
@@ -299,7 +300,7 @@ function prepareSandbox(
           const property = (value as Record<string, unknown>)[key];
           if (property !== undefined) entries[key] = item(property, depth + 1);
         }
-        nodes[id] = { o: entries };
+        nodes[id] = entries;
       }
       return { $: id };
     };
@@ -413,10 +414,10 @@ function prepareSandbox(
     const { keys, values } = known;
     const counted = chars;
     try {
-      if (keys === undefined) return { a: values.map((element) => itemOf(element)) };
+      if (keys === undefined) return values.map((element) => itemOf(element));
       const entries = create(null) as Record<string, unknown>;
       for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) entries[keys[i] as string] = itemOf(values[i]);
-      return { o: entries };
+      return entries;
     } finally {
       chars = counted;
     }
@@ -587,6 +588,69 @@ function isTimeout(error: unknown): boolean {
   return Object.getOwnPropertyDescriptor(error, 'code')?.value === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
 }
 
+/**
+ * Runs inside a realm of its own (its source text is evaluated there), made only to read declaration sites: the
+ * DSL's bundle receives the function it returns as a parameter, which policy code cannot reach. Its
+ * `Error.prepareStackTrace` keeps the first frame of a policy module as primitives and formats nothing; the
+ * capture first asks V8 for one frame and, when that is not a policy module's, for as many as the policy
+ * context's own `Error.stackTraceLimit` (what the frozen text formatter it replaces would have searched).
+ * Only strings and numbers come out, so neither call sites nor this realm's objects reach the DSL's values.
+ */
+function siteReaderOf(searchLimit: number): { (builder: Function): string | undefined; line(): number; column(): number } {
+  'use strict';
+  const RealError = Error;
+  const capture = RealError.captureStackTrace;
+  let file: string | undefined;
+  let line = 0;
+  let column = 0;
+  RealError.prepareStackTrace = (_holder: unknown, frames: readonly NodeJS.CallSite[]): string => {
+    file = undefined;
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i] as NodeJS.CallSite;
+      const name: unknown = frame.getFileName();
+      if (typeof name === 'string' && name.startsWith('policyc-module-')) {
+        const frameLine: unknown = frame.getLineNumber();
+        const frameColumn: unknown = frame.getColumnNumber();
+        if (typeof frameLine === 'number' && typeof frameColumn === 'number') {
+          file = name;
+          line = frameLine;
+          column = frameColumn;
+        }
+        break;
+      }
+    }
+    return '';
+  };
+  const siteOf = (builder: Function): string | undefined => {
+    RealError.stackTraceLimit = 1;
+    const holder: { stack?: unknown } = {};
+    capture(holder, builder);
+    void holder.stack;
+    if (file === undefined && searchLimit > 1) {
+      RealError.stackTraceLimit = searchLimit;
+      const again: { stack?: unknown } = {};
+      capture(again, builder);
+      void again.stack;
+    }
+    return file;
+  };
+  siteOf.line = (): number => line;
+  siteOf.column = (): number => column;
+  return siteOf;
+}
+
+/** The DSL bundle run in the policy context, handed the site reader; its exports. */
+function loadDsl(context: vm.Context, source: string): object {
+  const limit = vm.runInContext('Error.stackTraceLimit', context) as unknown;
+  const realm = vm.createContext(Object.create(null) as object, { name: 'policyc sites', codeGeneration: { strings: false, wasm: false } });
+  const siteOf = new vm.Script(`(${siteReaderOf.toString()})`, { filename: 'policyc-sites' }).runInContext(realm) as typeof siteReaderOf;
+  const wrapper = new vm.Script(
+    `(function (policycSiteOf) { 'use strict'; const module = { exports: {} }; const exports = module.exports;\n${source}\nreturn module.exports; })`,
+    { filename: 'policyc-dsl' },
+  ).runInContext(context) as (reader: ReturnType<typeof siteReaderOf>) => object;
+  return wrapper(siteOf(typeof limit === 'number' ? limit : 10));
+}
+
 function main(): void {
   // A promise policy code rejected is not this process's business; never format it (its getters are policy code).
   process.on('unhandledRejection', () => undefined);
@@ -596,12 +660,7 @@ function main(): void {
     codeGeneration: { strings: false, wasm: false },
     microtaskMode: 'afterEvaluate',
   });
-  const dsl = new vm.Script(
-    `(() => { 'use strict'; const module = { exports: {} }; const exports = module.exports;\n${request.dsl}\nreturn module.exports; })()`,
-    {
-      filename: 'policyc-dsl',
-    },
-  ).runInContext(context) as object;
+  const dsl = loadDsl(context, request.dsl);
   const factories = vm.runInContext('[]', context) as Function[];
   for (const [index, module] of request.modules.entries()) {
     try {
@@ -653,12 +712,7 @@ function serve(): void {
       codeGeneration: { strings: false, wasm: false },
       microtaskMode: 'afterEvaluate',
     });
-    const dsl = new vm.Script(
-      `(() => { 'use strict'; const module = { exports: {} }; const exports = module.exports;\n${dslSource}\nreturn module.exports; })()`,
-      {
-        filename: 'policyc-dsl',
-      },
-    ).runInContext(context) as object;
+    const dsl = loadDsl(context, dslSource);
     const factories = vm.runInContext('[]', context) as Function[];
     const prepare = new vm.Script(`(${prepareSandbox.toString()})`, { filename: 'policyc-sandbox' }).runInContext(context) as typeof prepareSandbox;
     const hooks: SessionHooks = {
