@@ -477,11 +477,14 @@ export class EvaluatorSession {
     return { exported: patched.value, diagnostics: [], locate, files };
   }
 
-  /** Applies [id, node] pairs to the kept objects (decodeGraph's rules); undefined when malformed. */
+  /**
+   * Applies [id, node] pairs to the kept objects (decodeGraph's rules); undefined when malformed. A node of an id
+   * not kept yet is itself the decoded object (as in decodeGraph); a kept one is patched in place, so what
+   * still refers to it stays shared as in a cold decode.
+   */
   private patch(nodes: readonly unknown[], root: unknown): { value: unknown } | undefined {
     const { decoded } = this;
-    const item = (value: unknown): unknown => {
-      if (typeof value !== 'object' || value === null) return value;
+    const item = (value: object): unknown => {
       const record = value as Record<string, unknown>;
       if (typeof record['$'] === 'number') {
         const target = decoded.get(record['$']);
@@ -491,28 +494,46 @@ export class EvaluatorSession {
       return new OpaqueValue(typeof record['?'] === 'string' ? record['?'].slice(0, 40) : 'a value');
     };
     try {
-      const pairs = nodes.map((pair) => {
+      const patched: (unknown[] | Record<string, unknown>)[] = [];
+      /** Kept objects and their new nodes, by position in `patched`. */
+      const kept: { readonly at: number; readonly target: unknown[] | Record<string, unknown>; readonly node: unknown[] | Record<string, unknown> }[] = [];
+      for (const pair of nodes) {
         if (!Array.isArray(pair) || typeof pair[0] !== 'number' || typeof pair[1] !== 'object' || pair[1] === null) throw new RangeError('malformed node');
-        return [pair[0], pair[1] as Record<string, unknown>] as const;
-      });
-      for (const [sid, node] of pairs) {
-        const array = Array.isArray(node);
+        const sid = pair[0];
+        const node = pair[1] as unknown[] | Record<string, unknown>;
         const known = decoded.get(sid);
-        if (known === undefined || Array.isArray(known) !== array) decoded.set(sid, array ? [] : {});
+        if (known === undefined || Array.isArray(known) !== Array.isArray(node)) decoded.set(sid, node);
+        else kept.push({ at: patched.length, target: known, node });
+        patched.push(node);
       }
-      for (const [sid, node] of pairs) {
-        const target = decoded.get(sid);
-        if (Array.isArray(target) && Array.isArray(node)) {
+      // Kept objects take their new content first (references are resolved below, on the node or on the kept object).
+      for (const { at, target, node } of kept) {
+        if (Array.isArray(target)) {
           target.length = 0;
-          for (const element of node as unknown[]) target.push(item(element));
-        } else if (target !== undefined && !Array.isArray(target)) {
+          for (const element of node as unknown[]) target.push(element);
+        } else {
           for (const key of Object.keys(target)) delete target[key];
-          for (const key of Object.keys(node)) {
-            Object.defineProperty(target, key, { value: item(node[key]), enumerable: true, writable: true, configurable: true });
+          const entries = node as Record<string, unknown>;
+          for (const key of Object.keys(entries)) {
+            Object.defineProperty(target, key, { value: entries[key], enumerable: true, writable: true, configurable: true });
           }
-        } else throw new RangeError('malformed node');
+        }
+        patched[at] = target;
       }
-      return { value: item(root) };
+      for (const target of patched) {
+        if (Array.isArray(target)) {
+          for (let i = 0; i < target.length; i++) {
+            const element: unknown = target[i];
+            if (typeof element === 'object' && element !== null) target[i] = item(element);
+          }
+        } else {
+          for (const key of Object.keys(target)) {
+            const property = target[key];
+            if (typeof property === 'object' && property !== null) target[key] = item(property);
+          }
+        }
+      }
+      return { value: typeof root === 'object' && root !== null ? item(root) : root };
     } catch {
       return undefined;
     }

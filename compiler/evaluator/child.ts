@@ -349,7 +349,9 @@ function prepareSandbox(
   // Maps, not weak ones: these hold every exported object anyway (recordedBy), and V8's weak tables of
   // hundreds of thousands of entries made each garbage collection several times slower.
   const recorded = new RealMap<object, Recorded>();
-  const sids = new WeakMap<object, number>();
+  // A Map too: an id is forgotten after a run that dropped its object without recording it again (startSession),
+  // which the host sees exactly as before: that id was dropped and a later object gets a new one.
+  const sids = new RealMap<object, number>();
   const recordedBy: object[][] = [];
   let nextSid = 0;
   const globalCount = ownKeys(G).length + 1; // + __policycStart, defined below
@@ -511,10 +513,12 @@ function prepareSandbox(
       links = run.links;
       // What the dirty modules recorded goes: the host forgets those ids unless this run sends them again.
       const dropped: number[] = [];
+      const droppedObjects: object[] = [];
       for (const index of run.dirty) {
         cache[index] = undefined;
         for (const object of recordedBy[index] ?? []) {
           dropped.push(sidOf(object));
+          droppedObjects.push(object);
           recorded.delete(object);
         }
         recordedBy[index] = [];
@@ -524,6 +528,7 @@ function prepareSandbox(
       report(0);
       const exported = typeof exports === 'object' && exports !== null ? exports['default'] : undefined;
       const { value, nodes } = encodeSession(exported);
+      for (const object of droppedObjects) if (!recorded.has(object)) sids.delete(object);
       return stringify({ ok: { value, nodes, dropped } });
     } catch (error) {
       if (error === FALLBACK) return stringify({ fallback: true });
@@ -705,6 +710,8 @@ function serve(): void {
   let dslSource = '';
   const modules: SessionModule[] = [];
   let sandbox: { readonly context: vm.Context; readonly factories: Function[] } | undefined;
+  /** V8's code cache per module index, for the code it was made from. */
+  const codeCache: ({ readonly code: string; readonly data: Buffer } | undefined)[] = [];
 
   const freshSandbox = (request: SessionRequest) => {
     const context = vm.createContext(Object.create(null) as object, {
@@ -755,13 +762,20 @@ function serve(): void {
     }
     sandbox ??= freshSandbox(request);
     const { context, factories } = sandbox;
+    const compiled: { readonly index: number; readonly script: vm.Script }[] = [];
     for (const index of dirty) {
       const module = modules[index] as SessionModule;
       try {
-        factories[index] = new vm.Script(`(function (exports, require, module) {\n${module.code}\n})`, {
+        // A module that re-runs with the code it had (an importer of the edited one) is compiled from V8's code
+        // cache of its last run instead of parsed again.
+        const cached = codeCache[index];
+        const script = new vm.Script(`(function (exports, require, module) {\n${module.code}\n})`, {
           filename: `policyc-module-${index}`,
           lineOffset: -1,
-        }).runInContext(context) as Function;
+          ...(cached?.code === module.code ? { cachedData: cached.data } : {}),
+        });
+        if (cached?.code !== module.code || script.cachedDataRejected === true) compiled.push({ index, script });
+        factories[index] = script.runInContext(context) as Function;
       } catch (error) {
         sandbox = undefined;
         const message = error instanceof Error ? error.message : 'the module does not compile';
@@ -782,6 +796,9 @@ function serve(): void {
       sandbox = undefined;
       return typeof output === 'string' ? output : JSON.stringify({ fallback: true });
     }
+    // After the run, so the functions compiled lazily while it ran are in the cache too.
+    for (const { index, script } of compiled) codeCache[index] = { code: (modules[index] as SessionModule).code, data: script.createCachedData() };
+    codeCache.length = modules.length;
     return `{"ok":{"fresh":${fresh},"ran":${dirty.size},${output.slice('{"ok":{'.length)}`;
   };
 
