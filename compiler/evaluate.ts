@@ -8,6 +8,7 @@
  * wall-clock bound. Its stack frames and declaration sites name synthetic files (`policyc-module-<n>`), which
  * `locate` maps back through the source maps to the user's TypeScript line and column.
  */
+import { spawnSync } from 'node:child_process';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,7 +22,7 @@ import { compiledFile } from './package-files';
 import { OpaqueValue } from './evaluator/policy-schema';
 import { PROGRESS_PREFIX, type EncodeLimits, type EvaluatorError, type EvaluatorRequest, type SessionRequest } from './evaluator/child';
 import type { SessionWorkerReply, SessionWorkerRequest } from './evaluator/session-worker';
-import type { RunnerReply, RunnerRequest, RunOutcome, StrippedFile } from './evaluator/runner-worker';
+import type { StripReply, StripRequest, StrippedFile } from './evaluator/strip-worker';
 
 export interface EvaluateOptions {
   /** Bound on the whole evaluation, in milliseconds. */
@@ -53,31 +54,22 @@ const moduleName = (index: number): string => `policyc-module-${index}`;
 /** Stripped JavaScript per file, reused while the file's text is unchanged (watch mode, repeated builds). */
 const transforms = new Map<string, { readonly text: string; readonly code: string; readonly trace: TraceMap; readonly requires: readonly string[] }>();
 
-/**
- * The runner (compiler/evaluator/runner-worker.ts): one worker thread per process, kept and unref'd, that strips
- * types, bundles the DSL and runs cold evaluator processes while this thread waits for its answer.
- */
-let runner: { readonly port: MessagePort; readonly flag: Int32Array } | undefined;
+/** The stripper (compiler/evaluator/strip-worker.ts): one worker thread per process, kept and unref'd. */
+let stripper: { readonly port: MessagePort; readonly flag: Int32Array } | undefined;
 
-function askRunner(request: RunnerRequest & { readonly kind: 'spawn' }, wait: false): void;
-function askRunner(request: RunnerRequest): RunnerReply;
-function askRunner(request: RunnerRequest, wait = true): RunnerReply | void {
-  if (runner === undefined) {
+function askStripper(request: StripRequest): StripReply {
+  if (stripper === undefined) {
     const channel = new MessageChannel();
     const flag = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(compiledFile('compiler/evaluator/runner-worker.js'), {
+    const worker = new Worker(compiledFile('compiler/evaluator/strip-worker.js'), {
       workerData: { port: channel.port2, signal: flag.buffer },
       transferList: [channel.port2],
     });
     worker.unref();
     channel.port1.unref();
-    runner = { port: channel.port1, flag };
+    stripper = { port: channel.port1, flag };
   }
-  if (!wait) {
-    runner.port.postMessage(request);
-    return;
-  }
-  return askAndWait(runner.port, runner.flag, request) as RunnerReply;
+  return askAndWait(stripper.port, stripper.flag, request) as StripReply;
 }
 
 /** Posts a request to a worker that answers on `port` and then raises `flag`, and waits for the answer. */
@@ -94,18 +86,16 @@ function askAndWait(port: MessagePort, flag: Int32Array, request: unknown): unkn
 let dslBundle: string | undefined;
 
 /**
- * Strips the types of the files not stripped yet with their current text, side by side in the runner (and
+ * Strips the types of the files not stripped yet with their current text, side by side in the stripper (and
  * bundles the DSL with the first ones).
  */
 function stripAll(files: readonly { readonly file: string; readonly text: string }[]): void {
   const wanted = files.filter(({ file, text }) => transforms.get(file)?.text !== text);
   if (wanted.length === 0 && dslBundle !== undefined) return;
-  const reply = askRunner({
-    kind: 'strip',
+  const reply = askStripper({
     files: wanted.map(({ file, text }) => ({ text, tsx: file.endsWith('x'), sourcefile: moduleName(0) })),
     ...(dslBundle === undefined ? { bundle: compiledFile('dsl/index.js') } : {}),
   });
-  if (!('stripped' in reply)) throw new Error('policyc: the evaluation runner answered out of turn');
   if (reply.bundle !== undefined) {
     if (reply.bundle === '') throw new Error('policyc: the DSL could not be bundled for the evaluator');
     dslBundle = reply.bundle;
@@ -212,29 +202,33 @@ function resolveModules(entry: string, store: SourceStore): PolicyModule[] {
  * type checker (run beside evaluation) checks the same files.
  */
 export function evaluate(entry: string, store: SourceStore, options: EvaluateOptions): EvaluateResult {
-  const script = compiledFile('compiler/evaluator/child.js');
-  // Started first: node boots while the types are stripped.
-  askRunner({ kind: 'spawn', command: process.execPath, args: evaluatorArguments(script) }, false);
   const modules = resolveModules(entry, store);
   const { files, locate, moduleStart, spanOfStack } = locating(entry, store, modules);
   const fail = (d: Diagnostic): EvaluateResult => ({ diagnostics: [d], locate, files });
 
+  const script = compiledFile('compiler/evaluator/child.js');
   const request: EvaluatorRequest = {
     dsl: bundledDsl(),
     modules: modules.map((m, index) => ({ name: moduleName(index), code: m.code, links: m.links })),
     timeoutMs: options.timeoutMs,
     limits: ENCODE_LIMITS,
   };
-  const reply = askRunner({ kind: 'run', input: JSON.stringify(request), killAfterMs: options.timeoutMs + KILL_GRACE_MS, maxAnswerBytes: MAX_ANSWER_BYTES });
-  if (!('outcome' in reply)) throw new Error('policyc: the evaluation runner answered out of turn');
-  const child: RunOutcome = reply.outcome;
-  const stderr = child.stderr;
+  const child = spawnSync(process.execPath, evaluatorArguments(script), {
+    env: {},
+    input: JSON.stringify(request),
+    timeout: options.timeoutMs + KILL_GRACE_MS,
+    killSignal: 'SIGKILL',
+    maxBuffer: MAX_ANSWER_BYTES,
+    windowsHide: true,
+  });
+  const stderr = child.stderr?.toString('utf8') ?? '';
   const progress = [...stderr.matchAll(new RegExp(`^${PROGRESS_PREFIX}(\\d+)$`, 'gm'))].map((m) => Number(m[1]));
   const current = progress[progress.length - 1] ?? 0;
-  if (child.tooLarge) return fail(tooLargeAnswer(store.spanOf(entry, 0, 0)));
-  if (child.timedOut) return fail(timedOut(options, store, modules, current, moduleStart));
+  const errorCode = (child.error as NodeJS.ErrnoException | undefined)?.code;
+  if (errorCode === 'ENOBUFS') return fail(tooLargeAnswer(store.spanOf(entry, 0, 0)));
+  if (errorCode === 'ETIMEDOUT') return fail(timedOut(options, store, modules, current, moduleStart));
   if (/heap out of memory|Reached heap limit|Allocation failed/.test(stderr)) return fail(outOfMemory(store, modules, current, moduleStart));
-  const answer = parseAnswer(child.stdout);
+  const answer = parseAnswer(child.stdout?.toString('utf8') ?? '');
   if (answer === undefined || child.status !== 0)
     return fail(crashed(child.signal ?? `exit ${child.status ?? 'unknown'}`, store, modules, current, moduleStart));
   if ('timeout' in answer) return fail(timedOut(options, store, modules, current, moduleStart));
