@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { buildSync, transformSync } from 'esbuild';
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
 import type { DeclarationSite } from '../dsl/types';
 import { resolvePolicyImport } from './resolve-import';
@@ -22,7 +23,6 @@ import { compiledFile } from './package-files';
 import { OpaqueValue } from './evaluator/policy-schema';
 import { PROGRESS_PREFIX, type EncodeLimits, type EvaluatorError, type EvaluatorRequest, type SessionRequest } from './evaluator/child';
 import type { SessionWorkerReply, SessionWorkerRequest } from './evaluator/session-worker';
-import type { StripReply, StripRequest, StrippedFile } from './evaluator/strip-worker';
 
 export interface EvaluateOptions {
   /** Bound on the whole evaluation, in milliseconds. */
@@ -54,78 +54,32 @@ const moduleName = (index: number): string => `policyc-module-${index}`;
 /** Stripped JavaScript per file, reused while the file's text is unchanged (watch mode, repeated builds). */
 const transforms = new Map<string, { readonly text: string; readonly code: string; readonly trace: TraceMap; readonly requires: readonly string[] }>();
 
-/** The stripper (compiler/evaluator/strip-worker.ts): one worker thread per process, kept and unref'd. */
-let stripper: { readonly port: MessagePort; readonly flag: Int32Array } | undefined;
-
-function askStripper(request: StripRequest): StripReply {
-  if (stripper === undefined) {
-    const channel = new MessageChannel();
-    const flag = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(compiledFile('compiler/evaluator/strip-worker.js'), {
-      workerData: { port: channel.port2, signal: flag.buffer },
-      transferList: [channel.port2],
+function stripTypes(file: string, text: string): { readonly code: string; readonly trace: TraceMap; readonly requires: readonly string[] } {
+  const cached = transforms.get(file);
+  if (cached !== undefined && cached.text === text) return cached;
+  let output: { code: string; map: string };
+  try {
+    output = transformSync(text, {
+      loader: file.endsWith('x') ? 'tsx' : 'ts',
+      format: 'cjs',
+      target: 'es2022',
+      sourcemap: 'external',
+      sourcefile: moduleName(0),
+      logLevel: 'silent',
     });
-    worker.unref();
-    channel.port1.unref();
-    stripper = { port: channel.port1, flag };
+  } catch (error) {
+    // Syntax esbuild cannot turn into CommonJS (top-level await, ...): the module throws when it loads. The type
+    // checker, run beside, usually reports the same line first.
+    const first = (error as { errors?: { text?: unknown; location?: { line?: unknown } | null }[] }).errors?.[0];
+    const line = typeof first?.location?.line === 'number' ? first.location.line : 1;
+    const message = JSON.stringify(`${typeof first?.text === 'string' ? first.text : 'this module cannot be compiled'} (line ${line})`);
+    output = { code: `throw new SyntaxError(${message});`, map: '{"version":3,"sources":[],"names":[],"mappings":""}' };
   }
-  return askAndWait(stripper.port, stripper.flag, request) as StripReply;
-}
-
-/** Posts a request to a worker that answers on `port` and then raises `flag`, and waits for the answer. */
-function askAndWait(port: MessagePort, flag: Int32Array, request: unknown): unknown {
-  Atomics.store(flag, 0, 0);
-  port.postMessage(request);
-  for (;;) {
-    Atomics.wait(flag, 0, 0, 50);
-    const message = receiveMessageOnPort(port);
-    if (message !== undefined) return message.message;
-  }
-}
-
-let dslBundle: string | undefined;
-
-/**
- * Strips the types of the files not stripped yet with their current text, side by side in the stripper (and
- * bundles the DSL with the first ones).
- */
-function stripAll(files: readonly { readonly file: string; readonly text: string }[]): void {
-  const wanted = files.filter(({ file, text }) => transforms.get(file)?.text !== text);
-  if (wanted.length === 0 && dslBundle !== undefined) return;
-  const reply = askStripper({
-    files: wanted.map(({ file, text }) => ({ text, tsx: file.endsWith('x'), sourcefile: moduleName(0) })),
-    ...(dslBundle === undefined ? { bundle: compiledFile('dsl/index.js') } : {}),
-  });
-  if (reply.bundle !== undefined) {
-    if (reply.bundle === '') throw new Error('policyc: the DSL could not be bundled for the evaluator');
-    dslBundle = reply.bundle;
-  }
-  wanted.forEach(({ file, text }, index) => {
-    const stripped = reply.stripped[index];
-    if (stripped !== undefined) transforms.set(file, { text, ...strippedModule(stripped) });
-  });
-}
-
-function strippedModule(stripped: StrippedFile): { readonly code: string; readonly trace: TraceMap; readonly requires: readonly string[] } {
-  // Syntax esbuild cannot turn into CommonJS (top-level await, ...): the module throws when it loads. The type
-  // checker, run beside, usually reports the same line first.
-  const output =
-    'code' in stripped
-      ? stripped
-      : {
-          code: `throw new SyntaxError(${JSON.stringify(`${stripped.failure} (line ${stripped.line})`)});`,
-          map: '{"version":3,"sources":[],"names":[],"mappings":""}',
-        };
   // esbuild turns every import, export-from and import() into require("<literal>"); a computed specifier is refused at run time.
   const requires = [...output.code.matchAll(/\brequire\("((?:[^"\\\n]|\\.)*)"\)/g)].map((m) => JSON.parse(`"${m[1] ?? ''}"`) as string);
-  return { code: output.code, trace: new TraceMap(output.map), requires };
-}
-
-function stripTypes(file: string, text: string): { readonly code: string; readonly trace: TraceMap; readonly requires: readonly string[] } {
-  stripAll([{ file, text }]);
-  const stripped = transforms.get(file);
-  if (stripped === undefined) throw new Error(`policyc: ${file} was not stripped`);
-  return stripped;
+  const entry = { text, code: output.code, trace: new TraceMap(output.map), requires };
+  transforms.set(file, entry);
+  return entry;
 }
 
 /** A file policy code may import: TypeScript source outside node_modules, on disk. */
@@ -133,10 +87,21 @@ function isPolicySource(file: string): boolean {
   return /\.(?:ts|tsx|mts|cts)$/.test(file) && !file.includes(`${path.sep}node_modules${path.sep}`) && fs.existsSync(file) && fs.statSync(file).isFile();
 }
 
+let dslBundle: string | undefined;
 /** The DSL as one CommonJS source, evaluated inside the policy context (so its objects are of that realm). */
 function bundledDsl(): string {
-  if (dslBundle === undefined) stripAll([]);
-  return dslBundle ?? '';
+  if (dslBundle === undefined) {
+    const built = buildSync({
+      entryPoints: [compiledFile('dsl/index.js')],
+      bundle: true,
+      format: 'cjs',
+      platform: 'neutral',
+      write: false,
+      logLevel: 'silent',
+    });
+    dslBundle = built.outputFiles[0]?.text ?? '';
+  }
+  return dslBundle;
 }
 
 /** Node's permission model: `--permission` from Node 22, `--experimental-permission` on Node 20. */
@@ -153,33 +118,8 @@ interface PolicyModule {
   readonly links: Record<string, number | 'policyc'>;
 }
 
-/**
- * The entry and every policy file its literal imports reach, entry first, numbered in depth-first order of
- * their imports. Files are found one import level at a time, each level stripped side by side.
- */
+/** The entry and every policy file its literal imports reach, entry first. */
 function resolveModules(entry: string, store: SourceStore): PolicyModule[] {
-  const targets = new Map<string, Map<string, string | 'policyc'>>();
-  for (let level = [entry]; level.length > 0;) {
-    stripAll(level.map((file) => ({ file, text: store.read(file) ?? '' })));
-    const next: string[] = [];
-    for (const file of level) {
-      const links = new Map<string, string | 'policyc'>();
-      targets.set(file, links);
-      for (const specifier of stripTypes(file, store.read(file) ?? '').requires) {
-        if (specifier === 'policyc') links.set(specifier, 'policyc');
-        else if (specifier.startsWith('./') || specifier.startsWith('../')) {
-          // The checker's rules (`./x`, `./x.js` and `./x.ts` all name x.ts); what does not resolve fails in the
-          // sandbox's loader as a forbidden import, after the checker has said why.
-          const known = (candidate: string): boolean => candidate === entry || targets.has(candidate) || level.includes(candidate) || next.includes(candidate);
-          const resolved = resolvePolicyImport(file, specifier, (candidate) => known(candidate) || isPolicySource(candidate));
-          if (resolved === undefined || !('file' in resolved)) continue;
-          links.set(specifier, resolved.file);
-          if (!known(resolved.file)) next.push(resolved.file);
-        }
-      }
-    }
-    level = next;
-  }
   const modules: PolicyModule[] = [];
   const indexOf = new Map<string, number>();
   const add = (file: string): number => {
@@ -190,7 +130,15 @@ function resolveModules(entry: string, store: SourceStore): PolicyModule[] {
     const stripped = stripTypes(file, store.read(file) ?? '');
     const links: Record<string, number | 'policyc'> = {};
     modules.push({ file, code: stripped.code, trace: stripped.trace, links });
-    for (const [specifier, target] of targets.get(file) ?? []) links[specifier] = target === 'policyc' ? target : add(target);
+    for (const specifier of stripped.requires) {
+      if (specifier === 'policyc') links[specifier] = 'policyc';
+      else if (specifier.startsWith('./') || specifier.startsWith('../')) {
+        // The checker's rules (`./x`, `./x.js` and `./x.ts` all name x.ts); what does not resolve fails in the
+        // sandbox's loader as a forbidden import, after the checker has said why.
+        const resolved = resolvePolicyImport(file, specifier, (candidate) => indexOf.has(candidate) || isPolicySource(candidate));
+        if (resolved !== undefined && 'file' in resolved) links[specifier] = add(resolved.file);
+      }
+    }
     return index;
   };
   add(entry);
@@ -454,7 +402,14 @@ export class EvaluatorSession {
   }
 
   private ask(request: SessionWorkerRequest): SessionWorkerReply | null {
-    return askAndWait(this.connection(), this.flag, request) as SessionWorkerReply | null;
+    const port = this.connection();
+    Atomics.store(this.flag, 0, 0);
+    port.postMessage(request);
+    for (;;) {
+      Atomics.wait(this.flag, 0, 0, 50);
+      const message = receiveMessageOnPort(port);
+      if (message !== undefined) return message.message as SessionWorkerReply | null;
+    }
   }
 
   /** Forgets everything the evaluator process held (it is restarted on the next run). */
