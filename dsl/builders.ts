@@ -31,7 +31,8 @@ function declarationSite(builder: Function): DeclarationSite | undefined {
       const file = policycSiteOf(builder);
       return file === undefined ? undefined : { file, line: policycSiteOf.line(), column: policycSiteOf.column() };
     } catch {
-      // Only an exhausted stack gets here, and its error may belong to another realm: throw one of this realm.
+      // Only an exhausted stack gets here. V8 makes that error in the calling realm today; should one ever come
+      // from the reader's realm, policy code must not catch it (its intrinsics are not frozen): this realm's instead.
       throw new RangeError('Maximum call stack size exceeded');
     }
   }
