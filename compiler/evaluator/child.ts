@@ -337,7 +337,8 @@ function prepareSandbox(
   // module loaded makes the host drop the session and evaluate cold.
   const FALLBACK = { fall: 'back' };
   interface Recorded {
-    readonly sid: number;
+    /** Its id; a new object that stands for a dropped one, exactly, takes the dropped one's (encodeSession). */
+    sid: number;
     /** Own enumerable keys in Object.keys order; undefined for an array. */
     readonly keys: readonly string[] | undefined;
     readonly values: readonly unknown[];
@@ -345,6 +346,8 @@ function prepareSandbox(
     readonly chars: number;
     /** Whether the host has been sent this node (it keeps what it was sent). */
     sent: boolean;
+    /** The node's JSON text as sent (children by id), once sent. */
+    text?: string;
   }
   // Maps, not weak ones: these hold every exported object anyway (recordedBy), and V8's weak tables of
   // hundreds of thousands of entries made each garbage collection several times slower.
@@ -472,26 +475,52 @@ function prepareSandbox(
   };
   // The cold encoder's walk (same order and limits; past a limit the cold evaluation says why), checking each
   // object against its record and sending the host only nodes it has not been sent.
-  const encodeSession = (root: unknown): { value: unknown; nodes: [number, unknown][] } => {
-    const nodes: [number, unknown][] = [];
+  // A module that runs again makes new objects, most of them equal to ones it made before (an importer of the
+  // edited module, or the edited module but for one line). A new object whose node (its keys, primitives and
+  // children's ids) is the text of a dropped one that the host holds and that is gone from the sandbox takes
+  // that one's id, and is not sent: the host keeps the object it decoded. Ids stay one per live object, so what
+  // the host holds is shared exactly as a cold decode shares it. Not for an object whose id a node already
+  // carries (a cycle back to it), nor for one the host was sent under its own id before.
+  const encodeSession = (root: unknown, retired: Map<string, object[]>, firstNewSid: number): { value: unknown; nodes: string[]; kept: Set<number> } => {
+    const nodes: string[] = [];
+    const kept = new Set<number>();
     const seen = new Set<object>();
+    const finished = new Set<object>();
+    const pinned = new Set<object>();
     let count = 0;
     chars = 0;
     const visit = (value: object, depth: number): void => {
-      if (seen.has(value)) return;
+      if (seen.has(value)) {
+        if (!finished.has(value)) pinned.add(value);
+        return;
+      }
       if (depth >= limits.maxDepth || ++count >= limits.maxNodes) throw FALLBACK;
       seen.add(value);
       const known = recorded.get(value);
       if (known === undefined || session?.isProxy(value) === true) throw FALLBACK;
       if (!unchanged(value, known, (child) => visit(child, depth + 1))) throw FALLBACK;
+      finished.add(value);
       chars += known.chars;
       if (chars > limits.maxChars) throw FALLBACK;
       if (!known.sent) {
         known.sent = true;
-        nodes.push([known.sid, nodeOf(known)]);
+        const text = stringify(nodeOf(known));
+        known.text = text;
+        const twins = known.sid >= firstNewSid && !pinned.has(value) ? retired.get(text) : undefined;
+        let twin: object | undefined;
+        while (twins !== undefined && twins.length > 0 && twin === undefined) {
+          const candidate = twins.pop() as object;
+          if (!recorded.has(candidate)) twin = candidate;
+        }
+        const twinSid = twin === undefined ? undefined : sids.get(twin);
+        if (twinSid !== undefined) {
+          known.sid = twinSid;
+          sids.set(value, twinSid);
+          kept.add(twinSid);
+        } else nodes.push(`[${known.sid},${text}]`);
       }
     };
-    const value = itemOf(root);
+    const item = itemOf(root);
     if (typeof root === 'object' && root !== null) visit(root, 0);
     if (chars > limits.maxChars) throw FALLBACK;
     // What the export does not reach is compared too: an importer may have changed it for the next run.
@@ -502,7 +531,7 @@ function prepareSandbox(
       }
     }
     if (ownKeys(G).length !== globalCount) throw FALLBACK;
-    return { value, nodes };
+    return { value: typeof root === 'object' && root !== null ? itemOf(root) : item, nodes, kept };
   };
   let running = false;
   const startSession = (runJson: string): string => {
@@ -514,22 +543,31 @@ function prepareSandbox(
       // What the dirty modules recorded goes: the host forgets those ids unless this run sends them again.
       const dropped: number[] = [];
       const droppedObjects: object[] = [];
+      // Dropped nodes the host holds, by their text: what a new object may stand for (encodeSession).
+      const retired = new RealMap<string, object[]>();
       for (const index of run.dirty) {
         cache[index] = undefined;
         for (const object of recordedBy[index] ?? []) {
+          const known = recorded.get(object);
           dropped.push(sidOf(object));
           droppedObjects.push(object);
+          if (known?.text !== undefined) {
+            const twins = retired.get(known.text);
+            if (twins === undefined) retired.set(known.text, [object]);
+            else twins.push(object);
+          }
           recorded.delete(object);
         }
         recordedBy[index] = [];
       }
+      const firstNewSid = nextSid;
       failedModule = -1;
       const exports = load(0) as Record<string, unknown> | undefined;
       report(0);
       const exported = typeof exports === 'object' && exports !== null ? exports['default'] : undefined;
-      const { value, nodes } = encodeSession(exported);
+      const { value, nodes, kept } = encodeSession(exported, retired, firstNewSid);
       for (const object of droppedObjects) if (!recorded.has(object)) sids.delete(object);
-      return stringify({ ok: { value, nodes, dropped } });
+      return `{"ok":{"value":${stringify(value)},"nodes":[${nodes.join(',')}],"dropped":${stringify(dropped.filter((sid) => !kept.has(sid)))}}}`;
     } catch (error) {
       if (error === FALLBACK) return stringify({ fallback: true });
       try {
