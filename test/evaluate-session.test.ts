@@ -104,7 +104,8 @@ describe('evaluator session (watch)', () => {
   it('GIVEN an edit of one value THEN only the objects that differ are sent, the others stay the objects decoded before, shared as a cold decode shares them', () => {
     const dir = tempProject({
       'shop.ts': `import { namespace, service } from 'policyc';\nexport const shop = namespace('shop');\nconst http = { http: { port: 80, protocol: 'http' as const } };\nexport const web = service(shop, 'web', { ports: http });\nexport const api = service(shop, 'api', { ports: http });\nexport const db = service(shop, 'db', { ports: http });\n`,
-      'rules.ts': `import { allow } from 'policyc';\nimport { web, api, db } from './shop';\nexport const rules = [\n  allow(web).to(api, { paths: ['/a'] }),\n  allow(web).to(db),\n  allow(api).to(db),\n];\n`,
+      // Equal lists that are not the same object, in the module that runs again: each new one stands for its own.
+      'rules.ts': `import { allow } from 'policyc';\nimport { web, api, db } from './shop';\nexport const rules = [\n  allow(web).to(api, { ports: ['http'], paths: ['/a'] }),\n  allow(web).to(db, { ports: ['http'] }),\n  allow(api).to(db, { ports: ['http'] }),\n];\n`,
       'policy.ts': `import { mesh } from 'policyc';\nimport { web, api, db } from './shop';\nimport { rules } from './rules';\nexport default mesh({ services: [web, api, db], rules });\n`,
     });
     const entry = path.join(dir, 'policy.ts');
@@ -143,6 +144,27 @@ describe('evaluator session (watch)', () => {
     };
     walk(after, cold);
     assert.equal((after.rules[1] as { from: unknown[] }).from[0], after.services[0]);
+  });
+
+  it('GIVEN a generated repo and one more path in one rule THEN the session sends only the few objects that differ', () => {
+    // The namespace files hold many equal objects that are not the same object (ports, sites' neighbours):
+    // each new one must stand for the one it replaces, or whole services and rules are sent again.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'policyc-session-'));
+    const repo = generate(80, dir, 7);
+    const entry = path.join(repo.dir, 'policy.ts');
+    const session = new EvaluatorSession();
+    sessions.push(session);
+    compare(session, entry);
+    const fresh = session.lastDecoded;
+    const file = path.join(repo.dir, 'ns-00.ts');
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    const at = lines.findIndex((line) => line.includes("paths: ['"));
+    assert.ok(at > 0);
+    lines[at] = (lines[at] as string).replace("paths: ['", "paths: ['/edited/*', '");
+    fs.writeFileSync(file, lines.join('\n'));
+    compare(session, entry);
+    assert.equal(session.lastRun, 'incremental');
+    assert.ok(session.lastDecoded > 0 && session.lastDecoded <= 8, `${session.lastDecoded} of ${fresh}`);
   });
 
   it('GIVEN modules that change what another module exported THEN the session notices and evaluates cold, with the cold result', () => {

@@ -451,6 +451,11 @@ function prepareSandbox(
     }
     return true;
   };
+  // What the dirty modules of the running session run had recorded (by module, in record order), and for each
+  // object recorded again by a module, the object at its place in that module's previous record: most often
+  // the one it replaces (a module that runs again builds its objects in the same order).
+  let droppedBy: (object[] | undefined)[] = [];
+  let counterparts = new RealMap<object, object>();
   const record = (index: number, root: unknown): void => {
     if (session === undefined) return;
     const mine: object[] = [];
@@ -466,6 +471,8 @@ function prepareSandbox(
         if (session.isProxy(value)) throw FALLBACK;
         const known = snapshot(value);
         recorded.set(value, known);
+        const before = droppedBy[index]?.[mine.length];
+        if (before !== undefined) counterparts.set(value, before);
         mine.push(value);
         for (const child of known.values) if (typeof child === 'object' && child !== null && !recorded.has(child)) pendingObjects.push(child);
       }
@@ -481,7 +488,12 @@ function prepareSandbox(
   // that one's id, and is not sent: the host keeps the object it decoded. Ids stay one per live object, so what
   // the host holds is shared exactly as a cold decode shares it. Not for an object whose id a node already
   // carries (a cycle back to it), nor for one the host was sent under its own id before.
-  const encodeSession = (root: unknown, retired: Map<string, object[]>, firstNewSid: number): { value: unknown; nodes: string[]; kept: Set<number> } => {
+  const encodeSession = (
+    root: unknown,
+    retired: Map<object, string>,
+    retiredByText: Map<string, object[]>,
+    firstNewSid: number,
+  ): { value: unknown; nodes: string[]; kept: Set<number> } => {
     const nodes: string[] = [];
     const kept = new Set<number>();
     const seen = new Set<object>();
@@ -506,14 +518,21 @@ function prepareSandbox(
         known.sent = true;
         const text = stringify(nodeOf(known));
         known.text = text;
-        const twins = known.sid >= firstNewSid && !pinned.has(value) ? retired.get(text) : undefined;
         let twin: object | undefined;
-        while (twins !== undefined && twins.length > 0 && twin === undefined) {
-          const candidate = twins.pop() as object;
-          if (!recorded.has(candidate)) twin = candidate;
+        if (known.sid >= firstNewSid && !pinned.has(value)) {
+          // The object it replaces first, else any dropped one with that text.
+          const available = (candidate: object | undefined): boolean => candidate !== undefined && retired.get(candidate) === text && !recorded.has(candidate);
+          const counterpart = counterparts.get(value);
+          if (available(counterpart)) twin = counterpart;
+          const twins = twin === undefined ? retiredByText.get(text) : undefined;
+          while (twins !== undefined && twins.length > 0 && twin === undefined) {
+            const candidate = twins.pop();
+            if (available(candidate)) twin = candidate;
+          }
         }
         const twinSid = twin === undefined ? undefined : sids.get(twin);
-        if (twinSid !== undefined) {
+        if (twin !== undefined && twinSid !== undefined) {
+          retired.delete(twin);
           known.sid = twinSid;
           sids.set(value, twinSid);
           kept.add(twinSid);
@@ -543,17 +562,22 @@ function prepareSandbox(
       // What the dirty modules recorded goes: the host forgets those ids unless this run sends them again.
       const dropped: number[] = [];
       const droppedObjects: object[] = [];
-      // Dropped nodes the host holds, by their text: what a new object may stand for (encodeSession).
-      const retired = new RealMap<string, object[]>();
+      // Dropped nodes the host holds, with their text: what a new object may stand for (encodeSession).
+      const retired = new RealMap<object, string>();
+      const retiredByText = new RealMap<string, object[]>();
+      droppedBy = [];
+      counterparts = new RealMap<object, object>();
       for (const index of run.dirty) {
         cache[index] = undefined;
+        droppedBy[index] = recordedBy[index];
         for (const object of recordedBy[index] ?? []) {
           const known = recorded.get(object);
           dropped.push(sidOf(object));
           droppedObjects.push(object);
           if (known?.text !== undefined) {
-            const twins = retired.get(known.text);
-            if (twins === undefined) retired.set(known.text, [object]);
+            retired.set(object, known.text);
+            const twins = retiredByText.get(known.text);
+            if (twins === undefined) retiredByText.set(known.text, [object]);
             else twins.push(object);
           }
           recorded.delete(object);
@@ -565,7 +589,9 @@ function prepareSandbox(
       const exports = load(0) as Record<string, unknown> | undefined;
       report(0);
       const exported = typeof exports === 'object' && exports !== null ? exports['default'] : undefined;
-      const { value, nodes, kept } = encodeSession(exported, retired, firstNewSid);
+      const { value, nodes, kept } = encodeSession(exported, retired, retiredByText, firstNewSid);
+      droppedBy = [];
+      counterparts = new RealMap<object, object>();
       for (const object of droppedObjects) if (!recorded.has(object)) sids.delete(object);
       return `{"ok":{"value":${stringify(value)},"nodes":[${nodes.join(',')}],"dropped":${stringify(dropped.filter((sid) => !kept.has(sid)))}}}`;
     } catch (error) {
