@@ -346,8 +346,6 @@ function prepareSandbox(
     readonly chars: number;
     /** Whether the host has been sent this node (it keeps what it was sent). */
     sent: boolean;
-    /** The node's JSON text as sent (children by id), once sent. */
-    text?: string;
   }
   // Maps, not weak ones: these hold every exported object anyway (recordedBy), and V8's weak tables of
   // hundreds of thousands of entries made each garbage collection several times slower.
@@ -482,19 +480,32 @@ function prepareSandbox(
   };
   // The cold encoder's walk (same order and limits; past a limit the cold evaluation says why), checking each
   // object against its record and sending the host only nodes it has not been sent.
-  // A module that runs again makes new objects, most of them equal to ones it made before (an importer of the
-  // edited module, or the edited module but for one line). A new object whose node (its keys, primitives and
-  // children's ids) is the text of a dropped one that the host holds and that is gone from the sandbox takes
-  // that one's id, and is not sent: the host keeps the object it decoded. Ids stay one per live object, so what
-  // the host holds is shared exactly as a cold decode shares it. Not for an object whose id a node already
-  // carries (a cycle back to it), nor for one the host was sent under its own id before.
+  // A module that runs again makes new objects, most of them equal to the ones they replace (in an importer of
+  // the edited module, or in the edited module but for one line). A new object whose node (its keys, its
+  // primitives and its children's ids) is that of the dropped object at its place in its module's previous
+  // record (counterparts), which the host holds and which is gone from the sandbox, takes that one's id and is
+  // not sent: the host keeps the object it decoded. Ids stay one per live object, so what the host holds is
+  // shared exactly as a cold decode shares it. Not for an object whose id a node already carries (a cycle back
+  // to it), nor for one the host knows under its own id.
+  const sameNode = (now: Recorded, before: Recorded): boolean => {
+    const { keys, values } = now;
+    if ((keys === undefined) !== (before.keys === undefined) || values.length !== before.values.length) return false;
+    for (let i = 0; i < values.length; i++) {
+      if (keys !== undefined && keys[i] !== (before.keys as readonly string[])[i]) return false;
+      const value = values[i];
+      const previous = before.values[i];
+      if (typeof value === 'object' && value !== null) {
+        if (typeof previous !== 'object' || previous === null || sids.get(value) !== sids.get(previous)) return false;
+      } else if (!is(value, previous)) return false;
+    }
+    return true;
+  };
   const encodeSession = (
     root: unknown,
-    retired: Map<object, string>,
-    retiredByText: Map<string, object[]>,
+    retired: Map<object, Recorded>,
     firstNewSid: number,
-  ): { value: unknown; nodes: string[]; kept: Set<number> } => {
-    const nodes: string[] = [];
+  ): { value: unknown; nodes: [number, unknown][]; kept: Set<number> } => {
+    const nodes: [number, unknown][] = [];
     const kept = new Set<number>();
     const seen = new Set<object>();
     const finished = new Set<object>();
@@ -516,27 +527,14 @@ function prepareSandbox(
       if (chars > limits.maxChars) throw FALLBACK;
       if (!known.sent) {
         known.sent = true;
-        const text = stringify(nodeOf(known));
-        known.text = text;
-        let twin: object | undefined;
-        if (known.sid >= firstNewSid && !pinned.has(value)) {
-          // The object it replaces first, else any dropped one with that text.
-          const available = (candidate: object | undefined): boolean => candidate !== undefined && retired.get(candidate) === text && !recorded.has(candidate);
-          const counterpart = counterparts.get(value);
-          if (available(counterpart)) twin = counterpart;
-          const twins = twin === undefined ? retiredByText.get(text) : undefined;
-          while (twins !== undefined && twins.length > 0 && twin === undefined) {
-            const candidate = twins.pop();
-            if (available(candidate)) twin = candidate;
-          }
-        }
-        const twinSid = twin === undefined ? undefined : sids.get(twin);
-        if (twin !== undefined && twinSid !== undefined) {
-          retired.delete(twin);
-          known.sid = twinSid;
-          sids.set(value, twinSid);
-          kept.add(twinSid);
-        } else nodes.push(`[${known.sid},${text}]`);
+        const counterpart = known.sid >= firstNewSid && !pinned.has(value) ? counterparts.get(value) : undefined;
+        const before = counterpart === undefined || recorded.has(counterpart) ? undefined : retired.get(counterpart);
+        if (counterpart !== undefined && before !== undefined && sameNode(known, before)) {
+          retired.delete(counterpart);
+          known.sid = before.sid;
+          sids.set(value, before.sid);
+          kept.add(before.sid);
+        } else nodes.push([known.sid, nodeOf(known)]);
       }
     };
     const item = itemOf(root);
@@ -562,9 +560,8 @@ function prepareSandbox(
       // What the dirty modules recorded goes: the host forgets those ids unless this run sends them again.
       const dropped: number[] = [];
       const droppedObjects: object[] = [];
-      // Dropped nodes the host holds, with their text: what a new object may stand for (encodeSession).
-      const retired = new RealMap<object, string>();
-      const retiredByText = new RealMap<string, object[]>();
+      // Dropped nodes the host holds: what a new object may stand for (encodeSession).
+      const retired = new RealMap<object, Recorded>();
       droppedBy = [];
       counterparts = new RealMap<object, object>();
       for (const index of run.dirty) {
@@ -574,12 +571,7 @@ function prepareSandbox(
           const known = recorded.get(object);
           dropped.push(sidOf(object));
           droppedObjects.push(object);
-          if (known?.text !== undefined) {
-            retired.set(object, known.text);
-            const twins = retiredByText.get(known.text);
-            if (twins === undefined) retiredByText.set(known.text, [object]);
-            else twins.push(object);
-          }
+          if (known?.sent === true) retired.set(object, known);
           recorded.delete(object);
         }
         recordedBy[index] = [];
@@ -589,11 +581,11 @@ function prepareSandbox(
       const exports = load(0) as Record<string, unknown> | undefined;
       report(0);
       const exported = typeof exports === 'object' && exports !== null ? exports['default'] : undefined;
-      const { value, nodes, kept } = encodeSession(exported, retired, retiredByText, firstNewSid);
+      const { value, nodes, kept } = encodeSession(exported, retired, firstNewSid);
       droppedBy = [];
       counterparts = new RealMap<object, object>();
       for (const object of droppedObjects) if (!recorded.has(object)) sids.delete(object);
-      return `{"ok":{"value":${stringify(value)},"nodes":[${nodes.join(',')}],"dropped":${stringify(dropped.filter((sid) => !kept.has(sid)))}}}`;
+      return stringify({ ok: { value, nodes, dropped: dropped.filter((sid) => !kept.has(sid)) } });
     } catch (error) {
       if (error === FALLBACK) return stringify({ fallback: true });
       try {
