@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { decide, type Client, type Request, type RequestToken } from '../model/decide';
 import { hasErrors } from '../diagnostics/diagnostic';
-import { isProxyAdminPort, proxyAdminPortOf, servicesById, type HttpMethod, type PolicyModel } from '../model/model';
+import { isProxyAdminPort, requestPortsOf, servicesById, type HttpMethod, type PolicyModel } from '../model/model';
 import { simulatorFor } from '../meshes';
 import { verifyBuild } from '../verify/verify-build';
 import { compiledFile } from '../compiler/package-files';
@@ -162,8 +162,7 @@ function requestOf(model: PolicyModel, from: string, to: string, options: Explai
   const destination = model.services.find((s) => s.id === to);
   if (destination === undefined) return `Unknown destination '${to}'. Services: ${model.services.map((s) => s.id).join(', ')}.`;
   // The Linkerd proxy admin port, where linkerd.proxyAdmin declares it (model.ts, 9.), by name or number.
-  const admin = proxyAdminPortOf(model, destination);
-  const ports = admin === undefined ? destination.ports : [...destination.ports, admin];
+  const ports = requestPortsOf(model, destination);
   const port = options.port === undefined ? destination.ports[0] : ports.find((p) => p.name === options.port || String(p.port) === options.port);
   if (port === undefined) return `'${to}' has no port '${options.port ?? ''}'. Ports: ${destination.ports.map((p) => `${p.name} (${p.port})`).join(', ')}.`;
   let client: Client;

@@ -20,7 +20,16 @@
  */
 import type { Span } from '../diagnostics/diagnostic';
 import { compareStrings as compare } from '../model/compare';
-import { MODEL_VERSION, type HttpMethod, type PathMatch, type PolicyModel, type RuleModel, type ServiceModel, type SourceModel } from '../model/model';
+import {
+  DEFAULT_LINKERD_CONTROL_PLANE,
+  MODEL_VERSION,
+  type HttpMethod,
+  type PathMatch,
+  type PolicyModel,
+  type RuleModel,
+  type ServiceModel,
+  type SourceModel,
+} from '../model/model';
 import { keptParts, mergeRules, uniqueSorted, type ImportedPolicy } from './imported';
 import type { ImportedObject } from './manifests';
 import { namespaceOf, selects, servicesOf, type ImportedService } from './workloads';
@@ -96,16 +105,21 @@ export function importLinkerd(objects: readonly ImportedObject[]): ImportedPolic
   });
   void grpcServers;
 
-  // The trust domain: the one the identities name, else cluster.local.
-  const trustDomains = new Set<string>();
+  // The control-plane namespace and trust domain [§9]: the one pair the identities name
+  // (`<sa>.<ns>.serviceaccount.identity.<cp>.<td>`), else Linkerd's defaults; identities of any other pair are lost.
+  const identitySuffixes = new Set<string>();
   for (const m of ofKind('MeshTLSAuthentication')) {
     for (const id of list(spec(m)['identities'])) {
-      const parts = String(id).split('.serviceaccount.identity.');
-      const rest = parts[1];
-      if (rest !== undefined) trustDomains.add(rest.split('.').slice(1).join('.'));
+      const rest = String(id).split('.serviceaccount.identity.')[1];
+      if (rest !== undefined && rest.includes('.')) identitySuffixes.add(rest);
     }
   }
-  const trustDomain = trustDomains.size === 1 ? ([...trustDomains][0] ?? 'cluster.local') : 'cluster.local';
+  const onlySuffix = identitySuffixes.size === 1 ? [...identitySuffixes][0] : undefined;
+  const named = onlySuffix === undefined ? undefined : onlySuffix.slice(0, onlySuffix.indexOf('.'));
+  const read = named !== undefined && onlySuffix !== undefined && DNS_LABEL.test(named);
+  const controlPlane = read ? named : DEFAULT_LINKERD_CONTROL_PLANE;
+  const trustDomain = read ? onlySuffix.slice(named.length + 1) : 'cluster.local';
+  const identitySuffix = `${controlPlane}.${trustDomain}`;
   const byIdentity = new Map<string, ServiceModel[]>();
   for (const { service } of services)
     byIdentity.set(`${service.namespace}/${service.serviceAccount}`, [...(byIdentity.get(`${service.namespace}/${service.serviceAccount}`) ?? []), service]);
@@ -118,7 +132,7 @@ export function importLinkerd(objects: readonly ImportedObject[]): ImportedPolic
   const identityString = (value: string): SourceModel | undefined => {
     if (value === '*') return { kind: 'authenticated' };
     const [account, rest] = value.split('.serviceaccount.identity.');
-    if (account === undefined || rest === undefined || rest !== `linkerd.${trustDomain}`) return undefined;
+    if (account === undefined || rest === undefined || rest !== identitySuffix) return undefined;
     const [sa, ns] = account.split('.');
     if (ns === undefined || !DNS_LABEL.test(ns) || account.split('.').length !== 2) return undefined;
     if (sa === '*') return { kind: 'namespace', namespace: ns };
@@ -159,7 +173,11 @@ export function importLinkerd(objects: readonly ImportedObject[]): ImportedPolic
         for (const id of list(spec(authn)['identities'])) {
           const source = identityString(String(id));
           if (source === undefined)
-            return { lost: `identity "${String(id)}" of ${authn.ref} is not a service account of trust domain ${trustDomain}`, origin: ap, span };
+            return {
+              lost: `identity "${String(id)}" of ${authn.ref} is not a service account of \`*.serviceaccount.identity.${identitySuffix}\``,
+              origin: ap,
+              span,
+            };
           parsed.push(source);
         }
         for (const r of list(spec(authn)['identityRefs']).map(record)) {
@@ -452,7 +470,14 @@ export function importLinkerd(objects: readonly ImportedObject[]): ImportedPolic
     entry: 'policy.ts',
     // Linkerd policy is per namespace: the imported policy governs the namespaces it read, no more (a mesh-scope
     // policy would claim every meshed namespace, which these manifests do not describe).
-    mesh: { trustDomain, mtls: 'PERMISSIVE', defaultAction, rootNamespace: 'istio-system', scope: 'namespaces' },
+    mesh: {
+      trustDomain,
+      mtls: 'PERMISSIVE',
+      defaultAction,
+      rootNamespace: 'istio-system',
+      scope: 'namespaces',
+      ...(controlPlane === DEFAULT_LINKERD_CONTROL_PLANE ? {} : { linkerd: { controlPlaneNamespace: controlPlane } }),
+    },
     namespaces: [...new Set(services.map((s) => s.service.namespace))].sort(compare).map((name) => ({ name })),
     services: services.map((s) => s.service),
     rules,

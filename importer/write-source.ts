@@ -351,6 +351,8 @@ export function generateSources(imported: ImportedPolicy, header: string): Gener
       writer.write(`${dsl(entryName, 'mesh')}({`).newLine();
       writer.indent(() => {
         if (mesh.trustDomain !== 'cluster.local') writer.writeLine(`trustDomain: ${quote(mesh.trustDomain)},`);
+        const controlPlane = mesh.linkerd?.controlPlaneNamespace;
+        if (controlPlane !== undefined) writer.writeLine(`linkerd: { controlPlaneNamespace: ${quote(controlPlane)} },`);
         writer.writeLine(`mtls: ${quote(mesh.mtls)},`);
         writer.writeLine(`defaultAction: ${quote(mesh.defaultAction)},`);
         if (mesh.rootNamespace !== 'istio-system') writer.writeLine(`rootNamespace: ${quote(mesh.rootNamespace)},`);

@@ -163,6 +163,12 @@ export function proxyAdminPortOf(model: Pick<PolicyModel, 'mesh'>, service: Serv
   };
 }
 
+/** The ports a request to the service may name: its declared ports, then its proxy admin port where the model governs it (model.ts, 9.). */
+export function requestPortsOf(model: Pick<PolicyModel, 'mesh'>, service: ServiceModel): readonly PortModel[] {
+  const admin = proxyAdminPortOf(model, service);
+  return admin === undefined ? service.ports : [...service.ports, admin];
+}
+
 /** Whether a request to this port number of the service is one to its proxy admin port (model.ts, 9.). */
 export function isProxyAdminPort(model: Pick<PolicyModel, 'mesh'>, service: ServiceModel, port: number): boolean {
   return port === LINKERD_PROXY_ADMIN_PORT && proxyAdminGoverns(model, service) && !service.ports.some((p) => p.port === port);

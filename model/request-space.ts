@@ -180,6 +180,9 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
   }
   // Every client is probed on the probe paths: nobody but the kubelet gets them unless a rule says so.
   for (const probe of port.probes ?? []) if (probe.kind === 'http') paths.push({ kind: 'exact', value: probe.path });
+  // The proxy admin port's scrapers get GET /metrics (model.ts, 9.).
+  if (models.some((m) => m.services.some((s) => s.id === destination && isProxyAdminPort(m, s, port.port))))
+    paths.push({ kind: 'exact', value: PROXY_ADMIN_METRICS_PATH });
   const probes = pathProbes(paths, grpc);
   const shaped = grpc ? grpcShaped(probes) : [...probes];
   const conditions = models.length === 1 && models[0] !== undefined ? requestConditions(models[0], destination) : mergedConditions(models, destination);

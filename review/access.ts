@@ -17,9 +17,12 @@ import {
   headerMatches,
   headerMatchText,
   isHttpProtocol,
+  isProxyAdminPort,
   pathMatchOf,
   pathMatches,
   pathText,
+  proxyAdminPortOf,
+  PROXY_ADMIN_METRICS_PATH,
   servicesById,
   type HeaderCondition,
   type HttpMethod,
@@ -266,6 +269,14 @@ interface Candidate {
   rules: RuleModel[];
 }
 
+/**
+ * The mTLS mode an edge shows. The proxy admin port is the proxy's own server: it takes a scraper's mTLS and a
+ * block's plaintext alike (model.ts, 9.), whatever the workload's mode.
+ */
+export function edgeMtls(model: PolicyModel, service: ServiceModel, port: PortModel): MtlsMode {
+  return isProxyAdminPort(model, service, port.port) ? 'PERMISSIVE' : effectiveMtls(model, service, port);
+}
+
 /** The model's access matrix, ordered by destination, port number and source. */
 export function accessMatrix(model: PolicyModel): AccessEdge[] {
   const services = servicesById(model);
@@ -281,6 +292,13 @@ export function accessMatrix(model: PolicyModel): AccessEdge[] {
   const open = (service: ServiceModel, port: PortModel): boolean =>
     effectiveDefaultAction(model, service, port) === 'allow' || effectiveEnforcement(model, service) === 'audit';
   for (const service of model.services) for (const port of service.ports) if (open(service, port)) add({ kind: 'anyone' }, service, port, {});
+  // The proxy admin port (model.ts, 9.): each scraper's GET /metrics, whatever the rules say.
+  for (const service of model.services) {
+    const admin = proxyAdminPortOf(model, service);
+    if (admin === undefined) continue;
+    for (const scraper of model.mesh.linkerd?.proxyAdmin?.scrapedBy ?? [])
+      add(scraper, service, admin, { methods: ['GET'], paths: [PROXY_ADMIN_METRICS_PATH] });
+  }
   for (const rule of model.rules) {
     if (rule.action !== 'allow') continue;
     const service = services.get(rule.destination);
@@ -295,7 +313,7 @@ export function accessMatrix(model: PolicyModel): AccessEdge[] {
   const edges: AccessEdge[] = [];
   for (const { source, service, port, limits, rules } of candidates.values()) {
     const merged = mergeLimits(limits);
-    const mode = effectiveMtls(model, service, port);
+    const mode = edgeMtls(model, service, port);
     const operations = operationsFor([model], service.id, port).filter((op) => merged.some((l) => limitAdmits(l, op)));
     let used = false;
     let plaintext = false;

@@ -12,6 +12,7 @@ import {
   describeLimits,
   describeSource,
   edgeKey,
+  edgeMtls,
   compareEdges,
   isPlaintextRequest,
   limitKey,
@@ -23,7 +24,7 @@ import { edgeLabel, nodesFor, renderMermaid, serviceNode } from './graph';
 import { operationsFor } from '../model/request-space';
 import { compareStrings } from '../model/compare';
 import { portNamed } from '../model/resolve';
-import { effectiveMtls, servicesById, type MtlsMode, type PolicyModel, type PortModel, type ServiceModel } from '../model/model';
+import { effectiveMtls, requestPortsOf, servicesById, type MtlsMode, type PolicyModel, type PortModel, type ServiceModel } from '../model/model';
 
 export type EdgeChangeKind = 'granted' | 'revoked' | 'widened' | 'narrowed' | 'changed' | 'restated';
 
@@ -115,7 +116,7 @@ export function emptyModel(like: PolicyModel): PolicyModel {
 function portOf(models: readonly PolicyModel[], destination: string, portName: string): PortModel | undefined {
   for (const model of models) {
     const service = servicesById(model).get(destination);
-    const port = service === undefined ? undefined : portNamed(service, portName);
+    const port = service === undefined ? undefined : requestPortsOf(model, service).find((p) => p.name === portName);
     if (port !== undefined) return port;
   }
   return undefined;
@@ -223,8 +224,8 @@ export function diffModels(before: PolicyModel, after: PolicyModel, options: Dif
 
 function modeOf(model: PolicyModel, services: ReadonlyMap<string, ServiceModel>, destination: string, port: PortModel): MtlsMode | undefined {
   const service = services.get(destination);
-  const own = service === undefined ? undefined : portNamed(service, port.name);
-  return service === undefined || own === undefined ? undefined : effectiveMtls(model, service, own);
+  const own = service === undefined ? undefined : requestPortsOf(model, service).find((p) => p.name === port.name);
+  return service === undefined || own === undefined ? undefined : edgeMtls(model, service, own);
 }
 
 /** What the old or new side of a change grants, in words. */

@@ -200,3 +200,27 @@ describe('policyc import', () => {
     );
   });
 });
+
+describe('policyc import of Linkerd with its own control-plane namespace (linkerd.md §9)', () => {
+  it('GIVEN identities of control plane linkerd-prod in trust domain prod.example WHEN imported THEN the policy says both and the build decides as the cluster', () => {
+    const name = 'linkerd-blog-grpc-routes';
+    const dir = tempProject({});
+    const manifests = path.join(dir, 'manifests');
+    fs.mkdirSync(manifests);
+    for (const file of fs.readdirSync(path.join(EXAMPLES, name)))
+      fs.writeFileSync(
+        path.join(manifests, file),
+        fs.readFileSync(path.join(EXAMPLES, name, file), 'utf8').replaceAll('.identity.linkerd.cluster.local', '.identity.linkerd-prod.prod.example'),
+      );
+    const { exit, report, stderr } = importJson([manifests, path.join(FIXTURES, name), '-o', 'policy'], dir);
+    assert.equal(exit, 0, stderr);
+    assert.deepEqual(report.notImported, []);
+    assert.equal(report.equivalence?.equivalent, true);
+    assert.ok((report.equivalence?.checked ?? 0) > 0);
+    const entry = fs.readFileSync(path.join(dir, 'policy', 'policy.ts'), 'utf8');
+    assert.match(entry, /trustDomain: 'prod\.example',/);
+    assert.match(entry, /linkerd: \{ controlPlaneNamespace: 'linkerd-prod' \},/);
+    // The callers are the workloads, not identity strings: the suffix was read, not kept as text.
+    assert.doesNotMatch([...readTree(path.join(dir, 'policy')).values()].join('\n'), /serviceaccount\.identity/);
+  });
+});

@@ -12,7 +12,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { compile } from '../compiler/compile';
-import { accessMatrix, edgeKey } from '../review/access';
+import { accessMatrix, describeLimits, edgeKey } from '../review/access';
+import { diffModels } from '../review/diff';
+import { LINKERD_PROXY_ADMIN_PORT, PROXY_ADMIN_PORT_NAME, type ScraperModel } from '../model/model';
+import { model, rule, svc } from './model-builders';
 import { targets } from '../meshes';
 import { EXAMPLES, readTree, runCli, tempProject } from './helpers';
 
@@ -221,5 +224,46 @@ describe('diff locality of the emitted files', () => {
     for (const file of added)
       assert.match(file, /^((istio|linkerd|istio-ambient)\/shop\/reviews\.yaml|istio-ambient\/patches\/shop-service-reviews\.yaml)$/, file);
     assertKustomizations(original, changed, added, removed);
+  });
+});
+
+describe('the Linkerd proxy admin port in the review (model.ts, 9.)', () => {
+  const api = svc('shop', 'api', { http: { port: 8080, protocol: 'http' } });
+  const web = svc('shop', 'web', { http: { port: 8080, protocol: 'http' } });
+  const grant = rule('allow', [{ kind: 'service', service: 'shop/web' }], 'shop/api', ['http']);
+  const scraping = (...scrapedBy: ScraperModel[]) => model([api, web], [grant], { linkerd: { proxyAdmin: { scrapedBy } } });
+  const prometheus: ScraperModel = { kind: 'identity', namespace: 'linkerd-viz', serviceAccount: 'prometheus' };
+  const agents: ScraperModel = { kind: 'ipBlock', cidr: '10.9.0.0/16' };
+
+  it('the access matrix lists each scraper GET /metrics on every governed workload, and nothing without proxyAdmin', () => {
+    const edges = accessMatrix(scraping(prometheus, agents)).filter((e) => e.port === PROXY_ADMIN_PORT_NAME);
+    assert.deepEqual(
+      edges.map((e) => `${edgeKey(e)} ${describeLimits(e.limits, e.protocol)}${e.plaintext ? ' (plaintext)' : ''}`),
+      [
+        'identity:linkerd-viz/prometheus → shop/api:linkerd-admin GET /metrics',
+        'ip:10.9.0.0/16 → shop/api:linkerd-admin GET /metrics (plaintext)',
+        'identity:linkerd-viz/prometheus → shop/web:linkerd-admin GET /metrics',
+        'ip:10.9.0.0/16 → shop/web:linkerd-admin GET /metrics (plaintext)',
+      ],
+    );
+    assert.ok(edges.every((e) => e.portNumber === LINKERD_PROXY_ADMIN_PORT));
+    assert.deepEqual(
+      accessMatrix(model([api, web], [grant])).map((e) => edgeKey(e)),
+      ['shop/web → shop/api:http'],
+    );
+  });
+
+  it('policyc diff shows a scraper added and one removed as calls granted and revoked on the admin port', () => {
+    const diff = diffModels(scraping(prometheus), scraping(agents), { base: 'old', head: 'new', targets: [] });
+    assert.deepEqual(
+      diff.granted.map((c) => c.call),
+      ['ip:10.9.0.0/16 → shop/api:linkerd-admin', 'ip:10.9.0.0/16 → shop/web:linkerd-admin'],
+    );
+    assert.deepEqual(
+      diff.revoked.map((c) => c.call),
+      ['identity:linkerd-viz/prometheus → shop/api:linkerd-admin', 'identity:linkerd-viz/prometheus → shop/web:linkerd-admin'],
+    );
+    assert.ok(diff.granted.every((c) => c.gained > 0 && c.newlyPlaintext));
+    assert.deepEqual(diffModels(scraping(prometheus), scraping(prometheus), { base: 'a', head: 'b', targets: [] }).granted, []);
   });
 });
