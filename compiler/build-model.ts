@@ -33,6 +33,7 @@ import type { SourceStore } from './sources';
 import { shortHash } from '../model/hash';
 import { validCidr } from '../model/cidr';
 import { checkDeclaration, describeValue, type DeclarationTypes } from './evaluator/policy-schema';
+import type { BuiltRule, DeclarationMemo, Kept, ModelMemo } from './model-memo';
 
 export interface BuildModelResult {
   readonly model?: PolicyModel;
@@ -56,11 +57,24 @@ const BUILDERS: Readonly<Record<'namespaces' | 'services' | 'rules' | 'assertion
   assertions: 'reaches(...) or neverReaches(...)',
 };
 
+/** A declaration that passed its schema (or equals one that did, kept by the memo), and where it was written. */
+interface Declared<T, R> {
+  readonly value: T;
+  readonly location: SourceLocation | undefined;
+  /** Its position in the mesh's list. */
+  readonly index: number;
+  /** With a memo: what the last build kept for an equal declaration at the same location. */
+  readonly kept?: Kept<R>;
+}
+
 /**
  * `exported` is what the evaluator read out of policy code: plain data, untrusted. Every declaration is checked
- * against its schema (compiler/evaluator/policy-schema.ts) before any field of it is read.
+ * against its schema (compiler/evaluator/policy-schema.ts) before any field of it is read. With `memo` (a watch
+ * session), a service or rule equal to one of the last build's, at the same site and location, gets that one's
+ * model without being checked or built again (compiler/model-memo.ts).
  */
-export function buildModel(exported: unknown, entry: string, store: SourceStore, locate: Locate): BuildModelResult {
+export function buildModel(exported: unknown, entry: string, store: SourceStore, locate: Locate, memo?: ModelMemo): BuildModelResult {
+  memo?.begin();
   const diagnostics: Diagnostic[] = [];
   if (!isObject(exported) || exported['kind'] !== 'mesh') {
     diagnostics.push(
@@ -91,20 +105,40 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
   const policy = checkedMesh.ok;
 
   /** The entries of one of the mesh's lists that are valid declarations of their kind; the others are reported. */
-  const declarations = <K extends 'namespace' | 'service' | 'rule' | 'assertion'>(kind: K, list: 'namespaces' | 'services' | 'rules' | 'assertions') =>
-    (policy[list] as readonly unknown[]).flatMap((value, index): DeclarationTypes[K][] => {
+  const declarations = <K extends 'namespace' | 'service' | 'rule' | 'assertion', R = never>(
+    kind: K,
+    list: 'namespaces' | 'services' | 'rules' | 'assertions',
+    kept?: DeclarationMemo<R>,
+  ): Declared<DeclarationTypes[K], R>[] => {
+    const valid: Declared<DeclarationTypes[K], R>[] = [];
+    (policy[list] as readonly unknown[]).forEach((value, index) => {
       if (!isObject(value) || value['kind'] !== kind) {
         diagnostics.push(diagnostic('not-a-declaration', `Entry ${index} of \`${list}\` was not made by a policyc builder (${BUILDERS[list]}).`, meshSpan));
-        return [];
+        return;
+      }
+      const location = locate(value['site']);
+      const found = memo === undefined ? undefined : kept?.find(index, value, location, memo.structures);
+      // Equal to a declaration that passed its schema: it passes too.
+      if (found !== undefined) {
+        valid.push({ value: value as unknown as DeclarationTypes[K], location, index, kept: found });
+        return;
       }
       const checked = checkDeclaration(kind, value);
       if ('problem' in checked) {
         // A declaration used in several places (a service in rules) gives one diagnostic, at its own site.
         invalid(checked.builder, checked.problem, store.spanOfLocation(locate(checked.owner['site'])) ?? meshSpan);
-        return [];
+        return;
       }
-      return [checked.ok];
+      valid.push({ value: checked.ok, location, index });
     });
+    return valid;
+  };
+  /** Keeps a declaration's model for the next build (not one holding a cycle: no shape can be compared with it). */
+  const keep = <R>(kept: DeclarationMemo<R> | undefined, declared: Declared<object, R>, result: R): void => {
+    if (memo === undefined || kept === undefined) return;
+    const shape = memo.structures.copy(declared.value);
+    if (shape !== undefined) kept.keep(declared.index, declared.value, { shape, location: declared.location, result });
+  };
 
   // Namespaces: declared ones plus every service's namespace, merged by name.
   const namespaces = new Map<string, NamespaceModel>();
@@ -132,12 +166,17 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       );
     }
   };
-  for (const ns of declarations('namespace', 'namespaces')) addNamespace(ns);
+  for (const { value: ns } of declarations('namespace', 'namespaces')) addNamespace(ns);
 
   const services: ServiceModel[] = [];
-  for (const svc of declarations('service', 'services')) {
+  for (const declared of declarations('service', 'services', memo?.services)) {
+    const { value: svc, location } = declared;
     addNamespace(svc.namespace);
-    const location = locate(svc.site);
+    if (declared.kept !== undefined) {
+      services.push(declared.kept.result);
+      memo?.services.keep(declared.index, svc, declared.kept);
+      continue;
+    }
     const ports: PortModel[] = Object.entries(svc.ports)
       .map(([name, spec]) => ({
         name,
@@ -149,7 +188,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
         ...(spec.acknowledge === undefined ? {} : { acknowledge: sortedRecord(spec.acknowledge) }),
       }))
       .sort((a, b) => a.port - b.port || compare(a.name, b.name));
-    services.push({
+    const model: ServiceModel = {
       id: `${svc.namespace.name}/${svc.name}`,
       namespace: svc.namespace.name,
       name: svc.name,
@@ -161,7 +200,9 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       ...(svc.enforcement === undefined ? {} : { enforcement: svc.enforcement }),
       ...gatewayOf(svc),
       ...(location === undefined ? {} : { location }),
-    });
+    };
+    services.push(model);
+    keep(memo?.services, declared, model);
   }
   services.sort((a, b) => compare(a.id, b.id));
   const declared = servicesById({ services });
@@ -190,9 +231,22 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
     }
   };
 
-  const rules: { model: RuleModel; key: string }[] = [];
-  for (const rule of declarations('rule', 'rules')) {
-    const location = locate(rule.site);
+  const rules: BuiltRule[] = [];
+  for (const declaredRule of declarations('rule', 'rules', memo?.rules)) {
+    const { value: rule, location, kept } = declaredRule;
+    // A kept rule holds while the services it read are the same models.
+    if (
+      kept !== undefined &&
+      declared.get(kept.result.model.destination) === kept.result.destination &&
+      kept.result.sourceServices.every((id) => declared.has(id))
+    ) {
+      rules.push(kept.result);
+      memo?.rules.keep(declaredRule.index, rule, kept);
+      continue;
+    }
+    const reported = diagnostics.length;
+    const sourceServices: string[] = [];
+    let namesIssuer = false;
     const span = store.spanOfLocation(location);
     const undeclared = (svc: AnyService, role: string): void => {
       diagnostics.push(
@@ -213,6 +267,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
       switch (source.kind) {
         case 'service': {
           const id = `${source.namespace.name}/${source.name}`;
+          sourceServices.push(id);
           if (declared.has(id)) return { kind: 'service', service: id };
           undeclared(source, 'source');
           return undefined;
@@ -248,6 +303,7 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
           break;
         }
         case 'requestIdentity':
+          namesIssuer = true;
           addIssuer(source.issuer, span);
           sources.push({
             kind: 'requestIdentity',
@@ -290,12 +346,20 @@ export function buildModel(exported: unknown, entry: string, store: SourceStore,
     const key = JSON.stringify(body);
     // Acknowledgements are not part of the id: accepting a warning does not rename the rule's objects.
     const acknowledge = rule.acknowledge === undefined ? {} : { acknowledge: sortedRecord(rule.acknowledge) };
-    rules.push({ key, model: { id: shortHash(key), ...body, ...acknowledge, ...(location === undefined ? {} : { location }) } });
+    const built: BuiltRule = {
+      key,
+      model: { id: shortHash(key), ...body, ...acknowledge, ...(location === undefined ? {} : { location }) },
+      destination,
+      sourceServices,
+    };
+    rules.push(built);
+    // Kept only when building it had no effect beyond its model (a JWT issuer joins the model's list).
+    if (!namesIssuer && diagnostics.length === reported) keep(memo?.rules, declaredRule, built);
   }
   rules.sort((a, b) => compare(a.model.destination, b.model.destination) || compare(a.model.action, b.model.action) || compare(a.key, b.key));
 
   const assertions: AssertionModel[] = [];
-  for (const assertion of declarations('assertion', 'assertions')) {
+  for (const { value: assertion } of declarations('assertion', 'assertions')) {
     const location = locate(assertion.site);
     if (assertion.from.kind === 'both' || assertion.from.kind === 'remoteIpBlocks') {
       diagnostics.push(

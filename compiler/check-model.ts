@@ -11,6 +11,8 @@ import {
   hasPeerIdentity,
   headerMatchText,
   isHttpProtocol,
+  namespaceDefaultAction,
+  namespaceMtls,
   pathText,
   servicesById,
   type HeaderCondition,
@@ -37,6 +39,7 @@ import {
 } from '../model/resolve';
 import type { SourceStore } from './sources';
 import { catalogEntryOfCode } from '../diagnostics/catalog';
+import type { ValidationMemo } from './model-memo';
 
 const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const isDnsLabel = (name: string): boolean => DNS_1123_LABEL.test(name) && name.length <= 63;
@@ -59,7 +62,12 @@ const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 const HEADER_VALUE = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/;
 const CLAIM_NAME = /^[A-Za-z0-9_-]+$/;
 
-export function validateModel(model: PolicyModel, store: SourceStore): Diagnostic[] {
+/**
+ * With `memo` (a watch session), the checks of a service, of a namespace's selectors, of a rule and of the rules to
+ * one destination are not made again while the model objects they read are the same (compiler/model-memo.ts); the
+ * checks of the mesh, its namespaces, issuers and object names, and the acknowledgements, always run.
+ */
+export function validateModel(model: PolicyModel, store: SourceStore, memo?: ValidationMemo): Diagnostic[] {
   const out: Diagnostic[] = [...checkAcknowledgements(model, store)];
   const span = (location: RuleModel['location']) => store.spanOfLocation(location);
   const related = (message: string, location: RuleModel['location']): RelatedInformation => {
@@ -99,129 +107,14 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
       continue;
     }
     seen.set(svc.id, svc);
-    if (svc.gateway !== undefined) {
-      const withMode = svc.ports.filter((p) => p.mtls !== undefined);
-      if (svc.mtls !== undefined || withMode.length > 0) {
-        out.push(
-          diagnostic(
-            'gateway-mtls',
-            `Gateway '${svc.id}' sets an mTLS mode${withMode.length > 0 ? ` on port ${withMode.map((p) => p.name).join(', ')}` : ''}, but Istio applies no PeerAuthentication to gateway pods: their callers arrive without a mesh identity. Remove \`mtls\` from the gateway's ports.`,
-            at,
-          ),
-        );
-      }
+    const kept = memo?.services.get(svc);
+    if (kept !== undefined && kept.rootNamespace === model.mesh.rootNamespace) {
+      out.push(...kept.diagnostics);
+      continue;
     }
-    // A gateway in the root namespace is the usual place of Istio's ingress gateway, not a misplaced application.
-    if (svc.namespace === model.mesh.rootNamespace && svc.gateway === undefined) {
-      out.push(
-        diagnostic(
-          'service-in-root-namespace',
-          `Service '${svc.id}' is in the root namespace '${model.mesh.rootNamespace}', where Istio applies every policy to all namespaces. Move it to its own namespace, or set \`rootNamespace\` in mesh({...}) if your mesh uses another root.`,
-          at,
-        ),
-      );
-    }
-    if (!isDnsLabel(svc.name)) out.push(notADnsLabel('Service name', svc.name, at));
-    if (!DNS_1123_SUBDOMAIN.test(svc.serviceAccount) || svc.serviceAccount.length > 253) {
-      out.push(
-        diagnostic(
-          'invalid-name',
-          `Service account '${svc.serviceAccount}' of '${svc.id}' is not a valid Kubernetes name: use lower-case letters, digits, '-' and '.'.`,
-          at,
-        ),
-      );
-    }
-    const selectorEntries = Object.entries(svc.selector);
-    if (selectorEntries.length === 0) {
-      out.push(
-        diagnostic(
-          'invalid-label',
-          `Service '${svc.id}' has an empty selector, which would select every pod in the namespace. Give it the labels of its own pods.`,
-          at,
-        ),
-      );
-    }
-    for (const [key, value] of selectorEntries) {
-      if (!validLabelKey(key))
-        out.push(
-          diagnostic(
-            'invalid-label',
-            `Selector key '${key}' of '${svc.id}' is not a valid label key ([prefix/]name, name at most 63 characters of letters, digits, '-', '_', '.').`,
-            at,
-          ),
-        );
-      if (!(value === '' || (LABEL_NAME.test(value) && value.length <= 63)))
-        out.push(
-          diagnostic(
-            'invalid-label',
-            `Selector value '${value}' of '${svc.id}' is not a valid label value (at most 63 letters, digits, '-', '_', '.', no '*').`,
-            at,
-          ),
-        );
-    }
-    const numbers = new Map<number, string>();
-    if (svc.ports.length === 0)
-      out.push(diagnostic('invalid-port-number', `Service '${svc.id}' declares no ports: declare each port it listens on, with its protocol.`, at));
-    for (const port of svc.ports) {
-      if (!PORT_NAME.test(port.name) || port.name.length > 15 || !/[a-z]/.test(port.name) || port.name.includes('--')) {
-        out.push(
-          diagnostic(
-            'invalid-port-name',
-            `Port name '${port.name}' of '${svc.id}' is not a valid Kubernetes port name: at most 15 lower-case letters, digits and '-', with at least one letter.`,
-            at,
-          ),
-        );
-      }
-      if (!Number.isInteger(port.port) || port.port < 1 || port.port > 65535) {
-        out.push(
-          diagnostic(
-            'invalid-port-number',
-            `Port '${port.name}' of '${svc.id}' has number ${port.port}: use the container port, an integer from 1 to 65535.`,
-            at,
-          ),
-        );
-      }
-      const clash = numbers.get(port.port);
-      if (clash !== undefined)
-        out.push(
-          diagnostic(
-            'duplicate-port-number',
-            `Ports '${clash}' and '${port.name}' of '${svc.id}' both use number ${port.port}. One container port has one name.`,
-            at,
-          ),
-        );
-      numbers.set(port.port, port.name);
-      for (const probe of port.probes ?? []) {
-        if (probe.kind === 'tcp' && isHttpProtocol(port.protocol))
-          out.push(
-            diagnostic(
-              'tcp-probe-on-http-port',
-              `The ${probe.probe} probe of port '${port.name}' of '${svc.id}' is a TCP probe, but the port speaks ${port.protocol}: policyc decides requests there, ` +
-                "not bare connections. Use an HTTP probe ({ path: '/healthz' }) on this port, or declare the port as 'tcp'.",
-              at,
-            ),
-          );
-        if (probe.kind !== 'http') continue;
-        if (port.protocol !== 'http' && port.protocol !== 'http2')
-          out.push(
-            diagnostic(
-              'probe-path-on-non-http-port',
-              `The ${probe.probe} probe of port '${port.name}' of '${svc.id}' is an HTTP GET, but the port speaks ${port.protocol}. ` +
-                "Use { tcp: true } for a TCP probe, or declare the probe on an 'http' or 'http2' port.",
-              at,
-            ),
-          );
-        if (!validPath(probe.path) || probe.path.includes('*'))
-          out.push(
-            diagnostic(
-              'invalid-probe-path',
-              `The ${probe.probe} probe path '${probe.path}' of port '${port.name}' of '${svc.id}' is not an exact request path: write the path the pod spec's httpGet uses, ` +
-                "like '/healthz' (URL path characters, no '*', no '%' escapes, no '//', '/./' or '/../').",
-              at,
-            ),
-          );
-      }
-    }
+    const own = serviceProblems(model, svc, at);
+    memo?.services.set(svc, { rootNamespace: model.mesh.rootNamespace, diagnostics: own });
+    out.push(...own);
   }
   for (const cidr of model.mesh.probeNetworks ?? []) {
     if (!validCidr(cidr))
@@ -237,27 +130,15 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
   // Selectors that can select the same pod: no key on which they disagree.
   const byNamespace = new Map<string, ServiceModel[]>();
   for (const svc of seen.values()) byNamespace.set(svc.namespace, [...(byNamespace.get(svc.namespace) ?? []), svc]);
-  for (const group of byNamespace.values()) {
-    for (let i = 0; i < group.length; i++) {
-      for (let j = i + 1; j < group.length; j++) {
-        // Reported at whichever of the two is declared later in the source.
-        const [a, b] = [group[i] as ServiceModel, group[j] as ServiceModel].sort(
-          (x, y) => compareStrings(x.location?.file ?? '', y.location?.file ?? '') || (x.location?.start ?? 0) - (y.location?.start ?? 0),
-        ) as [ServiceModel, ServiceModel];
-        // Gateway pods are made by the gateway's controller with its own labels, not by an application's Deployment.
-        if ((a.gateway === undefined) !== (b.gateway === undefined)) continue;
-        if (selectorsOverlap(a.selector, b.selector)) {
-          out.push(
-            diagnostic(
-              'overlapping-selectors',
-              `Services '${a.id}' and '${b.id}' have selectors that can select the same pods (${JSON.stringify(a.selector)} and ${JSON.stringify(b.selector)}), so each would get the other's policy. Give them a label on which they differ.`,
-              span(b.location),
-              [related(`'${a.id}' is declared here.`, a.location)],
-            ),
-          );
-        }
-      }
+  for (const [namespace, group] of byNamespace) {
+    const kept = memo?.overlaps.get(namespace);
+    if (kept !== undefined && sameItems(kept.services, group)) {
+      out.push(...kept.diagnostics);
+      continue;
     }
+    const own = overlappingSelectors(group, span, related);
+    memo?.overlaps.set(namespace, { services: group, diagnostics: own });
+    out.push(...own);
   }
 
   for (const issuer of model.jwtIssuers ?? []) {
@@ -298,211 +179,422 @@ export function validateModel(model: PolicyModel, store: SourceStore): Diagnosti
     } else if (other === undefined) ruleNames.set(key, rule);
   }
 
+  // What a rule's checks read of its destination's namespace: its mTLS mode and default action (else the mesh's).
+  const postures = new Map<string, string>();
+  const postureOf = (namespace: string): string => {
+    let posture = postures.get(namespace);
+    if (posture === undefined) postures.set(namespace, (posture = `${namespaceMtls(model, namespace)} ${namespaceDefaultAction(model, namespace)}`));
+    return posture;
+  };
   for (const rule of model.rules) {
     const at = span(rule.location);
     const destination = services.get(rule.destination);
     if (destination === undefined) continue;
-    const describe = `${rule.action} rule to '${rule.destination}'`;
-    for (const [list, values] of [
-      ['sources', rule.sources],
-      ['ports', rule.ports],
-      ['methods', rule.methods],
-      ['paths', rule.paths],
-    ] as const) {
-      if (values !== undefined && values.length === 0 && !(list === 'ports' && narrowsRequests(rule))) {
-        out.push(diagnostic('empty-list', `The ${describe} has an empty \`${list}\` list. Leave \`${list}\` out to mean "all", or name at least one.`, at));
-      }
+    const posture = postureOf(destination.namespace);
+    const kept = memo?.rules.get(rule);
+    if (kept !== undefined && kept.destination === destination && kept.posture === posture) {
+      out.push(...kept.diagnostics);
+      continue;
     }
-    for (const source of rule.sources) {
-      for (const cidr of source.kind === 'ipBlock' || source.kind === 'remoteIpBlock' ? [source.cidr] : source.kind === 'both' ? source.cidrs : []) {
-        if (!validCidr(cidr))
-          out.push(diagnostic('invalid-cidr', `'${cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(cidr)}`, at));
-      }
-      if (source.kind === 'requestIdentity') {
-        const wrong = [
-          ...(source.subject === undefined || HEADER_VALUE.test(source.subject) ? [] : [`subject ${JSON.stringify(source.subject)}`]),
-          ...Object.entries(source.claims ?? {}).flatMap(([name, value]) => [
-            ...(CLAIM_NAME.test(name) ? [] : [`claim name ${JSON.stringify(name)}`]),
-            ...(HEADER_VALUE.test(value) && !value.includes('*') ? [] : [`claim ${name} value ${JSON.stringify(value)}`]),
-          ]),
-          ...(source.subject?.includes('*') === true ? [`subject ${JSON.stringify(source.subject)}`] : []),
-        ];
-        if (wrong.length > 0)
-          out.push(
-            diagnostic(
-              'invalid-request-identity',
-              `requestIdentity(...) has ${[...new Set(wrong)].join(', ')}: write a non-empty subject and claim values of visible characters without '*' (meshes read '*' as a wildcard), and claim names of letters, digits, '_' and '-'. Leave \`subject\` out to accept any subject.`,
-              at,
-            ),
-          );
-      }
-      if (source.kind === 'remoteIpBlock' && destination.gateway === undefined) {
-        out.push(
-          diagnostic(
-            'remote-ip-without-gateway',
-            `remoteIpBlocks('${source.cidr}') reads the original client address a gateway takes from X-Forwarded-For, but '${rule.destination}' is not a declared gateway. Write ipBlocks('${source.cidr}') for the address of the connection, or put this rule on the gateway the traffic comes through (declare it with gateway(...)).`,
-            at,
-          ),
-        );
-      }
-      const identity = source.kind === 'both' ? source.identity : source;
-      if (identity.kind === 'spiffe') {
-        const parsed = parseSpiffeId(identity.id);
-        if (
-          parsed === undefined ||
-          !validTrustDomain(parsed.trustDomain) ||
-          /\/\/|\/$|\/\.\.?(\/|$)|%/.test(identity.id.slice('spiffe://'.length + parsed.trustDomain.length)) ||
-          identity.id.length > 2048
-        ) {
-          out.push(
-            diagnostic(
-              'invalid-spiffe-id',
-              `'${identity.id}' is not a SPIFFE ID: write spiffe://<trust domain>/<path>, the trust domain a lower-case DNS name, the path segments non-empty, without '.', '..' or '%' escapes (https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md).`,
-              at,
-            ),
-          );
-        }
-      }
-      if (identity.kind === 'trustDomain' && !validTrustDomain(identity.trustDomain)) {
-        out.push(
-          diagnostic(
-            'invalid-spiffe-id',
-            `trustDomain('${identity.trustDomain}') is not a trust domain: write the DNS name alone (lower-case letters, digits, '-' and '.'), without 'spiffe://' or a path.`,
-            at,
-          ),
-        );
-      }
-      if (identity.kind === 'identity' && (!DNS_1123_LABEL.test(identity.namespace) || !DNS_1123_SUBDOMAIN.test(identity.serviceAccount))) {
-        out.push(
-          diagnostic('invalid-name', `identity('${identity.namespace}', '${identity.serviceAccount}') is not a valid namespace and service account name.`, at),
-        );
-      }
+    const own = ruleProblems(model, rule, destination, at);
+    memo?.rules.set(rule, { destination, posture, diagnostics: own });
+    out.push(...own);
+  }
+
+  // Shadowing: a rule whose every request is already decided the same or the opposite way by another.
+  for (const [destination, rules] of rulesByDestination(model.rules)) {
+    const named = namedServices(rules, services);
+    const { trustDomain } = model.mesh;
+    const kept = memo?.shadowing.get(destination);
+    if (kept !== undefined && kept.trustDomain === trustDomain && sameItems(kept.rules, rules) && sameItems(kept.named, named)) {
+      out.push(...kept.diagnostics);
+      continue;
     }
-    for (const p of rule.paths ?? []) {
-      if (!validPath(p.value)) {
-        out.push(
-          diagnostic(
-            'invalid-path',
-            `Path '${pathText(p)}' is not valid: write '/exact' or '/prefix/*', using only URL path characters (decoded: no '%' escapes; paths match as the application sees them, normalized), with '*' only at the end, and no '//', '/./' or '/../'.`,
-            at,
-          ),
-        );
-      }
-    }
-    for (const header of rule.headers ?? []) out.push(...headerProblems(header, at));
-    const ports = rule.ports.map((name) => portNamed(destination, name));
-    rule.ports.forEach((name, i) => {
-      if (ports[i] === undefined)
-        out.push(
-          diagnostic(
-            'unknown-port',
-            `'${rule.destination}' has no port named '${name}'. Its ports are: ${destination.ports.map((p) => p.name).join(', ')}.`,
-            at,
-          ),
-        );
-    });
-    const known = ports.filter((p) => p !== undefined);
-    if (narrowsRequests(rule)) {
-      for (const port of known.filter((p) => !isHttpProtocol(p.protocol))) {
-        out.push(
-          diagnostic(
-            'http-constraint-on-tcp',
-            `Port '${port.name}' of '${rule.destination}' is TCP, so methods, paths, headers and request identities (JWT) can never be seen there. Remove them, or name only HTTP, HTTP/2 or gRPC ports.`,
-            at,
-          ),
-        );
-      }
-      if (rule.ports.length === 0) {
-        out.push(
-          diagnostic(
-            'rule-never-matches',
-            `The ${describe} narrows by method, path, header or request identity, but '${rule.destination}' has no HTTP, HTTP/2 or gRPC port: it can never match.`,
-            at,
-          ),
-        );
-      }
-      const grpcPorts = known.filter((p) => p.protocol === 'grpc');
-      if (grpcPorts.length > 0 && rule.methods !== undefined && !grpcAdmitsMethods(rule.methods)) {
-        out.push(
-          diagnostic(
-            'rule-never-matches',
-            `gRPC calls are always HTTP ${GRPC_METHOD}, so methods [${rule.methods.join(', ')}] never match on gRPC port '${grpcPorts[0]?.name}' of '${rule.destination}'. Use ${GRPC_METHOD}, or leave methods out.`,
-            at,
-          ),
-        );
-      }
-    }
-    const identitySources = rule.sources.filter(isIdentitySource);
-    const coversPlaintext = rule.sources.some((s) => s.kind === 'anyone');
-    for (const port of known) {
-      const mode = effectiveMtls(model, destination, port);
-      if (rule.action === 'deny' && identitySources.length > 0 && !coversPlaintext && acceptsPlaintext(mode)) {
-        out.push(
-          diagnostic(
-            'deny-bypassed-by-plaintext',
-            destination.gateway !== undefined
-              ? `This deny names callers by identity, but '${rule.destination}' is a gateway: its callers carry no mesh identity (PeerAuthentication does not apply to gateway pods), so every caller would pass it. Deny by remoteIpBlocks(...) or ipBlocks(...), or deny \`anyone\` on it.`
-              : `This deny names callers by identity, but port '${port.name}' of '${rule.destination}' is ${mode}: plaintext clients carry no identity, so they would pass it. Make the port STRICT (mtls: 'STRICT'), or deny \`anyone\` on it.`,
-            at,
-          ),
-        );
-      }
-      if (rule.action === 'allow' && !hasPeerIdentity(mode) && identitySources.length === rule.sources.length && identitySources.length > 0) {
-        out.push(
-          diagnostic(
-            'identity-on-plaintext-port',
-            destination.gateway !== undefined
-              ? `'${rule.destination}' is a gateway: its callers carry no mesh identity (PeerAuthentication does not apply to gateway pods), so this allow never matches. Allow by remoteIpBlocks(...), ipBlocks(...) or anyone.`
-              : `Port '${port.name}' of '${rule.destination}' has mTLS DISABLE, so no caller there has an identity and this allow never matches on it. Enable mTLS on the port, or allow by IP block.`,
-            at,
-          ),
-        );
-      }
-    }
-    if (rule.action === 'allow' && known.length > 0 && known.every((port) => effectiveDefaultAction(model, destination, port) === 'allow')) {
+    const own = shadowedRules(rules, services, trustDomain, span, related);
+    memo?.shadowing.set(destination, { rules, named, trustDomain, diagnostics: own });
+    out.push(...own);
+  }
+  return out;
+}
+
+/** A service's own checks (names, account, selector, ports, probes); `at` is its declaration. */
+function serviceProblems(model: PolicyModel, svc: ServiceModel, at: Span | undefined): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  if (svc.gateway !== undefined) {
+    const withMode = svc.ports.filter((p) => p.mtls !== undefined);
+    if (svc.mtls !== undefined || withMode.length > 0) {
       out.push(
         diagnostic(
-          'allow-under-default-allow',
-          `The defaultAction of ${known.length === 1 ? 'port' : 'ports'} ${known.map((p) => `'${p.name}'`).join(', ')} of '${rule.destination}' is 'allow' (set on the port, service, namespace or mesh), so this allow rule changes nothing (only deny rules restrict). Remove it, or set defaultAction: 'deny' there.`,
+          'gateway-mtls',
+          `Gateway '${svc.id}' sets an mTLS mode${withMode.length > 0 ? ` on port ${withMode.map((p) => p.name).join(', ')}` : ''}, but Istio applies no PeerAuthentication to gateway pods: their callers arrive without a mesh identity. Remove \`mtls\` from the gateway's ports.`,
           at,
         ),
       );
     }
   }
-
-  // Shadowing: a rule whose every request is already decided the same or the opposite way by another.
-  for (const rules of rulesByDestination(model.rules).values()) {
-    rules.forEach((rule, i) => {
-      if (rule.action !== 'allow') return;
-      const deny = rules.find((other) => other.action === 'deny' && covers(other, rule, services, model.mesh.trustDomain));
-      if (deny !== undefined) {
+  // A gateway in the root namespace is the usual place of Istio's ingress gateway, not a misplaced application.
+  if (svc.namespace === model.mesh.rootNamespace && svc.gateway === undefined) {
+    out.push(
+      diagnostic(
+        'service-in-root-namespace',
+        `Service '${svc.id}' is in the root namespace '${model.mesh.rootNamespace}', where Istio applies every policy to all namespaces. Move it to its own namespace, or set \`rootNamespace\` in mesh({...}) if your mesh uses another root.`,
+        at,
+      ),
+    );
+  }
+  if (!isDnsLabel(svc.name)) out.push(notADnsLabel('Service name', svc.name, at));
+  if (!DNS_1123_SUBDOMAIN.test(svc.serviceAccount) || svc.serviceAccount.length > 253) {
+    out.push(
+      diagnostic(
+        'invalid-name',
+        `Service account '${svc.serviceAccount}' of '${svc.id}' is not a valid Kubernetes name: use lower-case letters, digits, '-' and '.'.`,
+        at,
+      ),
+    );
+  }
+  const selectorEntries = Object.entries(svc.selector);
+  if (selectorEntries.length === 0) {
+    out.push(
+      diagnostic(
+        'invalid-label',
+        `Service '${svc.id}' has an empty selector, which would select every pod in the namespace. Give it the labels of its own pods.`,
+        at,
+      ),
+    );
+  }
+  for (const [key, value] of selectorEntries) {
+    if (!validLabelKey(key))
+      out.push(
+        diagnostic(
+          'invalid-label',
+          `Selector key '${key}' of '${svc.id}' is not a valid label key ([prefix/]name, name at most 63 characters of letters, digits, '-', '_', '.').`,
+          at,
+        ),
+      );
+    if (!(value === '' || (LABEL_NAME.test(value) && value.length <= 63)))
+      out.push(
+        diagnostic(
+          'invalid-label',
+          `Selector value '${value}' of '${svc.id}' is not a valid label value (at most 63 letters, digits, '-', '_', '.', no '*').`,
+          at,
+        ),
+      );
+  }
+  const numbers = new Map<number, string>();
+  if (svc.ports.length === 0)
+    out.push(diagnostic('invalid-port-number', `Service '${svc.id}' declares no ports: declare each port it listens on, with its protocol.`, at));
+  for (const port of svc.ports) {
+    if (!PORT_NAME.test(port.name) || port.name.length > 15 || !/[a-z]/.test(port.name) || port.name.includes('--')) {
+      out.push(
+        diagnostic(
+          'invalid-port-name',
+          `Port name '${port.name}' of '${svc.id}' is not a valid Kubernetes port name: at most 15 lower-case letters, digits and '-', with at least one letter.`,
+          at,
+        ),
+      );
+    }
+    if (!Number.isInteger(port.port) || port.port < 1 || port.port > 65535) {
+      out.push(
+        diagnostic(
+          'invalid-port-number',
+          `Port '${port.name}' of '${svc.id}' has number ${port.port}: use the container port, an integer from 1 to 65535.`,
+          at,
+        ),
+      );
+    }
+    const clash = numbers.get(port.port);
+    if (clash !== undefined)
+      out.push(
+        diagnostic(
+          'duplicate-port-number',
+          `Ports '${clash}' and '${port.name}' of '${svc.id}' both use number ${port.port}. One container port has one name.`,
+          at,
+        ),
+      );
+    numbers.set(port.port, port.name);
+    for (const probe of port.probes ?? []) {
+      if (probe.kind === 'tcp' && isHttpProtocol(port.protocol))
         out.push(
           diagnostic(
-            'rule-shadowed',
-            `Every request this allow rule admits is refused by a deny rule, so it has no effect. Narrow the deny, or remove this rule.`,
-            span(rule.location),
-            [related('The deny rule is here.', deny.location)],
+            'tcp-probe-on-http-port',
+            `The ${probe.probe} probe of port '${port.name}' of '${svc.id}' is a TCP probe, but the port speaks ${port.protocol}: policyc decides requests there, ` +
+              "not bare connections. Use an HTTP probe ({ path: '/healthz' }) on this port, or declare the port as 'tcp'.",
+            at,
           ),
         );
-        return;
-      }
-      const twin = rules.find(
-        (other, j) =>
-          other.action === 'allow' &&
-          j !== i &&
-          covers(other, rule, services, model.mesh.trustDomain) &&
-          (!covers(rule, other, services, model.mesh.trustDomain) || j < i),
-      );
-      if (twin !== undefined) {
+      if (probe.kind !== 'http') continue;
+      if (port.protocol !== 'http' && port.protocol !== 'http2')
         out.push(
-          diagnostic('rule-shadowed', `Another allow rule already admits everything this one does. Remove one of them.`, span(rule.location), [
-            related('The wider rule is here.', twin.location),
-          ]),
+          diagnostic(
+            'probe-path-on-non-http-port',
+            `The ${probe.probe} probe of port '${port.name}' of '${svc.id}' is an HTTP GET, but the port speaks ${port.protocol}. ` +
+              "Use { tcp: true } for a TCP probe, or declare the probe on an 'http' or 'http2' port.",
+            at,
+          ),
         );
-      }
-    });
+      if (!validPath(probe.path) || probe.path.includes('*'))
+        out.push(
+          diagnostic(
+            'invalid-probe-path',
+            `The ${probe.probe} probe path '${probe.path}' of port '${port.name}' of '${svc.id}' is not an exact request path: write the path the pod spec's httpGet uses, ` +
+              "like '/healthz' (URL path characters, no '*', no '%' escapes, no '//', '/./' or '/../').",
+            at,
+          ),
+        );
+    }
   }
   return out;
+}
+
+/** Selectors of one namespace's services that can select the same pod: no key on which they disagree. */
+function overlappingSelectors(
+  group: readonly ServiceModel[],
+  span: (location: RuleModel['location']) => Span | undefined,
+  related: (message: string, location: RuleModel['location']) => RelatedInformation,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (let i = 0; i < group.length; i++) {
+    for (let j = i + 1; j < group.length; j++) {
+      // Reported at whichever of the two is declared later in the source.
+      const [a, b] = [group[i] as ServiceModel, group[j] as ServiceModel].sort(
+        (x, y) => compareStrings(x.location?.file ?? '', y.location?.file ?? '') || (x.location?.start ?? 0) - (y.location?.start ?? 0),
+      ) as [ServiceModel, ServiceModel];
+      // Gateway pods are made by the gateway's controller with its own labels, not by an application's Deployment.
+      if ((a.gateway === undefined) !== (b.gateway === undefined)) continue;
+      if (selectorsOverlap(a.selector, b.selector)) {
+        out.push(
+          diagnostic(
+            'overlapping-selectors',
+            `Services '${a.id}' and '${b.id}' have selectors that can select the same pods (${JSON.stringify(a.selector)} and ${JSON.stringify(b.selector)}), so each would get the other's policy. Give them a label on which they differ.`,
+            span(b.location),
+            [related(`'${a.id}' is declared here.`, a.location)],
+          ),
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** A rule's own checks against its destination and the posture of its ports; `at` is its declaration. */
+function ruleProblems(model: PolicyModel, rule: RuleModel, destination: ServiceModel, at: Span | undefined): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const describe = `${rule.action} rule to '${rule.destination}'`;
+  for (const [list, values] of [
+    ['sources', rule.sources],
+    ['ports', rule.ports],
+    ['methods', rule.methods],
+    ['paths', rule.paths],
+  ] as const) {
+    if (values !== undefined && values.length === 0 && !(list === 'ports' && narrowsRequests(rule))) {
+      out.push(diagnostic('empty-list', `The ${describe} has an empty \`${list}\` list. Leave \`${list}\` out to mean "all", or name at least one.`, at));
+    }
+  }
+  for (const source of rule.sources) {
+    for (const cidr of source.kind === 'ipBlock' || source.kind === 'remoteIpBlock' ? [source.cidr] : source.kind === 'both' ? source.cidrs : []) {
+      if (!validCidr(cidr))
+        out.push(diagnostic('invalid-cidr', `'${cidr}' is not an IP address or a CIDR block with its host bits zero${suggestCidr(cidr)}`, at));
+    }
+    if (source.kind === 'requestIdentity') {
+      const wrong = [
+        ...(source.subject === undefined || HEADER_VALUE.test(source.subject) ? [] : [`subject ${JSON.stringify(source.subject)}`]),
+        ...Object.entries(source.claims ?? {}).flatMap(([name, value]) => [
+          ...(CLAIM_NAME.test(name) ? [] : [`claim name ${JSON.stringify(name)}`]),
+          ...(HEADER_VALUE.test(value) && !value.includes('*') ? [] : [`claim ${name} value ${JSON.stringify(value)}`]),
+        ]),
+        ...(source.subject?.includes('*') === true ? [`subject ${JSON.stringify(source.subject)}`] : []),
+      ];
+      if (wrong.length > 0)
+        out.push(
+          diagnostic(
+            'invalid-request-identity',
+            `requestIdentity(...) has ${[...new Set(wrong)].join(', ')}: write a non-empty subject and claim values of visible characters without '*' (meshes read '*' as a wildcard), and claim names of letters, digits, '_' and '-'. Leave \`subject\` out to accept any subject.`,
+            at,
+          ),
+        );
+    }
+    if (source.kind === 'remoteIpBlock' && destination.gateway === undefined) {
+      out.push(
+        diagnostic(
+          'remote-ip-without-gateway',
+          `remoteIpBlocks('${source.cidr}') reads the original client address a gateway takes from X-Forwarded-For, but '${rule.destination}' is not a declared gateway. Write ipBlocks('${source.cidr}') for the address of the connection, or put this rule on the gateway the traffic comes through (declare it with gateway(...)).`,
+          at,
+        ),
+      );
+    }
+    const identity = source.kind === 'both' ? source.identity : source;
+    if (identity.kind === 'spiffe') {
+      const parsed = parseSpiffeId(identity.id);
+      if (
+        parsed === undefined ||
+        !validTrustDomain(parsed.trustDomain) ||
+        /\/\/|\/$|\/\.\.?(\/|$)|%/.test(identity.id.slice('spiffe://'.length + parsed.trustDomain.length)) ||
+        identity.id.length > 2048
+      ) {
+        out.push(
+          diagnostic(
+            'invalid-spiffe-id',
+            `'${identity.id}' is not a SPIFFE ID: write spiffe://<trust domain>/<path>, the trust domain a lower-case DNS name, the path segments non-empty, without '.', '..' or '%' escapes (https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md).`,
+            at,
+          ),
+        );
+      }
+    }
+    if (identity.kind === 'trustDomain' && !validTrustDomain(identity.trustDomain)) {
+      out.push(
+        diagnostic(
+          'invalid-spiffe-id',
+          `trustDomain('${identity.trustDomain}') is not a trust domain: write the DNS name alone (lower-case letters, digits, '-' and '.'), without 'spiffe://' or a path.`,
+          at,
+        ),
+      );
+    }
+    if (identity.kind === 'identity' && (!DNS_1123_LABEL.test(identity.namespace) || !DNS_1123_SUBDOMAIN.test(identity.serviceAccount))) {
+      out.push(
+        diagnostic('invalid-name', `identity('${identity.namespace}', '${identity.serviceAccount}') is not a valid namespace and service account name.`, at),
+      );
+    }
+  }
+  for (const p of rule.paths ?? []) {
+    if (!validPath(p.value)) {
+      out.push(
+        diagnostic(
+          'invalid-path',
+          `Path '${pathText(p)}' is not valid: write '/exact' or '/prefix/*', using only URL path characters (decoded: no '%' escapes; paths match as the application sees them, normalized), with '*' only at the end, and no '//', '/./' or '/../'.`,
+          at,
+        ),
+      );
+    }
+  }
+  for (const header of rule.headers ?? []) out.push(...headerProblems(header, at));
+  const ports = rule.ports.map((name) => portNamed(destination, name));
+  rule.ports.forEach((name, i) => {
+    if (ports[i] === undefined)
+      out.push(
+        diagnostic('unknown-port', `'${rule.destination}' has no port named '${name}'. Its ports are: ${destination.ports.map((p) => p.name).join(', ')}.`, at),
+      );
+  });
+  const known = ports.filter((p) => p !== undefined);
+  if (narrowsRequests(rule)) {
+    for (const port of known.filter((p) => !isHttpProtocol(p.protocol))) {
+      out.push(
+        diagnostic(
+          'http-constraint-on-tcp',
+          `Port '${port.name}' of '${rule.destination}' is TCP, so methods, paths, headers and request identities (JWT) can never be seen there. Remove them, or name only HTTP, HTTP/2 or gRPC ports.`,
+          at,
+        ),
+      );
+    }
+    if (rule.ports.length === 0) {
+      out.push(
+        diagnostic(
+          'rule-never-matches',
+          `The ${describe} narrows by method, path, header or request identity, but '${rule.destination}' has no HTTP, HTTP/2 or gRPC port: it can never match.`,
+          at,
+        ),
+      );
+    }
+    const grpcPorts = known.filter((p) => p.protocol === 'grpc');
+    if (grpcPorts.length > 0 && rule.methods !== undefined && !grpcAdmitsMethods(rule.methods)) {
+      out.push(
+        diagnostic(
+          'rule-never-matches',
+          `gRPC calls are always HTTP ${GRPC_METHOD}, so methods [${rule.methods.join(', ')}] never match on gRPC port '${grpcPorts[0]?.name}' of '${rule.destination}'. Use ${GRPC_METHOD}, or leave methods out.`,
+          at,
+        ),
+      );
+    }
+  }
+  const identitySources = rule.sources.filter(isIdentitySource);
+  const coversPlaintext = rule.sources.some((s) => s.kind === 'anyone');
+  for (const port of known) {
+    const mode = effectiveMtls(model, destination, port);
+    if (rule.action === 'deny' && identitySources.length > 0 && !coversPlaintext && acceptsPlaintext(mode)) {
+      out.push(
+        diagnostic(
+          'deny-bypassed-by-plaintext',
+          destination.gateway !== undefined
+            ? `This deny names callers by identity, but '${rule.destination}' is a gateway: its callers carry no mesh identity (PeerAuthentication does not apply to gateway pods), so every caller would pass it. Deny by remoteIpBlocks(...) or ipBlocks(...), or deny \`anyone\` on it.`
+            : `This deny names callers by identity, but port '${port.name}' of '${rule.destination}' is ${mode}: plaintext clients carry no identity, so they would pass it. Make the port STRICT (mtls: 'STRICT'), or deny \`anyone\` on it.`,
+          at,
+        ),
+      );
+    }
+    if (rule.action === 'allow' && !hasPeerIdentity(mode) && identitySources.length === rule.sources.length && identitySources.length > 0) {
+      out.push(
+        diagnostic(
+          'identity-on-plaintext-port',
+          destination.gateway !== undefined
+            ? `'${rule.destination}' is a gateway: its callers carry no mesh identity (PeerAuthentication does not apply to gateway pods), so this allow never matches. Allow by remoteIpBlocks(...), ipBlocks(...) or anyone.`
+            : `Port '${port.name}' of '${rule.destination}' has mTLS DISABLE, so no caller there has an identity and this allow never matches on it. Enable mTLS on the port, or allow by IP block.`,
+          at,
+        ),
+      );
+    }
+  }
+  if (rule.action === 'allow' && known.length > 0 && known.every((port) => effectiveDefaultAction(model, destination, port) === 'allow')) {
+    out.push(
+      diagnostic(
+        'allow-under-default-allow',
+        `The defaultAction of ${known.length === 1 ? 'port' : 'ports'} ${known.map((p) => `'${p.name}'`).join(', ')} of '${rule.destination}' is 'allow' (set on the port, service, namespace or mesh), so this allow rule changes nothing (only deny rules restrict). Remove it, or set defaultAction: 'deny' there.`,
+        at,
+      ),
+    );
+  }
+  return out;
+}
+
+/** Shadowing among the rules to one destination: every request a rule admits is already decided by another. */
+function shadowedRules(
+  rules: readonly RuleModel[],
+  services: ReadonlyMap<string, ServiceModel>,
+  trustDomain: string,
+  span: (location: RuleModel['location']) => Span | undefined,
+  related: (message: string, location: RuleModel['location']) => RelatedInformation,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  rules.forEach((rule, i) => {
+    if (rule.action !== 'allow') return;
+    const deny = rules.find((other) => other.action === 'deny' && covers(other, rule, services, trustDomain));
+    if (deny !== undefined) {
+      out.push(
+        diagnostic(
+          'rule-shadowed',
+          `Every request this allow rule admits is refused by a deny rule, so it has no effect. Narrow the deny, or remove this rule.`,
+          span(rule.location),
+          [related('The deny rule is here.', deny.location)],
+        ),
+      );
+      return;
+    }
+    const twin = rules.find(
+      (other, j) => other.action === 'allow' && j !== i && covers(other, rule, services, trustDomain) && (!covers(rule, other, services, trustDomain) || j < i),
+    );
+    if (twin !== undefined) {
+      out.push(
+        diagnostic('rule-shadowed', `Another allow rule already admits everything this one does. Remove one of them.`, span(rule.location), [
+          related('The wider rule is here.', twin.location),
+        ]),
+      );
+    }
+  });
+  return out;
+}
+
+/** The services the rules' sources name (by themselves or as the identity of both(...)), as the shadowing check looks them up. */
+function namedServices(rules: readonly RuleModel[], services: ReadonlyMap<string, ServiceModel>): (ServiceModel | undefined)[] {
+  const named: (ServiceModel | undefined)[] = [];
+  for (const rule of rules) {
+    for (const source of rule.sources) {
+      const identity = source.kind === 'both' ? source.identity : source;
+      if (identity.kind === 'service') named.push(services.get(identity.service));
+    }
+  }
+  return named;
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((item, i) => item === b[i]);
 }
 
 function isIdentitySource(source: SourceModel): boolean {

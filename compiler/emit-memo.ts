@@ -8,6 +8,7 @@
 import type { PolicyModel } from '../model/model';
 import type { TargetOutput } from '../model/target';
 import type { ModelFingerprint } from './splice';
+import { ModelMemo } from './model-memo';
 
 export interface MemoEntry {
   violations?: readonly unknown[];
@@ -19,19 +20,17 @@ export interface TargetMemo {
   readonly model: PolicyModel;
   readonly fingerprint: ModelFingerprint;
   readonly output: TargetOutput;
-  /** When `output` was spliced: the namespaces recompiled (sorted, space-separated) and their sub-model's output. */
+  /** For a target that shares objects across namespaces (`Target.acrossNamespaces`), the per-namespace output `output` was made of: what the next build splices into. */
+  readonly each?: TargetOutput;
+  /** When the per-namespace output was spliced: the namespaces recompiled (sorted, space-separated) and their sub-model's output. */
   readonly partial?: { readonly reached: string; readonly output: TargetOutput };
-  /**
-   * The reached namespaces (as `partial.reached`) of the last splice refused because the target shares objects
-   * across namespaces (mesh-wide objects that differ, or `Target.spliceMissesSharing`): an edit reaching the same
-   * ones again is compiled whole without trying, since a watch session edits one namespace again and again.
-   */
-  readonly refusedSharing?: string;
 }
 
 export class EmitMemo {
   /** Per target name, its last output (compiler/splice.ts). */
   readonly targets = new Map<string, TargetMemo>();
+  /** What the model, its validation and its fingerprint keep between builds (compiler/model-memo.ts). */
+  readonly model = new ModelMemo();
 
   private last = new Map<string, MemoEntry>();
   private next = new Map<string, MemoEntry>();

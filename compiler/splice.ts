@@ -6,40 +6,68 @@
  * the spliced output byte-identical to a full compile over random models and edits.
  *
  * A namespace is reached when its own declaration, one of its services or a rule to one of its services changed,
- * or when a rule to it names (by service, namespace or identity) a namespace whose content changed. Anything
+ * or when a rule to it names (by service, namespace or identity) a namespace whose declaration or services changed
+ * (the sub-model holds no rule to the named namespace, so its rules cannot change the output for the namer). Anything
  * mesh-wide (the mesh settings, the entry, the JWT issuers, the list of namespaces, the SPIFFE IDs any rule names)
  * changing compiles everything again.
  */
 import type { Diagnostic } from '../diagnostics/diagnostic';
 import type { PolicyModel, SourceModel } from '../model/model';
 import type { KubernetesObject, TargetOutput } from '../model/target';
+import type { FingerprintMemo } from './model-memo';
 
-/** What the splice compares a model by: its mesh-wide part, and one fingerprint per namespace. */
+/** What the splice compares a model by: its mesh-wide part, and per namespace its whole fingerprint and that of its declarations alone. */
 export interface ModelFingerprint {
   readonly global: string;
   readonly namespaces: ReadonlyMap<string, string>;
+  /** A namespace's declaration and services: all that a rule to another namespace can read of it (the sub-model keeps no rule to it). */
+  readonly declarations: ReadonlyMap<string, string>;
 }
 
-/** A namespace's declaration, its services and the rules to them, as one string (changes iff any of them does). */
-export function fingerprint(model: PolicyModel): ModelFingerprint {
+/**
+ * A namespace's declaration, its services and the rules to them, as one string (changes iff any of them does). With
+ * `memo` (a watch session), a model object's JSON is written once, and a namespace whose parts are the same texts
+ * keeps its string: an edit writes the JSON of what it changed and joins the namespaces it changed.
+ */
+export function fingerprint(model: PolicyModel, memo?: FingerprintMemo): ModelFingerprint {
   const parts = new Map<string, string[]>();
   const part = (namespace: string): string[] => {
     let list = parts.get(namespace);
     if (list === undefined) parts.set(namespace, (list = []));
     return list;
   };
+  const json = (value: object): string => {
+    let text = memo?.json.get(value);
+    if (text === undefined) {
+      text = JSON.stringify(value);
+      memo?.json.set(value, text);
+    }
+    return text;
+  };
   for (const ns of model.namespaces) part(ns.name).push(JSON.stringify(ns));
-  for (const service of model.services) part(service.namespace).push(JSON.stringify(service));
+  for (const service of model.services) part(service.namespace).push(json(service));
+  const declarations = new Map([...parts].map(([ns, list]) => [ns, list.join('\n')]));
   const spiffeIds = new Set<string>();
   for (const rule of model.rules) {
-    part(namespaceOfService(rule.destination)).push(JSON.stringify(rule));
+    part(namespaceOfService(rule.destination)).push(json(rule));
     for (const source of rule.sources) {
       const identity = source.kind === 'both' ? source.identity : source;
       if (identity.kind === 'spiffe') spiffeIds.add(identity.id);
     }
   }
   const global = JSON.stringify([model.version, model.entry, model.mesh, model.jwtIssuers ?? [], model.namespaces.map((ns) => ns.name), [...spiffeIds].sort()]);
-  return { global, namespaces: new Map([...parts].map(([ns, list]) => [ns, list.join('\n')])) };
+  const namespaces = new Map<string, string>();
+  for (const [ns, texts] of parts) {
+    const kept = memo?.namespaces.get(ns);
+    // The same string as last time when nothing in it changed, so comparing the two fingerprints costs nothing.
+    if (kept !== undefined && kept.texts.length === texts.length && kept.texts.every((text, i) => text === texts[i])) namespaces.set(ns, kept.joined);
+    else {
+      const joined = texts.join('\n');
+      memo?.namespaces.set(ns, { texts, joined });
+      namespaces.set(ns, joined);
+    }
+  }
+  return { global, namespaces, declarations };
 }
 
 function namespaceOfService(id: string): string {
@@ -67,10 +95,14 @@ function namespacesNamed(source: SourceModel): string[] {
  */
 export function reachedNamespaces(model: PolicyModel, before: ModelFingerprint, after: ModelFingerprint): ReadonlySet<string> | undefined {
   if (before.global !== after.global) return undefined;
+  const reached = new Set<string>();
+  for (const [ns, text] of after.namespaces) if (before.namespaces.get(ns) !== text) reached.add(ns);
+  for (const ns of before.namespaces.keys()) if (!after.namespaces.has(ns)) reached.add(ns);
+  if (reached.size === 0) return reached;
+  // A rule to another namespace reads a changed namespace only through its declaration and services (an edited rule
+  // of it changes only its own output): those namespaces are reached too.
   const changed = new Set<string>();
-  for (const [ns, text] of after.namespaces) if (before.namespaces.get(ns) !== text) changed.add(ns);
-  for (const ns of before.namespaces.keys()) if (!after.namespaces.has(ns)) changed.add(ns);
-  const reached = new Set(changed);
+  for (const ns of reached) if (before.declarations.get(ns) !== after.declarations.get(ns)) changed.add(ns);
   if (changed.size === 0) return reached;
   for (const rule of model.rules) {
     const destination = namespaceOfService(rule.destination);
@@ -180,9 +212,10 @@ export function splice(
 }
 
 /**
- * Why a splice was not shown exact. Mesh-wide objects that differ are objects a target writes once for several
- * namespaces (Linkerd's authentications shared in its control-plane namespace), which the same edit would differ
- * on again; the other reasons depend on the edit.
+ * Why a splice was not shown exact. Mesh-wide objects (outside every namespace of the model) that differ would be
+ * written once for several namespaces; no target's per-namespace output has such objects (Linkerd's authentications
+ * shared in its control-plane namespace are made after the splice, `Target.acrossNamespaces`), so that refusal only
+ * guards the splice. The other reasons depend on the edit.
  */
 export interface SpliceRefusal {
   readonly refused: 'errors' | 'mesh-wide objects' | 'diagnostics';

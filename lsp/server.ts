@@ -281,6 +281,8 @@ export class PolicyLanguageServer {
         checker: state.checker,
         changedFiles: changed,
         overlay: this.open,
+        // The model is built, validated and fingerprinted again only for what the edit changed (compiler/model-memo.ts).
+        memo: state.memo,
         ...(typecheckOnly === undefined ? {} : { typecheckOnly }),
       });
     } catch (error) {
@@ -308,7 +310,7 @@ export class PolicyLanguageServer {
     const { model } = result;
     if (model === undefined || hasErrors(result.diagnostics) || this.options.targets.length === 0) return [];
     const spanOf = (location: Parameters<CompileResult['store']['spanOfLocation']>[0]) => result.store.spanOfLocation(location);
-    const modelFingerprint = fingerprint(model);
+    const modelFingerprint = fingerprint(model, memo.model.fingerprint);
     return this.options.targets.flatMap((target) => [...compileIncrementally(target, model, modelFingerprint, memo, spanOf).diagnostics]);
   }
 

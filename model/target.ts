@@ -91,10 +91,16 @@ export interface Target {
    */
   compile(model: PolicyModel, context: TargetContext): TargetOutput;
   /**
-   * Whether objects spliced from per-namespace compiles (compiler/splice.ts) hold something a full compile of
-   * `model` writes once for several namespaces (then the splice is refused). Absent: nothing is shared.
+   * For a target that writes some objects once for several namespaces (Linkerd's authentications shared in its
+   * control-plane namespace): `compile(model, context)` is `share(model, compileEach(model, context), context)`.
+   * `compileEach` gives every namespace's objects as compiling that namespace alone would, which compiler/splice.ts
+   * replaces namespace by namespace in a watch session; `share` makes the whole output of them in one pass. Absent: the
+   * target shares nothing across namespaces.
    */
-  spliceMissesSharing?(model: PolicyModel, objects: readonly KubernetesObject[]): boolean;
+  readonly acrossNamespaces?: {
+    compileEach(model: PolicyModel, context: TargetContext): TargetOutput;
+    share(model: PolicyModel, each: TargetOutput, context: TargetContext): TargetOutput;
+  };
 }
 
 export interface TargetContext {

@@ -58,10 +58,18 @@ export function meshOrigin(model: PolicyModel): Origin {
   return { file: model.mesh.location?.file, what: 'mesh' };
 }
 
+/** An origin's text in the annotation, made once per origin object (a target that reuses its origins names each in many objects). */
+const originTexts = new WeakMap<Origin, string>();
+function originText(o: Origin): string {
+  let text = originTexts.get(o);
+  if (text === undefined) originTexts.set(o, (text = o.file === undefined ? o.what : `${printableName(o.file)}: ${o.what}`));
+  return text;
+}
+
 /** The annotation's value: `file: declaration`, deduplicated, sorted, `; `-separated; undefined when none. */
 export function sourceText(origins: Iterable<Origin | undefined>): string | undefined {
   const texts = new Set<string>();
-  for (const o of origins) if (o !== undefined) texts.add(o.file === undefined ? o.what : `${printableName(o.file)}: ${o.what}`);
+  for (const o of origins) if (o !== undefined) texts.add(originText(o));
   // Names in rules are validated, but the annotation is output text: nothing in it may break a line.
   return texts.size === 0 ? undefined : escapeInvisible([...texts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join('; '));
 }

@@ -3,7 +3,9 @@
  * output made by compiling only the namespaces the edit reaches and splicing them into the previous output renders
  * byte-identical files, and the same diagnostics, as compiling the edited model whole. Edits cover rules, services,
  * namespace postures (Linkerd's per-namespace shared authentications included), mesh-wide settings, a service moved
- * between namespaces and a namespace removed.
+ * between namespaces and a namespace removed. The random models include mesh-scope ones, where Linkerd shares equal
+ * authentications of several namespaces in its control-plane namespace: it splices its per-namespace output and shares
+ * over the spliced whole, and that too must equal the full compile.
  */
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
@@ -195,10 +197,11 @@ describe('incremental watch: splicing recompiled namespaces into the previous ou
   }
 });
 
-describe('incremental watch: a splice refused for sharing across namespaces', () => {
-  it('GIVEN a Linkerd splice refused because an authentication is shared across namespaces WHEN the next edit reaches the same namespace THEN the target is compiled whole at once, with the same output as a full compile', () => {
+describe('incremental watch: Linkerd authentications shared across namespaces', () => {
+  it('GIVEN a mesh-scope Linkerd policy whose MeshTLSAuthentication is shared by two namespaces WHEN edits reach one of them THEN only that namespace is compiled again, the sharing is redone over the spliced whole, and the output is the full compile', () => {
     const linkerd = meshes.get('linkerd')?.target;
-    if (linkerd === undefined) throw new Error('no linkerd target');
+    const across = linkerd?.acrossNamespaces;
+    if (linkerd === undefined || across === undefined) throw new Error('no linkerd target sharing across namespaces');
     const http = { http: { port: 8080, protocol: 'http' as const } };
     const [a, p, x, y] = [svc('shop', 'a', http), svc('pay', 'p', http), svc('clients', 'x', http), svc('clients', 'y', http)];
     const callers: SourceModel[] = [x, y].map((s) => ({ kind: 'service', service: s.id }));
@@ -207,24 +210,74 @@ describe('incremental watch: a splice refused for sharing across namespaces', ()
       model([a, p, x, y], shared),
       model([a, p, x, y], [...shared, rule('allow', callers, a.id, ['http'], { id: 'get', methods: ['GET'] })]),
       model([a, p, x, y], [...shared, rule('allow', callers, a.id, ['http'], { id: 'post', methods: ['POST'] })]),
+      // The last user of the shared object in shop goes: it moves back into pay, under its own name.
+      model(
+        [a, p, x, y],
+        [
+          shared[1] as RuleModel,
+          rule('allow', [callers[0] as SourceModel], a.id, ['http'], { id: 'a' }),
+          rule('allow', [callers[0] as SourceModel], a.id, ['http'], { id: 'post', methods: ['POST'] }),
+        ],
+      ),
     ];
-    // Counts the target's compiles: a splice compiles sub-models, a refused one then the whole model too.
-    const compiled: number[] = [];
+    // The namespaces of every model the target compiled per namespace (the whole model, or a sub-model of the reached ones).
+    const compiled: string[][] = [];
     const counting = {
       ...linkerd,
-      compile: (m: PolicyModel, context: Parameters<typeof linkerd.compile>[1]) => (compiled.push(m.rules.length), linkerd.compile(m, context)),
+      acrossNamespaces: {
+        ...across,
+        compileEach: (m: PolicyModel, context: Parameters<typeof linkerd.compile>[1]) => (
+          compiled.push([...new Set(m.rules.map((r) => r.destination.split('/')[0] as string))].sort()),
+          across.compileEach(m, context)
+        ),
+      },
     };
     const memo = new EmitMemo();
+    const sharedIn = (output: TargetOutput): string[] =>
+      output.objects.filter((o) => o.kind === 'MeshTLSAuthentication').map((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+    const found: string[][] = [];
     for (const [i, edited] of edits.entries()) {
       compiled.length = 0;
       const incremental = compileIncrementally(counting, edited, fingerprint(edited), memo, spanOf);
       const full = linkerd.compile(edited, { spanOf });
       expect(rendered(incremental, edited)).toEqual(rendered(full, edited));
-      // The first build compiles whole; the first edit of shop tries a splice and is refused (the
-      // MeshTLSAuthentication lives in the control-plane namespace for shop and pay); the second edit of shop
-      // compiles whole without trying.
-      expect([i, compiled.length]).toEqual([i, i === 1 ? 3 : 1]);
+      expect(diagnosticsOf(incremental)).toEqual(diagnosticsOf(full));
+      found.push(sharedIn(incremental).sort());
+      // The first build compiles whole; each edit of shop compiles shop's rules alone (before the edit, unless the
+      // previous edit reached shop too, and after it).
+      expect([i, compiled]).toEqual([i, i === 0 ? [['pay', 'shop']] : i === 1 ? [['shop'], ['shop']] : [['shop']]]);
     }
-    expect(memo.targets.get('linkerd')?.refusedSharing).toBe('shop');
+    expect(found).toEqual([
+      ['linkerd/sa-clients-x-sa-clients-y'],
+      ['linkerd/sa-clients-x-sa-clients-y'],
+      ['linkerd/sa-clients-x-sa-clients-y'],
+      ['pay/sa-clients-x-sa-clients-y'],
+    ]);
+  });
+});
+
+describe('incremental watch: what an edit reaches', () => {
+  const http = { http: { port: 8080, protocol: 'http' as const } };
+  const [a, p] = [svc('shop', 'a', http), svc('pay', 'p', http)];
+  const fromShop = rule('allow', [{ kind: 'service', service: a.id }], p.id, ['http'], { id: 'pay-from-shop' });
+  const toShop = rule('allow', [{ kind: 'service', service: p.id }], a.id, ['http'], { id: 'shop-from-pay' });
+  const before = model([a, p], [fromShop, toShop]);
+
+  it("GIVEN pay's rule names a shop service WHEN only a rule to shop changes THEN pay is not reached (its sub-model holds no rule to shop), and every target's spliced output is the full compile", () => {
+    const edited = model([a, p], [fromShop, { ...toShop, methods: ['GET'] }]);
+    expect([...(reachedNamespaces(edited, fingerprint(before), fingerprint(edited)) ?? [])]).toEqual(['shop']);
+    for (const mesh of meshes.values()) {
+      const memo = new EmitMemo();
+      compileIncrementally(mesh.target, before, fingerprint(before), memo, spanOf);
+      const incremental = compileIncrementally(mesh.target, edited, fingerprint(edited), memo, spanOf);
+      const full = mesh.target.compile(edited, { spanOf });
+      expect([mesh.target.name, rendered(incremental, edited)]).toEqual([mesh.target.name, rendered(full, edited)]);
+    }
+  });
+
+  it("GIVEN pay's rule names a shop service WHEN that service's account changes THEN pay is reached too", () => {
+    const renamedAccount = { ...a, serviceAccount: 'a-2' };
+    const edited = model([renamedAccount, p], [fromShop, toShop]);
+    expect([...(reachedNamespaces(edited, fingerprint(before), fingerprint(edited)) ?? [])].sort()).toEqual(['pay', 'shop']);
   });
 });

@@ -107,7 +107,7 @@ import {
 import { linkerdProblems } from './admission';
 import { compileProxyAdmin } from './admin-port';
 import { checkGateways, listenerRule, serverMode } from './gateway';
-import { shareObjects, unsharedAuthentications } from './share';
+import { recordSharingFacts, shareAcrossNamespaces, shareObjects, type ObjectTable } from './share';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -168,6 +168,24 @@ interface Ref {
   readonly name: string;
 }
 
+/**
+ * Whether two JSON values serialise alike: the same keys in the same order and equal values (what comparing their
+ * `JSON.stringify` says, without writing the text; the emitter re-adds equal objects thousands of times).
+ */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b))
+    return JSON.stringify(a) === JSON.stringify(b);
+  const aKeys = Object.keys(a);
+  const bKeys = Object.keys(b);
+  if (aKeys.length !== bKeys.length) return JSON.stringify(a) === JSON.stringify(b);
+  for (let i = 0; i < aKeys.length; i++) {
+    const key = aKeys[i] as string;
+    if (key !== bKeys[i] || !sameJson((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return JSON.stringify(a) === JSON.stringify(b);
+  }
+  return true;
+}
+
 function isScoped(r: PortRule, grpcPort: boolean): boolean {
   // A header condition scopes a rule too: it applies to some requests of the port only.
   if (r.rule.headers !== undefined) return true;
@@ -182,17 +200,27 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 
 /** Does choice `outer` strictly extend `inner` (every class of `inner` is in `outer`, and `outer` names more headers)? */
 function extendsChoice(outer: ReadonlyMap<string, string>, inner: ReadonlyMap<string, string>): boolean {
-  return inner.size < outer.size && [...inner].every(([name, key]) => outer.get(name) === key);
+  if (inner.size >= outer.size) return false;
+  for (const [name, key] of inner) if (outer.get(name) !== key) return false;
+  return true;
 }
 
 /** Does `inner` name only headers `outer` names (whatever their classes)? */
 function namesWithin(inner: ReadonlyMap<string, string>, outer: ReadonlyMap<string, string>): boolean {
-  return [...inner.keys()].every((name) => outer.has(name));
+  for (const name of inner.keys()) if (!outer.has(name)) return false;
+  return true;
+}
+
+/** The indexes of the items other than the `i`-th that `below` says rank below it (every pair of a port's cells is looked at). */
+function indexesBelow<T>(items: readonly T[], i: number, below: (q: T) => boolean): number[] {
+  const out: number[] = [];
+  for (let j = 0; j < items.length; j++) if (j !== i && below(items[j] as T)) out.push(j);
+  return out;
 }
 
 class LinkerdCompilation {
   /** Objects by kind/namespace/name, with the policy lines each implements (shared objects collect several). */
-  private readonly objects = new Map<string, { object: KubernetesObject; origins: Origin[] }>();
+  private readonly objects: ObjectTable = new Map();
   private readonly names = new NameAllocator();
   readonly diagnostics: Diagnostic[] = [];
   private readonly seenDiagnostics = new Set<string>();
@@ -252,12 +280,21 @@ class LinkerdCompilation {
     this.diagnostics.push(port === undefined ? made : { ...made, port });
   }
 
+  private readonly origins = new Map<RuleModel, Origin>();
+
+  /** A rule's policy line, made once per rule (every route and grant of its ports names it). */
+  private originOf(rule: RuleModel): Origin {
+    let origin = this.origins.get(rule);
+    if (origin === undefined) this.origins.set(rule, (origin = ruleOrigin(rule)));
+    return origin;
+  }
+
   /** Adds an object; the same name with different content is a collision (never silently merged). */
   add(object: KubernetesObject, origins: readonly Origin[]): void {
     const key = `${object.kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`;
     const previous = this.objects.get(key);
     if (previous === undefined) this.objects.set(key, { object, origins: [...origins] });
-    else if (JSON.stringify(previous.object) === JSON.stringify(object)) previous.origins.push(...origins);
+    else if (sameJson(previous.object, object)) previous.origins.push(...origins);
     else
       this.report(
         'linkerd-name-collision',
@@ -269,10 +306,14 @@ class LinkerdCompilation {
 
   /** The emitted objects, each with the shared metadata (managed-by label, source annotation). */
   emitted(): KubernetesObject[] {
-    return [...this.objects.values()].map(({ object, origins }) => ({
-      ...object,
-      metadata: objectMetadata(object.metadata.name, object.metadata.namespace, origins, object.metadata.labels, object.metadata.annotations),
-    }));
+    return [...this.objects.values()].map(({ object, origins, absorbed }) => {
+      const emitted = {
+        ...object,
+        metadata: objectMetadata(object.metadata.name, object.metadata.namespace, origins, object.metadata.labels, object.metadata.annotations),
+      };
+      recordSharingFacts(emitted, { origins, names: [object.metadata.name, ...(absorbed ?? [])] });
+      return emitted;
+    });
   }
 
   /** Every SPIFFE ID outside Kubernetes the model names (a trust domain's identity list also names those of its own). */
@@ -296,11 +337,9 @@ class LinkerdCompilation {
       this.probeNetworks(),
       this.sourceContext(),
     );
-    // Identical Servers and routes of a namespace are written once, equal authentications of several namespaces
-    // once in the control-plane namespace when the policy governs the whole mesh (./share.ts). Not when the policy
-    // declares that namespace itself: its objects are then a namespace's own (compiler/splice.ts recompiles them
-    // with that namespace alone), not the mesh-wide ones every namespace reads.
-    shareObjects(this.objects, sharedNamespaceOf(this.model));
+    // Identical Servers, routes and authentications of a namespace are written once (./share.ts); what several
+    // namespaces share is written after, by `shareAcross`.
+    shareObjects(this.objects);
   }
 
   private sourceContextOnce: Omit<SourceContext, 'mode'> | undefined;
@@ -389,12 +428,24 @@ class LinkerdCompilation {
           s.location,
         );
     }
+    // Only services of one namespace can overlap: pairs are looked at namespace by namespace (in the model's order).
+    const byNamespace = new Map<string, ServiceModel[]>();
+    for (const s of services) {
+      if (Object.keys(s.selector).length === 0) continue;
+      const list = byNamespace.get(s.namespace);
+      if (list === undefined) byNamespace.set(s.namespace, [s]);
+      else list.push(s);
+    }
+    for (const list of byNamespace.values()) this.checkOverlaps(list);
+  }
+
+  /** Services of one namespace, none with an empty selector, whose Servers would select the same pods on the same port. */
+  private checkOverlaps(services: readonly ServiceModel[]): void {
     const subset = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean => Object.entries(a).every(([k, v]) => b[k] === v);
     for (let i = 0; i < services.length; i++) {
       for (let j = i + 1; j < services.length; j++) {
         const a = services[i] as ServiceModel;
         const b = services[j] as ServiceModel;
-        if (a.namespace !== b.namespace || Object.keys(a.selector).length === 0 || Object.keys(b.selector).length === 0) continue;
         if (!subset(a.selector, b.selector) && !subset(b.selector, a.selector)) continue;
         for (const pa of a.ports) {
           if (!b.ports.some((pb) => pb.port === pa.port)) continue;
@@ -642,7 +693,8 @@ class LinkerdCompilation {
    * port keeps at least one route, so its probes stay refused as before.
    */
   private routes(at: PortRoutes, cells: readonly Cell[], kind: 'HTTPRoute' | 'GRPCRoute'): void {
-    const grantKey = (c: Cell): string => c.terms.map(termKey).join(';');
+    const grantKeys = new Map(cells.map((c) => [c, c.terms.map(termKey).join(';')]));
+    const grantKey = (c: Cell): string => grantKeys.get(c) as string;
     // Left out, a cell's requests go to the best cell below them (all decide as it does), or to no route (404).
     const dropped = (c: Cell): boolean =>
       c.lower.length === 0 ? c.terms.length === 0 && !at.serverGrants && !at.audited : c.lower.every((i) => grantKey(cells[i] as Cell) === grantKey(c));
@@ -651,7 +703,9 @@ class LinkerdCompilation {
     const groups = new Map<string, Cell[]>();
     for (const cell of kept) {
       const key = grantKey(cell);
-      groups.set(key, [...(groups.get(key) ?? []), cell]);
+      const members = groups.get(key);
+      if (members === undefined) groups.set(key, [cell]);
+      else members.push(cell);
     }
     const group = kind === 'HTTPRoute' ? POLICY_GROUP : GATEWAY_GROUP;
     const version = kind === 'HTTPRoute' ? 'v1beta3' : 'v1';
@@ -663,7 +717,7 @@ class LinkerdCompilation {
       const matches = members.flatMap((c) => c.matches);
       const rules: object[] = chunks(matches, MAX_MATCHES_PER_RULE).map((m) => ({ matches: m }));
       if (members.some((c) => c.catchAll)) rules.push({});
-      const origins = members.flatMap((c) => c.members.map((r) => ruleOrigin(r.rule)));
+      const origins = members.flatMap((c) => c.members.map((r) => this.originOf(r.rule)));
       chunks(rules, MAX_RULES_PER_ROUTE).forEach((part, i) => {
         // More than 16 rules (128 matches) do not fit one route: the rest go to routes with the same grants.
         const name = i === 0 ? base : this.names.name(kind, at.service.namespace, readableName([base, String(i + 1)], `${key}|${i}`), `${key}|${i}`);
@@ -705,7 +759,7 @@ class LinkerdCompilation {
     const regions = httpRegions(used.map((r) => r.scope));
     // The rest is written as `PathPrefix /` (ranked below every other region) unless a region holds `/` itself.
     const restOverlaps = httpPathMatch({ kind: 'rest' }, regions).type === 'PathPrefix';
-    const pending: { cell: Omit<Cell, 'lower'>; region: HttpRegion; group: string; specific: boolean; choice: Map<string, string> }[] = [];
+    const pending: { cell: Omit<Cell, 'lower'>; region: HttpRegion; regionKey: string; group: string; specific: boolean; choice: Map<string, string> }[] = [];
     for (const region of regions) {
       const covering = used.filter((r) => scopeCoversPath(r.scope, region));
       const path = httpPathMatch(region, regions);
@@ -722,8 +776,9 @@ class LinkerdCompilation {
         (r) => r.scope,
         (r) => r.rule.id,
       );
+      const key = regionKey(region);
       for (const g of groups) {
-        const group = `${regionKey(region)}|${g.methods === null ? 'any' : g.methods.join(',')}`;
+        const group = `${key}|${g.methods === null ? 'any' : g.methods.join(',')}`;
         for (const h of this.headerSplit(g.members, port, service)) {
           const terms = at.routeTerms(h.members);
           // The catch-all takes every path not in normal form (./routes.ts): its grants must not reach a path-scoped deny's callers.
@@ -740,6 +795,7 @@ class LinkerdCompilation {
               fallback: region.kind === 'rest' && g.methods === null && h.classes.length === 0,
             },
             region,
+            regionKey: key,
             group,
             specific: g.methods !== null,
             choice: headerChoiceKey(h.classes),
@@ -751,14 +807,13 @@ class LinkerdCompilation {
     // any-method group of its region (for a method cell) and, when the rest is the `PathPrefix /` catch-all, the rest's
     // cells (for a cell of another region), each with no header the cell does not name.
     const cells = pending.map((p, i): Cell => {
-      const lower = pending.flatMap((q, j) => {
-        if (j === i) return [];
+      const lower = indexesBelow(pending, i, (q) => {
         const sameGroup = q.group === p.group;
-        const below =
+        return (
           (sameGroup && extendsChoice(p.choice, q.choice)) ||
-          (!sameGroup && p.specific && !q.specific && regionKey(q.region) === regionKey(p.region) && namesWithin(q.choice, p.choice)) ||
-          (p.region.kind !== 'rest' && restOverlaps && q.region.kind === 'rest' && namesWithin(q.choice, p.choice));
-        return below ? [j] : [];
+          (!sameGroup && p.specific && !q.specific && q.regionKey === p.regionKey && namesWithin(q.choice, p.choice)) ||
+          (p.region.kind !== 'rest' && restOverlaps && q.region.kind === 'rest' && namesWithin(q.choice, p.choice))
+        );
       });
       return { ...p.cell, lower };
     });
@@ -801,11 +856,11 @@ class LinkerdCompilation {
       }
     });
     const cells = pending.map((p, i): Cell => {
-      const lower = pending.flatMap((q, j) => {
-        if (j === i) return [];
-        const below = (q.region === p.region && extendsChoice(p.choice, q.choice)) || (p.below.includes(q.region) && namesWithin(q.choice, p.choice));
-        return below ? [j] : [];
-      });
+      const lower = indexesBelow(
+        pending,
+        i,
+        (q) => (q.region === p.region && extendsChoice(p.choice, q.choice)) || (p.below.includes(q.region) && namesWithin(q.choice, p.choice)),
+      );
       return { ...p.cell, lower };
     });
     this.routes(at, cells, 'GRPCRoute');
@@ -820,28 +875,31 @@ class LinkerdCompilation {
   private grant(service: ServiceModel, target: Ref, terms: readonly Term[]): void {
     const namespace = service.namespace;
     const trustDomain = this.model.mesh.trustDomain;
+    const controlPlane = linkerdControlPlane(this.model.mesh);
     const shared = (
       kind: 'MeshTLSAuthentication' | 'NetworkAuthentication',
-      words: readonly string[],
+      words: () => readonly string[],
       key: string,
       spec: object,
       origins: readonly Origin[],
     ): Ref => {
-      const name = this.names.name(kind, namespace, readableName(words, key), key);
+      // Most grants of a namespace name authentications it already has: their name is looked up before a readable one is made.
+      const name = this.names.known(kind, namespace, key) ?? this.names.name(kind, namespace, readableName(words(), key), key);
       this.add({ apiVersion: `${POLICY_GROUP}/v1alpha1`, kind, metadata: { name, namespace }, spec }, origins);
       return { group: POLICY_GROUP, kind, name };
     };
     for (const term of terms) {
       const origins = term.rules.flatMap((id) => {
         const rule = this.rulesById.get(id);
-        return rule === undefined ? [] : [ruleOrigin(rule)];
+        return rule === undefined ? [] : [this.originOf(rule)];
       });
       const refs: object[] = [];
       const only = term.ids?.length === 1 ? term.ids[0] : undefined;
       if (only?.kind === 'sa') refs.push({ group: '', kind: 'ServiceAccount', name: only.sa, namespace: only.ns });
       else if (term.ids !== null) {
-        const identities = [...new Set(term.ids.map((id) => identityString(id, trustDomain, linkerdControlPlane(this.model.mesh))))].sort(compareStrings);
-        refs.push(shared('MeshTLSAuthentication', identityWords(term.ids), identities.join('\n'), { identities }, origins));
+        const ids = term.ids;
+        const identities = [...new Set(ids.map((id) => identityString(id, trustDomain, controlPlane)))].sort(compareStrings);
+        refs.push(shared('MeshTLSAuthentication', () => identityWords(ids), identities.join('\n'), { identities }, origins));
       }
       if (term.nets !== null) {
         const entries = [...term.nets].sort((a, b) => compareStrings(netEntryKey(a), netEntryKey(b)));
@@ -849,7 +907,7 @@ class LinkerdCompilation {
           cidr: e.cidr.text,
           ...(e.except.length === 0 ? {} : { except: e.except.map((x) => x.text).sort(compareStrings) }),
         }));
-        refs.push(shared('NetworkAuthentication', networkWords(entries), entries.map(netEntryKey).join('\n'), { networks }, origins));
+        refs.push(shared('NetworkAuthentication', () => networkWords(entries), entries.map(netEntryKey).join('\n'), { networks }, origins));
       }
       // Never an empty ref list: that would admit anyone from anywhere (§3). Terms always carry one.
       if (refs.length === 0) continue;
@@ -931,13 +989,34 @@ class LinkerdCompilation {
   }
 }
 
-/** The Linkerd target (`--target linkerd`). */
 /** Where authentications of several namespaces are written once (./share.ts), or undefined: nowhere. */
 function sharedNamespaceOf(model: PolicyModel): string | undefined {
   const controlPlane = linkerdControlPlane(model.mesh);
+  // Not when the policy declares that namespace itself: its objects are then a namespace's own, not the ones every namespace reads.
   return policyScope(model) === 'mesh' && !model.namespaces.some((ns) => ns.name === controlPlane) ? controlPlane : undefined;
 }
 
+/** Every namespace's objects as compiling it alone gives them: all but what several namespaces share (`shareAcross`). */
+function compileEach(model: PolicyModel, context: TargetContext): TargetOutput {
+  const compilation = new LinkerdCompilation(model, context);
+  compilation.compile();
+  compilation.checkAdminPort();
+  return { objects: compilation.emitted(), patches: compilation.namespacePatches(), diagnostics: compilation.diagnostics };
+}
+
+/**
+ * The whole output from `compileEach`'s: authentications that several namespaces of a mesh-scope policy use written
+ * once in the control-plane namespace (./share.ts `shareAcrossNamespaces`), then the webhook's checks on the result.
+ */
+function shareAcross(model: PolicyModel, each: TargetOutput, context: TargetContext): TargetOutput {
+  const objects = shareAcrossNamespaces(each.objects, sharedNamespaceOf(model), (name, namespace, origins) => objectMetadata(name, namespace, origins));
+  const problems = [...new Set(linkerdProblems(objects))].map((problem) =>
+    diagnostic('linkerd-invalid-object', `Emitted Linkerd object is invalid: ${problem}.`, context.spanOf(undefined), undefined),
+  );
+  return { objects, ...(each.patches === undefined ? {} : { patches: each.patches }), diagnostics: [...each.diagnostics, ...problems] };
+}
+
+/** The Linkerd target (`--target linkerd`). */
 export const linkerdTarget: Target = {
   name: 'linkerd',
   crds: ['linkerd'],
@@ -951,13 +1030,6 @@ export const linkerdTarget: Target = {
   ],
   revocationNote: (destination, removed) =>
     `Linkerd: ${removed.length === 0 ? 'the revocation edits objects in place; ' : ''}a deleted MeshTLSAuthentication or AuthorizationPolicy keeps authorizing until the destination's pods restart (linkerd/linkerd2#15548): after applying, restart ${destination.name} (e.g. \`kubectl -n ${destination.namespace} rollout restart deployment/${destination.name}\`) and check that the call is refused.${prunedNote(removed)}`,
-  compile(model: PolicyModel, context: TargetContext): TargetOutput {
-    const compilation = new LinkerdCompilation(model, context);
-    compilation.compile();
-    compilation.checkAdminPort();
-    const objects = compilation.emitted();
-    for (const problem of linkerdProblems(objects)) compilation.report('linkerd-invalid-object', `Emitted Linkerd object is invalid: ${problem}.`, undefined);
-    return { objects, patches: compilation.namespacePatches(), diagnostics: compilation.diagnostics };
-  },
-  spliceMissesSharing: (model, objects) => unsharedAuthentications(objects, sharedNamespaceOf(model)),
+  compile: (model, context) => shareAcross(model, compileEach(model, context), context),
+  acrossNamespaces: { compileEach, share: shareAcross },
 };

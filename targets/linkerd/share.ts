@@ -17,7 +17,9 @@
  *    that route wherever it is attached (linkerd.md §3, §6). On each Server the route matches exactly what its copy
  *    matched and carries exactly its grants, so the best-matching route of every request has the same authorizations.
  *  - MeshTLSAuthentications and NetworkAuthentications with the same spec are one object: in their namespace, or,
- *    used by several namespaces of a mesh-scope policy, in the Linkerd control-plane namespace (`shareAuthentications`).
+ *    used by several namespaces of a mesh-scope policy, in the Linkerd control-plane namespace (`shareAcrossNamespaces`,
+ *    a pass over every namespace's output after the rest, so that a watch session can splice that output namespace by
+ *    namespace first: compiler/splice.ts).
  *
  * The Linkerd simulator (verify/linkerd) reads every parentRef and `In` expressions, so `policyc verify` checks these
  * objects as the proxy would read them (test/linkerd/share.test.ts shows that a wrongly shared route is caught).
@@ -29,13 +31,14 @@ import { compareStrings } from '../../model/compare';
 import { nameWithHash } from './names';
 
 /** The objects of a compilation by `kind/namespace/name`, each with the policy lines it implements. */
-export type ObjectTable = Map<string, { object: KubernetesObject; origins: Origin[] }>;
+export type ObjectTable = Map<string, Entry>;
 
 const POLICY_GROUP = 'policy.linkerd.io';
 /** HTTPRoute and GRPCRoute CRDs: `spec.parentRefs` maxItems (shared/crds/linkerd). */
 export const MAX_PARENT_REFS = 32;
 
-type Entry = { object: KubernetesObject; origins: Origin[] };
+/** An object, its policy lines, and the names of equal authentications of its namespace it took the place of. */
+export type Entry = { object: KubernetesObject; origins: Origin[]; absorbed?: string[] };
 type Spec = Record<string, unknown>;
 
 const specOf = (o: KubernetesObject): Spec => ((o as unknown as { spec?: Spec }).spec ?? {}) as Spec;
@@ -78,7 +81,7 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 function uniqueOrigins(origins: readonly Origin[]): Origin[] {
   const seen = new Set<string>();
   return origins.filter((o) => {
-    const k = JSON.stringify(o);
+    const k = `${o.file ?? ''}\u0000${o.file === undefined ? '-' : '+'}\u0000${o.what}`;
     if (seen.has(k)) return false;
     seen.add(k);
     return true;
@@ -87,14 +90,15 @@ function uniqueOrigins(origins: readonly Origin[]): Origin[] {
 
 /**
  * Rewrites `table` in place: identical Servers become one, identical routes one route with several parents, equal
- * authentications one object. `sharedNamespace`: where authentications of several namespaces go (the control-plane
- * namespace of a mesh-scope policy), undefined to share none across namespaces.
+ * authentications of one namespace one object. Everything here stays within a namespace, so each namespace's objects
+ * are what compiling it alone gives (compiler/splice.ts splices them namespace by namespace); what several namespaces
+ * share is written by `shareAcrossNamespaces`, one pass over the whole output after this one.
  */
-export function shareObjects(table: ObjectTable, sharedNamespace: string | undefined): void {
+export function shareObjects(table: ObjectTable): void {
   /** Entries that took over another's policy lines: their lines are deduplicated once, at the end. */
   const touched = new Set<Entry>();
   // Authentications first, so that policies naming equal objects compare equal below.
-  shareAuthentications(table, touched, sharedNamespace);
+  shareAuthentications(table, touched);
   const byNamespace = new Map<string, Entry[]>();
   for (const entry of table.values()) {
     const ns = entry.object.metadata.namespace;
@@ -105,111 +109,206 @@ export function shareObjects(table: ObjectTable, sharedNamespace: string | undef
   for (const entry of touched) entry.origins = uniqueOrigins(entry.origins);
 }
 
+const isAuthentication = (o: KubernetesObject): boolean => o.kind === 'MeshTLSAuthentication' || o.kind === 'NetworkAuthentication';
+
 /**
- * Authentication objects with the same spec are one object. Within one namespace, the first by name is kept. Used
- * by several namespaces of a mesh-scope policy, they are one object in the Linkerd control-plane namespace
- * (`sharedNamespace`), which the platform team owns and which never moves: a tenant namespace's owners cannot
- * edit it to change who reaches another namespace, and adding or removing a namespace does not move it. A
- * namespace-scope policy writes nothing outside its namespaces (`sharedNamespace` undefined), and an object used by
- * one namespace stays in it.
+ * What `shareAcrossNamespaces` needs of an authentication object a per-namespace compile emitted: the policy lines
+ * it implements and the names of the objects of its namespace it stands for (several when equal authentications of
+ * one namespace became one). Recorded when the object is emitted (`recordSharingFacts`); the objects a splice keeps
+ * from a previous output are the same objects, so their facts are found again.
+ */
+export interface SharingFacts {
+  readonly origins: readonly Origin[];
+  readonly names: readonly string[];
+}
+const sharingFacts = new WeakMap<KubernetesObject, SharingFacts>();
+
+/** Records the facts of an emitted authentication object (see `SharingFacts`). */
+export function recordSharingFacts(object: KubernetesObject, facts: SharingFacts): void {
+  if (isAuthentication(object)) sharingFacts.set(object, facts);
+}
+
+/**
+ * Equal authentication objects within one namespace are one object, the first by name (`absorbed`: the names each
+ * kept object stands for). Refs to a dropped one are rewritten to the kept one.
+ */
+function shareAuthentications(table: ObjectTable, touched: Set<Entry>): void {
+  /** `kind/namespace/name` of a dropped object → the object kept in its place. */
+  const moved = new Map<string, KubernetesObject>();
+  const groups = new Map<string, Entry[]>();
+  const entries = [...table.values()]
+    .filter((e) => isAuthentication(e.object))
+    .map((e) => ({ entry: e, at: `${e.object.metadata.namespace}/${e.object.metadata.name}` }))
+    .sort((a, b) => compareStrings(a.at, b.at));
+  for (const { entry } of entries) push(groups, `${entry.object.metadata.namespace ?? ''}|${entry.object.kind}|${JSON.stringify(specOf(entry.object))}`, entry);
+  for (const group of groups.values()) {
+    const first = group[0] as Entry;
+    for (const entry of group.slice(1)) {
+      first.origins.push(...entry.origins);
+      (first.absorbed ??= []).push(entry.object.metadata.name, ...(entry.absorbed ?? []));
+      touched.add(first);
+      table.delete(keyOf(entry.object));
+      moved.set(keyOf(entry.object), first.object);
+    }
+  }
+  if (moved.size > 0) rewriteRefs(table.values(), moved, (entry, object) => (entry.object = object));
+}
+
+/** Rewrites the authentication refs of every AuthorizationPolicy of `entries` that names a moved object. */
+function rewriteRefs<E extends { object: KubernetesObject }>(
+  entries: Iterable<E>,
+  moved: ReadonlyMap<string, KubernetesObject>,
+  replace: (entry: E, object: KubernetesObject) => void,
+): void {
+  for (const entry of entries) {
+    if (entry.object.kind !== 'AuthorizationPolicy') continue;
+    const rewritten = rewrittenRefs(entry.object, moved);
+    if (rewritten !== entry.object) replace(entry, rewritten);
+  }
+}
+
+/** An AuthorizationPolicy with its refs to moved objects naming the objects kept in their place (itself when it names none). */
+function rewrittenRefs(policy: KubernetesObject, moved: ReadonlyMap<string, KubernetesObject>): KubernetesObject {
+  const ns = policy.metadata.namespace ?? '';
+  const spec = specOf(policy);
+  const refs = spec['requiredAuthenticationRefs'] as AuthenticationRef[];
+  const rewritten = refs.map((r) => {
+    const to = moved.get(`${r.kind}/${r.namespace ?? ns}/${r.name}`);
+    if (to === undefined) return r;
+    // The namespace is written only where it is not the policy's own (the default).
+    return to.metadata.namespace === ns
+      ? { group: r.group, kind: r.kind, name: to.metadata.name }
+      : { group: r.group, kind: r.kind, name: to.metadata.name, namespace: to.metadata.namespace };
+  });
+  return rewritten.some((r, i) => r !== refs[i]) ? ({ ...policy, spec: { ...spec, requiredAuthenticationRefs: rewritten } } as KubernetesObject) : policy;
+}
+
+interface AuthenticationRef {
+  readonly group: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string;
+}
+
+/** An authentication object's kind and spec, the identity of what it admits (computed once per object). */
+const contentKeys = new WeakMap<KubernetesObject, string>();
+function contentKey(o: KubernetesObject): string {
+  let key = contentKeys.get(o);
+  if (key === undefined) contentKeys.set(o, (key = `${o.kind}|${JSON.stringify(specOf(o))}`));
+  return key;
+}
+
+/** The last result of a policy's refs rewritten (`shareAcrossNamespaces`), so that an unchanged one stays the same object. */
+const rewrittenPolicies = new WeakMap<KubernetesObject, KubernetesObject>();
+/** The shared objects of the last pass, by content: one is reused while its metadata (name, policy lines) stays the same. */
+let sharedObjects = new Map<string, KubernetesObject>();
+
+/**
+ * Authentication objects with the same spec used by several namespaces of a mesh-scope policy are one object in the
+ * Linkerd control-plane namespace (`sharedNamespace`), which the platform team owns and which never moves: a tenant
+ * namespace's owners cannot edit it to change who reaches another namespace, and adding or removing a namespace does
+ * not move it. A namespace-scope policy writes nothing outside its namespaces (`sharedNamespace` undefined: `objects`
+ * are returned as they are), and an object used by one namespace stays in it.
+ *
+ * `objects` are the emitted objects of a per-namespace compile (`shareObjects`, then the metadata); this pass reads
+ * only their authentications and AuthorizationPolicies, so it costs one look at each object however few namespaces
+ * changed, and gives the same objects for the same input (unchanged objects stay the same JavaScript objects, which
+ * a watch session's memo recognises without serialising them).
  *
  * An AuthorizationPolicy's `requiredAuthenticationRefs` entry may name the namespace of the object it refers to
  * (shared/docs/linkerd.md §3; linkerd2 `policy-controller/k8s/index/src/inbound/authorization_policy.rs` reads each
  * ref's `namespace`, defaulting to the policy's own), and the object admits the same clients wherever it is read.
  * A policy whose object is missing is ignored (fails closed, §3), never widened.
  */
-function shareAuthentications(table: ObjectTable, touched: Set<Entry>, sharedNamespace: string | undefined): void {
-  /** `kind/namespace/name` of a dropped object → the object kept in its place. */
-  const moved = new Map<string, KubernetesObject>();
-  const groups = new Map<string, Entry[]>();
-  const entries = [...table.values()]
-    .filter((e) => e.object.kind === 'MeshTLSAuthentication' || e.object.kind === 'NetworkAuthentication')
-    .map((e) => ({ entry: e, at: `${e.object.metadata.namespace}/${e.object.metadata.name}` }))
-    .sort((a, b) => compareStrings(a.at, b.at));
-  for (const { entry } of entries) push(groups, `${entry.object.kind}|${JSON.stringify(specOf(entry.object))}`, entry);
-  const toShared: [string, Entry[]][] = [];
+export function shareAcrossNamespaces(
+  objects: readonly KubernetesObject[],
+  sharedNamespace: string | undefined,
+  metadataOf: (name: string, namespace: string, origins: readonly Origin[]) => KubernetesObject['metadata'],
+): KubernetesObject[] {
+  if (sharedNamespace === undefined) return [...objects];
+  const groups = new Map<string, KubernetesObject[]>();
+  for (const o of objects) if (isAuthentication(o)) push(groups, contentKey(o), o);
+  const toShared: [string, KubernetesObject[]][] = [];
   for (const [key, group] of groups) {
-    const namespaces = new Set(group.map((e) => e.object.metadata.namespace));
-    if (sharedNamespace !== undefined && namespaces.size >= 2) {
-      toShared.push([key, group]);
-      continue;
-    }
-    const firstOf = new Map<string | undefined, Entry>();
-    for (const entry of group) {
-      const first = firstOf.get(entry.object.metadata.namespace);
-      if (first === undefined) {
-        firstOf.set(entry.object.metadata.namespace, entry);
-        continue;
-      }
-      first.origins.push(...entry.origins);
-      touched.add(first);
-      table.delete(keyOf(entry.object));
-      moved.set(keyOf(entry.object), first.object);
-    }
+    const first = group[0] as KubernetesObject;
+    if (group.some((o) => o.metadata.namespace !== first.metadata.namespace)) toShared.push([key, group]);
   }
-  if (toShared.length > 0 && sharedNamespace !== undefined) {
-    for (const [, group] of toShared) for (const e of group) table.delete(keyOf(e.object));
-    // Names in the control-plane namespace depend only on the specs shared there (never on which namespaces use
-    // them): the name most of a group's objects had (then the shortest, then the first), a hash of its spec added where two specs (or an object already
-    // there) would share it, allocated in (name, spec) order.
-    const taken = new Set(
-      [...table.values()].filter((e) => e.object.metadata.namespace === sharedNamespace).map((e) => `${e.object.kind}/${e.object.metadata.name}`),
-    );
-    const named = toShared
-      .map(([key, group]) => ({ key, group, preferred: commonestName(group) }))
-      .sort((a, b) => compareStrings(a.preferred, b.preferred) || compareStrings(a.key, b.key));
-    for (const { key, group, preferred } of named) {
-      const template = group[0] as Entry;
-      const kind = template.object.kind;
-      let name = preferred;
-      for (let salt = 0; taken.has(`${kind}/${name}`); salt++) name = nameWithHash(preferred, salt === 0 ? key : `${key}\u0000${salt}`);
-      taken.add(`${kind}/${name}`);
-      const object = { ...template.object, metadata: { ...template.object.metadata, name, namespace: sharedNamespace } } as KubernetesObject;
-      const entry: Entry = { object, origins: group.flatMap((e) => e.origins) };
-      table.set(keyOf(object), entry);
-      touched.add(entry);
-      for (const e of group) moved.set(keyOf(e.object), object);
-    }
-  }
-  if (moved.size === 0) return;
-  for (const entry of table.values()) {
-    if (entry.object.kind !== 'AuthorizationPolicy') continue;
-    const ns = entry.object.metadata.namespace ?? '';
-    const spec = specOf(entry.object);
-    const refs = spec['requiredAuthenticationRefs'] as { group: string; kind: string; name: string; namespace?: string }[];
-    const rewritten = refs.map((r) => {
-      const to = moved.get(`${r.kind}/${r.namespace ?? ns}/${r.name}`);
-      if (to === undefined) return r;
-      // The namespace is written only where it is not the policy's own (the default).
-      return to.metadata.namespace === ns
-        ? { group: r.group, kind: r.kind, name: to.metadata.name }
-        : { group: r.group, kind: r.kind, name: to.metadata.name, namespace: to.metadata.namespace };
-    });
-    if (rewritten.some((r, i) => r !== refs[i]))
-      entry.object = { ...entry.object, spec: { ...spec, requiredAuthenticationRefs: rewritten } } as KubernetesObject;
-  }
-}
-
-/**
- * Whether `objects` hold two equal authentications in different namespaces, which `shareAuthentications` with
- * `sharedNamespace` would have made one (an output spliced from per-namespace compiles can).
- */
-export function unsharedAuthentications(objects: readonly KubernetesObject[], sharedNamespace: string | undefined): boolean {
-  if (sharedNamespace === undefined) return false;
-  const seen = new Map<string, string | undefined>();
+  if (toShared.length === 0) return [...objects];
+  const factsOf = (o: KubernetesObject): SharingFacts => {
+    const facts = sharingFacts.get(o);
+    // Every authentication object comes from `LinkerdCompilation.emitted`, which records them: a policyc bug otherwise.
+    if (facts === undefined) throw new Error(`policyc bug: no sharing facts for ${keyOf(o)}`);
+    return facts;
+  };
+  const dropped = new Set(toShared.flatMap(([, group]) => group));
+  const kept: KubernetesObject[] = [];
+  const taken = new Set<string>();
   for (const o of objects) {
-    if (o.kind !== 'MeshTLSAuthentication' && o.kind !== 'NetworkAuthentication') continue;
-    const key = `${o.kind}|${JSON.stringify(specOf(o))}`;
-    if (seen.has(key) && seen.get(key) !== o.metadata.namespace) return true;
-    seen.set(key, o.metadata.namespace);
+    if (dropped.has(o)) continue;
+    kept.push(o);
+    if (o.metadata.namespace === sharedNamespace) taken.add(`${o.kind}/${o.metadata.name}`);
   }
-  return false;
+  // Names in the control-plane namespace depend only on the specs shared there (never on which namespaces use
+  // them): the name most of a group's objects had (then the shortest, then the first), a hash of its spec added where
+  // two specs (or an object already there) would share it, allocated in (name, spec) order.
+  const named = toShared
+    .map(([key, group]) => ({ key, group, preferred: commonestName(group.flatMap((o) => factsOf(o).names)) }))
+    .sort((a, b) => compareStrings(a.preferred, b.preferred) || compareStrings(a.key, b.key));
+  const moved = new Map<string, KubernetesObject>();
+  const shared: KubernetesObject[] = [];
+  const lastShared = sharedObjects;
+  const sharedNow = (sharedObjects = new Map<string, KubernetesObject>());
+  for (const { key, group, preferred } of named) {
+    const template = group[0] as KubernetesObject;
+    const kind = template.kind;
+    let name = preferred;
+    for (let salt = 0; taken.has(`${kind}/${name}`); salt++) name = nameWithHash(preferred, salt === 0 ? key : `${key}\u0000${salt}`);
+    taken.add(`${kind}/${name}`);
+    const metadata = metadataOf(
+      name,
+      sharedNamespace,
+      group.flatMap((o) => factsOf(o).origins),
+    );
+    const made = { apiVersion: template.apiVersion, kind, metadata, spec: specOf(template) } as KubernetesObject;
+    const last = lastShared.get(key);
+    const object = last !== undefined && last.apiVersion === made.apiVersion && JSON.stringify(last.metadata) === JSON.stringify(metadata) ? last : made;
+    sharedNow.set(key, object);
+    shared.push(object);
+    for (const o of group) moved.set(keyOf(o), object);
+  }
+  for (let i = 0; i < kept.length; i++) {
+    const policy = kept[i] as KubernetesObject;
+    // Most policies name no moved object: told by the keys of their refs, computed once per policy.
+    if (!authenticationRefKeys(policy).some((k) => moved.has(k))) continue;
+    const rewritten = rewrittenRefs(policy, moved);
+    const last = rewrittenPolicies.get(policy);
+    if (last !== undefined && JSON.stringify(specOf(last)['requiredAuthenticationRefs']) === JSON.stringify(specOf(rewritten)['requiredAuthenticationRefs']))
+      kept[i] = last;
+    else {
+      rewrittenPolicies.set(policy, rewritten);
+      kept[i] = rewritten;
+    }
+  }
+  return [...kept, ...shared];
 }
 
-/** The name most of `group`'s objects have; ties: the shortest, then the first in code-point order. */
-function commonestName(group: readonly Entry[]): string {
+/** The `kind/namespace/name` of every authentication object an AuthorizationPolicy names (none for other objects), computed once per object. */
+const refKeys = new WeakMap<KubernetesObject, readonly string[]>();
+function authenticationRefKeys(o: KubernetesObject): readonly string[] {
+  if (o.kind !== 'AuthorizationPolicy') return [];
+  let keys = refKeys.get(o);
+  if (keys === undefined) {
+    const ns = o.metadata.namespace ?? '';
+    const refs = specOf(o)['requiredAuthenticationRefs'] as AuthenticationRef[];
+    refKeys.set(o, (keys = refs.filter((r) => r.kind !== 'ServiceAccount').map((r) => `${r.kind}/${r.namespace ?? ns}/${r.name}`)));
+  }
+  return keys;
+}
+
+/** The name most of a group's objects have (`names`, one per object); ties: the shortest, then the first in code-point order. */
+function commonestName(names: readonly string[]): string {
   const counts = new Map<string, number>();
-  for (const e of group) counts.set(e.object.metadata.name, (counts.get(e.object.metadata.name) ?? 0) + 1);
+  for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
   return [...counts].sort(([a, m], [b, n]) => n - m || a.length - b.length || compareStrings(a, b))[0]![0];
 }
 
