@@ -294,38 +294,45 @@ function parseAnswer(text: string): { ok: unknown } | { error: EvaluatorError } 
 
 /**
  * Rebuilds the encoded export (see EvaluatorResponse): plain arrays and objects, shared where the policy shared
- * them. Keys are defined, never assigned, so `__proto__` is just a key. Undefined when malformed.
+ * them. The parsed nodes are the decoded objects: only their references and opaque items are replaced, in
+ * place. JSON.parse defines keys, so `__proto__` is an own key and assigning to it again sets only that key.
+ * Undefined when malformed.
  */
 function decodeGraph(encoded: Record<string, unknown>): { value: unknown } | undefined {
   const nodes = encoded['nodes'];
   if (!Array.isArray(nodes)) return undefined;
-  const built: (unknown[] | Record<string, unknown>)[] = nodes.map((node: unknown) =>
-    typeof node === 'object' && node !== null && Array.isArray((node as Record<string, unknown>)['a']) ? [] : {},
-  );
-  const item = (value: unknown): unknown => {
-    if (typeof value !== 'object' || value === null) return value;
+  const count = nodes.length;
+  for (let index = 0; index < count; index++) {
+    const node: unknown = nodes[index];
+    if (typeof node !== 'object' || node === null) return undefined;
+  }
+  const item = (value: object): unknown => {
     const record = value as Record<string, unknown>;
-    if (typeof record['$'] === 'number') {
-      const target = built[record['$']];
-      if (target === undefined) throw new RangeError('dangling reference');
+    const reference = record['$'];
+    if (typeof reference === 'number') {
+      const target: unknown = nodes[reference];
+      if (target === undefined || !Number.isInteger(reference) || reference < 0) throw new RangeError('dangling reference');
       return target;
     }
     return new OpaqueValue(typeof record['?'] === 'string' ? record['?'].slice(0, 40) : 'a value');
   };
   try {
-    nodes.forEach((node: unknown, index) => {
-      const record = (typeof node === 'object' && node !== null ? node : {}) as Record<string, unknown>;
-      const target = built[index];
-      if (Array.isArray(target)) {
-        for (const element of record['a'] as unknown[]) target.push(item(element));
-      } else if (target !== undefined && typeof record['o'] === 'object' && record['o'] !== null && !Array.isArray(record['o'])) {
-        const entries = record['o'] as Record<string, unknown>;
-        for (const key of Object.keys(entries)) {
-          Object.defineProperty(target, key, { value: item(entries[key]), enumerable: true, writable: true, configurable: true });
+    for (let index = 0; index < count; index++) {
+      const node = nodes[index] as unknown[] | Record<string, unknown>;
+      if (Array.isArray(node)) {
+        for (let i = 0; i < node.length; i++) {
+          const element: unknown = node[i];
+          if (typeof element === 'object' && element !== null) node[i] = item(element);
         }
-      } else throw new RangeError('malformed node');
-    });
-    return { value: item(encoded['value']) };
+      } else {
+        for (const key of Object.keys(node)) {
+          const property = node[key];
+          if (typeof property === 'object' && property !== null) node[key] = item(property);
+        }
+      }
+    }
+    const root = encoded['value'];
+    return { value: typeof root === 'object' && root !== null ? item(root) : root };
   } catch {
     return undefined;
   }
@@ -470,11 +477,14 @@ export class EvaluatorSession {
     return { exported: patched.value, diagnostics: [], locate, files };
   }
 
-  /** Applies [id, node] pairs to the kept objects (decodeGraph's rules); undefined when malformed. */
+  /**
+   * Applies [id, node] pairs to the kept objects (decodeGraph's rules); undefined when malformed. A node of an id
+   * not kept yet is itself the decoded object (as in decodeGraph); a kept one is patched in place, so what
+   * still refers to it stays shared as in a cold decode.
+   */
   private patch(nodes: readonly unknown[], root: unknown): { value: unknown } | undefined {
     const { decoded } = this;
-    const item = (value: unknown): unknown => {
-      if (typeof value !== 'object' || value === null) return value;
+    const item = (value: object): unknown => {
       const record = value as Record<string, unknown>;
       if (typeof record['$'] === 'number') {
         const target = decoded.get(record['$']);
@@ -484,29 +494,46 @@ export class EvaluatorSession {
       return new OpaqueValue(typeof record['?'] === 'string' ? record['?'].slice(0, 40) : 'a value');
     };
     try {
-      const pairs = nodes.map((pair) => {
+      const patched: (unknown[] | Record<string, unknown>)[] = [];
+      /** Kept objects and their new nodes, by position in `patched`. */
+      const kept: { readonly at: number; readonly target: unknown[] | Record<string, unknown>; readonly node: unknown[] | Record<string, unknown> }[] = [];
+      for (const pair of nodes) {
         if (!Array.isArray(pair) || typeof pair[0] !== 'number' || typeof pair[1] !== 'object' || pair[1] === null) throw new RangeError('malformed node');
-        return [pair[0], pair[1] as Record<string, unknown>] as const;
-      });
-      for (const [sid, node] of pairs) {
-        const array = Array.isArray(node['a']);
+        const sid = pair[0];
+        const node = pair[1] as unknown[] | Record<string, unknown>;
         const known = decoded.get(sid);
-        if (known === undefined || Array.isArray(known) !== array) decoded.set(sid, array ? [] : {});
+        if (known === undefined || Array.isArray(known) !== Array.isArray(node)) decoded.set(sid, node);
+        else kept.push({ at: patched.length, target: known, node });
+        patched.push(node);
       }
-      for (const [sid, node] of pairs) {
-        const target = decoded.get(sid);
+      // Kept objects take their new content first (references are resolved below, on the node or on the kept object).
+      for (const { at, target, node } of kept) {
         if (Array.isArray(target)) {
           target.length = 0;
-          for (const element of node['a'] as unknown[]) target.push(item(element));
-        } else if (target !== undefined && typeof node['o'] === 'object' && node['o'] !== null && !Array.isArray(node['o'])) {
+          for (const element of node as unknown[]) target.push(element);
+        } else {
           for (const key of Object.keys(target)) delete target[key];
-          const entries = node['o'] as Record<string, unknown>;
+          const entries = node as Record<string, unknown>;
           for (const key of Object.keys(entries)) {
-            Object.defineProperty(target, key, { value: item(entries[key]), enumerable: true, writable: true, configurable: true });
+            Object.defineProperty(target, key, { value: entries[key], enumerable: true, writable: true, configurable: true });
           }
-        } else throw new RangeError('malformed node');
+        }
+        patched[at] = target;
       }
-      return { value: item(root) };
+      for (const target of patched) {
+        if (Array.isArray(target)) {
+          for (let i = 0; i < target.length; i++) {
+            const element: unknown = target[i];
+            if (typeof element === 'object' && element !== null) target[i] = item(element);
+          }
+        } else {
+          for (const key of Object.keys(target)) {
+            const property = target[key];
+            if (typeof property === 'object' && property !== null) target[key] = item(property);
+          }
+        }
+      }
+      return { value: typeof root === 'object' && root !== null ? item(root) : root };
     } catch {
       return undefined;
     }

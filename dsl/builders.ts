@@ -12,18 +12,33 @@ import type {
 } from './types';
 
 /**
+ * Inside policyc's evaluator, the site reader it hands to the DSL's bundle (a parameter of the bundle's
+ * wrapper, so policy code cannot reach it): it captures the caller of `builder` in a private realm and returns
+ * the frame's file name, or undefined; `line()` and `column()` then read that frame's position. Only
+ * primitives come back, so no call site or object of that realm reaches the DSL's values. Undefined elsewhere.
+ */
+declare const policycSiteOf: { (builder: Function): string | undefined; line(): number; column(): number } | undefined;
+
+/**
  * Records where the caller of `builder` stands in the policy source. V8 call sites are structured data,
  * so no stack text is parsed. Outside policyc (plain Node) this still works and costs a few microseconds.
  * Inside policyc's evaluator `Error.prepareStackTrace` is frozen (policy code must never see call sites), so
- * the site is read from the stack text instead, whose frames there name synthetic module files
- * (`policyc-module-<n>`) that hold no spaces, colons or parentheses.
+ * the evaluator's site reader is used instead; its frames name synthetic module files (`policyc-module-<n>`).
  */
 function declarationSite(builder: Function): DeclarationSite | undefined {
-  const holder: { stack?: unknown } = {};
-  if (Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace')?.writable === false) {
-    Error.captureStackTrace(holder, builder);
-    return typeof holder.stack === 'string' ? siteOfStackText(holder.stack) : undefined;
+  if (typeof policycSiteOf === 'function') {
+    try {
+      const file = policycSiteOf(builder);
+      return file === undefined ? undefined : { file, line: policycSiteOf.line(), column: policycSiteOf.column() };
+    } catch {
+      // Only an exhausted stack gets here. V8 makes that error in the calling realm today; should one ever come
+      // from the reader's realm, policy code must not catch it (its intrinsics are not frozen): this realm's instead.
+      throw new RangeError('Maximum call stack size exceeded');
+    }
   }
+  // A host that froze the hook without handing a reader: no site rather than a failed assignment.
+  if (Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace')?.writable === false) return undefined;
+  const holder: { stack?: unknown } = {};
   const previousPrepare = Error.prepareStackTrace;
   const previousLimit = Error.stackTraceLimit;
   try {
@@ -41,13 +56,6 @@ function declarationSite(builder: Function): DeclarationSite | undefined {
     Error.prepareStackTrace = previousPrepare;
     Error.stackTraceLimit = previousLimit;
   }
-}
-
-/** The first frame of V8's stack text that names a file position (`at f (file:1:2)` or `at file:1:2`). */
-function siteOfStackText(stack: string): DeclarationSite | undefined {
-  const frame = /^\s+at (?:[^\n]*?\()?([^\s():]+):(\d+):(\d+)\)?$/m.exec(stack);
-  if (frame === null) return undefined;
-  return { file: frame[1] as string, line: Number(frame[2]), column: Number(frame[3]) };
 }
 
 function withSite<T extends object>(value: T, site: DeclarationSite | undefined): T {

@@ -101,6 +101,72 @@ describe('evaluator session (watch)', () => {
     assert.equal(session.lastRun, 'incremental');
   });
 
+  it('GIVEN an edit of one value THEN only the objects that differ are sent, the others stay the objects decoded before, shared as a cold decode shares them', () => {
+    const dir = tempProject({
+      'shop.ts': `import { namespace, service } from 'policyc';\nexport const shop = namespace('shop');\nconst http = { http: { port: 80, protocol: 'http' as const } };\nexport const web = service(shop, 'web', { ports: http });\nexport const api = service(shop, 'api', { ports: http });\nexport const db = service(shop, 'db', { ports: http });\n`,
+      // Equal lists that are not the same object, in the module that runs again: each new one stands for its own.
+      'rules.ts': `import { allow } from 'policyc';\nimport { web, api, db } from './shop';\nexport const rules = [\n  allow(web).to(api, { ports: ['http'], paths: ['/a'] }),\n  allow(web).to(db, { ports: ['http'] }),\n  allow(api).to(db, { ports: ['http'] }),\n];\n`,
+      'policy.ts': `import { mesh } from 'policyc';\nimport { web, api, db } from './shop';\nimport { rules } from './rules';\nexport default mesh({ services: [web, api, db], rules });\n`,
+    });
+    const entry = path.join(dir, 'policy.ts');
+    const session = new EvaluatorSession();
+    sessions.push(session);
+    type Exported = { services: object[]; rules: object[] };
+    const before = compare(session, entry).exported as Exported;
+    const fresh = session.lastDecoded;
+    const rules = path.join(dir, 'rules.ts');
+    fs.writeFileSync(rules, fs.readFileSync(rules, 'utf8').replace("'/a'", "'/b'"));
+    const after = compare(session, entry).exported as Exported;
+    assert.equal(session.lastRun, 'incremental');
+    assert.equal(session.lastRan, 2);
+    // rules.ts and policy.ts ran again; what differs is the edited rule, its paths, the rule list and the mesh.
+    assert.ok(session.lastDecoded > 0 && session.lastDecoded <= 6, `${session.lastDecoded} of ${fresh}`);
+    assert.notEqual(after, before);
+    assert.notEqual(after.rules[0], before.rules[0]);
+    assert.equal(after.rules[1], before.rules[1]);
+    assert.equal(after.rules[2], before.rules[2]);
+    after.services.forEach((service, index) => assert.equal(service, before.services[index]));
+    // One object per object of the policy, as in a cold decode: walk both graphs side by side.
+    const coldStore = new SourceStore(dir);
+    const cold = evaluate(entry, coldStore, OPTIONS).exported;
+    const pairs = new Map<unknown, unknown>();
+    const back = new Map<unknown, unknown>();
+    const walk = (warm: unknown, other: unknown): void => {
+      if (typeof warm !== 'object' || warm === null) return;
+      if (pairs.has(warm) || back.has(other)) {
+        assert.equal(pairs.get(warm), other);
+        assert.equal(back.get(other), warm);
+        return;
+      }
+      pairs.set(warm, other);
+      back.set(other, warm);
+      for (const key of Object.keys(warm)) walk((warm as Record<string, unknown>)[key], (other as Record<string, unknown>)[key]);
+    };
+    walk(after, cold);
+    assert.equal((after.rules[1] as { from: unknown[] }).from[0], after.services[0]);
+  });
+
+  it('GIVEN a generated repo and one more path in one rule THEN the session sends only the few objects that differ', () => {
+    // The namespace files hold many equal objects that are not the same object (ports, sites' neighbours):
+    // each new one must stand for the one it replaces, or whole services and rules are sent again.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'policyc-session-'));
+    const repo = generate(80, dir, 7);
+    const entry = path.join(repo.dir, 'policy.ts');
+    const session = new EvaluatorSession();
+    sessions.push(session);
+    compare(session, entry);
+    const fresh = session.lastDecoded;
+    const file = path.join(repo.dir, 'ns-00.ts');
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    const at = lines.findIndex((line) => line.includes("paths: ['"));
+    assert.ok(at > 0);
+    lines[at] = (lines[at] as string).replace("paths: ['", "paths: ['/edited/*', '");
+    fs.writeFileSync(file, lines.join('\n'));
+    compare(session, entry);
+    assert.equal(session.lastRun, 'incremental');
+    assert.ok(session.lastDecoded > 0 && session.lastDecoded <= 8, `${session.lastDecoded} of ${fresh}`);
+  });
+
   it('GIVEN modules that change what another module exported THEN the session notices and evaluates cold, with the cold result', () => {
     const dir = tempProject({
       'registry.ts': `import type { AnyService } from 'policyc';\nexport const all: AnyService[] = [];\n`,

@@ -42,8 +42,9 @@ export interface EncodeLimits {
 /**
  * What this process prints on stdout. `value` is the encoded default export: an item is a JSON primitive, a
  * reference `{ "$": n }` to `nodes[n]`, or an opaque `{ "?": "function" }` for what JSON cannot carry; a node is
- * `{ "a": items }` (an array) or `{ "o": [[key, item], ...] }` (an object). Shared and cyclic structures stay
- * shared, so a policy cannot make the encoding blow up.
+ * a JSON array of items (an array) or a JSON object of items by key (an object), so the compiler's JSON.parse
+ * makes the decoded objects themselves and decoding only replaces the references. Shared and cyclic structures
+ * stay shared, so a policy cannot make the encoding blow up.
  */
 export type EvaluatorResponse =
   { readonly ok: { readonly value: unknown; readonly nodes: readonly unknown[] } } | { readonly error: EvaluatorError } | { readonly timeout: true };
@@ -158,11 +159,11 @@ function prepareSandbox(
   for (const name of ['WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'Atomics', 'WebAssembly', 'console', 'Intl']) delete G[name];
   // Stack text is formatted here, once and for all: policy code never sees a call site (or a frame of this
   // process's own code), and only frames of policy modules are listed, as `at policyc-module-<n>:line:column`,
-  // which the DSL reads for declaration sites and the compiler for error locations. Cheaper than V8's format.
+  // which the compiler reads for error locations (the DSL reads declaration sites through its own reader, siteReaderOf). Cheaper than V8's format.
   const stringOf = String;
   const prepareStackTrace = (error: unknown, frames: readonly NodeJS.CallSite[]): string => {
     let stack = '';
-    // A plain object is a declaration-site holder (Error.captureStackTrace): its first policy frame is enough.
+    // A plain object (Error.captureStackTrace on one): its first policy frame is enough.
     const holder = typeof error === 'object' && error !== null && getPrototypeOf(error) === Object.prototype;
     if (!holder && typeof error === 'object' && error !== null) {
       const record = error as Record<string, unknown>;
@@ -286,7 +287,7 @@ function prepareSandbox(
         if (typeof length !== 'number' || !(length >= 0) || length > limits.maxNodes) tooLarge(`an array has more than ${limits.maxNodes} elements`);
         const items: unknown[] = [];
         for (let i = 0; i < (length as number); i++) items.push(item((value as unknown[])[i], depth + 1));
-        nodes[id] = { a: items };
+        nodes[id] = items;
       } else {
         // Without a prototype, assigning '__proto__' makes an own key like any other (no inherited setter runs);
         // assigning is several times cheaper than defining, and the encoder is a large part of evaluation.
@@ -299,7 +300,7 @@ function prepareSandbox(
           const property = (value as Record<string, unknown>)[key];
           if (property !== undefined) entries[key] = item(property, depth + 1);
         }
-        nodes[id] = { o: entries };
+        nodes[id] = entries;
       }
       return { $: id };
     };
@@ -336,7 +337,8 @@ function prepareSandbox(
   // module loaded makes the host drop the session and evaluate cold.
   const FALLBACK = { fall: 'back' };
   interface Recorded {
-    readonly sid: number;
+    /** Its id; a new object that stands for a dropped one, exactly, takes the dropped one's (encodeSession). */
+    sid: number;
     /** Own enumerable keys in Object.keys order; undefined for an array. */
     readonly keys: readonly string[] | undefined;
     readonly values: readonly unknown[];
@@ -348,7 +350,9 @@ function prepareSandbox(
   // Maps, not weak ones: these hold every exported object anyway (recordedBy), and V8's weak tables of
   // hundreds of thousands of entries made each garbage collection several times slower.
   const recorded = new RealMap<object, Recorded>();
-  const sids = new WeakMap<object, number>();
+  // A Map too: an id is forgotten after a run that dropped its object without recording it again (startSession),
+  // which the host sees exactly as before: that id was dropped and a later object gets a new one.
+  const sids = new RealMap<object, number>();
   const recordedBy: object[][] = [];
   let nextSid = 0;
   const globalCount = ownKeys(G).length + 1; // + __policycStart, defined below
@@ -413,10 +417,10 @@ function prepareSandbox(
     const { keys, values } = known;
     const counted = chars;
     try {
-      if (keys === undefined) return { a: values.map((element) => itemOf(element)) };
+      if (keys === undefined) return values.map((element) => itemOf(element));
       const entries = create(null) as Record<string, unknown>;
       for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) entries[keys[i] as string] = itemOf(values[i]);
-      return { o: entries };
+      return entries;
     } finally {
       chars = counted;
     }
@@ -445,6 +449,11 @@ function prepareSandbox(
     }
     return true;
   };
+  // What the dirty modules of the running session run had recorded (by module, in record order), and for each
+  // object recorded again by a module, the object at its place in that module's previous record: most often
+  // the one it replaces (a module that runs again builds its objects in the same order).
+  let droppedBy: (object[] | undefined)[] = [];
+  let counterparts = new RealMap<object, object>();
   const record = (index: number, root: unknown): void => {
     if (session === undefined) return;
     const mine: object[] = [];
@@ -460,6 +469,8 @@ function prepareSandbox(
         if (session.isProxy(value)) throw FALLBACK;
         const known = snapshot(value);
         recorded.set(value, known);
+        const before = droppedBy[index]?.[mine.length];
+        if (before !== undefined) counterparts.set(value, before);
         mine.push(value);
         for (const child of known.values) if (typeof child === 'object' && child !== null && !recorded.has(child)) pendingObjects.push(child);
       }
@@ -469,26 +480,64 @@ function prepareSandbox(
   };
   // The cold encoder's walk (same order and limits; past a limit the cold evaluation says why), checking each
   // object against its record and sending the host only nodes it has not been sent.
-  const encodeSession = (root: unknown): { value: unknown; nodes: [number, unknown][] } => {
+  // A module that runs again makes new objects, most of them equal to the ones they replace (in an importer of
+  // the edited module, or in the edited module but for one line). A new object whose node (its keys, its
+  // primitives and its children's ids) is that of the dropped object at its place in its module's previous
+  // record (counterparts), which the host holds and which is gone from the sandbox, takes that one's id and is
+  // not sent: the host keeps the object it decoded. Ids stay one per live object, so what the host holds is
+  // shared exactly as a cold decode shares it. Not for an object whose id a node already carries (a cycle back
+  // to it), nor for one the host knows under its own id.
+  const sameNode = (now: Recorded, before: Recorded): boolean => {
+    const { keys, values } = now;
+    if ((keys === undefined) !== (before.keys === undefined) || values.length !== before.values.length) return false;
+    for (let i = 0; i < values.length; i++) {
+      if (keys !== undefined && keys[i] !== (before.keys as readonly string[])[i]) return false;
+      const value = values[i];
+      const previous = before.values[i];
+      if (typeof value === 'object' && value !== null) {
+        if (typeof previous !== 'object' || previous === null || sids.get(value) !== sids.get(previous)) return false;
+      } else if (!is(value, previous)) return false;
+    }
+    return true;
+  };
+  const encodeSession = (
+    root: unknown,
+    retired: Map<object, Recorded>,
+    firstNewSid: number,
+  ): { value: unknown; nodes: [number, unknown][]; kept: Set<number> } => {
     const nodes: [number, unknown][] = [];
+    const kept = new Set<number>();
     const seen = new Set<object>();
+    const finished = new Set<object>();
+    const pinned = new Set<object>();
     let count = 0;
     chars = 0;
     const visit = (value: object, depth: number): void => {
-      if (seen.has(value)) return;
+      if (seen.has(value)) {
+        if (!finished.has(value)) pinned.add(value);
+        return;
+      }
       if (depth >= limits.maxDepth || ++count >= limits.maxNodes) throw FALLBACK;
       seen.add(value);
       const known = recorded.get(value);
       if (known === undefined || session?.isProxy(value) === true) throw FALLBACK;
       if (!unchanged(value, known, (child) => visit(child, depth + 1))) throw FALLBACK;
+      finished.add(value);
       chars += known.chars;
       if (chars > limits.maxChars) throw FALLBACK;
       if (!known.sent) {
         known.sent = true;
-        nodes.push([known.sid, nodeOf(known)]);
+        const counterpart = known.sid >= firstNewSid && !pinned.has(value) ? counterparts.get(value) : undefined;
+        const before = counterpart === undefined || recorded.has(counterpart) ? undefined : retired.get(counterpart);
+        if (counterpart !== undefined && before !== undefined && sameNode(known, before)) {
+          retired.delete(counterpart);
+          known.sid = before.sid;
+          sids.set(value, before.sid);
+          kept.add(before.sid);
+        } else nodes.push([known.sid, nodeOf(known)]);
       }
     };
-    const value = itemOf(root);
+    const item = itemOf(root);
     if (typeof root === 'object' && root !== null) visit(root, 0);
     if (chars > limits.maxChars) throw FALLBACK;
     // What the export does not reach is compared too: an importer may have changed it for the next run.
@@ -499,7 +548,7 @@ function prepareSandbox(
       }
     }
     if (ownKeys(G).length !== globalCount) throw FALLBACK;
-    return { value, nodes };
+    return { value: typeof root === 'object' && root !== null ? itemOf(root) : item, nodes, kept };
   };
   let running = false;
   const startSession = (runJson: string): string => {
@@ -510,20 +559,33 @@ function prepareSandbox(
       links = run.links;
       // What the dirty modules recorded goes: the host forgets those ids unless this run sends them again.
       const dropped: number[] = [];
+      const droppedObjects: object[] = [];
+      // Dropped nodes the host holds: what a new object may stand for (encodeSession).
+      const retired = new RealMap<object, Recorded>();
+      droppedBy = [];
+      counterparts = new RealMap<object, object>();
       for (const index of run.dirty) {
         cache[index] = undefined;
+        droppedBy[index] = recordedBy[index];
         for (const object of recordedBy[index] ?? []) {
+          const known = recorded.get(object);
           dropped.push(sidOf(object));
+          droppedObjects.push(object);
+          if (known?.sent === true) retired.set(object, known);
           recorded.delete(object);
         }
         recordedBy[index] = [];
       }
+      const firstNewSid = nextSid;
       failedModule = -1;
       const exports = load(0) as Record<string, unknown> | undefined;
       report(0);
       const exported = typeof exports === 'object' && exports !== null ? exports['default'] : undefined;
-      const { value, nodes } = encodeSession(exported);
-      return stringify({ ok: { value, nodes, dropped } });
+      const { value, nodes, kept } = encodeSession(exported, retired, firstNewSid);
+      droppedBy = [];
+      counterparts = new RealMap<object, object>();
+      for (const object of droppedObjects) if (!recorded.has(object)) sids.delete(object);
+      return stringify({ ok: { value, nodes, dropped: dropped.filter((sid) => !kept.has(sid)) } });
     } catch (error) {
       if (error === FALLBACK) return stringify({ fallback: true });
       try {
@@ -587,6 +649,69 @@ function isTimeout(error: unknown): boolean {
   return Object.getOwnPropertyDescriptor(error, 'code')?.value === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
 }
 
+/**
+ * Runs inside a realm of its own (its source text is evaluated there), made only to read declaration sites: the
+ * DSL's bundle receives the function it returns as a parameter, which policy code cannot reach. Its
+ * `Error.prepareStackTrace` keeps the first frame of a policy module as primitives and formats nothing; the
+ * capture first asks V8 for one frame and, when that is not a policy module's, for as many as the policy
+ * context's own `Error.stackTraceLimit` (what the frozen text formatter it replaces would have searched).
+ * Only strings and numbers come out, so neither call sites nor this realm's objects reach the DSL's values.
+ */
+function siteReaderOf(searchLimit: number): { (builder: Function): string | undefined; line(): number; column(): number } {
+  'use strict';
+  const RealError = Error;
+  const capture = RealError.captureStackTrace;
+  let file: string | undefined;
+  let line = 0;
+  let column = 0;
+  RealError.prepareStackTrace = (_holder: unknown, frames: readonly NodeJS.CallSite[]): string => {
+    file = undefined;
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i] as NodeJS.CallSite;
+      const name: unknown = frame.getFileName();
+      if (typeof name === 'string' && name.startsWith('policyc-module-')) {
+        const frameLine: unknown = frame.getLineNumber();
+        const frameColumn: unknown = frame.getColumnNumber();
+        if (typeof frameLine === 'number' && typeof frameColumn === 'number') {
+          file = name;
+          line = frameLine;
+          column = frameColumn;
+        }
+        break;
+      }
+    }
+    return '';
+  };
+  const siteOf = (builder: Function): string | undefined => {
+    RealError.stackTraceLimit = 1;
+    const holder: { stack?: unknown } = {};
+    capture(holder, builder);
+    void holder.stack;
+    if (file === undefined && searchLimit > 1) {
+      RealError.stackTraceLimit = searchLimit;
+      const again: { stack?: unknown } = {};
+      capture(again, builder);
+      void again.stack;
+    }
+    return file;
+  };
+  siteOf.line = (): number => line;
+  siteOf.column = (): number => column;
+  return siteOf;
+}
+
+/** The DSL bundle run in the policy context, handed the site reader; its exports. */
+function loadDsl(context: vm.Context, source: string): object {
+  const limit = vm.runInContext('Error.stackTraceLimit', context) as unknown;
+  const realm = vm.createContext(Object.create(null) as object, { name: 'policyc sites', codeGeneration: { strings: false, wasm: false } });
+  const siteOf = new vm.Script(`(${siteReaderOf.toString()})`, { filename: 'policyc-sites' }).runInContext(realm) as typeof siteReaderOf;
+  const wrapper = new vm.Script(
+    `(function (policycSiteOf) { 'use strict'; const module = { exports: {} }; const exports = module.exports;\n${source}\nreturn module.exports; })`,
+    { filename: 'policyc-dsl' },
+  ).runInContext(context) as (reader: ReturnType<typeof siteReaderOf>) => object;
+  return wrapper(siteOf(typeof limit === 'number' ? limit : 10));
+}
+
 function main(): void {
   // A promise policy code rejected is not this process's business; never format it (its getters are policy code).
   process.on('unhandledRejection', () => undefined);
@@ -596,12 +721,7 @@ function main(): void {
     codeGeneration: { strings: false, wasm: false },
     microtaskMode: 'afterEvaluate',
   });
-  const dsl = new vm.Script(
-    `(() => { 'use strict'; const module = { exports: {} }; const exports = module.exports;\n${request.dsl}\nreturn module.exports; })()`,
-    {
-      filename: 'policyc-dsl',
-    },
-  ).runInContext(context) as object;
+  const dsl = loadDsl(context, request.dsl);
   const factories = vm.runInContext('[]', context) as Function[];
   for (const [index, module] of request.modules.entries()) {
     try {
@@ -646,6 +766,8 @@ function serve(): void {
   let dslSource = '';
   const modules: SessionModule[] = [];
   let sandbox: { readonly context: vm.Context; readonly factories: Function[] } | undefined;
+  /** V8's code cache per module index, for the code it was made from. */
+  const codeCache: ({ readonly code: string; readonly data: Buffer } | undefined)[] = [];
 
   const freshSandbox = (request: SessionRequest) => {
     const context = vm.createContext(Object.create(null) as object, {
@@ -653,12 +775,7 @@ function serve(): void {
       codeGeneration: { strings: false, wasm: false },
       microtaskMode: 'afterEvaluate',
     });
-    const dsl = new vm.Script(
-      `(() => { 'use strict'; const module = { exports: {} }; const exports = module.exports;\n${dslSource}\nreturn module.exports; })()`,
-      {
-        filename: 'policyc-dsl',
-      },
-    ).runInContext(context) as object;
+    const dsl = loadDsl(context, dslSource);
     const factories = vm.runInContext('[]', context) as Function[];
     const prepare = new vm.Script(`(${prepareSandbox.toString()})`, { filename: 'policyc-sandbox' }).runInContext(context) as typeof prepareSandbox;
     const hooks: SessionHooks = {
@@ -701,13 +818,20 @@ function serve(): void {
     }
     sandbox ??= freshSandbox(request);
     const { context, factories } = sandbox;
+    const compiled: { readonly index: number; readonly script: vm.Script }[] = [];
     for (const index of dirty) {
       const module = modules[index] as SessionModule;
       try {
-        factories[index] = new vm.Script(`(function (exports, require, module) {\n${module.code}\n})`, {
+        // A module that re-runs with the code it had (an importer of the edited one) is compiled from V8's code
+        // cache of its last run instead of parsed again.
+        const cached = codeCache[index];
+        const script = new vm.Script(`(function (exports, require, module) {\n${module.code}\n})`, {
           filename: `policyc-module-${index}`,
           lineOffset: -1,
-        }).runInContext(context) as Function;
+          ...(cached?.code === module.code ? { cachedData: cached.data } : {}),
+        });
+        if (cached?.code !== module.code || script.cachedDataRejected === true) compiled.push({ index, script });
+        factories[index] = script.runInContext(context) as Function;
       } catch (error) {
         sandbox = undefined;
         const message = error instanceof Error ? error.message : 'the module does not compile';
@@ -728,6 +852,9 @@ function serve(): void {
       sandbox = undefined;
       return typeof output === 'string' ? output : JSON.stringify({ fallback: true });
     }
+    // After the run, so the functions compiled lazily while it ran are in the cache too.
+    for (const { index, script } of compiled) codeCache[index] = { code: (modules[index] as SessionModule).code, data: script.createCachedData() };
+    codeCache.length = modules.length;
     return `{"ok":{"fresh":${fresh},"ran":${dirty.size},${output.slice('{"ok":{'.length)}`;
   };
 
