@@ -119,12 +119,7 @@ interface Measurement {
 interface Phase {
   readonly phase: string;
   readonly ms: number;
-  /** Set for a phase another thread ran while the main thread ran its own (compiler/parallel-targets.ts). */
-  readonly thread?: string;
 }
-
-/** A phase of another thread: listed with its thread's name, not counted in the main thread's time. */
-const OTHER_THREAD = / thread\)$/;
 
 interface Bounds {
   readonly timeoutMs?: number;
@@ -378,7 +373,7 @@ async function benchSize(n: number, options: Options, log: (text: string) => voi
       result.runsMs.push(m.ms);
       result.peakTreeRssMiB = Math.max(result.peakTreeRssMiB, m.treeRss / MiB);
       if (m.maxRss !== undefined) result.peakMaxRssMiB = Math.max(result.peakMaxRssMiB ?? 0, m.maxRss / MiB);
-      for (const { phase, ms, thread } of m.phases) (result.phaseRunsMs[thread === undefined ? phase : `${phase} (${thread} thread)`] ??= []).push(ms);
+      for (const { phase, ms } of m.phases) (result.phaseRunsMs[phase] ??= []).push(ms);
       const status = m.exceeded !== undefined ? `  > ${result.exceeded?.limit} (killed)` : ok ? '' : `  FAILED (exit ${m.exitCode})`;
       log(
         `  run ${run}/${runs} ${tool.name.padEnd(13)} ${(m.ms / 1000).toFixed(2).padStart(8)} s  tree ${(m.treeRss / MiB).toFixed(0).padStart(5)} MiB${status}\n`,
@@ -623,10 +618,7 @@ function phaseTable(sizes: readonly SizeResult[]): string {
   const cell = (ms: number | undefined, size: SizeResult): string => (ms === undefined ? '' : `${ms} (${Math.round((100 * ms) / build(size).medianMs)}%)`);
   const rows = [`| phase | ${sizes.map((s) => `N = ${s.services}: ms (% of wall)`).join(' | ')} |`, `| --- |${sizes.map(() => ' ---: |').join('')}`];
   for (const phase of phases) rows.push(`| ${phase} | ${sizes.map((s) => cell(build(s).phaseMedianMs[phase], s)).join(' | ')} |`);
-  const inPhases = (size: SizeResult): number =>
-    Object.entries(build(size).phaseMedianMs)
-      .filter(([phase]) => !OTHER_THREAD.test(phase))
-      .reduce((a, [, ms]) => a + ms, 0);
+  const inPhases = (size: SizeResult): number => Object.values(build(size).phaseMedianMs).reduce((a, b) => a + b, 0);
   rows.push(`| outside the phases: start-up, module loading, exit | ${sizes.map((s) => cell(round(build(s).medianMs - inPhases(s), 0), s)).join(' | ')} |`);
   rows.push(`| wall time | ${sizes.map((s) => cell(build(s).medianMs, s)).join(' | ')} |`);
   rows.push(

@@ -6,7 +6,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { compile, DEFAULT_EVALUATION_TIMEOUT_MS, type CompileResult } from '../compiler/compile';
-import { compiledFile } from '../compiler/package-files';
 import { diagnostic, hasErrors, type Diagnostic } from '../diagnostics/diagnostic';
 import { colourFor, diagnosticsAsJson, formatDiagnostics } from '../diagnostics/format';
 import { formatGithub } from '../diagnostics/github';
@@ -158,8 +157,6 @@ export function runCompile(entry: string | undefined, options: CommonOptions, io
     entry: path.resolve(io.cwd, entry ?? DEFAULT_ENTRY),
     targets: usage.targets,
     evaluationTimeoutMs: usage.timeoutMs,
-    // Several targets are compiled on two threads (compiler/parallel-targets.ts).
-    targetWorker: { file: compiledFile('cli/targets-worker.js') },
     ...(progress === undefined ? {} : { onPhase: (phase: string) => progress.phase(phase) }),
   });
   progress?.done();

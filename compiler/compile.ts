@@ -21,7 +21,6 @@ import { PolicyTypeChecker, type TypecheckResult } from './typecheck';
 import { validateModel } from './check-model';
 import { validateEmitted } from './check-emitted';
 import { ACKNOWLEDGED_FILE, acknowledgedReport, markAcknowledged } from './acknowledge';
-import { emitTarget, startTargetWorker, type EmittedTarget, type TargetWorker } from './parallel-targets';
 
 export interface CompileOptions {
   /** The entry file (absolute or relative to cwd). */
@@ -44,20 +43,6 @@ export interface CompileOptions {
   readonly evaluator?: EvaluatorSession;
   /** Told when each phase starts (the CLI's progress line). */
   readonly onPhase?: (phase: string) => void;
-  /**
-   * The compiled entry of a target worker thread (cli/targets-worker.ts). With it, several targets, no memo and
-   * policy files of at least `minSourceBytes` (default `PARALLEL_TARGETS_MIN_SOURCE_BYTES`), the worker is started
-   * once the policy is evaluated, and the targets are compiled on this thread and the worker
-   * (compiler/parallel-targets.ts); otherwise all here.
-   */
-  readonly targetWorker?: {
-    readonly file: string;
-    readonly minSourceBytes?: number;
-    /** Every target on the worker, none on this thread (tests). */
-    readonly workerOnly?: boolean;
-    /** The least wait for a worker that does not finish before this thread compiles its targets (tests). */
-    readonly silenceMs?: number;
-  };
 }
 
 export interface CompileResult {
@@ -73,13 +58,6 @@ export interface CompileResult {
 
 // A bound for endless loops, not a budget: evaluating 5,000 services takes seconds on a busy 2-core machine.
 export const DEFAULT_EVALUATION_TIMEOUT_MS = 60_000;
-
-/**
- * Below this much policy source (the evaluated files' characters, about 1,000 per service in bench/generate.ts) a
- * build's targets are compiled on the main thread: at N = 100 a worker cost 0.8 s more CPU for 0.2 s less on the
- * main thread, at N = 1,000 it took 0.8 s off the main thread (README "Targets in parallel").
- */
-export const PARALLEL_TARGETS_MIN_SOURCE_BYTES = 256 * 1024;
 
 /** `POLICYC_PHASES=1`: read once, so an unset variable costs one branch per phase. */
 const REPORT_PHASES = process.env['POLICYC_PHASES'] === '1';
@@ -145,36 +123,14 @@ export function compile(options: CompileOptions): CompileResult {
     if ('error' in checked) throw checked.error;
     return checked.result;
   };
-  const { targetWorker } = options;
-  let worker: TargetWorker | undefined;
-  const startWorker =
-    targetWorker !== undefined && options.memo === undefined && (options.targets.length > 1 || targetWorker.workerOnly === true)
-      ? (): TargetWorker =>
-          (worker ??= timePhase('target worker start', () =>
-            startTargetWorker(targetWorker.file, options.targets, store.root, targetWorker.workerOnly, targetWorker.silenceMs),
-          ))
-      : undefined;
-  // The type checker's verdict, collected before the targets when it is already there: the checker this build
-  // opened is closed then (its process's memory freed), and a policy with type errors compiles no target.
-  const typeErrorsBeforeTargets = (): boolean => {
-    if (checked === undefined && options.checker === undefined && pending.answered()) {
-      try {
-        typecheck();
-      } catch {
-        // Thrown again where the verdict is read.
-      }
-    }
-    return checked !== undefined && 'result' in checked && hasErrors(checked.result.diagnostics);
-  };
   try {
     options.onPhase?.('type-checking and evaluating');
-    const emitted = evaluateAndEmit(entry, store, options, startWorker, typeErrorsBeforeTargets);
+    const emitted = evaluateAndEmit(entry, store, options);
     options.onPhase?.('waiting for the type checker');
     const types = typecheck();
     if (hasErrors(types.diagnostics)) return finish(types.diagnostics, types.files);
     return finish([...types.diagnostics, ...emitted.diagnostics], types.files, emitted.model, emitted.outputs);
   } finally {
-    worker?.close();
     // An exception before the verdict still collects the checker's answer, so the session stays usable.
     if (checked === undefined) {
       try {
@@ -246,27 +202,17 @@ function evaluateAndEmit(
   entry: string,
   store: SourceStore,
   options: CompileOptions,
-  startWorker: (() => TargetWorker) | undefined,
-  typeErrorsBeforeTargets: () => boolean,
 ): { diagnostics: Diagnostic[]; model?: PolicyModel; outputs: Map<string, RenderedFiles> } {
   const outputs = new Map<string, RenderedFiles>();
   const evaluateOptions = { timeoutMs: options.evaluationTimeoutMs ?? DEFAULT_EVALUATION_TIMEOUT_MS };
   const evaluated = timePhase('evaluate', () => options.evaluator?.evaluate(entry, store, evaluateOptions) ?? evaluate(entry, store, evaluateOptions));
   if (hasErrors(evaluated.diagnostics)) return { diagnostics: [...evaluated.diagnostics], outputs };
-  // Started now, the worker loads its modules while this thread builds the model, and is ready to take the first
-  // target while this thread validates the model (then the largest, Linkerd, is this thread's: no files to send back).
-  const minSourceBytes = options.targetWorker?.minSourceBytes ?? PARALLEL_TARGETS_MIN_SOURCE_BYTES;
-  let sourceBytes = 0;
-  for (const file of evaluated.files) sourceBytes += store.read(file)?.length ?? 0;
-  const worker = startWorker !== undefined && sourceBytes >= minSourceBytes ? startWorker() : undefined;
 
   options.onPhase?.('building the model');
   const built = timePhase('model', () => buildModel(evaluated.exported, entry, store, evaluated.locate, options.memo?.model));
   const diagnostics = [...built.diagnostics];
   if (built.model === undefined || hasErrors(diagnostics)) return { diagnostics, ...(built.model === undefined ? {} : { model: built.model }), outputs };
   const model = built.model;
-  // The worker starts on the targets while this thread validates the model; its work is dropped if that finds errors.
-  const parallel = worker === undefined ? undefined : timePhase('post model', () => worker.start(model));
   options.onPhase?.(`validating ${model.services.length} services, ${model.rules.length} rules`);
   const spanOf = (location: Parameters<SourceStore['spanOfLocation']>[0]) => store.spanOfLocation(location);
   const modelDiagnostics = markAcknowledged(
@@ -277,39 +223,36 @@ function evaluateAndEmit(
   diagnostics.push(...modelDiagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, model, outputs };
 
-  if (typeErrorsBeforeTargets()) return { diagnostics, model, outputs };
-
   const { memo } = options;
   const modelFingerprint = memo === undefined ? undefined : timePhase('fingerprint', () => fingerprint(model, memo.model.fingerprint));
-  const emitHere = (target: Target): EmittedTarget => {
+  for (const target of options.targets) {
     options.onPhase?.(`compiling ${model.services.length} services for ${target.name}`);
-    if (memo === undefined || modelFingerprint === undefined) return emitTarget(target, model, spanOf, timePhase, options.onPhase);
-    const output = compileIncrementally(target, model, modelFingerprint, memo, spanOf);
-    const violations = timePhase(`validate emitted ${target.name}`, () => validateEmitted(target, [...output.objects, ...(output.patches ?? [])], memo));
-    options.onPhase?.(`rendering ${output.objects.length} ${target.name} objects`);
-    const yamlOf = (object: KubernetesObject): string => {
-      const entry = memo.entry(target.name, object);
-      entry.yaml ??= toYaml(object);
-      return entry.yaml;
-    };
-    const files = timePhase(`render ${target.name}`, () => renderTarget(output, model.entry, yamlOf));
-    return { diagnostics: [...output.diagnostics, ...violations], objects: output.objects.length, files };
-  };
-  const emitted =
-    parallel === undefined
-      ? options.targets.map(emitHere)
-      : parallel.collect(emitHere, timePhase, (phase) => {
-          if (REPORT_PHASES) process.stderr.write(`${JSON.stringify({ ...phase, thread: 'worker' })}\n`);
-        });
-  options.targets.forEach((target, index) => {
-    const { diagnostics: own, files: rendered } = emitted[index] as EmittedTarget;
-    const targetDiagnostics = markAcknowledged(model, own, spanOf);
+    const output =
+      memo === undefined || modelFingerprint === undefined
+        ? timePhase(`target ${target.name}`, () => target.compile(model, { spanOf }))
+        : compileIncrementally(target, model, modelFingerprint, memo, spanOf);
+    const emitted = [...output.objects, ...(output.patches ?? [])];
+    const targetDiagnostics = markAcknowledged(
+      model,
+      [...output.diagnostics, ...timePhase(`validate emitted ${target.name}`, () => validateEmitted(target, emitted, memo))],
+      spanOf,
+    );
     diagnostics.push(...targetDiagnostics);
+    options.onPhase?.(`rendering ${output.objects.length} ${target.name} objects`);
+    const yamlOf =
+      memo === undefined
+        ? toYaml
+        : (object: KubernetesObject): string => {
+            const entry = memo.entry(target.name, object);
+            entry.yaml ??= toYaml(object);
+            return entry.yaml;
+          };
+    const rendered = timePhase(`render ${target.name}`, () => renderTarget(output, model.entry, yamlOf));
     // The model's acknowledged warnings hold for every target; a target's own, for its folder only.
     const report = acknowledgedReport([...modelDiagnostics, ...targetDiagnostics], model.entry, (file) => store.relative(file));
     const files: [string, string][] = [...rendered, ...(report === undefined ? [] : [[ACKNOWLEDGED_FILE, report] as [string, string]])];
     outputs.set(target.name, new Map(files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
-  });
+  }
   options.memo?.endBuild();
   return { diagnostics, model, outputs };
 }

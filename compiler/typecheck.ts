@@ -37,8 +37,6 @@ export type TypecheckRequest =
 /** A check that was started; `wait` blocks until tsgo has answered. */
 export interface PendingCheck {
   wait(store: SourceStore): TypecheckResult;
-  /** Whether tsgo has answered, so `wait` returns at once. */
-  answered(): boolean;
 }
 
 /**
@@ -100,7 +98,6 @@ export class PolicyTypeChecker {
     });
     let result: TypecheckResult | undefined;
     return {
-      answered: () => result !== undefined || Atomics.load(this.flag, 0) === 1,
       wait: (store) => {
         if (result !== undefined) return result;
         const raw = this.receive<RawCheck>();
