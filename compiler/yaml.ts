@@ -27,7 +27,9 @@ function scalar(value: string | number | boolean | null): string {
     !value.includes(': ') &&
     !value.includes(' #') &&
     !/^[-?:,[\]{}#&*!|>'"%@`]/.test(value) &&
-    !value.startsWith('- ');
+    !value.startsWith('- ') &&
+    // `...` at the start of a line ends the document (a top-level scalar would read as null).
+    !value.startsWith('...');
   return plain ? value : JSON.stringify(value);
 }
 
