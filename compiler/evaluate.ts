@@ -306,35 +306,44 @@ function decodeGraph(encoded: Record<string, unknown>): { value: unknown } | und
     const node: unknown = nodes[index];
     if (typeof node !== 'object' || node === null) return undefined;
   }
-  const item = (value: object): unknown => {
-    const record = value as Record<string, unknown>;
-    const reference = record['$'];
-    if (typeof reference === 'number') {
-      const target: unknown = nodes[reference];
-      if (target === undefined || !Number.isInteger(reference) || reference < 0) throw new RangeError('dangling reference');
-      return target;
-    }
-    return new OpaqueValue(typeof record['?'] === 'string' ? record['?'].slice(0, 40) : 'a value');
-  };
+  const item = (value: object): unknown =>
+    decodedItem(value, (reference) => (Number.isInteger(reference) && reference >= 0 ? (nodes[reference] as unknown) : undefined));
   try {
-    for (let index = 0; index < count; index++) {
-      const node = nodes[index] as unknown[] | Record<string, unknown>;
-      if (Array.isArray(node)) {
-        for (let i = 0; i < node.length; i++) {
-          const element: unknown = node[i];
-          if (typeof element === 'object' && element !== null) node[i] = item(element);
-        }
-      } else {
-        for (const key of Object.keys(node)) {
-          const property = node[key];
-          if (typeof property === 'object' && property !== null) node[key] = item(property);
-        }
-      }
-    }
+    for (let index = 0; index < count; index++) decodeChildren(nodes[index] as unknown[] | Record<string, unknown>, item);
     const root = encoded['value'];
     return { value: typeof root === 'object' && root !== null ? item(root) : root };
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * An encoded item that is an object: a reference `{ "$": n }`, resolved by `target` (undefined: a dangling
+ * reference, thrown), or an opaque `{ "?": "function" }`.
+ */
+function decodedItem(value: object, target: (reference: number) => unknown): unknown {
+  const record = value as Record<string, unknown>;
+  const reference = record['$'];
+  if (typeof reference === 'number') {
+    const resolved = target(reference);
+    if (resolved === undefined) throw new RangeError('dangling reference');
+    return resolved;
+  }
+  return new OpaqueValue(typeof record['?'] === 'string' ? record['?'].slice(0, 40) : 'a value');
+}
+
+/** Replaces, in place, each item of a decoded node that is an object (a reference or an opaque value) by what it stands for. */
+function decodeChildren(node: unknown[] | Record<string, unknown>, item: (value: object) => unknown): void {
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const element: unknown = node[i];
+      if (typeof element === 'object' && element !== null) node[i] = item(element);
+    }
+    return;
+  }
+  for (const key of Object.keys(node)) {
+    const property = node[key];
+    if (typeof property === 'object' && property !== null) node[key] = item(property);
   }
 }
 
@@ -484,15 +493,7 @@ export class EvaluatorSession {
    */
   private patch(nodes: readonly unknown[], root: unknown): { value: unknown } | undefined {
     const { decoded } = this;
-    const item = (value: object): unknown => {
-      const record = value as Record<string, unknown>;
-      if (typeof record['$'] === 'number') {
-        const target = decoded.get(record['$']);
-        if (target === undefined) throw new RangeError('dangling reference');
-        return target;
-      }
-      return new OpaqueValue(typeof record['?'] === 'string' ? record['?'].slice(0, 40) : 'a value');
-    };
+    const item = (value: object): unknown => decodedItem(value, (reference) => decoded.get(reference));
     try {
       const patched: (unknown[] | Record<string, unknown>)[] = [];
       /** Kept objects and their new nodes, by position in `patched`. */
@@ -520,19 +521,7 @@ export class EvaluatorSession {
         }
         patched[at] = target;
       }
-      for (const target of patched) {
-        if (Array.isArray(target)) {
-          for (let i = 0; i < target.length; i++) {
-            const element: unknown = target[i];
-            if (typeof element === 'object' && element !== null) target[i] = item(element);
-          }
-        } else {
-          for (const key of Object.keys(target)) {
-            const property = target[key];
-            if (typeof property === 'object' && property !== null) target[key] = item(property);
-          }
-        }
-      }
+      for (const target of patched) decodeChildren(target, item);
       return { value: typeof root === 'object' && root !== null ? item(root) : root };
     } catch {
       return undefined;
