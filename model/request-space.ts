@@ -29,6 +29,7 @@ import {
   headerMatches,
   isHttpProtocol,
   isProxyAdminPort,
+  LINKERD_PROXY_ADMIN_PORT,
   PROXY_ADMIN_METRICS_PATH,
   probeNetworksOf,
   tokenIssuersAt,
@@ -181,7 +182,8 @@ export function operationsFor(models: readonly PolicyModel[], destination: strin
   // Every client is probed on the probe paths: nobody but the kubelet gets them unless a rule says so.
   for (const probe of port.probes ?? []) if (probe.kind === 'http') paths.push({ kind: 'exact', value: probe.path });
   // The proxy admin port's scrapers get GET /metrics (model.ts, 9.).
-  if (models.some((m) => m.services.some((s) => s.id === destination && isProxyAdminPort(m, s, port.port))))
+  // The port number is checked first: the service lookup is a scan, and this runs once per edge of a review.
+  if (port.port === LINKERD_PROXY_ADMIN_PORT && models.some((m) => m.services.some((s) => s.id === destination && isProxyAdminPort(m, s, port.port))))
     paths.push({ kind: 'exact', value: PROXY_ADMIN_METRICS_PATH });
   const probes = pathProbes(paths, grpc);
   const shaped = grpc ? grpcShaped(probes) : [...probes];
